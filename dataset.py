@@ -1,0 +1,512 @@
+"""R2N2 ShapeNet data in the course layout, with a preprocessed cache.
+
+Layout under a data root (the real R2N2 data and the embedded dataset alike):
+
+    r2n2/ShapeNetRendering/<synset>/<model>/rendering/{00..NN}.png   137x137 RGBA views
+    r2n2/ShapeNetRendering/<synset>/<model>/rendering/rendering_metadata.txt
+                                                   one line per view: azim elev yaw dist_ratio fov
+    r2n2/ShapeNetVoxels/<synset>/<model>/model.binvox   (or r2n2/ShapeNetVox32/, PyTorch3D's name)
+    shapenet/<synset>/<model>/model.obj
+    splits.json                                    {split: {synset: {model_id: [view indices]}}}
+
+Conventions of every item (see the README's "Coordinate conventions"):
+- Object frame: ShapeNet v1's, in which the OBJ is stored (y up, shape within [-0.5, 0.5]^3).
+  Meshes, surface points and voxels are all in this frame; the camera maps it to the view.
+- Voxels: (32, 32, 32) occupancy on the cube [-0.5, 0.5]^3, index order [z, y, x] (D, H, W, as
+  PyTorch3D's `cubify` and `marching_cubes` expect): voxels[k, j, i] is the cell centred at
+  x = (i + 0.5) / 32 - 0.5, y = (j + 0.5) / 32 - 0.5, z = (k + 0.5) / 32 - 0.5.
+- Camera: R (3, 3), T (3,), K (4, 4) exactly as `pytorch3d.datasets.R2N2` computes them, to be
+  used with `pytorch3d.datasets.r2n2.utils.BlenderCamera`: x_view = x_object @ R + T.
+- Image: (137, 137, 3) float in [0, 1], the RGBA rendering composited over a white background.
+
+Binvox placement: the embedded dataset's binvox headers place the grid exactly (voxel centre =
+translate + (index + 0.5) * scale / dim). Real R2N2 binvox files are placed as Mesh R-CNN and
+PyTorch3D do, by aligning the occupied voxels' bounding box with the mesh's (`align_bbox`).
+`voxel_align="auto"` picks "header" for the embedded dataset and "bbox" otherwise.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+VOXEL_RES = 32
+IMAGE_SIZE = 137
+N_SURFACE_POINTS = 5000  # surface samples per model kept in the cache
+CACHE_VERSION = 1
+
+# R2N2's constants, as in `pytorch3d.datasets.r2n2.r2n2`: camera distance = dist_ratio * 1.75,
+# and the fixed Blender intrinsics in PyTorch3D's convention.
+MAX_CAMERA_DISTANCE = 1.75
+R2N2_K = torch.tensor(
+    [
+        [2.1875, 0.0, 0.0, 0.0],
+        [0.0, 2.1875, 0.0, 0.0],
+        [0.0, 0.0, -1.002002, -0.2002002],
+        [0.0, 0.0, 1.0, 0.0],
+    ]
+)
+VOXEL_DIRS = ("ShapeNetVoxels", "ShapeNetVox32")
+
+
+class DatasetError(Exception):
+    """Bad or missing data; the message names the file and what to do."""
+
+
+# --------------------------------------------------------------------------------------------
+# Cameras, images, voxels, meshes
+# --------------------------------------------------------------------------------------------
+
+
+def r2n2_camera(azim: float, elev: float, dist_ratio: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """R (3, 3), T (3,) of an R2N2 view, as `pytorch3d.datasets.R2N2` computes them.
+
+    The ShapeNet-to-PyTorch3D axis flip is folded in, so x_view = x_object @ R + T maps the
+    OBJ's own coordinates to PyTorch3D view space.
+    """
+    from pytorch3d.datasets.r2n2.utils import compute_extrinsic_matrix
+
+    RT = compute_extrinsic_matrix(azim, elev, dist_ratio * MAX_CAMERA_DISTANCE)
+    shapenet_to_pytorch3d = torch.diag(torch.tensor([-1.0, 1.0, -1.0, 1.0]))
+    RT = RT.t().mm(shapenet_to_pytorch3d)
+    return RT[:3, :3].contiguous(), RT[3, :3].contiguous()
+
+
+def read_metadata(path: str) -> list[tuple[float, float, float]]:
+    """(azim, elev, dist_ratio) of each view from rendering_metadata.txt."""
+    try:
+        with open(path) as f:
+            rows = [line.split() for line in f if line.strip()]
+        return [(float(r[0]), float(r[1]), float(r[3])) for r in rows]
+    except (OSError, ValueError, IndexError) as err:
+        raise DatasetError(f"cannot read camera metadata {path}: {err}") from None
+
+
+def prepare_image(image: np.ndarray, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """Any uint8 image -> the network's input convention, (size, size, 3) float in [0, 1].
+
+    image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) uint8. RGBA is composited over white, as
+    the dataset does for R2N2's transparent renderings; grey is repeated to RGB; other sizes are
+    resized (antialiased bilinear) to size x size.
+    """
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"expected an (H, W[, 1|2|3|4]) image, got shape {image.shape}")
+    pixels = torch.from_numpy(image.astype(np.float32) / (65535.0 if image.dtype == np.uint16 else 255.0))
+    channels = pixels.shape[2]
+    if channels in (2, 4):  # grey+alpha or RGBA: composite over white
+        alpha = pixels[..., -1:]
+        pixels = pixels[..., :-1] * alpha + (1.0 - alpha)
+    if pixels.shape[2] == 1:
+        pixels = pixels.expand(-1, -1, 3)
+    if pixels.shape[:2] != (size, size):
+        pixels = torch.nn.functional.interpolate(
+            pixels.permute(2, 0, 1)[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )[0].permute(1, 2, 0)
+    return pixels.clamp(0, 1).contiguous()
+
+
+def read_png(path: str) -> np.ndarray:
+    import imageio.v3 as iio
+
+    try:
+        return iio.imread(path)
+    except Exception as err:  # imageio raises many types for a broken file
+        raise DatasetError(f"cannot read image {path}: {type(err).__name__}: {err}") from None
+
+
+def read_binvox(path: str) -> tuple[torch.Tensor, int, tuple[float, float, float], float]:
+    """Occupied voxel indices of a binvox file.
+
+    Returns coords (N, 3) long, binvox index order (x, y, z); dim; translate; scale.
+    """
+    from pytorch3d.datasets.r2n2.utils import _read_binvox_header, read_binvox_coords
+
+    try:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            # read_binvox_coords uses the deprecated TypedStorage API; the result is right.
+            warnings.simplefilter("ignore", UserWarning)
+            dim, translate, scale = _read_binvox_header(f)
+            f.seek(0)
+            coords = read_binvox_coords(f, dtype=torch.long)
+        if coords.numel() and (coords.min() < 0 or coords.max() >= dim or len(coords) > dim**3):
+            raise ValueError("run lengths do not match the header's dim")
+    except (OSError, ValueError, RuntimeError) as err:
+        raise DatasetError(f"cannot read voxels {path}: {err}") from None
+    return coords, dim, translate, scale
+
+
+def voxels_object_frame(coords, dim, translate, scale, verts: torch.Tensor, align: str, res: int = VOXEL_RES) -> torch.Tensor:
+    """Binvox occupied indices -> (res, res, res) float occupancy, [z, y, x], on [-0.5, 0.5]^3.
+
+    coords: (N, 3) binvox (x, y, z) indices; verts: (V, 3) object-frame mesh vertices, used by
+    align="bbox" (Mesh R-CNN / PyTorch3D's R2N2 placement); align="header" uses the binvox
+    translate/scale.
+    """
+    voxels = torch.zeros(res, res, res)
+    if len(coords) == 0:
+        return voxels
+    if align == "header":
+        centers = torch.tensor(translate) + (coords.float() + 0.5) * (scale / dim)
+    elif align == "bbox":
+        from pytorch3d.datasets.r2n2.utils import align_bbox
+
+        centers = align_bbox(coords.float(), verts)
+    else:
+        raise ValueError(f"voxel_align must be 'header' or 'bbox', got {align!r}")
+    idx = ((centers + 0.5) * res).floor().long().clamp(0, res - 1)  # (N, 3) as (x, y, z)
+    voxels[idx[:, 2], idx[:, 1], idx[:, 0]] = 1.0
+    return voxels
+
+
+def read_mesh(path: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """verts (V, 3) float32, faces (F, 3) int64 of an OBJ, in the object frame."""
+    from pytorch3d.io import load_obj
+
+    try:
+        verts, faces, _ = load_obj(path, load_textures=False)
+    except Exception as err:  # load_obj raises ValueError, OSError, IndexError...
+        raise DatasetError(f"cannot read mesh {path}: {type(err).__name__}: {err}") from None
+    faces = faces.verts_idx
+    if len(verts) == 0 or len(faces) == 0 or not torch.isfinite(verts).all():
+        raise DatasetError(f"cannot read mesh {path}: no faces or non-finite vertices")
+    return verts, faces
+
+
+def sample_surface(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """(n, 3) area-uniform surface samples of one mesh, deterministic for a seed."""
+    from pytorch3d.ops import sample_points_from_meshes
+    from pytorch3d.structures import Meshes
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    points = sample_points_from_meshes(Meshes([verts], [faces]), n)[0]
+    torch.random.set_rng_state(state)
+    return points
+
+
+# --------------------------------------------------------------------------------------------
+# Locating a dataset and its split
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelEntry:
+    synset: str
+    model_id: str
+    views: list[int]
+
+
+def ensure_data(data_root: str | None) -> dict[str, str]:
+    """Resolve the data root; generate the embedded dataset on first use.
+
+    Returns `dataset_location.data_paths` for it. Raises DatasetError if a root given by the
+    user is missing or incomplete.
+    """
+    from dataset_location import EMBEDDED_DATA_ROOT, data_paths
+
+    paths = data_paths(data_root)
+    if not os.path.exists(paths["root"]) and os.path.abspath(paths["root"]) == os.path.abspath(EMBEDDED_DATA_ROOT):
+        import make_dataset
+
+        print(f"embedded dataset not found: generating it in {paths['root']} (once)", file=sys.stderr)
+        make_dataset.generate(paths["root"])
+    if not os.path.isdir(paths["root"]):
+        raise DatasetError(f"data root {paths['root']} does not exist: pass --data_root DIR holding r2n2/, shapenet/ and splits.json, or create one with make_dataset.py --root DIR")
+    for key, what in (("r2n2", "folder"), ("shapenet", "folder"), ("splits", "file")):
+        if not os.path.exists(paths[key]):
+            raise DatasetError(f"data root {paths['root']} has no {os.path.basename(paths[key])} {what}: expected r2n2/, shapenet/ and splits.json")
+    paths["voxels"] = next((os.path.join(paths["r2n2"], d) for d in VOXEL_DIRS if os.path.isdir(os.path.join(paths["r2n2"], d))), "")
+    if not paths["voxels"]:
+        raise DatasetError(f"{paths['r2n2']} has neither ShapeNetVoxels/ nor ShapeNetVox32/")
+    paths["renderings"] = os.path.join(paths["r2n2"], "ShapeNetRendering")
+    return paths
+
+
+def default_voxel_align(paths: dict[str, str]) -> str:
+    info = os.path.join(paths["root"], "embedded.json")
+    if os.path.exists(info):
+        with open(info) as f:
+            return json.load(f).get("voxel_frame", "bbox")
+    return "bbox"
+
+
+def load_split(paths: dict[str, str], split: str) -> list[ModelEntry]:
+    """Models of a split, checked to exist on disk."""
+    try:
+        with open(paths["splits"]) as f:
+            splits = json.load(f)
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"cannot read split file {paths['splits']}: {err}") from None
+    if split not in splits:
+        raise DatasetError(f"split {split!r} not in {paths['splits']} (it has {sorted(splits)})")
+    entries, missing = [], []
+    for synset, models in sorted(splits[split].items()):
+        for model_id, views in sorted(models.items()):
+            entry = ModelEntry(synset, model_id, [int(v) for v in views])
+            for path in model_files(paths, entry)[:3]:
+                if not os.path.exists(path):
+                    missing.append(path)
+            entries.append(entry)
+    if missing:
+        raise DatasetError(f"{paths['splits']} names {len(missing)} missing file(s), e.g. {missing[0]}")
+    if not entries:
+        raise DatasetError(f"split {split!r} of {paths['splits']} is empty")
+    return entries
+
+
+def model_files(paths: dict[str, str], entry: ModelEntry) -> list[str]:
+    """obj, binvox, metadata, then one PNG per view."""
+    render_dir = os.path.join(paths["renderings"], entry.synset, entry.model_id, "rendering")
+    return [
+        os.path.join(paths["shapenet"], entry.synset, entry.model_id, "model.obj"),
+        os.path.join(paths["voxels"], entry.synset, entry.model_id, "model.binvox"),
+        os.path.join(render_dir, "rendering_metadata.txt"),
+    ] + [os.path.join(render_dir, f"{v:02d}.png") for v in entry.views]
+
+
+# --------------------------------------------------------------------------------------------
+# Reading one model from raw files
+# --------------------------------------------------------------------------------------------
+
+
+def read_model(paths: dict[str, str], entry: ModelEntry, voxel_align: str, n_surface: int = N_SURFACE_POINTS, seed: int = 0) -> dict:
+    """Parse one model's files: mesh, voxels, surface samples, and its listed views."""
+    obj, binvox, metadata, *pngs = model_files(paths, entry)
+    verts, faces = read_mesh(obj)
+    voxels = voxels_object_frame(*read_binvox(binvox), verts, voxel_align)
+    cameras = read_metadata(metadata)
+    images, masks, Rs, Ts = [], [], [], []
+    for view, png in zip(entry.views, pngs):
+        if view >= len(cameras):
+            raise DatasetError(f"view {view} of {entry.model_id} has no line in {metadata}")
+        raw = read_png(png)
+        try:
+            images.append(prepare_image(raw))
+        except ValueError as err:
+            raise DatasetError(f"cannot use image {png}: {err}") from None
+        alpha = raw[..., -1] if raw.ndim == 3 and raw.shape[2] in (2, 4) else np.full(raw.shape[:2], 255, np.uint8)
+        masks.append(torch.from_numpy(np.ascontiguousarray(alpha)) > 127)
+        R, T = r2n2_camera(*cameras[view])
+        Rs.append(R)
+        Ts.append(T)
+    seed = int(hashlib.md5(f"{seed}-{entry.model_id}".encode()).hexdigest()[:8], 16)
+    return {
+        "verts": verts,
+        "faces": faces,
+        "voxels": voxels,
+        "points": sample_surface(verts, faces, n_surface, seed),
+        "images": torch.stack(images),
+        "masks": torch.stack(masks),
+        "R": torch.stack(Rs),
+        "T": torch.stack(Ts),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The cache
+# --------------------------------------------------------------------------------------------
+
+
+def cache_key(paths: dict[str, str], split: str, entries: list[ModelEntry], voxel_align: str) -> str:
+    """Hash of everything the cache depends on: format, settings, and each source file's
+    size and modification time, so an edited file triggers a rebuild."""
+    digest = hashlib.sha1(f"{CACHE_VERSION}|{split}|{voxel_align}|{N_SURFACE_POINTS}".encode())
+    for entry in entries:
+        digest.update(f"{entry.synset}/{entry.model_id}/{entry.views}".encode())
+        for path in model_files(paths, entry):
+            try:
+                st = os.stat(path)
+                digest.update(f"{st.st_size}/{st.st_mtime_ns}".encode())
+            except OSError:
+                digest.update(b"missing")
+    return digest.hexdigest()[:16]
+
+
+def build_cache(paths: dict[str, str], split: str, entries: list[ModelEntry], voxel_align: str, out_path: str, quiet: bool = False) -> None:
+    """Parse every file of the split once and save one tensor dict, atomically."""
+    from tqdm import tqdm
+
+    models = []
+    for entry in tqdm(entries, desc=f"caching {split} split", unit="model", disable=quiet):
+        models.append(read_model(paths, entry, voxel_align))
+    verts_counts = torch.tensor([len(m["verts"]) for m in models])
+    faces_counts = torch.tensor([len(m["faces"]) for m in models])
+    views_counts = torch.tensor([len(m["images"]) for m in models])
+    cache = {
+        "version": CACHE_VERSION,
+        "synsets": [e.synset for e in entries],
+        "model_ids": [e.model_id for e in entries],
+        "views": torch.tensor([v for e in entries for v in e.views]),
+        "view_model": torch.repeat_interleave(torch.arange(len(entries)), views_counts),
+        "images": (torch.cat([m["images"] for m in models]) * 255).round().to(torch.uint8),  # (Nv, 137, 137, 3)
+        "masks": torch.cat([m["masks"] for m in models]),  # (Nv, 137, 137) bool
+        "R": torch.cat([m["R"] for m in models]),
+        "T": torch.cat([m["T"] for m in models]),
+        "voxels": torch.stack([m["voxels"] for m in models]).to(torch.bool),  # (M, 32, 32, 32)
+        "points": torch.stack([m["points"] for m in models]),  # (M, S, 3)
+        "verts": torch.cat([m["verts"] for m in models]),
+        "faces": torch.cat([m["faces"] for m in models]).to(torch.int32),
+        "verts_offsets": torch.cat([torch.zeros(1, dtype=torch.long), verts_counts.cumsum(0)]),
+        "faces_offsets": torch.cat([torch.zeros(1, dtype=torch.long), faces_counts.cumsum(0)]),
+    }
+    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    tmp_path = f"{out_path}.tmp-{os.getpid()}"
+    try:
+        torch.save(cache, tmp_path)
+        os.replace(tmp_path, out_path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
+def load_cache(paths: dict[str, str], split: str, voxel_align: str = "auto", cache_dir: str | None = None, quiet: bool = False) -> dict:
+    """The split's cache, built first if missing or stale. Tensors are memory-mapped."""
+    if voxel_align == "auto":
+        voxel_align = default_voxel_align(paths)
+    entries = load_split(paths, split)
+    key = cache_key(paths, split, entries, voxel_align)
+    cache_dir = cache_dir or os.path.join(paths["root"], ".cache")
+    path = os.path.join(cache_dir, f"{split}-{key}.pt")
+    if not os.path.exists(path):
+        build_cache(paths, split, entries, voxel_align, path, quiet=quiet)
+        for name in os.listdir(cache_dir):  # drop stale caches of this split
+            if name.startswith(f"{split}-") and name != os.path.basename(path):
+                os.remove(os.path.join(cache_dir, name))
+    try:
+        return torch.load(path, mmap=True, weights_only=True)
+    except Exception as err:
+        raise DatasetError(f"cache {path} is unreadable ({err}); delete it to rebuild") from None
+
+
+# --------------------------------------------------------------------------------------------
+# The Dataset
+# --------------------------------------------------------------------------------------------
+
+
+class R2N2Dataset(torch.utils.data.Dataset):
+    """One item per (model, view) of a split.
+
+    Args:
+        data_root: folder holding r2n2/, shapenet/ and splits.json (None: the default root).
+        split: "train", "val" or "test".
+        n_points: surface points per item (random subset of the cached samples; None: all).
+        views: "all" views of each model, or "first" (one fixed view per model).
+        use_cache: read the preprocessed cache (fast) or parse the raw files for every item.
+        voxel_align: "auto", "header" or "bbox" (see the module docstring).
+        seed: seeds the per-item surface-point subset in raw mode and in `points` subsets.
+
+    Item keys: images (137, 137, 3) float; masks (137, 137) bool; voxels (32, 32, 32) float
+    [z, y, x]; points (n_points, 3); verts (V, 3); faces (F, 3) long; R (3, 3); T (3,); K (4, 4);
+    synset, model_id (str); view, model_index (int).
+    """
+
+    def __init__(
+        self,
+        data_root: str | None = None,
+        split: str = "train",
+        n_points: int | None = None,
+        views: str = "all",
+        use_cache: bool = True,
+        voxel_align: str = "auto",
+        seed: int = 0,
+        quiet: bool = False,
+    ):
+        if views not in ("all", "first"):
+            raise ValueError(f"views must be 'all' or 'first', got {views!r}")
+        self.paths = ensure_data(data_root)
+        self.split = split
+        self.n_points = n_points
+        self.use_cache = use_cache
+        self.seed = seed
+        self.voxel_align = default_voxel_align(self.paths) if voxel_align == "auto" else voxel_align
+        self.entries = load_split(self.paths, split)
+        if use_cache:
+            self.cache = load_cache(self.paths, split, self.voxel_align, quiet=quiet)
+        # Flat (model index, position of the view in the model's list) per item.
+        self.items = [
+            (m, k) for m, entry in enumerate(self.entries) for k in range(len(entry.views) if views == "all" else 1)
+        ]
+        offsets = np.cumsum([0] + [len(e.views) for e in self.entries])
+        self.view_offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        model_index, k = self.items[index]
+        entry = self.entries[model_index]
+        if self.use_cache:
+            c = self.cache
+            v = int(self.view_offsets[model_index]) + k
+            v0, v1 = c["verts_offsets"][model_index : model_index + 2].tolist()
+            f0, f1 = c["faces_offsets"][model_index : model_index + 2].tolist()
+            item = {
+                "images": c["images"][v].float() / 255.0,
+                "masks": c["masks"][v],
+                "R": c["R"][v],
+                "T": c["T"][v],
+                "voxels": c["voxels"][model_index].float(),
+                "points": c["points"][model_index],
+                "verts": c["verts"][v0:v1],
+                "faces": c["faces"][f0:f1].long(),
+            }
+        else:
+            sub = ModelEntry(entry.synset, entry.model_id, [entry.views[k]])
+            model = read_model(self.paths, sub, self.voxel_align, seed=self.seed)
+            item = {key: (val[0] if key in ("images", "masks", "R", "T") else val) for key, val in model.items()}
+        if self.n_points is not None:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+            choice = torch.randperm(len(item["points"]), generator=generator)[: self.n_points]
+            item["points"] = item["points"][choice]
+        item.update(
+            K=R2N2_K.clone(),
+            synset=entry.synset,
+            model_id=entry.model_id,
+            view=entry.views[k],
+            model_index=model_index,
+        )
+        return item
+
+
+def collate_batch(items: list[dict]) -> dict:
+    """Stack fixed-size tensors; keep meshes (verts, faces) and ids as lists."""
+    batch = {}
+    for key in items[0]:
+        values = [item[key] for item in items]
+        if key in ("verts", "faces") or not isinstance(values[0], torch.Tensor):
+            batch[key] = values
+        else:
+            batch[key] = torch.stack(values)
+    return batch
+
+
+def voxels_to_meshes(voxels: torch.Tensor, threshold: float = 0.5):
+    """Marching-cubes surfaces of a batch of grids, in the object frame.
+
+    voxels: (B, D, D, D) occupancy probabilities (or 0/1), [z, y, x], covering [-0.5, 0.5]^3.
+    Returns a `Meshes` batch; an empty grid gives an empty mesh.
+    The grid is padded with one empty cell on every side so shapes touching the border still
+    get closed surfaces; PyTorch3D's marching_cubes returns vertices as (x, y, z) in index
+    units, so index i maps to the object coordinate (i + 0.5) / D - 0.5.
+    """
+    from pytorch3d.ops.marching_cubes import marching_cubes
+    from pytorch3d.structures import Meshes
+
+    if voxels.dim() != 4:
+        raise ValueError(f"voxels must be (B, D, H, W), got shape {tuple(voxels.shape)}")
+    res = voxels.shape[-1]
+    padded = torch.nn.functional.pad(voxels.float(), (1, 1, 1, 1, 1, 1))
+    verts_list, faces_list = marching_cubes(padded.cpu(), threshold, return_local_coords=False)
+    verts_out, faces_out = [], []
+    for verts, faces in zip(verts_list, faces_list):
+        verts_out.append(((verts - 1.0 + 0.5) / res - 0.5).to(voxels.device))
+        faces_out.append(faces.to(voxels.device))
+    return Meshes(verts_out, faces_out)

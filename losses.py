@@ -1,0 +1,69 @@
+"""Losses for fitting and training 3D predictions. Pure functions, one per loss.
+
+Conventions: voxels are (B, D, H, W) logits / occupancies in [z, y, x] order; point clouds are
+(B, N, 3) in the object frame.
+"""
+
+import torch
+import torch.nn.functional as F
+from pytorch3d.ops import knn_points
+from pytorch3d.structures import Meshes
+
+
+def voxel_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy between occupancy logits and 0/1 targets.
+
+    Args:
+        voxels_pred: (B, D, H, W) float logits (not probabilities).
+        voxels_gt: (B, D, H, W) targets in {0, 1} (any dtype).
+
+    Returns:
+        Scalar tensor. Uses the log-sum-exp form (`binary_cross_entropy_with_logits`), which
+        stays finite for logits of any magnitude, unlike sigmoid followed by log.
+    """
+    if voxels_pred.dim() != 4:
+        raise ValueError(f"voxels_pred must be (B, D, H, W) logits, got shape {tuple(voxels_pred.shape)}")
+    if voxels_gt.shape != voxels_pred.shape:
+        raise ValueError(f"voxels_gt must have the shape of voxels_pred {tuple(voxels_pred.shape)}, got {tuple(voxels_gt.shape)}")
+    return F.binary_cross_entropy_with_logits(voxels_pred, voxels_gt.to(voxels_pred.dtype))
+
+
+def chamfer_loss(points_pred: torch.Tensor, points_gt: torch.Tensor) -> torch.Tensor:
+    """Symmetric Chamfer distance with squared L2, averaged over points then over the batch.
+
+    Equals `pytorch3d.loss.chamfer_distance(points_pred, points_gt)[0]` with its defaults:
+        mean_b [ mean_i min_j |p_i - g_j|^2 + mean_j min_i |p_i - g_j|^2 ].
+
+    Args:
+        points_pred: (B, N, 3) float.
+        points_gt: (B, M, 3) float; M may differ from N.
+
+    Returns:
+        Scalar tensor, differentiable with respect to both inputs.
+    """
+    if points_pred.dim() != 3 or points_pred.shape[-1] != 3:
+        raise ValueError(f"points_pred must be (B, N, 3), got shape {tuple(points_pred.shape)}")
+    if points_gt.dim() != 3 or points_gt.shape[-1] != 3 or points_gt.shape[0] != points_pred.shape[0]:
+        raise ValueError(f"points_gt must be (B, M, 3) with B={points_pred.shape[0]}, got shape {tuple(points_gt.shape)}")
+    if points_pred.shape[1] == 0 or points_gt.shape[1] == 0:
+        raise ValueError("chamfer_loss needs at least one point in each cloud")
+    # knn_points returns squared distances to the K=1 nearest neighbour, with gradients.
+    dists_pred_to_gt = knn_points(points_pred, points_gt, K=1).dists[..., 0]  # (B, N)
+    dists_gt_to_pred = knn_points(points_gt, points_pred, K=1).dists[..., 0]  # (B, M)
+    return (dists_pred_to_gt.mean(dim=1) + dists_gt_to_pred.mean(dim=1)).mean()
+
+
+def smoothness_loss(meshes: Meshes) -> torch.Tensor:
+    """Uniform Laplacian smoothing: mean over vertices of |v - mean(neighbours of v)|.
+
+    Averaged per mesh then over the batch, exactly `pytorch3d.loss.mesh_laplacian_smoothing(
+    meshes, method="uniform")`, whose sparse implementation we use.
+
+    Args:
+        meshes: a `Meshes` batch of B meshes.
+    """
+    from pytorch3d.loss import mesh_laplacian_smoothing
+
+    if not isinstance(meshes, Meshes):
+        raise ValueError(f"smoothness_loss expects a pytorch3d Meshes batch, got {type(meshes).__name__}")
+    return mesh_laplacian_smoothing(meshes, method="uniform")

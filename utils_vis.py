@@ -1,0 +1,106 @@
+"""Rendering helpers: turntable GIFs of meshes, point clouds and voxels, on CPU or GPU.
+
+All inputs are in the object frame (y up, within [-0.5, 0.5]^3). Every view uses the same
+turntable camera and colours so figures of different representations compare directly.
+"""
+
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import torch
+from pytorch3d.renderer import (
+    AlphaCompositor,
+    FoVPerspectiveCameras,
+    HardPhongShader,
+    MeshRasterizer,
+    MeshRenderer,
+    PointLights,
+    PointsRasterizationSettings,
+    PointsRasterizer,
+    PointsRenderer,
+    RasterizationSettings,
+    TexturesVertex,
+    look_at_view_transform,
+)
+from pytorch3d.structures import Meshes, Pointclouds
+
+PRED_COLOR = (0.95, 0.55, 0.25)  # orange: predictions
+GT_COLOR = (0.35, 0.6, 0.9)  # blue: ground truth
+BACKGROUND = (1.0, 1.0, 1.0)
+
+
+def turntable_cameras(n_frames: int, image_size: int, dist: float = 1.5, elev: float = 25.0, device="cpu"):
+    """n_frames FoV cameras circling the object (azimuth 0..360, exclusive)."""
+    azim = torch.linspace(0, 360, n_frames + 1)[:-1]
+    R, T = look_at_view_transform(dist=dist, elev=elev, azim=azim)
+    return FoVPerspectiveCameras(R=R, T=T, fov=45.0, device=device)
+
+
+def render_mesh_turntable(verts: torch.Tensor, faces: torch.Tensor, color=PRED_COLOR, n_frames: int = 24, image_size: int = 160) -> np.ndarray:
+    """verts (V, 3), faces (F, 3) -> (n_frames, S, S, 3) uint8. An empty mesh renders blank."""
+    device = verts.device
+    if len(verts) == 0 or len(faces) == 0:
+        return np.full((n_frames, image_size, image_size, 3), 255, np.uint8)
+    cameras = turntable_cameras(n_frames, image_size, device=device)
+    colors = torch.tensor(color, device=device).expand(len(verts), 3)
+    mesh = Meshes([verts.float()], [faces.long()], textures=TexturesVertex([colors])).extend(n_frames)
+    lights = PointLights(location=cameras.get_camera_center(), device=device)
+    renderer = MeshRenderer(
+        MeshRasterizer(cameras=cameras, raster_settings=RasterizationSettings(image_size=image_size, faces_per_pixel=1)),
+        HardPhongShader(cameras=cameras, lights=lights, device=device),
+    )
+    with torch.no_grad():
+        images = renderer(mesh)[..., :3]
+    return (images.clamp(0, 1).cpu().numpy() * 255).astype(np.uint8)
+
+
+def render_points_turntable(points: torch.Tensor, color=PRED_COLOR, n_frames: int = 24, image_size: int = 160, radius: float = 0.012) -> np.ndarray:
+    """points (N, 3) -> (n_frames, S, S, 3) uint8, shaded by depth so the shape reads."""
+    device = points.device
+    if len(points) == 0:
+        return np.full((n_frames, image_size, image_size, 3), 255, np.uint8)
+    cameras = turntable_cameras(n_frames, image_size, device=device)
+    # Darken points towards the back of each view so the cloud does not render as a flat blob.
+    depth = cameras.get_world_to_view_transform().transform_points(points.float().expand(n_frames, -1, -1))[..., 2]
+    shade = 1.0 - 0.5 * (depth - depth.min(1, keepdim=True)[0]) / (depth.max(1, keepdim=True)[0] - depth.min(1, keepdim=True)[0] + 1e-6)
+    features = torch.tensor(color, device=device) * shade[..., None]
+    clouds = Pointclouds(points=list(points.float().expand(n_frames, -1, -1)), features=list(features))
+    renderer = PointsRenderer(
+        rasterizer=PointsRasterizer(cameras=cameras, raster_settings=PointsRasterizationSettings(image_size=image_size, radius=radius, points_per_pixel=4)),
+        compositor=AlphaCompositor(background_color=BACKGROUND),
+    )
+    with torch.no_grad():
+        images = renderer(clouds)[..., :3]
+    return (images.clamp(0, 1).cpu().numpy() * 255).astype(np.uint8)
+
+
+def render_voxels_turntable(voxels: torch.Tensor, color=PRED_COLOR, threshold: float = 0.5, **kwargs) -> np.ndarray:
+    """voxels (D, H, W) occupancy probabilities, [z, y, x] -> turntable of its marching-cubes mesh."""
+    from dataset import voxels_to_meshes
+
+    mesh = voxels_to_meshes(voxels[None], threshold)
+    return render_mesh_turntable(mesh.verts_list()[0], mesh.faces_list()[0], color, **kwargs)
+
+
+def side_by_side(*frame_stacks: np.ndarray) -> np.ndarray:
+    """Concatenate (T, H, W, 3) frame stacks horizontally."""
+    return np.concatenate(frame_stacks, axis=2)
+
+
+def save_gif(path: str, frames: np.ndarray, fps: int = 12) -> str:
+    """Write frames (T, H, W, 3) uint8 as a looping GIF, atomically. Returns the path."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp.gif"
+    iio.imwrite(tmp, frames, duration=1000 / fps, loop=0)
+    os.replace(tmp, path)
+    return path
+
+
+def save_png(path: str, image: np.ndarray) -> str:
+    """Write an (H, W, 3) uint8 or [0, 1] float image as PNG. Returns the path."""
+    if image.dtype != np.uint8:
+        image = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    iio.imwrite(path, image)
+    return path
