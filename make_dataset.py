@@ -1,6 +1,6 @@
 """Generate the embedded procedural dataset in the R2N2 / ShapeNet layout.
 
-    python make_dataset.py --root data/embedded --n_models 600 --n_views 4 --seed 0
+    python make_dataset.py --root data/embedded --n_models 1000 --n_views 4 --seed 0
 
 Writes, for chairs (03001627), tables (04379243) and sofas (04256520):
 
@@ -38,7 +38,7 @@ import numpy as np
 from dataset import IMAGE_SIZE, R2N2_K, VOXEL_RES, r2n2_camera
 
 SYNSETS = {"03001627": "chair", "04379243": "table", "04256520": "sofa"}
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 # R2N2 records fov 25 in the metadata although its renderer's intrinsics (R2N2_K) are fixed.
 R2N2_FOV = 25.0
@@ -311,11 +311,64 @@ MAKERS = {"03001627": make_chair, "04379243": make_table, "04256520": make_sofa}
 # --------------------------------------------------------------------------------------------
 
 
+def _is_aligned_box(part: Part) -> bool:
+    return part.kind == "box" and np.allclose(part.rot, np.eye(3))
+
+
+def _aligned_box_boundary(part: Part, aligned: list[Part]) -> tuple[np.ndarray, np.ndarray]:
+    """The faces of an axis-aligned box that lie on the boundary of the union of boxes.
+
+    Each side is cut at every other aligned box's extents, so each cell of a side is either
+    wholly covered by some other box (an internal face: dropped) or wholly exposed. Without
+    this, touching and overlapping boxes (a sofa's arms, base and back) leave large faces
+    inside the solid, and samples of the OBJ's surface would not lie on the shape's surface.
+    """
+    lo, hi = part.center - part.half, part.center + part.half
+    others = [p for p in aligned if p is not part]
+    verts, faces = [], []
+    for axis in range(3):
+        u, v = (axis + 1) % 3, (axis + 2) % 3  # e_u x e_v = e_axis
+        cuts = []
+        for a in (u, v):
+            c = {lo[a], hi[a]}
+            for p in others:
+                c |= {x for x in (p.center[a] - p.half[a], p.center[a] + p.half[a]) if lo[a] < x < hi[a]}
+            cuts.append(np.array(sorted(c)))
+        cu, cv = cuts
+        gu, gv = np.meshgrid(np.arange(len(cu) - 1), np.arange(len(cv) - 1), indexing="ij")
+        gu, gv = gu.ravel(), gv.ravel()
+        for sign, plane in ((-1.0, lo[axis]), (1.0, hi[axis])):
+            probe = np.zeros((len(gu), 3))
+            probe[:, axis] = plane + sign * 1e-7  # just outside this side
+            probe[:, u] = (cu[gu] + cu[gu + 1]) / 2
+            probe[:, v] = (cv[gv] + cv[gv + 1]) / 2
+            covered = np.zeros(len(gu), bool)
+            for p in others:
+                covered |= p.contains(probe)
+            for i in np.flatnonzero(~covered):
+                quad = np.zeros((4, 3))
+                quad[:, axis] = plane
+                quad[:, u] = cu[[gu[i], gu[i] + 1, gu[i] + 1, gu[i]]]
+                quad[:, v] = cv[[gv[i], gv[i], gv[i] + 1, gv[i] + 1]]
+                base = len(verts) * 4
+                verts.append(quad)
+                tri = [[0, 1, 2], [0, 2, 3]] if sign > 0 else [[0, 2, 1], [0, 3, 2]]
+                faces.extend([[base + a, base + b, base + c] for a, b, c in tri])
+    if not verts:
+        return np.zeros((0, 3)), np.zeros((0, 3), int)
+    return np.concatenate(verts), np.array(faces)
+
+
 def parts_to_mesh(parts: list[Part]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Concatenate part meshes: verts (V, 3), faces (F, 3) int, group (V,) of each vertex."""
+    """The shape's mesh: verts (V, 3), faces (F, 3) int, group (V,) of each vertex (its colour).
+
+    Axis-aligned boxes contribute only the boundary of their union; other parts (tilted boxes,
+    cylinders: legs, backs) their whole surface, whose hidden parts are small.
+    """
+    aligned = [p for p in parts if _is_aligned_box(p)]
     verts, faces, groups, offset = [], [], [], 0
     for part in parts:
-        v, f = part.mesh()
+        v, f = _aligned_box_boundary(part, aligned) if _is_aligned_box(part) else part.mesh()
         verts.append(v)
         faces.append(f + offset)
         groups.append(np.full(len(v), part.group))
@@ -525,7 +578,7 @@ def _worker(job):
     return synset, index, write_model(root, synset, index, seed, n_views)
 
 
-def generate(root: str, n_models: int = 600, n_views: int = 4, seed: int = 0, workers: int | None = None, quiet: bool = False) -> dict:
+def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, workers: int | None = None, quiet: bool = False) -> dict:
     """Write the dataset to `root` atomically (built in a temp folder, then renamed).
 
     `n_models` counts all categories together, split as evenly as possible.
@@ -592,7 +645,7 @@ def generate(root: str, n_models: int = 600, n_views: int = 4, seed: int = 0, wo
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser("Generate the embedded procedural R2N2-layout dataset", add_help=True)
     parser.add_argument("--root", type=str, default=None, help="output folder (default: the embedded data root of dataset_location.py)")
-    parser.add_argument("--n_models", type=int, default=600, help="models over all categories")
+    parser.add_argument("--n_models", type=int, default=1000, help="models over all categories (default 1000: about 333 per category)")
     parser.add_argument("--n_views", type=int, default=4, help="rendered views per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")

@@ -1,0 +1,56 @@
+"""Items/s of a training DataLoader: parsing raw files per item vs the preprocessed cache.
+
+    python benchmarks/bench_loader.py [--data_root DIR] [--batch_size 32] [--num_workers 0 2]
+
+Not a test: it prints figures for the README. Each mode iterates a shuffled DataLoader over the
+train split with the settings a training run uses (no GT meshes in the batch).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from dataset import R2N2Dataset, collate_batch  # noqa: E402
+
+
+def items_per_second(dataset, batch_size: int, num_workers: int, max_items: int) -> float:
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, num_workers=num_workers, collate_fn=collate_batch,
+        generator=torch.Generator().manual_seed(0), persistent_workers=False,
+    )
+    # Steady state: the clock starts after the first batch, so worker start-up is not counted.
+    n, start = 0, None
+    for batch in loader:
+        if start is None:
+            start = time.perf_counter()
+            continue
+        n += len(batch["images"])
+        if n >= max_items:
+            break
+    return n / (time.perf_counter() - start)
+
+
+def main(args):
+    start = time.perf_counter()
+    cached = R2N2Dataset(args.data_root, "train", n_points=args.n_points, return_meshes=False)
+    print(f"cache ready in {time.perf_counter() - start:.1f}s ({len(cached)} train items)")
+    raw = R2N2Dataset(args.data_root, "train", n_points=args.n_points, use_cache=False, return_meshes=False)
+    for workers in args.num_workers:
+        rate_raw = items_per_second(raw, args.batch_size, workers, args.raw_items)
+        rate_cache = items_per_second(cached, args.batch_size, workers, len(cached) - args.batch_size)
+        print(f"{workers} workers, batch {args.batch_size}: raw files {rate_raw:8.1f} items/s | cache {rate_cache:8.1f} items/s | {rate_cache / rate_raw:5.1f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data_root", default=None)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--num_workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--n_points", type=int, default=1000)
+    parser.add_argument("--raw_items", type=int, default=320)
+    main(parser.parse_args())

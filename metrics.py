@@ -1,0 +1,89 @@
+"""Shape metrics shared by evaluation, the dataset checks and benchmarks. All @torch.no_grad().
+
+Points are in the object frame, where the shape spans about 1 unit (bounding-box diagonal 1), so
+thresholds are in those units: 0.05 is 5% of the object's diagonal.
+"""
+
+import torch
+from pytorch3d.ops import knn_points
+
+DEFAULT_THRESHOLDS = (0.01, 0.02, 0.03, 0.04, 0.05)
+
+
+@torch.no_grad()
+def nearest_distances(points_a: torch.Tensor, points_b: torch.Tensor, lengths_a=None, lengths_b=None) -> torch.Tensor:
+    """Euclidean distance from each point of a to its nearest point of b: (B, N)."""
+    return knn_points(points_a, points_b, lengths1=lengths_a, lengths2=lengths_b, K=1).dists[..., 0].clamp_min(0).sqrt()
+
+
+@torch.no_grad()
+def compute_sampling_metrics(pred_points, gt_points, thresholds=DEFAULT_THRESHOLDS, pred_lengths=None) -> dict:
+    """Precision, recall and F1 (percent) at each threshold, as in the course and Mesh R-CNN.
+
+    precision@t: % of predicted points within t of the GT; recall@t: % of GT points within t of
+    the prediction; F1 their harmonic mean.
+
+    Args:
+        pred_points: (B, N, 3) or (N, 3) predicted points.
+        gt_points: (B, M, 3) or (M, 3) ground-truth points.
+        thresholds: distances t.
+        pred_lengths: (B,) number of valid predicted points per item (for padded batches);
+            an item with 0 points scores 0 everywhere.
+
+    Returns:
+        {"Precision@%f" % t, "Recall@%f" % t, "F1@%f" % t: (B,) tensors, or floats if the input
+        was unbatched}.
+    """
+    unbatched = pred_points.dim() == 2
+    if unbatched:
+        pred_points, gt_points = pred_points[None], gt_points[None]
+    if pred_points.dim() != 3 or pred_points.shape[-1] != 3 or gt_points.dim() != 3 or gt_points.shape[-1] != 3:
+        raise ValueError(f"expected (B, N, 3) and (B, M, 3) points, got {tuple(pred_points.shape)} and {tuple(gt_points.shape)}")
+    B, N, _ = pred_points.shape
+    M = gt_points.shape[1]
+    device = pred_points.device
+    if pred_lengths is None:
+        pred_lengths = torch.full((B,), N, dtype=torch.long, device=device)
+    pred_lengths = pred_lengths.to(device)
+    metrics = {}
+    if N == 0 or M == 0 or bool((pred_lengths == 0).all()):
+        zeros = torch.zeros(B, device=device)
+        for t in thresholds:
+            metrics["Precision@%f" % t] = metrics["Recall@%f" % t] = metrics["F1@%f" % t] = zeros
+    else:
+        # An empty item gets a far-away dummy point so knn stays defined; it scores 0 below.
+        empty = pred_lengths == 0
+        if empty.any():
+            pred_points = pred_points.clone()
+            pred_points[empty, 0] = 1e6
+        lengths = pred_lengths.clamp_min(1)
+        gt_lengths = torch.full((B,), M, dtype=torch.long, device=device)
+        dist_pred = nearest_distances(pred_points, gt_points, lengths, gt_lengths)  # (B, N)
+        dist_gt = nearest_distances(gt_points, pred_points, gt_lengths, lengths)  # (B, M)
+        valid = torch.arange(N, device=device)[None] < lengths[:, None]
+        for t in thresholds:
+            precision = 100.0 * ((dist_pred < t) & valid).sum(1) / lengths
+            recall = 100.0 * (dist_gt < t).float().mean(1)
+            f1 = 2.0 * precision * recall / (precision + recall + 1e-8)
+            precision, recall, f1 = (torch.where(empty, 0.0, x) for x in (precision, recall, f1))
+            metrics["Precision@%f" % t], metrics["Recall@%f" % t], metrics["F1@%f" % t] = precision, recall, f1
+    if unbatched:
+        metrics = {k: float(v[0]) for k, v in metrics.items()}
+    return metrics
+
+
+@torch.no_grad()
+def chamfer_l2(pred_points: torch.Tensor, gt_points: torch.Tensor) -> torch.Tensor:
+    """Symmetric mean squared nearest-neighbour distance per item: (B,)."""
+    d_pred = knn_points(pred_points, gt_points, K=1).dists[..., 0]
+    d_gt = knn_points(gt_points, pred_points, K=1).dists[..., 0]
+    return d_pred.mean(1) + d_gt.mean(1)
+
+
+@torch.no_grad()
+def voxel_iou(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor) -> torch.Tensor:
+    """Intersection over union of two (B, D, H, W) boolean grids: (B,); 1 if both are empty."""
+    pred, gt = voxels_pred.bool().flatten(1), voxels_gt.bool().flatten(1)
+    inter = (pred & gt).sum(1).float()
+    union = (pred | gt).sum(1).float()
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))

@@ -1,0 +1,126 @@
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch, prepare_image, voxels_to_meshes
+
+
+@pytest.fixture()
+def copy_root(tiny_root, tmp_path):
+    """A private copy of the tiny dataset, for tests that damage files."""
+    root = str(tmp_path / "copy")
+    shutil.copytree(tiny_root, root, ignore=shutil.ignore_patterns(".cache"))
+    return root
+
+
+def first_model(root, split="train"):
+    splits = json.load(open(os.path.join(root, "splits.json")))
+    synset, models = sorted(splits[split].items())[0]
+    return synset, sorted(models)[0]
+
+
+def test_item_contents_and_shapes(tiny_root):
+    ds = R2N2Dataset(tiny_root, "train", n_points=100, quiet=True)
+    assert len(ds) == 2 * len(ds.entries)
+    item = ds[1]
+    assert item["images"].shape == (137, 137, 3) and item["images"].dtype == torch.float32
+    assert 0.0 <= item["images"].min() and item["images"].max() <= 1.0
+    assert item["voxels"].shape == (32, 32, 32) and set(item["voxels"].unique().tolist()) <= {0.0, 1.0}
+    assert item["points"].shape == (100, 3) and item["points"].abs().max() <= 0.5 + 1e-4
+    assert item["R"].shape == (3, 3) and item["T"].shape == (3,) and item["K"].shape == (4, 4)
+    assert item["view"] == 1 and item["model_id"] == ds.entries[0].model_id
+    # The mesh is normalised like ShapeNet v1: bounding box centred, diagonal 1.
+    lo, hi = item["verts"].min(0).values, item["verts"].max(0).values
+    torch.testing.assert_close((lo + hi) / 2, torch.zeros(3), atol=1e-5, rtol=0)
+    assert (hi - lo).norm().item() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_cache_equals_raw_files(tiny_root):
+    cached = R2N2Dataset(tiny_root, "test", n_points=50, quiet=True)
+    raw = R2N2Dataset(tiny_root, "test", n_points=50, use_cache=False, quiet=True)
+    for i in range(len(cached)):
+        a, b = cached[i], raw[i]
+        for key in ("images", "masks", "voxels", "R", "T", "K", "verts", "faces", "points"):
+            torch.testing.assert_close(a[key], b[key], msg=key)
+
+
+def test_batches_from_loader(tiny_root):
+    ds = R2N2Dataset(tiny_root, "train", n_points=64, return_meshes=False, quiet=True)
+    loader = torch.utils.data.DataLoader(ds, batch_size=3, collate_fn=collate_batch)
+    batch = batch_to_device(next(iter(loader)), "cpu")
+    assert batch["images"].shape == (3, 137, 137, 3) and batch["images"].dtype == torch.float32
+    assert batch["voxels"].shape == (3, 32, 32, 32) and batch["points"].shape == (3, 64, 3)
+    assert "verts" not in batch and len(batch["model_id"]) == 3
+
+
+def test_cache_rebuilds_when_a_source_file_changes(copy_root):
+    ds = R2N2Dataset(copy_root, "test", quiet=True)
+    synset, model = first_model(copy_root, "test")
+    index = [e.model_id for e in ds.entries].index(model)
+    binvox = os.path.join(copy_root, "r2n2", "ShapeNetVoxels", synset, model, "model.binvox")
+    import make_dataset
+
+    empty = np.zeros((32, 32, 32), bool)
+    empty[0, 0, 0] = True
+    make_dataset.write_binvox(binvox, empty)
+    os.utime(binvox, ns=(1, 1))  # a different mtime even on coarse clocks
+    ds2 = R2N2Dataset(copy_root, "test", quiet=True)
+    assert ds2[2 * index]["voxels"].sum() == 1
+    assert len(os.listdir(os.path.join(copy_root, ".cache"))) == 1  # the stale cache is gone
+
+
+@pytest.mark.parametrize("kind", ["png", "binvox", "obj"])
+def test_corrupt_file_is_reported_with_its_path(copy_root, kind):
+    synset, model = first_model(copy_root)
+    path = {
+        "png": os.path.join(copy_root, "r2n2", "ShapeNetRendering", synset, model, "rendering", "00.png"),
+        "binvox": os.path.join(copy_root, "r2n2", "ShapeNetVoxels", synset, model, "model.binvox"),
+        "obj": os.path.join(copy_root, "shapenet", synset, model, "model.obj"),
+    }[kind]
+    with open(path, "wb") as f:
+        f.write(b"\x89garbage\nnot a file\n" if kind != "obj" else b"v 1 2\nf 1 2 9\n")
+    with pytest.raises(DatasetError, match=path.replace("\\", "\\\\")):
+        R2N2Dataset(copy_root, "train", quiet=True)
+
+
+def test_missing_root_and_missing_models(copy_root, tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        R2N2Dataset(str(tmp_path / "nowhere"), "train")
+    splits_path = os.path.join(copy_root, "splits.json")
+    splits = json.load(open(splits_path))
+    synset = next(iter(splits["train"]))
+    splits["train"][synset]["0" * 32] = [0]
+    json.dump(splits, open(splits_path, "w"))
+    with pytest.raises(DatasetError, match="missing file"):
+        R2N2Dataset(copy_root, "train")
+    with pytest.raises(DatasetError, match="split 'trian'"):
+        R2N2Dataset(copy_root, "trian")
+
+
+def test_prepare_image_formats():
+    rgba = np.zeros((50, 80, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:25, :, 3] = 255  # top half opaque red, bottom transparent
+    out = prepare_image(rgba)
+    assert out.shape == (137, 137, 3)
+    torch.testing.assert_close(out[5, 60], torch.tensor([1.0, 0.0, 0.0]))
+    torch.testing.assert_close(out[130, 60], torch.ones(3))  # composited over white
+    grey = prepare_image(np.full((137, 137), 128, np.uint8))
+    torch.testing.assert_close(grey, torch.full((137, 137, 3), 128 / 255))
+    with pytest.raises(ValueError, match="image"):
+        prepare_image(np.zeros((4, 4, 5), np.uint8))
+
+
+def test_voxels_to_meshes_places_cells_in_object_frame():
+    voxels = torch.zeros(1, 32, 32, 32)
+    voxels[0, 8:24, 4:28, 0:32] = 1  # z in [-0.25, 0.25], y in [-0.375, 0.375], x the full width
+    verts = voxels_to_meshes(voxels).verts_list()[0]
+    lo, hi = verts.min(0).values, verts.max(0).values
+    # The 0.5 iso-surface lies half a cell outside the occupied centres, on the cell faces.
+    torch.testing.assert_close(lo, torch.tensor([-0.5, -0.375, -0.25]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(hi, torch.tensor([0.5, 0.375, 0.25]), atol=1e-5, rtol=0)
+    assert len(voxels_to_meshes(torch.zeros(1, 32, 32, 32)).verts_list()[0]) == 0
