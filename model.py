@@ -1,0 +1,262 @@
+"""Single-view 3D reconstruction networks: a ResNet18 image encoder and one decoder per output.
+
+    model = SingleViewto3D(type="vox")                    # (B, 137, 137, 3) -> (B, 32, 32, 32) logits
+    model = SingleViewto3D(type="point", n_points=1000)  # -> (B, 1000, 3)
+    model = SingleViewto3D(type="mesh")                   # -> (B, 2562, 3) vertices of an ico-sphere
+    model = SingleViewto3D(type="occupancy")              # (images, (B, P, 3) queries) -> (B, P) logits
+
+All outputs are in the object frame (y up, within [-0.5, 0.5]^3); voxels are [z, y, x]. Everything
+needed to rebuild a model is `model.model_args`, which checkpoints store (`build_model`).
+"""
+
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+TYPES = ("vox", "point", "mesh", "occupancy")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ModelError(Exception):
+    """A model cannot be built or loaded; the message says why."""
+
+
+def default_model_args(type: str, **overrides) -> dict:
+    """The full set of model hyper-parameters for a type, with overrides applied."""
+    if type not in TYPES:
+        raise ModelError(f"unknown type {type!r}: choose one of {', '.join(TYPES)}")
+    args = {
+        "type": type,
+        "arch": "resnet18",
+        "image_size": 137,  # the encoder's input resolution; dataset images are resized to it
+        "n_points": 1000,
+        "ico_level": 4,
+        "vox_channels": (64, 32, 16),
+        "occ_hidden": 128,
+        "occ_blocks": 4,
+    }
+    unknown = set(overrides) - set(args)
+    if unknown:
+        raise ModelError(f"unknown model arguments {sorted(unknown)}")
+    args.update({k: v for k, v in overrides.items() if v is not None})
+    args["vox_channels"] = tuple(args["vox_channels"])
+    return args
+
+
+class ImageEncoder(nn.Module):
+    """torchvision ResNet18 without its classifier: (B, H, W, 3) in [0, 1] -> (B, 512)."""
+
+    def __init__(self, arch: str = "resnet18", image_size: int = 137, pretrained: str | None = None):
+        super().__init__()
+        if arch != "resnet18":
+            raise ModelError(f"unknown --arch {arch!r}: only resnet18 is supported")
+        self.image_size = image_size
+        self.backbone = torchvision.models.resnet18(weights=None)  # never downloads
+        if pretrained:
+            self.backbone.load_state_dict(load_pretrained_resnet18(pretrained))
+        self.backbone.fc = nn.Identity()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dim() != 4 or images.shape[-1] != 3:
+            raise ValueError(f"images must be (B, H, W, 3) in [0, 1], got shape {tuple(images.shape)}")
+        x = images.permute(0, 3, 1, 2)
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False)
+        x = (x - self.mean) / self.std
+        return self.backbone(x.contiguous(memory_format=torch.channels_last))
+
+
+def load_pretrained_resnet18(path: str) -> dict:
+    """ImageNet ResNet18 weights from a local file (e.g. torch hub's resnet18-f37072fd.pth)."""
+    if not os.path.isfile(path):
+        raise ModelError(
+            f"--pretrained {path}: file not found. Nothing is downloaded at run time; copy torchvision's "
+            "resnet18-f37072fd.pth there (it lives in ~/.cache/torch/hub/checkpoints/ once downloaded) or omit --pretrained"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ModelError(f"--pretrained {path}: not a readable weights file ({err})") from None
+    state = state.get("state_dict", state)
+    if "fc.weight" not in state or "conv1.weight" not in state:
+        raise ModelError(f"--pretrained {path}: not a ResNet18 state dict")
+    return state
+
+
+class VoxelDecoder(nn.Module):
+    """(B, 512) -> (B, 32, 32, 32) logits: a linear map to a (512, 4, 4, 4) volume, three
+    stride-2 transposed convolutions (4 -> 8 -> 16 -> 32) and a final 3x3x3 convolution."""
+
+    def __init__(self, channels=(64, 32, 16)):
+        super().__init__()
+        self.project = nn.Linear(512, 512 * 4 * 4 * 4)
+        layers, c_in = [], 512
+        for c_out in channels:
+            layers += [nn.ConvTranspose3d(c_in, c_out, kernel_size=4, stride=2, padding=1), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)]
+            c_in = c_out
+        layers.append(nn.Conv3d(c_in, 1, kernel_size=3, padding=1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        volume = F.relu(self.project(features)).view(-1, 512, 4, 4, 4)
+        return self.layers(volume)[:, 0]  # (B, 32, 32, 32), [z, y, x]
+
+
+class PointDecoder(nn.Module):
+    """(B, 512) -> (B, n_points, 3) with tanh bounding the cloud to [-0.5, 0.5]^3."""
+
+    def __init__(self, n_points: int):
+        super().__init__()
+        self.n_points = n_points
+        self.mlp = nn.Sequential(
+            nn.Linear(512, 1024), nn.ReLU(inplace=True), nn.Linear(1024, 2048), nn.ReLU(inplace=True), nn.Linear(2048, n_points * 3)
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return 0.5 * torch.tanh(self.mlp(features)).view(-1, self.n_points, 3)
+
+
+class MeshDecoder(nn.Module):
+    """(B, 512) -> (B, V, 3) vertices: an ico-sphere template plus predicted per-vertex offsets.
+
+    The template is a buffer of one sphere, broadcast to any batch size; `faces` (F, 3) is shared.
+    """
+
+    def __init__(self, ico_level: int = 4):
+        super().__init__()
+        from pytorch3d.utils import ico_sphere
+
+        sphere = ico_sphere(ico_level)
+        self.register_buffer("template", 0.3 * sphere.verts_packed())  # (V, 3)
+        self.register_buffer("faces", sphere.faces_packed())  # (F, 3)
+        n_verts = self.template.shape[0]
+        self.mlp = nn.Sequential(nn.Linear(512, 1024), nn.ReLU(inplace=True), nn.Linear(1024, n_verts * 3))
+        # Start from the sphere: zero offsets at initialisation.
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        offsets = self.mlp(features).view(features.shape[0], -1, 3)
+        return self.template[None] + offsets
+
+    def to_meshes(self, verts: torch.Tensor):
+        """(B, V, 3) vertices -> a pytorch3d Meshes batch."""
+        from pytorch3d.structures import Meshes
+
+        return Meshes(verts=list(verts), faces=[self.faces] * verts.shape[0])
+
+
+class ResnetBlockFC(nn.Module):
+    """Occupancy Networks' fully connected residual block."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.fc_0 = nn.Linear(hidden, hidden)
+        self.fc_1 = nn.Linear(hidden, hidden)
+        nn.init.zeros_(self.fc_1.weight)  # each block starts as the identity
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fc_1(F.relu(self.fc_0(F.relu(x))))
+
+
+class OccupancyDecoder(nn.Module):
+    """Implicit decoder: ((B, P, 3) query points, (B, 512) feature) -> (B, P) occupancy logits.
+
+    As in Convolutional Occupancy Networks' decoder: the point is embedded, and before every
+    residual block the image feature, projected to the hidden width, is added (equivalent to
+    concatenating it to the block input).
+    """
+
+    def __init__(self, hidden: int = 128, n_blocks: int = 4):
+        super().__init__()
+        self.fc_p = nn.Linear(3, hidden)
+        self.fc_c = nn.ModuleList([nn.Linear(512, hidden) for _ in range(n_blocks)])
+        self.blocks = nn.ModuleList([ResnetBlockFC(hidden) for _ in range(n_blocks)])
+        self.fc_out = nn.Linear(hidden, 1)
+
+    def forward(self, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        if points.dim() != 3 or points.shape[-1] != 3:
+            raise ValueError(f"query points must be (B, P, 3), got shape {tuple(points.shape)}")
+        net = self.fc_p(points)  # (B, P, hidden)
+        for fc_c, block in zip(self.fc_c, self.blocks):
+            net = block(net + fc_c(features)[:, None])
+        return self.fc_out(F.relu(net))[..., 0]
+
+
+class SingleViewto3D(nn.Module):
+    """Image encoder + the decoder of `type`. Build from `default_model_args(type, ...)` keys."""
+
+    def __init__(self, type: str = "vox", pretrained: str | None = None, **model_args):
+        super().__init__()
+        self.model_args = default_model_args(type, **model_args)
+        a = self.model_args
+        self.type = type
+        self.encoder = ImageEncoder(a["arch"], a["image_size"], pretrained)
+        if type == "vox":
+            self.decoder = VoxelDecoder(a["vox_channels"])
+        elif type == "point":
+            self.decoder = PointDecoder(a["n_points"])
+        elif type == "mesh":
+            self.decoder = MeshDecoder(a["ico_level"])
+        else:
+            self.decoder = OccupancyDecoder(a["occ_hidden"], a["occ_blocks"])
+
+    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> torch.Tensor:
+        """images (B, H, W, 3) in [0, 1]; query_points (B, P, 3) for occupancy only.
+
+        Returns vox (B, 32, 32, 32) logits, point (B, N, 3), mesh (B, V, 3) vertices (see
+        `to_meshes`), occupancy (B, P) logits.
+        """
+        features = self.encoder(images)
+        if self.type == "occupancy":
+            if query_points is None:
+                raise ValueError("the occupancy model needs query_points (B, P, 3)")
+            return self.decoder(query_points, features)
+        return self.decoder(features)
+
+    @torch.no_grad()
+    def occupancy_grid(self, images: torch.Tensor, resolution: int = 32, chunk: int = 32768) -> torch.Tensor:
+        """Occupancy probabilities of an occupancy model on the cell centres of a
+        resolution^3 grid over [-0.5, 0.5]^3: (B, R, R, R), [z, y, x]. Queries go in chunks of
+        `chunk` points per image so memory stays bounded at any resolution."""
+        features = self.encoder(images)
+        centers = (torch.arange(resolution, device=images.device) + 0.5) / resolution - 0.5
+        zz, yy, xx = torch.meshgrid(centers, centers, centers, indexing="ij")
+        grid = torch.stack([xx, yy, zz], dim=-1).view(1, -1, 3)  # (1, R^3, 3) as (x, y, z)
+        logits = [self.decoder(grid[:, i : i + chunk].expand(len(images), -1, -1), features) for i in range(0, grid.shape[1], chunk)]
+        return torch.sigmoid(torch.cat(logits, dim=1)).view(-1, resolution, resolution, resolution)
+
+
+def build_model(model_args: dict, pretrained: str | None = None) -> SingleViewto3D:
+    """Rebuild a model from the `model_args` a checkpoint stores."""
+    model_args = dict(model_args)
+    return SingleViewto3D(model_args.pop("type"), pretrained=pretrained, **model_args)
+
+
+def load_checkpoint(path: str, expected_type: str | None = None, map_location="cpu") -> dict:
+    """Read a training checkpoint, checking it is one; raises ModelError with a clear reason."""
+    if not os.path.isfile(path):
+        raise ModelError(f"checkpoint {path} not found")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:
+        raise ModelError(f"checkpoint {path} is unreadable or corrupt ({type(err).__name__})") from None
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint or "model_args" not in checkpoint:
+        raise ModelError(f"{path} is not a checkpoint of train_model.py (no model / model_args)")
+    found = checkpoint["model_args"].get("type")
+    if expected_type is not None and found != expected_type:
+        raise ModelError(f"checkpoint {path} holds a {found!r} model, not --type {expected_type!r}")
+    return checkpoint
+
+
+def model_from_checkpoint(path: str, expected_type: str | None = None, device="cpu") -> tuple[SingleViewto3D, dict]:
+    checkpoint = load_checkpoint(path, expected_type)
+    model = build_model(checkpoint["model_args"])
+    model.load_state_dict(checkpoint["model"])
+    return model.to(device).eval(), checkpoint
