@@ -191,6 +191,8 @@ def main(args: argparse.Namespace) -> dict:
     for name in ("max_iter", "batch_size", "n_points", "save_freq", "log_freq", "n_queries"):
         if getattr(args, name) < 1:
             fail(f"--{name} must be at least 1")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        fail(f"--lr must be a positive number, got {args.lr}")
     rank, world_size, device = setup_distributed(args)
     is_main = rank == 0
     if is_main:

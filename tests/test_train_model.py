@@ -1,0 +1,105 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import REPO, run_script
+
+FAST = ["--batch_size", "4", "--image_size", "64", "--n_points", "100", "--device", "cpu", "--log_freq", "1"]
+
+
+def train(root, out, *extra):
+    return run_script("train_model.py", "--data_root", root, "--out_dir", str(out), *FAST, *extra)
+
+
+def test_killed_run_resumes_to_the_same_weights(tiny_root, tmp_path):
+    """SIGKILL a run after a checkpoint, resume it, and compare with an uninterrupted run."""
+    common = ["--type", "point", "--max_iter", "8", "--save_freq", "2", "--seed", "3"]
+    straight = train(tiny_root, tmp_path / "straight", *common)
+    assert straight.returncode == 0, straight.stderr
+
+    out = tmp_path / "killed"
+    ckpt = out / "checkpoint_point.pth"
+    cmd = [sys.executable, "train_model.py", "--data_root", tiny_root, "--out_dir", str(out), *FAST, *common]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step_killed = torch.load(ckpt, weights_only=False)["step"]
+    assert step_killed < 8, "the run finished before it could be killed"
+
+    resumed = train(tiny_root, out, *common, "--load_checkpoint")
+    assert resumed.returncode == 0, resumed.stderr
+    a = torch.load(tmp_path / "straight" / "checkpoint_point.pth", weights_only=False)
+    b = torch.load(ckpt, weights_only=False)
+    assert a["step"] == b["step"] == 8
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=1e-5, atol=1e-6, msg=key)
+    assert not [p for p in os.listdir(out) if ".tmp" in p]  # no half-written files left
+
+
+def test_ddp_two_cpu_processes(tiny_root, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "train_model.py", "--data_root", tiny_root, "--out_dir", str(out), *FAST, "--type", "vox", "--max_iter", "3"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("training vox on cpu x2") == 1  # only rank 0 logs
+    ckpt = torch.load(out / "checkpoint_vox.pth", weights_only=False)
+    assert ckpt["step"] == 3 and not any(k.startswith("module.") for k in ckpt["model"])
+    resumed = subprocess.run(cmd[:-2] + ["--max_iter", "4", "--load_checkpoint"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert torch.load(out / "checkpoint_vox.pth", weights_only=False)["step"] == 4
+
+
+def one_line_error(proc, message):
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr[-1500:]
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_flags(tiny_root, tmp_path):
+    one_line_error(train(tiny_root, tmp_path / "a", "--type", "foo"), "invalid choice: 'foo'")
+    one_line_error(train(tiny_root, tmp_path / "b", "--type", "vox", "--load_checkpoint"), "not found")
+    ok = train(tiny_root, tmp_path / "c", "--type", "vox", "--max_iter", "1")
+    assert ok.returncode == 0, ok.stderr
+    os.replace(tmp_path / "c" / "checkpoint_vox.pth", tmp_path / "c" / "checkpoint_point.pth")
+    one_line_error(train(tiny_root, tmp_path / "c", "--type", "point", "--load_checkpoint"), "holds a 'vox' model")
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "checkpoint_vox.pth").write_bytes(b"not a checkpoint")
+    one_line_error(train(tiny_root, tmp_path / "corrupt", "--type", "vox", "--load_checkpoint"), "corrupt")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    one_line_error(train(tiny_root, blocker / "sub", "--type", "vox"), "not writable")
+
+
+def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, monkeypatch, capsys):
+    import train_model
+
+    real_loss = train_model.compute_loss
+    calls = []
+
+    def loss_that_diverges(model, batch, args):
+        calls.append(1)
+        loss, terms = real_loss(model, batch, args)
+        return (loss * float("nan") if len(calls) == 4 else loss), terms
+
+    monkeypatch.setattr(train_model, "compute_loss", loss_that_diverges)
+    args = train_model.get_args_parser().parse_args(
+        ["--data_root", tiny_root, "--out_dir", str(tmp_path / "nan"), *FAST, "--type", "point", "--max_iter", "6", "--save_freq", "2"])
+    with pytest.raises(SystemExit) as exit_info:
+        train_model.main(args)
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert "non-finite loss nan at step 3" in err and "checkpoint_point.pth (step 2)" in err
+    assert torch.load(tmp_path / "nan" / "checkpoint_point.pth", weights_only=False)["step"] == 2
+
+
+def test_bad_learning_rate(tiny_root, tmp_path):
+    one_line_error(train(tiny_root, tmp_path / "lr", "--type", "vox", "--lr", "nan"), "--lr must be a positive number")
