@@ -545,7 +545,7 @@ def voxels_to_meshes(voxels: torch.Tensor, threshold: float = 0.5):
     """Marching-cubes surfaces of a batch of grids, in the object frame.
 
     voxels: (B, D, D, D) occupancy probabilities (or 0/1), [z, y, x], covering [-0.5, 0.5]^3.
-    Returns a `Meshes` batch; an empty grid gives an empty mesh.
+    Returns a `Meshes` batch with outward normals; an empty grid gives an empty mesh.
     The grid is padded with one empty cell on every side so shapes touching the border still
     get closed surfaces; PyTorch3D's marching_cubes returns vertices as (x, y, z) in index
     units, so index i maps to the object coordinate (i + 0.5) / D - 0.5.
@@ -563,5 +563,7 @@ def voxels_to_meshes(voxels: torch.Tensor, threshold: float = 0.5):
         if isinstance(verts, list) or len(verts) == 0:  # marching_cubes gives [] for an empty grid
             verts, faces = torch.zeros(0, 3), torch.zeros(0, 3, dtype=torch.long)
         verts_out.append(((verts - 1.0 + 0.5) / res - 0.5).to(voxels.device))
-        faces_out.append(faces.to(voxels.device))
+        # PyTorch3D's marching_cubes winds faces so normals point into the solid (up the
+        # occupancy gradient); flip them to point outwards, as rendering and meshes expect.
+        faces_out.append(faces[:, [0, 2, 1]].to(voxels.device))
     return Meshes(verts_out, faces_out)

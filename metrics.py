@@ -11,9 +11,40 @@ DEFAULT_THRESHOLDS = (0.01, 0.02, 0.03, 0.04, 0.05)
 
 
 @torch.no_grad()
-def nearest_distances(points_a: torch.Tensor, points_b: torch.Tensor, lengths_a=None, lengths_b=None) -> torch.Tensor:
-    """Euclidean distance from each point of a to its nearest point of b: (B, N)."""
-    return knn_points(points_a, points_b, lengths1=lengths_a, lengths2=lengths_b, K=1).dists[..., 0].clamp_min(0).sqrt()
+def nearest_neighbours(pred_points, gt_points, pred_lengths):
+    """One knn query each way, shared by every metric (CPU knn is the cost of evaluation).
+
+    Empty predictions (length 0) get a far-away dummy point so knn stays defined.
+    Returns dists_pred (B, N) and idx_pred (B, N) into gt, dists_gt (B, M) and idx_gt (B, M)
+    into pred, all Euclidean (not squared).
+    """
+    B, M = gt_points.shape[0], gt_points.shape[1]
+    empty = pred_lengths == 0
+    if empty.any():
+        pred_points = pred_points.clone()
+        pred_points[empty, 0] = 1e6
+    lengths = pred_lengths.clamp_min(1)
+    gt_lengths = torch.full((B,), M, dtype=torch.long, device=gt_points.device)
+    knn_pred = knn_points(pred_points, gt_points, lengths, gt_lengths, K=1)
+    knn_gt = knn_points(gt_points, pred_points, gt_lengths, lengths, K=1)
+    return (knn_pred.dists[..., 0].clamp_min(0).sqrt(), knn_pred.idx[..., 0],
+            knn_gt.dists[..., 0].clamp_min(0).sqrt(), knn_gt.idx[..., 0])
+
+
+def precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds) -> dict:
+    """Percent precision / recall / F1 per item from nearest-neighbour distances (B, N), (B, M)."""
+    N = dists_pred.shape[1]
+    lengths = pred_lengths.clamp_min(1)
+    valid = torch.arange(N, device=dists_pred.device)[None] < pred_lengths[:, None]
+    empty = pred_lengths == 0
+    metrics = {}
+    for t in thresholds:
+        precision = 100.0 * ((dists_pred < t) & valid).sum(1) / lengths
+        recall = 100.0 * (dists_gt < t).float().mean(1)
+        f1 = 2.0 * precision * recall / (precision + recall + 1e-8)
+        precision, recall, f1 = (torch.where(empty, torch.zeros_like(x), x) for x in (precision, recall, f1))
+        metrics["Precision@%f" % t], metrics["Recall@%f" % t], metrics["F1@%f" % t] = precision, recall, f1
+    return metrics
 
 
 @torch.no_grad()
@@ -40,44 +71,19 @@ def compute_sampling_metrics(pred_points, gt_points, thresholds=DEFAULT_THRESHOL
     if pred_points.dim() != 3 or pred_points.shape[-1] != 3 or gt_points.dim() != 3 or gt_points.shape[-1] != 3:
         raise ValueError(f"expected (B, N, 3) and (B, M, 3) points, got {tuple(pred_points.shape)} and {tuple(gt_points.shape)}")
     B, N, _ = pred_points.shape
-    M = gt_points.shape[1]
     device = pred_points.device
     if pred_lengths is None:
         pred_lengths = torch.full((B,), N, dtype=torch.long, device=device)
     pred_lengths = pred_lengths.to(device)
-    metrics = {}
-    if N == 0 or M == 0 or bool((pred_lengths == 0).all()):
+    if N == 0 or gt_points.shape[1] == 0:
         zeros = torch.zeros(B, device=device)
-        for t in thresholds:
-            metrics["Precision@%f" % t] = metrics["Recall@%f" % t] = metrics["F1@%f" % t] = zeros
+        metrics = {f"{k}@{t:f}": zeros for t in thresholds for k in ("Precision", "Recall", "F1")}
     else:
-        # An empty item gets a far-away dummy point so knn stays defined; it scores 0 below.
-        empty = pred_lengths == 0
-        if empty.any():
-            pred_points = pred_points.clone()
-            pred_points[empty, 0] = 1e6
-        lengths = pred_lengths.clamp_min(1)
-        gt_lengths = torch.full((B,), M, dtype=torch.long, device=device)
-        dist_pred = nearest_distances(pred_points, gt_points, lengths, gt_lengths)  # (B, N)
-        dist_gt = nearest_distances(gt_points, pred_points, gt_lengths, lengths)  # (B, M)
-        valid = torch.arange(N, device=device)[None] < lengths[:, None]
-        for t in thresholds:
-            precision = 100.0 * ((dist_pred < t) & valid).sum(1) / lengths
-            recall = 100.0 * (dist_gt < t).float().mean(1)
-            f1 = 2.0 * precision * recall / (precision + recall + 1e-8)
-            precision, recall, f1 = (torch.where(empty, 0.0, x) for x in (precision, recall, f1))
-            metrics["Precision@%f" % t], metrics["Recall@%f" % t], metrics["F1@%f" % t] = precision, recall, f1
+        dists_pred, _, dists_gt, _ = nearest_neighbours(pred_points, gt_points, pred_lengths)
+        metrics = precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds)
     if unbatched:
         metrics = {k: float(v[0]) for k, v in metrics.items()}
     return metrics
-
-
-@torch.no_grad()
-def chamfer_l2(pred_points: torch.Tensor, gt_points: torch.Tensor) -> torch.Tensor:
-    """Symmetric mean squared nearest-neighbour distance per item: (B,)."""
-    d_pred = knn_points(pred_points, gt_points, K=1).dists[..., 0]
-    d_gt = knn_points(gt_points, pred_points, K=1).dists[..., 0]
-    return d_pred.mean(1) + d_gt.mean(1)
 
 
 @torch.no_grad()

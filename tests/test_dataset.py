@@ -124,3 +124,6 @@ def test_voxels_to_meshes_places_cells_in_object_frame():
     torch.testing.assert_close(lo, torch.tensor([-0.5, -0.375, -0.25]), atol=1e-5, rtol=0)
     torch.testing.assert_close(hi, torch.tensor([0.5, 0.375, 0.25]), atol=1e-5, rtol=0)
     assert len(voxels_to_meshes(torch.zeros(1, 32, 32, 32)).verts_list()[0]) == 0
+    mesh = voxels_to_meshes(voxels)
+    outward = (mesh.verts_normals_packed() * (mesh.verts_packed() - mesh.verts_packed().mean(0))).sum(-1)
+    assert (outward > 0).float().mean() > 0.99  # normals point out of the solid

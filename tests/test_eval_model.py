@@ -1,0 +1,119 @@
+import json
+import os
+
+import pytest
+import torch
+
+from conftest import run_script
+from eval_model import compute_sampling_metrics
+
+
+def brute_force_metrics(pred, gt, thresholds):
+    d = torch.cdist(pred.double(), gt.double())  # (N, M)
+    out = {}
+    for t in thresholds:
+        precision = 100.0 * (d.min(1).values < t).double().mean().item()
+        recall = 100.0 * (d.min(0).values < t).double().mean().item()
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        out[t] = (precision, recall, f1)
+    return out
+
+
+def test_metrics_match_brute_force_on_random_clouds():
+    torch.manual_seed(0)
+    thresholds = (0.05, 0.1, 0.2)
+    pred, gt = torch.rand(2, 300, 3), torch.rand(2, 450, 3)
+    batched = compute_sampling_metrics(pred, gt, thresholds)
+    for b in range(2):
+        ref = brute_force_metrics(pred[b], gt[b], thresholds)
+        for t in thresholds:
+            p, r, f1 = ref[t]
+            assert batched["Precision@%f" % t][b].item() == pytest.approx(p, abs=1e-3)
+            assert batched["Recall@%f" % t][b].item() == pytest.approx(r, abs=1e-3)
+            assert batched["F1@%f" % t][b].item() == pytest.approx(f1, abs=1e-3)
+
+
+def test_identical_disjoint_and_empty():
+    points = torch.rand(100, 3)
+    assert compute_sampling_metrics(points, points)["F1@0.010000"] == pytest.approx(100.0)
+    assert compute_sampling_metrics(points, points + 10.0)["F1@0.050000"] == 0.0
+    empty = compute_sampling_metrics(torch.zeros(0, 3), points)
+    assert all(v == 0.0 for v in empty.values())
+    # A padded batch whose second prediction is empty scores 0 there, the first unaffected.
+    batch = compute_sampling_metrics(torch.stack([points, points]), torch.stack([points, points]), pred_lengths=torch.tensor([100, 0]))
+    assert batch["F1@0.010000"].tolist() == pytest.approx([100.0, 0.0])
+    with pytest.raises(ValueError, match=r"\(B, N, 3\)"):
+        compute_sampling_metrics(torch.rand(2, 5, 2), torch.rand(2, 5, 3))
+
+
+def test_all_empty_predictions_score_zero_without_crashing():
+    from dataset import voxels_to_meshes
+    from eval_model import sample_meshes
+
+    meshes = voxels_to_meshes(torch.zeros(3, 16, 16, 16))
+    points, normals, lengths = sample_meshes(meshes, 50)
+    assert points.shape == (3, 50, 3) and lengths.tolist() == [0, 0, 0]
+    metrics = compute_sampling_metrics(points, torch.rand(3, 80, 3), pred_lengths=lengths)
+    assert metrics["F1@0.050000"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_oracle_scores_high(tiny_root, tmp_path):
+    proc = run_script("eval_model.py", "--type", "vox", "--oracle", "--data_root", tiny_root, "--device", "cpu",
+                      "--n_points", "2000", "--results_dir", str(tmp_path), "--vis_ids")
+    assert proc.returncode == 0, proc.stderr
+    result = json.load(open(tmp_path / "vox_oracle" / "metrics.json"))
+    assert result["model"]["F1@0.050000"] >= 95.0
+    assert result["model"]["IoU_vox32"] == pytest.approx(1.0)
+    assert result["mean_shape_baseline"]["F1@0.050000"] < result["model"]["F1@0.050000"]
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tiny_root, tmp_path_factory):
+    """Two-step training runs of every type (their quality does not matter here)."""
+    runs = tmp_path_factory.mktemp("runs")
+    for model_type in ("vox", "point", "mesh", "occupancy"):
+        proc = run_script("train_model.py", "--type", model_type, "--data_root", tiny_root, "--out_dir", str(runs / model_type),
+                          "--max_iter", "2", "--batch_size", "2", "--image_size", "64", "--n_points", "100", "--device", "cpu")
+        assert proc.returncode == 0, proc.stderr
+    return runs
+
+
+@pytest.mark.parametrize("model_type", ["vox", "point", "mesh", "occupancy"])
+def test_eval_end_to_end_writes_every_output(tiny_root, tiny_checkpoints, tmp_path, model_type):
+    proc = run_script("eval_model.py", "--type", model_type, "--load_checkpoint", "--out_dir", str(tiny_checkpoints / model_type),
+                      "--data_root", tiny_root, "--device", "cpu", "--n_points", "300", "--results_dir", str(tmp_path),
+                      "--vis_ids", "0", "1", "--grid_res", "16")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / model_type
+    for name in ("metrics.json", "per_sample.csv", f"eval_{model_type}.png", "gallery.png", "0_gt.png", "0_pred.gif", "0_gt_mesh.gif", "1_pred.gif"):
+        assert (out / name).stat().st_size > 0, name
+    result = json.load(open(out / "metrics.json"))
+    assert result["n_samples"] == 3 and result["checkpoint"].endswith(f"checkpoint_{model_type}.pth")
+    for key in ("F1@0.010000", "F1@0.050000", "ChamferL2"):
+        assert key in result["model"] and key in result["mean_shape_baseline"]
+    assert ("IoU_vox32" in result["model"]) == (model_type in ("vox", "occupancy"))
+    assert ("NormalConsistency" in result["model"]) == (model_type != "point")
+    lines = open(out / "per_sample.csv").read().strip().splitlines()
+    assert len(lines) == 4  # header + 3 test models
+
+
+def test_compare_plots_runs(tiny_root, tiny_checkpoints, tmp_path):
+    for model_type in ("vox", "point"):
+        proc = run_script("eval_model.py", "--type", model_type, "--checkpoint", str(tiny_checkpoints / model_type / f"checkpoint_{model_type}.pth"),
+                          "--data_root", tiny_root, "--device", "cpu", "--n_points", "200", "--results_dir", str(tmp_path), "--vis_ids", "--no_baseline")
+        assert proc.returncode == 0, proc.stderr
+    proc = run_script("eval_model.py", "--compare", str(tmp_path / "vox"), str(tmp_path / "point"), "--compare_out", str(tmp_path / "cmp.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "cmp.png").stat().st_size > 1000
+
+
+def test_wrong_or_missing_checkpoint(tiny_root, tiny_checkpoints, tmp_path):
+    for args, message in [
+        (["--type", "point", "--checkpoint", str(tiny_checkpoints / "vox" / "checkpoint_vox.pth")], "holds a 'vox' model"),
+        (["--type", "vox", "--checkpoint", str(tmp_path / "nope.pth")], "not found"),
+        (["--type", "vox"], "say which model"),
+        (["--type", "mesh", "--oracle"], "--oracle"),
+    ]:
+        proc = run_script("eval_model.py", *args, "--data_root", tiny_root, "--device", "cpu", "--results_dir", str(tmp_path))
+        assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-1000:]
+    assert not os.path.exists(tmp_path / "point")  # nothing half-written for a failed run
