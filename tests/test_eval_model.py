@@ -67,17 +67,6 @@ def test_oracle_scores_high(tiny_root, tmp_path):
     assert result["mean_shape_baseline"]["F1@0.050000"] < result["model"]["F1@0.050000"]
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoints(tiny_root, tmp_path_factory):
-    """Two-step training runs of every type (their quality does not matter here)."""
-    runs = tmp_path_factory.mktemp("runs")
-    for model_type in ("vox", "point", "mesh", "occupancy"):
-        proc = run_script("train_model.py", "--type", model_type, "--data_root", tiny_root, "--out_dir", str(runs / model_type),
-                          "--max_iter", "2", "--batch_size", "2", "--image_size", "64", "--n_points", "100", "--device", "cpu")
-        assert proc.returncode == 0, proc.stderr
-    return runs
-
-
 @pytest.mark.parametrize("model_type", ["vox", "point", "mesh", "occupancy"])
 def test_eval_end_to_end_writes_every_output(tiny_root, tiny_checkpoints, tmp_path, model_type):
     proc = run_script("eval_model.py", "--type", model_type, "--load_checkpoint", "--out_dir", str(tiny_checkpoints / model_type),

@@ -1,0 +1,108 @@
+"""Reconstruct a 3D shape from one image file with a trained checkpoint.
+
+    python reconstruct.py photo.png --checkpoint checkpoints/vox/checkpoint_vox.pth --out output/reconstruct
+
+Any PNG/JPG (any size; RGB, RGBA or grey) is prepared exactly as the dataset prepares its
+renderings (`dataset.prepare_image`: alpha composited over white, resized to 137x137). Writes
+<name>_<type>.obj (vox and occupancy through marching cubes at 0.5, mesh as predicted) or
+<name>_point.ply, plus <name>_<type>.gif, a turntable of the prediction, in the object frame.
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+
+from dataset import prepare_image, voxels_to_meshes
+from model import ModelError, model_from_checkpoint
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser("Single-image 3D reconstruction", add_help=True)
+    parser.add_argument("image", help="PNG or JPG file")
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint written by train_model.py")
+    parser.add_argument("--out", default="output/reconstruct", help="output folder")
+    parser.add_argument("--grid_res", type=int, default=64, help="occupancy: marching-cubes grid resolution")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--no_gif", action="store_true")
+    return parser
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load_image(path: str) -> torch.Tensor:
+    """(137, 137, 3) float network input from an image file; exits with a clear line if unreadable."""
+    import imageio.v3 as iio
+
+    if not os.path.isfile(path):
+        fail(f"image {path} not found")
+    try:
+        array = iio.imread(path)
+    except Exception as err:
+        fail(f"cannot read image {path}: {type(err).__name__}")
+    if array.ndim == 4:  # animated or multi-page: take the first frame
+        array = array[0]
+    try:
+        return prepare_image(array)
+    except ValueError as err:
+        fail(f"cannot use image {path}: {err}")
+
+
+@torch.no_grad()
+def reconstruct(model, image: torch.Tensor, grid_res: int = 64) -> dict:
+    """image (137, 137, 3) -> {"verts", "faces"} (object frame) or {"points"}."""
+    images = image[None].to(next(model.parameters()).device)
+    if model.type == "point":
+        return {"points": model(images)[0].float().cpu()}
+    if model.type == "vox":
+        meshes = voxels_to_meshes(torch.sigmoid(model(images).float()), 0.5)
+    elif model.type == "occupancy":
+        meshes = voxels_to_meshes(model.occupancy_grid(images, resolution=grid_res), 0.5)
+    else:
+        meshes = model.decoder.to_meshes(model(images).float())
+    return {"verts": meshes.verts_list()[0].cpu(), "faces": meshes.faces_list()[0].cpu()}
+
+
+def main(args: argparse.Namespace) -> list[str]:
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        fail(f"--device {args.device}: CUDA is not available; use --device cpu")
+    image = load_image(args.image)
+    try:
+        model, _ = model_from_checkpoint(args.checkpoint, device=device)
+    except ModelError as err:
+        fail(str(err))
+    prediction = reconstruct(model, image, args.grid_res)
+
+    import utils_vis
+    from pytorch3d.io import IO
+
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(args.image))[0]}_{model.type}")
+    written = []
+    if "points" in prediction:
+        from pytorch3d.structures import Pointclouds
+
+        IO().save_pointcloud(Pointclouds([prediction["points"]]), stem + ".ply")
+        written.append(stem + ".ply")
+        frames = None if args.no_gif else utils_vis.render_points_turntable(prediction["points"])
+    else:
+        from pytorch3d.io import save_obj
+
+        if len(prediction["faces"]) == 0:
+            print("warning: the prediction is empty (no occupancy above 0.5); writing an empty mesh", file=sys.stderr)
+        save_obj(stem + ".obj", prediction["verts"], prediction["faces"])
+        written.append(stem + ".obj")
+        frames = None if args.no_gif else utils_vis.render_mesh_turntable(prediction["verts"], prediction["faces"])
+    if frames is not None:
+        written.append(utils_vis.save_gif(stem + ".gif", frames))
+    print("wrote " + ", ".join(written))
+    return written
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())
