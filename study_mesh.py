@@ -1,0 +1,87 @@
+"""Hyper-parameter study of the mesh model: train and evaluate several loss weightings.
+
+    python study_mesh.py                                    # w_chamfer 1.0, 0.8, 0.6 at w_smooth 0.1
+    python study_mesh.py --w_chamfer 1.0 --w_smooth 0.01 0.1 1.0 --max_iter 800
+
+Each setting is trained with train_model.py into checkpoints/study/<name> and evaluated with
+eval_model.py (tag <name>); then output/study/mesh_study.png shows the same test samples for
+every setting side by side, and output/study/mesh_study.md the table of F1@0.05.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser("Mesh loss-weight study", add_help=True)
+    parser.add_argument("--w_chamfer", type=float, nargs="+", default=[1.0, 0.8, 0.6])
+    parser.add_argument("--w_smooth", type=float, nargs="+", default=[0.1])
+    parser.add_argument("--max_iter", type=int, default=300, help="training steps per setting")
+    parser.add_argument("--vis_ids", type=int, nargs="+", default=[0, 20, 40, 60, 80])
+    parser.add_argument("--data_root", default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--out", default="output/study")
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more train_model.py flags")
+    return parser
+
+
+def run(cmd: list[str]) -> None:
+    print("+ " + " ".join(cmd), flush=True)
+    if subprocess.run(cmd).returncode != 0:
+        sys.exit(f"error: command failed: {' '.join(cmd)}")
+
+
+def main(args: argparse.Namespace) -> None:
+    common = (["--data_root", args.data_root] if args.data_root else []) + (["--device", args.device] if args.device else [])
+    rows = []
+    for wc in args.w_chamfer:
+        for ws in args.w_smooth:
+            name = f"wc{wc:g}_ws{ws:g}"
+            run_dir = os.path.join("checkpoints", "study", name)
+            start = time.time()
+            run([sys.executable, "train_model.py", "--type", "mesh", "--w_chamfer", str(wc), "--w_smooth", str(ws),
+                 "--max_iter", str(args.max_iter), "--out_dir", run_dir, *common, *args.extra])
+            train_seconds = time.time() - start
+            run([sys.executable, "eval_model.py", "--type", "mesh", "--load_checkpoint", "--out_dir", run_dir, "--tag", name,
+                 "--results_dir", os.path.join(args.out, "eval"), "--vis_ids", *map(str, args.vis_ids), "--no_baseline", *common])
+            with open(os.path.join(args.out, "eval", f"mesh_{name}", "metrics.json")) as f:
+                result = json.load(f)
+            rows.append((name, wc, ws, result["model"]["F1@0.050000"], result["model"]["NormalConsistency"], train_seconds))
+
+    # One figure: a row per sample, a column per setting (front view of each prediction GIF).
+    import imageio.v3 as iio
+
+    import utils_vis
+
+    columns = []
+    for name, *_ in rows:
+        folder = os.path.join(args.out, "eval", f"mesh_{name}")
+        columns.append(np.concatenate([iio.imread(os.path.join(folder, f"{i}_pred.gif"))[2][..., :3] for i in args.vis_ids], axis=0))
+    first = os.path.join(args.out, "eval", f"mesh_{rows[0][0]}")
+    inputs = []
+    for i in args.vis_ids:
+        image = iio.imread(os.path.join(first, f"{i}_gt.png"))[..., :3]
+        size = columns[0].shape[1]
+        idx = (np.arange(size) * image.shape[0] / size).astype(int)
+        inputs.append(image[idx][:, idx])
+    gt = np.concatenate([iio.imread(os.path.join(first, f"{i}_gt_mesh.gif"))[2][..., :3] for i in args.vis_ids], axis=0)
+    figure = np.concatenate([np.concatenate(inputs, axis=0), *columns, gt], axis=1)
+    path = utils_vis.save_png(os.path.join(args.out, "mesh_study.png"), figure)
+
+    table = ["| setting | w_chamfer | w_smooth | F1@0.05 | normal consistency | train s |", "|---|---|---|---|---|---|"]
+    table += [f"| {n} | {wc:g} | {ws:g} | {f1:.1f} | {nc:.3f} | {s:.0f} |" for n, wc, ws, f1, nc, s in rows]
+    columns_note = "Figure columns: input, " + ", ".join(r[0] for r in rows) + ", GT."
+    with open(os.path.join(args.out, "mesh_study.md"), "w") as f:
+        f.write("\n".join(table) + "\n\n" + columns_note + "\n")
+    print("\n".join(table))
+    print(f"wrote {path} ({columns_note}) and {os.path.join(args.out, 'mesh_study.md')}")
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())
