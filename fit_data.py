@@ -15,7 +15,7 @@ import time
 import torch
 from tqdm import tqdm
 
-from dataset import DatasetError, R2N2Dataset, voxels_to_meshes
+from dataset import DatasetError, R2N2Dataset
 from losses import chamfer_loss, smoothness_loss, voxel_loss
 
 # Adam steps move each free parameter by about lr, so the right lr is set by the scale of the
@@ -45,7 +45,6 @@ def get_args_parser() -> argparse.ArgumentParser:
 def fit(args, item: dict, device: torch.device) -> tuple[object, float, list[float]]:
     """Optimise the free representation; returns (fitted source, final loss, loss history)."""
     from pytorch3d.ops import sample_points_from_meshes
-    from pytorch3d.structures import Meshes
     from pytorch3d.utils import ico_sphere
 
     lr = args.lr or DEFAULT_LR[args.type]

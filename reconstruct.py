@@ -78,8 +78,9 @@ def main(args: argparse.Namespace) -> list[str]:
         fail(str(err))
     prediction = reconstruct(model, image, args.grid_res)
 
-    import utils_vis
     from pytorch3d.io import IO
+
+    import utils_vis
 
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(args.image))[0]}_{model.type}")

@@ -93,13 +93,14 @@ class StepBatchSampler(torch.utils.data.Sampler):
 
     def __iter__(self):
         global_batch = self.batch_size * self.world_size
+        cached_epoch, permutation = -1, None
         for step in range(self.start_step, self.max_iter):
             first = step * global_batch + self.rank * self.batch_size
             indices = []
             for position in range(first, first + self.batch_size):
                 epoch, offset = divmod(position, self.n)
-                if not indices or offset == 0 or epoch != current_epoch:
-                    current_epoch, permutation = epoch, self._epoch(epoch)
+                if epoch != cached_epoch:
+                    cached_epoch, permutation = epoch, self._epoch(epoch)
                 indices.append(int(permutation[offset]))
             yield indices
 

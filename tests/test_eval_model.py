@@ -3,8 +3,8 @@ import os
 
 import pytest
 import torch
-
 from conftest import run_script
+
 from eval_model import compute_sampling_metrics
 
 

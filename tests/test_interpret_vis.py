@@ -1,9 +1,8 @@
 import os
 
 import nbformat
-from nbclient import NotebookClient
-
 from conftest import REPO
+from nbclient import NotebookClient
 
 
 def test_notebook_runs_headless_and_writes_figures(tiny_root, tiny_checkpoints, tmp_path, monkeypatch):

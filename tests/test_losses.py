@@ -1,7 +1,6 @@
 import pytest
 import torch
 from pytorch3d.loss import chamfer_distance, mesh_laplacian_smoothing
-from pytorch3d.structures import Meshes
 from pytorch3d.utils import ico_sphere
 
 from losses import chamfer_loss, smoothness_loss, voxel_loss

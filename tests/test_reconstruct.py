@@ -5,9 +5,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
-from pytorch3d.io import IO, load_obj
-
 from conftest import run_script
+from pytorch3d.io import IO, load_obj
 
 
 def reconstruct(image, checkpoint, out):

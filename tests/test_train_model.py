@@ -6,7 +6,6 @@ import time
 
 import pytest
 import torch
-
 from conftest import REPO, run_script
 
 FAST = ["--batch_size", "4", "--image_size", "64", "--n_points", "100", "--device", "cpu", "--log_freq", "1"]
