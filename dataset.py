@@ -367,11 +367,10 @@ def build_cache(paths: dict[str, str], split: str, entries: list[ModelEntry], vo
             os.remove(tmp_path)
 
 
-def load_cache(paths: dict[str, str], split: str, voxel_align: str = "auto", cache_dir: str | None = None, quiet: bool = False) -> dict:
-    """The split's cache, built first if missing or stale. Tensors are memory-mapped."""
-    if voxel_align == "auto":
-        voxel_align = default_voxel_align(paths)
-    entries = load_split(paths, split)
+def load_cache(paths: dict[str, str], split: str, entries: list[ModelEntry], voxel_align: str, cache_dir: str | None = None, quiet: bool = False) -> dict:
+    """The split's cache, built first if missing or stale. Tensors are memory-mapped.
+
+    entries: the split's models, from `load_split`; voxel_align: "header" or "bbox"."""
     key = cache_key(paths, split, entries, voxel_align)
     cache_dir = cache_dir or os.path.join(paths["root"], ".cache")
     path = os.path.join(cache_dir, f"{split}-{key}.pt")
@@ -433,13 +432,13 @@ class R2N2Dataset(torch.utils.data.Dataset):
         self.voxel_align = default_voxel_align(self.paths) if voxel_align == "auto" else voxel_align
         self.entries = load_split(self.paths, split)
         if use_cache:
-            self.cache = load_cache(self.paths, split, self.voxel_align, quiet=quiet)
+            self.cache = load_cache(self.paths, split, self.entries, self.voxel_align, quiet=quiet)
         # Flat (model index, position of the view in the model's list) per item.
         self.items = [
             (m, k) for m, entry in enumerate(self.entries) for k in range(len(entry.views) if views == "all" else 1)
         ]
-        offsets = np.cumsum([0] + [len(e.views) for e in self.entries])
-        self.view_offsets = offsets
+        # Row of each model's first view in the cache's per-view tensors.
+        self.view_offsets = np.cumsum([0] + [len(e.views) for e in self.entries])
 
     def __len__(self) -> int:
         return len(self.items)
@@ -519,7 +518,7 @@ def collate_batch(items, unbatch: bool = False) -> dict:
             values = [item[key] for item in items]
             batch[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) and key not in ("verts", "faces") else values
     if unbatch:
-        return {key: (value[0] if not isinstance(value[0], str) else value[0]) for key, value in batch.items()}
+        return {key: value[0] for key, value in batch.items()}
     return batch
 
 

@@ -40,6 +40,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n_queries", type=int, default=1024, help="occupancy: query points per image per step")
     parser.add_argument("--w_chamfer", type=float, default=1.0)
     parser.add_argument("--w_smooth", type=float, default=0.1)
+    parser.add_argument("--pos_weight", type=float, default=None, help="vox: weight of occupied voxels in the BCE (default: plain BCE)")
     parser.add_argument("--save_freq", type=int, default=200)
     parser.add_argument("--log_freq", type=int, default=50)
     parser.add_argument("--load_checkpoint", action="store_true", help="resume from <out_dir>/checkpoint_<type>.pth")
@@ -136,7 +137,7 @@ def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
     raw_model = model.module if hasattr(model, "module") else model
     images = batch["images"]
     if args.type == "vox":
-        loss = voxel_loss(model(images), batch["voxels"])
+        loss = voxel_loss(model(images), batch["voxels"], pos_weight=getattr(args, "pos_weight", None))
         return loss, {"bce": loss.detach()}
     if args.type == "point":
         chamfer = chamfer_loss(model(images).float(), batch["points"])

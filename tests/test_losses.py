@@ -75,3 +75,12 @@ def test_smoothness_matches_naive_and_pytorch3d():
     torch.testing.assert_close(ours, naive, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="Meshes"):
         smoothness_loss(torch.zeros(10, 3))
+
+
+def test_voxel_loss_pos_weight_matches_naive():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 8, 8, 8, dtype=torch.float64)
+    target = (torch.rand(2, 8, 8, 8) > 0.8).double()
+    p = torch.sigmoid(logits)
+    naive = -(3.0 * target * p.log() + (1 - target) * (1 - p).log()).mean()
+    torch.testing.assert_close(voxel_loss(logits, target, pos_weight=3.0), naive)
