@@ -15,7 +15,7 @@ for t in vox point mesh occupancy; do
 done
 python3 eval_model.py --type vox --oracle --vis_ids 0 20
 python3 eval_model.py --compare output/eval/vox output/eval/point output/eval/mesh output/eval/occupancy --compare_out output/eval/compare_f1.png
-python3 study_mesh.py --max_iter 300
+python3 study_mesh.py --max_iter 200
 python3 -c "
 import nbformat
 from nbclient import NotebookClient
