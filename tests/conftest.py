@@ -11,7 +11,7 @@ sys.path.insert(0, REPO)
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> str:
-    """9 models (3 per category), 2 views each: train, val and test are all non-empty."""
+    """9 models (3 per category: 2 train, 1 test, no val), 2 views each."""
     import make_dataset
 
     root = str(tmp_path_factory.mktemp("data") / "tiny")
