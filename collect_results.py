@@ -13,6 +13,7 @@ import os
 import shutil
 
 TYPES = ("vox", "point", "mesh", "occupancy")
+EXTRA_RUNS = ("vox_pw3",)  # the default vox training (--pos_weight 3), evaluated with --tag pw3
 
 
 def copy(src: str, dst_dir: str, name: str | None = None) -> str | None:
@@ -37,7 +38,7 @@ def main(args: argparse.Namespace) -> None:
     out = args.out
     lines = ["| type | | " + " | ".join(f"F1@{t:.2f}" for t in (0.01, 0.02, 0.03, 0.04, 0.05)) + " | IoU 32^3 | Chamfer-L2 | train s | eval s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for model_type in TYPES:
+    for model_type in TYPES + EXTRA_RUNS:
         folder = os.path.join("output", "eval", model_type)
         metrics_path = os.path.join(folder, "metrics.json")
         if not os.path.exists(metrics_path):
@@ -54,7 +55,7 @@ def main(args: argparse.Namespace) -> None:
                          f"{seconds:.0f} | {result['eval_seconds']:.0f} |" if seconds is not None and label == "model" else
                          f"| {model_type} | {label} | {f1} | {iou} | {summary['ChamferL2']:.4f} | - | - |")
         dst = os.path.join(out, model_type)
-        copy(os.path.join(folder, f"eval_{model_type}.png"), dst)
+        copy(os.path.join(folder, f"eval_{model_type.split('_')[0]}.png"), dst)
         copy(os.path.join(folder, "gallery.png"), dst)
         for sample in ("0", "40"):
             for suffix in ("_gt.png", "_pred.gif", "_gt_mesh.gif"):
