@@ -20,7 +20,6 @@ import argparse
 import csv
 import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -29,6 +28,7 @@ import torch
 from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch, voxels_to_meshes
 from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics, nearest_neighbours, precision_recall_f1, voxel_iou  # noqa: F401 (course name)
 from model import TYPES, ModelError, model_from_checkpoint
+from train_model import fail
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -55,11 +55,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compare", nargs="+", default=None, metavar="RUN_DIR", help="plot these result folders' F1 curves together and exit")
     parser.add_argument("--compare_out", default="output/eval/compare_f1.png")
     return parser
-
-
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 # --------------------------------------------------------------------------------------------

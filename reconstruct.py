@@ -16,6 +16,7 @@ import torch
 
 from dataset import prepare_image, voxels_to_meshes
 from model import ModelError, model_from_checkpoint
+from train_model import fail
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -27,11 +28,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no_gif", action="store_true")
     return parser
-
-
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def load_image(path: str) -> torch.Tensor:
