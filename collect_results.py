@@ -13,7 +13,6 @@ import os
 import shutil
 
 TYPES = ("vox", "point", "mesh", "occupancy")
-EXTRA_RUNS = ("vox_pw3",)  # the default vox training (--pos_weight 3), evaluated with --tag pw3
 
 
 def copy(src: str, dst_dir: str, name: str | None = None) -> str | None:
@@ -38,7 +37,7 @@ def main(args: argparse.Namespace) -> None:
     out = args.out
     lines = ["| type | | " + " | ".join(f"F1@{t:.2f}" for t in (0.01, 0.02, 0.03, 0.04, 0.05)) + " | IoU 32^3 | Chamfer-L2 | train s | eval s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for model_type in TYPES + EXTRA_RUNS:
+    for model_type in TYPES:
         folder = os.path.join("output", "eval", model_type)
         metrics_path = os.path.join(folder, "metrics.json")
         if not os.path.exists(metrics_path):

@@ -3,12 +3,13 @@
 # train and evaluate all four types, the oracle, the comparison plot, the mesh study and the
 # interpretation figures. Results land in output/results/ (small files, committed) and
 # output/eval, output/study, output/interpretation (full outputs).
-#   bash reproduce.sh            # about 90 minutes on a 2-core CPU; pass --device cuda flags via EXTRA
+#   bash reproduce.sh                  # about an hour on a 2-core CPU
+#   EXTRA="--device cuda" bash reproduce.sh   # extra train_model.py flags
 set -euo pipefail
 cd "$(dirname "$0")"
 EXTRA=${EXTRA:-}
 start=$(date +%s)
-python3 make_dataset.py 2>/dev/null || true     # generates the embedded dataset unless it exists
+[ -d data/embedded ] || python3 make_dataset.py   # the embedded dataset (about 1.5 min), unless it exists
 for t in vox point mesh occupancy; do
   python3 train_model.py --type "$t" $EXTRA
   python3 eval_model.py --type "$t" --load_checkpoint --vis_ids 0 20 40 60 80
