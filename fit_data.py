@@ -9,7 +9,6 @@ Writes output/fit/<type>_<index>.gif: the fitted source (orange) beside the targ
 """
 
 import argparse
-import sys
 import time
 
 import torch
@@ -17,6 +16,7 @@ from tqdm import tqdm
 
 from dataset import DatasetError, R2N2Dataset
 from losses import chamfer_loss, smoothness_loss, voxel_loss
+from train_model import fail
 
 # Adam steps move each free parameter by about lr, so the right lr is set by the scale of the
 # parameters: logits change by units, points by fractions of the [-0.5, 0.5] object.
@@ -108,19 +108,19 @@ def main(args: argparse.Namespace) -> dict:
 
     torch.manual_seed(args.seed)
     if args.max_iter < 1 or args.n_points < 1:
-        sys.exit("error: --max_iter and --n_points must be at least 1")
+        fail("--max_iter and --n_points must be at least 1")
     try:
         device = torch.device(args.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("CUDA is not available")
     except RuntimeError as err:
-        sys.exit(f"error: --device {args.device}: {err}")
+        fail(f"--device {args.device}: {err}")
     try:
         dataset = R2N2Dataset(args.data_root, args.split, n_points=args.n_points)
     except DatasetError as err:
-        sys.exit(f"error: {err}")
+        fail(str(err))
     if not 0 <= args.index < len(dataset):
-        sys.exit(f"error: --index {args.index} out of range: the {args.split} split has {len(dataset)} items")
+        fail(f"--index {args.index} out of range: the {args.split} split has {len(dataset)} items")
     item = dataset[args.index]
     start = time.time()
     source, final_loss, history = fit(args, item, device)

@@ -660,7 +660,8 @@ def main(args: argparse.Namespace) -> None:
     try:
         info = generate(root, args.n_models, args.n_views, args.seed, args.workers)
     except (FileExistsError, ValueError) as err:
-        sys.exit(f"error: {err}")
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)  # the same exit status as train_model.fail, without importing torch here
     print(f"wrote {info['n_models']} models x {info['n_views']} views to {root} in {time.time() - start:.1f}s")
 
 

@@ -23,5 +23,5 @@ def test_fit_lowers_the_loss_and_writes_a_gif(tiny_root, tmp_path, fit_type):
 def test_bad_input_gives_one_line_and_nonzero_exit(tiny_root, args, message):
     base = [] if "--data_root" in args else ["--data_root", tiny_root]
     proc = run_script("fit_data.py", *base, *args, "--max_iter", "1", "--no_vis", "--device", "cpu")
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
