@@ -36,3 +36,33 @@ def tiny_checkpoints(tiny_root, tmp_path_factory):
                           "--max_iter", "2", "--batch_size", "2", "--image_size", "64", "--n_points", "100", "--device", "cpu")
         assert proc.returncode == 0, proc.stderr
     return runs
+
+
+def call_main(module_name: str, *argv):
+    """Run a script's main() in this process as `python <module_name>.py argv` would.
+
+    Returns (exit code, stdout, stderr). Much cheaper than run_script (no interpreter, torch and
+    PyTorch3D start-up, about 5 s each), so the bad-input tests use it; an exception other than
+    SystemExit propagates and fails the test, the in-process form of "no traceback".
+    """
+    import contextlib
+    import importlib
+    import io
+
+    module = importlib.import_module(module_name)
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            module.main(module.get_args_parser().parse_args([str(a) for a in argv]))
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_one_line_error(result, message: str) -> None:
+    """call_main's result is exit status 2 with `message` on the last stderr line."""
+    code, _, err = result
+    assert code == 2, err[-1500:]
+    last_line = err.strip().splitlines()[-1]  # argparse prints its usage above the error line
+    assert "error:" in last_line and message in last_line, err[-1500:]

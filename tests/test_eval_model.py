@@ -3,7 +3,7 @@ import os
 
 import pytest
 import torch
-from conftest import run_script
+from conftest import assert_one_line_error, call_main, run_script
 
 from eval_model import compute_sampling_metrics
 
@@ -103,6 +103,5 @@ def test_wrong_or_missing_checkpoint(tiny_root, tiny_checkpoints, tmp_path):
         (["--type", "vox"], "say which model"),
         (["--type", "mesh", "--oracle"], "--oracle"),
     ]:
-        proc = run_script("eval_model.py", *args, "--data_root", tiny_root, "--device", "cpu", "--results_dir", str(tmp_path))
-        assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-1000:]
+        assert_one_line_error(call_main("eval_model", *args, "--data_root", tiny_root, "--device", "cpu", "--results_dir", tmp_path), message)
     assert not os.path.exists(tmp_path / "point")  # nothing half-written for a failed run

@@ -5,12 +5,16 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
-from conftest import run_script
+from conftest import assert_one_line_error, call_main, run_script
 from pytorch3d.io import IO, load_obj
 
 
 def reconstruct(image, checkpoint, out):
     return run_script("reconstruct.py", str(image), "--checkpoint", str(checkpoint), "--out", str(out), "--device", "cpu", "--grid_res", "16")
+
+
+def reconstruct_in_process(image, checkpoint, out):
+    return call_main("reconstruct", image, "--checkpoint", checkpoint, "--out", out, "--device", "cpu", "--grid_res", "16")
 
 
 @pytest.mark.parametrize("model_type", ["vox", "mesh", "occupancy"])
@@ -37,21 +41,33 @@ def test_point_cloud_from_a_non_square_rgb_image(tiny_checkpoints, tmp_path):
     assert torch.isfinite(cloud.points_packed()).all()
 
 
-def test_grey_and_rgba_images_are_accepted(tiny_checkpoints, tmp_path):
+def test_grey_rgba_and_dataset_files_become_the_training_input(tiny_root, tmp_path):
+    from dataset import R2N2Dataset
+    from reconstruct import load_image
+
     iio.imwrite(tmp_path / "grey.png", np.full((64, 64), 100, np.uint8))
+    grey = load_image(str(tmp_path / "grey.png"))
+    assert grey.shape == (137, 137, 3)
+    torch.testing.assert_close(grey, torch.full_like(grey, 100 / 255))
+
     rgba = np.zeros((137, 137, 4), np.uint8)
     rgba[30:100, 40:90] = (200, 50, 50, 255)
     iio.imwrite(tmp_path / "rgba.png", rgba)
-    for name in ("grey.png", "rgba.png"):
-        proc = reconstruct(tmp_path / name, tiny_checkpoints / "vox" / "checkpoint_vox.pth", tmp_path / "out")
-        assert proc.returncode == 0, proc.stderr
+    composited = load_image(str(tmp_path / "rgba.png"))
+    torch.testing.assert_close(composited[0, 0], torch.ones(3))  # transparent -> white, as the dataset does
+    torch.testing.assert_close(composited[65, 65], torch.tensor([200, 50, 50]) / 255)
+
+    # A rendering file of the dataset gives exactly the image the training loader gives.
+    item = R2N2Dataset(tiny_root, "test", views="first", quiet=True)[0]
+    path = os.path.join(tiny_root, "r2n2", "ShapeNetRendering", item["synset"], item["model_id"], "rendering", f"{item['view']:02d}.png")
+    expected = item["images"].float() / (255.0 if item["images"].dtype == torch.uint8 else 1.0)
+    torch.testing.assert_close(load_image(path), expected, atol=1e-6, rtol=0)
 
 
 def test_unreadable_image_and_bad_checkpoint(tiny_checkpoints, tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
-    proc = reconstruct(tmp_path / "broken.png", tiny_checkpoints / "vox" / "checkpoint_vox.pth", tmp_path)
-    assert proc.returncode != 0 and "cannot read image" in proc.stderr and "Traceback" not in proc.stderr
+    proc = reconstruct(tmp_path / "broken.png", tiny_checkpoints / "vox" / "checkpoint_vox.pth", tmp_path)  # the real CLI once
+    assert proc.returncode == 2 and "cannot read image" in proc.stderr and "Traceback" not in proc.stderr
     iio.imwrite(tmp_path / "ok.png", np.zeros((10, 10, 3), np.uint8))
     (tmp_path / "junk.pth").write_bytes(b"junk")
-    proc = reconstruct(tmp_path / "ok.png", tmp_path / "junk.pth", tmp_path)
-    assert proc.returncode != 0 and "corrupt" in proc.stderr and "Traceback" not in proc.stderr
+    assert_one_line_error(reconstruct_in_process(tmp_path / "ok.png", tmp_path / "junk.pth", tmp_path), "corrupt")

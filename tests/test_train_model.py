@@ -6,7 +6,7 @@ import time
 
 import pytest
 import torch
-from conftest import REPO, run_script
+from conftest import REPO, assert_one_line_error, call_main, run_script
 
 FAST = ["--batch_size", "4", "--image_size", "64", "--n_points", "100", "--device", "cpu", "--log_freq", "1"]
 
@@ -57,25 +57,30 @@ def test_ddp_two_cpu_processes(tiny_root, tmp_path):
     assert torch.load(out / "checkpoint_vox.pth", weights_only=False)["step"] == 4
 
 
-def one_line_error(proc, message):
-    assert proc.returncode != 0
-    assert message in proc.stderr, proc.stderr[-1500:]
-    assert "Traceback" not in proc.stderr
+def train_in_process(root, out, *extra):
+    return call_main("train_model", "--data_root", root, "--out_dir", out, *FAST, *extra)
 
 
 def test_bad_flags(tiny_root, tmp_path):
-    one_line_error(train(tiny_root, tmp_path / "a", "--type", "foo"), "invalid choice: 'foo'")
-    one_line_error(train(tiny_root, tmp_path / "b", "--type", "vox", "--load_checkpoint"), "not found")
-    ok = train(tiny_root, tmp_path / "c", "--type", "vox", "--max_iter", "1")
-    assert ok.returncode == 0, ok.stderr
+    assert_one_line_error(train_in_process(tiny_root, tmp_path / "a", "--type", "foo"), "invalid choice: 'foo'")
+    assert_one_line_error(train_in_process(tiny_root, tmp_path / "b", "--type", "vox", "--load_checkpoint"), "not found")
+    code, _, err = train_in_process(tiny_root, tmp_path / "c", "--type", "vox", "--max_iter", "1")
+    assert code == 0, err
     os.replace(tmp_path / "c" / "checkpoint_vox.pth", tmp_path / "c" / "checkpoint_point.pth")
-    one_line_error(train(tiny_root, tmp_path / "c", "--type", "point", "--load_checkpoint"), "holds a 'vox' model")
+    assert_one_line_error(train_in_process(tiny_root, tmp_path / "c", "--type", "point", "--load_checkpoint"), "holds a 'vox' model")
     (tmp_path / "corrupt").mkdir()
     (tmp_path / "corrupt" / "checkpoint_vox.pth").write_bytes(b"not a checkpoint")
-    one_line_error(train(tiny_root, tmp_path / "corrupt", "--type", "vox", "--load_checkpoint"), "corrupt")
+    assert_one_line_error(train_in_process(tiny_root, tmp_path / "corrupt", "--type", "vox", "--load_checkpoint"), "corrupt")
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    one_line_error(train(tiny_root, blocker / "sub", "--type", "vox"), "not writable")
+    assert_one_line_error(train_in_process(tiny_root, blocker / "sub", "--type", "vox"), "not writable")
+    assert_one_line_error(train_in_process(tiny_root, tmp_path / "lr", "--type", "vox", "--lr", "nan"), "--lr must be a positive number")
+
+
+def test_cli_error_is_one_line_without_traceback(tiny_root, tmp_path):
+    """The real command line, once: the in-process checks above cover the other cases."""
+    proc = train(tiny_root, tmp_path / "b", "--type", "vox", "--load_checkpoint")
+    assert proc.returncode == 2 and "not found" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-1500:]
 
 
 def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, monkeypatch, capsys):
@@ -98,7 +103,3 @@ def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, mon
     err = capsys.readouterr().err
     assert "non-finite loss nan at step 3" in err and "checkpoint_point.pth (step 2)" in err
     assert torch.load(tmp_path / "nan" / "checkpoint_point.pth", weights_only=False)["step"] == 2
-
-
-def test_bad_learning_rate(tiny_root, tmp_path):
-    one_line_error(train(tiny_root, tmp_path / "lr", "--type", "vox", "--lr", "nan"), "--lr must be a positive number")
