@@ -50,11 +50,10 @@ def main(args: argparse.Namespace) -> None:
             f1 = " | ".join(f"{summary['F1@%f' % t]:.1f}" for t in thresholds)
             iou = f"{summary['IoU_vox32']:.3f}" if "IoU_vox32" in summary else "-"
             seconds = train_seconds(model_type) if label == "model" else None
-            lines.append(f"| {model_type} | {label} | {f1} | {iou} | {summary['ChamferL2']:.4f} | "
-                         f"{seconds:.0f} | {result['eval_seconds']:.0f} |" if seconds is not None and label == "model" else
-                         f"| {model_type} | {label} | {f1} | {iou} | {summary['ChamferL2']:.4f} | - | - |")
+            times = f"{seconds:.0f} | {result['eval_seconds']:.0f}" if seconds is not None else "- | -"
+            lines.append(f"| {model_type} | {label} | {f1} | {iou} | {summary['ChamferL2']:.4f} | {times} |")
         dst = os.path.join(out, model_type)
-        copy(os.path.join(folder, f"eval_{model_type.split('_')[0]}.png"), dst)
+        copy(os.path.join(folder, f"eval_{model_type}.png"), dst)
         copy(os.path.join(folder, "gallery.png"), dst)
         for sample in ("0", "40"):
             for suffix in ("_gt.png", "_pred.gif", "_gt_mesh.gif"):

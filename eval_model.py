@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch, voxels_to_meshes
-from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics, nearest_neighbours, precision_recall_f1, voxel_iou  # noqa: F401 (course name)
+from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics, masked_mean, nearest_neighbours, precision_recall_f1, voxel_iou  # noqa: F401 (course name)
 from model import TYPES, ModelError, model_from_checkpoint
 from train_model import fail
 
@@ -80,6 +80,27 @@ def sample_meshes(meshes, n_points: int):
     return points, normals, lengths
 
 
+def predicted_meshes(model, images: torch.Tensor, grid_res: int):
+    """The surfaces a vox / occupancy / mesh model predicts for images (B, H, W, 3).
+
+    Returns (Meshes batch, grid): grid is the (B, R, R, R) occupancy probabilities the vox and
+    occupancy surfaces were extracted from (marching cubes at 0.5), None for the mesh model.
+    """
+    if model.type == "vox":
+        grid = torch.sigmoid(model(images).float())
+    elif model.type == "occupancy":
+        grid = model.occupancy_grid(images, resolution=grid_res)
+    else:
+        return model.decoder.to_meshes(model(images).float()), None
+    return voxels_to_meshes(grid, 0.5), grid
+
+
+def mesh_prediction(meshes, voxels, n_points: int) -> dict:
+    """A prediction given as surfaces, in evaluation form (see `predict`)."""
+    points, normals, lengths = sample_meshes(meshes, n_points)
+    return {"points": points, "normals": normals, "lengths": lengths, "voxels": voxels, "meshes": meshes}
+
+
 def predict(model_type: str, model, batch: dict, args) -> dict:
     """Predictions of a batch in evaluation form.
 
@@ -87,24 +108,14 @@ def predict(model_type: str, model, batch: dict, args) -> dict:
     probabilities or None, meshes (a Meshes batch) or None.
     """
     images = batch["images"]
-    out = {"voxels": None, "meshes": None, "normals": None}
     if model_type == "point":
         points = model(images).float()
-        out.update(points=points, lengths=torch.full((len(points),), points.shape[1], device=points.device))
-        return out
-    if model_type == "vox":
-        voxels = torch.sigmoid(model(images).float())
-        meshes = voxels_to_meshes(voxels, 0.5)
-        out["voxels"] = voxels
-    elif model_type == "occupancy":
-        grid = model.occupancy_grid(images, resolution=args.grid_res)
-        meshes = voxels_to_meshes(grid, 0.5)
-        out["voxels"] = grid if args.grid_res == 32 else model.occupancy_grid(images, resolution=32)
-    else:
-        meshes = model.decoder.to_meshes(model(images).float())
-    points, normals, lengths = sample_meshes(meshes, args.n_points)
-    out.update(points=points, normals=normals, lengths=lengths, meshes=meshes)
-    return out
+        lengths = torch.full((len(points),), points.shape[1], device=points.device)
+        return {"points": points, "lengths": lengths, "normals": None, "voxels": None, "meshes": None}
+    meshes, grid = predicted_meshes(model, images, args.grid_res)
+    if model_type == "occupancy" and args.grid_res != 32:
+        grid = model.occupancy_grid(images, resolution=32)  # IoU is reported at 32^3 for every type
+    return mesh_prediction(meshes, grid, args.n_points)
 
 
 class ConstantPredictor(torch.nn.Module):
@@ -130,9 +141,8 @@ class ConstantPredictor(torch.nn.Module):
             points = self.points.to(device).expand(B, -1, -1)
             return {"points": points, "lengths": torch.full((B,), points.shape[1], device=device), "normals": None, "voxels": None, "meshes": None}
         meshes = Meshes([self.mesh_verts.to(device)] * B, [self.mesh_faces.to(device)] * B)
-        points, normals, lengths = sample_meshes(meshes, args.n_points)
         voxels = self.mean_voxels.to(device).expand(B, -1, -1, -1) if self.type in ("vox", "occupancy") else None
-        return {"points": points, "normals": normals, "lengths": lengths, "voxels": voxels, "meshes": meshes}
+        return mesh_prediction(meshes, voxels, args.n_points)
 
 
 def normal_consistency(normals_pred, idx_pred, normals_gt, idx_gt, pred_lengths) -> torch.Tensor:
@@ -140,8 +150,7 @@ def normal_consistency(normals_pred, idx_pred, normals_gt, idx_gt, pred_lengths)
     idx_pred (B, N) indexes gt, idx_gt (B, M) indexes pred (from `nearest_neighbours`)."""
     cos_pred = (normals_pred * torch.gather(normals_gt, 1, idx_pred[..., None].expand(-1, -1, 3))).sum(-1).abs()
     cos_gt = (normals_gt * torch.gather(normals_pred, 1, idx_gt[..., None].expand(-1, -1, 3))).sum(-1).abs()
-    valid = torch.arange(normals_pred.shape[1], device=pred_lengths.device)[None] < pred_lengths[:, None]
-    score = 0.5 * ((cos_pred * valid).sum(1) / pred_lengths.clamp_min(1) + cos_gt.mean(1))
+    score = 0.5 * (masked_mean(cos_pred, pred_lengths) + cos_gt.mean(1))
     return torch.where(pred_lengths > 0, score, torch.zeros_like(score))
 
 
@@ -162,8 +171,7 @@ def evaluate(predict_fn, loader, args, device) -> list[dict]:
         lengths = pred["lengths"]
         dists_pred, idx_pred, dists_gt, idx_gt = nearest_neighbours(pred["points"], points_gt, lengths)
         metrics = precision_recall_f1(dists_pred, dists_gt, lengths, args.thresholds)
-        valid = torch.arange(dists_pred.shape[1], device=device)[None] < lengths[:, None]
-        chamfer = (dists_pred.square() * valid).sum(1) / lengths.clamp_min(1) + dists_gt.square().mean(1)
+        chamfer = masked_mean(dists_pred.square(), lengths) + dists_gt.square().mean(1)
         metrics["ChamferL2"] = torch.where(lengths > 0, chamfer, torch.full_like(chamfer, float("nan")))
         if pred["voxels"] is not None:
             metrics["IoU_vox32"] = voxel_iou(pred["voxels"] >= 0.5, batch["voxels"] >= 0.5)
@@ -386,9 +394,7 @@ def main(args: argparse.Namespace) -> dict:
 def predict_gt_voxels(batch: dict, args) -> dict:
     """The oracle: GT voxels as if predicted, through the exact vox evaluation path."""
     voxels = batch["voxels"].float()
-    meshes = voxels_to_meshes(voxels, 0.5)
-    points, normals, lengths = sample_meshes(meshes, args.n_points)
-    return {"points": points, "normals": normals, "lengths": lengths, "voxels": voxels, "meshes": meshes}
+    return mesh_prediction(voxels_to_meshes(voxels, 0.5), voxels, args.n_points)
 
 
 if __name__ == "__main__":

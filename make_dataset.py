@@ -28,7 +28,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -660,8 +659,9 @@ def main(args: argparse.Namespace) -> None:
     try:
         info = generate(root, args.n_models, args.n_views, args.seed, args.workers)
     except (FileExistsError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)  # the same exit status as train_model.fail, without importing torch here
+        from train_model import fail
+
+        fail(str(err))
     print(f"wrote {info['n_models']} models x {info['n_views']} views to {root} in {time.time() - start:.1f}s")
 
 

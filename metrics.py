@@ -31,15 +31,18 @@ def nearest_neighbours(pred_points, gt_points, pred_lengths):
             knn_gt.dists[..., 0].clamp_min(0).sqrt(), knn_gt.idx[..., 0])
 
 
+def masked_mean(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean of the first lengths[b] entries of each row of values (B, N): (B,); 0 where lengths is 0."""
+    valid = torch.arange(values.shape[1], device=values.device)[None] < lengths[:, None]
+    return (values * valid).sum(1) / lengths.clamp_min(1)
+
+
 def precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds) -> dict:
     """Percent precision / recall / F1 per item from nearest-neighbour distances (B, N), (B, M)."""
-    N = dists_pred.shape[1]
-    lengths = pred_lengths.clamp_min(1)
-    valid = torch.arange(N, device=dists_pred.device)[None] < pred_lengths[:, None]
     empty = pred_lengths == 0
     metrics = {}
     for t in thresholds:
-        precision = 100.0 * ((dists_pred < t) & valid).sum(1) / lengths
+        precision = masked_mean(100.0 * (dists_pred < t).float(), pred_lengths)
         recall = 100.0 * (dists_gt < t).float().mean(1)
         f1 = 2.0 * precision * recall / (precision + recall + 1e-8)
         precision, recall, f1 = (torch.where(empty, torch.zeros_like(x), x) for x in (precision, recall, f1))

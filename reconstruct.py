@@ -14,7 +14,8 @@ import sys
 
 import torch
 
-from dataset import prepare_image, voxels_to_meshes
+from dataset import prepare_image
+from eval_model import predicted_meshes
 from model import ModelError, model_from_checkpoint
 from train_model import fail
 
@@ -54,12 +55,7 @@ def reconstruct(model, image: torch.Tensor, grid_res: int = 64) -> dict:
     images = image[None].to(next(model.parameters()).device)
     if model.type == "point":
         return {"points": model(images)[0].float().cpu()}
-    if model.type == "vox":
-        meshes = voxels_to_meshes(torch.sigmoid(model(images).float()), 0.5)
-    elif model.type == "occupancy":
-        meshes = voxels_to_meshes(model.occupancy_grid(images, resolution=grid_res), 0.5)
-    else:
-        meshes = model.decoder.to_meshes(model(images).float())
+    meshes, _ = predicted_meshes(model, images, grid_res)
     return {"verts": meshes.verts_list()[0].cpu(), "faces": meshes.faces_list()[0].cpu()}
 
 

@@ -7,7 +7,6 @@ Not a test: prints images/s and the share of the step spent waiting for data. Se
 train_model.py's defaults (batch 32, image_size 64, cache, num_workers 0 on CPU).
 """
 
-import argparse
 import os
 import sys
 import time
@@ -18,7 +17,7 @@ import torch  # noqa: E402
 
 from dataset import R2N2Dataset, batch_to_device, collate_batch  # noqa: E402
 from model import SingleViewto3D  # noqa: E402
-from train_model import StepBatchSampler, compute_loss  # noqa: E402
+from train_model import StepBatchSampler, compute_loss, default_num_workers, get_args_parser  # noqa: E402
 
 
 def sync(device):
@@ -49,7 +48,7 @@ def main(args):
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
     dataset = R2N2Dataset(args.data_root, "train", n_points=args.n_points, return_meshes=False)
-    workers = args.num_workers if args.num_workers is not None else (4 if device.type == "cuda" else 0)
+    workers = args.num_workers if args.num_workers is not None else default_num_workers(args.device)
     steps = args.warmup + args.steps
     print(f"device {device}{' amp' if args.amp else ''}, batch {args.batch_size}, image_size {args.image_size}, {workers} workers")
     print(f"{'type':<10} {'loader s/step':>14} {'in-memory s/step':>17} {'images/s':>9} {'data share':>10}")
@@ -70,18 +69,11 @@ def main(args):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
+    # train_model.py's own flags and defaults (batch, image size, loss weights, ...), so the
+    # benchmark times exactly the step a default training run takes.
+    parser = get_args_parser()
+    parser.prog = "bench_train.py"
     parser.add_argument("--types", nargs="+", default=["vox", "point", "mesh", "occupancy"])
-    parser.add_argument("--data_root", default=None)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--amp", action="store_true")
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--image_size", type=int, default=64)
-    parser.add_argument("--n_points", type=int, default=1000)
-    parser.add_argument("--n_queries", type=int, default=1024)
-    parser.add_argument("--w_chamfer", type=float, default=1.0)
-    parser.add_argument("--w_smooth", type=float, default=0.1)
-    parser.add_argument("--num_workers", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=8)
     main(parser.parse_args())

@@ -60,8 +60,8 @@ def test_voxels_are_solid_and_zyx():
         assert abs(cells - 32 * length) <= 2
     # Solid, not a shell: every cell inside the occupied extents' boundary layer is filled
     # (boundary edge cells may drop out, being under a quarter covered).
-    inner = tuple(slice(np.flatnonzero(grid.any(axis=tuple(a for a in range(3) if a != k)))[0] + 1,
-                        np.flatnonzero(grid.any(axis=tuple(a for a in range(3) if a != k)))[-1]) for k in range(3))
+    occupied = [np.flatnonzero(grid.any(axis=tuple(a for a in range(3) if a != k))) for k in range(3)]
+    inner = tuple(slice(cells[0] + 1, cells[-1]) for cells in occupied)
     assert grid[inner].all() and grid[inner].size >= 10 * 4 * 22
 
 
