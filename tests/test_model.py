@@ -3,7 +3,7 @@ import torch
 
 from dataset import R2N2Dataset, batch_to_device, collate_batch
 from model import ModelError, SingleViewto3D, build_model
-from train_model import compute_loss
+from train_model import compute_loss, get_args_parser
 
 SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
 
@@ -61,7 +61,8 @@ def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps
     dataset = R2N2Dataset(tiny_root, "train", n_points=200, return_meshes=False, quiet=True)
     batch = batch_to_device(collate_batch(dataset.__getitems__([0, 1, 2, 3])), "cpu")
     model = SingleViewto3D(model_type, **SMALL)
-    args = type("Args", (), {"type": model_type, "n_points": 200, "w_chamfer": 1.0, "w_smooth": 0.1, "n_queries": 512})()
+    # train_model.py's own flags; plain BCE for vox, the loss this factor was set for.
+    args = get_args_parser().parse_args(["--type", model_type, "--n_points", "200", "--n_queries", "512", "--pos_weight", "1"])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(steps):
