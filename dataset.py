@@ -1,4 +1,8 @@
-"""R2N2 ShapeNet data in the course layout, with a preprocessed cache.
+"""R2N2 ShapeNet data in the course layout: locating a split, reading its models, the cache, the Dataset.
+
+    dataset = R2N2Dataset(data_root=None, split="train", n_points=1000)   # the embedded data
+    loader = DataLoader(dataset, batch_size=32, collate_fn=collate_batch)
+    batch = batch_to_device(next(iter(loader)), "cuda")
 
 Layout under a data root (the real R2N2 data and the embedded dataset alike):
 
@@ -9,187 +13,27 @@ Layout under a data root (the real R2N2 data and the embedded dataset alike):
     shapenet/<synset>/<model>/model.obj
     splits.json                                    {split: {synset: {model_id: [view indices]}}}
 
-Conventions of every item (see the README's "Coordinate conventions"):
-- Object frame: ShapeNet v1's, in which the OBJ is stored (y up, shape within [-0.5, 0.5]^3).
-  Meshes, surface points and voxels are all in this frame; the camera maps it to the view.
-- Voxels: (32, 32, 32) occupancy on the cube [-0.5, 0.5]^3, index order [z, y, x] (D, H, W, as
-  PyTorch3D's `cubify` and `marching_cubes` expect): voxels[k, j, i] is the cell centred at
-  x = (i + 0.5) / 32 - 0.5, y = (j + 0.5) / 32 - 0.5, z = (k + 0.5) / 32 - 0.5.
-- Camera: R (3, 3), T (3,), K (4, 4) exactly as `pytorch3d.datasets.R2N2` computes them, to be
-  used with `pytorch3d.datasets.r2n2.utils.BlenderCamera`: x_view = x_object @ R + T.
-- Image: (137, 137, 3) float in [0, 1], the RGBA rendering composited over a white background.
-
-Binvox placement: the embedded dataset's binvox headers place the grid exactly (voxel centre =
-translate + (index + 0.5) * scale / dim). Real R2N2 binvox files are placed as Mesh R-CNN and
-PyTorch3D do, by aligning the occupied voxels' bounding box with the mesh's (`align_bbox`).
-`voxel_align="auto"` picks "header" for the embedded dataset and "bbox" otherwise.
+The file formats and every convention (object frame, voxel order [z, y, x], cameras, images)
+are `r2n2.py`'s. `voxel_align="auto"` picks "header" for the embedded dataset and "bbox" (Mesh
+R-CNN / PyTorch3D's placement) otherwise. The embedded dataset is generated on first use
+(`embedded_dataset.generate`).
 """
 
 import hashlib
 import json
 import os
 import sys
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-VOXEL_RES = 32
-IMAGE_SIZE = 137
+from geometry import sample_surface
+from r2n2 import R2N2_K, DatasetError, prepare_image, r2n2_camera, read_binvox, read_mesh, read_metadata, read_png, voxels_object_frame
+
 N_SURFACE_POINTS = 5000  # surface samples per model kept in the cache
 CACHE_VERSION = 1
-
-# R2N2's constants, as in `pytorch3d.datasets.r2n2.r2n2`: camera distance = dist_ratio * 1.75,
-# and the fixed Blender intrinsics in PyTorch3D's convention.
-MAX_CAMERA_DISTANCE = 1.75
-R2N2_K = torch.tensor(
-    [
-        [2.1875, 0.0, 0.0, 0.0],
-        [0.0, 2.1875, 0.0, 0.0],
-        [0.0, 0.0, -1.002002, -0.2002002],
-        [0.0, 0.0, 1.0, 0.0],
-    ]
-)
 VOXEL_DIRS = ("ShapeNetVoxels", "ShapeNetVox32")
-
-
-class DatasetError(Exception):
-    """Bad or missing data; the message names the file and what to do."""
-
-
-# --------------------------------------------------------------------------------------------
-# Cameras, images, voxels, meshes
-# --------------------------------------------------------------------------------------------
-
-
-def r2n2_camera(azim: float, elev: float, dist_ratio: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """R (3, 3), T (3,) of an R2N2 view, as `pytorch3d.datasets.R2N2` computes them.
-
-    The ShapeNet-to-PyTorch3D axis flip is folded in, so x_view = x_object @ R + T maps the
-    OBJ's own coordinates to PyTorch3D view space.
-    """
-    from pytorch3d.datasets.r2n2.utils import compute_extrinsic_matrix
-
-    RT = compute_extrinsic_matrix(azim, elev, dist_ratio * MAX_CAMERA_DISTANCE)
-    shapenet_to_pytorch3d = torch.diag(torch.tensor([-1.0, 1.0, -1.0, 1.0]))
-    RT = RT.t().mm(shapenet_to_pytorch3d)
-    return RT[:3, :3].contiguous(), RT[3, :3].contiguous()
-
-
-def read_metadata(path: str) -> list[tuple[float, float, float]]:
-    """(azim, elev, dist_ratio) of each view from rendering_metadata.txt."""
-    try:
-        with open(path) as f:
-            rows = [line.split() for line in f if line.strip()]
-        return [(float(r[0]), float(r[1]), float(r[3])) for r in rows]
-    except (OSError, ValueError, IndexError) as err:
-        raise DatasetError(f"cannot read camera metadata {path}: {err}") from None
-
-
-def prepare_image(image: np.ndarray, size: int = IMAGE_SIZE) -> torch.Tensor:
-    """Any uint8 image -> the network's input convention, (size, size, 3) float in [0, 1].
-
-    image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) uint8. RGBA is composited over white, as
-    the dataset does for R2N2's transparent renderings; grey is repeated to RGB; other sizes are
-    resized (antialiased bilinear) to size x size.
-    """
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"expected an (H, W[, 1|2|3|4]) image, got shape {image.shape}")
-    pixels = torch.from_numpy(image.astype(np.float32) / (65535.0 if image.dtype == np.uint16 else 255.0))
-    channels = pixels.shape[2]
-    if channels in (2, 4):  # grey+alpha or RGBA: composite over white
-        alpha = pixels[..., -1:]
-        pixels = pixels[..., :-1] * alpha + (1.0 - alpha)
-    if pixels.shape[2] == 1:
-        pixels = pixels.expand(-1, -1, 3)
-    if pixels.shape[:2] != (size, size):
-        pixels = torch.nn.functional.interpolate(
-            pixels.permute(2, 0, 1)[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )[0].permute(1, 2, 0)
-    return pixels.clamp(0, 1).contiguous()
-
-
-def read_png(path: str) -> np.ndarray:
-    import imageio.v3 as iio
-
-    try:
-        return iio.imread(path)
-    except Exception as err:  # imageio raises many types for a broken file
-        raise DatasetError(f"cannot read image {path}: {type(err).__name__}: {err}") from None
-
-
-def read_binvox(path: str) -> tuple[torch.Tensor, int, tuple[float, float, float], float]:
-    """Occupied voxel indices of a binvox file.
-
-    Returns coords (N, 3) long, binvox index order (x, y, z); dim; translate; scale.
-    """
-    from pytorch3d.datasets.r2n2.utils import _read_binvox_header, read_binvox_coords
-
-    try:
-        with open(path, "rb") as f, warnings.catch_warnings():
-            # read_binvox_coords uses the deprecated TypedStorage API; the result is right.
-            warnings.simplefilter("ignore", UserWarning)
-            dim, translate, scale = _read_binvox_header(f)
-            f.seek(0)
-            coords = read_binvox_coords(f, dtype=torch.long)
-        if coords.numel() and (coords.min() < 0 or coords.max() >= dim or len(coords) > dim**3):
-            raise ValueError("run lengths do not match the header's dim")
-    except (OSError, ValueError, RuntimeError) as err:
-        raise DatasetError(f"cannot read voxels {path}: {err}") from None
-    return coords, dim, translate, scale
-
-
-def voxels_object_frame(coords, dim, translate, scale, verts: torch.Tensor, align: str, res: int = VOXEL_RES) -> torch.Tensor:
-    """Binvox occupied indices -> (res, res, res) float occupancy, [z, y, x], on [-0.5, 0.5]^3.
-
-    coords: (N, 3) binvox (x, y, z) indices; verts: (V, 3) object-frame mesh vertices, used by
-    align="bbox" (Mesh R-CNN / PyTorch3D's R2N2 placement); align="header" uses the binvox
-    translate/scale.
-    """
-    voxels = torch.zeros(res, res, res)
-    if len(coords) == 0:
-        return voxels
-    if align == "header":
-        centers = torch.tensor(translate) + (coords.float() + 0.5) * (scale / dim)
-    elif align == "bbox":
-        from pytorch3d.datasets.r2n2.utils import align_bbox
-
-        centers = align_bbox(coords.float(), verts)
-    else:
-        raise ValueError(f"voxel_align must be 'header' or 'bbox', got {align!r}")
-    idx = ((centers + 0.5) * res).floor().long().clamp(0, res - 1)  # (N, 3) as (x, y, z)
-    voxels[idx[:, 2], idx[:, 1], idx[:, 0]] = 1.0
-    return voxels
-
-
-def read_mesh(path: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """verts (V, 3) float32, faces (F, 3) int64 of an OBJ, in the object frame."""
-    from pytorch3d.io import load_obj
-
-    try:
-        verts, faces, _ = load_obj(path, load_textures=False)
-    except Exception as err:  # load_obj raises ValueError, OSError, IndexError...
-        raise DatasetError(f"cannot read mesh {path}: {type(err).__name__}: {err}") from None
-    faces = faces.verts_idx
-    if len(verts) == 0 or len(faces) == 0 or not torch.isfinite(verts).all():
-        raise DatasetError(f"cannot read mesh {path}: no faces or non-finite vertices")
-    return verts, faces
-
-
-def sample_surface(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    """(n, 3) area-uniform surface samples of one mesh, deterministic for a seed."""
-    from pytorch3d.ops import sample_points_from_meshes
-    from pytorch3d.structures import Meshes
-
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    points = sample_points_from_meshes(Meshes([verts], [faces]), n)[0]
-    torch.random.set_rng_state(state)
-    return points
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,10 +58,10 @@ def ensure_data(data_root: str | None) -> dict[str, str]:
 
     paths = data_paths(data_root)
     if not os.path.exists(paths["root"]) and os.path.abspath(paths["root"]) == os.path.abspath(EMBEDDED_DATA_ROOT):
-        import make_dataset
+        from embedded_dataset import generate
 
         print(f"embedded dataset not found: generating it in {paths['root']} (once)", file=sys.stderr)
-        make_dataset.generate(paths["root"])
+        generate(paths["root"])
     if not os.path.isdir(paths["root"]):
         raise DatasetError(f"data root {paths['root']} does not exist: pass --data_root DIR holding r2n2/, shapenet/ and splits.json, or create one with make_dataset.py --root DIR")
     for key, what in (("r2n2", "folder"), ("shapenet", "folder"), ("splits", "file")):
@@ -538,31 +382,3 @@ def batch_to_device(batch: dict, device, non_blocking: bool = False) -> dict:
             value = [v.to(device, non_blocking=non_blocking) for v in value]
         out[key] = value
     return out
-
-
-def voxels_to_meshes(voxels: torch.Tensor, threshold: float = 0.5):
-    """Marching-cubes surfaces of a batch of grids, in the object frame.
-
-    voxels: (B, D, D, D) occupancy probabilities (or 0/1), [z, y, x], covering [-0.5, 0.5]^3.
-    Returns a `Meshes` batch with outward normals; an empty grid gives an empty mesh.
-    The grid is padded with one empty cell on every side so shapes touching the border still
-    get closed surfaces; PyTorch3D's marching_cubes returns vertices as (x, y, z) in index
-    units, so index i maps to the object coordinate (i + 0.5) / D - 0.5.
-    """
-    from pytorch3d.ops.marching_cubes import marching_cubes
-    from pytorch3d.structures import Meshes
-
-    if voxels.dim() != 4:
-        raise ValueError(f"voxels must be (B, D, H, W), got shape {tuple(voxels.shape)}")
-    res = voxels.shape[-1]
-    padded = torch.nn.functional.pad(voxels.float(), (1, 1, 1, 1, 1, 1))
-    verts_list, faces_list = marching_cubes(padded.cpu(), threshold, return_local_coords=False)
-    verts_out, faces_out = [], []
-    for verts, faces in zip(verts_list, faces_list):
-        if isinstance(verts, list) or len(verts) == 0:  # marching_cubes gives [] for an empty grid
-            verts, faces = torch.zeros(0, 3), torch.zeros(0, 3, dtype=torch.long)
-        verts_out.append(((verts - 1.0 + 0.5) / res - 0.5).to(voxels.device))
-        # PyTorch3D's marching_cubes winds faces so normals point into the solid (up the
-        # occupancy gradient); flip them to point outwards, as rendering and meshes expect.
-        faces_out.append(faces[:, [0, 2, 1]].to(voxels.device))
-    return Meshes(verts_out, faces_out)

@@ -14,9 +14,9 @@ import time
 import torch
 from tqdm import tqdm
 
+from cli import default_device, fail, positive_float, positive_int, resolve_device
 from dataset import DatasetError, R2N2Dataset
 from losses import chamfer_loss, smoothness_loss, voxel_loss
-from train_model import fail
 
 # Adam steps move each free parameter by about lr, so the right lr is set by the scale of the
 # parameters: logits change by units, points by fractions of the [-0.5, 0.5] object.
@@ -29,13 +29,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--index", type=int, default=0, help="item of the split to fit")
     parser.add_argument("--split", default="train")
     parser.add_argument("--data_root", default=None, help="folder with r2n2/, shapenet/, splits.json (default: embedded dataset)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: per type, see DEFAULT_LR)")
-    parser.add_argument("--max_iter", type=int, default=500)
-    parser.add_argument("--log_freq", type=int, default=100)
-    parser.add_argument("--n_points", type=int, default=2000, help="points of the fitted cloud, of each mesh sample and of the target (CPU Chamfer cost grows as n_points^2)")
+    parser.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default: per type, see DEFAULT_LR)")
+    parser.add_argument("--max_iter", type=positive_int, default=500)
+    parser.add_argument("--log_freq", type=positive_int, default=100)
+    parser.add_argument("--n_points", type=positive_int, default=2000, help="points of the fitted cloud, of each mesh sample and of the target (CPU Chamfer cost grows as n_points^2)")
     parser.add_argument("--w_chamfer", type=float, default=1.0)
     parser.add_argument("--w_smooth", type=float, default=0.1)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=default_device())
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out_dir", default="output/fit")
     parser.add_argument("--no_vis", action="store_true", help="skip the GIF")
@@ -107,14 +107,7 @@ def main(args: argparse.Namespace) -> dict:
     import utils_vis
 
     torch.manual_seed(args.seed)
-    if args.max_iter < 1 or args.n_points < 1:
-        fail("--max_iter and --n_points must be at least 1")
-    try:
-        device = torch.device(args.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("CUDA is not available")
-    except RuntimeError as err:
-        fail(f"--device {args.device}: {err}")
+    device = resolve_device(args.device)
     try:
         dataset = R2N2Dataset(args.data_root, args.split, n_points=args.n_points)
     except DatasetError as err:

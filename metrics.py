@@ -96,3 +96,14 @@ def voxel_iou(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor) -> torch.Tenso
     inter = (pred & gt).sum(1).float()
     union = (pred | gt).sum(1).float()
     return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
+
+
+@torch.no_grad()
+def normal_consistency(normals_pred, idx_pred, normals_gt, idx_gt, pred_lengths) -> torch.Tensor:
+    """Mean |cos| between each point's normal and its nearest neighbour's, both ways: (B,).
+    idx_pred (B, N) indexes gt, idx_gt (B, M) indexes pred (from `nearest_neighbours`)."""
+    cos_pred = (normals_pred * torch.gather(normals_gt, 1, idx_pred[..., None].expand(-1, -1, 3))).sum(-1).abs()
+    cos_gt = (normals_gt * torch.gather(normals_pred, 1, idx_gt[..., None].expand(-1, -1, 3))).sum(-1).abs()
+    score = 0.5 * (masked_mean(cos_pred, pred_lengths) + cos_gt.mean(1))
+    return torch.where(pred_lengths > 0, score, torch.zeros_like(score))
+

@@ -3,7 +3,7 @@
     python reconstruct.py photo.png --checkpoint checkpoints/vox/checkpoint_vox.pth --out output/reconstruct
 
 Any PNG/JPG (any size; RGB, RGBA or grey) is prepared exactly as the dataset prepares its
-renderings (`dataset.prepare_image`: alpha composited over white, resized to 137x137). Writes
+renderings (`r2n2.prepare_image`: alpha composited over white, resized to 137x137). Writes
 <name>_<type>.obj (vox and occupancy through marching cubes at 0.5, mesh as predicted) or
 <name>_point.ply, plus <name>_<type>.gif, a turntable of the prediction, in the object frame.
 """
@@ -14,10 +14,10 @@ import sys
 
 import torch
 
-from dataset import prepare_image
-from eval_model import predicted_meshes
+from cli import default_device, fail, positive_int, resolve_device
+from evaluation import predicted_meshes
 from model import ModelError, model_from_checkpoint
-from train_model import fail
+from r2n2 import prepare_image
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -25,8 +25,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("image", help="PNG or JPG file")
     parser.add_argument("--checkpoint", required=True, help="a checkpoint written by train_model.py")
     parser.add_argument("--out", default="output/reconstruct", help="output folder")
-    parser.add_argument("--grid_res", type=int, default=64, help="occupancy: marching-cubes grid resolution")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--grid_res", type=positive_int, default=64, help="occupancy: marching-cubes grid resolution")
+    parser.add_argument("--device", default=default_device())
     parser.add_argument("--no_gif", action="store_true")
     return parser
 
@@ -60,9 +60,7 @@ def reconstruct(model, image: torch.Tensor, grid_res: int = 64) -> dict:
 
 
 def main(args: argparse.Namespace) -> list[str]:
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        fail(f"--device {args.device}: CUDA is not available; use --device cpu")
+    device = resolve_device(args.device)
     image = load_image(args.image)
     try:
         model, _ = model_from_checkpoint(args.checkpoint, device=device)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Reproduce every result in the README on the embedded dataset, at the documented CPU budgets:
 # train and evaluate all four types, the oracle, the comparison plot, the mesh study and the
-# interpretation figures. Results land in output/results/ (small files, committed) and
-# output/eval, output/study, output/interpretation (full outputs).
+# interpretation figures. It retrains every type (--overwrite: the runs in checkpoints/<type>/
+# are replaced). Results land in output/results/ (small files, committed) and output/eval,
+# output/study, output/interpretation (full outputs).
 #   bash reproduce.sh                  # about an hour on a 2-core CPU
 #   EXTRA="--device cuda" bash reproduce.sh   # extra train_model.py flags
 set -euo pipefail
@@ -11,7 +12,7 @@ EXTRA=${EXTRA:-}
 start=$(date +%s)
 [ -d data/embedded ] || python3 make_dataset.py   # the embedded dataset (about 1.5 min), unless it exists
 for t in vox point mesh occupancy; do
-  python3 train_model.py --type "$t" $EXTRA
+  python3 train_model.py --type "$t" --overwrite $EXTRA   # retrains: replaces checkpoints/<type>/
   python3 eval_model.py --type "$t" --load_checkpoint --vis_ids 0 20 40 60 80
 done
 python3 eval_model.py --type vox --oracle --vis_ids 0 20

@@ -3,7 +3,7 @@
     python study_mesh.py                                    # w_chamfer 1.0, 0.8, 0.6 at w_smooth 0.1
     python study_mesh.py --w_chamfer 1.0 --w_smooth 0.01 0.1 1.0 --max_iter 800
 
-Each setting is trained with train_model.py into checkpoints/study/<name> and evaluated with
+Each setting is trained with train_model.py into checkpoints/study/<name> (replacing an earlier study's run) and evaluated with
 eval_model.py (tag <name>); then output/study/mesh_study.png shows the same test samples for
 every setting side by side, and output/study/mesh_study.md the table of F1@0.05.
 """
@@ -46,7 +46,7 @@ def main(args: argparse.Namespace) -> None:
             run_dir = os.path.join("checkpoints", "study", name)
             start = time.time()
             run([sys.executable, "train_model.py", "--type", "mesh", "--w_chamfer", str(wc), "--w_smooth", str(ws),
-                 "--max_iter", str(args.max_iter), "--out_dir", run_dir, *common, *args.extra])
+                 "--max_iter", str(args.max_iter), "--out_dir", run_dir, "--overwrite", *common, *args.extra])
             train_seconds = time.time() - start
             run([sys.executable, "eval_model.py", "--type", "mesh", "--load_checkpoint", "--out_dir", run_dir, "--tag", name,
                  "--results_dir", os.path.join(args.out, "eval"), "--vis_ids", *map(str, args.vis_ids), "--no_baseline", *common])

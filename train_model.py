@@ -5,25 +5,26 @@
     python train_model.py --type mesh --w_chamfer 1.0 --w_smooth 0.1
     python train_model.py --type occupancy
     python train_model.py --type vox --load_checkpoint     # resume the run in --out_dir exactly
+    python train_model.py --type vox --load_checkpoint --max_iter 900   # train it longer
+    python train_model.py --type vox --overwrite           # start over, replacing the run in --out_dir
     torchrun --nproc_per_node 2 train_model.py --type vox  # DistributedDataParallel
 
 Checkpoints go to <out_dir>/checkpoint_<type>.pth (default out_dir: checkpoints/<type>), with
-args.json beside them. Defaults are sized for a 2-core CPU (see the README to scale up on a GPU).
+args.json beside them. A new run refuses a folder that already holds a checkpoint of its type
+(nothing is lost by running the command twice). Defaults are sized for a 2-core CPU (see the README to scale up on a GPU).
 """
 
 import argparse
-import json
 import math
 import os
-import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
+from cli import atomic_torch_save, atomic_write_json, check_writable_dir, default_device, fail, positive_float, positive_int, resolve_device
 from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
-from losses import chamfer_loss, smoothness_loss, voxel_loss
 from model import TYPES, ModelError, SingleViewto3D, default_model_args, load_checkpoint
+from training import StepBatchSampler, compute_loss
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -31,21 +32,23 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--type", default="vox", choices=TYPES)
     parser.add_argument("--arch", default="resnet18", choices=["resnet18"])
     parser.add_argument("--pretrained", default=None, help="local ImageNet ResNet18 weights (.pth); default: train from scratch")
-    parser.add_argument("--image_size", type=int, default=64, help="encoder input resolution; images are resized to it (64 keeps the CPU budget; 137, the R2N2 size, on a GPU)")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--max_iter", type=int, default=None, help="training steps (default: per type, sized for a 2-core CPU)")
-    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--image_size", type=positive_int, default=64, help="encoder input resolution; images are resized to it (64 keeps the CPU budget; 137, the R2N2 size, on a GPU)")
+    parser.add_argument("--lr", type=positive_float, default=1e-3)
+    parser.add_argument("--max_iter", type=positive_int, default=None,
+                        help="training steps (default: per type, sized for a 2-core CPU; when resuming, the run's own; a different value stretches its cosine schedule)")
+    parser.add_argument("--batch_size", type=positive_int, default=32)
     parser.add_argument("--num_workers", type=int, default=None, help="DataLoader workers (default: 0 on CPU, 4 on CUDA)")
-    parser.add_argument("--n_points", type=int, default=1000, help="predicted points (point type) and sampled points per Chamfer term")
-    parser.add_argument("--n_queries", type=int, default=1024, help="occupancy: query points per image per step")
+    parser.add_argument("--n_points", type=positive_int, default=1000, help="predicted points (point type) and sampled points per Chamfer term")
+    parser.add_argument("--n_queries", type=positive_int, default=1024, help="occupancy: query points per image per step")
     parser.add_argument("--w_chamfer", type=float, default=1.0)
     parser.add_argument("--w_smooth", type=float, default=0.1)
     parser.add_argument("--pos_weight", type=float, default=3.0,
                         help="vox: weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE (--pos_weight 1) under-fills thin parts")
-    parser.add_argument("--save_freq", type=int, default=200)
-    parser.add_argument("--log_freq", type=int, default=50)
+    parser.add_argument("--save_freq", type=positive_int, default=200)
+    parser.add_argument("--log_freq", type=positive_int, default=50)
     parser.add_argument("--load_checkpoint", action="store_true", help="resume from <out_dir>/checkpoint_<type>.pth")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--overwrite", action="store_true", help="start a new run even if <out_dir> already holds a checkpoint of this type (it is replaced)")
+    parser.add_argument("--device", default=default_device())
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data_root", default=None, help="folder with r2n2/, shapenet/, splits.json (default: embedded dataset)")
@@ -57,110 +60,15 @@ def get_args_parser() -> argparse.ArgumentParser:
 DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200}
 
 
-def fail(message: str) -> None:
-    """One clear line on stderr and a non-zero exit."""
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
 def checkpoint_path(out_dir: str, type: str) -> str:
     return os.path.join(out_dir, f"checkpoint_{type}.pth")
-
-
-def atomic_save(obj, path: str) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves a broken file."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-class StepBatchSampler(torch.utils.data.Sampler):
-    """Batches for steps [start_step, max_iter): a deterministic function of (seed, step).
-
-    Each epoch is a permutation of the dataset seeded by (seed, epoch); consecutive global
-    batches of batch_size * world_size indices are cut from the concatenated epochs, and rank r
-    takes its contiguous share, as DistributedSampler partitions an epoch. Every batch is full
-    (no drop_last), and resuming at any step replays exactly the same batches.
-    """
-
-    def __init__(self, n_items: int, batch_size: int, seed: int, start_step: int, max_iter: int, rank: int = 0, world_size: int = 1):
-        self.n, self.batch_size, self.seed = n_items, batch_size, seed
-        self.start_step, self.max_iter, self.rank, self.world_size = start_step, max_iter, rank, world_size
-
-    def __len__(self) -> int:
-        return max(0, self.max_iter - self.start_step)
-
-    def _epoch(self, epoch: int) -> torch.Tensor:
-        return torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
-
-    def __iter__(self):
-        global_batch = self.batch_size * self.world_size
-        cached_epoch, permutation = -1, None
-        for step in range(self.start_step, self.max_iter):
-            first = step * global_batch + self.rank * self.batch_size
-            indices = []
-            for position in range(first, first + self.batch_size):
-                epoch, offset = divmod(position, self.n)
-                if epoch != cached_epoch:
-                    cached_epoch, permutation = epoch, self._epoch(epoch)
-                indices.append(int(permutation[offset]))
-            yield indices
-
-
-def occupancy_targets(voxels_gt: torch.Tensor, points_gt: torch.Tensor, n_queries: int, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Query points and 0/1 labels for occupancy training.
-
-    Half the queries are uniform in [-0.5, 0.5]^3, half are surface samples jittered by
-    N(0, 0.03^2) (Occupancy Networks: near-surface samples carry the detail). Labels come from the
-    GT solid, the 32^3 voxel grid, by trilinear interpolation thresholded at 0.5: the same
-    0.5 iso-surface that marching cubes extracts from the GT voxels.
-
-    voxels_gt: (B, D, H, W) [z, y, x]; points_gt: (B, S, 3). Returns (B, P, 3), (B, P).
-    """
-    B = voxels_gt.shape[0]
-    device = voxels_gt.device
-    n_uniform = n_queries // 2
-    uniform = torch.rand(B, n_uniform, 3, device=device, generator=generator) - 0.5
-    pick = torch.randint(points_gt.shape[1], (B, n_queries - n_uniform), device=device, generator=generator)
-    near = torch.gather(points_gt, 1, pick[..., None].expand(-1, -1, 3))
-    near = near + 0.03 * torch.randn(near.shape, device=device, generator=generator)
-    queries = torch.cat([uniform, near], dim=1).clamp(-0.5, 0.5)
-    # grid_sample reads grid (x, y, z) in [-1, 1] against (D, H, W) = (z, y, x); align_corners=False
-    # puts -1 and 1 on the outer faces of the cube, as our voxel centres assume.
-    occupancy = F.grid_sample(voxels_gt[:, None], 2 * queries[:, :, None, None], mode="bilinear", align_corners=False)
-    return queries, (occupancy.view(B, -1) >= 0.5).float()
-
-
-def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
-    """Weighted total loss of a batch and the unweighted terms (Mesh R-CNN's MeshLoss style)."""
-    from pytorch3d.ops import sample_points_from_meshes
-
-    raw_model = model.module if hasattr(model, "module") else model
-    images = batch["images"]
-    if args.type == "vox":
-        loss = voxel_loss(model(images), batch["voxels"], pos_weight=args.pos_weight)
-        return loss, {"bce": loss.detach()}
-    if args.type == "point":
-        chamfer = chamfer_loss(model(images).float(), batch["points"])
-        return args.w_chamfer * chamfer, {"chamfer": chamfer.detach()}
-    if args.type == "mesh":
-        meshes = raw_model.decoder.to_meshes(model(images).float())
-        chamfer = chamfer_loss(sample_points_from_meshes(meshes, args.n_points), batch["points"])
-        smooth = smoothness_loss(meshes)
-        return args.w_chamfer * chamfer + args.w_smooth * smooth, {"chamfer": chamfer.detach(), "smooth": smooth.detach()}
-    queries, labels = occupancy_targets(batch["voxels"], batch["points"], args.n_queries)
-    logits = model(images, queries).float()
-    loss = F.binary_cross_entropy_with_logits(logits, labels)
-    return loss, {"bce": loss.detach()}
 
 
 def setup_distributed(args):
     """(rank, world_size, device); initialises the process group under torchrun."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        fail(f"--device {args.device}: CUDA is not available on this machine; use --device cpu")
+    device = resolve_device(args.device)
     if world_size > 1:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         if device.type == "cuda":
@@ -176,44 +84,71 @@ def default_num_workers(device: str) -> int:
     return 4 if device.startswith("cuda") else 0
 
 
-def resolve_args(args) -> None:
-    """Fill per-type defaults in place."""
-    args.out_dir = args.out_dir or os.path.join("checkpoints", args.type)
-    args.max_iter = args.max_iter or DEFAULT_MAX_ITER[args.type]
-    if args.num_workers is None:
-        args.num_workers = default_num_workers(args.device)
-
-
-def check_out_dir(out_dir: str) -> None:
+def existing_run_message(ckpt_path: str, out_dir: str, model_type: str) -> str:
+    """The refusal line for a new run whose folder already holds a checkpoint."""
     try:
-        os.makedirs(out_dir, exist_ok=True)
-        probe = os.path.join(out_dir, f".write-test-{os.getpid()}")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
-    except OSError as err:
-        fail(f"--out_dir {out_dir} is not writable ({err.strerror})")
+        found = load_checkpoint(ckpt_path, expected_type=model_type)
+        progress = f" at step {found['step']} of {found['args'].get('max_iter', '?')}"
+    except (ModelError, KeyError, TypeError):
+        progress = ""
+    return (f"{out_dir} already holds a {model_type} run ({os.path.basename(ckpt_path)}{progress}): resume it with --load_checkpoint, "
+            "start over with --overwrite (it is replaced), or pass another --out_dir")
+
+
+def resume_max_iter(requested: int | None, checkpoint: dict, ckpt_path: str) -> tuple[int, str | None]:
+    """The run's step budget when resuming, and a note if it changes the plan.
+
+    Without --max_iter a resumed run keeps its own budget. A different --max_iter stretches (or
+    shrinks) the cosine schedule on purpose: from the resume step on, the learning rate follows
+    the cosine of the new length, as if the run had been planned with it."""
+    planned, step = checkpoint["args"]["max_iter"], checkpoint["step"]
+    if requested is None or requested == planned:
+        return planned, None
+    if requested <= step:
+        fail(f"--max_iter {requested}: {ckpt_path} is already at step {step}; give a larger --max_iter to train longer")
+    return requested, f"--max_iter {requested} differs from the run's {planned}: the cosine schedule now ends at step {requested}"
+
+
+def stretch_schedule(optimizer, scheduler, max_iter: int, step: int) -> float:
+    """Give a loaded CosineAnnealingLR a new length: T_max = max_iter and each group's lr set to
+    the closed-form cosine value at `step`, from which the scheduler's recursive update goes on.
+    Returns the new learning rate (of the first group)."""
+    scheduler.T_max = max_iter
+    for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):
+        group["lr"] = scheduler.eta_min + (base_lr - scheduler.eta_min) * (1 + math.cos(math.pi * step / max_iter)) / 2
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+    return optimizer.param_groups[0]["lr"]
 
 
 def main(args: argparse.Namespace) -> dict:
-    resolve_args(args)
-    for name in ("max_iter", "batch_size", "n_points", "save_freq", "log_freq", "n_queries"):
-        if getattr(args, name) < 1:
-            fail(f"--{name} must be at least 1")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        fail(f"--lr must be a positive number, got {args.lr}")
+    args.out_dir = args.out_dir or os.path.join("checkpoints", args.type)
+    if args.num_workers is None:
+        args.num_workers = default_num_workers(args.device)
+    if args.load_checkpoint and args.overwrite:
+        fail("--load_checkpoint resumes the run in --out_dir and --overwrite replaces it: give one of them")
+    ckpt_path = checkpoint_path(args.out_dir, args.type)
+
+    # A new run never replaces a finished (or interrupted) one unless asked to.
+    checkpoint, schedule_note = None, None
+    if args.load_checkpoint:
+        try:
+            checkpoint = load_checkpoint(ckpt_path, expected_type=args.type)
+        except ModelError as err:
+            fail(str(err))
+        args.max_iter, schedule_note = resume_max_iter(args.max_iter, checkpoint, ckpt_path)
+    else:
+        if os.path.exists(ckpt_path) and not args.overwrite:
+            fail(existing_run_message(ckpt_path, args.out_dir, args.type))
+        args.max_iter = args.max_iter or DEFAULT_MAX_ITER[args.type]
     rank, world_size, device = setup_distributed(args)
     is_main = rank == 0
     if is_main:
-        check_out_dir(args.out_dir)
+        check_writable_dir(args.out_dir, "--out_dir")
     torch.backends.cudnn.benchmark = True
 
     # Model: from the checkpoint's own model_args when resuming, so flags need not be repeated.
-    ckpt_path = checkpoint_path(args.out_dir, args.type)
-    checkpoint = None
     try:
-        if args.load_checkpoint:
-            checkpoint = load_checkpoint(ckpt_path, expected_type=args.type)
+        if checkpoint is not None:
             model_args = checkpoint["model_args"]
             if args.type == "point" and model_args["n_points"] != args.n_points:
                 fail(f"checkpoint {ckpt_path} predicts {model_args['n_points']} points but --n_points is {args.n_points}")
@@ -232,6 +167,11 @@ def main(args: argparse.Namespace) -> dict:
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         start_step = checkpoint["step"]
+        if schedule_note:
+            lr_now = stretch_schedule(optimizer, scheduler, args.max_iter, start_step)
+            schedule_note += f"; learning rate at step {start_step} is now {lr_now:.2e}"
+        if is_main:
+            print(f"resuming {ckpt_path} at step {start_step} of {args.max_iter}" + (f" ({schedule_note})" if schedule_note else ""), flush=True)
     if world_size > 1:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
@@ -246,13 +186,12 @@ def main(args: argparse.Namespace) -> dict:
         persistent_workers=False, prefetch_factor=4 if args.num_workers > 0 else None,
     )
     if is_main:
-        with open(os.path.join(args.out_dir, "args.json"), "w") as f:
-            json.dump({**vars(args), "model_args": model_args, "world_size": world_size}, f, indent=1)
+        atomic_write_json(os.path.join(args.out_dir, "args.json"), {**vars(args), "model_args": model_args, "world_size": world_size})
         print(f"training {args.type} on {device} x{world_size}: {len(dataset)} train images, steps {start_step}..{args.max_iter}, batch {args.batch_size}", flush=True)
 
     def save(step: int) -> None:
         raw = model.module if world_size > 1 else model
-        atomic_save(
+        atomic_torch_save(
             {"model": raw.state_dict(), "model_args": model_args, "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "step": step, "args": vars(args), "best_metric": None},
             ckpt_path,

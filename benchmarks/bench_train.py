@@ -17,7 +17,8 @@ import torch  # noqa: E402
 
 from dataset import R2N2Dataset, batch_to_device, collate_batch  # noqa: E402
 from model import SingleViewto3D  # noqa: E402
-from train_model import StepBatchSampler, compute_loss, default_num_workers, get_args_parser  # noqa: E402
+from train_model import default_num_workers, get_args_parser  # noqa: E402
+from training import StepBatchSampler, compute_loss  # noqa: E402
 
 
 def sync(device):

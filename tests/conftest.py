@@ -12,10 +12,10 @@ sys.path.insert(0, REPO)
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> str:
     """9 models (3 per category: 2 train, 1 test, no val), 2 views each."""
-    import make_dataset
+    import embedded_dataset
 
     root = str(tmp_path_factory.mktemp("data") / "tiny")
-    make_dataset.generate(root, n_models=9, n_views=2, seed=0, workers=1, quiet=True)
+    embedded_dataset.generate(root, n_models=9, n_views=2, seed=0, workers=1, quiet=True)
     return root
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch, prepare_image, voxels_to_meshes
+from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
+from r2n2 import write_binvox
 
 
 @pytest.fixture()
@@ -62,11 +63,9 @@ def test_cache_rebuilds_when_a_source_file_changes(copy_root):
     synset, model = first_model(copy_root, "test")
     index = [e.model_id for e in ds.entries].index(model)
     binvox = os.path.join(copy_root, "r2n2", "ShapeNetVoxels", synset, model, "model.binvox")
-    import make_dataset
-
     empty = np.zeros((32, 32, 32), bool)
     empty[0, 0, 0] = True
-    make_dataset.write_binvox(binvox, empty)
+    write_binvox(binvox, empty)
     os.utime(binvox, ns=(1, 1))  # a different mtime even on coarse clocks
     ds2 = R2N2Dataset(copy_root, "test", quiet=True)
     assert ds2[2 * index]["voxels"].sum() == 1
@@ -101,29 +100,3 @@ def test_missing_root_and_missing_models(copy_root, tmp_path):
         R2N2Dataset(copy_root, "trian")
 
 
-def test_prepare_image_formats():
-    rgba = np.zeros((50, 80, 4), np.uint8)
-    rgba[..., 0] = 255
-    rgba[:25, :, 3] = 255  # top half opaque red, bottom transparent
-    out = prepare_image(rgba)
-    assert out.shape == (137, 137, 3)
-    torch.testing.assert_close(out[5, 60], torch.tensor([1.0, 0.0, 0.0]))
-    torch.testing.assert_close(out[130, 60], torch.ones(3))  # composited over white
-    grey = prepare_image(np.full((137, 137), 128, np.uint8))
-    torch.testing.assert_close(grey, torch.full((137, 137, 3), 128 / 255))
-    with pytest.raises(ValueError, match="image"):
-        prepare_image(np.zeros((4, 4, 5), np.uint8))
-
-
-def test_voxels_to_meshes_places_cells_in_object_frame():
-    voxels = torch.zeros(1, 32, 32, 32)
-    voxels[0, 8:24, 4:28, 0:32] = 1  # z in [-0.25, 0.25], y in [-0.375, 0.375], x the full width
-    verts = voxels_to_meshes(voxels).verts_list()[0]
-    lo, hi = verts.min(0).values, verts.max(0).values
-    # The 0.5 iso-surface lies half a cell outside the occupied centres, on the cell faces.
-    torch.testing.assert_close(lo, torch.tensor([-0.5, -0.375, -0.25]), atol=1e-5, rtol=0)
-    torch.testing.assert_close(hi, torch.tensor([0.5, 0.375, 0.25]), atol=1e-5, rtol=0)
-    assert len(voxels_to_meshes(torch.zeros(1, 32, 32, 32)).verts_list()[0]) == 0
-    mesh = voxels_to_meshes(voxels)
-    outward = (mesh.verts_normals_packed() * (mesh.verts_packed() - mesh.verts_packed().mean(0))).sum(-1)
-    assert (outward > 0).float().mean() > 0.99  # normals point out of the solid

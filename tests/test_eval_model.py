@@ -2,59 +2,7 @@ import json
 import os
 
 import pytest
-import torch
 from conftest import assert_one_line_error, call_main, run_script
-
-from eval_model import compute_sampling_metrics
-
-
-def brute_force_metrics(pred, gt, thresholds):
-    d = torch.cdist(pred.double(), gt.double())  # (N, M)
-    out = {}
-    for t in thresholds:
-        precision = 100.0 * (d.min(1).values < t).double().mean().item()
-        recall = 100.0 * (d.min(0).values < t).double().mean().item()
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-        out[t] = (precision, recall, f1)
-    return out
-
-
-def test_metrics_match_brute_force_on_random_clouds():
-    torch.manual_seed(0)
-    thresholds = (0.05, 0.1, 0.2)
-    pred, gt = torch.rand(2, 300, 3), torch.rand(2, 450, 3)
-    batched = compute_sampling_metrics(pred, gt, thresholds)
-    for b in range(2):
-        ref = brute_force_metrics(pred[b], gt[b], thresholds)
-        for t in thresholds:
-            p, r, f1 = ref[t]
-            assert batched["Precision@%f" % t][b].item() == pytest.approx(p, abs=1e-3)
-            assert batched["Recall@%f" % t][b].item() == pytest.approx(r, abs=1e-3)
-            assert batched["F1@%f" % t][b].item() == pytest.approx(f1, abs=1e-3)
-
-
-def test_identical_disjoint_and_empty():
-    points = torch.rand(100, 3)
-    assert compute_sampling_metrics(points, points)["F1@0.010000"] == pytest.approx(100.0)
-    assert compute_sampling_metrics(points, points + 10.0)["F1@0.050000"] == 0.0
-    empty = compute_sampling_metrics(torch.zeros(0, 3), points)
-    assert all(v == 0.0 for v in empty.values())
-    # A padded batch whose second prediction is empty scores 0 there, the first unaffected.
-    batch = compute_sampling_metrics(torch.stack([points, points]), torch.stack([points, points]), pred_lengths=torch.tensor([100, 0]))
-    assert batch["F1@0.010000"].tolist() == pytest.approx([100.0, 0.0])
-    with pytest.raises(ValueError, match=r"\(B, N, 3\)"):
-        compute_sampling_metrics(torch.rand(2, 5, 2), torch.rand(2, 5, 3))
-
-
-def test_all_empty_predictions_score_zero_without_crashing():
-    from dataset import voxels_to_meshes
-    from eval_model import sample_meshes
-
-    meshes = voxels_to_meshes(torch.zeros(3, 16, 16, 16))
-    points, normals, lengths = sample_meshes(meshes, 50)
-    assert points.shape == (3, 50, 3) and lengths.tolist() == [0, 0, 0]
-    metrics = compute_sampling_metrics(points, torch.rand(3, 80, 3), pred_lengths=lengths)
-    assert metrics["F1@0.050000"].tolist() == [0.0, 0.0, 0.0]
 
 
 def test_oracle_scores_high(tiny_root, tmp_path):

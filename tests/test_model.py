@@ -3,7 +3,8 @@ import torch
 
 from dataset import R2N2Dataset, batch_to_device, collate_batch
 from model import ModelError, SingleViewto3D, build_model
-from train_model import compute_loss, get_args_parser
+from train_model import get_args_parser
+from training import compute_loss
 
 SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
 

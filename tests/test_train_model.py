@@ -74,7 +74,7 @@ def test_bad_flags(tiny_root, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert_one_line_error(train_in_process(tiny_root, blocker / "sub", "--type", "vox"), "not writable")
-    assert_one_line_error(train_in_process(tiny_root, tmp_path / "lr", "--type", "vox", "--lr", "nan"), "--lr must be a positive number")
+    assert_one_line_error(train_in_process(tiny_root, tmp_path / "lr", "--type", "vox", "--lr", "nan"), "argument --lr: must be a positive number")
 
 
 def test_cli_error_is_one_line_without_traceback(tiny_root, tmp_path):
@@ -103,3 +103,50 @@ def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, mon
     err = capsys.readouterr().err
     assert "non-finite loss nan at step 3" in err and "checkpoint_point.pth (step 2)" in err
     assert torch.load(tmp_path / "nan" / "checkpoint_point.pth", weights_only=False)["step"] == 2
+
+
+def test_zero_or_negative_budgets_are_refused(tiny_root, tmp_path):
+    for flag in ("--max_iter", "--batch_size", "--save_freq"):
+        assert_one_line_error(train_in_process(tiny_root, tmp_path / "zero", "--type", "vox", flag, "0"), f"argument {flag}: must be at least 1")
+    assert not os.path.exists(tmp_path / "zero")
+
+
+def test_a_second_run_never_replaces_the_first_unless_asked(tiny_root, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "2")
+    assert code == 0, err
+    before = {name: (out / name).read_bytes() for name in ("checkpoint_vox.pth", "args.json")}
+    result = train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "3")
+    assert_one_line_error(result, "already holds a vox run (checkpoint_vox.pth at step 2 of 2): resume it with --load_checkpoint")
+    assert {name: (out / name).read_bytes() for name in before} == before  # nothing touched
+    code, _, err = train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "1", "--overwrite")
+    assert code == 0, err
+    assert torch.load(out / "checkpoint_vox.pth", weights_only=False)["step"] == 1
+    assert_one_line_error(train_in_process(tiny_root, out, "--type", "vox", "--load_checkpoint", "--overwrite"), "give one of them")
+
+
+def logged_lrs(stdout: str) -> dict[int, float]:
+    """{step: learning rate} from train_model.py's log lines."""
+    import re
+
+    return {int(step): float(lr) for step, lr in re.findall(r"step\s+(\d+) \|.*\| lr ([0-9.e+-]+) \|", stdout)}
+
+
+def test_resuming_with_a_larger_max_iter_stretches_the_schedule(tiny_root, tmp_path):
+    import math
+
+    out = tmp_path / "longer"
+    code, _, err = train_in_process(tiny_root, out, "--type", "point", "--max_iter", "4")
+    assert code == 0, err
+    code, stdout, err = train_in_process(tiny_root, out, "--type", "point", "--load_checkpoint", "--max_iter", "8")
+    assert code == 0, err
+    assert "--max_iter 8 differs from the run's 4: the cosine schedule now ends at step 8" in stdout
+    lrs = logged_lrs(stdout)
+    assert sorted(lrs) == [5, 6, 7, 8]
+    for step, lr in lrs.items():  # the 8-step cosine from step 4 on, not a climb after the old end
+        assert lr == pytest.approx(1e-3 * (1 + math.cos(math.pi * step / 8)) / 2, abs=2e-6), step
+    assert torch.load(out / "checkpoint_point.pth", weights_only=False)["step"] == 8
+    # Resuming without --max_iter keeps the run's own (now 8-step) plan: nothing left to do.
+    code, stdout, err = train_in_process(tiny_root, out, "--type", "point", "--load_checkpoint")
+    assert code == 0 and "at step 8 of 8" in stdout, err
+    assert_one_line_error(train_in_process(tiny_root, out, "--type", "point", "--load_checkpoint", "--max_iter", "6"), "already at step 8")

@@ -3,26 +3,27 @@ import json
 import os
 import warnings
 
-import numpy as np
 import pytest
 import torch
 
-import make_dataset
-from dataset import R2N2Dataset, read_binvox, voxels_object_frame, voxels_to_meshes
+import embedded_dataset
+from dataset import R2N2Dataset
+from furniture import SYNSETS
+from geometry import voxels_to_meshes
 from metrics import compute_sampling_metrics
 
 
 def test_six_models_give_train_and_test(tmp_path):
-    make_dataset.generate(str(tmp_path / "six"), n_models=6, n_views=1, seed=3, workers=1, quiet=True)
+    embedded_dataset.generate(str(tmp_path / "six"), n_models=6, n_views=1, seed=3, workers=1, quiet=True)
     splits = json.load(open(tmp_path / "six" / "splits.json"))
     assert sum(len(m) for m in splits["train"].values()) == 3
     assert sum(len(m) for m in splits["test"].values()) == 3
-    assert set(splits["train"]) == set(make_dataset.SYNSETS)
+    assert set(splits["train"]) == set(SYNSETS)
 
 
 def test_generation_is_deterministic(tiny_root, tmp_path):
     again = str(tmp_path / "again")
-    make_dataset.generate(again, n_models=9, n_views=2, seed=0, workers=2, quiet=True)
+    embedded_dataset.generate(again, n_models=9, n_views=2, seed=0, workers=2, quiet=True)
     for rel in ("splits.json",):
         assert filecmp.cmp(os.path.join(tiny_root, rel), os.path.join(again, rel), shallow=False)
     splits = json.load(open(os.path.join(again, "splits.json")))
@@ -36,33 +37,7 @@ def test_generation_is_deterministic(tiny_root, tmp_path):
 
 def test_existing_root_is_refused(tiny_root):
     with pytest.raises(FileExistsError):
-        make_dataset.generate(tiny_root, n_models=3, n_views=1, quiet=True)
-
-
-def test_binvox_round_trip(tmp_path):
-    rng = np.random.default_rng(0)
-    grid = rng.random((32, 32, 32)) > 0.8  # [z, y, x]
-    path = str(tmp_path / "v.binvox")
-    make_dataset.write_binvox(path, grid)
-    coords, dim, translate, scale = read_binvox(path)
-    voxels = voxels_object_frame(coords, dim, translate, scale, None, "header")
-    assert dim == 32 and np.array_equal(voxels.bool().numpy(), grid)
-
-
-def test_voxels_are_solid_and_zyx():
-    """A box part wider in x than in z: the grid's last axis must be x, the interior filled."""
-    part = make_dataset.box(-0.4, 0.4, -0.1, 0.1, -0.2, 0.2)
-    grid = make_dataset.voxelize_parts([part])
-    extent = [int(grid.any(axis=tuple(a for a in range(3) if a != k)).sum()) for k in range(3)]
-    # Lengths z 0.4, y 0.2, x 0.8 of the 1.0 cube at 32 cells: 12.8, 6.4 and 25.6 cells, give or
-    # take the boundary cells that are at least a quarter covered.
-    for cells, length in zip(extent, (0.4, 0.2, 0.8)):
-        assert abs(cells - 32 * length) <= 2
-    # Solid, not a shell: every cell inside the occupied extents' boundary layer is filled
-    # (boundary edge cells may drop out, being under a quarter covered).
-    occupied = [np.flatnonzero(grid.any(axis=tuple(a for a in range(3) if a != k))) for k in range(3)]
-    inner = tuple(slice(cells[0] + 1, cells[-1]) for cells in occupied)
-    assert grid[inner].all() and grid[inner].size >= 10 * 4 * 22
+        embedded_dataset.generate(tiny_root, n_models=3, n_views=1, quiet=True)
 
 
 def test_pytorch3d_r2n2_loads_generated_data(tiny_root):
@@ -119,3 +94,10 @@ def test_mesh_rendered_with_item_camera_matches_alpha(tiny_root):
         silhouette = rasterizer(Meshes([item["verts"]], [item["faces"]])).pix_to_face[0, ..., 0] >= 0
         iou = (silhouette & item["masks"]).sum() / (silhouette | item["masks"]).sum()
         assert iou >= 0.95, f"item {i}: IoU {iou:.3f}"
+
+
+def test_make_dataset_cli_refuses_bad_flags_and_an_existing_root(tiny_root):
+    from conftest import assert_one_line_error, call_main
+
+    assert_one_line_error(call_main("make_dataset", "--root", tiny_root, "--n_models", "3"), "already exists")
+    assert_one_line_error(call_main("make_dataset", "--root", tiny_root + "-x", "--n_models", "0"), "must be at least 1")

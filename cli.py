@@ -1,0 +1,99 @@
+"""Helpers every command-line script shares: one-line errors, flag types, device choice, atomic writes.
+
+    from cli import fail, positive_int, default_device, resolve_device, atomic_torch_save
+
+The scripts (`make_dataset.py`, `fit_data.py`, `train_model.py`, `eval_model.py`,
+`reconstruct.py`, ...) import this module; it imports nothing of the project, so no library
+module ever needs to import a script.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+
+def fail(message: str) -> None:
+    """One clear line on stderr and exit status 2 (argparse's status for bad input)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (0 is refused, never read as "not given")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def default_device() -> str:
+    """CUDA when present (where most users train), else the CPU."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_device(name: str) -> torch.device:
+    """torch.device for --device, or a one-line exit when it cannot be used here."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        fail(f"--device {name}: {err}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        fail(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    return device
+
+
+def check_writable_dir(path: str, flag: str) -> None:
+    """Create `path` if needed and prove a file can be written there, or exit with one line."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".write-test-{os.getpid()}")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as err:
+        fail(f"{flag} {path} is not writable ({err.strerror})")
+
+
+def atomic_torch_save(obj, path: str) -> None:
+    """torch.save to a temporary file, then rename: a crash never leaves a broken file."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_write_text(path: str, text: str) -> str:
+    """Write a text file through a temporary file and a rename. Returns the path."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def atomic_write_json(path: str, obj) -> str:
+    return atomic_write_text(path, json.dumps(obj, indent=1) + "\n")

@@ -1,0 +1,140 @@
+"""Evaluation protocol: any predictor's output turned into surface samples and scored against the GT.
+
+    rows = evaluate(lambda batch: predict("vox", model, batch, n_points=5000), loader, n_points=5000, device="cpu")
+    summary = average(rows)                              # {"F1@0.050000": ..., "ChamferL2": ...}
+
+Every prediction and the GT are compared in the object frame. Vox and occupancy predictions become
+meshes by marching cubes at probability 0.5, mesh predictions are sampled, point predictions are
+used as they are; `n_points` points are sampled from the prediction and from the GT mesh;
+precision / recall / F1 use nearest-neighbour distances both ways (`metrics.py`).
+Baselines live here too: the mean training shape (`ConstantPredictor`) and the GT voxels pushed
+through the vox path (`predict_gt_voxels`, the oracle).
+"""
+
+import numpy as np
+import torch
+
+from dataset import R2N2Dataset, batch_to_device
+from geometry import sample_meshes, voxels_to_meshes
+from metrics import DEFAULT_THRESHOLDS, masked_mean, nearest_neighbours, normal_consistency, precision_recall_f1, voxel_iou
+
+
+def predicted_meshes(model, images: torch.Tensor, grid_res: int):
+    """The surfaces a vox / occupancy / mesh model predicts for images (B, H, W, 3).
+
+    Returns (Meshes batch, grid): grid is the (B, R, R, R) occupancy probabilities the vox and
+    occupancy surfaces were extracted from (marching cubes at 0.5), None for the mesh model.
+    """
+    if model.type == "vox":
+        grid = torch.sigmoid(model(images).float())
+    elif model.type == "occupancy":
+        grid = model.occupancy_grid(images, resolution=grid_res)
+    else:
+        return model.decoder.to_meshes(model(images).float()), None
+    return voxels_to_meshes(grid, 0.5), grid
+
+
+def mesh_prediction(meshes, voxels, n_points: int) -> dict:
+    """A prediction given as surfaces, in evaluation form (see `predict`)."""
+    points, normals, lengths = sample_meshes(meshes, n_points)
+    return {"points": points, "normals": normals, "lengths": lengths, "voxels": voxels, "meshes": meshes}
+
+
+def predict(model_type: str, model, batch: dict, n_points: int, grid_res: int = 32) -> dict:
+    """Predictions of a batch in evaluation form.
+
+    Returns points (B, n, 3), lengths (B,), normals (B, n, 3) or None, voxels (B, 32, 32, 32)
+    probabilities or None, meshes (a Meshes batch) or None.
+    """
+    images = batch["images"]
+    if model_type == "point":
+        points = model(images).float()
+        lengths = torch.full((len(points),), points.shape[1], device=points.device)
+        return {"points": points, "lengths": lengths, "normals": None, "voxels": None, "meshes": None}
+    meshes, grid = predicted_meshes(model, images, grid_res)
+    if model_type == "occupancy" and grid_res != 32:
+        grid = model.occupancy_grid(images, resolution=32)  # IoU is reported at 32^3 for every type
+    return mesh_prediction(meshes, grid, n_points)
+
+
+class ConstantPredictor(torch.nn.Module):
+    """The mean training shape, as a prediction of the given type for every image."""
+
+    def __init__(self, model_type: str, mean_voxels: torch.Tensor, n_points: int, seed: int):
+        super().__init__()
+        self.type = model_type
+        self.mean_voxels = mean_voxels  # (32, 32, 32) probabilities
+        mesh = voxels_to_meshes(mean_voxels[None], 0.5)
+        self.mesh_verts, self.mesh_faces = mesh.verts_list()[0], mesh.faces_list()[0]
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        self.points = sample_meshes(mesh, n_points)[0][0]
+        torch.random.set_rng_state(generator_state)
+
+    def predict(self, batch: dict, n_points: int) -> dict:
+        from pytorch3d.structures import Meshes
+
+        B = len(batch["images"])
+        device = batch["images"].device
+        if self.type == "point":
+            points = self.points.to(device).expand(B, -1, -1)
+            return {"points": points, "lengths": torch.full((B,), points.shape[1], device=device), "normals": None, "voxels": None, "meshes": None}
+        meshes = Meshes([self.mesh_verts.to(device)] * B, [self.mesh_faces.to(device)] * B)
+        voxels = self.mean_voxels.to(device).expand(B, -1, -1, -1) if self.type in ("vox", "occupancy") else None
+        return mesh_prediction(meshes, voxels, n_points)
+
+
+@torch.no_grad()
+def evaluate(predict_fn, loader, n_points: int, device, thresholds=DEFAULT_THRESHOLDS) -> list[dict]:
+    """Per-sample metrics of a predictor over the loader; predict_fn(batch) -> prediction dict.
+
+    `n_points` GT points (with normals) are sampled from each GT mesh. One nearest-neighbour
+    query each way per batch serves F1, Chamfer and normal consistency. Returns one dict per
+    sample: ids, "F1@%f" % t (and Precision, Recall) per threshold, ChamferL2, and IoU_vox32 /
+    NormalConsistency where the prediction has voxels / normals."""
+    from pytorch3d.ops import sample_points_from_meshes
+    from pytorch3d.structures import Meshes
+
+    rows = []
+    for batch in loader:
+        batch = batch_to_device(batch, device)
+        pred = predict_fn(batch)
+        gt_meshes = Meshes(batch["verts"], batch["faces"])
+        points_gt, normals_gt = sample_points_from_meshes(gt_meshes, n_points, return_normals=True)
+        lengths = pred["lengths"]
+        dists_pred, idx_pred, dists_gt, idx_gt = nearest_neighbours(pred["points"], points_gt, lengths)
+        metrics = precision_recall_f1(dists_pred, dists_gt, lengths, thresholds)
+        chamfer = masked_mean(dists_pred.square(), lengths) + dists_gt.square().mean(1)
+        metrics["ChamferL2"] = torch.where(lengths > 0, chamfer, torch.full_like(chamfer, float("nan")))
+        if pred["voxels"] is not None:
+            metrics["IoU_vox32"] = voxel_iou(pred["voxels"] >= 0.5, batch["voxels"] >= 0.5)
+        if pred["normals"] is not None:
+            metrics["NormalConsistency"] = normal_consistency(pred["normals"], idx_pred, normals_gt, idx_gt, lengths)
+        for i in range(len(points_gt)):
+            row = {"synset": batch["synset"][i], "model_id": batch["model_id"][i], "view": int(batch["view"][i]), "n_pred_points": int(lengths[i])}
+            row.update({k: float(v[i]) for k, v in metrics.items()})
+            rows.append(row)
+    return rows
+
+
+def average(rows: list[dict]) -> dict:
+    """Mean of every metric over samples (NaN entries, e.g. Chamfer of empty predictions, skipped)."""
+    keys = [k for k in rows[0] if k not in ("synset", "model_id", "view", "n_pred_points")]
+    out = {}
+    for k in keys:
+        values = np.array([r[k] for r in rows], dtype=float)
+        out[k] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    return out
+
+
+def mean_training_voxels(data_root: str | None) -> torch.Tensor:
+    """The average training occupancy grid (32, 32, 32): the mean shape of the train split."""
+    train = R2N2Dataset(data_root, "train", views="first", quiet=True)
+    return train.cache["voxels"].float().mean(0)
+
+
+def predict_gt_voxels(batch: dict, n_points: int) -> dict:
+    """The oracle: GT voxels as if predicted, through the exact vox evaluation path."""
+    voxels = batch["voxels"].float()
+    return mesh_prediction(voxels_to_meshes(voxels, 0.5), voxels, n_points)
+

@@ -1,0 +1,67 @@
+"""Conversions between 3D representations in the object frame: voxel grids, meshes, point samples.
+
+    meshes = voxels_to_meshes(torch.sigmoid(logits))        # (B, 32, 32, 32) [z, y, x] -> Meshes
+    points, normals, lengths = sample_meshes(meshes, 5000)   # empty meshes give length 0
+
+Grids cover the cube [-0.5, 0.5]^3 with index order [z, y, x] (see `r2n2.py`).
+"""
+
+import torch
+
+
+def sample_surface(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """(n, 3) area-uniform surface samples of one mesh, deterministic for a seed."""
+    from pytorch3d.ops import sample_points_from_meshes
+    from pytorch3d.structures import Meshes
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    points = sample_points_from_meshes(Meshes([verts], [faces]), n)[0]
+    torch.random.set_rng_state(state)
+    return points
+
+
+def voxels_to_meshes(voxels: torch.Tensor, threshold: float = 0.5):
+    """Marching-cubes surfaces of a batch of grids, in the object frame.
+
+    voxels: (B, D, D, D) occupancy probabilities (or 0/1), [z, y, x], covering [-0.5, 0.5]^3.
+    Returns a `Meshes` batch with outward normals; an empty grid gives an empty mesh.
+    The grid is padded with one empty cell on every side so shapes touching the border still
+    get closed surfaces; PyTorch3D's marching_cubes returns vertices as (x, y, z) in index
+    units, so index i maps to the object coordinate (i + 0.5) / D - 0.5.
+    """
+    from pytorch3d.ops.marching_cubes import marching_cubes
+    from pytorch3d.structures import Meshes
+
+    if voxels.dim() != 4:
+        raise ValueError(f"voxels must be (B, D, H, W), got shape {tuple(voxels.shape)}")
+    res = voxels.shape[-1]
+    padded = torch.nn.functional.pad(voxels.float(), (1, 1, 1, 1, 1, 1))
+    verts_list, faces_list = marching_cubes(padded.cpu(), threshold, return_local_coords=False)
+    verts_out, faces_out = [], []
+    for verts, faces in zip(verts_list, faces_list):
+        if isinstance(verts, list) or len(verts) == 0:  # marching_cubes gives [] for an empty grid
+            verts, faces = torch.zeros(0, 3), torch.zeros(0, 3, dtype=torch.long)
+        verts_out.append(((verts - 1.0 + 0.5) / res - 0.5).to(voxels.device))
+        # PyTorch3D's marching_cubes winds faces so normals point into the solid (up the
+        # occupancy gradient); flip them to point outwards, as rendering and meshes expect.
+        faces_out.append(faces[:, [0, 2, 1]].to(voxels.device))
+    return Meshes(verts_out, faces_out)
+
+
+def sample_meshes(meshes, n_points: int):
+    """(points (B, n, 3), normals (B, n, 3), lengths (B,)) from a Meshes batch; empty meshes
+    get length 0 (they score 0, they do not crash)."""
+    from pytorch3d.ops import sample_points_from_meshes
+
+    # From faces_list: when every mesh of a batch is empty, Meshes' per-mesh counts are empty.
+    faces_counts = torch.tensor([len(f) for f in meshes.faces_list()], device=meshes.device)
+    B = len(faces_counts)
+    lengths = (faces_counts > 0).long() * n_points
+    points = torch.zeros(B, n_points, 3, device=meshes.device)
+    normals = torch.zeros(B, n_points, 3, device=meshes.device)
+    nonempty = torch.nonzero(lengths > 0)[:, 0]
+    if len(nonempty):
+        p, n = sample_points_from_meshes(meshes[nonempty.tolist()], n_points, return_normals=True)
+        points[nonempty], normals[nonempty] = p, n
+    return points, normals, lengths

@@ -1,0 +1,32 @@
+import argparse
+import os
+
+import pytest
+
+from cli import atomic_write_json, fail, positive_float, positive_int
+
+
+def test_positive_int_refuses_zero_and_junk():
+    assert positive_int("3") == 3
+    for text in ("0", "-2", "1.5", "many"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            positive_int(text)
+
+
+def test_positive_float_refuses_zero_nan_and_inf():
+    assert positive_float("1e-3") == pytest.approx(1e-3)
+    for text in ("0", "-1", "nan", "inf", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            positive_float(text)
+
+
+def test_fail_is_one_line_with_status_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        fail("something is wrong")
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: something is wrong\n"
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path):
+    path = atomic_write_json(str(tmp_path / "a.json"), {"x": 1})
+    assert open(path).read().strip().startswith("{") and os.listdir(tmp_path) == ["a.json"]

@@ -1,0 +1,31 @@
+import torch
+
+from geometry import sample_meshes, sample_surface, voxels_to_meshes
+
+
+def test_voxels_to_meshes_places_cells_in_object_frame():
+    voxels = torch.zeros(1, 32, 32, 32)
+    voxels[0, 8:24, 4:28, 0:32] = 1  # z in [-0.25, 0.25], y in [-0.375, 0.375], x the full width
+    verts = voxels_to_meshes(voxels).verts_list()[0]
+    lo, hi = verts.min(0).values, verts.max(0).values
+    # The 0.5 iso-surface lies half a cell outside the occupied centres, on the cell faces.
+    torch.testing.assert_close(lo, torch.tensor([-0.5, -0.375, -0.25]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(hi, torch.tensor([0.5, 0.375, 0.25]), atol=1e-5, rtol=0)
+    assert len(voxels_to_meshes(torch.zeros(1, 32, 32, 32)).verts_list()[0]) == 0
+    mesh = voxels_to_meshes(voxels)
+    outward = (mesh.verts_normals_packed() * (mesh.verts_packed() - mesh.verts_packed().mean(0))).sum(-1)
+    assert (outward > 0).float().mean() > 0.99  # normals point out of the solid
+
+
+def test_sample_meshes_marks_empty_meshes_and_sample_surface_is_seeded():
+    voxels = torch.zeros(2, 8, 8, 8)
+    voxels[0, 2:6, 2:6, 2:6] = 1
+    meshes = voxels_to_meshes(voxels)
+    points, normals, lengths = sample_meshes(meshes, 40)
+    assert points.shape == (2, 40, 3) and lengths.tolist() == [40, 0]
+    torch.testing.assert_close(normals[0].norm(dim=1), torch.ones(40))
+    verts, faces = meshes.verts_list()[0], meshes.faces_list()[0]
+    state = torch.random.get_rng_state()
+    a, b = sample_surface(verts, faces, 100, seed=1), sample_surface(verts, faces, 100, seed=1)
+    torch.testing.assert_close(a, b)
+    assert torch.equal(state, torch.random.get_rng_state())  # the caller's random stream is untouched

@@ -1,0 +1,93 @@
+"""What one training step computes: the batches of each step, the targets and the loss of each type.
+
+    sampler = StepBatchSampler(len(dataset), batch_size=32, seed=0, start_step=0, max_iter=450)
+    loss, terms = compute_loss(model, batch, args)     # weighted total, unweighted terms for logs
+
+`train_model.py` runs the loop (optimizer, schedule, checkpoints, DDP) around these; the
+benchmarks and tests call them directly.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from losses import chamfer_loss, smoothness_loss, voxel_loss
+
+
+class StepBatchSampler(torch.utils.data.Sampler):
+    """Batches for steps [start_step, max_iter): a deterministic function of (seed, step).
+
+    Each epoch is a permutation of the dataset seeded by (seed, epoch); consecutive global
+    batches of batch_size * world_size indices are cut from the concatenated epochs, and rank r
+    takes its contiguous share, as DistributedSampler partitions an epoch. Every batch is full
+    (no drop_last), and resuming at any step replays exactly the same batches.
+    """
+
+    def __init__(self, n_items: int, batch_size: int, seed: int, start_step: int, max_iter: int, rank: int = 0, world_size: int = 1):
+        self.n, self.batch_size, self.seed = n_items, batch_size, seed
+        self.start_step, self.max_iter, self.rank, self.world_size = start_step, max_iter, rank, world_size
+
+    def __len__(self) -> int:
+        return max(0, self.max_iter - self.start_step)
+
+    def _epoch(self, epoch: int) -> torch.Tensor:
+        return torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
+
+    def __iter__(self):
+        global_batch = self.batch_size * self.world_size
+        cached_epoch, permutation = -1, None
+        for step in range(self.start_step, self.max_iter):
+            first = step * global_batch + self.rank * self.batch_size
+            indices = []
+            for position in range(first, first + self.batch_size):
+                epoch, offset = divmod(position, self.n)
+                if epoch != cached_epoch:
+                    cached_epoch, permutation = epoch, self._epoch(epoch)
+                indices.append(int(permutation[offset]))
+            yield indices
+
+
+def occupancy_targets(voxels_gt: torch.Tensor, points_gt: torch.Tensor, n_queries: int, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Query points and 0/1 labels for occupancy training.
+
+    Half the queries are uniform in [-0.5, 0.5]^3, half are surface samples jittered by
+    N(0, 0.03^2) (Occupancy Networks: near-surface samples carry the detail). Labels come from the
+    GT solid, the 32^3 voxel grid, by trilinear interpolation thresholded at 0.5: the same
+    0.5 iso-surface that marching cubes extracts from the GT voxels.
+
+    voxels_gt: (B, D, H, W) [z, y, x]; points_gt: (B, S, 3). Returns (B, P, 3), (B, P).
+    """
+    B = voxels_gt.shape[0]
+    device = voxels_gt.device
+    n_uniform = n_queries // 2
+    uniform = torch.rand(B, n_uniform, 3, device=device, generator=generator) - 0.5
+    pick = torch.randint(points_gt.shape[1], (B, n_queries - n_uniform), device=device, generator=generator)
+    near = torch.gather(points_gt, 1, pick[..., None].expand(-1, -1, 3))
+    near = near + 0.03 * torch.randn(near.shape, device=device, generator=generator)
+    queries = torch.cat([uniform, near], dim=1).clamp(-0.5, 0.5)
+    # grid_sample reads grid (x, y, z) in [-1, 1] against (D, H, W) = (z, y, x); align_corners=False
+    # puts -1 and 1 on the outer faces of the cube, as our voxel centres assume.
+    occupancy = F.grid_sample(voxels_gt[:, None], 2 * queries[:, :, None, None], mode="bilinear", align_corners=False)
+    return queries, (occupancy.view(B, -1) >= 0.5).float()
+
+
+def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
+    """Weighted total loss of a batch and the unweighted terms (Mesh R-CNN's MeshLoss style)."""
+    from pytorch3d.ops import sample_points_from_meshes
+
+    raw_model = model.module if hasattr(model, "module") else model
+    images = batch["images"]
+    if args.type == "vox":
+        loss = voxel_loss(model(images), batch["voxels"], pos_weight=args.pos_weight)
+        return loss, {"bce": loss.detach()}
+    if args.type == "point":
+        chamfer = chamfer_loss(model(images).float(), batch["points"])
+        return args.w_chamfer * chamfer, {"chamfer": chamfer.detach()}
+    if args.type == "mesh":
+        meshes = raw_model.decoder.to_meshes(model(images).float())
+        chamfer = chamfer_loss(sample_points_from_meshes(meshes, args.n_points), batch["points"])
+        smooth = smoothness_loss(meshes)
+        return args.w_chamfer * chamfer + args.w_smooth * smooth, {"chamfer": chamfer.detach(), "smooth": smooth.detach()}
+    queries, labels = occupancy_targets(batch["voxels"], batch["points"], args.n_queries)
+    logits = model(images, queries).float()
+    loss = F.binary_cross_entropy_with_logits(logits, labels)
+    return loss, {"bce": loss.detach()}
