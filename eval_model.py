@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from cli import atomic_write_json, default_device, fail, positive_int, resolve_device
-from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
-from evaluation import ConstantPredictor, average, evaluate, mean_training_voxels, predict, predict_gt_voxels
+from dataset import R2N2Dataset, batch_to_device, collate_batch
+from evaluation import ConstantPredictor, average, baseline_voxels, evaluate, predict, predict_gt_voxels
 from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics  # noqa: F401 (the course's name, kept importable here)
 from model import TYPES, ModelError, model_from_checkpoint
+from r2n2 import DatasetError
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -38,8 +39,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint file")
     parser.add_argument("--out_dir", default=None, help="training run folder (default: checkpoints/<type>, as train_model.py)")
     parser.add_argument("--oracle", action="store_true", help="evaluate the GT voxels as a vox prediction (alignment check)")
-    parser.add_argument("--data_root", default=None)
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--data_root", default=None, help="any R2N2-layout folder (default: the embedded data); the checkpoint may come from other data")
+    parser.add_argument("--split", default="test", help="train, val, test or all (every model)")
     parser.add_argument("--views", default="first", choices=["first", "all"], help="one fixed view per model (default) or all")
     parser.add_argument("--n_points", type=positive_int, default=5000, help="points sampled from prediction and GT")
     parser.add_argument("--thresholds", type=float, nargs="+", default=list(DEFAULT_THRESHOLDS))
@@ -57,6 +58,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What the GT surfaces are, as every table and figure says it.
+GT_LABELS = {"mesh": "OBJ meshes", "voxels": "voxel surfaces (no OBJ: marching cubes of the 32^3 grids)"}
+
+
 def f1_curve(summary: dict, thresholds) -> list[float]:
     return [summary["F1@%f" % t] for t in thresholds]
 
@@ -71,7 +76,7 @@ def render_prediction(model_type: str, pred: dict, i: int, color) -> np.ndarray:
     return utils_vis.render_mesh_turntable(mesh.verts_packed().cpu(), mesh.faces_packed().cpu(), color)
 
 
-def write_visuals(model_type: str, predict_fn, dataset, ids: list[int], out_dir: str, device) -> list[str]:
+def write_visuals(model_type: str, predict_fn, dataset, ids: list[int], out_dir: str, device, title: str | None = None) -> list[str]:
     """<id>_gt.png, <id>_pred.gif, <id>_gt_mesh.gif per sample, and gallery.png (rows of
     input | prediction at two angles | GT at the same angles)."""
     import utils_vis
@@ -91,7 +96,7 @@ def write_visuals(model_type: str, predict_fn, dataset, ids: list[int], out_dir:
         image_resized = utils_vis.resize_image(image, pred_frames.shape[1])
         rows.append(np.concatenate([image_resized, pred_frames[0], pred_frames[k], gt_frames[0], gt_frames[k]], axis=1))
     if rows:
-        written.append(utils_vis.save_png(os.path.join(out_dir, "gallery.png"), np.concatenate(rows, axis=0)))
+        written.append(utils_vis.save_png(os.path.join(out_dir, "gallery.png"), np.concatenate(rows, axis=0), title=title))
     return written
 
 
@@ -112,12 +117,13 @@ def compare_runs(run_dirs: list[str], out_path: str) -> str:
     return out_path
 
 
-def load_model_under_test(args) -> tuple[str, object, str | None]:
-    """(name, model or None for the oracle, checkpoint file) from the flags, or a one-line exit."""
+def load_model_under_test(args) -> tuple[str, object, str | None, dict | None]:
+    """(name, model or None for the oracle, checkpoint file, checkpoint) from the flags, or a
+    one-line exit."""
     if args.oracle:
         if args.type != "vox":
             fail("--oracle evaluates GT voxels through the vox path: use it with --type vox")
-        return "oracle", None, None
+        return "oracle", None, None, None
     if args.checkpoint:
         checkpoint_file = args.checkpoint
     elif args.load_checkpoint:
@@ -125,10 +131,10 @@ def load_model_under_test(args) -> tuple[str, object, str | None]:
     else:
         fail("say which model: --load_checkpoint (the run in --out_dir), --checkpoint PATH, or --oracle")
     try:
-        model, _ = model_from_checkpoint(checkpoint_file, expected_type=args.type, device=resolve_device(args.device))
+        model, checkpoint = model_from_checkpoint(checkpoint_file, expected_type=args.type, device=resolve_device(args.device))
     except ModelError as err:
         fail(str(err))
-    return "model", model, checkpoint_file
+    return "model", model, checkpoint_file, checkpoint
 
 
 def write_results(out_dir: str, result: dict, rows: list[dict]) -> None:
@@ -158,7 +164,7 @@ def main(args: argparse.Namespace) -> dict:
         return {"compare": path}
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
-    name, model, checkpoint_file = load_model_under_test(args)
+    name, model, checkpoint_file, checkpoint = load_model_under_test(args)
     try:
         dataset = R2N2Dataset(args.data_root, args.split, views=args.views, seed=args.seed)
     except DatasetError as err:
@@ -176,9 +182,13 @@ def main(args: argparse.Namespace) -> dict:
     eval_seconds = time.time() - start
     summary = average(rows)
 
-    baseline = None
+    baseline, baseline_source = None, None
     if not args.no_baseline:
-        constant = ConstantPredictor(args.type, mean_training_voxels(args.data_root), args.n_points, args.seed)
+        try:
+            mean_voxels, baseline_source = baseline_voxels(checkpoint, args.data_root)
+        except DatasetError as err:
+            fail(str(err))
+        constant = ConstantPredictor(args.type, mean_voxels, args.n_points, args.seed)
         torch.manual_seed(args.seed)
         baseline = average(evaluate(lambda batch: constant.predict(batch, args.n_points), loader, args.n_points, device, args.thresholds))
 
@@ -189,8 +199,11 @@ def main(args: argparse.Namespace) -> dict:
         "type": args.type,
         "checkpoint": checkpoint_file,
         "oracle": args.oracle,
+        "data": dataset.layout.root,
         "split": args.split,
         "views": args.views,
+        "gt_surfaces": GT_LABELS[dataset.surfaces],
+        "mean_shape_from": baseline_source,
         "n_samples": len(rows),
         "thresholds": args.thresholds,
         "model": summary,
@@ -202,13 +215,14 @@ def main(args: argparse.Namespace) -> dict:
     curves = {name: f1_curve(summary, args.thresholds)}
     if baseline:
         curves["mean-shape baseline"] = f1_curve(baseline, args.thresholds)
-    utils_vis.plot_f1(os.path.join(out_dir, f"eval_{args.type}.png"), curves, args.thresholds, f"{run_name}: F1 on {args.split} ({len(rows)} samples)")
+    gt_label = GT_LABELS[dataset.surfaces]
+    utils_vis.plot_f1(os.path.join(out_dir, f"eval_{args.type}.png"), curves, args.thresholds, f"{run_name}: F1 on {args.split} ({len(rows)} samples)\nGT: {gt_label}")
 
     ids = visual_ids(args, len(dataset))
-    write_visuals("vox" if args.oracle else args.type, predict_fn, dataset, ids, out_dir, device)
+    write_visuals("vox" if args.oracle else args.type, predict_fn, dataset, ids, out_dir, device, title=f"{run_name}: input | prediction | GT ({gt_label})")
 
     header = "".join(f"{t:>8.2f}" for t in args.thresholds)
-    print(f"{run_name} on {args.split}: {len(rows)} samples in {eval_seconds:.1f}s")
+    print(f"{run_name} on {args.split} of {dataset.layout.root}: {len(rows)} samples in {eval_seconds:.1f}s; GT surfaces: {gt_label}")
     print(f"{'F1@':<22}{header}")
     print(f"{name:<22}" + "".join(f"{v:8.1f}" for v in f1_curve(summary, args.thresholds)))
     if baseline:

@@ -5,7 +5,8 @@
 
 Every prediction and the GT are compared in the object frame. Vox and occupancy predictions become
 meshes by marching cubes at probability 0.5, mesh predictions are sampled, point predictions are
-used as they are; `n_points` points are sampled from the prediction and from the GT mesh;
+used as they are; `n_points` points are sampled from the prediction and from the GT surface
+mesh (the OBJ, or the voxel grid's surface for data without meshes: `R2N2Dataset.surfaces`);
 precision / recall / F1 use nearest-neighbour distances both ways (`metrics.py`).
 Baselines live here too: the mean training shape (`ConstantPredictor`) and the GT voxels pushed
 through the vox path (`predict_gt_voxels`, the oracle).
@@ -17,6 +18,7 @@ import torch
 from dataset import R2N2Dataset, batch_to_device
 from geometry import sample_meshes, voxels_to_meshes
 from metrics import DEFAULT_THRESHOLDS, masked_mean, nearest_neighbours, normal_consistency, precision_recall_f1, voxel_iou
+from r2n2 import DatasetError
 
 
 def predicted_meshes(model, images: torch.Tensor, grid_res: int):
@@ -128,9 +130,27 @@ def average(rows: list[dict]) -> dict:
 
 
 def mean_training_voxels(data_root: str | None) -> torch.Tensor:
-    """The average training occupancy grid (32, 32, 32): the mean shape of the train split."""
+    """The average occupancy grid (32, 32, 32) of a data root's train split (every model once)."""
     train = R2N2Dataset(data_root, "train", views="first", quiet=True)
     return train.cache["voxels"].float().mean(0)
+
+
+def baseline_voxels(checkpoint: dict | None, data_root: str | None) -> tuple[torch.Tensor, str]:
+    """The mean shape a model is compared with, and where it comes from.
+
+    It is the mean of the data the model was trained on, stored in the checkpoint by
+    train_model.py, so a model trained on the embedded data and evaluated on real renderings
+    is compared with its own training prior. Older checkpoints (and the oracle) fall back to the
+    train split of the checkpoint's data root, then of the evaluated one."""
+    if checkpoint is not None and "mean_train_voxels" in checkpoint:
+        return checkpoint["mean_train_voxels"].float(), "the checkpoint's training data"
+    roots = [] if checkpoint is None else [checkpoint.get("args", {}).get("data_root")]
+    for root in roots + [data_root]:
+        try:
+            return mean_training_voxels(root), f"the train split of {root or 'the embedded data'}"
+        except DatasetError:
+            continue
+    raise DatasetError("no train split to take a mean shape from: pass --no_baseline")
 
 
 def predict_gt_voxels(batch: dict, n_points: int) -> dict:

@@ -28,7 +28,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--type", default="vox", choices=["vox", "point", "mesh"])
     parser.add_argument("--index", type=int, default=0, help="item of the split to fit")
     parser.add_argument("--split", default="train")
-    parser.add_argument("--data_root", default=None, help="folder with r2n2/, shapenet/, splits.json (default: embedded dataset)")
+    parser.add_argument("--data_root", default=None, help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)")
     parser.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default: per type, see DEFAULT_LR)")
     parser.add_argument("--max_iter", type=positive_int, default=500)
     parser.add_argument("--log_freq", type=positive_int, default=100)

@@ -9,16 +9,20 @@ Grids cover the cube [-0.5, 0.5]^3 with index order [z, y, x] (see `r2n2.py`).
 import torch
 
 
-def sample_surface(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    """(n, 3) area-uniform surface samples of one mesh, deterministic for a seed."""
+def sample_surface(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int, return_normals: bool = False):
+    """(n, 3) area-uniform surface samples of one mesh, deterministic for a seed; with
+    return_normals, also the (n, 3) unit normals of the faces they lie on. The caller's random
+    stream is left as it was."""
     from pytorch3d.ops import sample_points_from_meshes
     from pytorch3d.structures import Meshes
 
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
-    points = sample_points_from_meshes(Meshes([verts], [faces]), n)[0]
+    samples = sample_points_from_meshes(Meshes([verts], [faces]), n, return_normals=return_normals)
     torch.random.set_rng_state(state)
-    return points
+    if return_normals:
+        return samples[0][0], samples[1][0]
+    return samples[0]
 
 
 def voxels_to_meshes(voxels: torch.Tensor, threshold: float = 0.5):

@@ -1,6 +1,7 @@
 """Generate the embedded procedural dataset in the R2N2 / ShapeNet layout.
 
     python make_dataset.py --root data/embedded --n_models 1000 --n_views 4 --seed 0
+    python make_dataset.py --root data/r2n2_like --layout archives --n_models 6   # what R2N2's download holds
 
 A thin command line over `embedded_dataset.generate` (what is written, and how, is described
 there). Scripts generate the default dataset on first use, so running this by hand is needed
@@ -18,7 +19,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser("Generate the embedded procedural R2N2-layout dataset", add_help=True)
     parser.add_argument("--root", type=str, default=None, help="output folder (default: the embedded data root of dataset_location.py)")
     parser.add_argument("--n_models", type=positive_int, default=1000, help="models over all categories (default 1000: about 333 per category)")
-    parser.add_argument("--n_views", type=positive_int, default=4, help="rendered views per model")
+    parser.add_argument("--n_views", type=positive_int, default=None, help="rendered views per model (default 4; 24, as R2N2, with --layout archives)")
+    parser.add_argument("--layout", default="course", choices=["course", "archives"],
+                        help="course: the course layout with meshes and splits.json; archives: exactly what R2N2's ShapeNetRendering + ShapeNetVox32 archives hold (no meshes, no split file, centred binvox grids)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     return parser
@@ -30,10 +33,11 @@ def main(args: argparse.Namespace) -> None:
     root = args.root or EMBEDDED_DATA_ROOT
     start = time.time()
     try:
-        info = generate(root, args.n_models, args.n_views, args.seed, args.workers)
+        n_views = args.n_views or (24 if args.layout == "archives" else 4)
+        info = generate(root, args.n_models, n_views, args.seed, args.workers, layout=args.layout)
     except (FileExistsError, ValueError) as err:
         fail(str(err))
-    print(f"wrote {info['n_models']} models x {info['n_views']} views to {root} in {time.time() - start:.1f}s")
+    print(f"wrote {info['n_models']} models x {info['n_views']} views ({args.layout} layout) to {root} in {time.time() - start:.1f}s")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ Conventions (see the README's "Coordinate conventions"):
   used with `pytorch3d.datasets.r2n2.utils.BlenderCamera`: x_view = x_object @ R + T.
 - Image: (137, 137, 3) float in [0, 1], the RGBA rendering composited over a white background.
 
-Binvox placement: the embedded dataset's binvox headers place the grid exactly (voxel centre =
-translate + (index + 0.5) * scale / dim). Real R2N2 binvox files are placed as Mesh R-CNN and
-PyTorch3D do, by aligning the occupied voxels' bounding box with the mesh's (`align_bbox`).
+Binvox placement (`binvox_centers`): R2N2's ShapeNetVox32 grids are cubes of side `scale`
+centred on the origin, whatever the header's translate says; with an OBJ at hand they can
+instead be aligned to the mesh's bounding box, as Mesh R-CNN does.
 
 This module reads and writes single files; it knows nothing of splits, caches or datasets.
 """
@@ -62,14 +62,29 @@ def r2n2_camera(azim: float, elev: float, dist_ratio: float) -> tuple[torch.Tens
     return RT[:3, :3].contiguous(), RT[3, :3].contiguous()
 
 
-def read_metadata(path: str) -> list[tuple[float, float, float]]:
-    """(azim, elev, dist_ratio) of each view from rendering_metadata.txt."""
+def read_metadata(path: str, n_views: int | None = None) -> list[tuple[float, float, float]]:
+    """(azim, elev, dist_ratio) of each view from rendering_metadata.txt.
+
+    Each line holds five numbers, azim elev yaw dist_ratio fov (e.g. `166.34 29.75 0 0.889 25`);
+    a line with fewer, or fewer than `n_views` lines, is an error naming the file."""
     try:
         with open(path) as f:
             rows = [line.split() for line in f if line.strip()]
-        return [(float(r[0]), float(r[1]), float(r[3])) for r in rows]
-    except (OSError, ValueError, IndexError) as err:
+        cameras = []
+        for number, row in enumerate(rows, 1):
+            if len(row) < 5:
+                raise ValueError(f"line {number} has {len(row)} numbers, expected 5 (azim elev yaw dist_ratio fov)")
+            cameras.append((float(row[0]), float(row[1]), float(row[3])))
+    except (OSError, ValueError) as err:
         raise DatasetError(f"cannot read camera metadata {path}: {err}") from None
+    if n_views is not None and len(cameras) < n_views:
+        raise DatasetError(f"camera metadata {path} has {len(cameras)} lines but view {n_views - 1} is used")
+    return cameras
+
+
+def metadata_line(azim: float, elev: float, dist_ratio: float, fov: float = R2N2_FOV) -> str:
+    """One rendering_metadata.txt line as R2N2 writes it: azim elev yaw dist_ratio fov."""
+    return f"{azim:.6f} {elev:.6f} 0 {dist_ratio:.6f} {fov:g}\n"
 
 
 def prepare_image(image: np.ndarray, size: int = IMAGE_SIZE) -> torch.Tensor:
@@ -119,36 +134,63 @@ def read_binvox(path: str) -> tuple[torch.Tensor, int, tuple[float, float, float
             # read_binvox_coords uses the deprecated TypedStorage API; the result is right.
             warnings.simplefilter("ignore", UserWarning)
             dim, translate, scale = _read_binvox_header(f)
-            f.seek(0)
-            coords = read_binvox_coords(f, dtype=torch.long)
+            runs = f.read()
+            if not any(runs[0::2]):  # an empty grid (legal), which read_binvox_coords cannot index
+                coords = torch.zeros(0, 3, dtype=torch.long)
+            else:
+                f.seek(0)
+                coords = read_binvox_coords(f, dtype=torch.long)
         if coords.numel() and (coords.min() < 0 or coords.max() >= dim or len(coords) > dim**3):
             raise ValueError("run lengths do not match the header's dim")
-    except (OSError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError, IndexError) as err:
         raise DatasetError(f"cannot read voxels {path}: {err}") from None
     return coords, dim, translate, scale
 
 
-def voxels_object_frame(coords, dim, translate, scale, verts: torch.Tensor, align: str, res: int = VOXEL_RES) -> torch.Tensor:
-    """Binvox occupied indices -> (res, res, res) float occupancy, [z, y, x], on [-0.5, 0.5]^3.
+VOXEL_PLACEMENTS = ("centred", "bbox", "translate")
 
-    coords: (N, 3) binvox (x, y, z) indices; verts: (V, 3) object-frame mesh vertices, used by
-    align="bbox" (Mesh R-CNN / PyTorch3D's R2N2 placement); align="header" uses the binvox
-    translate/scale.
+
+def binvox_centers(coords: torch.Tensor, dim: int, translate, scale: float, placement: str, verts: torch.Tensor | None = None) -> torch.Tensor:
+    """Object-frame centres (N, 3) of occupied binvox voxels coords (N, 3), (x, y, z) indices.
+
+    placement:
+      "centred": R2N2's ShapeNetVox32 grids, measured on the real files: a cube of side `scale`
+          (the object's largest side) centred on the origin, centre = (i + 0.5) * scale / dim -
+          scale / 2. The header's translate (the bounding box's minimum corner) is NOT the grid's
+          corner. The embedded dataset's headers (translate -0.5, scale 1) read the same either way.
+      "bbox": Mesh R-CNN / PyTorch3D's R2N2: the occupied centres' bounding box stretched onto the
+          mesh's `verts` (V, 3) bounding box (`align_bbox`).
+      "translate": binvox's own convention, translate + (i + 0.5) * scale / dim; wrong for R2N2's
+          files (kept to measure how wrong).
     """
-    voxels = torch.zeros(res, res, res)
-    if len(coords) == 0:
-        return voxels
-    if align == "header":
-        centers = torch.tensor(translate) + (coords.float() + 0.5) * (scale / dim)
-    elif align == "bbox":
+    coords = coords.float()
+    if placement == "centred":
+        return (coords + 0.5) * (scale / dim) - scale / 2
+    if placement == "translate":
+        return torch.tensor(translate, dtype=torch.float32) + (coords + 0.5) * (scale / dim)
+    if placement == "bbox":
         from pytorch3d.datasets.r2n2.utils import align_bbox
 
-        centers = align_bbox(coords.float(), verts)
-    else:
-        raise ValueError(f"voxel_align must be 'header' or 'bbox', got {align!r}")
+        if verts is None:
+            raise ValueError("placement 'bbox' needs the mesh's verts")
+        return align_bbox(coords, verts)
+    raise ValueError(f"voxel placement must be one of {VOXEL_PLACEMENTS}, got {placement!r}")
+
+
+def voxels_from_centers(centers: torch.Tensor, res: int = VOXEL_RES) -> torch.Tensor:
+    """(res, res, res) float occupancy, [z, y, x], on [-0.5, 0.5]^3: a cell is occupied when some
+    centre (N, 3) falls in it. Any binvox dim is resampled this way (a 128^3 grid to 32^3 too)."""
+    voxels = torch.zeros(res, res, res)
+    if len(centers) == 0:
+        return voxels
     idx = ((centers + 0.5) * res).floor().long().clamp(0, res - 1)  # (N, 3) as (x, y, z)
     voxels[idx[:, 2], idx[:, 1], idx[:, 0]] = 1.0
     return voxels
+
+
+def voxels_object_frame(coords, dim, translate, scale, verts: torch.Tensor | None, placement: str, res: int = VOXEL_RES) -> torch.Tensor:
+    """Binvox occupied indices -> (res, res, res) float occupancy, [z, y, x], on [-0.5, 0.5]^3."""
+    return voxels_from_centers(binvox_centers(coords, dim, translate, scale, placement, verts), res)
 
 
 def read_mesh(path: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -177,12 +219,13 @@ def sample_surface(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int) 
     return points
 
 
-def write_binvox(path: str, voxels_zyx: np.ndarray) -> None:
-    """Write a (D, D, D) [z, y, x] bool grid covering [-0.5, 0.5]^3 as binvox.
+def write_binvox(path: str, voxels_zyx: np.ndarray, translate=(-0.5, -0.5, -0.5), scale: float = 1.0) -> None:
+    """Write a (D, D, D) [z, y, x] bool grid as binvox, with the given header.
 
     binvox stores voxels with y fastest, then z, then x (linear index x*D*D + z*D + y), as
-    PyTorch3D's `read_binvox_coords` reads them. The header's translate/scale place the grid:
-    voxel centre = translate + (index + 0.5) * scale / D.
+    PyTorch3D's `read_binvox_coords` reads them. The defaults describe the embedded dataset's grid
+    (the cube [-0.5, 0.5]^3); R2N2's real files carry the object's bounding-box corner and largest
+    side instead, with the grid centred (see `binvox_centers`).
     """
     dim = voxels_zyx.shape[0]
     data = np.ascontiguousarray(voxels_zyx.transpose(2, 0, 1)).ravel().astype(np.uint8)  # [x, z, y]
@@ -197,7 +240,7 @@ def write_binvox(path: str, voxels_zyx: np.ndarray) -> None:
             run = min(length, 255)
             out += bytes([value, run])
             length -= run
-    header = f"#binvox 1\ndim {dim} {dim} {dim}\ntranslate -0.5 -0.5 -0.5\nscale 1.0\ndata\n"
+    tx, ty, tz = (f"{t:g}" for t in translate)
+    header = f"#binvox 1\ndim {dim} {dim} {dim}\ntranslate {tx} {ty} {tz}\nscale {scale:g}\ndata\n"
     with open(path, "wb") as f:
         f.write(header.encode() + bytes(out))
-

@@ -202,25 +202,27 @@ def voxel_centers_1d(res: int = VOXEL_RES) -> np.ndarray:
     return (np.arange(res) + 0.5) / res - 0.5
 
 
-def voxelize_parts(parts: list[Part], res: int = VOXEL_RES, supersample: int = 3, min_fraction: float = 0.25) -> np.ndarray:
-    """Solid occupancy of a union of parts on the [-0.5, 0.5]^3 grid.
+def voxelize_parts(parts: list[Part], res: int = VOXEL_RES, supersample: int = 3, min_fraction: float = 0.25, side: float = 1.0) -> np.ndarray:
+    """Solid occupancy of a union of parts on a res^3 grid over the cube [-side/2, side/2]^3.
 
     A voxel is occupied when at least `min_fraction` of its supersample^3 sub-cell centres lie
     inside some part. A plain centre test would drop parts thinner than a voxel (chair slats,
     legs); counting sub-cells keeps them while not inflating thick parts by a whole voxel.
+    side=1 is the object-frame grid the models predict; R2N2's ShapeNetVox32 files use the
+    object's largest side instead (see `r2n2.binvox_centers`).
 
     Returns: (res, res, res) bool, index order [z, y, x] (D, H, W, as PyTorch3D's cubify and
-    marching_cubes expect), voxel [k, j, i] centred at (x, y, z) = voxel_centers_1d()[[i, j, k]].
+    marching_cubes expect), voxel [k, j, i] centred at (x, y, z) = side * voxel_centers_1d()[[i, j, k]].
     """
     s = supersample
     fine = res * s
-    coords = (np.arange(fine) + 0.5) / fine - 0.5
+    coords = side * ((np.arange(fine) + 0.5) / fine - 0.5)
     inside_fine = np.zeros((fine, fine, fine), dtype=bool)  # [z, y, x] sub-cells
     for part in parts:
         # Test only the sub-cells in the part's bounding box.
         verts, _ = part.mesh()
-        lo = np.clip(np.floor((verts.min(0) + 0.5) * fine).astype(int), 0, fine)
-        hi = np.clip(np.ceil((verts.max(0) + 0.5) * fine).astype(int), 0, fine)
+        lo = np.clip(np.floor((verts.min(0) / side + 0.5) * fine).astype(int), 0, fine)
+        hi = np.clip(np.ceil((verts.max(0) / side + 0.5) * fine).astype(int), 0, fine)
         (x0, y0, z0), (x1, y1, z1) = lo, hi
         if min(x1 - x0, y1 - y0, z1 - z0) <= 0:
             continue
@@ -229,4 +231,3 @@ def voxelize_parts(parts: list[Part], res: int = VOXEL_RES, supersample: int = 3
         inside_fine[z0:z1, y0:y1, x0:x1] |= inside.reshape(zz.shape)
     fraction = inside_fine.reshape(res, s, res, s, res, s).mean(axis=(1, 3, 5))
     return fraction >= min_fraction
-

@@ -51,7 +51,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data_root", default=None, help="folder with r2n2/, shapenet/, splits.json (default: embedded dataset)")
+    parser.add_argument("--data_root", default=None, help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)")
     parser.add_argument("--out_dir", default=None, help="run folder (default: checkpoints/<type>)")
     return parser
 
@@ -179,6 +179,9 @@ def main(args: argparse.Namespace) -> dict:
         dataset = R2N2Dataset(args.data_root, "train", n_points=args.n_points, return_meshes=False, seed=args.seed, quiet=not is_main)
     except DatasetError as err:
         fail(str(err))
+    # The mean training shape, kept in the checkpoint: evaluation compares the model with it on
+    # any data, also data it was not trained on (see evaluation.baseline_voxels).
+    mean_train_voxels = checkpoint["mean_train_voxels"] if checkpoint is not None and "mean_train_voxels" in checkpoint else dataset.cache["voxels"].float().mean(0)
     sampler = StepBatchSampler(len(dataset), args.batch_size, args.seed, start_step, args.max_iter, rank, world_size)
     pin = device.type == "cuda"
     loader = torch.utils.data.DataLoader(
@@ -193,7 +196,8 @@ def main(args: argparse.Namespace) -> dict:
         raw = model.module if world_size > 1 else model
         atomic_torch_save(
             {"model": raw.state_dict(), "model_args": model_args, "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict(), "step": step, "args": vars(args), "best_metric": None},
+             "scheduler": scheduler.state_dict(), "step": step, "args": vars(args), "best_metric": None,
+             "mean_train_voxels": mean_train_voxels, "data": dataset.layout.root},
             ckpt_path,
         )
 

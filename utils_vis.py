@@ -135,13 +135,32 @@ def save_gif(path: str, frames: np.ndarray, fps: int = 12) -> str:
     return path
 
 
-def save_png(path: str, image: np.ndarray) -> str:
-    """Write an (H, W, 3) uint8 or [0, 1] float image as PNG. Returns the path."""
+def save_png(path: str, image: np.ndarray, title: str | None = None) -> str:
+    """Write an (H, W, 3) uint8 or [0, 1] float image as PNG, optionally under a one-line title.
+    Returns the path."""
     if image.dtype != np.uint8:
         image = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    if title:
+        image = np.concatenate([title_strip(title, image.shape[1]), image], axis=0)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     iio.imwrite(path, image)
     return path
+
+
+def title_strip(text: str, width: int, height: int = 28) -> np.ndarray:
+    """(height, width, 3) uint8: `text` in black on white, drawn with matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dpi = 100
+    fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    fig.text(0.01, 0.5, text, va="center", ha="left", fontsize=10)
+    fig.canvas.draw()
+    strip = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return strip[:height, :width]
 
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:

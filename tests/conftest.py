@@ -66,3 +66,15 @@ def assert_one_line_error(result, message: str) -> None:
     assert code == 2, err[-1500:]
     last_line = err.strip().splitlines()[-1]  # argparse prints its usage above the error line
     assert "error:" in last_line and message in last_line, err[-1500:]
+
+
+@pytest.fixture(scope="session")
+def archives_root(tmp_path_factory) -> str:
+    """What R2N2's two archives hold, for 6 models (3 train, 3 test by the generated split):
+    24 RGBA views with 5-number metadata lines and renderings.txt, centred binvox grids; no
+    meshes, no split file."""
+    import embedded_dataset
+
+    root = str(tmp_path_factory.mktemp("data") / "r2n2_like")
+    embedded_dataset.generate(root, n_models=6, n_views=24, seed=1, workers=1, quiet=True, layout="archives")
+    return root
