@@ -4,9 +4,12 @@
     cache = load_cache(layout, "train", entries) # built on first use, memory-mapped afterwards
 
 Ground truth: the voxels are the binvox grid placed in the object frame (`layout.voxel_placement`,
-see `r2n2.binvox_centers`). Surfaces come from the OBJ where the data has meshes, else from the
-voxel grid itself (marching cubes at 0.5, as the oracle does), which is what R2N2's two archives
-alone allow; `layout.surfaces` says which, and so do every table and figure of the evaluation.
+see `r2n2.binvox_centers`). Surface samples (points and normals) are the exact ones of
+pointcloud.npz beside the OBJ when there is one (the embedded data writes it, as Occupancy
+Networks' data has), else samples of the OBJ, else of the voxel grid's own surface (marching
+cubes at 0.5, as the oracle does), which is what R2N2's two archives alone allow;
+`layout.surfaces` says which, and so do every table and figure of the evaluation. Exact
+occupancy labels (points.npz) are cached when every model has them.
 """
 
 import hashlib
@@ -21,7 +24,7 @@ from metrics import voxel_iou
 from r2n2 import DatasetError, prepare_image, r2n2_camera, read_binvox, read_mesh, read_metadata, read_png, voxels_object_frame
 
 N_SURFACE_POINTS = 5000  # surface samples per model kept in the cache
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def read_view(png: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,12 +41,49 @@ def read_view(png: str) -> tuple[torch.Tensor, torch.Tensor]:
     return image, torch.from_numpy(np.ascontiguousarray(raw[..., -1])) > 127
 
 
+def read_npz(path: str, keys: tuple[str, ...]) -> dict:
+    """Arrays `keys` of an .npz file, or DatasetError naming it."""
+    try:
+        with np.load(path) as data:
+            return {key: data[key] for key in keys}
+    except (OSError, ValueError, KeyError) as err:
+        raise DatasetError(f"cannot read {path}: {type(err).__name__}: {err}") from None
+
+
+def surface_samples(files: dict, verts, faces, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """n GT surface points and normals (n, 3) and where they come from: the exact samples of
+    pointcloud.npz when the data has them (the embedded data, Occupancy Networks' data), else
+    area-uniform samples of the surface mesh (the OBJ, or the voxels' own surface)."""
+    if files["pointcloud"] and os.path.exists(files["pointcloud"]):
+        data = read_npz(files["pointcloud"], ("points", "normals"))
+        points, normals = torch.from_numpy(data["points"].astype(np.float32)), torch.from_numpy(data["normals"].astype(np.float32))
+        if len(points) < n or points.shape != normals.shape or points.shape[-1:] != (3,):
+            raise DatasetError(f"{files['pointcloud']} holds {tuple(points.shape)} points: {n} (N, 3) points with normals are needed")
+        return points[:n], torch.nn.functional.normalize(normals[:n], dim=1), "samples"
+    points, normals = sample_surface(verts, faces, n, seed, return_normals=True)
+    return points, normals, "mesh" if files["obj"] else "voxels"
+
+
+def occupancy_labels(files: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Query points (Q, 3) float16 and their inside labels (Q,) bool from points.npz, if any."""
+    if not (files["points"] and os.path.exists(files["points"])):
+        return None
+    data = read_npz(files["points"], ("points", "occupancies"))
+    points = torch.from_numpy(data["points"].astype(np.float16))
+    labels = torch.from_numpy(np.unpackbits(data["occupancies"])[: len(points)].astype(bool))
+    if points.ndim != 2 or points.shape[1] != 3 or len(labels) != len(points):
+        raise DatasetError(f"{files['points']}: points {tuple(points.shape)} and occupancies do not match")
+    return points, labels
+
+
 def read_model(layout: Layout, entry: ModelEntry, n_surface: int = N_SURFACE_POINTS, seed: int = 0) -> dict:
     """Parse one model's files: surface mesh, voxels, surface samples, and its listed views.
 
     Returns verts (V, 3), faces (F, 3) long, voxels (32, 32, 32) [z, y, x], points and normals
-    (n_surface, 3), images (Nv, 137, 137, 3), masks (Nv, 137, 137), R (Nv, 3, 3), T (Nv, 3), and
-    placement_iou: for bbox-placed voxels, their IoU with the centred-grid placement (else nan).
+    (n_surface, 3) with surface_source ("samples", "mesh" or "voxels"), occupancy (query points
+    (Q, 3), labels (Q,)) or None, images (Nv, 137, 137, 3), masks (Nv, 137, 137), R (Nv, 3, 3),
+    T (Nv, 3), and placement_iou: for bbox-placed voxels, their IoU with the centred-grid
+    placement (else nan).
     """
     files = model_files(layout, entry)
     binvox = read_binvox(files["binvox"])
@@ -70,13 +110,15 @@ def read_model(layout: Layout, entry: ModelEntry, n_surface: int = N_SURFACE_POI
         Rs.append(R)
         Ts.append(T)
     seed = int(hashlib.md5(f"{seed}-{entry.model_id}".encode()).hexdigest()[:8], 16)
-    points, normals = sample_surface(verts, faces, n_surface, seed, return_normals=True)
+    points, normals, source = surface_samples(files, verts, faces, n_surface, seed)
     return {
         "verts": verts,
         "faces": faces,
         "voxels": voxels,
         "points": points,
         "normals": normals,
+        "surface_source": source,
+        "occupancy": occupancy_labels(files),
         "images": torch.stack(images),
         "masks": torch.stack(masks),
         "R": torch.stack(Rs),
@@ -92,7 +134,7 @@ def cache_key(layout: Layout, split: str, entries: list[ModelEntry]) -> str:
     for entry in entries:
         digest.update(f"{entry.synset}/{entry.model_id}/{entry.views}".encode())
         files = model_files(layout, entry)
-        for path in (files["obj"], files["binvox"], files["metadata"], *files["pngs"]):
+        for path in (files["obj"], files["pointcloud"], files["points"], files["binvox"], files["metadata"], *files["pngs"]):
             try:
                 st = os.stat(path) if path else None
                 digest.update(f"{st.st_size}/{st.st_mtime_ns}".encode() if st else b"none")
@@ -109,11 +151,14 @@ def build_cache(layout: Layout, split: str, entries: list[ModelEntry], out_path:
     verts_counts = torch.tensor([len(m["verts"]) for m in models])
     faces_counts = torch.tensor([len(m["faces"]) for m in models])
     views_counts = torch.tensor([len(m["images"]) for m in models])
+    occupancy = [m["occupancy"] for m in models]
+    exact_occupancy = all(o is not None for o in occupancy) and len({len(o[0]) for o in occupancy}) == 1
     cache = {
         "version": CACHE_VERSION,
         "synsets": [e.synset for e in entries],
         "model_ids": [e.model_id for e in entries],
         "surfaces": layout.surfaces,
+        "surface_sources": [m["surface_source"] for m in models],
         "voxel_placement": layout.voxel_placement,
         "views": torch.tensor([v for e in entries for v in e.views]),
         "view_model": torch.repeat_interleave(torch.arange(len(entries)), views_counts),
@@ -125,6 +170,9 @@ def build_cache(layout: Layout, split: str, entries: list[ModelEntry], out_path:
         "points": torch.stack([m["points"] for m in models]),  # (M, S, 3)
         "normals": torch.stack([m["normals"] for m in models]).to(torch.float16),  # (M, S, 3) unit vectors
         "placement_iou": torch.tensor([m["placement_iou"] for m in models]),  # (M,)
+        # Exact occupancy labels (points.npz) when every model has them: (M, Q, 3) float16, (M, Q) bool.
+        "occ_points": torch.stack([o[0] for o in occupancy]) if exact_occupancy else torch.zeros(len(models), 0, 3, dtype=torch.float16),
+        "occ_labels": torch.stack([o[1] for o in occupancy]) if exact_occupancy else torch.zeros(len(models), 0, dtype=torch.bool),
         "verts": torch.cat([m["verts"] for m in models]),
         "faces": torch.cat([m["faces"] for m in models]).to(torch.int32),
         "verts_offsets": torch.cat([torch.zeros(1, dtype=torch.long), verts_counts.cumsum(0)]),

@@ -34,17 +34,23 @@ def ensure_data(data_root: str | None) -> Layout:
     return detect_layout(root)
 
 
-def describe(layout: Layout, split_source: str, placement_iou: torch.Tensor | None = None) -> str:
-    """One line saying what a data root holds and how it is read."""
+def describe(layout: Layout, split_source: str, cache: dict | None = None) -> str:
+    """One line saying what a data root holds and how it is read (the cache, when given, tells
+    how its split's ground truth was read)."""
     splits, _ = read_splits(layout)
     models = {(s, m): v for part in splits.values() for s, ms in part.items() for m, v in ms.items()}
     n_views = sum(len(v) for v in models.values())
     placement = {"centred": "centred grid", "bbox": "bbox-aligned to the OBJs"}[layout.voxel_placement]
-    if placement_iou is not None and torch.isfinite(placement_iou).any():
-        placement += f" (the centred grid agrees at IoU {float(placement_iou.nanmean()):.3f} on this split)"
     surfaces = "OBJ meshes" if layout.surfaces == "mesh" else "from voxels"
+    extras = ""
+    if cache is not None:
+        if torch.isfinite(cache["placement_iou"]).any():
+            placement += f" (the centred grid agrees at IoU {float(cache['placement_iou'].nanmean()):.3f} on this split)"
+        if cache["surface_sources"].count("samples") == len(cache["surface_sources"]):
+            surfaces += " (exact samples: pointcloud.npz)"
+        extras = ", occupancy labels: " + ("exact (points.npz)" if cache["occ_points"].shape[1] else "from voxels")
     name = "embedded" if layout.embedded is not None else layout.kind
-    return f"R2N2 layout ({name}) at {layout.root}: {len(models)} models, {n_views} views, voxels: {placement}, surfaces: {surfaces}, split: {split_source}"
+    return f"R2N2 layout ({name}) at {layout.root}: {len(models)} models, {n_views} views, voxels: {placement}, surfaces: {surfaces}{extras}, split: {split_source}"
 
 
 class R2N2Dataset(torch.utils.data.Dataset):
@@ -57,6 +63,8 @@ class R2N2Dataset(torch.utils.data.Dataset):
         views: "all" views of each model, or "first" (one fixed view per model).
         use_cache: read the preprocessed cache (fast) or parse the raw files for every item.
         seed: offsets the per-item `points` subsets and seeds raw-mode surface sampling.
+        return_occupancy: include occ_points (Q, 3) and occ_labels (Q,), the exact occupancy
+            queries of points.npz (Q = 0 when the data has none).
         return_meshes: include verts/faces. Training loaders turn this off: points suffice,
             and dozens of small tensors per batch slow DataLoader workers down.
 
@@ -76,6 +84,7 @@ class R2N2Dataset(torch.utils.data.Dataset):
         seed: int = 0,
         quiet: bool = False,
         return_meshes: bool = True,
+        return_occupancy: bool = False,
     ):
         if views not in ("all", "first"):
             raise ValueError(f"views must be 'all' or 'first', got {views!r}")
@@ -85,11 +94,12 @@ class R2N2Dataset(torch.utils.data.Dataset):
         self.use_cache = use_cache
         self.seed = seed
         self.return_meshes = return_meshes
+        self.return_occupancy = return_occupancy
         self.entries, split_source = load_split(self.layout, split)
         if use_cache:
             self.cache = load_cache(self.layout, split, self.entries, quiet=quiet)
         if not quiet:
-            print(describe(self.layout, split_source, self.cache["placement_iou"] if use_cache else None), file=sys.stderr)
+            print(describe(self.layout, split_source, self.cache if use_cache else None), file=sys.stderr)
         # Flat (model index, position of the view in the model's list) per item.
         self.items = [
             (m, k) for m, entry in enumerate(self.entries) for k in range(len(entry.views) if views == "all" else 1)
@@ -160,6 +170,11 @@ class R2N2Dataset(torch.utils.data.Dataset):
             batch["faces"] = [m["faces"] for m in models]
         if not self.return_meshes:
             del batch["verts"], batch["faces"]
+        if self.return_occupancy:
+            if not self.use_cache:
+                raise ValueError("return_occupancy needs the cache")
+            models = torch.tensor(model_idx)
+            batch["occ_points"], batch["occ_labels"] = self.cache["occ_points"][models], self.cache["occ_labels"][models]
         batch.update(
             K=R2N2_K.expand(len(indices), 4, 4).clone(),
             synset=[e.synset for e in entries],
@@ -196,7 +211,7 @@ def batch_to_device(batch: dict, device, non_blocking: bool = False) -> dict:
             value = value.to(device, non_blocking=non_blocking)
             if key == "images" and value.dtype == torch.uint8:
                 value = value.float() / 255.0
-            elif key == "voxels":
+            elif key in ("voxels", "occ_points"):
                 value = value.float()
         elif isinstance(value, list) and value and isinstance(value[0], torch.Tensor):
             value = [v.to(device, non_blocking=non_blocking) for v in value]

@@ -127,10 +127,15 @@ def detect_layout(data_root: str | None) -> Layout:
 
 
 def model_files(layout: Layout, entry: ModelEntry) -> dict:
-    """Paths of one model's files: obj (None without meshes), binvox, metadata, pngs (per view)."""
+    """Paths of one model's files: obj, and beside it the optional exact samples pointcloud.npz
+    and points.npz (Occupancy Networks' files; all None without meshes), binvox, metadata, pngs
+    (per view)."""
     render_dir = os.path.join(layout.renderings, entry.synset, entry.model_id, "rendering")
+    mesh_dir = os.path.join(layout.meshes, entry.synset, entry.model_id) if layout.meshes else None
     return {
-        "obj": os.path.join(layout.meshes, entry.synset, entry.model_id, "model.obj") if layout.meshes else None,
+        "obj": os.path.join(mesh_dir, "model.obj") if mesh_dir else None,
+        "pointcloud": os.path.join(mesh_dir, "pointcloud.npz") if mesh_dir else None,
+        "points": os.path.join(mesh_dir, "points.npz") if mesh_dir else None,
         "binvox": os.path.join(layout.voxels, entry.synset, entry.model_id, "model.binvox"),
         "metadata": os.path.join(render_dir, "rendering_metadata.txt"),
         "pngs": [os.path.join(render_dir, f"{v:02d}.png") for v in entry.views],

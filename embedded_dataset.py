@@ -6,6 +6,8 @@ Writes, for chairs (03001627), tables (04379243) and sofas (04256520), in the co
 (`layout="archives"` writes R2N2's two archives instead, see `generate`):
 
     ROOT/shapenet/<synset>/<model>/model.obj                 ShapeNet v1 style mesh
+    ROOT/shapenet/<synset>/<model>/pointcloud.npz            exact surface samples and normals
+    ROOT/shapenet/<synset>/<model>/points.npz                labelled occupancy queries (exact)
     ROOT/r2n2/ShapeNetRendering/<synset>/<model>/rendering/  00.png .. NN.png (137x137 RGBA)
                                                              rendering_metadata.txt
     ROOT/r2n2/ShapeNetVoxels/<synset>/<model>/model.binvox   32^3 solid occupancy
@@ -23,7 +25,6 @@ with PyTorch3D's R2N2 camera utilities from the metadata lines, exactly as
 `pytorch3d.datasets.R2N2` reconstructs the camera.
 """
 
-import colorsys
 import hashlib
 import json
 import os
@@ -33,17 +34,14 @@ import time
 
 import numpy as np
 
+from categories import FAMILIES, SYNSETS, family_synset, make_shape
 from dataset_location import split_counts
-from furniture import MAKERS, SYNSETS
+from materials import assign_materials, material_table
 from r2n2 import metadata_line, r2n2_camera, write_binvox
-from rendering import render_rgba
-from shapes import normalize_parts, parts_to_mesh, voxelize_parts
+from rendering import render_views, sample_lighting
+from shapes import normalize_parts, occupancy_queries, parts_to_mesh, sample_union_surface, union_contains, voxelize_parts
 
-GENERATOR_VERSION = 2
-
-
-def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
-    return np.array(colorsys.hsv_to_rgb(h, s, v))
+GENERATOR_VERSION = 3
 
 
 def model_id(seed: int, synset: str, index: int) -> str:
@@ -78,57 +76,71 @@ def write_voxels(path: str, parts, verts: np.ndarray, layout: str) -> None:
         write_binvox(path, voxelize_parts(parts))
 
 
-def write_model(root: str, synset: str, index: int, seed: int, n_views: int, layout: str = "course") -> str:
-    """Generate and write one model (mesh, views, metadata, voxels). Returns its id."""
+N_SURFACE_SAMPLES = 5000
+N_OCCUPANCY_SAMPLES = (5000, 5000)  # uniform, near the surface
+
+
+def write_exact_samples(folder: str, parts, rng) -> None:
+    """Exact ground truth beside the OBJ, in Occupancy Networks' file format:
+    pointcloud.npz (points, normals: surface samples of the union) and points.npz (points,
+    occupancies: packed bits of labelled query points). float16 coordinates keep them small."""
+    points, normals = sample_union_surface(parts, N_SURFACE_SAMPLES, rng)
+    np.savez(os.path.join(folder, "pointcloud.npz"), points=points.astype(np.float16), normals=normals.astype(np.float16))
+    queries = occupancy_queries(points, *N_OCCUPANCY_SAMPLES, rng).astype(np.float16)
+    inside = union_contains(parts, queries.astype(np.float64))  # labels of the points as stored
+    np.savez(os.path.join(folder, "points.npz"), points=queries, occupancies=np.packbits(inside))
+
+
+def part_frames(parts) -> tuple[np.ndarray, np.ndarray]:
+    """Each part's longest direction (the wood grain) and centre, (P, 3) each."""
+    axes, centres = [], []
+    for part in parts:
+        verts = part.mesh()[0]
+        centred = verts - verts.mean(0)
+        axes.append(np.linalg.eigh(centred.T @ centred)[1][:, -1])
+        centres.append(verts.mean(0))
+    return np.array(axes), np.array(centres)
+
+
+def sample_views(rng, n_views: int) -> list[tuple[float, float, float]]:
+    """R2N2's viewpoints: azimuth uniform, elevation 25-30 degrees, distance ratio 0.65-0.9."""
+    return list(zip(rng.uniform(0, 360, n_views), rng.uniform(25, 30, n_views), rng.uniform(0.65, 0.9, n_views)))
+
+
+def write_model(root: str, synset: str, index: int, seed: int, n_views: int, layout: str = "course") -> tuple[str, str]:
+    """Generate and write one model (mesh, views, metadata, voxels). Returns (its id, its family)."""
     import imageio.v3 as iio
     import torch
     from pytorch3d.io import save_obj
 
     rng = np.random.default_rng([seed, int(synset), index])
-    parts = normalize_parts(MAKERS[synset](rng))
-    verts, faces, groups = parts_to_mesh(parts)
+    family, raw_parts = make_shape(synset, rng)
+    parts = normalize_parts(raw_parts)
+    mesh = parts_to_mesh(parts)
     mid = model_id(seed, synset, index)
     dirs = model_dirs(root, layout, synset, mid)
     for folder in dirs.values():
         if folder:
             os.makedirs(folder, exist_ok=True)
     if dirs["mesh"]:
-        save_obj(os.path.join(dirs["mesh"], "model.obj"), torch.as_tensor(verts, dtype=torch.float32), torch.as_tensor(faces))
-    write_voxels(os.path.join(dirs["voxels"], "model.binvox"), parts, verts, layout)
+        save_obj(os.path.join(dirs["mesh"], "model.obj"), torch.as_tensor(mesh.verts, dtype=torch.float32), torch.as_tensor(mesh.faces))
+        write_exact_samples(dirs["mesh"], parts, np.random.default_rng([seed, int(synset), index, 1]))
+    write_voxels(os.path.join(dirs["voxels"], "model.binvox"), parts, mesh.verts, layout)
 
-    # Colours: a main hue per model, the parts' groups in related or contrasting tones.
-    hue = rng.random()
-    palette = np.stack(
-        [_hsv_to_rgb((hue + rng.normal(0, 0.08)) % 1, rng.uniform(0.2, 0.8), rng.uniform(0.5, 0.95)) for _ in range(3)]
-    )
-    if rng.random() < 0.3:
-        palette[:] = palette[0]
-    vert_colors = palette[groups]
-
-    azims = rng.uniform(0, 360, n_views)
-    elevs = rng.uniform(25, 30, n_views)
-    dist_ratios = rng.uniform(0.65, 0.9, n_views)
-    Rs, Ts, lines = [], [], []
-    for azim, elev, dist_ratio in zip(azims, elevs, dist_ratios):
-        R, T = r2n2_camera(azim, elev, dist_ratio)
-        Rs.append(R)
-        Ts.append(T)
-        lines.append(metadata_line(azim, elev, dist_ratio))
-    # Lights roughly from the camera side, in view space (+z is away from the camera there).
-    light_dirs = np.stack([rng.uniform(-0.6, 0.6, n_views), rng.uniform(0.2, 0.9, n_views), -np.ones(n_views)], 1)
-    light_dirs = torch.as_tensor(light_dirs, dtype=torch.float32)
-    Rs_t, Ts_t = torch.stack(Rs), torch.stack(Ts)
-    # DirectionalLights work in world (object) coordinates: rotate view-space directions back.
-    light_dirs_world = torch.einsum("vij,vj->vi", Rs_t, light_dirs)
-    rgba = render_rgba(verts, faces, vert_colors, Rs_t, Ts_t, -light_dirs_world, ambient=rng.uniform(0.45, 0.65))
-
+    axes, centres = part_frames(parts)
+    materials = assign_materials(FAMILIES[synset][family].style, [p.group for p in parts], axes, centres, rng)
+    views = sample_views(rng, n_views)
+    cameras = [r2n2_camera(*view) for view in views]
+    Rs, Ts = torch.stack([R for R, _ in cameras]), torch.stack([T for _, T in cameras])
+    lights = [sample_lighting(rng) for _ in views]
+    rgba = render_views(mesh.verts, mesh.faces, mesh.normals, mesh.part_index, material_table(materials), Rs, Ts, lights)
     for view, image in enumerate(rgba):
         iio.imwrite(os.path.join(dirs["render"], f"{view:02d}.png"), image)
     with open(os.path.join(dirs["render"], "rendering_metadata.txt"), "w") as f:
-        f.writelines(lines)
+        f.writelines(metadata_line(*view) for view in views)
     with open(os.path.join(dirs["render"], "renderings.txt"), "w") as f:
         f.writelines(f"{view:02d}.png\n" for view in range(n_views))
-    return mid
+    return mid, family
 
 
 def _worker(job):
@@ -139,15 +151,34 @@ def _worker(job):
     return synset, index, write_model(root, synset, index, seed, n_views, layout)
 
 
+def make_splits(synsets, per_cat, ids, families, n_views, holdout=()) -> dict:
+    """80/10/10 per category by model index (`split_counts`); models of a held-out family go to
+    the split "heldout" instead, so no model of theirs is trained or tested on in-distribution."""
+    splits = {"train": {}, "val": {}, "test": {}}
+    if holdout:
+        splits["heldout"] = {}
+    for synset, n in zip(synsets, per_cat):
+        kept = [i for i in range(n) if families[(synset, i)] not in holdout]
+        n_train, n_val, _ = split_counts(len(kept))
+        for rank, i in enumerate(kept):
+            split = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"
+            splits[split].setdefault(synset, {})[ids[(synset, i)]] = list(range(n_views))
+        for i in sorted(set(range(n)) - set(kept)):
+            splits["heldout"].setdefault(synset, {})[ids[(synset, i)]] = list(range(n_views))
+    return splits
+
+
 def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, workers: int | None = None, quiet: bool = False,
-             layout: str = "course") -> dict:
+             layout: str = "course", holdout=()) -> dict:
     """Write the dataset to `root` atomically (built in a temp folder, then renamed).
 
     `n_models` counts all categories together, split as evenly as possible. layout "course"
-    writes the course layout with meshes, splits.json and embedded.json (which tells readers
-    the data is exact); "archives" writes only what R2N2's two archives hold (renderings with
-    metadata and renderings.txt, centred 32^3 binvox grids; no meshes, no split file), a
-    stand-in for the real download. Returns the dataset's description (embedded.json's).
+    writes the course layout with meshes, splits.json, families.json (each model's family) and
+    embedded.json (which tells readers the data is exact); "archives" writes only what R2N2's
+    two archives hold (renderings with metadata and renderings.txt, centred 32^3 binvox grids;
+    no meshes, no split file), a stand-in for the real download. `holdout` names families whose
+    models form the split "heldout" (the models are the same as without it: each is drawn from
+    its own seed). Returns the dataset's description (embedded.json's).
     """
     from multiprocessing import get_context
 
@@ -157,6 +188,8 @@ def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, w
         raise ValueError("--n_models and --n_views must be at least 1")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    for family in holdout:
+        family_synset(family)  # ValueError naming the known families
     if os.path.exists(root):
         raise FileExistsError(f"{root} already exists; remove it or choose another --root")
     synsets = list(SYNSETS)
@@ -170,17 +203,18 @@ def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, w
     try:
         jobs = [(tmp, s, i, seed, n_views, layout) for s, i in jobs_meta]
         workers = workers or min(len(jobs), os.cpu_count() or 1)
-        ids = {}
+        ids, families = {}, {}
         bar = tqdm(total=len(jobs), desc=f"generating dataset in {root}", disable=quiet, unit="model")
         if workers > 1:
             with get_context("spawn").Pool(workers) as pool:
-                for synset, index, mid in pool.imap_unordered(_worker, jobs, chunksize=4):
-                    ids[(synset, index)] = mid
+                results = pool.imap_unordered(_worker, jobs, chunksize=4)
+                for synset, index, (mid, family) in results:
+                    ids[(synset, index)], families[(synset, index)] = mid, family
                     bar.update()
         else:
             for job in jobs:
-                synset, index, mid = _worker(job)
-                ids[(synset, index)] = mid
+                synset, index, (mid, family) = _worker(job)
+                ids[(synset, index)], families[(synset, index)] = mid, family
                 bar.update()
         bar.close()
 
@@ -191,18 +225,15 @@ def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, w
             "n_views": n_views,
             "seed": seed,
             "categories": {s: SYNSETS[s] for s in synsets},
+            "holdout": list(holdout),
             "voxel_frame": "centred",
             "seconds": round(time.time() - start, 1),
         }
         if layout == "course":
-            splits = {"train": {}, "val": {}, "test": {}}
-            for synset, n in zip(synsets, per_cat):
-                n_train, n_val, _ = split_counts(n)
-                for i in range(n):
-                    split = "train" if i < n_train else "val" if i < n_train + n_val else "test"
-                    splits[split].setdefault(synset, {})[ids[(synset, i)]] = list(range(n_views))
             with open(os.path.join(tmp, "splits.json"), "w") as f:
-                json.dump(splits, f, indent=1)
+                json.dump(make_splits(synsets, per_cat, ids, families, n_views, holdout), f, indent=1)
+            with open(os.path.join(tmp, "families.json"), "w") as f:
+                json.dump({ids[key]: families[key] for key in sorted(ids)}, f, indent=1)
             with open(os.path.join(tmp, "embedded.json"), "w") as f:
                 json.dump(info, f, indent=1)
         os.replace(tmp, root)

@@ -166,7 +166,7 @@ def main(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
     name, model, checkpoint_file, checkpoint = load_model_under_test(args)
     try:
-        dataset = R2N2Dataset(args.data_root, args.split, views=args.views, seed=args.seed)
+        dataset = R2N2Dataset(args.data_root, args.split, n_points=args.n_points, views=args.views, seed=args.seed)
     except DatasetError as err:
         fail(str(err))
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=False, collate_fn=collate_batch)
@@ -178,7 +178,7 @@ def main(args: argparse.Namespace) -> dict:
 
     start = time.time()
     torch.manual_seed(args.seed)
-    rows = evaluate(predict_fn, loader, args.n_points, device, args.thresholds)
+    rows = evaluate(predict_fn, loader, device, args.thresholds)
     eval_seconds = time.time() - start
     summary = average(rows)
 
@@ -190,7 +190,7 @@ def main(args: argparse.Namespace) -> dict:
             fail(str(err))
         constant = ConstantPredictor(args.type, mean_voxels, args.n_points, args.seed)
         torch.manual_seed(args.seed)
-        baseline = average(evaluate(lambda batch: constant.predict(batch, args.n_points), loader, args.n_points, device, args.thresholds))
+        baseline = average(evaluate(lambda batch: constant.predict(batch, args.n_points), loader, device, args.thresholds))
 
     run_name = args.type + ("_oracle" if args.oracle else "") + (f"_{args.tag}" if args.tag else "")
     out_dir = os.path.join(args.results_dir, run_name)

@@ -1,12 +1,13 @@
 """Evaluation protocol: any predictor's output turned into surface samples and scored against the GT.
 
-    rows = evaluate(lambda batch: predict("vox", model, batch, n_points=5000), loader, n_points=5000, device="cpu")
+    rows = evaluate(lambda batch: predict("vox", model, batch, n_points=5000), loader, device="cpu")
     summary = average(rows)                              # {"F1@0.050000": ..., "ChamferL2": ...}
 
 Every prediction and the GT are compared in the object frame. Vox and occupancy predictions become
 meshes by marching cubes at probability 0.5, mesh predictions are sampled, point predictions are
-used as they are; `n_points` points are sampled from the prediction and from the GT surface
-mesh (the OBJ, or the voxel grid's surface for data without meshes: `R2N2Dataset.surfaces`);
+used as they are; `n_points` points are sampled from the prediction, and compared with as many
+GT surface samples (exact ones where the data has pointcloud.npz, else samples of the OBJ or of
+the voxel grid's surface for data without meshes: `R2N2Dataset.surfaces`);
 precision / recall / F1 use nearest-neighbour distances both ways (`metrics.py`).
 Baselines live here too: the mean training shape (`ConstantPredictor`) and the GT voxels pushed
 through the vox path (`predict_gt_voxels`, the oracle).
@@ -87,22 +88,19 @@ class ConstantPredictor(torch.nn.Module):
 
 
 @torch.no_grad()
-def evaluate(predict_fn, loader, n_points: int, device, thresholds=DEFAULT_THRESHOLDS) -> list[dict]:
+def evaluate(predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS) -> list[dict]:
     """Per-sample metrics of a predictor over the loader; predict_fn(batch) -> prediction dict.
 
-    `n_points` GT points (with normals) are sampled from each GT mesh. One nearest-neighbour
-    query each way per batch serves F1, Chamfer and normal consistency. Returns one dict per
-    sample: ids, "F1@%f" % t (and Precision, Recall) per threshold, ChamferL2, and IoU_vox32 /
-    NormalConsistency where the prediction has voxels / normals."""
-    from pytorch3d.ops import sample_points_from_meshes
-    from pytorch3d.structures import Meshes
-
+    The GT points and normals are the batch's (the dataset's cached surface samples: n_points
+    of them when the dataset was opened with n_points). One nearest-neighbour query each way per
+    batch serves F1, Chamfer and normal consistency. Returns one dict per sample: ids, "F1@%f" % t
+    (and Precision, Recall) per threshold, ChamferL2, and IoU_vox32 / NormalConsistency where the
+    prediction has voxels / normals."""
     rows = []
     for batch in loader:
         batch = batch_to_device(batch, device)
         pred = predict_fn(batch)
-        gt_meshes = Meshes(batch["verts"], batch["faces"])
-        points_gt, normals_gt = sample_points_from_meshes(gt_meshes, n_points, return_normals=True)
+        points_gt, normals_gt = batch["points"], batch["normals"]
         lengths = pred["lengths"]
         dists_pred, idx_pred, dists_gt, idx_gt = nearest_neighbours(pred["points"], points_gt, lengths)
         metrics = precision_recall_f1(dists_pred, dists_gt, lengths, thresholds)

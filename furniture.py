@@ -1,168 +1,138 @@
-"""The category grammars of the embedded dataset: chairs, tables and sofas as unions of parts.
+"""Furniture pieces every category grammar shares: legs, bent-tube paths, pedestals, star bases, rings.
 
-    rng = np.random.default_rng(0)
-    parts = make_chair(rng)                  # list[shapes.Part], raw units (about a metre)
-    parts = MAKERS["04379243"](rng)          # by ShapeNet synset: a table
+    legs = four_legs(rng, 0.2, 0.2, 0.0, 0.45, 0.04, "taper_round", splay=0.05)
+    path = rounded_path([[0, 0, 0.3], [0, 0.45, 0.25], [0, 0.45, -0.2]], radius=0.06)
 
-Raw units: about a metre; y up, front towards +z, floor at y = 0. Each part's `group` picks
-its colour when rendered (FRAME, SEAT, BACK).
+Raw units: about a metre; y up, front towards +z, floor at y = 0 (ShapeNet v1's axes before
+normalisation). `chairs.py`, `tables.py` and `sofas.py` build their families from these and
+describe each by a `Family` (weight, maker, material style); `categories.py` gathers them.
 """
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from shapes import Part, box, cyl, rot_x, rot_y, rotate_about
+from parts import FRAME, METAL, Lathe, Part, Tube, box, rot_x, rot_y, rot_z
 
-SYNSETS = {"03001627": "chair", "04379243": "table", "04256520": "sofa"}
+# --------------------------------------------------------------------------------------------
+# Pieces
+# --------------------------------------------------------------------------------------------
 
-FRAME, SEAT, BACK = 0, 1, 2
+
+def leg(rng, x, z, y0, y1, thickness, style: str, splay=(0.0, 0.0), group=FRAME) -> Part:
+    """One leg from the floor (y0) to y1 at (x, z); style square, round, taper_round,
+    taper_square or turned; splay (about z, about x) tilts its foot outwards about its top."""
+    height, half = y1 - y0, thickness / 2
+    centre = [x, (y0 + y1) / 2, z]
+    if style == "square":
+        part = box(x - half, x + half, y0, y1, z - half, z + half, group)
+    elif style == "round":
+        part = Lathe(center=centre, profile=np.array([[-height / 2, half], [height / 2, half]]), segments=12, group=group)
+    elif style == "taper_round":
+        part = Lathe(center=centre, profile=np.array([[-height / 2, 0.6 * half], [height / 2, half]]), segments=12, group=group)
+    elif style == "taper_square":  # a 4-sided lathe turned by 45 degrees is a tapered square leg
+        r = half * math.sqrt(2)
+        part = Lathe(center=centre, rot=rot_y(math.pi / 4), profile=np.array([[-height / 2, 0.65 * r], [height / 2, r]]), segments=4, group=group)
+    elif style == "turned":
+        ys = np.linspace(-height / 2, height / 2, 7)
+        radii = half * np.array([0.6, 0.75, 0.55, 0.8, 0.6, 0.9, 1.0])
+        part = Lathe(center=centre, profile=np.stack([ys, radii], 1), segments=12, group=group)
+    else:
+        raise ValueError(f"unknown leg style {style!r}")
+    if splay[0] or splay[1]:
+        part = part.rotated(rot_z(splay[0]) @ rot_x(splay[1]), [x, y1, z])
+    return part
 
 
-def _leg_parts(rng, xs, zs, y0, y1, thickness, round_legs, group=FRAME) -> list[Part]:
-    parts = []
-    for x in xs:
-        for z in zs:
-            if round_legs:
-                parts.append(cyl(x, z, y0, y1, thickness / 2, group))
-            else:
-                t = thickness / 2
-                parts.append(box(x - t, x + t, y0, y1, z - t, z + t, group))
+LEG_STYLES = ("square", "round", "taper_round", "taper_square", "turned")
+
+
+def four_legs(rng, half_w, half_d, y0, y1, thickness, style, splay: float = 0.0, group=FRAME) -> list[Part]:
+    """Legs at (+-half_w, +-half_d), feet splayed outwards by `splay` radians."""
+    return [leg(rng, sx * half_w, sz * half_d, y0, y1, thickness, style, (-sx * splay, sz * splay), group)
+            for sx in (-1, 1) for sz in (-1, 1)]
+
+
+def rounded_path(corners, radius: float, steps: int = 5) -> np.ndarray:
+    """A polyline through corners (K, 3) whose inner corners are filleted with arcs of `radius`
+    (shrunk where the segments are short): the centre line of a bent steel tube."""
+    corners = np.asarray(corners, float)
+    points = [corners[0]]
+    for k in range(1, len(corners) - 1):
+        a, b, c = corners[k - 1], corners[k], corners[k + 1]
+        u, v = a - b, c - b
+        lu, lv = np.linalg.norm(u), np.linalg.norm(v)
+        u, v = u / lu, v / lv
+        angle = math.acos(float(np.clip(u @ v, -1, 1)))
+        if angle > math.pi - 1e-3:  # straight through
+            points.append(b)
+            continue
+        tangent_len = min(radius / math.tan(angle / 2), 0.45 * lu, 0.45 * lv)
+        start, end = b + u * tangent_len, b + v * tangent_len
+        for t in np.linspace(0, 1, steps):  # quadratic Bezier: close to a circular fillet
+            points.append((1 - t) ** 2 * start + 2 * (1 - t) * t * b + t**2 * end)
+    points.append(corners[-1])
+    return np.array(points)
+
+
+def arc_points(center, radius: float, angle0: float, angle1: float, steps: int, plane: str = "xz") -> np.ndarray:
+    """Points on a circular arc (angles from the first axis of `plane` towards the second)."""
+    angles = np.linspace(angle0, angle1, steps)
+    points = np.zeros((steps, 3)) + np.asarray(center, float)
+    a, b = {"xz": (0, 2), "xy": (0, 1), "zy": (2, 1)}[plane]
+    points[:, a] += radius * np.cos(angles)
+    points[:, b] += radius * np.sin(angles)
+    return points
+
+
+def ring(y: float, radius: float, tube_radius: float, group=METAL) -> Tube:
+    """A horizontal ring (a stool's footrest)."""
+    return Tube(path=arc_points([0, y, 0], radius, 0, 2 * math.pi, 24)[:-1], radius=tube_radius, closed=True, sides=8, group=group)
+
+
+def star_base(rng, y_hub: float, span: float, n_arms: int = 5, casters: bool = True, group=METAL) -> list[Part]:
+    """An office chair's base: arms sloping from a hub down to feet, with caster balls."""
+    arm_r = rng.uniform(0.014, 0.022)
+    caster_r = rng.uniform(0.022, 0.03) if casters else 0.0
+    foot_y = 2 * caster_r + arm_r if casters else arm_r
+    offset = rng.uniform(0, 2 * math.pi)
+    parts = [Lathe(center=[0, y_hub, 0], profile=np.array([[-0.03, 0.035], [0.03, 0.035]]), segments=12, group=group)]
+    for k in range(n_arms):
+        angle = offset + 2 * math.pi * k / n_arms
+        direction = np.array([math.cos(angle), 0, math.sin(angle)])
+        tip = direction * span + [0, foot_y, 0]
+        parts.append(Tube(path=np.array([[0, y_hub, 0], tip]), radius=arm_r, sides=8, group=group))
+        if casters:
+            parts.append(Tube(path=np.array([tip - [0, foot_y - caster_r, 0]]), radius=caster_r, sides=10, group=group))
     return parts
 
 
-def _pedestal(rng, y_top, column_radius, foot_span, group=FRAME) -> list[Part]:
-    foot_h = rng.uniform(0.03, 0.06)
-    parts = [cyl(0, 0, foot_h * 0.5, y_top, column_radius, group)]
-    if rng.random() < 0.5:
-        parts.append(cyl(0, 0, 0, foot_h, foot_span, group))  # disc base
-    else:
-        n_feet = int(rng.integers(4, 6))
-        width = rng.uniform(0.04, 0.06)
-        offset = rng.uniform(0, 2 * np.pi)
+def pedestal(rng, y_top: float, column_radius: float, foot_span: float, base: str, group=FRAME) -> list[Part]:
+    """A central column on a base: disc, tulip (a flared lathe), cross (four feet) or star."""
+    foot_h = rng.uniform(0.025, 0.06)
+    parts = []
+    if base == "disc":
+        parts.append(Lathe(center=[0, 0, 0], profile=np.array([[0, foot_span], [foot_h, foot_span], [foot_h * 1.5, column_radius * 1.5]]), segments=24, group=group))
+        parts.append(Lathe(center=[0, 0, 0], profile=np.array([[foot_h, column_radius], [y_top, column_radius]]), segments=16, group=group))
+    elif base == "tulip":  # one turned piece flaring from the column to a wide round foot
+        ys = np.array([0, foot_h, 0.12, 0.3, 0.6, 1.0]) * y_top
+        radii = np.array([foot_span, foot_span * 0.9, foot_span * 0.45, column_radius * 1.3, column_radius, column_radius * 1.6])
+        parts.append(Lathe(center=[0, 0, 0], profile=np.stack([ys, radii], 1), segments=24, group=group))
+    else:  # cross or star feet
+        parts.append(Lathe(center=[0, 0, 0], profile=np.array([[foot_h * 0.5, column_radius], [y_top, column_radius]]), segments=16, group=group))
+        n_feet = 4 if base == "cross" else int(rng.integers(4, 6))
+        width = rng.uniform(0.035, 0.06)
+        offset = rng.uniform(0, 2 * math.pi)
         for k in range(n_feet):
             foot = box(0, foot_span, 0, foot_h, -width / 2, width / 2, group)
-            parts += rotate_about([foot], rot_y(offset + 2 * np.pi * k / n_feet), np.zeros(3))
+            parts.append(foot.rotated(rot_y(offset + 2 * math.pi * k / n_feet), np.zeros(3)))
     return parts
 
 
-def make_chair(rng: np.random.Generator) -> list[Part]:
-    width, depth = rng.uniform(0.42, 0.62), rng.uniform(0.40, 0.60)
-    seat_h, seat_t = rng.uniform(0.38, 0.52), rng.uniform(0.04, 0.10)
-    leg_t = rng.uniform(0.045, 0.08)
-    y_seat_bottom = seat_h - seat_t
-    parts = [box(-width / 2, width / 2, y_seat_bottom, seat_h, -depth / 2, depth / 2, SEAT)]
-
-    base = rng.choice(["legs", "pedestal", "sled"], p=[0.5, 0.25, 0.25])
-    if base == "legs":
-        inset = rng.uniform(0.0, 0.05) + leg_t / 2
-        xs, zs = (-width / 2 + inset, width / 2 - inset), (-depth / 2 + inset, depth / 2 - inset)
-        parts += _leg_parts(rng, xs, zs, 0.0, y_seat_bottom, leg_t, rng.random() < 0.4)
-        if rng.random() < 0.35:  # stretchers between the legs
-            y = rng.uniform(0.08, 0.2)
-            t = leg_t * 0.35
-            for x in xs:
-                parts.append(box(x - t, x + t, y - t, y + t, zs[0], zs[1], FRAME))
-    elif base == "pedestal":
-        parts += _pedestal(rng, y_seat_bottom, rng.uniform(0.03, 0.05), rng.uniform(0.22, 0.32))
-    else:  # sled: two floor runners with uprights at front and back
-        t = leg_t / 2
-        for x in (-width / 2 + t, width / 2 - t):
-            parts.append(box(x - t, x + t, 0, leg_t, -depth / 2 - 0.03, depth / 2 + 0.03, FRAME))
-            for z in (-depth / 2 + t, depth / 2 - t):
-                parts.append(box(x - t, x + t, leg_t, y_seat_bottom, z - t, z + t, FRAME))
-
-    # Back, built upright on the back edge of the seat, then tilted backwards about that edge.
-    back_h, back_t = rng.uniform(0.25, 0.6), rng.uniform(0.035, 0.07)
-    z_back = -depth / 2 + back_t / 2
-    back_parts = []
-    if rng.random() < 0.5:
-        back_parts.append(box(-width / 2, width / 2, seat_h, seat_h + back_h, z_back - back_t / 2, z_back + back_t / 2, BACK))
-    else:
-        post_w = rng.uniform(0.045, 0.07)
-        rail_h = rng.uniform(0.05, 0.1)
-        zb0, zb1 = z_back - back_t / 2, z_back + back_t / 2
-        for x in (-width / 2, width / 2 - post_w):
-            back_parts.append(box(x, x + post_w, seat_h, seat_h + back_h, zb0, zb1, FRAME))
-        back_parts.append(box(-width / 2, width / 2, seat_h + back_h - rail_h, seat_h + back_h, zb0, zb1, BACK))
-        n_slats = int(rng.integers(2, 5))
-        inner0, inner1 = -width / 2 + post_w, width / 2 - post_w
-        if rng.random() < 0.5:  # vertical slats
-            slat_w = rng.uniform(0.045, 0.06)
-            for k in range(n_slats):
-                x = inner0 + (k + 1) * (inner1 - inner0) / (n_slats + 1)
-                back_parts.append(box(x - slat_w / 2, x + slat_w / 2, seat_h, seat_h + back_h - rail_h, zb0, zb1, BACK))
-        else:  # horizontal slats
-            slat_h = rng.uniform(0.045, 0.06)
-            for k in range(n_slats - 1):
-                y = seat_h + (k + 1) * (back_h - rail_h) / n_slats
-                back_parts.append(box(inner0, inner1, y - slat_h / 2, y + slat_h / 2, zb0, zb1, BACK))
-    tilt = rng.uniform(0.0, 0.35)
-    parts += rotate_about(back_parts, rot_x(-tilt), np.array([0.0, seat_h, z_back]))
-
-    if rng.random() < 0.35:  # arms: a rail on each side on a front support
-        arm_h = rng.uniform(0.16, 0.26)
-        arm_w = rng.uniform(0.045, 0.07)
-        for x in (-width / 2, width / 2 - arm_w):
-            parts.append(box(x, x + arm_w, seat_h + arm_h - 0.04, seat_h + arm_h, -depth / 2, depth / 2, FRAME))
-            parts.append(box(x, x + arm_w, seat_h, seat_h + arm_h, depth / 2 - arm_w, depth / 2, FRAME))
-    return parts
-
-
-def make_table(rng: np.random.Generator) -> list[Part]:
-    height, top_t = rng.uniform(0.45, 0.8), rng.uniform(0.035, 0.08)
-    y_under = height - top_t
-    round_top = rng.random() < 0.3
-    if round_top:
-        radius = rng.uniform(0.35, 0.6)
-        parts = [cyl(0, 0, y_under, height, radius, SEAT)]
-        half_w = half_d = radius / math.sqrt(2)
-    else:
-        half_w, half_d = rng.uniform(0.35, 0.75), rng.uniform(0.25, 0.45)
-        parts = [box(-half_w, half_w, y_under, height, -half_d, half_d, SEAT)]
-    leg_t = rng.uniform(0.05, 0.09)
-    base = rng.choice(["legs", "pedestal", "panels"], p=[0.5, 0.25, 0.25])
-    if base == "legs" or (base == "panels" and round_top):
-        inset = rng.uniform(0.02, 0.08) + leg_t / 2
-        xs, zs = (-half_w + inset, half_w - inset), (-half_d + inset, half_d - inset)
-        parts += _leg_parts(rng, xs, zs, 0.0, y_under, leg_t, rng.random() < 0.4)
-        if rng.random() < 0.3:  # lower shelf
-            y = rng.uniform(0.1, 0.25)
-            parts.append(box(xs[0], xs[1], y, y + 0.04, zs[0], zs[1], SEAT))
-    elif base == "pedestal":
-        parts += _pedestal(rng, y_under, rng.uniform(0.05, 0.09), min(half_w, half_d) * rng.uniform(0.6, 0.9))
-    else:  # two slab sides
-        panel_t = rng.uniform(0.04, 0.08)
-        inset = rng.uniform(0.0, 0.1)
-        for x in (-half_w + inset, half_w - inset - panel_t):
-            parts.append(box(x, x + panel_t, 0, y_under, -half_d * 0.9, half_d * 0.9, FRAME))
-    return parts
-
-
-def make_sofa(rng: np.random.Generator) -> list[Part]:
-    width, depth = rng.uniform(1.2, 2.2), rng.uniform(0.75, 1.0)
-    seat_h, foot_h = rng.uniform(0.38, 0.48), rng.choice([0.0, rng.uniform(0.05, 0.12)])
-    cushion_t = rng.uniform(0.08, 0.15)
-    back_t, back_h = rng.uniform(0.15, 0.25), rng.uniform(0.3, 0.5)
-    has_arms = rng.random() < 0.8
-    arm_w = rng.uniform(0.1, 0.25) if has_arms else 0.0
-    hw, hd = width / 2, depth / 2
-    parts = [box(-hw, hw, foot_h, seat_h - cushion_t, -hd, hd, FRAME)]
-    parts.append(box(-hw, hw, foot_h, seat_h + back_h, -hd, -hd + back_t, BACK))
-    n_cushions = int(rng.integers(1, 4))
-    inner0, inner1 = -hw + arm_w, hw - arm_w
-    step = (inner1 - inner0) / n_cushions
-    for k in range(n_cushions):
-        gap = 0.01 if n_cushions > 1 else 0.0
-        parts.append(box(inner0 + k * step + gap, inner0 + (k + 1) * step - gap, seat_h - cushion_t, seat_h, -hd + back_t, hd, SEAT))
-    if has_arms:
-        arm_top = seat_h + rng.uniform(0.1, 0.25)
-        for x in (-hw, hw - arm_w):
-            parts.append(box(x, x + arm_w, foot_h, arm_top, -hd, hd, FRAME))
-    if foot_h > 0:
-        t = 0.05
-        parts += _leg_parts(rng, (-hw + t, hw - t), (-hd + t, hd - t), 0.0, foot_h + 0.001, 2 * t, rng.random() < 0.5)
-    return parts
-
-
-MAKERS = {"03001627": make_chair, "04379243": make_table, "04256520": make_sofa}
+@dataclass
+class Family:
+    weight: float  # relative frequency within its category
+    maker: Callable  # rng -> list[Part]
+    style: str  # which materials suit it (materials.py)

@@ -21,6 +21,7 @@ import time
 
 import torch
 
+from augment import augment_images
 from cli import atomic_torch_save, atomic_write_json, check_writable_dir, default_device, fail, positive_float, positive_int, resolve_device
 from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
 from model import TYPES, ModelError, SingleViewto3D, default_model_args, load_checkpoint
@@ -50,6 +51,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="start a new run even if <out_dir> already holds a checkpoint of this type (it is replaced)")
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    parser.add_argument("--no_augment", action="store_true",
+                        help="train on the images as they are (default: zoom/shift, colour jitter, random backgrounds, blur; see augment.py)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data_root", default=None, help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)")
     parser.add_argument("--out_dir", default=None, help="run folder (default: checkpoints/<type>)")
@@ -176,7 +179,8 @@ def main(args: argparse.Namespace) -> dict:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     try:
-        dataset = R2N2Dataset(args.data_root, "train", n_points=args.n_points, return_meshes=False, seed=args.seed, quiet=not is_main)
+        dataset = R2N2Dataset(args.data_root, "train", n_points=args.n_points, return_meshes=False, seed=args.seed, quiet=not is_main,
+                              return_occupancy=args.type == "occupancy")
     except DatasetError as err:
         fail(str(err))
     # The mean training shape, kept in the checkpoint: evaluation compares the model with it on
@@ -212,9 +216,11 @@ def main(args: argparse.Namespace) -> dict:
     for batch in loader:
         t_loaded = time.perf_counter()
         batch = batch_to_device(batch, device, non_blocking=pin)
-        # Randomness inside a step (mesh sampling, occupancy queries) depends on (seed, step)
-        # only, so a resumed run draws exactly what an uninterrupted one would.
+        # Randomness inside a step (augmentation, mesh sampling, occupancy queries) depends on
+        # (seed, step) only, so a resumed run draws exactly what an uninterrupted one would.
         torch.manual_seed(args.seed * 1_000_003 + step * world_size + rank)
+        if not args.no_augment:
+            batch["images"] = augment_images(batch["images"], batch["masks"])
         with autocast:
             loss, terms = compute_loss(model, batch, args)
         if not torch.isfinite(loss):

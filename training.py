@@ -70,6 +70,16 @@ def occupancy_targets(voxels_gt: torch.Tensor, points_gt: torch.Tensor, n_querie
     return queries, (occupancy.view(B, -1) >= 0.5).float()
 
 
+def exact_occupancy_targets(occ_points: torch.Tensor, occ_labels: torch.Tensor, n_queries: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n_queries of each item's stored exact queries (points.npz: uniform and near-surface
+    points labelled by the true solid), drawn at random. occ_points (B, Q, 3), occ_labels
+    (B, Q) bool -> (B, n_queries, 3), (B, n_queries) float."""
+    B, Q, _ = occ_points.shape
+    pick = torch.randint(Q, (B, n_queries), device=occ_points.device)
+    queries = torch.gather(occ_points, 1, pick[..., None].expand(-1, -1, 3))
+    return queries, torch.gather(occ_labels, 1, pick).float()
+
+
 def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
     """Weighted total loss of a batch and the unweighted terms (Mesh R-CNN's MeshLoss style)."""
     from pytorch3d.ops import sample_points_from_meshes
@@ -87,7 +97,10 @@ def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
         chamfer = chamfer_loss(sample_points_from_meshes(meshes, args.n_points), batch["points"])
         smooth = smoothness_loss(meshes)
         return args.w_chamfer * chamfer + args.w_smooth * smooth, {"chamfer": chamfer.detach(), "smooth": smooth.detach()}
-    queries, labels = occupancy_targets(batch["voxels"], batch["points"], args.n_queries)
+    if batch.get("occ_points") is not None and batch["occ_points"].shape[1] > 0:
+        queries, labels = exact_occupancy_targets(batch["occ_points"], batch["occ_labels"], args.n_queries)
+    else:  # data without points.npz: labels read off the 32^3 grid
+        queries, labels = occupancy_targets(batch["voxels"], batch["points"], args.n_queries)
     logits = model(images, queries).float()
     loss = F.binary_cross_entropy_with_logits(logits, labels)
     return loss, {"bce": loss.detach()}

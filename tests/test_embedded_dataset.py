@@ -8,7 +8,7 @@ import torch
 
 import embedded_dataset
 from dataset import R2N2Dataset
-from furniture import SYNSETS
+from categories import SYNSETS
 from geometry import voxels_to_meshes
 from metrics import compute_sampling_metrics
 
@@ -61,7 +61,13 @@ def test_pytorch3d_r2n2_loads_generated_data(tiny_root):
     torch.testing.assert_close(model["verts"], item["verts"])
 
 
-def test_voxel_surface_agrees_with_mesh_on_every_model(tiny_root):
+def test_voxels_mesh_and_exact_surface_agree_on_every_model(tiny_root):
+    """The three ground truths of a model describe one solid: the voxel grid's surface, the OBJ
+    and the exact surface samples (pointcloud.npz) agree at F1@0.05 >= 95. At 0.02 the OBJ is
+    measured against the exact samples too: it differs from them where a triangle straddles a
+    junction or a large face lies partly pressed against another part (a sofa's base under its
+    cushions: measured 88.9 on the worst model), which is why training and evaluation use the
+    exact samples."""
     from pytorch3d.ops import sample_points_from_meshes
     from pytorch3d.structures import Meshes
 
@@ -69,17 +75,19 @@ def test_voxel_surface_agrees_with_mesh_on_every_model(tiny_root):
     checked = 0
     for split in (s for s, synsets in splits.items() if any(synsets.values())):
         ds = R2N2Dataset(tiny_root, split, views="first", quiet=True)
+        assert ds.cache["surface_sources"] == ["samples"] * len(ds.entries)
         checked += len(ds)
         for i in range(len(ds)):
             item = ds[i]
             torch.manual_seed(0)
-            vox_mesh = voxels_to_meshes(item["voxels"][None])
-            points_vox = sample_points_from_meshes(vox_mesh, 5000)[0]
+            points_vox = sample_points_from_meshes(voxels_to_meshes(item["voxels"][None]), 5000)[0]
             points_mesh = sample_points_from_meshes(Meshes([item["verts"]], [item["faces"]]), 5000)[0]
-            f1 = compute_sampling_metrics(points_vox, points_mesh, (0.05,))["F1@0.050000"]
-            assert f1 >= 95.0, f"{item['model_id']}: F1@0.05 {f1:.1f}"
+            for name, points in (("voxels", points_vox), ("OBJ", points_mesh)):
+                f1 = compute_sampling_metrics(points, item["points"], (0.05,))["F1@0.050000"]
+                assert f1 >= 95.0, f"{item['model_id']}: {name} vs exact samples F1@0.05 {f1:.1f}"
+            f1 = compute_sampling_metrics(points_mesh, item["points"], (0.02,))["F1@0.020000"]
+            assert f1 >= 85.0, f"{item['model_id']}: OBJ vs exact samples F1@0.02 {f1:.1f}"
     assert checked == 9
-
 
 def test_mesh_rendered_with_item_camera_matches_alpha(tiny_root):
     from pytorch3d.datasets.r2n2.utils import BlenderCamera

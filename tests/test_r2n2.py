@@ -2,7 +2,17 @@ import numpy as np
 import pytest
 import torch
 
-from r2n2 import DatasetError, binvox_centers, prepare_image, r2n2_camera, read_binvox, read_metadata, voxels_from_centers, voxels_object_frame, write_binvox
+from r2n2 import (
+    DatasetError,
+    binvox_centers,
+    prepare_image,
+    r2n2_camera,
+    read_binvox,
+    read_metadata,
+    voxels_from_centers,
+    voxels_object_frame,
+    write_binvox,
+)
 
 
 def test_binvox_round_trip(tmp_path):

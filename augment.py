@@ -1,0 +1,117 @@
+"""Training-time image augmentation that keeps the geometry right: the 3D target never changes.
+
+    images = augment_images(batch["images"], batch["masks"])      # (B, H, W, 3) in [0, 1]
+
+The targets are in the object frame, whatever the view, so the image may change in every way
+that does not change which object it shows: a small zoom and shift (the object stays in view,
+as in R2N2's framing), colour jitter of the object (brightness, contrast, saturation, hue),
+sometimes a plain, gradient or blotchy background in place of R2N2's white (photos of furniture
+on a wall or floor), sometimes a little blur and noise. Mirroring is left out: it would mirror
+the object, not only the image. Random draws come from torch's global generator, which the
+training loop seeds per step, so a resumed run augments exactly as an uninterrupted one.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class AugmentConfig:
+    zoom: float = 0.1  # scale in [1 - zoom, 1 + zoom]
+    shift: float = 0.06  # shift up to this fraction of the image size
+    colour: float = 0.25  # brightness, contrast and saturation in [1 - colour, 1 + colour]
+    hue: float = 0.06  # hue rotation, in turns
+    background: float = 0.3  # probability of a non-white background
+    blur: float = 0.3  # probability of a Gaussian blur (sigma 0.3-1 pixel)
+    noise: float = 0.02  # up to this standard deviation of pixel noise
+
+
+def _uniform(low: float, high: float, n: int, device) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, device=device)
+
+
+def zoom_and_shift(images: torch.Tensor, masks: torch.Tensor, zoom: float, shift: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """images (B, H, W, 3) on white, masks (B, H, W) float: each sample zoomed by a factor in
+    [1 - zoom, 1 + zoom] and shifted by up to `shift` of the image; uncovered border is white."""
+    B = images.shape[0]
+    scale = _uniform(1 - zoom, 1 + zoom, B, images.device)
+    offset = _uniform(-2 * shift, 2 * shift, 2 * B, images.device).view(B, 2)  # NDC spans 2
+    theta = torch.zeros(B, 2, 3, device=images.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1 / scale
+    theta[:, :, 2] = -offset / scale[:, None]
+    grid = F.affine_grid(theta, (B, 4, *images.shape[1:3]), align_corners=False)
+    stacked = torch.cat([images - 1.0, masks[..., None]], dim=-1).permute(0, 3, 1, 2)  # zero padding = white, empty
+    warped = F.grid_sample(stacked, grid, mode="bilinear", padding_mode="zeros", align_corners=False).permute(0, 2, 3, 1)
+    return warped[..., :3] + 1.0, warped[..., 3]
+
+
+def jitter_colour(images: torch.Tensor, strength: float, hue: float) -> torch.Tensor:
+    """Per-sample brightness, contrast, saturation (factors in [1 - strength, 1 + strength]) and
+    a hue rotation of up to `hue` turns about the grey axis."""
+    B, device = images.shape[0], images.device
+    grey = images.mean(-1, keepdim=True)
+    saturation = _uniform(1 - strength, 1 + strength, B, device).view(B, 1, 1, 1)
+    images = grey + saturation * (images - grey)
+    angle = _uniform(-hue, hue, B, device) * 2 * torch.pi
+    # Rotation about (1, 1, 1) / sqrt(3) (Rodrigues), which keeps grey levels.
+    axis = torch.full((3,), 3**-0.5, device=device)
+    cross = torch.tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=images.dtype, device=device) * 3**-0.5
+    rotation = (torch.cos(angle).view(B, 1, 1) * torch.eye(3, device=device) + torch.sin(angle).view(B, 1, 1) * cross
+                + (1 - torch.cos(angle)).view(B, 1, 1) * torch.outer(axis, axis))
+    images = torch.einsum("bhwc,bdc->bhwd", images, rotation)
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    contrast = _uniform(1 - strength, 1 + strength, B, device).view(B, 1, 1, 1)
+    brightness = _uniform(1 - strength, 1 + strength, B, device).view(B, 1, 1, 1)
+    return ((images - mean) * contrast + mean) * brightness
+
+
+def random_backgrounds(B: int, H: int, W: int, device) -> torch.Tensor:
+    """(B, H, W, 3): plain colours, vertical gradients (a wall meeting a floor) and blotchy
+    low-frequency textures, mostly light and unsaturated as walls are."""
+    base = torch.rand(B, 1, 1, 3, device=device) * 0.6 + 0.35
+    grey = base.mean(-1, keepdim=True)
+    base = grey + (base - grey) * torch.rand(B, 1, 1, 1, device=device)
+    kind = torch.randint(0, 3, (B,), device=device)
+    second = (base * _uniform(0.5, 1.0, B, device).view(B, 1, 1, 1)).expand(B, H, W, 3)
+    ramp = torch.linspace(0, 1, H, device=device).view(1, H, 1, 1)
+    gradient = base + (second - base) * ramp
+    blotches = F.interpolate(torch.rand(B, 1, 4, 4, device=device), size=(H, W), mode="bicubic", align_corners=False).permute(0, 2, 3, 1)
+    textured = base * (0.75 + 0.4 * blotches)  # light and dark patches of the wall's own colour
+    out = torch.where((kind == 0).view(B, 1, 1, 1), base.expand(B, H, W, 3), gradient)
+    return torch.where((kind == 2).view(B, 1, 1, 1), textured, out).clamp(0, 1)
+
+
+def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """images (B, H, W, 3) blurred with a per-sample sigma (B,) in pixels (5-tap kernels)."""
+    B = images.shape[0]
+    taps = torch.arange(-2, 3, device=images.device, dtype=images.dtype)
+    kernel = torch.exp(-0.5 * (taps[None] / sigma[:, None]) ** 2)
+    kernel = kernel / kernel.sum(1, keepdim=True)  # (B, 5)
+    x = images.permute(3, 0, 1, 2).reshape(1, 3 * B, *images.shape[1:3])  # channels grouped per sample
+    weights = kernel.repeat(3, 1)  # (3B, 5), channel-major like x
+    x = F.conv2d(F.pad(x, (2, 2, 0, 0), mode="replicate"), weights.view(3 * B, 1, 1, 5), groups=3 * B)
+    x = F.conv2d(F.pad(x, (0, 0, 2, 2), mode="replicate"), weights.view(3 * B, 1, 5, 1), groups=3 * B)
+    return x.view(3, B, *images.shape[1:3]).permute(1, 2, 3, 0)
+
+
+def augment_images(images: torch.Tensor, masks: torch.Tensor, config: AugmentConfig | None = None) -> torch.Tensor:
+    """images (B, H, W, 3) float in [0, 1], composited over white; masks (B, H, W) bool, the
+    object. Returns the augmented images, same shape (see the module docstring)."""
+    config = config or AugmentConfig()
+    B, H, W, _ = images.shape
+    if B == 0:
+        return images
+    images, coverage = zoom_and_shift(images.float(), masks.float(), config.zoom, config.shift)
+    object_colour = jitter_colour(images, config.colour, config.hue).clamp(0, 1)
+    coverage = coverage[..., None]
+    white = torch.ones_like(images)
+    use_background = (torch.rand(B, device=images.device) < config.background).view(B, 1, 1, 1)
+    background = torch.where(use_background, random_backgrounds(B, H, W, images.device), white)
+    images = object_colour * coverage + background * (1 - coverage)
+    blurred = torch.rand(B, device=images.device) < config.blur
+    if blurred.any():
+        images[blurred] = gaussian_blur(images[blurred], _uniform(0.3, 1.0, int(blurred.sum()), images.device))
+    images = images + torch.randn_like(images) * _uniform(0, config.noise, B, images.device).view(B, 1, 1, 1)
+    return images.clamp(0, 1)

@@ -1,0 +1,46 @@
+"""The categories of the embedded dataset and their shape families, drawn by weight.
+
+    family, parts = make_shape("03001627", rng)              # a chair of a family drawn by weight
+    family, parts = make_shape("04379243", rng, family="trestle")
+    FAMILIES["03001627"]                                      # {name: Family(weight, maker, style)}
+
+Chairs, tables and sofas carry ShapeNet's synset ids; each category's families live in
+`chairs.py`, `tables.py` and `sofas.py`. `exclude` leaves families out (held-out families, to
+measure transfer to shapes never seen in training).
+"""
+
+import numpy as np
+
+import chairs
+import sofas
+import tables
+from furniture import Family
+from parts import Part
+
+SYNSETS = {"03001627": "chair", "04379243": "table", "04256520": "sofa"}
+FAMILIES: dict[str, dict[str, Family]] = {"03001627": chairs.FAMILIES, "04379243": tables.FAMILIES, "04256520": sofas.FAMILIES}
+
+
+def family_synset(family: str) -> str:
+    """The synset a family belongs to; ValueError naming the known families otherwise."""
+    for synset, members in FAMILIES.items():
+        if family in members:
+            return synset
+    known = ", ".join(f"{SYNSETS[s]}: {' '.join(sorted(m))}" for s, m in FAMILIES.items())
+    raise ValueError(f"unknown family {family!r} (known families, {known})")
+
+
+def draw_family(synset: str, rng: np.random.Generator, exclude=()) -> str:
+    """A family of the category, drawn by weight (families in `exclude` are never drawn)."""
+    options = {name: f for name, f in FAMILIES[synset].items() if name not in exclude}
+    if not options:
+        raise ValueError(f"every {SYNSETS[synset]} family is excluded")
+    names = sorted(options)
+    weights = np.array([options[n].weight for n in names])
+    return names[int(rng.choice(len(names), p=weights / weights.sum()))]
+
+
+def make_shape(synset: str, rng: np.random.Generator, family: str | None = None, exclude=()) -> tuple[str, list[Part]]:
+    """(family, parts) of one model of the category, in raw units."""
+    family = family or draw_family(synset, rng, exclude)
+    return family, FAMILIES[synset][family].maker(rng)
