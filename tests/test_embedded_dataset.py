@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import embedded_dataset
-from dataset import R2N2Dataset
 from categories import SYNSETS
+from dataset import R2N2Dataset
 from geometry import voxels_to_meshes
 from metrics import compute_sampling_metrics
 
