@@ -109,7 +109,10 @@ class R2N2Dataset(torch.utils.data.Dataset):
 
     @property
     def surfaces(self) -> str:
-        """"mesh" when the GT surfaces are the OBJs, "voxels" when they are the voxel grids'."""
+        """Where the GT surface samples come from: "samples" (exact, pointcloud.npz), "mesh" (the
+        OBJs) or "voxels" (the voxel grids' surface); the layout's when read without the cache."""
+        if self.use_cache and len(set(self.cache["surface_sources"])) == 1:
+            return self.cache["surface_sources"][0]
         return self.layout.surfaces
 
     def __len__(self) -> int:

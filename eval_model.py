@@ -17,6 +17,7 @@ chosen samples <id>_gt.png (input), <id>_pred.gif, <id>_gt_mesh.gif plus gallery
 
 import argparse
 import csv
+import html
 import json
 import os
 import time
@@ -59,7 +60,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 # What the GT surfaces are, as every table and figure says it.
-GT_LABELS = {"mesh": "OBJ meshes", "voxels": "voxel surfaces (no OBJ: marching cubes of the 32^3 grids)"}
+GT_LABELS = {"samples": "exact surface samples (pointcloud.npz)", "mesh": "OBJ meshes",
+             "voxels": "voxel surfaces (no OBJ: marching cubes of the 32^3 grids)"}
 
 
 def f1_curve(summary: dict, thresholds) -> list[float]:
@@ -76,12 +78,23 @@ def render_prediction(model_type: str, pred: dict, i: int, color) -> np.ndarray:
     return utils_vis.render_mesh_turntable(mesh.verts_packed().cpu(), mesh.faces_packed().cpu(), color)
 
 
-def write_visuals(model_type: str, predict_fn, dataset, ids: list[int], out_dir: str, device, title: str | None = None) -> list[str]:
-    """<id>_gt.png, <id>_pred.gif, <id>_gt_mesh.gif per sample, and gallery.png (rows of
-    input | prediction at two angles | GT at the same angles)."""
-    import utils_vis
+def display_shape(model_type: str, pred: dict, i: int) -> dict:
+    """Sample i of a prediction as a shape for display: points, or a mesh's verts and faces."""
+    if model_type == "point":
+        return {"points": pred["points"][i].cpu()}
+    mesh = pred["meshes"][i]
+    return {"verts": mesh.verts_packed().cpu(), "faces": mesh.faces_packed().cpu()}
 
-    rows, written = [], []
+
+def write_visuals(model_type: str, predict_fn, dataset, ids: list[int], out_dir: str, device, title: str | None = None,
+                  rows: list[dict] | None = None) -> list[dict]:
+    """<id>_gt.png, <id>_pred.gif, <id>_gt_mesh.gif per sample, and gallery.png (rows of
+    input | prediction at two angles | GT at the same angles). Returns the samples for the
+    interactive page (`viewer.write_page`), with each sample's metrics from `rows`."""
+    import utils_vis
+    import viewer
+
+    gallery, samples = [], []
     for i in ids:
         batch = batch_to_device(collate_batch(dataset.__getitems__([i])), device)
         with torch.no_grad():
@@ -89,21 +102,66 @@ def write_visuals(model_type: str, predict_fn, dataset, ids: list[int], out_dir:
         image = (batch["images"][0].cpu().numpy() * 255).astype(np.uint8)
         pred_frames = render_prediction(model_type, pred, 0, utils_vis.PRED_COLOR)
         gt_frames = utils_vis.render_mesh_turntable(batch["verts"][0].cpu(), batch["faces"][0].cpu(), utils_vis.GT_COLOR)
-        written.append(utils_vis.save_png(os.path.join(out_dir, f"{i}_gt.png"), image))
-        written.append(utils_vis.save_gif(os.path.join(out_dir, f"{i}_pred.gif"), pred_frames))
-        written.append(utils_vis.save_gif(os.path.join(out_dir, f"{i}_gt_mesh.gif"), gt_frames))
+        utils_vis.save_png(os.path.join(out_dir, f"{i}_gt.png"), image)
+        utils_vis.save_gif(os.path.join(out_dir, f"{i}_pred.gif"), pred_frames)
+        utils_vis.save_gif(os.path.join(out_dir, f"{i}_gt_mesh.gif"), gt_frames)
         k = len(pred_frames) // 8  # a second angle, 45 degrees round
         image_resized = utils_vis.resize_image(image, pred_frames.shape[1])
-        rows.append(np.concatenate([image_resized, pred_frames[0], pred_frames[k], gt_frames[0], gt_frames[k]], axis=1))
-    if rows:
-        written.append(utils_vis.save_png(os.path.join(out_dir, "gallery.png"), np.concatenate(rows, axis=0), title=title))
-    return written
+        gallery.append(np.concatenate([image_resized, pred_frames[0], pred_frames[k], gt_frames[0], gt_frames[k]], axis=1))
+        metrics = rows[i] if rows else {}
+        samples.append({
+            "id": i, "synset": batch["synset"][0], "model_id": batch["model_id"][0], "view": int(batch["view"][0]),
+            "image": viewer.image_payload(image),
+            "f1": metrics.get("F1@0.050000"), "chamfer": metrics.get("ChamferL2"),
+            "prediction": viewer.shape_payload(display_shape(model_type, pred, 0)),
+            "ground_truth": viewer.shape_payload({"verts": batch["verts"][0], "faces": batch["faces"][0]}),
+        })
+    if gallery:
+        utils_vis.save_png(os.path.join(out_dir, "gallery.png"), np.concatenate(gallery, axis=0), title=title)
+    return samples
 
 
-def compare_runs(run_dirs: list[str], out_path: str) -> str:
+def sample_caption(sample: dict) -> str:
+    f1 = f"F1@0.05 {sample['f1']:.1f}" if sample.get("f1") is not None else "F1@0.05 -"
+    chamfer = f"Chamfer-L2 {sample['chamfer']:.4f}" if sample.get("chamfer") is not None and np.isfinite(sample["chamfer"]) else "Chamfer-L2 -"
+    return f"sample {sample['id']}: {sample['synset']}/{sample['model_id']} view {sample['view']}, {f1}, {chamfer}"
+
+
+def write_run_page(out_dir: str, run_name: str, result: dict, samples: list[dict], plot_path: str) -> str:
+    """index.html of an evaluation: F1 curve, table (model vs mean shape), then each sample's
+    input beside its prediction and GT in 3D; samples.json keeps the shapes for --compare."""
+    import imageio.v3 as iio
+
+    import viewer
+
+    thresholds = result["thresholds"]
+    columns = [f"F1@{t:.2f}" for t in thresholds] + ["IoU 32^3", "Chamfer-L2", "normal cons."]
+
+    def values(summary):
+        return [summary["F1@%f" % t] for t in thresholds] + [summary.get(k, float("nan")) for k in ("IoU_vox32", "ChamferL2", "NormalConsistency")]
+
+    table = [("model" if not result["oracle"] else "oracle", values(result["model"]))]
+    if result["mean_shape_baseline"]:
+        table.append(("mean shape", values(result["mean_shape_baseline"])))
+    header = (f"<p>{result['n_samples']} samples of the {html.escape(result['split'])} split of {html.escape(result['data'])} "
+              f"({html.escape(result['views'])} views); GT: {html.escape(result['gt_surfaces'])}; checkpoint: {html.escape(str(result['checkpoint']))}.</p>"
+              + viewer.summary_table(columns, table) + f'<img src="{viewer.image_payload(iio.imread(plot_path)[..., :3])}" alt="F1 curve" width="440">')
+    shown = [{"image": s["image"], "caption": sample_caption(s),
+              "shapes": [("prediction", s["prediction"], viewer.COLOURS["prediction"]), ("ground truth", s["ground_truth"], viewer.COLOURS["ground truth"])]}
+             for s in samples]
+    atomic_write_json(os.path.join(out_dir, "samples.json"), {"run": run_name, "samples": samples})
+    return viewer.write_page(out_dir, f"{run_name}: {result['split']} split", header, shown)
+
+
+def compare_runs(run_dirs: list[str], out_path: str) -> tuple[str, str | None]:
+    """The runs' F1 curves in one plot (out_path), and compare.html beside it: each sample the
+    runs share (same model and view), its input, every run's prediction and the GT in 3D."""
+    import imageio.v3 as iio
+
     import utils_vis
+    import viewer
 
-    curves, thresholds = {}, None
+    curves, thresholds, runs = {}, None, []
     for run in run_dirs:
         path = os.path.join(run, "metrics.json")
         if not os.path.isfile(path):
@@ -111,10 +169,29 @@ def compare_runs(run_dirs: list[str], out_path: str) -> str:
         with open(path) as f:
             result = json.load(f)
         thresholds = result["thresholds"]
-        curves[os.path.basename(os.path.normpath(run))] = f1_curve(result["model"], thresholds)
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+        name = os.path.basename(os.path.normpath(run))
+        curves[name] = f1_curve(result["model"], thresholds)
+        samples_path = os.path.join(run, "samples.json")
+        if os.path.isfile(samples_path):
+            with open(samples_path) as f:
+                runs.append((name, result, {(s["model_id"], s["view"]): s for s in json.load(f)["samples"]}))
+    folder = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(folder, exist_ok=True)
     utils_vis.plot_f1(out_path, curves, thresholds, "F1 vs threshold")
-    return out_path
+    common = sorted(set.intersection(*(set(samples) for _, _, samples in runs)), key=lambda key: runs[0][2][key]["id"]) if runs else []
+    if not common:
+        return out_path, None
+    palette = ["#f08c40", "#3aa57a", "#b45ad2", "#d2a03c", "#e05a6e", "#8c8c8c"]
+    shown = []
+    for key in common:
+        first = runs[0][2][key]
+        shapes = [(f"{name} (F1@0.05 {s[key]['f1']:.1f})", s[key]["prediction"], palette[k % len(palette)]) for k, (name, _, s) in enumerate(runs)]
+        shown.append({"image": first["image"], "caption": f"{first['synset']}/{first['model_id']} view {first['view']}",
+                      "shapes": shapes + [("ground truth", first["ground_truth"], viewer.COLOURS["ground truth"])]})
+    table = viewer.summary_table([f"F1@{t:.2f}" for t in thresholds], [(name, f1_curve(result["model"], thresholds)) for name, result, _ in runs])
+    header = table + f'<img src="{viewer.image_payload(iio.imread(out_path)[..., :3])}" alt="F1 curves" width="440">'
+    page = viewer.write_page(folder, "Comparison: " + ", ".join(name for name, _, _ in runs), header, shown, name="compare.html")
+    return out_path, page
 
 
 def load_model_under_test(args) -> tuple[str, object, str | None, dict | None]:
@@ -159,9 +236,9 @@ def main(args: argparse.Namespace) -> dict:
     import utils_vis
 
     if args.compare:
-        path = compare_runs(args.compare, args.compare_out)
-        print(f"wrote {path}")
-        return {"compare": path}
+        path, page = compare_runs(args.compare, args.compare_out)
+        print(f"wrote {path}" + (f" and the interactive page {page}" if page else " (no shared visualised samples: no comparison page)"))
+        return {"compare": path, "page": page}
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
     name, model, checkpoint_file, checkpoint = load_model_under_test(args)
@@ -219,7 +296,9 @@ def main(args: argparse.Namespace) -> dict:
     utils_vis.plot_f1(os.path.join(out_dir, f"eval_{args.type}.png"), curves, args.thresholds, f"{run_name}: F1 on {args.split} ({len(rows)} samples)\nGT: {gt_label}")
 
     ids = visual_ids(args, len(dataset))
-    write_visuals("vox" if args.oracle else args.type, predict_fn, dataset, ids, out_dir, device, title=f"{run_name}: input | prediction | GT ({gt_label})")
+    samples = write_visuals("vox" if args.oracle else args.type, predict_fn, dataset, ids, out_dir, device,
+                            title=f"{run_name}: input | prediction | GT ({gt_label})", rows=rows)
+    page = write_run_page(out_dir, run_name, result, samples, os.path.join(out_dir, f"eval_{args.type}.png"))
 
     header = "".join(f"{t:>8.2f}" for t in args.thresholds)
     print(f"{run_name} on {args.split} of {dataset.layout.root}: {len(rows)} samples in {eval_seconds:.1f}s; GT surfaces: {gt_label}")
@@ -232,6 +311,7 @@ def main(args: argparse.Namespace) -> dict:
     if baseline:
         print("baseline " + ", ".join(f"{k} {baseline[k]:.4f}" for k in extras if k in baseline))
     print(f"wrote {out_dir}/ (metrics.json, per_sample.csv, eval_{args.type}.png, gallery.png, {len(ids)} samples' PNG/GIFs)")
+    print(f"interactive page: {page} ({os.path.getsize(page) / 1e6:.2f} MB, with plotly.min.js beside it)")
     return result
 
 

@@ -26,10 +26,14 @@ def predicted_meshes(model, images: torch.Tensor, grid_res: int):
     """The surfaces a vox / occupancy / mesh model predicts for images (B, H, W, 3).
 
     Returns (Meshes batch, grid): grid is the (B, R, R, R) occupancy probabilities the vox and
-    occupancy surfaces were extracted from (marching cubes at 0.5), None for the mesh model.
+    occupancy surfaces were extracted from (marching cubes at 0.5) or the voxmesh surface was
+    cubified from (before refinement), None for the mesh model.
     """
     if model.type == "vox":
         grid = torch.sigmoid(model(images).float())
+    elif model.type == "voxmesh":
+        logits, stages = model(images)
+        return stages[-1], torch.sigmoid(logits.float())
     elif model.type == "occupancy":
         grid = model.occupancy_grid(images, resolution=grid_res)
     else:
@@ -83,7 +87,7 @@ class ConstantPredictor(torch.nn.Module):
             points = self.points.to(device).expand(B, -1, -1)
             return {"points": points, "lengths": torch.full((B,), points.shape[1], device=device), "normals": None, "voxels": None, "meshes": None}
         meshes = Meshes([self.mesh_verts.to(device)] * B, [self.mesh_faces.to(device)] * B)
-        voxels = self.mean_voxels.to(device).expand(B, -1, -1, -1) if self.type in ("vox", "occupancy") else None
+        voxels = self.mean_voxels.to(device).expand(B, -1, -1, -1) if self.type in ("vox", "occupancy", "voxmesh") else None
         return mesh_prediction(meshes, voxels, n_points)
 
 

@@ -69,3 +69,35 @@ def sample_meshes(meshes, n_points: int):
         p, n = sample_points_from_meshes(meshes[nonempty.tolist()], n_points, return_normals=True)
         points[nonempty], normals[nonempty] = p, n
     return points, normals, lengths
+
+
+def grid_centres(resolution: int, device="cpu") -> torch.Tensor:
+    """(R, R, R, 3) object-frame centres (x, y, z) of the cells of a grid over [-0.5, 0.5]^3,
+    indexed [z, y, x]."""
+    centres = (torch.arange(resolution, device=device) + 0.5) / resolution - 0.5
+    zz, yy, xx = torch.meshgrid(centres, centres, centres, indexing="ij")
+    return torch.stack([xx, yy, zz], dim=-1)
+
+
+def refine_grid(grid: torch.Tensor, query, resolution: int, threshold: float = 0.5) -> torch.Tensor:
+    """One coarse-to-fine step (Occupancy Networks' MISE): grid (B, r, r, r) -> (B, R, R, R).
+
+    The coarse grid is upsampled trilinearly; cells near the iso-surface (where the upsampled
+    values cross `threshold` within a cell's 3x3x3 neighbourhood) are queried exactly with
+    query(points (B, P, 3)) -> (B, P); elsewhere the interpolated value stands, which is already
+    on the right side of the threshold."""
+    B = grid.shape[0]
+    fine = torch.nn.functional.interpolate(grid[:, None], size=(resolution,) * 3, mode="trilinear", align_corners=False)[:, 0]
+    above = (fine >= threshold).float()[:, None]
+    near = (torch.nn.functional.max_pool3d(above, 3, 1, 1) != -torch.nn.functional.max_pool3d(-above, 3, 1, 1))[:, 0]  # a neighbour differs
+    count = int(near.flatten(1).sum(1).max())
+    if count == 0:
+        return fine
+    centres = grid_centres(resolution, grid.device).view(-1, 3)
+    # The same number of queries per item (padded with the first cell) keeps the batch dense.
+    order = torch.argsort(near.flatten(1).float(), dim=1, descending=True)[:, :count]  # (B, count)
+    values = query(centres[order])  # (B, count, 3) -> (B, count)
+    flat = fine.flatten(1).clone()
+    valid = torch.gather(near.flatten(1), 1, order)
+    flat.scatter_(1, order, torch.where(valid, values, torch.gather(flat, 1, order)))
+    return flat.view(B, resolution, resolution, resolution)

@@ -4,6 +4,7 @@
     model = SingleViewto3D(type="point", n_points=1000)  # -> (B, 1000, 3)
     model = SingleViewto3D(type="mesh")                   # -> (B, 2562, 3) vertices of an ico-sphere
     model = SingleViewto3D(type="occupancy")              # (images, (B, P, 3) queries) -> (B, P) logits
+    model = SingleViewto3D(type="voxmesh")                # -> 32^3 logits, refined cubified Meshes per stage
 
 All outputs are in the object frame (y up, within [-0.5, 0.5]^3); voxels are [z, y, x]. Everything
 needed to rebuild a model is `model.model_args`, which checkpoints store (`build_model`).
@@ -17,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-TYPES = ("vox", "point", "mesh", "occupancy")
+TYPES = ("vox", "point", "mesh", "occupancy", "voxmesh")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -40,6 +41,9 @@ def default_model_args(type: str, **overrides) -> dict:
         "occ_hidden": 128,
         "occ_blocks": 4,
         "occ_freqs": 6,
+        "refine_stages": 2,
+        "refine_hidden": 128,
+        "cubify_threshold": 0.5,
     }
     unknown = set(overrides) - set(args)
     if unknown:
@@ -154,6 +158,65 @@ class MeshDecoder(nn.Module):
         return Meshes(verts=list(verts), faces=[self.faces] * verts.shape[0])
 
 
+class VoxMeshDecoder(nn.Module):
+    """Mesh R-CNN's mesh head on our voxel branch: (B, 512) -> voxel logits and meshes of free
+    topology.
+
+    The voxel branch (a `VoxelDecoder`) predicts a 32^3 grid; PyTorch3D's `cubify` turns its
+    cells above `threshold` into a watertight mesh of cube faces (separate legs stay separate,
+    gaps between slats stay open, which a deformed sphere cannot do); refinement stages then move
+    every vertex: each stage runs two graph convolutions over the mesh's edges on the vertex
+    position, the image feature and the previous stage's vertex features, and predicts a
+    bounded offset. Without a camera the image feature is the global one (Pixel2Mesh without
+    projection): predictions stay in the object frame for any photo. cubify is not
+    differentiable; the voxel branch learns from the voxel loss, the stages from mesh losses.
+    """
+
+    def __init__(self, vox_channels=(64, 32, 16), hidden: int = 128, stages: int = 2, threshold: float = 0.5):
+        super().__init__()
+        from pytorch3d.ops import GraphConv
+
+        self.voxels = VoxelDecoder(vox_channels)
+        self.threshold = threshold
+        self.project = nn.Linear(512, hidden)
+        self.convs = nn.ModuleList()
+        self.offsets = nn.ModuleList()
+        for stage in range(stages):
+            in_dim = 3 + hidden + (hidden if stage else 0)
+            self.convs.append(nn.ModuleList([GraphConv(in_dim, hidden), GraphConv(hidden, hidden)]))
+            self.offsets.append(nn.Linear(hidden, 3))
+            nn.init.zeros_(self.offsets[-1].weight)  # start from the cubified mesh
+            nn.init.zeros_(self.offsets[-1].bias)
+
+    def forward(self, features: torch.Tensor):
+        """Returns logits (B, 32, 32, 32) [z, y, x] and a list of Meshes, one per stage (the
+        cubified mesh when every grid is empty)."""
+        logits = self.voxels(features)
+        meshes = cubify_meshes(torch.sigmoid(logits.detach().float()), self.threshold)
+        if meshes.isempty():
+            return logits, [meshes]
+        verts, edges = meshes.verts_packed(), meshes.edges_packed()
+        image_features = self.project(features.float())[meshes.verts_packed_to_mesh_idx()]  # (V, hidden)
+        stages, vert_features = [], None
+        for convs, offset in zip(self.convs, self.offsets):
+            x = torch.cat([verts, image_features] + ([vert_features] if vert_features is not None else []), dim=1)
+            vert_features = F.relu(convs[1](F.relu(convs[0](x, edges)), edges))
+            step = 0.05 * torch.tanh(offset(vert_features))  # at most 0.05 (1.6 cells) per stage
+            verts = verts + step
+            meshes = meshes.offset_verts(step)
+            stages.append(meshes)
+        return logits, stages
+
+
+def cubify_meshes(voxels: torch.Tensor, threshold: float = 0.5):
+    """PyTorch3D's cubify of (B, D, H, W) [z, y, x] occupancy grids over [-0.5, 0.5]^3, in the
+    object frame: cubify's "corner" alignment puts the grid's outer faces at -1 and 1."""
+    from pytorch3d.ops import cubify
+
+    meshes = cubify(voxels, threshold, align="corner")
+    return meshes.update_padded(meshes.verts_padded() * 0.5)
+
+
 class ResnetBlockFC(nn.Module):
     """Occupancy Networks' fully connected residual block."""
 
@@ -210,6 +273,8 @@ class SingleViewto3D(nn.Module):
             self.decoder = PointDecoder(a["n_points"])
         elif type == "mesh":
             self.decoder = MeshDecoder(a["ico_level"])
+        elif type == "voxmesh":
+            self.decoder = VoxMeshDecoder(a["vox_channels"], a["refine_hidden"], a["refine_stages"], a["cubify_threshold"])
         else:
             self.decoder = OccupancyDecoder(a["occ_hidden"], a["occ_blocks"], a["occ_freqs"])
 
@@ -217,7 +282,7 @@ class SingleViewto3D(nn.Module):
         """images (B, H, W, 3) in [0, 1]; query_points (B, P, 3) for occupancy only.
 
         Returns vox (B, 32, 32, 32) logits, point (B, N, 3), mesh (B, V, 3) vertices (see
-        `to_meshes`), occupancy (B, P) logits.
+        `to_meshes`), occupancy (B, P) logits, voxmesh (logits, [Meshes per stage]).
         """
         features = self.encoder(images)
         if self.type == "occupancy":
@@ -228,15 +293,23 @@ class SingleViewto3D(nn.Module):
 
     @torch.no_grad()
     def occupancy_grid(self, images: torch.Tensor, resolution: int = 32, chunk: int = 32768) -> torch.Tensor:
-        """Occupancy probabilities of an occupancy model on the cell centres of a
-        resolution^3 grid over [-0.5, 0.5]^3: (B, R, R, R), [z, y, x]. Queries go in chunks of
-        `chunk` points per image so memory stays bounded at any resolution."""
+        """Occupancy probabilities of an occupancy model on the cell centres of a resolution^3
+        grid over [-0.5, 0.5]^3: (B, R, R, R), [z, y, x]. Above 32^3 the grid is refined coarse to
+        fine (`geometry.refine_grid`, Occupancy Networks' MISE): the network is queried only
+        near the surface. Queries go in chunks of `chunk` points per image."""
+        from geometry import grid_centres, refine_grid
+
         features = self.encoder(images)
-        centers = (torch.arange(resolution, device=images.device) + 0.5) / resolution - 0.5
-        zz, yy, xx = torch.meshgrid(centers, centers, centers, indexing="ij")
-        grid = torch.stack([xx, yy, zz], dim=-1).view(1, -1, 3)  # (1, R^3, 3) as (x, y, z)
-        logits = [self.decoder(grid[:, i : i + chunk].expand(len(images), -1, -1), features) for i in range(0, grid.shape[1], chunk)]
-        return torch.sigmoid(torch.cat(logits, dim=1)).view(-1, resolution, resolution, resolution)
+
+        def query(points):  # (B, P, 3) -> (B, P) probabilities
+            logits = [self.decoder(points[:, i : i + chunk], features) for i in range(0, points.shape[1], chunk)]
+            return torch.sigmoid(torch.cat(logits, dim=1).float())
+
+        base = min(resolution, 32)
+        grid = query(grid_centres(base, images.device).view(1, -1, 3).expand(len(images), -1, -1)).view(-1, base, base, base)
+        while grid.shape[-1] < resolution:
+            grid = refine_grid(grid, query, min(2 * grid.shape[-1], resolution))
+        return grid
 
 
 def build_model(model_args: dict, pretrained: str | None = None) -> SingleViewto3D:

@@ -5,10 +5,12 @@
 Any PNG/JPG (any size; RGB, RGBA or grey) is prepared exactly as the dataset prepares its
 renderings (`r2n2.prepare_image`: alpha composited over white, resized to 137x137). Writes
 <name>_<type>.obj (vox and occupancy through marching cubes at 0.5, mesh as predicted) or
-<name>_point.ply, plus <name>_<type>.gif, a turntable of the prediction, in the object frame.
+<name>_point.ply, plus <name>_<type>.gif, a turntable of the prediction, in the object frame, and
+<name>_<type>.html, a page to turn the prediction round in a browser (offline).
 """
 
 import argparse
+import html
 import os
 import sys
 
@@ -91,8 +93,24 @@ def main(args: argparse.Namespace) -> list[str]:
         frames = None if args.no_gif else utils_vis.render_mesh_turntable(prediction["verts"], prediction["faces"])
     if frames is not None:
         written.append(utils_vis.save_gif(stem + ".gif", frames))
+    written.append(write_reconstruction_page(stem + ".html", args.image, image, model.type, prediction))
     print("wrote " + ", ".join(written))
+    print(f"interactive page: {written[-1]}")
     return written
+
+
+def write_reconstruction_page(path: str, image_path: str, image: torch.Tensor, model_type: str, prediction: dict) -> str:
+    """A page (with plotly.min.js beside it) showing the input as the network saw it and the
+    prediction in 3D, turnable in a browser."""
+    import viewer
+
+    shape = viewer.shape_payload(prediction)
+    size = f"{len(prediction['points'])} points" if "points" in prediction else f"{len(prediction['faces'])} faces"
+    sample = {"image": viewer.image_payload(image.numpy()), "caption": f"{os.path.basename(image_path)} -> {model_type} prediction ({size})",
+              "shapes": [("prediction", shape, viewer.COLOURS["prediction"])]}
+    header = f"<p>Input {html.escape(image_path)}, as the network sees it (137x137, transparent pixels over white); the prediction is in the object frame (y up).</p>"
+    return viewer.write_page(os.path.dirname(path) or ".", f"{os.path.basename(image_path)}: {model_type} reconstruction", header, [sample],
+                             name=os.path.basename(path))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n_points", type=positive_int, default=1000, help="predicted points (point type) and sampled points per Chamfer term")
     parser.add_argument("--n_queries", type=positive_int, default=1024, help="occupancy: query points per image per step")
     parser.add_argument("--w_chamfer", type=float, default=1.0)
-    parser.add_argument("--w_smooth", type=float, default=0.1)
+    parser.add_argument("--w_smooth", type=float, default=0.1, help="mesh: Laplacian smoothing of the ico-sphere")
+    parser.add_argument("--w_normal", type=float, default=1e-3, help="voxmesh: normal loss (1 - |cos| to the nearest GT normal)")
+    parser.add_argument("--w_edge", type=float, default=0.2, help="voxmesh: edge-length loss, as Mesh R-CNN")
+    parser.add_argument("--init", default="auto",
+                        help="voxmesh: start encoder and voxel branch from this vox checkpoint ('auto': checkpoints/vox/checkpoint_vox.pth if present; 'none')")
     parser.add_argument("--pos_weight", type=float, default=3.0,
                         help="vox: weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE (--pos_weight 1) under-fills thin parts")
     parser.add_argument("--save_freq", type=positive_int, default=200)
@@ -60,7 +64,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 # Steps of the default budget: 6.5-10 minutes of a 2-core CPU each at batch 32 (see the README).
-DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200}
+DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 400}
 
 
 def checkpoint_path(out_dir: str, type: str) -> str:
@@ -85,6 +89,31 @@ def default_num_workers(device: str) -> int:
     """DataLoader workers: the cache makes loading cheap, so none on CPU, where they would take
     cores from the step; 4 on CUDA, to overlap loading with the GPU."""
     return 4 if device.startswith("cuda") else 0
+
+
+def init_voxel_branch(model, init: str, verbose: bool) -> None:
+    """Start a voxmesh model's encoder and voxel branch from a trained vox checkpoint, as Mesh
+    R-CNN starts from a trained voxel head: the refinement then learns on meaningful cubified
+    meshes from its first step. init: a path, "auto" (the default vox run, if there is one) or
+    "none" (train the voxel branch from scratch too)."""
+    path = os.path.join("checkpoints", "vox", "checkpoint_vox.pth") if init == "auto" else init
+    if init == "none" or (init == "auto" and not os.path.isfile(path)):
+        if verbose:
+            print("voxmesh: voxel branch trained from scratch (no --init vox checkpoint)", flush=True)
+        return
+    try:
+        source = load_checkpoint(path, expected_type="vox")
+    except ModelError as err:
+        fail(f"--init: {err}")
+    mine = model.model_args
+    if any(source["model_args"][k] != mine[k] for k in ("arch", "image_size", "vox_channels")):
+        fail(f"--init {path}: its encoder or voxel branch differs (image_size {source['model_args']['image_size']}, "
+             f"vox_channels {source['model_args']['vox_channels']}); train with the same --image_size or pass --init none")
+    state = {k.replace("decoder.", "decoder.voxels.", 1): v for k, v in source["model"].items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("decoder.") and not k.startswith("decoder.voxels.") for k in missing), (missing, unexpected)
+    if verbose:
+        print(f"voxmesh: encoder and voxel branch start from {path} (step {source['step']})", flush=True)
 
 
 def existing_run_message(ckpt_path: str, out_dir: str, model_type: str) -> str:
@@ -163,6 +192,8 @@ def main(args: argparse.Namespace) -> dict:
         fail(str(err))
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
+    elif args.type == "voxmesh":
+        init_voxel_branch(model, args.init, is_main)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.max_iter)
     start_step = 0

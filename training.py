@@ -80,6 +80,28 @@ def exact_occupancy_targets(occ_points: torch.Tensor, occ_labels: torch.Tensor, 
     return queries, torch.gather(occ_labels, 1, pick).float()
 
 
+def mesh_losses(meshes, points_gt: torch.Tensor, normals_gt: torch.Tensor, n_points: int) -> tuple[torch.Tensor, ...]:
+    """Mesh R-CNN's mesh losses of a Meshes batch against GT surface samples (B, S, 3) with
+    normals: Chamfer (ours, squared L2), normal (1 - |cos| between each sampled point's normal
+    and its nearest GT point's, both ways) and edge (mean squared edge length, PyTorch3D's).
+    Empty meshes are left out; all three are 0 when every mesh is empty."""
+    from pytorch3d.loss import mesh_edge_loss
+    from pytorch3d.ops import knn_gather, knn_points, sample_points_from_meshes
+
+    nonempty = [i for i, faces in enumerate(meshes.faces_list()) if len(faces)]
+    if not nonempty:
+        zero = points_gt.new_zeros(())
+        return zero, zero, zero
+    meshes = meshes[nonempty]
+    points, normals = sample_points_from_meshes(meshes, n_points, return_normals=True)
+    points_gt, normals_gt = points_gt[nonempty], normals_gt[nonempty]
+    chamfer = chamfer_loss(points, points_gt)
+    to_gt = knn_gather(normals_gt, knn_points(points, points_gt, K=1).idx)[:, :, 0]  # (B, N, 3)
+    to_pred = knn_gather(normals, knn_points(points_gt, points, K=1).idx)[:, :, 0]  # (B, S, 3)
+    normal = 1 - 0.5 * ((normals * to_gt).sum(-1).abs().mean() + (normals_gt * to_pred).sum(-1).abs().mean())
+    return chamfer, normal, mesh_edge_loss(meshes)
+
+
 def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
     """Weighted total loss of a batch and the unweighted terms (Mesh R-CNN's MeshLoss style)."""
     from pytorch3d.ops import sample_points_from_meshes
@@ -97,6 +119,15 @@ def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
         chamfer = chamfer_loss(sample_points_from_meshes(meshes, args.n_points), batch["points"])
         smooth = smoothness_loss(meshes)
         return args.w_chamfer * chamfer + args.w_smooth * smooth, {"chamfer": chamfer.detach(), "smooth": smooth.detach()}
+    if args.type == "voxmesh":
+        logits, stages = model(images)
+        bce = voxel_loss(logits, batch["voxels"], pos_weight=args.pos_weight)
+        total, terms = bce, {"bce": bce.detach()}
+        for k, meshes in enumerate(stages if not stages[0].isempty() else []):
+            chamfer, normal, edge = mesh_losses(meshes, batch["points"], batch["normals"], args.n_points)
+            total = total + args.w_chamfer * chamfer + args.w_normal * normal + args.w_edge * edge
+            terms.update({f"chamfer{k}": chamfer.detach(), f"normal{k}": normal.detach(), f"edge{k}": edge.detach()})
+        return total, terms
     if batch.get("occ_points") is not None and batch["occ_points"].shape[1] > 0:
         queries, labels = exact_occupancy_targets(batch["occ_points"], batch["occ_labels"], args.n_queries)
     else:  # data without points.npz: labels read off the 32^3 grid

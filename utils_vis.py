@@ -193,3 +193,39 @@ def plot_f1(path: str, curves: dict, thresholds, title: str) -> str:
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def families_figure(root: str, path: str, per_family: int = 2, columns: int = 9) -> str:
+    """A grid of an embedded dataset's renderings, `per_family` models of every shape family
+    (families.json) with the family's name, each view 00.png over white. Returns the path."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(os.path.join(root, "families.json")) as f:
+        families = json.load(f)
+    by_family: dict[str, list[str]] = {}
+    for model_id, family in sorted(families.items()):
+        by_family.setdefault(family, []).append(model_id)
+    renderings = os.path.join(root, "r2n2", "ShapeNetRendering")
+    synset_of = {m: s for s in os.listdir(renderings) for m in os.listdir(os.path.join(renderings, s))}
+    tiles = []
+    for family in sorted(by_family, key=lambda name: (synset_of[by_family[name][0]], name)):
+        for model_id in by_family[family][:per_family]:
+            rgba = iio.imread(os.path.join(renderings, synset_of[model_id], model_id, "rendering", "00.png")).astype(np.float32) / 255
+            tiles.append((family, rgba[..., :3] * rgba[..., 3:] + (1 - rgba[..., 3:])))
+    rows = (len(tiles) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.75 * rows), dpi=100, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (family, image) in zip(axes.flat, tiles):
+        ax.imshow(image)
+        ax.set_title(family, fontsize=8)
+    fig.tight_layout(pad=0.3)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

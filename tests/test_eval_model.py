@@ -15,14 +15,15 @@ def test_oracle_scores_high(tiny_root, tmp_path):
     assert result["mean_shape_baseline"]["F1@0.050000"] < result["model"]["F1@0.050000"]
 
 
-@pytest.mark.parametrize("model_type", ["vox", "point", "mesh", "occupancy"])
+@pytest.mark.parametrize("model_type", ["vox", "point", "mesh", "occupancy", "voxmesh"])
 def test_eval_end_to_end_writes_every_output(tiny_root, tiny_checkpoints, tmp_path, model_type):
     proc = run_script("eval_model.py", "--type", model_type, "--load_checkpoint", "--out_dir", str(tiny_checkpoints / model_type),
                       "--data_root", tiny_root, "--device", "cpu", "--n_points", "300", "--results_dir", str(tmp_path),
                       "--vis_ids", "0", "1", "--grid_res", "16")
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / model_type
-    for name in ("metrics.json", "per_sample.csv", f"eval_{model_type}.png", "gallery.png", "0_gt.png", "0_pred.gif", "0_gt_mesh.gif", "1_pred.gif"):
+    for name in ("metrics.json", "per_sample.csv", f"eval_{model_type}.png", "gallery.png", "0_gt.png", "0_pred.gif", "0_gt_mesh.gif", "1_pred.gif",
+                 "index.html", "plotly.min.js", "samples.json"):
         assert (out / name).stat().st_size > 0, name
     result = json.load(open(out / "metrics.json"))
     assert result["n_samples"] == 3 and result["checkpoint"].endswith(f"checkpoint_{model_type}.pth")
@@ -34,14 +35,16 @@ def test_eval_end_to_end_writes_every_output(tiny_root, tiny_checkpoints, tmp_pa
     assert len(lines) == 4  # header + 3 test models
 
 
-def test_compare_plots_runs(tiny_root, tiny_checkpoints, tmp_path):
+def test_compare_plots_runs_and_puts_their_predictions_side_by_side(tiny_root, tiny_checkpoints, tmp_path):
     for model_type in ("vox", "point"):
-        proc = run_script("eval_model.py", "--type", model_type, "--checkpoint", str(tiny_checkpoints / model_type / f"checkpoint_{model_type}.pth"),
-                          "--data_root", tiny_root, "--device", "cpu", "--n_points", "200", "--results_dir", str(tmp_path), "--vis_ids", "--no_baseline")
-        assert proc.returncode == 0, proc.stderr
-    proc = run_script("eval_model.py", "--compare", str(tmp_path / "vox"), str(tmp_path / "point"), "--compare_out", str(tmp_path / "cmp.png"))
+        code, _, err = call_main("eval_model", "--type", model_type, "--checkpoint", tiny_checkpoints / model_type / f"checkpoint_{model_type}.pth",
+                                 "--data_root", tiny_root, "--device", "cpu", "--n_points", "200", "--results_dir", tmp_path, "--vis_ids", "0", "2", "--no_baseline")
+        assert code == 0, err
+    proc = run_script("eval_model.py", "--compare", str(tmp_path / "vox"), str(tmp_path / "point"), "--compare_out", str(tmp_path / "cmp" / "cmp.png"))
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "cmp.png").stat().st_size > 1000
+    assert (tmp_path / "cmp" / "cmp.png").stat().st_size > 1000
+    page = open(tmp_path / "cmp" / "compare.html").read()
+    assert page.count('class="sample"') == 2 and "vox (F1@0.05" in page and "point (F1@0.05" in page
 
 
 def test_wrong_or_missing_checkpoint(tiny_root, tiny_checkpoints, tmp_path):

@@ -29,3 +29,22 @@ def test_sample_meshes_marks_empty_meshes_and_sample_surface_is_seeded():
     a, b = sample_surface(verts, faces, 100, seed=1), sample_surface(verts, faces, 100, seed=1)
     torch.testing.assert_close(a, b)
     assert torch.equal(state, torch.random.get_rng_state())  # the caller's random stream is untouched
+
+
+def test_coarse_to_fine_grid_matches_the_dense_grid_with_few_queries():
+    from geometry import grid_centres, refine_grid
+
+    def query(points):  # two balls, one thin enough to need the fine grid
+        return (((points - torch.tensor([0.1, 0.0, 0.0])).norm(dim=-1) < 0.2) | ((points + torch.tensor([0.25, 0.1, 0.0])).norm(dim=-1) < 0.06)).float()
+
+    calls = []
+
+    def counted(points):
+        calls.append(points.shape[1])
+        return query(points)
+
+    coarse = counted(grid_centres(32).view(1, -1, 3).expand(2, -1, -1)).view(2, 32, 32, 32)
+    fine = refine_grid(refine_grid(coarse, counted, 64), counted, 128)
+    dense = query(grid_centres(128).view(1, -1, 3).expand(2, -1, -1)).view(2, 128, 128, 128)
+    assert torch.equal(fine >= 0.5, dense >= 0.5)
+    assert sum(calls) < 0.05 * 128**3

@@ -9,7 +9,7 @@ from training import compute_loss
 SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
 
 
-@pytest.mark.parametrize("model_type", ["vox", "point", "mesh", "occupancy"])
+@pytest.mark.parametrize("model_type", ["vox", "point", "mesh", "occupancy", "voxmesh"])
 @pytest.mark.parametrize("batch_size", [1, 2])
 def test_output_shapes_and_finite_gradients(model_type, batch_size):
     torch.manual_seed(0)
@@ -17,7 +17,11 @@ def test_output_shapes_and_finite_gradients(model_type, batch_size):
     images = torch.rand(batch_size, 137, 137, 3)
     queries = torch.rand(batch_size, 50, 3) - 0.5
     out = model(images, queries if model_type == "occupancy" else None)
-    expected = {"vox": (batch_size, 32, 32, 32), "point": (batch_size, 200, 3),
+    if model_type == "voxmesh":
+        logits, stages = out
+        assert logits.shape == (batch_size, 32, 32, 32) and len(stages) in (1, 2)
+        out = logits + sum(m.verts_packed().sum() for m in stages)
+    expected = {"vox": (batch_size, 32, 32, 32), "point": (batch_size, 200, 3), "voxmesh": (batch_size, 32, 32, 32),
                 "mesh": (batch_size, 162, 3), "occupancy": (batch_size, 50)}[model_type]
     assert out.shape == expected
     out.float().square().mean().backward()
@@ -55,7 +59,7 @@ def test_pretrained_weights_load_locally_or_fail_clearly(tmp_path):
     torch.testing.assert_close(model.encoder.backbone.conv1.weight, reference.conv1.weight)
 
 
-@pytest.mark.parametrize("model_type,steps,factor", [("vox", 60, 4.0), ("point", 60, 3.0), ("mesh", 60, 3.0), ("occupancy", 200, 3.0)])
+@pytest.mark.parametrize("model_type,steps,factor", [("vox", 60, 4.0), ("point", 60, 3.0), ("mesh", 60, 3.0), ("occupancy", 200, 3.0), ("voxmesh", 60, 3.0)])
 def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps, factor):
     """Four training images, memorised: the loss must fall by a large factor."""
     torch.manual_seed(0)
@@ -74,3 +78,39 @@ def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps
         losses.append(loss.item())
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < first / factor, f"{model_type}: {first:.4f} -> {last:.4f}"
+
+
+def test_cubify_meshes_are_in_the_object_frame_like_marching_cubes():
+    from geometry import voxels_to_meshes
+    from model import cubify_meshes
+
+    voxels = torch.zeros(1, 32, 32, 32)
+    voxels[0, 8:24, 4:28, 0:32] = 1  # [z, y, x]
+    cubes = cubify_meshes(voxels).verts_list()[0]
+    surface = voxels_to_meshes(voxels).verts_list()[0]
+    torch.testing.assert_close(cubes.min(0).values, surface.min(0).values, atol=1e-5, rtol=0)
+    torch.testing.assert_close(cubes.max(0).values, surface.max(0).values, atol=1e-5, rtol=0)
+
+
+def test_voxmesh_refinement_starts_at_the_cubified_mesh_and_learns_from_mesh_losses():
+    """Offsets start at zero; a step on the mesh losses moves the vertices, not the voxel branch."""
+    from types import SimpleNamespace
+
+    from training import compute_loss
+
+    torch.manual_seed(0)
+    model = SingleViewto3D("voxmesh", **SMALL)
+    with torch.no_grad():
+        model.decoder.voxels.layers[-1].bias.fill_(2.0)  # a full grid: cubify has a mesh to refine
+    images = torch.rand(2, 137, 137, 3)
+    logits, stages = model(images)
+    from model import cubify_meshes
+
+    torch.testing.assert_close(stages[-1].verts_packed(), cubify_meshes(torch.sigmoid(logits)).verts_packed())
+    batch = {"images": images, "voxels": torch.ones(2, 32, 32, 32), "points": torch.rand(2, 300, 3) - 0.5,
+             "normals": torch.nn.functional.normalize(torch.randn(2, 300, 3), dim=-1)}
+    args = SimpleNamespace(type="voxmesh", pos_weight=3.0, w_chamfer=1.0, w_normal=1e-3, w_edge=0.2, n_points=200)
+    loss, terms = compute_loss(model, batch, args)
+    assert {"bce", "chamfer0", "normal0", "edge0", "chamfer1"} <= set(terms) and torch.isfinite(loss)
+    loss.backward()
+    assert model.decoder.offsets[0].weight.grad.abs().sum() > 0

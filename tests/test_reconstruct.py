@@ -25,6 +25,7 @@ def test_mesh_outputs_from_a_test_image_load_back(tiny_root, tiny_checkpoints, t
     verts, faces, _ = load_obj(str(tmp_path / f"00_{model_type}.obj"), load_textures=False)
     assert verts.shape[-1] == 3
     gif_bytes = (tmp_path / f"00_{model_type}.gif").stat().st_size
+    assert "Plotly.newPlot" in open(tmp_path / f"00_{model_type}.html").read() and (tmp_path / "plotly.min.js").exists()
     if model_type == "mesh":  # the ico-sphere template always has faces; a 2-step vox/occupancy net may predict nothing
         assert len(faces.verts_idx) > 0 and verts.abs().max() <= 1.0 and gif_bytes > 1000
     assert gif_bytes > 0
