@@ -45,7 +45,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--views", default="first", choices=["first", "all"], help="one fixed view per model (default) or all")
     parser.add_argument("--n_points", type=positive_int, default=5000, help="points sampled from prediction and GT")
     parser.add_argument("--thresholds", type=float, nargs="+", default=list(DEFAULT_THRESHOLDS))
-    parser.add_argument("--grid_res", type=positive_int, default=32, help="occupancy: grid resolution for marching cubes")
+    parser.add_argument("--grid_res", type=positive_int, default=64,
+                        help="occupancy: marching-cubes grid resolution (above 32, refined coarse to fine from 32^3: Occupancy Networks' MISE)")
     parser.add_argument("--batch_size", type=positive_int, default=16)
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--seed", type=int, default=0)

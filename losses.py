@@ -70,3 +70,29 @@ def smoothness_loss(meshes: Meshes) -> torch.Tensor:
     if not isinstance(meshes, Meshes):
         raise ValueError(f"smoothness_loss expects a pytorch3d Meshes batch, got {type(meshes).__name__}")
     return mesh_laplacian_smoothing(meshes, method="uniform")
+
+
+def chamfer_and_normal_loss(points_pred: torch.Tensor, normals_pred: torch.Tensor, points_gt: torch.Tensor, normals_gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chamfer (as `chamfer_loss`) and normal loss from one nearest-neighbour query each way.
+
+    The normal loss is Mesh R-CNN's: 1 - |cos| between each point's normal and its nearest
+    neighbour's in the other cloud, averaged each way then summed, averaged over the batch (as
+    `pytorch3d.loss.chamfer_distance`'s second output). Normals need not be unit length.
+
+    Args:
+        points_pred, normals_pred: (B, N, 3); points_gt, normals_gt: (B, M, 3).
+    Returns:
+        (chamfer, normal), scalar tensors.
+    """
+    if points_pred.shape != normals_pred.shape or points_gt.shape != normals_gt.shape:
+        raise ValueError("normals must have their points' shape (B, N, 3)")
+    from pytorch3d.ops import knn_gather
+
+    to_gt = knn_points(points_pred, points_gt, K=1)
+    to_pred = knn_points(points_gt, points_pred, K=1)
+    chamfer = (to_gt.dists[..., 0].mean(1) + to_pred.dists[..., 0].mean(1)).mean()
+    unit_pred, unit_gt = F.normalize(normals_pred, dim=-1), F.normalize(normals_gt, dim=-1)
+    cos_pred = (unit_pred * knn_gather(unit_gt, to_gt.idx)[:, :, 0]).sum(-1).abs()  # (B, N)
+    cos_gt = (unit_gt * knn_gather(unit_pred, to_pred.idx)[:, :, 0]).sum(-1).abs()  # (B, M)
+    normal = ((1 - cos_pred).mean(1) + (1 - cos_gt).mean(1)).mean()
+    return chamfer, normal

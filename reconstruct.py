@@ -27,7 +27,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("image", help="PNG or JPG file")
     parser.add_argument("--checkpoint", required=True, help="a checkpoint written by train_model.py")
     parser.add_argument("--out", default="output/reconstruct", help="output folder")
-    parser.add_argument("--grid_res", type=positive_int, default=64, help="occupancy: marching-cubes grid resolution")
+    parser.add_argument("--grid_res", type=positive_int, default=64, help="occupancy: marching-cubes grid resolution (coarse to fine from 32^3)")
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--no_gif", action="store_true")
     return parser

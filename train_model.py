@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from augment import augment_images
+from augment import AUGMENT_LEVELS, augment_images
 from cli import atomic_torch_save, atomic_write_json, check_writable_dir, default_device, fail, positive_float, positive_int, resolve_device
 from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
 from model import TYPES, ModelError, SingleViewto3D, default_model_args, load_checkpoint
@@ -52,11 +52,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save_freq", type=positive_int, default=200)
     parser.add_argument("--log_freq", type=positive_int, default=50)
     parser.add_argument("--load_checkpoint", action="store_true", help="resume from <out_dir>/checkpoint_<type>.pth")
+    parser.add_argument("--keep_checkpoints", action="store_true", help="also keep checkpoint_<type>.stepNNNNNN.pth at every --save_freq (learning curves)")
     parser.add_argument("--overwrite", action="store_true", help="start a new run even if <out_dir> already holds a checkpoint of this type (it is replaced)")
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
-    parser.add_argument("--no_augment", action="store_true",
-                        help="train on the images as they are (default: zoom/shift, colour jitter, random backgrounds, blur; see augment.py)")
+    parser.add_argument("--augment", default="light", choices=["none", "light", "full"],
+                        help="image augmentation (augment.py): light = colour jitter, blur, noise (default); full = also zoom/shift and random backgrounds, for photos; none")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data_root", default=None, help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)")
     parser.add_argument("--out_dir", default=None, help="run folder (default: checkpoints/<type>)")
@@ -64,7 +65,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 # Steps of the default budget: 6.5-10 minutes of a 2-core CPU each at batch 32 (see the README).
-DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 400}
+DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
 
 
 def checkpoint_path(out_dir: str, type: str) -> str:
@@ -229,12 +230,12 @@ def main(args: argparse.Namespace) -> dict:
 
     def save(step: int) -> None:
         raw = model.module if world_size > 1 else model
-        atomic_torch_save(
-            {"model": raw.state_dict(), "model_args": model_args, "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict(), "step": step, "args": vars(args), "best_metric": None,
-             "mean_train_voxels": mean_train_voxels, "data": dataset.layout.root},
-            ckpt_path,
-        )
+        state = {"model": raw.state_dict(), "model_args": model_args, "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "step": step, "args": vars(args), "best_metric": None,
+                 "mean_train_voxels": mean_train_voxels, "data": dataset.layout.root}
+        atomic_torch_save(state, ckpt_path)
+        if args.keep_checkpoints:  # a copy per save, to evaluate the run along the way
+            atomic_torch_save(state, ckpt_path.replace(".pth", f".step{step:06d}.pth"))
 
     from tqdm import tqdm
 
@@ -250,8 +251,8 @@ def main(args: argparse.Namespace) -> dict:
         # Randomness inside a step (augmentation, mesh sampling, occupancy queries) depends on
         # (seed, step) only, so a resumed run draws exactly what an uninterrupted one would.
         torch.manual_seed(args.seed * 1_000_003 + step * world_size + rank)
-        if not args.no_augment:
-            batch["images"] = augment_images(batch["images"], batch["masks"])
+        if AUGMENT_LEVELS[args.augment] is not None:
+            batch["images"] = augment_images(batch["images"], batch["masks"], AUGMENT_LEVELS[args.augment])
         with autocast:
             loss, terms = compute_loss(model, batch, args)
         if not torch.isfinite(loss):

@@ -10,7 +10,7 @@ benchmarks and tests call them directly.
 import torch
 import torch.nn.functional as F
 
-from losses import chamfer_loss, smoothness_loss, voxel_loss
+from losses import chamfer_and_normal_loss, chamfer_loss, smoothness_loss, voxel_loss
 
 
 class StepBatchSampler(torch.utils.data.Sampler):
@@ -82,11 +82,11 @@ def exact_occupancy_targets(occ_points: torch.Tensor, occ_labels: torch.Tensor, 
 
 def mesh_losses(meshes, points_gt: torch.Tensor, normals_gt: torch.Tensor, n_points: int) -> tuple[torch.Tensor, ...]:
     """Mesh R-CNN's mesh losses of a Meshes batch against GT surface samples (B, S, 3) with
-    normals: Chamfer (ours, squared L2), normal (1 - |cos| between each sampled point's normal
-    and its nearest GT point's, both ways) and edge (mean squared edge length, PyTorch3D's).
-    Empty meshes are left out; all three are 0 when every mesh is empty."""
+    normals: Chamfer and normal (`losses.chamfer_and_normal_loss`, on n_points sampled from each
+    mesh) and edge (mean squared edge length, PyTorch3D's). Empty meshes are left out; all three
+    are 0 when every mesh is empty."""
     from pytorch3d.loss import mesh_edge_loss
-    from pytorch3d.ops import knn_gather, knn_points, sample_points_from_meshes
+    from pytorch3d.ops import sample_points_from_meshes
 
     nonempty = [i for i, faces in enumerate(meshes.faces_list()) if len(faces)]
     if not nonempty:
@@ -94,11 +94,7 @@ def mesh_losses(meshes, points_gt: torch.Tensor, normals_gt: torch.Tensor, n_poi
         return zero, zero, zero
     meshes = meshes[nonempty]
     points, normals = sample_points_from_meshes(meshes, n_points, return_normals=True)
-    points_gt, normals_gt = points_gt[nonempty], normals_gt[nonempty]
-    chamfer = chamfer_loss(points, points_gt)
-    to_gt = knn_gather(normals_gt, knn_points(points, points_gt, K=1).idx)[:, :, 0]  # (B, N, 3)
-    to_pred = knn_gather(normals, knn_points(points_gt, points, K=1).idx)[:, :, 0]  # (B, S, 3)
-    normal = 1 - 0.5 * ((normals * to_gt).sum(-1).abs().mean() + (normals_gt * to_pred).sum(-1).abs().mean())
+    chamfer, normal = chamfer_and_normal_loss(points, normals, points_gt[nonempty], normals_gt[nonempty])
     return chamfer, normal, mesh_edge_loss(meshes)
 
 

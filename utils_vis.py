@@ -172,6 +172,12 @@ def resize_image(image: np.ndarray, size: int) -> np.ndarray:
 def plot_f1(path: str, curves: dict, thresholds, title: str) -> str:
     """F1 (%) against threshold, one line per entry of curves {label: [F1 per threshold]};
     labels containing "baseline" are dashed. Written atomically; returns the path."""
+    return plot_curves(path, thresholds, curves, "threshold (object diagonal = 1)", title)
+
+
+def plot_curves(path: str, xs, curves: dict, xlabel: str, title: str, ylabel: str = "F1 (%)") -> str:
+    """Lines of curves {label: [y per x]} against xs on a 0-100 axis; labels containing
+    "baseline" are dashed. Written atomically; returns the path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,11 +186,11 @@ def plot_f1(path: str, curves: dict, thresholds, title: str) -> str:
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=110)
     for label, values in curves.items():
         style = "--" if "baseline" in label else "-"
-        ax.plot(thresholds, values, style, marker="o", label=label)
-    ax.set_xlabel("threshold (object diagonal = 1)")
-    ax.set_ylabel("F1 (%)")
+        ax.plot(xs, values, style, marker="o", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 100)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

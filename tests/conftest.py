@@ -33,7 +33,7 @@ def tiny_checkpoints(tiny_root, tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     for model_type in ("vox", "point", "mesh", "occupancy", "voxmesh"):
         proc = run_script("train_model.py", "--type", model_type, "--data_root", tiny_root, "--out_dir", str(runs / model_type),
-                          "--max_iter", "2", "--batch_size", "2", "--image_size", "64", "--n_points", "100", "--device", "cpu")
+                          "--max_iter", "2", "--batch_size", "2", "--image_size", "64", "--n_points", "100", "--device", "cpu", "--init", "none")
         assert proc.returncode == 0, proc.stderr
     return runs
 

@@ -3,7 +3,7 @@ import torch
 from pytorch3d.loss import chamfer_distance, mesh_laplacian_smoothing
 from pytorch3d.utils import ico_sphere
 
-from losses import chamfer_loss, smoothness_loss, voxel_loss
+from losses import chamfer_and_normal_loss, chamfer_loss, smoothness_loss, voxel_loss
 
 
 def naive_chamfer(points_pred, points_gt):
@@ -84,3 +84,16 @@ def test_voxel_loss_pos_weight_matches_naive():
     p = torch.sigmoid(logits)
     naive = -(3.0 * target * p.log() + (1 - target) * (1 - p).log()).mean()
     torch.testing.assert_close(voxel_loss(logits, target, pos_weight=3.0), naive)
+
+
+def test_chamfer_and_normal_loss_match_pytorch3d():
+    torch.manual_seed(0)
+    pred, gt = torch.randn(2, 60, 3), torch.randn(2, 80, 3)
+    normals_pred, normals_gt = torch.randn(2, 60, 3), torch.randn(2, 80, 3)
+    chamfer, normal = chamfer_and_normal_loss(pred, normals_pred, gt, normals_gt)
+    ref_chamfer, ref_normal = chamfer_distance(pred, gt, x_normals=normals_pred, y_normals=normals_gt)
+    torch.testing.assert_close(chamfer, ref_chamfer, rtol=1e-5, atol=0)
+    torch.testing.assert_close(chamfer, chamfer_loss(pred, gt), rtol=1e-6, atol=0)
+    torch.testing.assert_close(normal, ref_normal, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="normals"):
+        chamfer_and_normal_loss(pred, normals_pred[:, :10], gt, normals_gt)
