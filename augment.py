@@ -3,10 +3,10 @@
     images = augment_images(batch["images"], batch["masks"])      # (B, H, W, 3) in [0, 1]
 
 The targets are in the object frame, whatever the view, so the image may change in every way
-that does not change which object it shows: a small zoom and shift (the object stays in view,
-as in R2N2's framing), colour jitter of the object (brightness, contrast, saturation, hue),
-sometimes a plain, gradient or blotchy background in place of R2N2's white (photos of furniture
-on a wall or floor), sometimes a little blur and noise. Mirroring is left out: it would mirror
+that does not change which object it shows: colour jitter of the object (brightness, contrast,
+saturation, hue), sometimes a little blur and noise (level "light", the default), and at level
+"full" also a small zoom and shift (the object stays in view, as in R2N2's framing) and sometimes
+a plain, gradient or blotchy background in place of R2N2's white (photos on a wall or floor). Mirroring is left out: it would mirror
 the object, not only the image. Random draws come from torch's global generator, which the
 training loop seeds per step, so a resumed run augments exactly as an uninterrupted one.
 """
