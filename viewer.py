@@ -4,7 +4,8 @@
 
 A page holds a header (the run's F1 curve and table, as HTML), then one row per sample: the input
 image, and interactive 3D views of each shape of the row (prediction, GT, or several runs'
-predictions) whose cameras move together. It is plain HTML with plotly figures (as
+predictions) whose cameras move together; rows are drawn as they scroll into view, with at most
+MAX_LIVE_SCENES 3D views alive at once (browsers cap WebGL contexts). It is plain HTML with plotly figures (as
 `pytorch3d.vis.plotly_vis` draws them); plotly.js is written once beside the page, so the page
 opens from the file system with no server and no network. Shapes are decimated and points
 subsampled for display only (`utils_vis.decimate_for_display`): metrics never see this.
@@ -21,6 +22,7 @@ import torch
 
 MAX_FACES = 1500  # per displayed mesh: keeps a page of five samples well under a megabyte
 MAX_POINTS = 1500
+MAX_LIVE_SCENES = 12  # WebGL contexts alive at once; Chromium allows 16 (see the page's script)
 COLOURS = {"prediction": "#f08c40", "ground truth": "#5a9ae6"}
 
 
@@ -67,7 +69,7 @@ def figure_json(shapes: list[tuple[str, dict, str]]) -> dict:
     """One plotly figure with a 3D scene per shape (title, payload, colour), side by side. Scenes
     use the object frame with y up (ShapeNet's), the same axes and the same starting camera."""
     n = len(shapes)
-    layout = {"height": 320, "margin": {"l": 0, "r": 0, "t": 28, "b": 0}, "showlegend": False, "annotations": []}
+    layout = {"height": 320, "margin": {"l": 0, "r": 0, "t": 28 if n <= 3 else 40, "b": 0}, "showlegend": False, "annotations": []}
     data = []
     axis = {"range": [-0.55, 0.55], "showbackground": False, "showticklabels": False, "title": {"text": ""}, "showgrid": True}
     for k, (title, payload, colour) in enumerate(shapes):
@@ -77,8 +79,9 @@ def figure_json(shapes: list[tuple[str, dict, str]]) -> dict:
         data.append(trace)
         layout[scene] = {"domain": {"x": [k / n, (k + 1) / n], "y": [0, 1]}, "aspectmode": "cube", "xaxis": axis, "yaxis": axis, "zaxis": axis,
                          "camera": {"up": {"x": 0, "y": 1, "z": 0}, "eye": {"x": 1.2, "y": 0.9, "z": 1.5}}}
-        layout["annotations"].append({"text": html.escape(title), "x": (k + 0.5) / n, "y": 1.0, "xref": "paper", "yref": "paper", "showarrow": False,
-                                      "yanchor": "bottom", "font": {"size": 13}})
+        text = html.escape(title).replace(" (", "<br>(") if n > 3 else html.escape(title)
+        layout["annotations"].append({"text": text, "x": (k + 0.5) / n, "y": 1.0, "xref": "paper", "yref": "paper", "showarrow": False,
+                                      "yanchor": "bottom", "font": {"size": 13 if n <= 3 else 11}})
     return {"data": data, "layout": layout}
 
 
@@ -90,7 +93,7 @@ body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; margin: 0.5em 0; }} td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }}
 .sample {{ display: flex; align-items: center; border-top: 1px solid #ddd; padding: 0.5em 0; }}
 .sample img {{ width: 160px; height: 160px; image-rendering: auto; margin-right: 1em; }}
-.sample .plot {{ flex: 1; min-width: 0; }} .caption {{ font-size: 0.85em; color: #555; }}
+.sample .plot {{ flex: 1; min-width: 0; }} .view {{ min-height: 320px; }} .caption {{ font-size: 0.85em; color: #555; }}
 </style></head><body>
 <h1>{title}</h1>
 {header}
@@ -112,11 +115,47 @@ function link(div) {{
     Plotly.relayout(div, update).then(() => {{ busy = false; }});
   }});
 }}
-const drawn = Object.entries(figures).map(([id, figure]) => {{
+// Each 3D view is a WebGL context and browsers keep only about 16 alive (Chromium drops the
+// oldest past that, blanking it). So a row is drawn when it comes into view, releasing rows out
+// of view when more than MAX_LIVE_SCENES views would be alive; when every live row is in view
+// (many views per row on a tall screen) the new row waits for a click, which releases the
+// row drawn first.
+const MAX_LIVE_SCENES = {max_live_scenes};
+const live = [], visible = new Set();
+const liveScenes = () => live.reduce((total, id) => total + figures[id].data.length, 0);
+function placeholder(id, text) {{
+  Plotly.purge(document.getElementById(id));
+  document.getElementById(id).innerHTML = `<p class="caption">${{text}}</p>`;
+}}
+function draw(id, clicked) {{
+  if (live.includes(id)) return;
+  while (live.length && liveScenes() + figures[id].data.length > MAX_LIVE_SCENES) {{
+    const victim = live.find((k) => !visible.has(k)) ?? (clicked ? live[0] : undefined);
+    if (victim === undefined) {{
+      placeholder(id, "Click to draw these 3D views (the browser keeps only a few 3D views alive at once).");
+      return;
+    }}
+    live.splice(live.indexOf(victim), 1);
+    placeholder(victim, "3D views released to stay within the browser's WebGL limit: scroll here again or click to redraw.");
+  }}
+  live.push(id);
   const div = document.getElementById(id);
-  return Plotly.newPlot(div, figure.data, figure.layout, {{responsive: true, displaylogo: false}}).then(() => link(div));
-}});
-Promise.all(drawn).then(() => console.log(`viewer: ${{drawn.length}} figures rendered`), (error) => console.error("viewer error: " + error));
+  div.innerHTML = "";
+  Plotly.newPlot(div, figures[id].data, figures[id].layout, {{responsive: true, displaylogo: false}})
+    .then(() => {{ link(div); console.log(`viewer: ${{id}} drawn, ${{liveScenes()}} live 3D views`); }},
+          (error) => console.error("viewer error: " + error));
+}}
+const observer = new IntersectionObserver((entries) => {{
+  for (const entry of entries) {{
+    if (entry.isIntersecting) {{ visible.add(entry.target.id); draw(entry.target.id, false); }}
+    else visible.delete(entry.target.id);
+  }}
+}}, {{rootMargin: "100px"}});
+for (const id of Object.keys(figures)) {{
+  const div = document.getElementById(id);
+  div.addEventListener("click", () => draw(id, true));
+  observer.observe(div);
+}}
 </script>
 </body></html>
 """
@@ -146,9 +185,9 @@ def write_page(folder: str, title: str, header_html: str, samples: list[dict], n
         figures[f"plot{k}"] = figure_json(sample["shapes"])
         image = f'<img src="{sample["image"]}" alt="input">' if sample.get("image") else ""
         rows.append(f'<div class="sample">{image}<div class="plot"><div class="caption">{html.escape(sample["caption"])}</div>'
-                    f'<div id="plot{k}"></div></div></div>')
+                    f'<div class="view" id="plot{k}"></div></div></div>')
     text = PAGE.format(title=html.escape(title), header=header_html, rows="\n".join(rows), figures=json.dumps(figures, separators=(",", ":")).replace("</", "<\\/"),
-                       max_faces=MAX_FACES, max_points=MAX_POINTS)
+                       max_faces=MAX_FACES, max_points=MAX_POINTS, max_live_scenes=MAX_LIVE_SCENES)
     path = os.path.join(folder, name)
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w") as f:

@@ -53,9 +53,32 @@ def test_page_renders_3d_views_in_headless_chromium(tmp_path):
     shot = tmp_path / "shot.png"
     log = headless(find_chromium(), tmp_path / "profile", "--window-size=1200,1100", f"--screenshot={shot}", f"file://{page}")
     console = [line for line in log.splitlines() if ":CONSOLE" in line]
-    assert any("viewer: 2 figures rendered" in line for line in console), "\n".join(console) or log[-2000:]
+    for figure in ("plot0", "plot1"):
+        assert any(f"viewer: {figure} drawn" in line for line in console), "\n".join(console) or log[-2000:]
     assert not [line for line in console if "viewer error" in line or "Uncaught" in line], "\n".join(console)
     pixels = iio.imread(shot)[..., :3].astype(int)
     orange = (abs(pixels[..., 0] - 240) < 60) & (abs(pixels[..., 1] - 140) < 60) & (pixels[..., 2] < 130)
     blue = (pixels[..., 2] > 150) & (pixels[..., 0] < 150)
     assert orange.mean() > 0.005 and blue.mean() > 0.005, (orange.mean(), blue.mean())
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no Chromium: install Debian's chromium (apt-get install chromium) to run the browser test")
+def test_many_views_stay_within_the_browsers_webgl_limit(tmp_path):
+    """A --compare page (six 3D views a row, five rows: 30 views, past Chromium's 16 WebGL
+    contexts) draws the rows in view, never more than MAX_LIVE_SCENES views alive, and no
+    context is lost."""
+    sphere = ico_sphere(2)
+    mesh = viewer.shape_payload({"verts": 0.4 * sphere.verts_packed(), "faces": sphere.faces_packed()})
+    shapes = [(f"run {k} (F1@0.05 90.0)", mesh, "#f08c40") for k in range(5)] + [("ground truth", mesh, "#5a9ae6")]
+    samples = [{"image": None, "caption": f"sample {k}", "shapes": shapes} for k in range(5)]
+    page = viewer.write_page(str(tmp_path / "page"), "compare", "", samples, name="compare.html")
+    shot = tmp_path / "shot.png"
+    log = headless(find_chromium(), tmp_path / "profile", "--window-size=1200,1100", f"--screenshot={shot}", f"file://{page}")
+    console = [line for line in log.splitlines() if ":CONSOLE" in line]
+    drawn = [int(m) for line in console for m in re.findall(r"drawn, (\d+) live 3D views", line)]
+    assert any("viewer: plot0 drawn" in line for line in console), "\n".join(console) or log[-2000:]
+    assert drawn and max(drawn) <= viewer.MAX_LIVE_SCENES, drawn
+    assert "Too many active WebGL contexts" not in log and not [line for line in console if "viewer error" in line], "\n".join(console)
+    pixels = iio.imread(shot)[..., :3].astype(int)
+    orange = (abs(pixels[..., 0] - 240) < 60) & (abs(pixels[..., 1] - 140) < 60) & (pixels[..., 2] < 130)
+    assert orange.mean() > 0.005, orange.mean()

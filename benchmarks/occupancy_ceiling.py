@@ -1,0 +1,94 @@
+"""What grid extraction itself allows: F1 of the *true* solid read out on a grid, per resolution.
+
+    python benchmarks/occupancy_ceiling.py [--data_root data/embedded] [--resolutions 32 64 128] [--n_models 99]
+
+Not a test: it prints figures for the README. For each test model of the embedded dataset the
+generator's own parts are rebuilt (same seed, category and index as `make_dataset.py`) and
+their exact inside test is evaluated at the cell centres of an R^3 grid over [-0.5, 0.5]^3
+(binary, as a perfect occupancy network thresholded at each cell), and on an R^3 grid of the
+inside fraction of 2^3 sub-samples per cell (a smooth field, as a network's probabilities are,
+that lets marching cubes place the surface inside a cell). Each grid goes through exactly the
+evaluation path of the occupancy model (marching cubes at 0.5, 5000 samples, F1 against
+pointcloud.npz), so the printed F1@0.01 is the ceiling an occupancy model extracted at that
+resolution can reach.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from categories import SYNSETS, make_shape  # noqa: E402
+from embedded_dataset import model_id  # noqa: E402
+from geometry import grid_centres, sample_meshes, voxels_to_meshes  # noqa: E402
+from metrics import DEFAULT_THRESHOLDS, nearest_neighbours, precision_recall_f1  # noqa: E402
+from shapes import normalize_parts, union_contains  # noqa: E402
+
+
+def test_models(root: str, n_models: int) -> list[tuple[str, int, str, int]]:
+    """(synset, index, model id, seed) of the first n_models test models of an embedded dataset."""
+    info = json.load(open(os.path.join(root, "embedded.json")))
+    seed, total = info["seed"], info["n_models"]
+    test = json.load(open(os.path.join(root, "splits.json")))["test"]
+    found = []
+    for synset in SYNSETS:
+        wanted = set(test.get(synset, {}))
+        for index in range(total):
+            mid = model_id(seed, synset, index)
+            if mid in wanted:
+                found.append((synset, index, mid, seed))
+    return found[:n_models]
+
+
+def inside_grid(parts, resolution: int, subsamples: int) -> torch.Tensor:
+    """(R, R, R) [z, y, x] fraction of subsamples^3 points per cell inside the solid."""
+    centres = grid_centres(resolution).view(-1, 3).numpy()
+    offsets = (np.arange(subsamples) + 0.5) / subsamples - 0.5
+    grid = np.zeros(len(centres))
+    for dz in offsets:
+        for dy in offsets:
+            for dx in offsets:
+                grid += union_contains(parts, centres + np.array([dx, dy, dz]) / resolution)
+    return torch.as_tensor(grid / subsamples**3, dtype=torch.float32).view(resolution, resolution, resolution)
+
+
+def f1_of_grid(grid: torch.Tensor, gt_points: torch.Tensor, n_points: int = 5000) -> dict:
+    torch.manual_seed(0)
+    points, _, lengths = sample_meshes(voxels_to_meshes(grid[None], 0.5), n_points)
+    dists_pred, _, dists_gt, _ = nearest_neighbours(points, gt_points[None], lengths)
+    return {t: float(v) for t, v in zip(DEFAULT_THRESHOLDS, (precision_recall_f1(dists_pred, dists_gt, lengths, DEFAULT_THRESHOLDS)[
+        "F1@%f" % t][0] for t in DEFAULT_THRESHOLDS))}
+
+
+def main(args: argparse.Namespace) -> None:
+    models = test_models(args.data_root, args.n_models)
+    settings = [(r, 1) for r in args.resolutions] + [(r, 2) for r in args.resolutions if r <= 64]
+    scores = {s: [] for s in settings}
+    start = time.time()
+    for synset, index, mid, seed in models:
+        _, raw_parts = make_shape(synset, np.random.default_rng([seed, int(synset), index]))
+        parts = normalize_parts(raw_parts)
+        gt = np.load(os.path.join(args.data_root, "shapenet", synset, mid, "pointcloud.npz"))["points"]
+        gt_points = torch.as_tensor(gt, dtype=torch.float32)[: args.n_points]
+        for resolution, subsamples in settings:
+            scores[(resolution, subsamples)].append(f1_of_grid(inside_grid(parts, resolution, subsamples), gt_points, args.n_points))
+    print(f"{len(models)} test models of {args.data_root} in {time.time() - start:.0f}s: the true solid read out on a grid")
+    print("grid                        " + "  ".join(f"F1@{t:.2f}" for t in DEFAULT_THRESHOLDS))
+    for (resolution, subsamples), rows in scores.items():
+        name = f"{resolution}^3 " + ("binary" if subsamples == 1 else f"fraction of {subsamples}^3")
+        print(f"{name:<28}" + "  ".join(f"{np.mean([r[t] for r in rows]):7.1f}" for t in DEFAULT_THRESHOLDS))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data_root", default="data/embedded")
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--n_models", type=int, default=99)
+    parser.add_argument("--n_points", type=int, default=5000)
+    main(parser.parse_args())
