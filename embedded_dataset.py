@@ -49,6 +49,12 @@ def model_id(seed: int, synset: str, index: int) -> str:
     return hashlib.md5(f"embedded-{seed}-{synset}-{index}".encode()).hexdigest()
 
 
+def model_rng(seed: int, synset: str, index: int) -> np.random.Generator:
+    """The generator a model's shape, materials and views are drawn from (one per model, so the
+    output does not depend on the number of worker processes)."""
+    return np.random.default_rng([seed, int(synset), index])
+
+
 LAYOUTS = ("course", "archives")
 
 
@@ -113,7 +119,7 @@ def write_model(root: str, synset: str, index: int, seed: int, n_views: int, lay
     import torch
     from pytorch3d.io import save_obj
 
-    rng = np.random.default_rng([seed, int(synset), index])
+    rng = model_rng(seed, synset, index)
     family, raw_parts = make_shape(synset, rng)
     parts = normalize_parts(raw_parts)
     mesh = parts_to_mesh(parts)

@@ -69,7 +69,8 @@ def figure_json(shapes: list[tuple[str, dict, str]]) -> dict:
     """One plotly figure with a 3D scene per shape (title, payload, colour), side by side. Scenes
     use the object frame with y up (ShapeNet's), the same axes and the same starting camera."""
     n = len(shapes)
-    layout = {"height": 320, "margin": {"l": 0, "r": 0, "t": 28 if n <= 3 else 40, "b": 0}, "showlegend": False, "annotations": []}
+    crowded = n > 3  # narrow views: titles on two lines, smaller
+    layout = {"height": 320, "margin": {"l": 0, "r": 0, "t": 40 if crowded else 28, "b": 0}, "showlegend": False, "annotations": []}
     data = []
     axis = {"range": [-0.55, 0.55], "showbackground": False, "showticklabels": False, "title": {"text": ""}, "showgrid": True}
     for k, (title, payload, colour) in enumerate(shapes):
@@ -79,9 +80,11 @@ def figure_json(shapes: list[tuple[str, dict, str]]) -> dict:
         data.append(trace)
         layout[scene] = {"domain": {"x": [k / n, (k + 1) / n], "y": [0, 1]}, "aspectmode": "cube", "xaxis": axis, "yaxis": axis, "zaxis": axis,
                          "camera": {"up": {"x": 0, "y": 1, "z": 0}, "eye": {"x": 1.2, "y": 0.9, "z": 1.5}}}
-        text = html.escape(title).replace(" (", "<br>(") if n > 3 else html.escape(title)
+        text = html.escape(title)
+        if crowded:
+            text = text.replace(" (", "<br>(")
         layout["annotations"].append({"text": text, "x": (k + 0.5) / n, "y": 1.0, "xref": "paper", "yref": "paper", "showarrow": False,
-                                      "yanchor": "bottom", "font": {"size": 13 if n <= 3 else 11}})
+                                      "yanchor": "bottom", "font": {"size": 11 if crowded else 13}})
     return {"data": data, "layout": layout}
 
 

@@ -25,9 +25,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from categories import SYNSETS, make_shape  # noqa: E402
-from embedded_dataset import model_id  # noqa: E402
+from embedded_dataset import model_id, model_rng  # noqa: E402
 from geometry import grid_centres, sample_meshes, voxels_to_meshes  # noqa: E402
-from metrics import DEFAULT_THRESHOLDS, nearest_neighbours, precision_recall_f1  # noqa: E402
+from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics  # noqa: E402
 from shapes import normalize_parts, union_contains  # noqa: E402
 
 
@@ -59,11 +59,11 @@ def inside_grid(parts, resolution: int, subsamples: int) -> torch.Tensor:
 
 
 def f1_of_grid(grid: torch.Tensor, gt_points: torch.Tensor, n_points: int = 5000) -> dict:
+    """{threshold: F1} of the marching-cubes surface of grid (R, R, R) against gt_points (M, 3)."""
     torch.manual_seed(0)
     points, _, lengths = sample_meshes(voxels_to_meshes(grid[None], 0.5), n_points)
-    dists_pred, _, dists_gt, _ = nearest_neighbours(points, gt_points[None], lengths)
-    return {t: float(v) for t, v in zip(DEFAULT_THRESHOLDS, (precision_recall_f1(dists_pred, dists_gt, lengths, DEFAULT_THRESHOLDS)[
-        "F1@%f" % t][0] for t in DEFAULT_THRESHOLDS))}
+    metrics = compute_sampling_metrics(points, gt_points[None], DEFAULT_THRESHOLDS, lengths)
+    return {t: float(metrics["F1@%f" % t][0]) for t in DEFAULT_THRESHOLDS}
 
 
 def main(args: argparse.Namespace) -> None:
@@ -72,7 +72,7 @@ def main(args: argparse.Namespace) -> None:
     scores = {s: [] for s in settings}
     start = time.time()
     for synset, index, mid, seed in models:
-        _, raw_parts = make_shape(synset, np.random.default_rng([seed, int(synset), index]))
+        _, raw_parts = make_shape(synset, model_rng(seed, synset, index))
         parts = normalize_parts(raw_parts)
         gt = np.load(os.path.join(args.data_root, "shapenet", synset, mid, "pointcloud.npz"))["points"]
         gt_points = torch.as_tensor(gt, dtype=torch.float32)[: args.n_points]
