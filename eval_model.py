@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from cli import atomic_write_json, default_device, fail, positive_int, resolve_device
+from cli import atomic_write_json, default_device, fail, positive_int, probability, resolve_device
 from dataset import R2N2Dataset, batch_to_device, collate_batch
 from evaluation import ConstantPredictor, average, baseline_voxels, evaluate, predict, predict_gt_voxels
 from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics  # noqa: F401 (the course's name, kept importable here)
@@ -47,6 +47,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--thresholds", type=float, nargs="+", default=list(DEFAULT_THRESHOLDS))
     parser.add_argument("--grid_res", type=positive_int, default=64,
                         help="occupancy: marching-cubes grid resolution (above 32, refined coarse to fine from 32^3: Occupancy Networks' MISE)")
+    parser.add_argument("--iso", type=probability, default=0.5,
+                        help="vox, occupancy: the probability at which surfaces are extracted and voxel IoU is read")
     parser.add_argument("--batch_size", type=positive_int, default=16)
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--seed", type=int, default=0)
@@ -198,6 +200,8 @@ def compare_runs(run_dirs: list[str], out_path: str) -> tuple[str, str | None]:
 def load_model_under_test(args) -> tuple[str, object, str | None, dict | None]:
     """(name, model or None for the oracle, checkpoint file, checkpoint) from the flags, or a
     one-line exit."""
+    if args.iso != 0.5 and (args.oracle or args.type not in ("vox", "occupancy")):
+        fail("--iso applies to vox and occupancy models (not the oracle, point, mesh or voxmesh, whose surfaces are not read off a probability grid)")
     if args.oracle:
         if args.type != "vox":
             fail("--oracle evaluates GT voxels through the vox path: use it with --type vox")
@@ -252,11 +256,11 @@ def main(args: argparse.Namespace) -> dict:
     if args.oracle:
         predict_fn = lambda batch: predict_gt_voxels(batch, args.n_points)  # noqa: E731
     else:
-        predict_fn = lambda batch: predict(args.type, model, batch, args.n_points, args.grid_res)  # noqa: E731
+        predict_fn = lambda batch: predict(args.type, model, batch, args.n_points, args.grid_res, args.iso)  # noqa: E731
 
     start = time.time()
     torch.manual_seed(args.seed)
-    rows = evaluate(predict_fn, loader, device, args.thresholds)
+    rows = evaluate(predict_fn, loader, device, args.thresholds, args.iso)
     eval_seconds = time.time() - start
     summary = average(rows)
 

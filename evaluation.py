@@ -22,11 +22,11 @@ from metrics import DEFAULT_THRESHOLDS, masked_mean, nearest_neighbours, normal_
 from r2n2 import DatasetError
 
 
-def predicted_meshes(model, images: torch.Tensor, grid_res: int):
+def predicted_meshes(model, images: torch.Tensor, grid_res: int, iso: float = 0.5):
     """The surfaces a vox / occupancy / mesh model predicts for images (B, H, W, 3).
 
     Returns (Meshes batch, grid): grid is the (B, R, R, R) occupancy probabilities the vox and
-    occupancy surfaces were extracted from (marching cubes at 0.5) or the voxmesh surface was
+    occupancy surfaces were extracted from (marching cubes at `iso`) or the voxmesh surface was
     cubified from (before refinement), None for the mesh model.
     """
     if model.type == "vox":
@@ -35,10 +35,10 @@ def predicted_meshes(model, images: torch.Tensor, grid_res: int):
         logits, stages = model(images)
         return stages[-1], torch.sigmoid(logits.float())
     elif model.type == "occupancy":
-        grid = model.occupancy_grid(images, resolution=grid_res)
+        grid = model.occupancy_grid(images, resolution=grid_res, iso=iso)
     else:
         return model.decoder.to_meshes(model(images).float()), None
-    return voxels_to_meshes(grid, 0.5), grid
+    return voxels_to_meshes(grid, iso), grid
 
 
 def mesh_prediction(meshes, voxels, n_points: int) -> dict:
@@ -47,7 +47,7 @@ def mesh_prediction(meshes, voxels, n_points: int) -> dict:
     return {"points": points, "normals": normals, "lengths": lengths, "voxels": voxels, "meshes": meshes}
 
 
-def predict(model_type: str, model, batch: dict, n_points: int, grid_res: int = 32) -> dict:
+def predict(model_type: str, model, batch: dict, n_points: int, grid_res: int = 32, iso: float = 0.5) -> dict:
     """Predictions of a batch in evaluation form.
 
     Returns points (B, n, 3), lengths (B,), normals (B, n, 3) or None, voxels (B, 32, 32, 32)
@@ -58,9 +58,9 @@ def predict(model_type: str, model, batch: dict, n_points: int, grid_res: int = 
         points = model(images).float()
         lengths = torch.full((len(points),), points.shape[1], device=points.device)
         return {"points": points, "lengths": lengths, "normals": None, "voxels": None, "meshes": None}
-    meshes, grid = predicted_meshes(model, images, grid_res)
+    meshes, grid = predicted_meshes(model, images, grid_res, iso)
     if model_type == "occupancy" and grid_res != 32:
-        grid = model.occupancy_grid(images, resolution=32)  # IoU is reported at 32^3 for every type
+        grid = model.occupancy_grid(images, resolution=32, iso=iso)  # IoU is reported at 32^3 for every type
     return mesh_prediction(meshes, grid, n_points)
 
 
@@ -92,14 +92,14 @@ class ConstantPredictor(torch.nn.Module):
 
 
 @torch.no_grad()
-def evaluate(predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS) -> list[dict]:
+def evaluate(predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS, iso: float = 0.5) -> list[dict]:
     """Per-sample metrics of a predictor over the loader; predict_fn(batch) -> prediction dict.
 
     The GT points and normals are the batch's (the dataset's cached surface samples: n_points
     of them when the dataset was opened with n_points). One nearest-neighbour query each way per
     batch serves F1, Chamfer and normal consistency. Returns one dict per sample: ids, "F1@%f" % t
     (and Precision, Recall) per threshold, ChamferL2, and IoU_vox32 / NormalConsistency where the
-    prediction has voxels / normals."""
+    prediction has voxels / normals (IoU of the voxels >= iso against the GT's)."""
     rows = []
     for batch in loader:
         batch = batch_to_device(batch, device)
@@ -111,7 +111,7 @@ def evaluate(predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS) -> list[
         chamfer = masked_mean(dists_pred.square(), lengths) + dists_gt.square().mean(1)
         metrics["ChamferL2"] = torch.where(lengths > 0, chamfer, torch.full_like(chamfer, float("nan")))
         if pred["voxels"] is not None:
-            metrics["IoU_vox32"] = voxel_iou(pred["voxels"] >= 0.5, batch["voxels"] >= 0.5)
+            metrics["IoU_vox32"] = voxel_iou(pred["voxels"] >= iso, batch["voxels"] >= 0.5)
         if pred["normals"] is not None:
             metrics["NormalConsistency"] = normal_consistency(pred["normals"], idx_pred, normals_gt, idx_gt, lengths)
         for i in range(len(points_gt)):

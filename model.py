@@ -292,11 +292,11 @@ class SingleViewto3D(nn.Module):
         return self.decoder(features)
 
     @torch.no_grad()
-    def occupancy_grid(self, images: torch.Tensor, resolution: int = 32, chunk: int = 32768) -> torch.Tensor:
+    def occupancy_grid(self, images: torch.Tensor, resolution: int = 32, chunk: int = 32768, iso: float = 0.5) -> torch.Tensor:
         """Occupancy probabilities of an occupancy model on the cell centres of a resolution^3
         grid over [-0.5, 0.5]^3: (B, R, R, R), [z, y, x]. Above 32^3 the grid is refined coarse to
         fine (`geometry.refine_grid`, Occupancy Networks' MISE): the network is queried only
-        near the surface. Queries go in chunks of `chunk` points per image."""
+        near the iso-surface at `iso`. Queries go in chunks of `chunk` points per image."""
         from geometry import grid_centres, refine_grid
 
         features = self.encoder(images)
@@ -308,7 +308,7 @@ class SingleViewto3D(nn.Module):
         base = min(resolution, 32)
         grid = query(grid_centres(base, images.device).view(1, -1, 3).expand(len(images), -1, -1)).view(-1, base, base, base)
         while grid.shape[-1] < resolution:
-            grid = refine_grid(grid, query, min(2 * grid.shape[-1], resolution))
+            grid = refine_grid(grid, query, min(2 * grid.shape[-1], resolution), iso)
         return grid
 
 

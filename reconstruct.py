@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-from cli import default_device, fail, positive_int, resolve_device
+from cli import default_device, fail, positive_int, probability, resolve_device
 from evaluation import predicted_meshes
 from model import ModelError, model_from_checkpoint
 from r2n2 import prepare_image
@@ -28,6 +28,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", required=True, help="a checkpoint written by train_model.py")
     parser.add_argument("--out", default="output/reconstruct", help="output folder")
     parser.add_argument("--grid_res", type=positive_int, default=64, help="occupancy: marching-cubes grid resolution (coarse to fine from 32^3)")
+    parser.add_argument("--iso", type=probability, default=0.5, help="vox, occupancy: the probability at which the surface is extracted")
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--no_gif", action="store_true")
     return parser
@@ -52,12 +53,12 @@ def load_image(path: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reconstruct(model, image: torch.Tensor, grid_res: int = 64) -> dict:
+def reconstruct(model, image: torch.Tensor, grid_res: int = 64, iso: float = 0.5) -> dict:
     """image (137, 137, 3) -> {"verts", "faces"} (object frame) or {"points"}."""
     images = image[None].to(next(model.parameters()).device)
     if model.type == "point":
         return {"points": model(images)[0].float().cpu()}
-    meshes, _ = predicted_meshes(model, images, grid_res)
+    meshes, _ = predicted_meshes(model, images, grid_res, iso)
     return {"verts": meshes.verts_list()[0].cpu(), "faces": meshes.faces_list()[0].cpu()}
 
 
@@ -68,7 +69,9 @@ def main(args: argparse.Namespace) -> list[str]:
         model, _ = model_from_checkpoint(args.checkpoint, device=device)
     except ModelError as err:
         fail(str(err))
-    prediction = reconstruct(model, image, args.grid_res)
+    if args.iso != 0.5 and model.type not in ("vox", "occupancy"):
+        fail(f"--iso applies to vox and occupancy models; this checkpoint is a {model.type} model")
+    prediction = reconstruct(model, image, args.grid_res, args.iso)
 
     from pytorch3d.io import IO
 

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from cli import atomic_write_json, fail, positive_float, positive_int
+from cli import atomic_write_json, fail, positive_float, positive_int, probability
 
 
 def test_positive_int_refuses_zero_and_junk():
@@ -18,6 +18,13 @@ def test_positive_float_refuses_zero_nan_and_inf():
     for text in ("0", "-1", "nan", "inf", "x"):
         with pytest.raises(argparse.ArgumentTypeError):
             positive_float(text)
+
+
+def test_probability_is_strictly_between_0_and_1():
+    assert probability("0.3") == pytest.approx(0.3)
+    for text in ("0", "1", "1.5", "-0.1", "nan", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            probability(text)
 
 
 def test_fail_is_one_line_with_status_2(capsys):

@@ -54,6 +54,7 @@ def test_wrong_or_missing_checkpoint(tiny_root, tiny_checkpoints, tmp_path):
         (["--type", "vox", "--checkpoint", str(tmp_path / "nope.pth")], "not found"),
         (["--type", "vox"], "say which model"),
         (["--type", "mesh", "--oracle"], "--oracle"),
+        (["--type", "point", "--load_checkpoint", "--iso", "0.3"], "--iso applies to vox and occupancy"),
     ]:
         assert_one_line_error(call_main("eval_model", *args, "--data_root", tiny_root, "--device", "cpu", "--results_dir", tmp_path), message)
     assert not os.path.exists(tmp_path / "point")  # nothing half-written for a failed run

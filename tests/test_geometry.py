@@ -48,3 +48,16 @@ def test_coarse_to_fine_grid_matches_the_dense_grid_with_few_queries():
     dense = query(grid_centres(128).view(1, -1, 3).expand(2, -1, -1)).view(2, 128, 128, 128)
     assert torch.equal(fine >= 0.5, dense >= 0.5)
     assert sum(calls) < 0.05 * 128**3
+
+
+def test_coarse_to_fine_grid_follows_the_iso_level():
+    from geometry import grid_centres, refine_grid
+
+    def query(points):  # a soft ball: probability 0.5 at radius 0.2, 0.3 further out
+        return torch.sigmoid((0.2 - points.norm(dim=-1)) / 0.01)
+
+    coarse = query(grid_centres(32).view(1, -1, 3)).view(1, 32, 32, 32)
+    dense = query(grid_centres(64).view(1, -1, 3)).view(1, 64, 64, 64)
+    for iso in (0.3, 0.5, 0.7):
+        assert torch.equal(refine_grid(coarse, query, 64, iso) >= iso, dense >= iso)
+    assert (dense >= 0.3).sum() > (dense >= 0.7).sum()  # the level moves the surface
