@@ -41,6 +41,8 @@ def default_model_args(type: str, **overrides) -> dict:
         "occ_hidden": 128,
         "occ_blocks": 4,
         "occ_freqs": 6,
+        "occ_grid": 0,  # occupancy: resolution of a feature volume sampled at the queries; 0: the global feature only (OccNet)
+        "occ_grid_channels": 32,
         "refine_stages": 1,  # Mesh R-CNN uses 3; one keeps the CPU budget (see the README)
         "refine_hidden": 64,
         "cubify_threshold": 0.5,
@@ -230,6 +232,36 @@ class ResnetBlockFC(nn.Module):
         return x + self.fc_1(F.relu(self.fc_0(F.relu(x))))
 
 
+class FeatureVolume(nn.Module):
+    """(B, 512) -> (B, C, R, R, R) features over [-0.5, 0.5]^3, [z, y, x]: a linear map to a
+    (128, 4, 4, 4) volume and stride-2 transposed convolutions up to R (a power of 2 >= 8), as
+    the voxel decoder but narrower and coarser."""
+
+    def __init__(self, resolution: int = 16, channels: int = 32):
+        super().__init__()
+        if resolution < 8 or resolution & (resolution - 1):
+            raise ModelError(f"occ_grid must be 0 or a power of 2 >= 8, got {resolution}")
+        self.project = nn.Linear(512, 128 * 4 * 4 * 4)
+        layers, c_in, size = [], 128, 4
+        while size < resolution:
+            c_out = max(channels, c_in // 2)
+            layers += [nn.ConvTranspose3d(c_in, c_out, kernel_size=4, stride=2, padding=1), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)]
+            c_in, size = c_out, size * 2
+        layers.append(nn.Conv3d(c_in, channels, kernel_size=3, padding=1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(F.relu(self.project(features)).view(-1, 128, 4, 4, 4))
+
+
+def sample_volume(volume: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Trilinear features of a (B, C, R, R, R) [z, y, x] volume over [-0.5, 0.5]^3 at object-
+    frame points (B, P, 3) (x, y, z): (B, P, C). Points outside take the border's value."""
+    grid = 2 * points[:, :, None, None]  # (B, P, 1, 1, 3): grid_sample's last axis is (x, y, z)
+    sampled = F.grid_sample(volume, grid.to(volume.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+    return sampled[:, :, :, 0, 0].transpose(1, 2)
+
+
 class OccupancyDecoder(nn.Module):
     """Implicit decoder: ((B, P, 3) query points, (B, 512) feature) -> (B, P) occupancy logits.
 
@@ -237,22 +269,32 @@ class OccupancyDecoder(nn.Module):
     residual block the image feature, projected to the hidden width, is added (equivalent to
     concatenating it to the block input). Points are first lifted to Fourier features
     sin/cos(2^k pi p), k < n_freqs (as in NeRF): a ReLU MLP on raw xyz learns the sharp edges
-    of furniture parts far more slowly.
+    of furniture parts far more slowly. With grid > 0 the image feature is also decoded into a
+    coarse feature volume (`FeatureVolume`) and each point's embedding takes the volume's
+    trilinear features at the point, as Convolutional Occupancy Networks do: the MLP then
+    refines a local description of the shape instead of drawing the whole shape from one
+    vector. It learns more per step but costs more per step; at the CPU budget the two are
+    level for the same time (see the README), so grid 0, the original decoder, is the default.
     """
 
-    def __init__(self, hidden: int = 128, n_blocks: int = 4, n_freqs: int = 6):
+    def __init__(self, hidden: int = 128, n_blocks: int = 4, n_freqs: int = 6, grid: int = 0, grid_channels: int = 32):
         super().__init__()
         self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(n_freqs), persistent=False)
-        self.fc_p = nn.Linear(3 + 6 * n_freqs, hidden)
+        self.volume = FeatureVolume(grid, grid_channels) if grid else None
+        self.fc_p = nn.Linear(3 + 6 * n_freqs + (grid_channels if grid else 0), hidden)
         self.fc_c = nn.ModuleList([nn.Linear(512, hidden) for _ in range(n_blocks)])
         self.blocks = nn.ModuleList([ResnetBlockFC(hidden) for _ in range(n_blocks)])
         self.fc_out = nn.Linear(hidden, 1)
 
-    def forward(self, points: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, points: torch.Tensor, features: torch.Tensor, volume: torch.Tensor | None = None) -> torch.Tensor:
+        """volume: `self.volume(features)`, when already computed (queries in chunks)."""
         if points.dim() != 3 or points.shape[-1] != 3:
             raise ValueError(f"query points must be (B, P, 3), got shape {tuple(points.shape)}")
         angles = (points[..., None] * self.freqs).flatten(-2)  # (B, P, 3 * n_freqs)
-        net = self.fc_p(torch.cat([points, angles.sin(), angles.cos()], dim=-1))  # (B, P, hidden)
+        inputs = [points, angles.sin(), angles.cos()]
+        if self.volume is not None:
+            inputs.append(sample_volume(self.volume(features) if volume is None else volume, points))
+        net = self.fc_p(torch.cat(inputs, dim=-1))  # (B, P, hidden)
         for fc_c, block in zip(self.fc_c, self.blocks):
             net = block(net + fc_c(features)[:, None])
         return self.fc_out(F.relu(net))[..., 0]
@@ -276,7 +318,7 @@ class SingleViewto3D(nn.Module):
         elif type == "voxmesh":
             self.decoder = VoxMeshDecoder(a["vox_channels"], a["refine_hidden"], a["refine_stages"], a["cubify_threshold"])
         else:
-            self.decoder = OccupancyDecoder(a["occ_hidden"], a["occ_blocks"], a["occ_freqs"])
+            self.decoder = OccupancyDecoder(a["occ_hidden"], a["occ_blocks"], a["occ_freqs"], a["occ_grid"], a["occ_grid_channels"])
 
     def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> torch.Tensor:
         """images (B, H, W, 3) in [0, 1]; query_points (B, P, 3) for occupancy only.
@@ -300,9 +342,10 @@ class SingleViewto3D(nn.Module):
         from geometry import grid_centres, refine_grid
 
         features = self.encoder(images)
+        volume = self.decoder.volume(features) if self.decoder.volume is not None else None
 
         def query(points):  # (B, P, 3) -> (B, P) probabilities
-            logits = [self.decoder(points[:, i : i + chunk], features) for i in range(0, points.shape[1], chunk)]
+            logits = [self.decoder(points[:, i : i + chunk], features, volume) for i in range(0, points.shape[1], chunk)]
             return torch.sigmoid(torch.cat(logits, dim=1).float())
 
         base = min(resolution, 32)
@@ -334,8 +377,18 @@ def load_checkpoint(path: str, expected_type: str | None = None, map_location="c
     return checkpoint
 
 
+def checkpoint_model_args(checkpoint: dict) -> dict:
+    """A checkpoint's model_args, with the settings of older versions for keys they predate
+    (occupancy checkpoints before the feature volume used the global feature only), so a
+    change of a default never changes what an old checkpoint builds."""
+    model_args = dict(checkpoint["model_args"])
+    if model_args.get("type") == "occupancy":
+        model_args.setdefault("occ_grid", 0)
+    return model_args
+
+
 def model_from_checkpoint(path: str, expected_type: str | None = None, device="cpu") -> tuple[SingleViewto3D, dict]:
     checkpoint = load_checkpoint(path, expected_type)
-    model = build_model(checkpoint["model_args"])
+    model = build_model(checkpoint_model_args(checkpoint))
     model.load_state_dict(checkpoint["model"])
     return model.to(device).eval(), checkpoint

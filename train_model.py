@@ -24,7 +24,7 @@ import torch
 from augment import AUGMENT_LEVELS, augment_images
 from cli import atomic_torch_save, atomic_write_json, check_writable_dir, default_device, fail, positive_float, positive_int, resolve_device
 from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
-from model import TYPES, ModelError, SingleViewto3D, default_model_args, load_checkpoint
+from model import TYPES, ModelError, SingleViewto3D, checkpoint_model_args, default_model_args, load_checkpoint
 from training import StepBatchSampler, compute_loss
 
 
@@ -41,6 +41,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num_workers", type=int, default=None, help="DataLoader workers (default: 0 on CPU, 4 on CUDA)")
     parser.add_argument("--n_points", type=positive_int, default=1000, help="predicted points (point type) and sampled points per Chamfer term")
     parser.add_argument("--n_queries", type=positive_int, default=1024, help="occupancy: query points per image per step")
+    parser.add_argument("--occ_grid", type=int, default=0, choices=[0, 8, 16, 32],
+                        help="occupancy: also decode a feature volume of this resolution and sample it at each query (Convolutional Occupancy Networks); 0: the global image feature only, as Occupancy Networks (default)")
     parser.add_argument("--w_chamfer", type=float, default=1.0)
     parser.add_argument("--w_smooth", type=float, default=0.1, help="mesh: Laplacian smoothing of the ico-sphere")
     parser.add_argument("--w_normal", type=float, default=1e-3, help="voxmesh: normal loss (1 - |cos| to the nearest GT normal)")
@@ -182,11 +184,11 @@ def main(args: argparse.Namespace) -> dict:
     # Model: from the checkpoint's own model_args when resuming, so flags need not be repeated.
     try:
         if checkpoint is not None:
-            model_args = checkpoint["model_args"]
+            model_args = checkpoint_model_args(checkpoint)
             if args.type == "point" and model_args["n_points"] != args.n_points:
                 fail(f"checkpoint {ckpt_path} predicts {model_args['n_points']} points but --n_points is {args.n_points}")
         else:
-            model_args = default_model_args(args.type, arch=args.arch, image_size=args.image_size, n_points=args.n_points)
+            model_args = default_model_args(args.type, arch=args.arch, image_size=args.image_size, n_points=args.n_points, occ_grid=args.occ_grid)
         torch.manual_seed(args.seed)
         model = SingleViewto3D(pretrained=args.pretrained if checkpoint is None else None, **model_args).to(device)
     except ModelError as err:

@@ -40,6 +40,51 @@ def test_occupancy_grid_is_chunked_and_shaped():
     assert grid.shape == (2, 8, 8, 8) and ((grid >= 0) & (grid <= 1)).all()
 
 
+def test_feature_volume_is_sampled_trilinearly_in_the_object_frame():
+    """sample_volume against a naive trilinear interpolation of the cell-centred [z, y, x] grid."""
+    from model import sample_volume
+
+    torch.manual_seed(0)
+    R = 4
+    volume = torch.rand(1, 2, R, R, R)
+    points = torch.rand(1, 20, 3) * (1 - 1 / R) - 0.5 + 0.5 / R  # between the outer cell centres
+    expected = torch.zeros(1, 20, 2)
+    for n, (x, y, z) in enumerate(points[0].tolist()):
+        i, j, k = ((c + 0.5) * R - 0.5 for c in (x, y, z))  # continuous cell index of each axis
+        i0, j0, k0 = int(i), int(j), int(k)
+        for di in (0, 1):
+            for dj in (0, 1):
+                for dk in (0, 1):
+                    weight = (1 - abs(i - i0 - di)) * (1 - abs(j - j0 - dj)) * (1 - abs(k - k0 - dk))
+                    expected[0, n] += weight * volume[0, :, k0 + dk, j0 + dj, i0 + di]
+    torch.testing.assert_close(sample_volume(volume, points), expected)
+
+
+def test_occupancy_with_a_feature_volume_shapes_gradients_and_grid():
+    torch.manual_seed(0)
+    model = SingleViewto3D("occupancy", occ_grid=16, **SMALL)
+    assert model.decoder.volume(torch.rand(2, 512)).shape == (2, 32, 16, 16, 16)
+    logits = model(torch.rand(2, 137, 137, 3), torch.rand(2, 50, 3) - 0.5)
+    assert logits.shape == (2, 50)
+    logits.square().mean().backward()
+    assert torch.isfinite(model.decoder.volume.project.weight.grad).all() and model.decoder.volume.project.weight.grad.abs().sum() > 0
+    grid = model.eval().occupancy_grid(torch.rand(1, 137, 137, 3), resolution=8, chunk=100)
+    assert grid.shape == (1, 8, 8, 8) and ((grid >= 0) & (grid <= 1)).all()
+
+
+def test_occupancy_checkpoints_without_a_feature_volume_still_load(tmp_path):
+    """Checkpoints of the global-feature decoder (before occ_grid existed) load as occ_grid 0."""
+    from model import model_from_checkpoint
+
+    old = SingleViewto3D("occupancy", occ_grid=0, **SMALL)
+    assert old.decoder.volume is None
+    model_args = {k: v for k, v in old.model_args.items() if k not in ("occ_grid", "occ_grid_channels")}
+    torch.save({"model": old.state_dict(), "model_args": model_args}, tmp_path / "old.pth")
+    loaded, _ = model_from_checkpoint(str(tmp_path / "old.pth"), "occupancy")
+    images, queries = torch.rand(1, 137, 137, 3), torch.rand(1, 10, 3) - 0.5
+    torch.testing.assert_close(loaded(images, queries), old.eval()(images, queries))
+
+
 def test_rebuild_from_model_args_gives_same_outputs():
     model = SingleViewto3D("point", **SMALL).eval()
     clone = build_model(model.model_args)
