@@ -45,21 +45,30 @@ def headless(browser, profile, *args):
     return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=180).stderr
 
 
+def screenshot(page, tmp_path):
+    """Open a page in headless Chromium: (its log, its console lines, the screenshot's (H, W, 3) ints)."""
+    shot = tmp_path / "shot.png"
+    log = headless(find_chromium(), tmp_path / "profile", "--window-size=1200,1100", f"--screenshot={shot}", f"file://{page}")
+    console = [line for line in log.splitlines() if ":CONSOLE" in line]
+    return log, console, iio.imread(shot)[..., :3].astype(int)
+
+
+def orange_fraction(pixels):
+    """Share of the screenshot in the prediction colour (#f08c40, shaded)."""
+    return ((abs(pixels[..., 0] - 240) < 60) & (abs(pixels[..., 1] - 140) < 60) & (pixels[..., 2] < 130)).mean()
+
+
 @pytest.mark.skipif(find_chromium() is None, reason="no Chromium: install Debian's chromium (apt-get install chromium) to run the browser test")
 def test_page_renders_3d_views_in_headless_chromium(tmp_path):
     """The 3D views draw (non-blank canvases of the shapes' colours in a screenshot) and the
     console shows every figure rendered and no error."""
     page, _, _ = sample_pages(tmp_path / "page")
-    shot = tmp_path / "shot.png"
-    log = headless(find_chromium(), tmp_path / "profile", "--window-size=1200,1100", f"--screenshot={shot}", f"file://{page}")
-    console = [line for line in log.splitlines() if ":CONSOLE" in line]
+    log, console, pixels = screenshot(page, tmp_path)
     for figure in ("plot0", "plot1"):
         assert any(f"viewer: {figure} drawn" in line for line in console), "\n".join(console) or log[-2000:]
     assert not [line for line in console if "viewer error" in line or "Uncaught" in line], "\n".join(console)
-    pixels = iio.imread(shot)[..., :3].astype(int)
-    orange = (abs(pixels[..., 0] - 240) < 60) & (abs(pixels[..., 1] - 140) < 60) & (pixels[..., 2] < 130)
-    blue = (pixels[..., 2] > 150) & (pixels[..., 0] < 150)
-    assert orange.mean() > 0.005 and blue.mean() > 0.005, (orange.mean(), blue.mean())
+    blue = ((pixels[..., 2] > 150) & (pixels[..., 0] < 150)).mean()
+    assert orange_fraction(pixels) > 0.005 and blue > 0.005, (orange_fraction(pixels), blue)
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="no Chromium: install Debian's chromium (apt-get install chromium) to run the browser test")
@@ -72,13 +81,9 @@ def test_many_views_stay_within_the_browsers_webgl_limit(tmp_path):
     shapes = [(f"run {k} (F1@0.05 90.0)", mesh, "#f08c40") for k in range(5)] + [("ground truth", mesh, "#5a9ae6")]
     samples = [{"image": None, "caption": f"sample {k}", "shapes": shapes} for k in range(5)]
     page = viewer.write_page(str(tmp_path / "page"), "compare", "", samples, name="compare.html")
-    shot = tmp_path / "shot.png"
-    log = headless(find_chromium(), tmp_path / "profile", "--window-size=1200,1100", f"--screenshot={shot}", f"file://{page}")
-    console = [line for line in log.splitlines() if ":CONSOLE" in line]
+    log, console, pixels = screenshot(page, tmp_path)
     drawn = [int(m) for line in console for m in re.findall(r"drawn, (\d+) live 3D views", line)]
     assert any("viewer: plot0 drawn" in line for line in console), "\n".join(console) or log[-2000:]
     assert drawn and max(drawn) <= viewer.MAX_LIVE_SCENES, drawn
     assert "Too many active WebGL contexts" not in log and not [line for line in console if "viewer error" in line], "\n".join(console)
-    pixels = iio.imread(shot)[..., :3].astype(int)
-    orange = (abs(pixels[..., 0] - 240) < 60) & (abs(pixels[..., 1] - 140) < 60) & (pixels[..., 2] < 130)
-    assert orange.mean() > 0.005, orange.mean()
+    assert orange_fraction(pixels) > 0.005, orange_fraction(pixels)
