@@ -49,10 +49,13 @@ def model_id(seed: int, synset: str, index: int) -> str:
     return hashlib.md5(f"embedded-{seed}-{synset}-{index}".encode()).hexdigest()
 
 
-def model_rng(seed: int, synset: str, index: int) -> np.random.Generator:
-    """The generator a model's shape, materials and views are drawn from (one per model, so the
-    output does not depend on the number of worker processes)."""
-    return np.random.default_rng([seed, int(synset), index])
+def model_parts(seed: int, synset: str, index: int) -> tuple[str, list, np.random.Generator]:
+    """A model's family, its parts in ShapeNet's frame, and its generator, advanced past the shape
+    (materials and views are drawn from it next): what `write_model` writes, rebuilt. One
+    generator per model, so the output does not depend on the number of worker processes."""
+    rng = np.random.default_rng([seed, int(synset), index])
+    family, raw_parts = make_shape(synset, rng)
+    return family, normalize_parts(raw_parts), rng
 
 
 LAYOUTS = ("course", "archives")
@@ -119,9 +122,7 @@ def write_model(root: str, synset: str, index: int, seed: int, n_views: int, lay
     import torch
     from pytorch3d.io import save_obj
 
-    rng = model_rng(seed, synset, index)
-    family, raw_parts = make_shape(synset, rng)
-    parts = normalize_parts(raw_parts)
+    family, parts, rng = model_parts(seed, synset, index)
     mesh = parts_to_mesh(parts)
     mid = model_id(seed, synset, index)
     dirs = model_dirs(root, layout, synset, mid)

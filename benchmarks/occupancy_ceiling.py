@@ -24,11 +24,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from categories import SYNSETS, make_shape  # noqa: E402
-from embedded_dataset import model_id, model_rng  # noqa: E402
+from categories import SYNSETS  # noqa: E402
+from embedded_dataset import model_id, model_parts  # noqa: E402
 from geometry import grid_centres, sample_meshes, voxels_to_meshes  # noqa: E402
 from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics  # noqa: E402
-from shapes import normalize_parts, union_contains  # noqa: E402
+from shapes import union_contains  # noqa: E402
 
 
 def test_models(root: str, n_models: int) -> list[tuple[str, int, str, int]]:
@@ -72,8 +72,7 @@ def main(args: argparse.Namespace) -> None:
     scores = {s: [] for s in settings}
     start = time.time()
     for synset, index, mid, seed in models:
-        _, raw_parts = make_shape(synset, model_rng(seed, synset, index))
-        parts = normalize_parts(raw_parts)
+        _, parts, _ = model_parts(seed, synset, index)
         gt = np.load(os.path.join(args.data_root, "shapenet", synset, mid, "pointcloud.npz"))["points"]
         gt_points = torch.as_tensor(gt, dtype=torch.float32)[: args.n_points]
         for resolution, subsamples in settings:

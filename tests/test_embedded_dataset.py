@@ -108,15 +108,13 @@ def test_exact_occupancy_labels_against_a_brute_force_inside_test(tiny_root):
     may differ only within the curved parts' tessellation band, 2.5e-3 of the surface."""
     import numpy as np
 
-    from categories import make_shape
     from parts import box
-    from shapes import normalize_parts, sample_union_surface
+    from shapes import sample_union_surface
 
     cube = box(-0.1, 0.1, -0.1, 0.1, -0.1, 0.1).mesh()
     assert np.allclose(winding_numbers(np.array([[0.0, 0.05, 0.0], [0.0, 0.15, 0.0]]), cube[0], cube[1]), [1, 0])
     for synset in SYNSETS:
-        family, raw_parts = make_shape(synset, embedded_dataset.model_rng(0, synset, 0))
-        parts = normalize_parts(raw_parts)
+        family, parts, _ = embedded_dataset.model_parts(0, synset, 0)
         stored = np.load(os.path.join(tiny_root, "shapenet", synset, embedded_dataset.model_id(0, synset, 0), "points.npz"))
         points = stored["points"].astype(np.float64)
         labels = np.unpackbits(stored["occupancies"])[: len(points)].astype(bool)
