@@ -27,7 +27,7 @@ import torch
 
 from cli import atomic_write_json, default_device, fail, positive_int, probability, resolve_device
 from dataset import R2N2Dataset, batch_to_device, collate_batch
-from evaluation import ConstantPredictor, average, baseline_voxels, evaluate, predict, predict_gt_voxels
+from evaluation import ISO_TYPES, ConstantPredictor, average, baseline_voxels, evaluate, predict, predict_gt_voxels
 from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics  # noqa: F401 (the course's name, kept importable here)
 from model import TYPES, ModelError, model_from_checkpoint
 from r2n2 import DatasetError
@@ -200,7 +200,7 @@ def compare_runs(run_dirs: list[str], out_path: str) -> tuple[str, str | None]:
 def load_model_under_test(args) -> tuple[str, object, str | None, dict | None]:
     """(name, model or None for the oracle, checkpoint file, checkpoint) from the flags, or a
     one-line exit."""
-    if args.iso != 0.5 and (args.oracle or args.type not in ("vox", "occupancy")):
+    if args.iso != 0.5 and (args.oracle or args.type not in ISO_TYPES):
         fail("--iso applies to vox and occupancy models (not the oracle, point, mesh or voxmesh, whose surfaces are not read off a probability grid)")
     if args.oracle:
         if args.type != "vox":

@@ -21,6 +21,8 @@ from geometry import sample_meshes, voxels_to_meshes
 from metrics import DEFAULT_THRESHOLDS, masked_mean, nearest_neighbours, normal_consistency, precision_recall_f1, voxel_iou
 from r2n2 import DatasetError
 
+ISO_TYPES = ("vox", "occupancy")  # the types whose surface is extracted from a probability grid at `iso`
+
 
 def predicted_meshes(model, images: torch.Tensor, grid_res: int, iso: float = 0.5):
     """The surfaces a vox / occupancy / mesh model predicts for images (B, H, W, 3).

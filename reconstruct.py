@@ -17,7 +17,7 @@ import sys
 import torch
 
 from cli import default_device, fail, positive_int, probability, resolve_device
-from evaluation import predicted_meshes
+from evaluation import ISO_TYPES, predicted_meshes
 from model import ModelError, model_from_checkpoint
 from r2n2 import prepare_image
 
@@ -69,7 +69,7 @@ def main(args: argparse.Namespace) -> list[str]:
         model, _ = model_from_checkpoint(args.checkpoint, device=device)
     except ModelError as err:
         fail(str(err))
-    if args.iso != 0.5 and model.type not in ("vox", "occupancy"):
+    if args.iso != 0.5 and model.type not in ISO_TYPES:
         fail(f"--iso applies to vox and occupancy models; this checkpoint is a {model.type} model")
     prediction = reconstruct(model, image, args.grid_res, args.iso)
 

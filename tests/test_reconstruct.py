@@ -72,3 +72,7 @@ def test_unreadable_image_and_bad_checkpoint(tiny_checkpoints, tmp_path):
     iio.imwrite(tmp_path / "ok.png", np.zeros((10, 10, 3), np.uint8))
     (tmp_path / "junk.pth").write_bytes(b"junk")
     assert_one_line_error(reconstruct_in_process(tmp_path / "ok.png", tmp_path / "junk.pth", tmp_path), "corrupt")
+    mesh_checkpoint = tiny_checkpoints / "mesh" / "checkpoint_mesh.pth"
+    out = call_main("reconstruct", tmp_path / "ok.png", "--checkpoint", mesh_checkpoint, "--out", tmp_path / "iso", "--device", "cpu", "--iso", "0.3")
+    assert_one_line_error(out, "--iso applies to vox and occupancy")
+    assert not (tmp_path / "iso").exists()  # refused before anything is written
