@@ -32,12 +32,16 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a finite float > 0."""
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
+    value = _number(text)
     if not (value > 0 and value != float("inf")):  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
@@ -45,10 +49,7 @@ def positive_float(text: str) -> float:
 
 def probability(text: str) -> float:
     """argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _number(text)
     if not 0 < value < 1:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
