@@ -14,6 +14,7 @@ resolution can reach.
 """
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -51,10 +52,8 @@ def inside_grid(parts, resolution: int, subsamples: int) -> torch.Tensor:
     centres = grid_centres(resolution).view(-1, 3).numpy()
     offsets = (np.arange(subsamples) + 0.5) / subsamples - 0.5
     grid = np.zeros(len(centres))
-    for dz in offsets:
-        for dy in offsets:
-            for dx in offsets:
-                grid += union_contains(parts, centres + np.array([dx, dy, dz]) / resolution)
+    for dz, dy, dx in itertools.product(offsets, repeat=3):
+        grid += union_contains(parts, centres + np.array([dx, dy, dz]) / resolution)
     return torch.as_tensor(grid / subsamples**3, dtype=torch.float32).view(resolution, resolution, resolution)
 
 
