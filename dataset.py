@@ -11,6 +11,7 @@ read by `cache.py`; every convention (object frame, voxel order [z, y, x], camer
 """
 
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -21,17 +22,44 @@ from dataset_location import DATA_ROOT, EMBEDDED_DATA_ROOT, Layout, ModelEntry, 
 from r2n2 import R2N2_K, DatasetError  # noqa: F401 (DatasetError: what every reader raises, importable from here)
 
 
+def stale_generator_message(layout: Layout) -> str | None:
+    """Why a generated data root cannot be read by this code (it was written by another version
+    of the procedural generator), or None: real data, or data of the current generator."""
+    from embedded_dataset import GENERATOR_VERSION
+
+    if layout.generator is None:
+        return None
+    version = layout.generator.get("generator_version")
+    if version == GENERATOR_VERSION:
+        return None
+    return (f"{layout.root} was written by version {version} of the procedural generator, this code reads version {GENERATOR_VERSION} "
+            f"(version 4 turned the world into ShapeNet's orientation): regenerate it, e.g. rm -r {layout.root} && python make_dataset.py "
+            f"--root {layout.root}" + (" --layout archives" if layout.kind == "archives" else "") + " (with its --n_models, --n_views, --seed)")
+
+
 def ensure_data(data_root: str | None) -> Layout:
-    """The data root's layout; the embedded dataset is generated on first use.
+    """The data root's layout; the embedded dataset is generated on first use, and regenerated
+    (saying so) when it was written by another version of the generator.
 
-    Raises DatasetError if a root given by the user is missing or not an R2N2 layout."""
+    Raises DatasetError if a root given by the user is missing, not an R2N2 layout, or written by
+    another version of the generator."""
+    from embedded_dataset import generate
+
     root = os.path.abspath(data_root or DATA_ROOT)
-    if not os.path.exists(root) and root == os.path.abspath(EMBEDDED_DATA_ROOT):
-        from embedded_dataset import generate
-
+    is_default = root == os.path.abspath(EMBEDDED_DATA_ROOT)
+    if not os.path.exists(root) and is_default:
         print(f"embedded dataset not found: generating it in {root} (once)", file=sys.stderr)
         generate(root)
-    return detect_layout(root)
+    layout = detect_layout(root)
+    stale = stale_generator_message(layout)
+    if stale and is_default:
+        print(f"embedded dataset {root} is stale (generator version {layout.generator.get('generator_version')}): regenerating it", file=sys.stderr)
+        shutil.rmtree(root)
+        generate(root)
+        layout = detect_layout(root)
+    elif stale:
+        raise DatasetError(stale)
+    return layout
 
 
 def describe(layout: Layout, split_source: str, cache: dict | None = None) -> str:

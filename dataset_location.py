@@ -41,6 +41,9 @@ SHAPENET_PATH = os.path.join(DATA_ROOT, "shapenet")
 SPLITS_PATH = os.path.join(DATA_ROOT, "splits.json")
 
 VOXEL_DIRS = ("ShapeNetVoxels", "ShapeNetVox32")
+# Where the generator's archives layout says how it was written: a hidden file, so the folder
+# still holds what R2N2's two archives hold and reads as they do (the course layout uses embedded.json).
+ARCHIVES_GENERATOR_FILE = ".embedded.json"
 SPLIT_NAMES = ("train", "val", "test")
 
 
@@ -61,7 +64,8 @@ class Layout:
     voxels: str
     meshes: str | None
     splits: str | None
-    embedded: dict | None = None  # embedded.json of a generated dataset
+    embedded: dict | None = None  # embedded.json of a generated dataset (course layout)
+    generator: dict | None = None  # how the procedural generator wrote this root (either layout), None for real data
     cache_dir: str = ""
     notes: list[str] = field(default_factory=list)  # facts found while reading, for describe()
 
@@ -118,12 +122,21 @@ def detect_layout(data_root: str | None) -> Layout:
     if voxels is None:
         raise DatasetError(f"{os.path.join(base, 'ShapeNetRendering')} has no voxels beside it: extract ShapeNetVox32.tgz to {os.path.join(base, 'ShapeNetVox32')}")
     splits = os.path.join(root, "splits.json")
-    embedded = None
-    if os.path.isfile(os.path.join(root, "embedded.json")):
-        with open(os.path.join(root, "embedded.json")) as f:
-            embedded = json.load(f)
+    embedded = read_json_if_any(os.path.join(root, "embedded.json"))
+    generator = embedded or read_json_if_any(os.path.join(root, ARCHIVES_GENERATOR_FILE))
     return Layout(root, kind, os.path.join(base, "ShapeNetRendering"), voxels, meshes, splits if os.path.isfile(splits) else None,
-                  embedded, writable_cache_dir(root))
+                  embedded, generator, writable_cache_dir(root))
+
+
+def read_json_if_any(path: str) -> dict | None:
+    """A small JSON file's content, None when there is no such file (DatasetError if unreadable)."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"cannot read {path}: {err}") from None
 
 
 def model_files(layout: Layout, entry: ModelEntry) -> dict:

@@ -19,8 +19,9 @@ the exact solid (a point is inside if it is inside any part), not a guess from a
 mesh, and the same parts give the OBJ. Output is deterministic for a seed: each model draws from
 its own generator seeded by (seed, category, index), whatever the number of worker processes.
 
-Frames: the object frame is ShapeNet v1's (y up; the mesh's bounding box is centred on the
-origin and its diagonal has length 1, so the shape lies in [-0.5, 0.5]^3). Views are rendered
+Frames: the object frame is ShapeNet v1's (y up, the front towards +x and the width along z,
+as ShapeNet aligns its objects; the mesh's bounding box is centred on the origin and its
+diagonal has length 1, so the shape lies in [-0.5, 0.5]^3: `shapes.normalize_parts`). Views are rendered
 with PyTorch3D's R2N2 camera utilities from the metadata lines, exactly as
 `pytorch3d.datasets.R2N2` reconstructs the camera.
 """
@@ -35,13 +36,15 @@ import time
 import numpy as np
 
 from categories import FAMILIES, SYNSETS, family_synset, make_shape
-from dataset_location import split_counts
+from dataset_location import ARCHIVES_GENERATOR_FILE, split_counts
 from materials import assign_materials, material_table
 from r2n2 import metadata_line, r2n2_camera, write_binvox
 from rendering import render_views, sample_lighting
 from shapes import normalize_parts, occupancy_queries, parts_to_mesh, sample_union_surface, union_contains, voxelize_parts
 
-GENERATOR_VERSION = 3
+# Bumped whenever the generator writes different files for the same seed; readers refuse data of
+# another version (`dataset.ensure_data`). 4: the ShapeNet v1 orientation (front +x, width along z).
+GENERATOR_VERSION = 4
 
 
 def model_id(seed: int, synset: str, index: int) -> str:
@@ -183,7 +186,8 @@ def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, w
     writes the course layout with meshes, splits.json, families.json (each model's family) and
     embedded.json (which tells readers the data is exact); "archives" writes only what R2N2's
     two archives hold (renderings with metadata and renderings.txt, centred 32^3 binvox grids;
-    no meshes, no split file), a stand-in for the real download. `holdout` names families whose
+    no meshes, no split file; only a hidden .embedded.json naming the generator version), a
+    stand-in for the real download. `holdout` names families whose
     models form the split "heldout" (the models are the same as without it: each is drawn from
     its own seed). Returns the dataset's description (embedded.json's).
     """
@@ -234,6 +238,7 @@ def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, w
             "categories": {s: SYNSETS[s] for s in synsets},
             "holdout": list(holdout),
             "voxel_frame": "centred",
+            "object_frame": "ShapeNet v1: y up, front towards +x, width along z",
             "seconds": round(time.time() - start, 1),
         }
         if layout == "course":
@@ -242,6 +247,9 @@ def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, w
             with open(os.path.join(tmp, "families.json"), "w") as f:
                 json.dump({ids[key]: families[key] for key in sorted(ids)}, f, indent=1)
             with open(os.path.join(tmp, "embedded.json"), "w") as f:
+                json.dump(info, f, indent=1)
+        else:
+            with open(os.path.join(tmp, ARCHIVES_GENERATOR_FILE), "w") as f:
                 json.dump(info, f, indent=1)
         os.replace(tmp, root)
     except BaseException:

@@ -27,7 +27,8 @@ import torch
 
 from cli import atomic_write_json, default_device, fail, positive_int, probability, resolve_device
 from dataset import R2N2Dataset, batch_to_device, collate_batch
-from evaluation import ISO_TYPES, ConstantPredictor, average, baseline_voxels, evaluate, predict, predict_gt_voxels
+from evaluation import ISO_TYPES, ConstantPredictor, average, baseline_voxels, evaluate, predict, predict_gt_voxels, summarize_frame_check
+from frames import describe_frame_check
 from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics  # noqa: F401 (the course's name, kept importable here)
 from model import TYPES, ModelError, model_from_checkpoint
 from r2n2 import DatasetError
@@ -53,6 +54,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no_baseline", action="store_true", help="skip the mean-shape baseline")
+    parser.add_argument("--no_frame_check", action="store_true",
+                        help="skip the frame check (the predictions also scored under the 4 turns about y and the mirrorings, to catch a data frame that differs from the model's)")
     parser.add_argument("--vis_ids", type=int, nargs="*", default=None, help="sample indices to visualise")
     parser.add_argument("--vis_freq", type=positive_int, default=None, help="visualise every k-th sample (default: 5 evenly spaced)")
     parser.add_argument("--tag", default=None, help="suffix of the results folder")
@@ -260,8 +263,10 @@ def main(args: argparse.Namespace) -> dict:
 
     start = time.time()
     torch.manual_seed(args.seed)
-    rows = evaluate(predict_fn, loader, device, args.thresholds, args.iso)
+    frame_rows = None if args.no_frame_check else []
+    rows = evaluate(predict_fn, loader, device, args.thresholds, args.iso, frame_rows=frame_rows)
     eval_seconds = time.time() - start
+    frame_report = summarize_frame_check(frame_rows) if frame_rows else None
     summary = average(rows)
 
     baseline, baseline_source = None, None
@@ -290,6 +295,7 @@ def main(args: argparse.Namespace) -> dict:
         "thresholds": args.thresholds,
         "model": summary,
         "mean_shape_baseline": baseline,
+        "frame_check": frame_report,
         "eval_seconds": round(eval_seconds, 1),
         "args": vars(args),
     }
@@ -315,6 +321,8 @@ def main(args: argparse.Namespace) -> dict:
     print("model " + ", ".join(f"{k} {v:.4f}" for k, v in extras.items()))
     if baseline:
         print("baseline " + ", ".join(f"{k} {baseline[k]:.4f}" for k in extras if k in baseline))
+    if frame_report:
+        print(describe_frame_check(frame_report[frame_report["decided_on"]]))
     print(f"wrote {out_dir}/ (metrics.json, per_sample.csv, eval_{args.type}.png, gallery.png, {len(ids)} samples' PNG/GIFs)")
     print(f"interactive page: {page} ({os.path.getsize(page) / 1e6:.2f} MB, with plotly.min.js beside it)")
     return result

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from dataset import R2N2Dataset, batch_to_device
+from frames import FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
 from geometry import sample_meshes, voxels_to_meshes
 from metrics import DEFAULT_THRESHOLDS, masked_mean, nearest_neighbours, normal_consistency, precision_recall_f1, voxel_iou
 from r2n2 import DatasetError
@@ -94,14 +95,40 @@ class ConstantPredictor(torch.nn.Module):
 
 
 @torch.no_grad()
-def evaluate(predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS, iso: float = 0.5) -> list[dict]:
+def frame_scores(pred: dict, batch: dict, iso: float) -> dict[str, torch.Tensor]:
+    """Per-sample scores of a batch's predictions under each frame transform (`frames.py`):
+    "F1@0.05/<name>" for every type, "IoU/<name>" where the prediction has voxels. (B,) each."""
+    scores = {}
+    for name, matrix in FRAME_TRANSFORMS.items():
+        points = transform_points(pred["points"], matrix)
+        dists_pred, _, dists_gt, _ = nearest_neighbours(points, batch["points"], pred["lengths"])
+        scores[f"F1@0.05/{name}"] = precision_recall_f1(dists_pred, dists_gt, pred["lengths"], (0.05,))["F1@%f" % 0.05]
+        if pred["voxels"] is not None:
+            scores[f"IoU/{name}"] = voxel_iou(transform_voxels(pred["voxels"] >= iso, matrix), batch["voxels"] >= 0.5)
+    return scores
+
+
+def summarize_frame_check(frame_rows: list[dict]) -> dict:
+    """`frames.frame_check` of the per-sample frame scores `evaluate` collected, on voxel IoU
+    where the type has voxels (as measured on real chairs), else on F1@0.05; both kept."""
+    reports = {}
+    for metric in ("IoU", "F1@0.05"):
+        scores = {key.split("/", 1)[1]: torch.tensor([row[key] for row in frame_rows]) for key in frame_rows[0] if key.startswith(metric + "/")}
+        if scores:
+            reports[metric] = frame_check(scores, metric)
+    return {"decided_on": "IoU" if "IoU" in reports else "F1@0.05", **reports}
+
+
+@torch.no_grad()
+def evaluate(predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS, iso: float = 0.5, frame_rows: list | None = None) -> list[dict]:
     """Per-sample metrics of a predictor over the loader; predict_fn(batch) -> prediction dict.
 
     The GT points and normals are the batch's (the dataset's cached surface samples: n_points
     of them when the dataset was opened with n_points). One nearest-neighbour query each way per
     batch serves F1, Chamfer and normal consistency. Returns one dict per sample: ids, "F1@%f" % t
     (and Precision, Recall) per threshold, ChamferL2, and IoU_vox32 / NormalConsistency where the
-    prediction has voxels / normals (IoU of the voxels >= iso against the GT's)."""
+    prediction has voxels / normals (IoU of the voxels >= iso against the GT's). A list given as
+    `frame_rows` receives each sample's `frame_scores` (the frame check)."""
     rows = []
     for batch in loader:
         batch = batch_to_device(batch, device)
@@ -116,6 +143,9 @@ def evaluate(predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS, iso: flo
             metrics["IoU_vox32"] = voxel_iou(pred["voxels"] >= iso, batch["voxels"] >= 0.5)
         if pred["normals"] is not None:
             metrics["NormalConsistency"] = normal_consistency(pred["normals"], idx_pred, normals_gt, idx_gt, lengths)
+        if frame_rows is not None:
+            scores = frame_scores(pred, batch, iso)
+            frame_rows.extend({key: float(values[i]) for key, values in scores.items()} for i in range(len(points_gt)))
         for i in range(len(points_gt)):
             row = {"synset": batch["synset"][i], "model_id": batch["model_id"][i], "view": int(batch["view"][i]), "n_pred_points": int(lengths[i])}
             row.update({k: float(v[i]) for k, v in metrics.items()})

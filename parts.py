@@ -98,6 +98,16 @@ class Box(Part):
     def _scaled(self, scale):
         return replace(self, half=np.asarray(self.half, float) * scale)
 
+    def rotated(self, rot: np.ndarray, pivot) -> "Box":
+        """As `Part.rotated`; a box turned by a signed permutation (a quarter turn, a mirror) is
+        kept axis-aligned, with its half extents permuted: the same solid, and the union's mesh
+        keeps treating it as an aligned box (`shapes.parts_to_mesh` cuts those along each other)."""
+        turned = super().rotated(rot, pivot)
+        is_signed_permutation = np.allclose(np.abs(turned.rot).sum(0), 1) and np.allclose(np.abs(turned.rot).max(0), 1)
+        if not is_signed_permutation:
+            return turned
+        return replace(turned, rot=np.eye(3), half=np.abs(turned.rot) @ np.asarray(self.half, float))
+
 
 def orient_outward(verts: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
     """faces (F, 3) re-wound where needed so each triangle's normal agrees with its vertices'

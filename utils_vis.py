@@ -30,9 +30,14 @@ GT_COLOR = (0.35, 0.6, 0.9)  # blue: ground truth
 BACKGROUND = (1.0, 1.0, 1.0)
 
 
+# PyTorch3D's azimuth 90 puts the camera on +x, in front of a ShapeNet object (front towards +x):
+# the first frame shows the object from the front, the next ones turn it.
+FRONT_AZIMUTH = 90.0
+
+
 def turntable_cameras(n_frames: int, image_size: int, dist: float = 1.5, elev: float = 25.0, device="cpu"):
-    """n_frames FoV cameras circling the object (azimuth 0..360, exclusive)."""
-    azim = torch.linspace(0, 360, n_frames + 1)[:-1]
+    """n_frames FoV cameras circling the object from the front (azimuth 90..450, exclusive)."""
+    azim = FRONT_AZIMUTH + torch.linspace(0, 360, n_frames + 1)[:-1]
     R, T = look_at_view_transform(dist=dist, elev=elev, azim=azim)
     return FoVPerspectiveCameras(R=R, T=T, fov=45.0, device=device)
 

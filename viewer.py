@@ -79,7 +79,8 @@ def figure_json(shapes: list[tuple[str, dict, str]]) -> dict:
         trace["scene"] = scene
         data.append(trace)
         layout[scene] = {"domain": {"x": [k / n, (k + 1) / n], "y": [0, 1]}, "aspectmode": "cube", "xaxis": axis, "yaxis": axis, "zaxis": axis,
-                         "camera": {"up": {"x": 0, "y": 1, "z": 0}, "eye": {"x": 1.2, "y": 0.9, "z": 1.5}}}
+                         # from the front (+x in ShapeNet's frame) and a little to one side
+                         "camera": {"up": {"x": 0, "y": 1, "z": 0}, "eye": {"x": 1.5, "y": 0.9, "z": -1.2}}}
         text = html.escape(title)
         if crowded:
             text = text.replace(" (", "<br>(")

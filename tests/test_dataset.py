@@ -112,3 +112,39 @@ def test_real_data_with_meshes_reports_how_far_the_placements_disagree(tiny_root
     assert "voxels: bbox-aligned to the OBJs (the centred grid agrees at IoU" in line and "surfaces: OBJ meshes" in line
     agreement = ds.cache["placement_iou"]
     assert torch.isfinite(agreement).all() and (agreement > 0.3).all() and (agreement < 1).any()  # measured: 0.48, 1.0, 0.72
+
+
+def set_generator_version(path: str, version: int) -> None:
+    with open(path) as f:
+        info = json.load(f)
+    info["generator_version"] = version
+    with open(path, "w") as f:
+        json.dump(info, f)
+
+
+def test_data_of_another_generator_version_is_refused(copy_root, archives_root, tmp_path):
+    """Data written before the generator changed (version 3: the grammar's frame, not ShapeNet's)
+    is refused in one line saying how to regenerate it, in both layouts."""
+    set_generator_version(os.path.join(copy_root, "embedded.json"), 3)
+    with pytest.raises(DatasetError, match=r"written by version 3 of the procedural generator, this code reads version 4.*make_dataset.py --root"):
+        R2N2Dataset(copy_root, "train", quiet=True)
+    archives = str(tmp_path / "archives")
+    shutil.copytree(archives_root, archives, ignore=shutil.ignore_patterns(".cache"))
+    assert os.path.isfile(os.path.join(archives, ".embedded.json"))  # the archives layout says it too, hidden
+    set_generator_version(os.path.join(archives, ".embedded.json"), 3)
+    with pytest.raises(DatasetError, match="--layout archives"):
+        R2N2Dataset(archives, "all", quiet=True)
+
+
+def test_the_default_root_regenerates_itself_when_stale(copy_root, monkeypatch, capsys):
+    import dataset
+    import embedded_dataset
+
+    set_generator_version(os.path.join(copy_root, "embedded.json"), 3)
+    monkeypatch.setattr(dataset, "EMBEDDED_DATA_ROOT", copy_root)
+    monkeypatch.setattr(dataset, "DATA_ROOT", copy_root)
+    real_generate = embedded_dataset.generate
+    monkeypatch.setattr(embedded_dataset, "generate", lambda root: real_generate(root, n_models=6, n_views=1, workers=1, quiet=True))
+    ds = R2N2Dataset(None, "train", quiet=True)
+    assert "is stale (generator version 3): regenerating it" in capsys.readouterr().err
+    assert ds.layout.generator["generator_version"] == embedded_dataset.GENERATOR_VERSION and len(ds.entries) == 3

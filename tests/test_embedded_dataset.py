@@ -150,3 +150,49 @@ def test_make_dataset_cli_refuses_bad_flags_and_an_existing_root(tiny_root):
 
     assert_one_line_error(call_main("make_dataset", "--root", tiny_root, "--n_models", "3"), "already exists")
     assert_one_line_error(call_main("make_dataset", "--root", tiny_root + "-x", "--n_models", "0"), "must be at least 1")
+
+
+def back_offset(points):
+    """(x, z) offset of the centroid of the top 40 % of points (N, 3) (by height) from all of
+    theirs: where a seat's back lies."""
+    import numpy as np
+
+    top = points[:, 1] >= np.quantile(points[:, 1], 0.6)
+    offset = points[top].mean(0) - points.mean(0)
+    return offset[0], offset[2]
+
+
+def test_written_files_are_in_shapenet_orientation(tiny_root, archives_root):
+    """Every file of a chair or sofa with a back puts the back towards -x, as ShapeNet v1 does:
+    the voxels, the OBJ, the exact samples, the inside points of the occupancy labels, in the
+    course layout and in the archives fixture (whose grids are R2N2's centred ones)."""
+    import numpy as np
+    from pytorch3d.ops import sample_points_from_meshes
+    from pytorch3d.structures import Meshes
+
+    backless = {"stool", "bar_stool", "bench"}
+    families = json.load(open(os.path.join(tiny_root, "families.json")))
+    families.update({embedded_dataset.model_id(1, synset, i): embedded_dataset.model_parts(1, synset, i)[0] for synset in SYNSETS for i in range(2)})
+    checked = 0
+    for root in (tiny_root, archives_root):
+        ds = R2N2Dataset(root, "all", views="first", quiet=True)
+        for m, entry in enumerate(ds.entries):
+            if entry.synset not in ("03001627", "04256520") or families[entry.model_id] in backless:
+                continue
+            voxels = ds.cache["voxels"][m]
+            k, j, i = (axis.float() for axis in torch.nonzero(voxels, as_tuple=True))
+            sources = {"voxels": ((torch.stack([i, j, k], 1) + 0.5) / 32 - 0.5).numpy()}
+            if root == tiny_root:
+                mesh_dir = os.path.join(root, "shapenet", entry.synset, entry.model_id)
+                item = ds[m]
+                torch.manual_seed(0)
+                sources["OBJ"] = sample_points_from_meshes(Meshes([item["verts"]], [item["faces"]]), 5000)[0].numpy()  # by area, not vertices
+                sources["samples"] = np.load(os.path.join(mesh_dir, "pointcloud.npz"))["points"].astype(float)
+                stored = np.load(os.path.join(mesh_dir, "points.npz"))
+                inside = np.unpackbits(stored["occupancies"])[: len(stored["points"])].astype(bool)
+                sources["inside labels"] = stored["points"][inside].astype(float)
+            for name, points in sources.items():
+                dx, dz = back_offset(points)
+                assert dx < -0.01 and abs(dz) < max(0.01, abs(dx)), f"{families[entry.model_id]} {entry.model_id}: {name} back offset x {dx:.3f} z {dz:.3f}"
+            checked += 1
+    assert checked >= 3

@@ -1,0 +1,129 @@
+"""The frame check: transforms of points and voxels, the decision, and a fixture in a turned frame."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from conftest import call_main
+
+from frames import FRAME_MARGIN, FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
+
+
+def cell_centres(voxels: torch.Tensor) -> torch.Tensor:
+    """Object-frame (x, y, z) centres (N, 3) of the occupied cells of a [z, y, x] grid."""
+    R = voxels.shape[-1]
+    k, j, i = torch.nonzero(voxels, as_tuple=True)
+    return (torch.stack([i, j, k], 1).float() + 0.5) / R - 0.5
+
+
+def test_voxel_transforms_move_cells_as_the_point_transforms_move_their_centres():
+    voxels = torch.rand(8, 8, 8) > 0.8
+    for name, matrix in FRAME_TRANSFORMS.items():
+        moved = transform_voxels(voxels, matrix)
+        expected = transform_points(cell_centres(voxels), matrix)
+        assert len(cell_centres(moved)) == len(expected) and same_points(cell_centres(moved), expected), name
+    assert torch.equal(transform_voxels(voxels, FRAME_TRANSFORMS["turn90"]), torch.rot90(voxels, 1, dims=(0, 2)))
+
+
+def same_points(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """The same set of cell centres (N, 3) of an 8^3 grid (on multiples of 1/16), in any order."""
+    return {tuple(p) for p in a.mul(16).round().int().tolist()} == {tuple(p) for p in b.mul(16).round().int().tolist()}
+
+
+def test_the_eight_transforms_are_the_symmetries_of_the_square_about_y():
+    matrices = list(FRAME_TRANSFORMS.values())
+    keys = {tuple(m.flatten().tolist()) for m in matrices}
+    assert len(keys) == 8 and torch.equal(FRAME_TRANSFORMS["identity"], torch.eye(3))
+    for a in matrices:  # closed under composition, y kept, orthogonal
+        assert torch.equal(a[1], torch.tensor([0.0, 1.0, 0.0])) and torch.allclose(a @ a.T, torch.eye(3))
+        for b in matrices:
+            assert tuple((a @ b).flatten().tolist()) in keys
+    assert torch.allclose(transform_points(torch.tensor([1.0, 2.0, 3.0]), FRAME_TRANSFORMS["turn90"]), torch.tensor([3.0, 2.0, -1.0]))
+    assert torch.allclose(transform_points(torch.tensor([1.0, 2.0, 3.0]), FRAME_TRANSFORMS["mirror_z"]), torch.tensor([1.0, 2.0, -3.0]))
+    with pytest.raises(ValueError, match="signed permutation"):
+        transform_voxels(torch.zeros(4, 4, 4), torch.eye(3) * 0.5)
+
+
+def test_frame_check_flags_a_clear_winner_only():
+    torch.manual_seed(0)
+    base = 0.5 + 0.05 * torch.randn(40)
+    ties = {name: base + 0.01 * torch.randn(40) for name in FRAME_TRANSFORMS}
+    ties["identity"] = base
+    agree = frame_check(ties, "IoU")
+    assert not agree["mismatch"] and abs(agree["gain"]) < FRAME_MARGIN["IoU"]
+    turned = dict(ties, turn270=base + 0.15)
+    report = frame_check(turned, "IoU")
+    assert report["mismatch"] and report["best"] == "turn270" and abs(report["gain"] - 0.15) < 1e-6
+    few = {"identity": torch.tensor([0.5, 0.2]), "turn90": torch.tensor([0.9, 0.1])}  # a big mean gain from 2 noisy samples
+    assert not frame_check(few, "IoU")["mismatch"]
+
+
+def write_turned_copy(root: str, out: str, matrix: torch.Tensor) -> None:
+    """A copy of an archives-layout folder whose voxel grids are turned by `matrix` (the
+    renderings and cameras are not): data in another object frame than the one rendered."""
+    from r2n2 import read_binvox, write_binvox
+
+    shutil.copytree(root, out)
+    voxel_root = os.path.join(out, "ShapeNetVox32")
+    for synset in os.listdir(voxel_root):
+        for model_id in os.listdir(os.path.join(voxel_root, synset)):
+            path = os.path.join(voxel_root, synset, model_id, "model.binvox")
+            coords, dim, translate, scale = read_binvox(path)
+            grid = torch.zeros(dim, dim, dim, dtype=torch.bool)
+            grid[coords[:, 2], coords[:, 1], coords[:, 0]] = True  # (x, y, z) indices -> [z, y, x]
+            write_binvox(path, transform_voxels(grid, matrix).numpy(), translate, scale)  # the grid is centred: cells map to cells
+
+
+@pytest.fixture(scope="module")
+def turned_root(archives_root, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("turned") / "r2n2_turned")
+    write_turned_copy(archives_root, out, FRAME_TRANSFORMS["turn90"])
+    return out
+
+
+def test_frame_check_finds_the_turn_of_a_fixture_in_a_turned_frame(archives_root, turned_root):
+    """Predictions in the data's rendered frame (the untouched fixture's GT voxels), scored
+    against the same models' voxels written a quarter turn round: the check names that turn."""
+    from dataset import R2N2Dataset, collate_batch
+    from evaluation import evaluate, mesh_prediction, summarize_frame_check
+    from geometry import voxels_to_meshes
+
+    original = R2N2Dataset(archives_root, "all", n_points=2000, views="first", quiet=True)
+    by_model = {model_id: original.cache["voxels"][m].float() for m, model_id in enumerate(original.cache["model_ids"])}
+
+    def predict_rendered_frame(batch):
+        voxels = torch.stack([by_model[model_id] for model_id in batch["model_id"]])
+        return mesh_prediction(voxels_to_meshes(voxels, 0.5), voxels, 2000)
+
+    for root, expected in ((archives_root, None), (turned_root, "turn90")):
+        dataset = R2N2Dataset(root, "all", n_points=2000, views="first", quiet=True)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=3, collate_fn=collate_batch)
+        frame_rows = []
+        torch.manual_seed(0)
+        evaluate(predict_rendered_frame, loader, "cpu", (0.05,), frame_rows=frame_rows)
+        report = summarize_frame_check(frame_rows)
+        assert report["decided_on"] == "IoU" and set(report) == {"decided_on", "IoU", "F1@0.05"}
+        for metric in ("IoU", "F1@0.05"):
+            check = report[metric]
+            assert check["mismatch"] == (expected is not None), (root, check)
+            if expected:
+                assert check["best"] == expected and check["means"][expected] > check["means"]["identity"] + check["margin"], check
+            else:
+                assert check["means"]["identity"] >= max(check["means"].values()) - 1e-6, check
+
+
+def test_eval_model_reports_the_frame_check(tiny_root, tiny_checkpoints, tmp_path):
+    code, out, err = call_main("eval_model", "--type", "vox", "--checkpoint", tiny_checkpoints / "vox" / "checkpoint_vox.pth", "--data_root", tiny_root,
+                               "--results_dir", tmp_path, "--device", "cpu", "--no_baseline", "--vis_ids", "--n_points", "500")
+    assert code == 0, err[-2000:]
+    assert "frame check (IoU under the turns and mirrors about y): identity" in out
+    result = json.load(open(tmp_path / "vox" / "metrics.json"))
+    check = result["frame_check"]
+    assert check["decided_on"] == "IoU" and set(check["IoU"]["means"]) == set(FRAME_TRANSFORMS)
+    assert np.isclose(check["IoU"]["means"]["identity"], result["model"]["IoU_vox32"], atol=1e-6)  # the identity is the reported IoU
+    code, out, _ = call_main("eval_model", "--type", "vox", "--checkpoint", tiny_checkpoints / "vox" / "checkpoint_vox.pth", "--data_root", tiny_root,
+                             "--results_dir", tmp_path, "--device", "cpu", "--no_baseline", "--vis_ids", "--n_points", "500", "--no_frame_check")
+    assert code == 0 and "frame check" not in out and json.load(open(tmp_path / "vox" / "metrics.json"))["frame_check"] is None
