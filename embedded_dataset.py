@@ -38,6 +38,7 @@ import numpy as np
 from categories import FAMILIES, SYNSETS, family_synset, make_shape
 from dataset_location import ARCHIVES_GENERATOR_FILE, split_counts
 from materials import assign_materials, material_table
+from parts import rot_y
 from r2n2 import metadata_line, r2n2_camera, write_binvox
 from rendering import render_views, sample_lighting
 from shapes import normalize_parts, occupancy_queries, parts_to_mesh, sample_union_surface, union_contains, voxelize_parts
@@ -52,13 +53,24 @@ def model_id(seed: int, synset: str, index: int) -> str:
     return hashlib.md5(f"embedded-{seed}-{synset}-{index}".encode()).hexdigest()
 
 
-def model_parts(seed: int, synset: str, index: int) -> tuple[str, list, np.random.Generator]:
+TURNS = (0, 90, 180, 270)
+
+
+def model_parts(seed: int, synset: str, index: int, turn: int = 0) -> tuple[str, list, np.random.Generator]:
     """A model's family, its parts in ShapeNet's frame, and its generator, advanced past the shape
     (materials and views are drawn from it next): what `write_model` writes, rebuilt. One
-    generator per model, so the output does not depend on the number of worker processes."""
+    generator per model, so the output does not depend on the number of worker processes.
+
+    turn (degrees, right-handed about +y) writes the world in another frame than ShapeNet's, all
+    files alike (a fixture on which `eval_model.py`'s frame check must name the turn)."""
+    if turn not in TURNS:
+        raise ValueError(f"turn must be one of {TURNS} degrees, got {turn}")
     rng = np.random.default_rng([seed, int(synset), index])
     family, raw_parts = make_shape(synset, rng)
-    return family, normalize_parts(raw_parts), rng
+    parts = normalize_parts(raw_parts)
+    if turn:
+        parts = [p.rotated(rot_y(np.radians(turn)).round(), np.zeros(3)) for p in parts]
+    return family, parts, rng
 
 
 LAYOUTS = ("course", "archives")
@@ -119,13 +131,13 @@ def sample_views(rng, n_views: int) -> list[tuple[float, float, float]]:
     return list(zip(rng.uniform(0, 360, n_views), rng.uniform(25, 30, n_views), rng.uniform(0.65, 0.9, n_views)))
 
 
-def write_model(root: str, synset: str, index: int, seed: int, n_views: int, layout: str = "course") -> tuple[str, str]:
+def write_model(root: str, synset: str, index: int, seed: int, n_views: int, layout: str = "course", turn: int = 0) -> tuple[str, str]:
     """Generate and write one model (mesh, views, metadata, voxels). Returns (its id, its family)."""
     import imageio.v3 as iio
     import torch
     from pytorch3d.io import save_obj
 
-    family, parts, rng = model_parts(seed, synset, index)
+    family, parts, rng = model_parts(seed, synset, index, turn)
     mesh = parts_to_mesh(parts)
     mid = model_id(seed, synset, index)
     dirs = model_dirs(root, layout, synset, mid)
@@ -157,8 +169,8 @@ def _worker(job):
     import torch
 
     torch.set_num_threads(1)
-    root, synset, index, seed, n_views, layout = job
-    return synset, index, write_model(root, synset, index, seed, n_views, layout)
+    root, synset, index, seed, n_views, layout, turn = job
+    return synset, index, write_model(root, synset, index, seed, n_views, layout, turn)
 
 
 def make_splits(synsets, per_cat, ids, families, n_views, holdout=()) -> dict:
@@ -179,7 +191,7 @@ def make_splits(synsets, per_cat, ids, families, n_views, holdout=()) -> dict:
 
 
 def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, workers: int | None = None, quiet: bool = False,
-             layout: str = "course", holdout=()) -> dict:
+             layout: str = "course", holdout=(), turn: int = 0) -> dict:
     """Write the dataset to `root` atomically (built in a temp folder, then renamed).
 
     `n_models` counts all categories together, split as evenly as possible. layout "course"
@@ -189,7 +201,8 @@ def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, w
     no meshes, no split file; only a hidden .embedded.json naming the generator version), a
     stand-in for the real download. `holdout` names families whose
     models form the split "heldout" (the models are the same as without it: each is drawn from
-    its own seed). Returns the dataset's description (embedded.json's).
+    its own seed). `turn` (degrees about y) writes every model turned out of ShapeNet's frame, a
+    fixture for the frame check. Returns the dataset's description (embedded.json's).
     """
     from multiprocessing import get_context
 
@@ -199,6 +212,8 @@ def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, w
         raise ValueError("--n_models and --n_views must be at least 1")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if turn not in TURNS:
+        raise ValueError(f"--turn must be one of {TURNS} degrees, got {turn}")
     for family in holdout:
         family_synset(family)  # ValueError naming the known families
     if os.path.exists(root):
@@ -212,7 +227,7 @@ def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, w
     tmp = tempfile.mkdtemp(prefix=".tmp-dataset-", dir=parent)
     start = time.time()
     try:
-        jobs = [(tmp, s, i, seed, n_views, layout) for s, i in jobs_meta]
+        jobs = [(tmp, s, i, seed, n_views, layout, turn) for s, i in jobs_meta]
         workers = workers or min(len(jobs), os.cpu_count() or 1)
         ids, families = {}, {}
         bar = tqdm(total=len(jobs), desc=f"generating dataset in {root}", disable=quiet, unit="model")
@@ -238,7 +253,8 @@ def generate(root: str, n_models: int = 1000, n_views: int = 4, seed: int = 0, w
             "categories": {s: SYNSETS[s] for s in synsets},
             "holdout": list(holdout),
             "voxel_frame": "centred",
-            "object_frame": "ShapeNet v1: y up, front towards +x, width along z",
+            "object_frame": "ShapeNet v1: y up, front towards +x, width along z" + (f", then turned {turn} degrees about y" if turn else ""),
+            "turn": turn,
             "seconds": round(time.time() - start, 1),
         }
         if layout == "course":

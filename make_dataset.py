@@ -3,6 +3,7 @@
     python make_dataset.py --root data/embedded --n_models 1000 --n_views 4 --seed 0
     python make_dataset.py --root data/r2n2_like --layout archives --n_models 6   # what R2N2's download holds
     python make_dataset.py --root data/holdout --holdout cantilever folding_x     # families never trained on
+    python make_dataset.py --root data/turned --layout archives --n_models 30 --turn 90   # another object frame
 
 A thin command line over `embedded_dataset.generate` (what is written, and how, is described
 there). Scripts generate the default dataset on first use, so running this by hand is needed
@@ -26,6 +27,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", nargs="*", default=[], metavar="FAMILY",
                         help="shape families whose models go to a split 'heldout' (never trained on), e.g. cantilever folding_x")
+    parser.add_argument("--turn", type=int, default=0, choices=[0, 90, 180, 270],
+                        help="write every model turned by this many degrees about y, out of ShapeNet's frame: a fixture for eval_model.py's frame check (default 0)")
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     return parser
 
@@ -37,7 +40,7 @@ def main(args: argparse.Namespace) -> None:
     start = time.time()
     try:
         n_views = args.n_views or (24 if args.layout == "archives" else 4)
-        info = generate(root, args.n_models, n_views, args.seed, args.workers, layout=args.layout, holdout=args.holdout)
+        info = generate(root, args.n_models, n_views, args.seed, args.workers, layout=args.layout, holdout=args.holdout, turn=args.turn)
     except (FileExistsError, ValueError) as err:
         fail(str(err))
     print(f"wrote {info['n_models']} models x {info['n_views']} views ({args.layout} layout) to {root} in {time.time() - start:.1f}s")

@@ -1,8 +1,6 @@
 """The frame check: transforms of points and voxels, the decision, and a fixture in a turned frame."""
 
 import json
-import os
-import shutil
 
 import numpy as np
 import pytest
@@ -61,54 +59,57 @@ def test_frame_check_flags_a_clear_winner_only():
     assert not frame_check(few, "IoU")["mismatch"]
 
 
-def write_turned_copy(root: str, out: str, matrix: torch.Tensor) -> None:
-    """A copy of an archives-layout folder whose voxel grids are turned by `matrix` (the
-    renderings and cameras are not): data in another object frame than the one rendered."""
-    from r2n2 import read_binvox, write_binvox
-
-    shutil.copytree(root, out)
-    voxel_root = os.path.join(out, "ShapeNetVox32")
-    for synset in os.listdir(voxel_root):
-        for model_id in os.listdir(os.path.join(voxel_root, synset)):
-            path = os.path.join(voxel_root, synset, model_id, "model.binvox")
-            coords, dim, translate, scale = read_binvox(path)
-            grid = torch.zeros(dim, dim, dim, dtype=torch.bool)
-            grid[coords[:, 2], coords[:, 1], coords[:, 0]] = True  # (x, y, z) indices -> [z, y, x]
-            write_binvox(path, transform_voxels(grid, matrix).numpy(), translate, scale)  # the grid is centred: cells map to cells
-
-
 @pytest.fixture(scope="module")
-def turned_root(archives_root, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("turned") / "r2n2_turned")
-    write_turned_copy(archives_root, out, FRAME_TRANSFORMS["turn90"])
-    return out
+def frame_fixtures(tmp_path_factory):
+    """The same 6 models written as R2N2's archives twice: in ShapeNet's frame, and turned a
+    quarter turn about y (renderings, cameras and voxels alike: data in another object frame)."""
+    import embedded_dataset
+
+    base = tmp_path_factory.mktemp("frames")
+    roots = {}
+    for turn in (0, 90):
+        roots[turn] = str(base / f"turn{turn}")
+        embedded_dataset.generate(roots[turn], n_models=6, n_views=1, seed=1, workers=1, quiet=True, layout="archives", turn=turn)
+    return roots
 
 
-def test_frame_check_finds_the_turn_of_a_fixture_in_a_turned_frame(archives_root, turned_root):
-    """Predictions in the data's rendered frame (the untouched fixture's GT voxels), scored
-    against the same models' voxels written a quarter turn round: the check names that turn."""
+def test_a_turned_world_holds_the_same_models_turned(frame_fixtures):
+    from dataset import R2N2Dataset
+    from metrics import voxel_iou
+
+    plain, turned = (R2N2Dataset(frame_fixtures[t], "all", views="first", quiet=True) for t in (0, 90))
+    assert plain.cache["model_ids"] == turned.cache["model_ids"]
+    iou = voxel_iou(transform_voxels(plain.cache["voxels"], FRAME_TRANSFORMS["turn90"]), turned.cache["voxels"])
+    assert iou.min() > 0.97, iou  # the same solids a quarter turn round, voxelised again
+    assert turned.layout.generator["turn"] == 90 and "turned 90 degrees" in turned.layout.generator["object_frame"]
+
+
+def test_frame_check_finds_the_turn_of_a_fixture_in_a_turned_frame(frame_fixtures):
+    """Predictions in ShapeNet's frame (the plain fixture's GT voxels, a perfect model of this
+    world), scored on both fixtures: the check agrees on the plain one and names the turn on the
+    turned one."""
     from dataset import R2N2Dataset, collate_batch
     from evaluation import evaluate, mesh_prediction, summarize_frame_check
     from geometry import voxels_to_meshes
 
-    original = R2N2Dataset(archives_root, "all", n_points=2000, views="first", quiet=True)
-    by_model = {model_id: original.cache["voxels"][m].float() for m, model_id in enumerate(original.cache["model_ids"])}
+    plain = R2N2Dataset(frame_fixtures[0], "all", views="first", quiet=True)
+    by_model = {model_id: plain.cache["voxels"][m].float() for m, model_id in enumerate(plain.cache["model_ids"])}
 
-    def predict_rendered_frame(batch):
+    def predict_in_shapenet_frame(batch):
         voxels = torch.stack([by_model[model_id] for model_id in batch["model_id"]])
         return mesh_prediction(voxels_to_meshes(voxels, 0.5), voxels, 2000)
 
-    for root, expected in ((archives_root, None), (turned_root, "turn90")):
-        dataset = R2N2Dataset(root, "all", n_points=2000, views="first", quiet=True)
+    for turn, expected in ((0, None), (90, "turn90")):
+        dataset = R2N2Dataset(frame_fixtures[turn], "all", n_points=2000, views="first", quiet=True)
         loader = torch.utils.data.DataLoader(dataset, batch_size=3, collate_fn=collate_batch)
         frame_rows = []
         torch.manual_seed(0)
-        evaluate(predict_rendered_frame, loader, "cpu", (0.05,), frame_rows=frame_rows)
+        evaluate(predict_in_shapenet_frame, loader, "cpu", (0.05,), frame_rows=frame_rows)
         report = summarize_frame_check(frame_rows)
         assert report["decided_on"] == "IoU" and set(report) == {"decided_on", "IoU", "F1@0.05"}
         for metric in ("IoU", "F1@0.05"):
             check = report[metric]
-            assert check["mismatch"] == (expected is not None), (root, check)
+            assert check["mismatch"] == (expected is not None), (turn, check)
             if expected:
                 assert check["best"] == expected and check["means"][expected] > check["means"]["identity"] + check["margin"], check
             else:
