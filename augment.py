@@ -6,7 +6,8 @@ The targets are in the object frame, whatever the view, so the image may change 
 that does not change which object it shows: colour jitter of the object (brightness, contrast,
 saturation, hue), sometimes a little blur and noise (level "light", the default), and at level
 "full" also a small zoom and shift (the object stays in view, as in R2N2's framing) and sometimes
-a plain, gradient or blotchy background in place of R2N2's white (photos on a wall or floor). Mirroring is left out: it would mirror
+a plain, gradient or blotchy background in place of R2N2's white (photos on a wall or floor).
+Mirroring is left out: it would mirror
 the object, not only the image. Random draws come from torch's global generator, which the
 training loop seeds per step, so a resumed run augments exactly as an uninterrupted one.
 """
@@ -42,7 +43,9 @@ def _uniform(low: float, high: float, n: int, device) -> torch.Tensor:
     return low + (high - low) * torch.rand(n, device=device)
 
 
-def zoom_and_shift(images: torch.Tensor, masks: torch.Tensor, zoom: float, shift: float) -> tuple[torch.Tensor, torch.Tensor]:
+def zoom_and_shift(
+    images: torch.Tensor, masks: torch.Tensor, zoom: float, shift: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """images (B, H, W, 3) on white, masks (B, H, W) float: each sample zoomed by a factor in
     [1 - zoom, 1 + zoom] and shifted by up to `shift` of the image; uncovered border is white."""
     B = images.shape[0]
@@ -53,7 +56,9 @@ def zoom_and_shift(images: torch.Tensor, masks: torch.Tensor, zoom: float, shift
     theta[:, :, 2] = -offset / scale[:, None]
     grid = F.affine_grid(theta, (B, 4, *images.shape[1:3]), align_corners=False)
     stacked = torch.cat([images - 1.0, masks[..., None]], dim=-1).permute(0, 3, 1, 2)  # zero padding = white, empty
-    warped = F.grid_sample(stacked, grid, mode="bilinear", padding_mode="zeros", align_corners=False).permute(0, 2, 3, 1)
+    warped = F.grid_sample(stacked, grid, mode="bilinear", padding_mode="zeros", align_corners=False).permute(
+        0, 2, 3, 1
+    )
     return warped[..., :3] + 1.0, warped[..., 3]
 
 
@@ -68,8 +73,11 @@ def jitter_colour(images: torch.Tensor, strength: float, hue: float) -> torch.Te
     # Rotation about (1, 1, 1) / sqrt(3) (Rodrigues), which keeps grey levels.
     axis = torch.full((3,), 3**-0.5, device=device)
     cross = torch.tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=images.dtype, device=device) * 3**-0.5
-    rotation = (torch.cos(angle).view(B, 1, 1) * torch.eye(3, device=device) + torch.sin(angle).view(B, 1, 1) * cross
-                + (1 - torch.cos(angle)).view(B, 1, 1) * torch.outer(axis, axis))
+    rotation = (
+        torch.cos(angle).view(B, 1, 1) * torch.eye(3, device=device)
+        + torch.sin(angle).view(B, 1, 1) * cross
+        + (1 - torch.cos(angle)).view(B, 1, 1) * torch.outer(axis, axis)
+    )
     images = torch.einsum("bhwc,bdc->bhwd", images, rotation)
     mean = images.mean(dim=(1, 2, 3), keepdim=True)
     contrast = _uniform(1 - strength, 1 + strength, B, device).view(B, 1, 1, 1)
@@ -87,7 +95,9 @@ def random_backgrounds(B: int, H: int, W: int, device) -> torch.Tensor:
     second = (base * _uniform(0.5, 1.0, B, device).view(B, 1, 1, 1)).expand(B, H, W, 3)
     ramp = torch.linspace(0, 1, H, device=device).view(1, H, 1, 1)
     gradient = base + (second - base) * ramp
-    blotches = F.interpolate(torch.rand(B, 1, 4, 4, device=device), size=(H, W), mode="bicubic", align_corners=False).permute(0, 2, 3, 1)
+    blotches = F.interpolate(
+        torch.rand(B, 1, 4, 4, device=device), size=(H, W), mode="bicubic", align_corners=False
+    ).permute(0, 2, 3, 1)
     textured = base * (0.75 + 0.4 * blotches)  # light and dark patches of the wall's own colour
     out = torch.where((kind == 0).view(B, 1, 1, 1), base.expand(B, H, W, 3), gradient)
     return torch.where((kind == 2).view(B, 1, 1, 1), textured, out).clamp(0, 1)

@@ -1,6 +1,6 @@
-"""Helpers every command-line script shares: one-line errors, flag types, device choice, atomic writes.
+"""Helpers every command-line script shares: one-line errors, flag types, device choice.
 
-    from cli import fail, positive_int, default_device, resolve_device, atomic_torch_save
+    from cli import fail, positive_int, default_device, resolve_device
 
 The scripts (`make_dataset.py`, `fit_data.py`, `train_model.py`, `eval_model.py`,
 `reconstruct.py`, ...) import this module; it imports nothing of the project, so no library
@@ -8,7 +8,6 @@ module ever needs to import a script.
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -81,31 +80,3 @@ def check_writable_dir(path: str, flag: str) -> None:
         os.remove(probe)
     except OSError as err:
         fail(f"{flag} {path} is not writable ({err.strerror})")
-
-
-def atomic_torch_save(obj, path: str) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves a broken file."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def atomic_write_text(path: str, text: str) -> str:
-    """Write a text file through a temporary file and a rename. Returns the path."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def atomic_write_json(path: str, obj) -> str:
-    return atomic_write_text(path, json.dumps(obj, indent=1) + "\n")

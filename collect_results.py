@@ -16,8 +16,9 @@ import os
 import re
 import shutil
 
-TYPES = ("vox", "point", "mesh", "occupancy", "voxmesh")
-THRESHOLDS = (0.01, 0.02, 0.03, 0.04, 0.05)
+from checkpoints import run_dir
+from metrics import DEFAULT_THRESHOLDS as THRESHOLDS
+from model import TYPES
 
 
 def copy(src: str, dst_dir: str, name: str | None = None) -> str | None:
@@ -77,21 +78,30 @@ def learning_curve(out: str) -> list[str]:
 
     steps = [p[0] for p in points]
     path = os.path.join(out, "occupancy_curve.png")
-    utils_vis.plot_curves(path, steps, {"F1@0.01": [p[1] for p in points], "F1@0.05": [p[2] for p in points]}, "training step",
-                          "occupancy: F1 on the test split (64^3 extraction) during training")
-    return ["", "| occupancy step | F1@0.01 | F1@0.05 |", "|---|---|---|"] + [f"| {s} | {a:.1f} | {b:.1f} |" for s, a, b in points]
+    utils_vis.plot_curves(
+        path,
+        steps,
+        {"F1@0.01": [p[1] for p in points], "F1@0.05": [p[2] for p in points]},
+        "training step",
+        "occupancy: F1 on the test split (64^3 extraction) during training",
+    )
+    return ["", "| occupancy step | F1@0.01 | F1@0.05 |", "|---|---|---|"] + [
+        f"| {s} | {a:.1f} | {b:.1f} |" for s, a, b in points
+    ]
 
 
 def main(args: argparse.Namespace) -> None:
     out = args.out
-    header = "| type | | " + " | ".join(f"F1@{t:.2f}" for t in THRESHOLDS) + " | IoU 32^3 | Chamfer-L2 | train s | eval s |"
+    header = (
+        "| type | | " + " | ".join(f"F1@{t:.2f}" for t in THRESHOLDS) + " | IoU 32^3 | Chamfer-L2 | train s | eval s |"
+    )
     lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for model_type in TYPES:
         folder = os.path.join("output", "eval", model_type)
         if not os.path.exists(os.path.join(folder, "metrics.json")):
             continue
         result = json.load(open(os.path.join(folder, "metrics.json")))
-        lines += table_rows(model_type, result, train_seconds(os.path.join("checkpoints", model_type), model_type))
+        lines += table_rows(model_type, result, train_seconds(run_dir(model_type), model_type))
         dst = os.path.join(out, model_type)
         copy(os.path.join(folder, f"eval_{model_type}.png"), dst)
         copy(os.path.join(folder, "gallery.png"), dst)
@@ -103,16 +113,26 @@ def main(args: argparse.Namespace) -> None:
     if os.path.exists(oracle):
         result = json.load(open(oracle))
         f1 = " | ".join(f"{result['model']['F1@%f' % t]:.1f}" for t in result["thresholds"])
-        lines.append(f"| vox | oracle (GT voxels) | {f1} | {result['model']['IoU_vox32']:.3f} | {result['model']['ChamferL2']:.4f} | - | {result['eval_seconds']:.0f} |")
+        lines.append(
+            f"| vox | oracle (GT voxels) | {f1} | {result['model']['IoU_vox32']:.3f} | "
+            f"{result['model']['ChamferL2']:.4f} | - | {result['eval_seconds']:.0f} |"
+        )
     lines += learning_curve(out)
     transfer = []
     for split in ("test", "heldout"):
         path = os.path.join("output", "eval", f"vox_holdout_{split}", "metrics.json")
         if os.path.exists(path):
             transfer += table_rows(f"vox, {split} split", json.load(open(path)), None)
-            copy(os.path.join(os.path.dirname(path), "gallery.png"), os.path.join(out, "holdout"), f"gallery_{split}.png")
+            copy(
+                os.path.join(os.path.dirname(path), "gallery.png"), os.path.join(out, "holdout"), f"gallery_{split}.png"
+            )
     if transfer:
-        lines += ["", "Held-out families (trained without cantilever chairs and folding X-leg tables; every view):", header, lines[1]] + transfer
+        lines += [
+            "",
+            "Held-out families (trained without cantilever chairs and folding X-leg tables; every view):",
+            header,
+            lines[1],
+        ] + transfer
     copy(os.path.join("output", "eval", "compare", "compare_f1.png"), out)
     copy_page(os.path.join("output", "eval", "compare", "compare.html"), os.path.join(out, "compare"), "index.html")
     copy(os.path.join("output", "study", "mesh_study.png"), out)

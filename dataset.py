@@ -1,4 +1,4 @@
-"""The R2N2 Dataset: one item per (model, view) of a split, served from the split's cache.
+"""The R2N2 Dataset: one item per (shape, view) of a split, served from the split's cache.
 
     dataset = R2N2Dataset(data_root=None, split="train", n_points=1000)   # the embedded data
     loader = DataLoader(dataset, batch_size=32, collate_fn=collate_batch)
@@ -6,8 +6,9 @@
 
 Any R2N2-layout folder works (the course layout or the two R2N2 archives, detected by
 `dataset_location.detect_layout`); opening one prints a line saying what was found. Files are
-read by `cache.py`; every convention (object frame, voxel order [z, y, x], cameras, images) is
-`r2n2.py`'s. The embedded dataset is generated on first use (`embedded_dataset.generate`).
+read by `ground_truth.py` and cached by `cache.py`; every convention (object frame, voxel order
+[z, y, x], cameras, images) is
+`r2n2.py`'s. The embedded dataset is generated on first use (`procedural.write_dataset`).
 """
 
 import os
@@ -17,24 +18,32 @@ import sys
 import numpy as np
 import torch
 
-from cache import load_cache, read_model
-from dataset_location import DATA_ROOT, EMBEDDED_DATA_ROOT, Layout, ModelEntry, detect_layout, load_split, read_splits
+from cache import load_cache
+from dataset_location import DATA_ROOT, EMBEDDED_DATA_ROOT, Layout, ShapeEntry, detect_layout
+from ground_truth import read_shape
 from r2n2 import R2N2_K, DatasetError  # noqa: F401 (DatasetError: what every reader raises, importable from here)
+from splits import load_split, read_splits
 
 
 def stale_generator_message(layout: Layout) -> str | None:
     """Why a generated data root cannot be read by this code (it was written by another version
     of the procedural generator), or None: real data, or data of the current generator."""
-    from embedded_dataset import GENERATOR_VERSION
+    from procedural import GENERATOR_VERSION
 
     if layout.generator is None:
         return None
     version = layout.generator.get("generator_version")
     if version == GENERATOR_VERSION:
         return None
-    return (f"{layout.root} was written by version {version} of the procedural generator, this code reads version {GENERATOR_VERSION} "
-            f"(version 4 turned the world into ShapeNet's orientation): regenerate it, e.g. rm -r {layout.root} && python make_dataset.py "
-            f"--root {layout.root}" + (" --layout archives" if layout.kind == "archives" else "") + " (with its --n_models, --n_views, --seed)")
+    return (
+        f"{layout.root} was written by version {version} of the procedural generator, this code reads version "
+        f"{GENERATOR_VERSION} "
+        f"(version 4 turned the world into ShapeNet's orientation): regenerate it, e.g. rm -r {layout.root} && python "
+        "make_dataset.py "
+        f"--root {layout.root}"
+        + (" --layout archives" if layout.kind == "archives" else "")
+        + " (with its --n_models, --n_views, --seed)"
+    )
 
 
 def ensure_data(data_root: str | None) -> Layout:
@@ -43,19 +52,23 @@ def ensure_data(data_root: str | None) -> Layout:
 
     Raises DatasetError if a root given by the user is missing, not an R2N2 layout, or written by
     another version of the generator."""
-    from embedded_dataset import generate
+    from procedural import write_dataset
 
     root = os.path.abspath(data_root or DATA_ROOT)
     is_default = root == os.path.abspath(EMBEDDED_DATA_ROOT)
     if not os.path.exists(root) and is_default:
         print(f"embedded dataset not found: generating it in {root} (once)", file=sys.stderr)
-        generate(root)
+        write_dataset(root)
     layout = detect_layout(root)
     stale = stale_generator_message(layout)
     if stale and is_default:
-        print(f"embedded dataset {root} is stale (generator version {layout.generator.get('generator_version')}): regenerating it", file=sys.stderr)
+        print(
+            f"embedded dataset {root} is stale (generator version {layout.generator.get('generator_version')}): "
+            "regenerating it",
+            file=sys.stderr,
+        )
         shutil.rmtree(root)
-        generate(root)
+        write_dataset(root)
         layout = detect_layout(root)
     elif stale:
         raise DatasetError(stale)
@@ -73,12 +86,17 @@ def describe(layout: Layout, split_source: str, cache: dict | None = None) -> st
     extras = ""
     if cache is not None:
         if torch.isfinite(cache["placement_iou"]).any():
-            placement += f" (the centred grid agrees at IoU {float(cache['placement_iou'].nanmean()):.3f} on this split)"
+            placement += (
+                f" (the centred grid agrees at IoU {float(cache['placement_iou'].nanmean()):.3f} on this split)"
+            )
         if cache["surface_sources"].count("samples") == len(cache["surface_sources"]):
             surfaces += " (exact samples: pointcloud.npz)"
         extras = ", occupancy labels: " + ("exact (points.npz)" if cache["occ_points"].shape[1] else "from voxels")
     name = "embedded" if layout.embedded is not None else layout.kind
-    return f"R2N2 layout ({name}) at {layout.root}: {len(models)} models, {n_views} views, voxels: {placement}, surfaces: {surfaces}{extras}, split: {split_source}"
+    return (
+        f"R2N2 layout ({name}) at {layout.root}: {len(models)} models, {n_views} views, voxels: {placement}, "
+        f"surfaces: {surfaces}{extras}, split: {split_source}"
+    )
 
 
 class R2N2Dataset(torch.utils.data.Dataset):
@@ -99,7 +117,7 @@ class R2N2Dataset(torch.utils.data.Dataset):
     Item keys: images (137, 137, 3) float; masks (137, 137) bool; voxels (32, 32, 32) float
     [z, y, x]; points, normals (n_points, 3) GT surface samples; verts (V, 3), faces (F, 3) long,
     the GT surface mesh (the OBJ, or the voxels' marching-cubes surface); R (3, 3); T (3,);
-    K (4, 4); synset, model_id (str); view, model_index (int).
+    K (4, 4); synset, model_id (str); view, shape_index (int).
     """
 
     def __init__(
@@ -128,11 +146,11 @@ class R2N2Dataset(torch.utils.data.Dataset):
             self.cache = load_cache(self.layout, split, self.entries, quiet=quiet)
         if not quiet:
             print(describe(self.layout, split_source, self.cache if use_cache else None), file=sys.stderr)
-        # Flat (model index, position of the view in the model's list) per item.
+        # Flat (shape index, position of the view in the shape's list) per item.
         self.items = [
             (m, k) for m, entry in enumerate(self.entries) for k in range(len(entry.views) if views == "all" else 1)
         ]
-        # Row of each model's first view in the cache's per-view tensors.
+        # Row of each shape's first view in the cache's per-view tensors.
         self.view_offsets = np.cumsum([0] + [len(e.views) for e in self.entries])
 
     @property
@@ -163,56 +181,77 @@ class R2N2Dataset(torch.utils.data.Dataset):
 
         Images stay uint8 and voxels bool until `batch_to_device`: 4x fewer bytes through
         worker shared memory and host-to-GPU copies."""
-        model_idx = [self.items[i][0] for i in indices]
-        entries = [self.entries[m] for m in model_idx]
+        shape_idx = [self.items[i][0] for i in indices]
         positions = [self.items[i][1] for i in indices]
-        if self.use_cache:
-            c = self.cache
-            rows = torch.tensor([int(self.view_offsets[m]) + k for m, k in zip(model_idx, positions)])
-            models = torch.tensor(model_idx)
-            points, normals = c["points"][models], c["normals"][models].float()  # (B, S, 3)
-            if self.n_points is not None:
-                windows = torch.stack([self._point_window(i, points.shape[1]) for i in indices])[..., None].expand(-1, -1, 3)
-                points, normals = torch.gather(points, 1, windows), torch.gather(normals, 1, windows)
-            verts_offsets, faces_offsets = c["verts_offsets"].tolist(), c["faces_offsets"].tolist()
-            batch = {
-                "images": c["images"][rows],
-                "masks": c["masks"][rows],
-                "R": c["R"][rows],
-                "T": c["T"][rows],
-                "voxels": c["voxels"][models],
-                "points": points,
-                "normals": normals,
-                "verts": [c["verts"][verts_offsets[m] : verts_offsets[m + 1]] for m in model_idx],
-                "faces": [c["faces"][faces_offsets[m] : faces_offsets[m + 1]].long() for m in model_idx],
-            }
-        else:
-            models = []
-            for i, entry, k in zip(indices, entries, positions):
-                model = read_model(self.layout, ModelEntry(entry.synset, entry.model_id, [entry.views[k]]), seed=self.seed)
-                if self.n_points is not None:
-                    window = self._point_window(i, len(model["points"]))
-                    model["points"], model["normals"] = model["points"][window], model["normals"][window]
-                models.append(model)
-            batch = {key: torch.stack([m[key][0] if key in ("images", "masks", "R", "T") else m[key] for m in models]) for key in ("images", "masks", "R", "T", "voxels", "points", "normals")}
-            batch["images"] = (batch["images"] * 255).round().to(torch.uint8)
-            batch["voxels"] = batch["voxels"].bool()
-            batch["verts"] = [m["verts"] for m in models]
-            batch["faces"] = [m["faces"] for m in models]
+        batch = (
+            self._cached_batch(indices, shape_idx, positions)
+            if self.use_cache
+            else self._raw_batch(indices, shape_idx, positions)
+        )
         if not self.return_meshes:
             del batch["verts"], batch["faces"]
         if self.return_occupancy:
             if not self.use_cache:
                 raise ValueError("return_occupancy needs the cache")
-            models = torch.tensor(model_idx)
-            batch["occ_points"], batch["occ_labels"] = self.cache["occ_points"][models], self.cache["occ_labels"][models]
+            shapes = torch.tensor(shape_idx)
+            batch["occ_points"], batch["occ_labels"] = (
+                self.cache["occ_points"][shapes],
+                self.cache["occ_labels"][shapes],
+            )
+        entries = [self.entries[m] for m in shape_idx]
         batch.update(
             K=R2N2_K.expand(len(indices), 4, 4).clone(),
             synset=[e.synset for e in entries],
             model_id=[e.model_id for e in entries],
             view=torch.tensor([e.views[k] for e, k in zip(entries, positions)]),
-            model_index=torch.tensor(model_idx),
+            shape_index=torch.tensor(shape_idx),
         )
+        return batch
+
+    def _cached_batch(self, indices: list[int], shape_idx: list[int], positions: list[int]) -> dict:
+        """The batch's tensors gathered from the cache: rows of the per-view tensors, shapes of
+        the per-shape ones, each item's window of the surface points."""
+        c = self.cache
+        rows = torch.tensor([int(self.view_offsets[m]) + k for m, k in zip(shape_idx, positions)])
+        shapes = torch.tensor(shape_idx)
+        points, normals = c["points"][shapes], c["normals"][shapes].float()  # (B, S, 3)
+        if self.n_points is not None:
+            windows = torch.stack([self._point_window(i, points.shape[1]) for i in indices])[..., None].expand(
+                -1, -1, 3
+            )
+            points, normals = torch.gather(points, 1, windows), torch.gather(normals, 1, windows)
+        verts_offsets, faces_offsets = c["verts_offsets"].tolist(), c["faces_offsets"].tolist()
+        return {
+            "images": c["images"][rows],
+            "masks": c["masks"][rows],
+            "R": c["R"][rows],
+            "T": c["T"][rows],
+            "voxels": c["voxels"][shapes],
+            "points": points,
+            "normals": normals,
+            "verts": [c["verts"][verts_offsets[m] : verts_offsets[m + 1]] for m in shape_idx],
+            "faces": [c["faces"][faces_offsets[m] : faces_offsets[m + 1]].long() for m in shape_idx],
+        }
+
+    def _raw_batch(self, indices: list[int], shape_idx: list[int], positions: list[int]) -> dict:
+        """The same batch parsed from the raw files (slow; the cache's reference)."""
+        shapes = []
+        for i, m, k in zip(indices, shape_idx, positions):
+            entry = self.entries[m]
+            shape = read_shape(self.layout, ShapeEntry(entry.synset, entry.model_id, [entry.views[k]]), seed=self.seed)
+            if self.n_points is not None:
+                window = self._point_window(i, len(shape["points"]))
+                shape["points"], shape["normals"] = shape["points"][window], shape["normals"][window]
+            shapes.append(shape)
+        per_view = ("images", "masks", "R", "T")
+        batch = {
+            key: torch.stack([s[key][0] if key in per_view else s[key] for s in shapes])
+            for key in (*per_view, "voxels", "points", "normals")
+        }
+        batch["images"] = (batch["images"] * 255).round().to(torch.uint8)
+        batch["voxels"] = batch["voxels"].bool()
+        batch["verts"] = [s["verts"] for s in shapes]
+        batch["faces"] = [s["faces"] for s in shapes]
         return batch
 
 
@@ -226,7 +265,9 @@ def collate_batch(items, unbatch: bool = False) -> dict:
         batch = {}
         for key in items[0]:
             values = [item[key] for item in items]
-            batch[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) and key not in ("verts", "faces") else values
+            batch[key] = (
+                torch.stack(values) if isinstance(values[0], torch.Tensor) and key not in ("verts", "faces") else values
+            )
     if unbatch:
         return {key: value[0] for key, value in batch.items()}
     return batch

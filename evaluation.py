@@ -19,10 +19,29 @@ import torch
 from dataset import R2N2Dataset, batch_to_device
 from frames import FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
 from geometry import sample_meshes, voxels_to_meshes
-from metrics import DEFAULT_THRESHOLDS, masked_mean, nearest_neighbours, normal_consistency, precision_recall_f1, voxel_iou
+from metrics import (
+    DEFAULT_THRESHOLDS,
+    masked_mean,
+    nearest_neighbours,
+    normal_consistency,
+    precision_recall_f1,
+    voxel_iou,
+)
 from r2n2 import DatasetError
 
 ISO_TYPES = ("vox", "occupancy")  # the types whose surface is extracted from a probability grid at `iso`
+
+# What the GT surfaces are, as every table and figure says it.
+GT_LABELS = {
+    "samples": "exact surface samples (pointcloud.npz)",
+    "mesh": "OBJ meshes",
+    "voxels": "voxel surfaces (no OBJ: marching cubes of the 32^3 grids)",
+}
+
+
+def f1_curve(summary: dict, thresholds) -> list[float]:
+    """The F1 values of a summary (`average`) at the thresholds, in order."""
+    return [summary["F1@%f" % t] for t in thresholds]
 
 
 def predicted_meshes(model, images: torch.Tensor, grid_res: int, iso: float = 0.5):
@@ -76,10 +95,9 @@ class ConstantPredictor(torch.nn.Module):
         self.mean_voxels = mean_voxels  # (32, 32, 32) probabilities
         mesh = voxels_to_meshes(mean_voxels[None], 0.5)
         self.mesh_verts, self.mesh_faces = mesh.verts_list()[0], mesh.faces_list()[0]
-        generator_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
-        self.points = sample_meshes(mesh, n_points)[0][0]
-        torch.random.set_rng_state(generator_state)
+        with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was
+            torch.manual_seed(seed)
+            self.points = sample_meshes(mesh, n_points)[0][0]
 
     def predict(self, batch: dict, n_points: int) -> dict:
         from pytorch3d.structures import Meshes
@@ -88,9 +106,17 @@ class ConstantPredictor(torch.nn.Module):
         device = batch["images"].device
         if self.type == "point":
             points = self.points.to(device).expand(B, -1, -1)
-            return {"points": points, "lengths": torch.full((B,), points.shape[1], device=device), "normals": None, "voxels": None, "meshes": None}
+            return {
+                "points": points,
+                "lengths": torch.full((B,), points.shape[1], device=device),
+                "normals": None,
+                "voxels": None,
+                "meshes": None,
+            }
         meshes = Meshes([self.mesh_verts.to(device)] * B, [self.mesh_faces.to(device)] * B)
-        voxels = self.mean_voxels.to(device).expand(B, -1, -1, -1) if self.type in ("vox", "occupancy", "voxmesh") else None
+        voxels = (
+            self.mean_voxels.to(device).expand(B, -1, -1, -1) if self.type in ("vox", "occupancy", "voxmesh") else None
+        )
         return mesh_prediction(meshes, voxels, n_points)
 
 
@@ -113,14 +139,20 @@ def summarize_frame_check(frame_rows: list[dict]) -> dict:
     where the type has voxels (as measured on real chairs), else on F1@0.05; both kept."""
     reports = {}
     for metric in ("IoU", "F1@0.05"):
-        scores = {key.split("/", 1)[1]: torch.tensor([row[key] for row in frame_rows]) for key in frame_rows[0] if key.startswith(metric + "/")}
+        scores = {
+            key.split("/", 1)[1]: torch.tensor([row[key] for row in frame_rows])
+            for key in frame_rows[0]
+            if key.startswith(metric + "/")
+        }
         if scores:
             reports[metric] = frame_check(scores, metric)
     return {"decided_on": "IoU" if "IoU" in reports else "F1@0.05", **reports}
 
 
 @torch.no_grad()
-def evaluate(predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS, iso: float = 0.5, frame_rows: list | None = None) -> list[dict]:
+def evaluate(
+    predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS, iso: float = 0.5, frame_rows: list | None = None
+) -> list[dict]:
     """Per-sample metrics of a predictor over the loader; predict_fn(batch) -> prediction dict.
 
     The GT points and normals are the batch's (the dataset's cached surface samples: n_points
@@ -147,7 +179,12 @@ def evaluate(predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS, iso: flo
             scores = frame_scores(pred, batch, iso)
             frame_rows.extend({key: float(values[i]) for key, values in scores.items()} for i in range(len(points_gt)))
         for i in range(len(points_gt)):
-            row = {"synset": batch["synset"][i], "model_id": batch["model_id"][i], "view": int(batch["view"][i]), "n_pred_points": int(lengths[i])}
+            row = {
+                "synset": batch["synset"][i],
+                "model_id": batch["model_id"][i],
+                "view": int(batch["view"][i]),
+                "n_pred_points": int(lengths[i]),
+            }
             row.update({k: float(v[i]) for k, v in metrics.items()})
             rows.append(row)
     return rows
@@ -191,4 +228,3 @@ def predict_gt_voxels(batch: dict, n_points: int) -> dict:
     """The oracle: GT voxels as if predicted, through the exact vox evaluation path."""
     voxels = batch["voxels"].float()
     return mesh_prediction(voxels_to_meshes(voxels, 0.5), voxels, n_points)
-

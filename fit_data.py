@@ -28,11 +28,22 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--type", default="vox", choices=["vox", "point", "mesh"])
     parser.add_argument("--index", type=int, default=0, help="item of the split to fit")
     parser.add_argument("--split", default="train")
-    parser.add_argument("--data_root", default=None, help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)")
-    parser.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default: per type, see DEFAULT_LR)")
+    parser.add_argument(
+        "--data_root",
+        default=None,
+        help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)",
+    )
+    parser.add_argument(
+        "--lr", type=positive_float, default=None, help="Adam learning rate (default: per type, see DEFAULT_LR)"
+    )
     parser.add_argument("--max_iter", type=positive_int, default=500)
     parser.add_argument("--log_freq", type=positive_int, default=100)
-    parser.add_argument("--n_points", type=positive_int, default=2000, help="points of the fitted cloud, of each mesh sample and of the target (CPU Chamfer cost grows as n_points^2)")
+    parser.add_argument(
+        "--n_points",
+        type=positive_int,
+        default=2000,
+        help="points of the fitted cloud, of each mesh sample and of the target (CPU Chamfer cost grows as n_points^2)",
+    )
     parser.add_argument("--w_chamfer", type=float, default=1.0)
     parser.add_argument("--w_smooth", type=float, default=0.1)
     parser.add_argument("--device", default=default_device())
@@ -96,7 +107,9 @@ def render_fit(args, source, item: dict) -> torch.Tensor:
         src = utils_vis.render_points_turntable(source[0].detach().cpu(), utils_vis.PRED_COLOR)
         tgt = utils_vis.render_points_turntable(item["points"], utils_vis.GT_COLOR)
     else:
-        src = utils_vis.render_mesh_turntable(source.verts_packed().cpu(), source.faces_packed().cpu(), utils_vis.PRED_COLOR)
+        src = utils_vis.render_mesh_turntable(
+            source.verts_packed().cpu(), source.faces_packed().cpu(), utils_vis.PRED_COLOR
+        )
         tgt = utils_vis.render_mesh_turntable(item["verts"], item["faces"], utils_vis.GT_COLOR)
     return utils_vis.side_by_side(src, tgt)
 
@@ -118,10 +131,15 @@ def main(args: argparse.Namespace) -> dict:
     start = time.time()
     source, final_loss, history = fit(args, item, device)
     seconds = time.time() - start
-    print(f"fit {args.type} to {item['synset']}/{item['model_id']}: loss {history[0]:.5f} -> {final_loss:.5f} in {args.max_iter} iterations, {seconds:.1f}s")
+    print(
+        f"fit {args.type} to {item['synset']}/{item['model_id']}: loss {history[0]:.5f} -> {final_loss:.5f} in "
+        f"{args.max_iter} iterations, {seconds:.1f}s"
+    )
     result = {"type": args.type, "initial_loss": history[0], "final_loss": final_loss, "seconds": seconds}
     if not args.no_vis:
-        path = utils_vis.save_gif(os.path.join(args.out_dir, f"{args.type}_{args.index}.gif"), render_fit(args, source, item))
+        path = utils_vis.save_gif(
+            os.path.join(args.out_dir, f"{args.type}_{args.index}.gif"), render_fit(args, source, item)
+        )
         print(f"wrote {path} (left: fitted, right: target)")
         result["gif"] = path
     return result

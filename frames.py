@@ -58,8 +58,15 @@ def transform_voxels(voxels: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor
     M must be a signed permutation of the axes (the frame transforms are), with D = H = W: cell
     centres are then mapped onto cell centres and the result is exact, not resampled."""
     D, H, W = voxels.shape[-3:]
-    if not (D == H == W) or not torch.equal(matrix.abs().sum(0), torch.ones(3)) or not torch.equal(matrix.abs().max(0).values, torch.ones(3)):
-        raise ValueError(f"transform_voxels needs a cubic grid and a signed permutation matrix, got grid {(D, H, W)} and {matrix.tolist()}")
+    if (
+        not (D == H == W)
+        or not torch.equal(matrix.abs().sum(0), torch.ones(3))
+        or not torch.equal(matrix.abs().max(0).values, torch.ones(3))
+    ):
+        raise ValueError(
+            f"transform_voxels needs a cubic grid and a signed permutation matrix, got grid {(D, H, W)} and "
+            f"{matrix.tolist()}"
+        )
     # Odd integer coordinates 2i - (R - 1) of the cell centres: symmetric about 0, so a signed
     # permutation maps them to each other in integers.
     coords = 2 * torch.arange(D) - (D - 1)
@@ -90,15 +97,34 @@ def frame_check(scores: dict[str, torch.Tensor], metric: str) -> dict:
     se = float(gains.std() / math.sqrt(len(gains))) if len(gains) > 1 else float("inf")
     gain = means[best] - means["identity"]
     mismatch = gain >= FRAME_MARGIN[metric] and gain >= FRAME_SIGMAS * se
-    return {"metric": metric, "means": means, "best": best, "gain": gain, "gain_se": se, "margin": FRAME_MARGIN[metric], "mismatch": bool(mismatch)}
+    return {
+        "metric": metric,
+        "means": means,
+        "best": best,
+        "gain": gain,
+        "gain_se": se,
+        "margin": FRAME_MARGIN[metric],
+        "mismatch": bool(mismatch),
+    }
 
 
 def describe_frame_check(report: dict) -> str:
     """One line for the evaluation's output."""
     fmt = (lambda v: f"{v:.3f}") if report["metric"] == "IoU" else (lambda v: f"{v:.1f}")
-    line = (f"frame check ({report['metric']} under the turns and mirrors about y): identity {fmt(report['means']['identity'])}, "
-            f"best other {report['best']} {fmt(report['means'][report['best']])} (gain {report['gain']:+.3f} +- {report['gain_se']:.3f})")
+    line = (
+        f"frame check ({report['metric']} under the turns and mirrors about y): identity "
+        f"{fmt(report['means']['identity'])}, "
+        f"best other {report['best']} {fmt(report['means'][report['best']])} (gain {report['gain']:+.3f} +- "
+        f"{report['gain_se']:.3f})"
+    )
     if report["mismatch"]:
-        return (line + f": LIKELY FRAME MISMATCH, the predictions fit this data better after {report['best']}; the data's object frame is not the "
-                "one the model was trained in (the embedded world uses ShapeNet v1's: y up, front towards +x; see the README)")
-    return line + f": frames agree (a mismatch needs a gain of {fmt(report['margin'])} and {FRAME_SIGMAS:.0f} standard errors)"
+        return (
+            line + f": LIKELY FRAME MISMATCH, the predictions fit this data better after {report['best']}; the data's "
+            "object frame is not the "
+            "one the model was trained in (the embedded world uses ShapeNet v1's: y up, front towards +x; see the "
+            "README)"
+        )
+    return (
+        line
+        + f": frames agree (a mismatch needs a gain of {fmt(report['margin'])} and {FRAME_SIGMAS:.0f} standard errors)"
+    )

@@ -16,10 +16,9 @@ def sample_surface(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int, 
     from pytorch3d.ops import sample_points_from_meshes
     from pytorch3d.structures import Meshes
 
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    samples = sample_points_from_meshes(Meshes([verts], [faces]), n, return_normals=return_normals)
-    torch.random.set_rng_state(state)
+    with torch.random.fork_rng(devices=[]):  # the CPU stream, restored on exit
+        torch.manual_seed(seed)
+        samples = sample_points_from_meshes(Meshes([verts], [faces]), n, return_normals=return_normals)
     if return_normals:
         return samples[0][0], samples[1][0]
     return samples[0]
@@ -87,9 +86,13 @@ def refine_grid(grid: torch.Tensor, query, resolution: int, threshold: float = 0
     query(points (B, P, 3)) -> (B, P); elsewhere the interpolated value stands, which is already
     on the right side of the threshold."""
     B = grid.shape[0]
-    fine = torch.nn.functional.interpolate(grid[:, None], size=(resolution,) * 3, mode="trilinear", align_corners=False)[:, 0]
+    fine = torch.nn.functional.interpolate(
+        grid[:, None], size=(resolution,) * 3, mode="trilinear", align_corners=False
+    )[:, 0]
     above = (fine >= threshold).float()[:, None]
-    near = (torch.nn.functional.max_pool3d(above, 3, 1, 1) != -torch.nn.functional.max_pool3d(-above, 3, 1, 1))[:, 0]  # a neighbour differs
+    near = (torch.nn.functional.max_pool3d(above, 3, 1, 1) != -torch.nn.functional.max_pool3d(-above, 3, 1, 1))[
+        :, 0
+    ]  # a neighbour differs
     count = int(near.flatten(1).sum(1).max())
     if count == 0:
         return fine

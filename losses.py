@@ -26,8 +26,12 @@ def voxel_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, pos_weight: f
     if voxels_pred.dim() != 4:
         raise ValueError(f"voxels_pred must be (B, D, H, W) logits, got shape {tuple(voxels_pred.shape)}")
     if voxels_gt.shape != voxels_pred.shape:
-        raise ValueError(f"voxels_gt must have the shape of voxels_pred {tuple(voxels_pred.shape)}, got {tuple(voxels_gt.shape)}")
-    weight = None if pos_weight is None else torch.tensor(pos_weight, dtype=voxels_pred.dtype, device=voxels_pred.device)
+        raise ValueError(
+            f"voxels_gt must have the shape of voxels_pred {tuple(voxels_pred.shape)}, got {tuple(voxels_gt.shape)}"
+        )
+    weight = (
+        None if pos_weight is None else torch.tensor(pos_weight, dtype=voxels_pred.dtype, device=voxels_pred.device)
+    )
     return F.binary_cross_entropy_with_logits(voxels_pred, voxels_gt.to(voxels_pred.dtype), pos_weight=weight)
 
 
@@ -47,7 +51,9 @@ def chamfer_loss(points_pred: torch.Tensor, points_gt: torch.Tensor) -> torch.Te
     if points_pred.dim() != 3 or points_pred.shape[-1] != 3:
         raise ValueError(f"points_pred must be (B, N, 3), got shape {tuple(points_pred.shape)}")
     if points_gt.dim() != 3 or points_gt.shape[-1] != 3 or points_gt.shape[0] != points_pred.shape[0]:
-        raise ValueError(f"points_gt must be (B, M, 3) with B={points_pred.shape[0]}, got shape {tuple(points_gt.shape)}")
+        raise ValueError(
+            f"points_gt must be (B, M, 3) with B={points_pred.shape[0]}, got shape {tuple(points_gt.shape)}"
+        )
     if points_pred.shape[1] == 0 or points_gt.shape[1] == 0:
         raise ValueError("chamfer_loss needs at least one point in each cloud")
     # knn_points returns squared distances to the K=1 nearest neighbour, with gradients.
@@ -72,7 +78,9 @@ def smoothness_loss(meshes: Meshes) -> torch.Tensor:
     return mesh_laplacian_smoothing(meshes, method="uniform")
 
 
-def chamfer_and_normal_loss(points_pred: torch.Tensor, normals_pred: torch.Tensor, points_gt: torch.Tensor, normals_gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def chamfer_and_normal_loss(
+    points_pred: torch.Tensor, normals_pred: torch.Tensor, points_gt: torch.Tensor, normals_gt: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Chamfer (as `chamfer_loss`) and normal loss from one nearest-neighbour query each way.
 
     The normal loss is Mesh R-CNN's: 1 - |cos| between each point's normal and its nearest

@@ -5,7 +5,7 @@
     python make_dataset.py --root data/holdout --holdout cantilever folding_x     # families never trained on
     python make_dataset.py --root data/turned --layout archives --n_models 30 --turn 90   # another object frame
 
-A thin command line over `embedded_dataset.generate` (what is written, and how, is described
+A thin command line over `procedural.write_dataset` (what is written, and how, is described
 there). Scripts generate the default dataset on first use, so running this by hand is needed
 only for another root, size or seed.
 """
@@ -14,21 +14,49 @@ import argparse
 import time
 
 from cli import fail, positive_int
-from embedded_dataset import generate
+from procedural import write_dataset
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser("Generate the embedded procedural R2N2-layout dataset", add_help=True)
-    parser.add_argument("--root", type=str, default=None, help="output folder (default: the embedded data root of dataset_location.py)")
-    parser.add_argument("--n_models", type=positive_int, default=1000, help="models over all categories (default 1000: about 333 per category)")
-    parser.add_argument("--n_views", type=positive_int, default=None, help="rendered views per model (default 4; 24, as R2N2, with --layout archives)")
-    parser.add_argument("--layout", default="course", choices=["course", "archives"],
-                        help="course: the course layout with meshes and splits.json; archives: exactly what R2N2's ShapeNetRendering + ShapeNetVox32 archives hold (no meshes, no split file, centred binvox grids)")
+    parser.add_argument(
+        "--root", type=str, default=None, help="output folder (default: the embedded data root of dataset_location.py)"
+    )
+    parser.add_argument(
+        "--n_models",
+        type=positive_int,
+        default=1000,
+        help="models over all categories (default 1000: about 333 per category)",
+    )
+    parser.add_argument(
+        "--n_views",
+        type=positive_int,
+        default=None,
+        help="rendered views per model (default 4; 24, as R2N2, with --layout archives)",
+    )
+    parser.add_argument(
+        "--layout",
+        default="course",
+        choices=["course", "archives"],
+        help="course: the course layout with meshes and splits.json; archives: exactly what R2N2's ShapeNetRendering "
+        "+ ShapeNetVox32 archives hold (no meshes, no split file, centred binvox grids)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--holdout", nargs="*", default=[], metavar="FAMILY",
-                        help="shape families whose models go to a split 'heldout' (never trained on), e.g. cantilever folding_x")
-    parser.add_argument("--turn", type=int, default=0, choices=[0, 90, 180, 270],
-                        help="write every model turned by this many degrees about y, out of ShapeNet's frame: a fixture for eval_model.py's frame check (default 0)")
+    parser.add_argument(
+        "--holdout",
+        nargs="*",
+        default=[],
+        metavar="FAMILY",
+        help="shape families whose models go to a split 'heldout' (never trained on), e.g. cantilever folding_x",
+    )
+    parser.add_argument(
+        "--turn",
+        type=int,
+        default=0,
+        choices=[0, 90, 180, 270],
+        help="write every model turned by this many degrees about y, out of ShapeNet's frame: a fixture for "
+        "eval_model.py's frame check (default 0)",
+    )
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     return parser
 
@@ -40,10 +68,22 @@ def main(args: argparse.Namespace) -> None:
     start = time.time()
     try:
         n_views = args.n_views or (24 if args.layout == "archives" else 4)
-        info = generate(root, args.n_models, n_views, args.seed, args.workers, layout=args.layout, holdout=args.holdout, turn=args.turn)
+        info = write_dataset(
+            root,
+            args.n_models,
+            n_views,
+            args.seed,
+            args.workers,
+            layout=args.layout,
+            holdout=args.holdout,
+            turn=args.turn,
+        )
     except (FileExistsError, ValueError) as err:
         fail(str(err))
-    print(f"wrote {info['n_models']} models x {info['n_views']} views ({args.layout} layout) to {root} in {time.time() - start:.1f}s")
+    print(
+        f"wrote {info['n_models']} models x {info['n_views']} views ({args.layout} layout) to {root} in "
+        f"{time.time() - start:.1f}s"
+    )
 
 
 if __name__ == "__main__":

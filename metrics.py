@@ -27,8 +27,12 @@ def nearest_neighbours(pred_points, gt_points, pred_lengths):
     gt_lengths = torch.full((B,), M, dtype=torch.long, device=gt_points.device)
     knn_pred = knn_points(pred_points, gt_points, lengths, gt_lengths, K=1)
     knn_gt = knn_points(gt_points, pred_points, gt_lengths, lengths, K=1)
-    return (knn_pred.dists[..., 0].clamp_min(0).sqrt(), knn_pred.idx[..., 0],
-            knn_gt.dists[..., 0].clamp_min(0).sqrt(), knn_gt.idx[..., 0])
+    return (
+        knn_pred.dists[..., 0].clamp_min(0).sqrt(),
+        knn_pred.idx[..., 0],
+        knn_gt.dists[..., 0].clamp_min(0).sqrt(),
+        knn_gt.idx[..., 0],
+    )
 
 
 def masked_mean(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -72,7 +76,9 @@ def compute_sampling_metrics(pred_points, gt_points, thresholds=DEFAULT_THRESHOL
     if unbatched:
         pred_points, gt_points = pred_points[None], gt_points[None]
     if pred_points.dim() != 3 or pred_points.shape[-1] != 3 or gt_points.dim() != 3 or gt_points.shape[-1] != 3:
-        raise ValueError(f"expected (B, N, 3) and (B, M, 3) points, got {tuple(pred_points.shape)} and {tuple(gt_points.shape)}")
+        raise ValueError(
+            f"expected (B, N, 3) and (B, M, 3) points, got {tuple(pred_points.shape)} and {tuple(gt_points.shape)}"
+        )
     B, N, _ = pred_points.shape
     device = pred_points.device
     if pred_lengths is None:
@@ -106,4 +112,3 @@ def normal_consistency(normals_pred, idx_pred, normals_gt, idx_gt, pred_lengths)
     cos_gt = (normals_gt * torch.gather(normals_pred, 1, idx_gt[..., None].expand(-1, -1, 3))).sum(-1).abs()
     score = 0.5 * (masked_mean(cos_pred, pred_lengths) + cos_gt.mean(1))
     return torch.where(pred_lengths > 0, score, torch.zeros_like(score))
-

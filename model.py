@@ -41,7 +41,8 @@ def default_model_args(type: str, **overrides) -> dict:
         "occ_hidden": 128,
         "occ_blocks": 4,
         "occ_freqs": 6,
-        "occ_grid": 0,  # occupancy: resolution of a feature volume sampled at the queries; 0: the global feature only (OccNet)
+        # occupancy: resolution of a feature volume sampled at the queries; 0: the global feature only (OccNet)
+        "occ_grid": 0,
         "occ_grid_channels": 32,
         "refine_stages": 1,  # Mesh R-CNN uses 3; one keeps the CPU budget (see the README)
         "refine_hidden": 64,
@@ -75,7 +76,9 @@ class ImageEncoder(nn.Module):
             raise ValueError(f"images must be (B, H, W, 3) in [0, 1], got shape {tuple(images.shape)}")
         x = images.permute(0, 3, 1, 2)
         if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
-            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False)
+            x = F.interpolate(
+                x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False
+            )
         x = (x - self.mean) / self.std
         return self.backbone(x.contiguous(memory_format=torch.channels_last))
 
@@ -85,7 +88,8 @@ def load_pretrained_resnet18(path: str) -> dict:
     if not os.path.isfile(path):
         raise ModelError(
             f"--pretrained {path}: file not found. Nothing is downloaded at run time; copy torchvision's "
-            "resnet18-f37072fd.pth there (it lives in ~/.cache/torch/hub/checkpoints/ once downloaded) or omit --pretrained"
+            "resnet18-f37072fd.pth there (it lives in ~/.cache/torch/hub/checkpoints/ once downloaded) or omit "
+            "--pretrained"
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -106,7 +110,11 @@ class VoxelDecoder(nn.Module):
         self.project = nn.Linear(512, 512 * 4 * 4 * 4)
         layers, c_in = [], 512
         for c_out in channels:
-            layers += [nn.ConvTranspose3d(c_in, c_out, kernel_size=4, stride=2, padding=1), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose3d(c_in, c_out, kernel_size=4, stride=2, padding=1),
+                nn.BatchNorm3d(c_out),
+                nn.ReLU(inplace=True),
+            ]
             c_in = c_out
         layers.append(nn.Conv3d(c_in, 1, kernel_size=3, padding=1))
         self.layers = nn.Sequential(*layers)
@@ -123,7 +131,11 @@ class PointDecoder(nn.Module):
         super().__init__()
         self.n_points = n_points
         self.mlp = nn.Sequential(
-            nn.Linear(512, 1024), nn.ReLU(inplace=True), nn.Linear(1024, 2048), nn.ReLU(inplace=True), nn.Linear(2048, n_points * 3)
+            nn.Linear(512, 1024),
+            nn.ReLU(inplace=True),
+            nn.Linear(1024, 2048),
+            nn.ReLU(inplace=True),
+            nn.Linear(2048, n_points * 3),
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -245,7 +257,11 @@ class FeatureVolume(nn.Module):
         layers, c_in, size = [], 128, 4
         while size < resolution:
             c_out = max(channels, c_in // 2)
-            layers += [nn.ConvTranspose3d(c_in, c_out, kernel_size=4, stride=2, padding=1), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose3d(c_in, c_out, kernel_size=4, stride=2, padding=1),
+                nn.BatchNorm3d(c_out),
+                nn.ReLU(inplace=True),
+            ]
             c_in, size = c_out, size * 2
         layers.append(nn.Conv3d(c_in, channels, kernel_size=3, padding=1))
         self.layers = nn.Sequential(*layers)
@@ -316,9 +332,13 @@ class SingleViewto3D(nn.Module):
         elif type == "mesh":
             self.decoder = MeshDecoder(a["ico_level"])
         elif type == "voxmesh":
-            self.decoder = VoxMeshDecoder(a["vox_channels"], a["refine_hidden"], a["refine_stages"], a["cubify_threshold"])
+            self.decoder = VoxMeshDecoder(
+                a["vox_channels"], a["refine_hidden"], a["refine_stages"], a["cubify_threshold"]
+            )
         else:
-            self.decoder = OccupancyDecoder(a["occ_hidden"], a["occ_blocks"], a["occ_freqs"], a["occ_grid"], a["occ_grid_channels"])
+            self.decoder = OccupancyDecoder(
+                a["occ_hidden"], a["occ_blocks"], a["occ_freqs"], a["occ_grid"], a["occ_grid_channels"]
+            )
 
     def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> torch.Tensor:
         """images (B, H, W, 3) in [0, 1]; query_points (B, P, 3) for occupancy only.
@@ -334,7 +354,9 @@ class SingleViewto3D(nn.Module):
         return self.decoder(features)
 
     @torch.no_grad()
-    def occupancy_grid(self, images: torch.Tensor, resolution: int = 32, chunk: int = 32768, iso: float = 0.5) -> torch.Tensor:
+    def occupancy_grid(
+        self, images: torch.Tensor, resolution: int = 32, chunk: int = 32768, iso: float = 0.5
+    ) -> torch.Tensor:
         """Occupancy probabilities of an occupancy model on the cell centres of a resolution^3
         grid over [-0.5, 0.5]^3: (B, R, R, R), [z, y, x]. Above 32^3 the grid is refined coarse to
         fine (`geometry.refine_grid`, Occupancy Networks' MISE): the network is queried only
@@ -345,11 +367,15 @@ class SingleViewto3D(nn.Module):
         volume = self.decoder.volume(features) if self.decoder.volume is not None else None
 
         def query(points):  # (B, P, 3) -> (B, P) probabilities
-            logits = [self.decoder(points[:, i : i + chunk], features, volume) for i in range(0, points.shape[1], chunk)]
+            logits = [
+                self.decoder(points[:, i : i + chunk], features, volume) for i in range(0, points.shape[1], chunk)
+            ]
             return torch.sigmoid(torch.cat(logits, dim=1).float())
 
         base = min(resolution, 32)
-        grid = query(grid_centres(base, images.device).view(1, -1, 3).expand(len(images), -1, -1)).view(-1, base, base, base)
+        grid = query(grid_centres(base, images.device).view(1, -1, 3).expand(len(images), -1, -1)).view(
+            -1, base, base, base
+        )
         while grid.shape[-1] < resolution:
             grid = refine_grid(grid, query, min(2 * grid.shape[-1], resolution), iso)
         return grid
@@ -359,36 +385,3 @@ def build_model(model_args: dict, pretrained: str | None = None) -> SingleViewto
     """Rebuild a model from the `model_args` a checkpoint stores."""
     model_args = dict(model_args)
     return SingleViewto3D(model_args.pop("type"), pretrained=pretrained, **model_args)
-
-
-def load_checkpoint(path: str, expected_type: str | None = None, map_location="cpu") -> dict:
-    """Read a training checkpoint, checking it is one; raises ModelError with a clear reason."""
-    if not os.path.isfile(path):
-        raise ModelError(f"checkpoint {path} not found")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:
-        raise ModelError(f"checkpoint {path} is unreadable or corrupt ({type(err).__name__})") from None
-    if not isinstance(checkpoint, dict) or "model" not in checkpoint or "model_args" not in checkpoint:
-        raise ModelError(f"{path} is not a checkpoint of train_model.py (no model / model_args)")
-    found = checkpoint["model_args"].get("type")
-    if expected_type is not None and found != expected_type:
-        raise ModelError(f"checkpoint {path} holds a {found!r} model, not --type {expected_type!r}")
-    return checkpoint
-
-
-def checkpoint_model_args(checkpoint: dict) -> dict:
-    """A checkpoint's model_args, with the settings of older versions for keys they predate
-    (occupancy checkpoints before the feature volume used the global feature only), so a
-    change of a default never changes what an old checkpoint builds."""
-    model_args = dict(checkpoint["model_args"])
-    if model_args.get("type") == "occupancy":
-        model_args.setdefault("occ_grid", 0)
-    return model_args
-
-
-def model_from_checkpoint(path: str, expected_type: str | None = None, device="cpu") -> tuple[SingleViewto3D, dict]:
-    checkpoint = load_checkpoint(path, expected_type)
-    model = build_model(checkpoint_model_args(checkpoint))
-    model.load_state_dict(checkpoint["model"])
-    return model.to(device).eval(), checkpoint

@@ -1,8 +1,8 @@
-"""The R2N2 file formats: cameras, rendering metadata, binvox voxels, images, OBJ meshes.
+"""Reading the R2N2 file formats: cameras, rendering metadata, binvox voxels, images, OBJ meshes.
 
     R, T = r2n2_camera(azim, elev, dist_ratio)     # x_view = x_object @ R + T, for BlenderCamera
     coords, dim, translate, scale = read_binvox("model.binvox")
-    image = prepare_image(imageio.imread("00.png"))  # (137, 137, 3) float, RGBA over white
+    voxels = voxels_object_frame(coords, dim, translate, scale, None, "centred")   # (32, 32, 32) [z, y, x]
 
 Conventions (see the README's "Coordinate conventions"):
 - Object frame: ShapeNet v1's, in which the OBJ is stored (y up, shape within [-0.5, 0.5]^3).
@@ -17,7 +17,9 @@ Binvox placement (`binvox_centers`): R2N2's ShapeNetVox32 grids are cubes of sid
 centred on the origin, whatever the header's translate says; with an OBJ at hand they can
 instead be aligned to the mesh's bounding box, as Mesh R-CNN does.
 
-This module reads and writes single files; it knows nothing of splits, caches or datasets.
+This module reads single files; it knows nothing of splits, caches or datasets. Images become
+the network's input in `images.py`; the procedural world writes these formats
+(`procedural/shape_files.py`).
 """
 
 import warnings
@@ -82,37 +84,6 @@ def read_metadata(path: str, n_views: int | None = None) -> list[tuple[float, fl
     return cameras
 
 
-def metadata_line(azim: float, elev: float, dist_ratio: float, fov: float = R2N2_FOV) -> str:
-    """One rendering_metadata.txt line as R2N2 writes it: azim elev yaw dist_ratio fov."""
-    return f"{azim:.6f} {elev:.6f} 0 {dist_ratio:.6f} {fov:g}\n"
-
-
-def prepare_image(image: np.ndarray, size: int = IMAGE_SIZE) -> torch.Tensor:
-    """Any uint8 image -> the network's input convention, (size, size, 3) float in [0, 1].
-
-    image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) uint8. RGBA is composited over white, as
-    the dataset does for R2N2's transparent renderings; grey is repeated to RGB; other sizes are
-    resized (antialiased bilinear) to size x size.
-    """
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"expected an (H, W[, 1|2|3|4]) image, got shape {image.shape}")
-    pixels = torch.from_numpy(image.astype(np.float32) / (65535.0 if image.dtype == np.uint16 else 255.0))
-    channels = pixels.shape[2]
-    if channels in (2, 4):  # grey+alpha or RGBA: composite over white
-        alpha = pixels[..., -1:]
-        pixels = pixels[..., :-1] * alpha + (1.0 - alpha)
-    if pixels.shape[2] == 1:
-        pixels = pixels.expand(-1, -1, 3)
-    if pixels.shape[:2] != (size, size):
-        pixels = torch.nn.functional.interpolate(
-            pixels.permute(2, 0, 1)[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )[0].permute(1, 2, 0)
-    return pixels.clamp(0, 1).contiguous()
-
-
 def read_png(path: str) -> np.ndarray:
     import imageio.v3 as iio
 
@@ -150,7 +121,9 @@ def read_binvox(path: str) -> tuple[torch.Tensor, int, tuple[float, float, float
 VOXEL_PLACEMENTS = ("centred", "bbox", "translate")
 
 
-def binvox_centers(coords: torch.Tensor, dim: int, translate, scale: float, placement: str, verts: torch.Tensor | None = None) -> torch.Tensor:
+def binvox_centers(
+    coords: torch.Tensor, dim: int, translate, scale: float, placement: str, verts: torch.Tensor | None = None
+) -> torch.Tensor:
     """Object-frame centres (N, 3) of occupied binvox voxels coords (N, 3), (x, y, z) indices.
 
     placement:
@@ -188,7 +161,9 @@ def voxels_from_centers(centers: torch.Tensor, res: int = VOXEL_RES) -> torch.Te
     return voxels
 
 
-def voxels_object_frame(coords, dim, translate, scale, verts: torch.Tensor | None, placement: str, res: int = VOXEL_RES) -> torch.Tensor:
+def voxels_object_frame(
+    coords, dim, translate, scale, verts: torch.Tensor | None, placement: str, res: int = VOXEL_RES
+) -> torch.Tensor:
     """Binvox occupied indices -> (res, res, res) float occupancy, [z, y, x], on [-0.5, 0.5]^3."""
     return voxels_from_centers(binvox_centers(coords, dim, translate, scale, placement, verts), res)
 
@@ -205,42 +180,3 @@ def read_mesh(path: str) -> tuple[torch.Tensor, torch.Tensor]:
     if len(verts) == 0 or len(faces) == 0 or not torch.isfinite(verts).all():
         raise DatasetError(f"cannot read mesh {path}: no faces or non-finite vertices")
     return verts, faces
-
-
-def sample_surface(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    """(n, 3) area-uniform surface samples of one mesh, deterministic for a seed."""
-    from pytorch3d.ops import sample_points_from_meshes
-    from pytorch3d.structures import Meshes
-
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    points = sample_points_from_meshes(Meshes([verts], [faces]), n)[0]
-    torch.random.set_rng_state(state)
-    return points
-
-
-def write_binvox(path: str, voxels_zyx: np.ndarray, translate=(-0.5, -0.5, -0.5), scale: float = 1.0) -> None:
-    """Write a (D, D, D) [z, y, x] bool grid as binvox, with the given header.
-
-    binvox stores voxels with y fastest, then z, then x (linear index x*D*D + z*D + y), as
-    PyTorch3D's `read_binvox_coords` reads them. The defaults describe the embedded dataset's grid
-    (the cube [-0.5, 0.5]^3); R2N2's real files carry the object's bounding-box corner and largest
-    side instead, with the grid centred (see `binvox_centers`).
-    """
-    dim = voxels_zyx.shape[0]
-    data = np.ascontiguousarray(voxels_zyx.transpose(2, 0, 1)).ravel().astype(np.uint8)  # [x, z, y]
-    # Run-length encode as (value, count) byte pairs, counts at most 255.
-    change = np.flatnonzero(np.diff(data)) + 1
-    starts = np.concatenate([[0], change])
-    lengths = np.diff(np.concatenate([starts, [len(data)]]))
-    out = bytearray()
-    for start, length in zip(starts, lengths):
-        value = data[start]
-        while length > 0:
-            run = min(length, 255)
-            out += bytes([value, run])
-            length -= run
-    tx, ty, tz = (f"{t:g}" for t in translate)
-    header = f"#binvox 1\ndim {dim} {dim} {dim}\ntranslate {tx} {ty} {tz}\nscale {scale:g}\ndata\n"
-    with open(path, "wb") as f:
-        f.write(header.encode() + bytes(out))

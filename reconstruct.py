@@ -3,7 +3,7 @@
     python reconstruct.py photo.png --checkpoint checkpoints/vox/checkpoint_vox.pth --out output/reconstruct
 
 Any PNG/JPG (any size; RGB, RGBA or grey) is prepared exactly as the dataset prepares its
-renderings (`r2n2.prepare_image`: alpha composited over white, resized to 137x137). Writes
+renderings (`images.prepare_image`: alpha composited over white, resized to 137x137). Writes
 <name>_<type>.obj (vox and occupancy through marching cubes at 0.5, mesh as predicted) or
 <name>_point.ply, plus <name>_<type>.gif, a turntable of the prediction, in the object frame, and
 <name>_<type>.html, a page to turn the prediction round in a browser (offline).
@@ -16,10 +16,11 @@ import sys
 
 import torch
 
+from checkpoints import model_from_checkpoint
 from cli import default_device, fail, positive_int, probability, resolve_device
 from evaluation import ISO_TYPES, predicted_meshes
-from model import ModelError, model_from_checkpoint
-from r2n2 import prepare_image
+from images import prepare_image
+from model import ModelError
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -27,8 +28,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("image", help="PNG or JPG file")
     parser.add_argument("--checkpoint", required=True, help="a checkpoint written by train_model.py")
     parser.add_argument("--out", default="output/reconstruct", help="output folder")
-    parser.add_argument("--grid_res", type=positive_int, default=64, help="occupancy: marching-cubes grid resolution (coarse to fine from 32^3)")
-    parser.add_argument("--iso", type=probability, default=0.5, help="vox, occupancy: the probability at which the surface is extracted")
+    parser.add_argument(
+        "--grid_res",
+        type=positive_int,
+        default=64,
+        help="occupancy: marching-cubes grid resolution (coarse to fine from 32^3)",
+    )
+    parser.add_argument(
+        "--iso", type=probability, default=0.5, help="vox, occupancy: the probability at which the surface is extracted"
+    )
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--no_gif", action="store_true")
     return parser
@@ -102,18 +110,31 @@ def main(args: argparse.Namespace) -> list[str]:
     return written
 
 
-def write_reconstruction_page(path: str, image_path: str, image: torch.Tensor, model_type: str, prediction: dict) -> str:
+def write_reconstruction_page(
+    path: str, image_path: str, image: torch.Tensor, model_type: str, prediction: dict
+) -> str:
     """A page (with plotly.min.js beside it) showing the input as the network saw it and the
     prediction in 3D, turnable in a browser."""
     import viewer
 
     shape = viewer.shape_payload(prediction)
     size = f"{len(prediction['points'])} points" if "points" in prediction else f"{len(prediction['faces'])} faces"
-    sample = {"image": viewer.image_payload(image.numpy()), "caption": f"{os.path.basename(image_path)} -> {model_type} prediction ({size})",
-              "shapes": [("prediction", shape, viewer.COLOURS["prediction"])]}
-    header = f"<p>Input {html.escape(image_path)}, as the network sees it (137x137, transparent pixels over white); the prediction is in the object frame (y up).</p>"
-    return viewer.write_page(os.path.dirname(path) or ".", f"{os.path.basename(image_path)}: {model_type} reconstruction", header, [sample],
-                             name=os.path.basename(path))
+    sample = {
+        "image": viewer.image_payload(image.numpy()),
+        "caption": f"{os.path.basename(image_path)} -> {model_type} prediction ({size})",
+        "shapes": [("prediction", shape, viewer.COLOURS["prediction"])],
+    }
+    header = (
+        f"<p>Input {html.escape(image_path)}, as the network sees it (137x137, transparent pixels over white); "
+        "the prediction is in the object frame (y up).</p>"
+    )
+    return viewer.write_page(
+        os.path.dirname(path) or ".",
+        f"{os.path.basename(image_path)}: {model_type} reconstruction",
+        header,
+        [sample],
+        name=os.path.basename(path),
+    )
 
 
 if __name__ == "__main__":

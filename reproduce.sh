@@ -25,8 +25,8 @@ for ckpt in checkpoints/occupancy/checkpoint_occupancy.step*.pth; do
   python3 eval_model.py --type occupancy --checkpoint "$ckpt" --tag "step$step" --no_baseline --vis_ids
 done
 python3 eval_model.py --type vox --oracle --vis_ids 0 20
-python3 eval_model.py --compare output/eval/vox output/eval/point output/eval/mesh output/eval/occupancy output/eval/voxmesh \
-  --compare_out output/eval/compare/compare_f1.png
+python3 compare_runs.py output/eval/vox output/eval/point output/eval/mesh output/eval/occupancy output/eval/voxmesh \
+  --out output/eval/compare/compare_f1.png
 # Transfer to shape families never trained on: the same models, cantilever chairs and folding
 # X-leg tables moved to a split "heldout"; the default vox training on the rest.
 [ -d data/holdout ] || python3 make_dataset.py --root data/holdout --holdout cantilever folding_x

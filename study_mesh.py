@@ -3,7 +3,8 @@
     python study_mesh.py                                    # w_chamfer 1.0, 0.8, 0.6 at w_smooth 0.1
     python study_mesh.py --w_chamfer 1.0 --w_smooth 0.01 0.1 1.0 --max_iter 800
 
-Each setting is trained with train_model.py into checkpoints/study/<name> (replacing an earlier study's run) and evaluated with
+Each setting is trained with train_model.py into checkpoints/study/<name> (replacing an earlier
+study's run) and evaluated with
 eval_model.py (tag <name>); then output/study/mesh_study.png shows the same test samples for
 every setting side by side, and output/study/mesh_study.md the table of F1@0.05.
 """
@@ -38,21 +39,59 @@ def run(cmd: list[str]) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    common = (["--data_root", args.data_root] if args.data_root else []) + (["--device", args.device] if args.device else [])
+    common = (["--data_root", args.data_root] if args.data_root else []) + (
+        ["--device", args.device] if args.device else []
+    )
     rows = []
     for wc in args.w_chamfer:
         for ws in args.w_smooth:
             name = f"wc{wc:g}_ws{ws:g}"
             run_dir = os.path.join("checkpoints", "study", name)
             start = time.time()
-            run([sys.executable, "train_model.py", "--type", "mesh", "--w_chamfer", str(wc), "--w_smooth", str(ws),
-                 "--max_iter", str(args.max_iter), "--out_dir", run_dir, "--overwrite", *common, *args.extra])
+            run(
+                [
+                    sys.executable,
+                    "train_model.py",
+                    "--type",
+                    "mesh",
+                    "--w_chamfer",
+                    str(wc),
+                    "--w_smooth",
+                    str(ws),
+                    "--max_iter",
+                    str(args.max_iter),
+                    "--out_dir",
+                    run_dir,
+                    "--overwrite",
+                    *common,
+                    *args.extra,
+                ]
+            )
             train_seconds = time.time() - start
-            run([sys.executable, "eval_model.py", "--type", "mesh", "--load_checkpoint", "--out_dir", run_dir, "--tag", name,
-                 "--results_dir", os.path.join(args.out, "eval"), "--vis_ids", *map(str, args.vis_ids), "--no_baseline", *common])
+            run(
+                [
+                    sys.executable,
+                    "eval_model.py",
+                    "--type",
+                    "mesh",
+                    "--load_checkpoint",
+                    "--out_dir",
+                    run_dir,
+                    "--tag",
+                    name,
+                    "--results_dir",
+                    os.path.join(args.out, "eval"),
+                    "--vis_ids",
+                    *map(str, args.vis_ids),
+                    "--no_baseline",
+                    *common,
+                ]
+            )
             with open(os.path.join(args.out, "eval", f"mesh_{name}", "metrics.json")) as f:
                 result = json.load(f)
-            rows.append((name, wc, ws, result["model"]["F1@0.050000"], result["model"]["NormalConsistency"], train_seconds))
+            rows.append(
+                (name, wc, ws, result["model"]["F1@0.050000"], result["model"]["NormalConsistency"], train_seconds)
+            )
 
     # One figure: a row per sample, a column per setting (front view of each prediction GIF).
     import imageio.v3 as iio
@@ -62,7 +101,11 @@ def main(args: argparse.Namespace) -> None:
     columns = []
     for name, *_ in rows:
         folder = os.path.join(args.out, "eval", f"mesh_{name}")
-        columns.append(np.concatenate([iio.imread(os.path.join(folder, f"{i}_pred.gif"))[2][..., :3] for i in args.vis_ids], axis=0))
+        columns.append(
+            np.concatenate(
+                [iio.imread(os.path.join(folder, f"{i}_pred.gif"))[2][..., :3] for i in args.vis_ids], axis=0
+            )
+        )
     first = os.path.join(args.out, "eval", f"mesh_{rows[0][0]}")
     inputs = []
     for i in args.vis_ids:

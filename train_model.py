@@ -11,20 +11,24 @@
 
 Checkpoints go to <out_dir>/checkpoint_<type>.pth (default out_dir: checkpoints/<type>), with
 args.json beside them. A new run refuses a folder that already holds a checkpoint of its type
-(nothing is lost by running the command twice). Defaults are sized for a 2-core CPU (see the README to scale up on a GPU).
+(nothing is lost by running the command twice). Defaults are sized for a 2-core CPU (see the
+README to scale up on a GPU).
 """
 
 import argparse
 import math
 import os
 import time
+from dataclasses import dataclass
 
 import torch
 
+from atomic_io import atomic_torch_save, atomic_write_json
 from augment import AUGMENT_LEVELS, augment_images
-from cli import atomic_torch_save, atomic_write_json, check_writable_dir, default_device, fail, positive_float, positive_int, resolve_device
+from checkpoints import checkpoint_model_args, checkpoint_path, load_checkpoint, run_dir
+from cli import check_writable_dir, default_device, fail, positive_float, positive_int, resolve_device
 from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
-from model import TYPES, ModelError, SingleViewto3D, checkpoint_model_args, default_model_args, load_checkpoint
+from model import TYPES, ModelError, SingleViewto3D, default_model_args
 from training import StepBatchSampler, compute_loss
 
 
@@ -32,46 +36,98 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser("Train a single-view to 3D model", add_help=True)
     parser.add_argument("--type", default="vox", choices=TYPES)
     parser.add_argument("--arch", default="resnet18", choices=["resnet18"])
-    parser.add_argument("--pretrained", default=None, help="local ImageNet ResNet18 weights (.pth); default: train from scratch")
-    parser.add_argument("--image_size", type=positive_int, default=64, help="encoder input resolution; images are resized to it (64 keeps the CPU budget; 137, the R2N2 size, on a GPU)")
+    parser.add_argument(
+        "--pretrained", default=None, help="local ImageNet ResNet18 weights (.pth); default: train from scratch"
+    )
+    parser.add_argument(
+        "--image_size",
+        type=positive_int,
+        default=64,
+        help="encoder input resolution; images are resized to it (64 keeps the CPU budget; 137, the R2N2 size, on a "
+        "GPU)",
+    )
     parser.add_argument("--lr", type=positive_float, default=1e-3)
-    parser.add_argument("--max_iter", type=positive_int, default=None,
-                        help="training steps (default: per type, sized for a 2-core CPU; when resuming, the run's own; a different value stretches its cosine schedule)")
+    parser.add_argument(
+        "--max_iter",
+        type=positive_int,
+        default=None,
+        help="training steps (default: per type, sized for a 2-core CPU; when resuming, the run's own; a different "
+        "value stretches its cosine schedule)",
+    )
     parser.add_argument("--batch_size", type=positive_int, default=32)
-    parser.add_argument("--num_workers", type=int, default=None, help="DataLoader workers (default: 0 on CPU, 4 on CUDA)")
-    parser.add_argument("--n_points", type=positive_int, default=1000, help="predicted points (point type) and sampled points per Chamfer term")
-    parser.add_argument("--n_queries", type=positive_int, default=1024, help="occupancy: query points per image per step")
-    parser.add_argument("--occ_grid", type=int, default=0, choices=[0, 8, 16, 32],
-                        help="occupancy: also decode a feature volume of this resolution and sample it at each query (Convolutional Occupancy Networks); 0: the global image feature only, as Occupancy Networks (default)")
+    parser.add_argument(
+        "--num_workers", type=int, default=None, help="DataLoader workers (default: 0 on CPU, 4 on CUDA)"
+    )
+    parser.add_argument(
+        "--n_points",
+        type=positive_int,
+        default=1000,
+        help="predicted points (point type) and sampled points per Chamfer term",
+    )
+    parser.add_argument(
+        "--n_queries", type=positive_int, default=1024, help="occupancy: query points per image per step"
+    )
+    parser.add_argument(
+        "--occ_grid",
+        type=int,
+        default=0,
+        choices=[0, 8, 16, 32],
+        help="occupancy: also decode a feature volume of this resolution and sample it at each query (Convolutional "
+        "Occupancy Networks); 0: the global image feature only, as Occupancy Networks (default)",
+    )
     parser.add_argument("--w_chamfer", type=float, default=1.0)
     parser.add_argument("--w_smooth", type=float, default=0.1, help="mesh: Laplacian smoothing of the ico-sphere")
-    parser.add_argument("--w_normal", type=float, default=1e-3, help="voxmesh: normal loss (1 - |cos| to the nearest GT normal)")
+    parser.add_argument(
+        "--w_normal", type=float, default=1e-3, help="voxmesh: normal loss (1 - |cos| to the nearest GT normal)"
+    )
     parser.add_argument("--w_edge", type=float, default=0.2, help="voxmesh: edge-length loss, as Mesh R-CNN")
-    parser.add_argument("--init", default="auto",
-                        help="voxmesh: start encoder and voxel branch from this vox checkpoint ('auto': checkpoints/vox/checkpoint_vox.pth if present; 'none')")
-    parser.add_argument("--pos_weight", type=float, default=3.0,
-                        help="vox: weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE (--pos_weight 1) under-fills thin parts")
+    parser.add_argument(
+        "--init",
+        default="auto",
+        help="voxmesh: start encoder and voxel branch from this vox checkpoint ('auto': "
+        "checkpoints/vox/checkpoint_vox.pth if present; 'none')",
+    )
+    parser.add_argument(
+        "--pos_weight",
+        type=float,
+        default=3.0,
+        help="vox: weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE (--pos_weight 1) "
+        "under-fills thin parts",
+    )
     parser.add_argument("--save_freq", type=positive_int, default=200)
     parser.add_argument("--log_freq", type=positive_int, default=50)
     parser.add_argument("--load_checkpoint", action="store_true", help="resume from <out_dir>/checkpoint_<type>.pth")
-    parser.add_argument("--keep_checkpoints", action="store_true", help="also keep checkpoint_<type>.stepNNNNNN.pth at every --save_freq (learning curves)")
-    parser.add_argument("--overwrite", action="store_true", help="start a new run even if <out_dir> already holds a checkpoint of this type (it is replaced)")
+    parser.add_argument(
+        "--keep_checkpoints",
+        action="store_true",
+        help="also keep checkpoint_<type>.stepNNNNNN.pth at every --save_freq (learning curves)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run even if <out_dir> already holds a checkpoint of this type (it is replaced)",
+    )
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
-    parser.add_argument("--augment", default="light", choices=["none", "light", "full"],
-                        help="image augmentation (augment.py): light = colour jitter, blur, noise (default); full = also zoom/shift and random backgrounds, for photos; none")
+    parser.add_argument(
+        "--augment",
+        default="light",
+        choices=["none", "light", "full"],
+        help="image augmentation (augment.py): light = colour jitter, blur, noise (default); full = also zoom/shift "
+        "and random backgrounds, for photos; none",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data_root", default=None, help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)")
+    parser.add_argument(
+        "--data_root",
+        default=None,
+        help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)",
+    )
     parser.add_argument("--out_dir", default=None, help="run folder (default: checkpoints/<type>)")
     return parser
 
 
 # Steps of the default budget: 6.5-10 minutes of a 2-core CPU each at batch 32 (see the README).
 DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
-
-
-def checkpoint_path(out_dir: str, type: str) -> str:
-    return os.path.join(out_dir, f"checkpoint_{type}.pth")
 
 
 def setup_distributed(args):
@@ -99,7 +155,7 @@ def init_voxel_branch(model, init: str, verbose: bool) -> None:
     R-CNN starts from a trained voxel head: the refinement then learns on meaningful cubified
     meshes from its first step. init: a path, "auto" (the default vox run, if there is one) or
     "none" (train the voxel branch from scratch too)."""
-    path = os.path.join("checkpoints", "vox", "checkpoint_vox.pth") if init == "auto" else init
+    path = checkpoint_path(run_dir("vox"), "vox") if init == "auto" else init
     if init == "none" or (init == "auto" and not os.path.isfile(path)):
         if verbose:
             print("voxmesh: voxel branch trained from scratch (no --init vox checkpoint)", flush=True)
@@ -110,11 +166,17 @@ def init_voxel_branch(model, init: str, verbose: bool) -> None:
         fail(f"--init: {err}")
     mine = model.model_args
     if any(source["model_args"][k] != mine[k] for k in ("arch", "image_size", "vox_channels")):
-        fail(f"--init {path}: its encoder or voxel branch differs (image_size {source['model_args']['image_size']}, "
-             f"vox_channels {source['model_args']['vox_channels']}); train with the same --image_size or pass --init none")
+        fail(
+            f"--init {path}: its encoder or voxel branch differs (image_size {source['model_args']['image_size']}, "
+            f"vox_channels {source['model_args']['vox_channels']}); train with the same --image_size or pass --init "
+            "none"
+        )
     state = {k.replace("decoder.", "decoder.voxels.", 1): v for k, v in source["model"].items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith("decoder.") and not k.startswith("decoder.voxels.") for k in missing), (missing, unexpected)
+    assert not unexpected and all(k.startswith("decoder.") and not k.startswith("decoder.voxels.") for k in missing), (
+        missing,
+        unexpected,
+    )
     if verbose:
         print(f"voxmesh: encoder and voxel branch start from {path} (step {source['step']})", flush=True)
 
@@ -126,8 +188,11 @@ def existing_run_message(ckpt_path: str, out_dir: str, model_type: str) -> str:
         progress = f" at step {found['step']} of {found['args'].get('max_iter', '?')}"
     except (ModelError, KeyError, TypeError):
         progress = ""
-    return (f"{out_dir} already holds a {model_type} run ({os.path.basename(ckpt_path)}{progress}): resume it with --load_checkpoint, "
-            "start over with --overwrite (it is replaced), or pass another --out_dir")
+    return (
+        f"{out_dir} already holds a {model_type} run ({os.path.basename(ckpt_path)}{progress}): resume it with "
+        "--load_checkpoint, "
+        "start over with --overwrite (it is replaced), or pass another --out_dir"
+    )
 
 
 def resume_max_iter(requested: int | None, checkpoint: dict, ckpt_path: str) -> tuple[int, str | None]:
@@ -141,7 +206,10 @@ def resume_max_iter(requested: int | None, checkpoint: dict, ckpt_path: str) -> 
         return planned, None
     if requested <= step:
         fail(f"--max_iter {requested}: {ckpt_path} is already at step {step}; give a larger --max_iter to train longer")
-    return requested, f"--max_iter {requested} differs from the run's {planned}: the cosine schedule now ends at step {requested}"
+    return (
+        requested,
+        f"--max_iter {requested} differs from the run's {planned}: the cosine schedule now ends at step {requested}",
+    )
 
 
 def stretch_schedule(optimizer, scheduler, max_iter: int, step: int) -> float:
@@ -155,15 +223,33 @@ def stretch_schedule(optimizer, scheduler, max_iter: int, step: int) -> float:
     return optimizer.param_groups[0]["lr"]
 
 
-def main(args: argparse.Namespace) -> dict:
-    args.out_dir = args.out_dir or os.path.join("checkpoints", args.type)
+@dataclass
+class Run:
+    """Where a training run stands: its checkpoint file, what it resumes (None for a new run) and
+    the process's place in it (rank, world size, device)."""
+
+    ckpt_path: str
+    checkpoint: dict | None
+    schedule_note: str | None
+    rank: int
+    world_size: int
+    device: torch.device
+    last_saved: int | None = None  # the step of the last checkpoint written (or resumed from)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def prepare_run(args: argparse.Namespace) -> Run:
+    """The run the flags ask for: a new one (refused if its folder holds one, unless --overwrite)
+    or the one in --out_dir resumed (--load_checkpoint); then the process group under torchrun."""
+    args.out_dir = run_dir(args.type, args.out_dir)
     if args.num_workers is None:
         args.num_workers = default_num_workers(args.device)
     if args.load_checkpoint and args.overwrite:
         fail("--load_checkpoint resumes the run in --out_dir and --overwrite replaces it: give one of them")
     ckpt_path = checkpoint_path(args.out_dir, args.type)
-
-    # A new run never replaces a finished (or interrupted) one unless asked to.
     checkpoint, schedule_note = None, None
     if args.load_checkpoint:
         try:
@@ -176,117 +262,215 @@ def main(args: argparse.Namespace) -> dict:
             fail(existing_run_message(ckpt_path, args.out_dir, args.type))
         args.max_iter = args.max_iter or DEFAULT_MAX_ITER[args.type]
     rank, world_size, device = setup_distributed(args)
-    is_main = rank == 0
-    if is_main:
+    if rank == 0:
         check_writable_dir(args.out_dir, "--out_dir")
-    torch.backends.cudnn.benchmark = True
+    return Run(
+        ckpt_path, checkpoint, schedule_note, rank, world_size, device, checkpoint["step"] if checkpoint else None
+    )
 
-    # Model: from the checkpoint's own model_args when resuming, so flags need not be repeated.
+
+def make_model(args: argparse.Namespace, run: Run) -> tuple[torch.nn.Module, dict]:
+    """The model (and its model_args): the checkpoint's own when resuming, so flags need not be
+    repeated; a voxmesh model's voxel branch may start from a vox run (--init)."""
+    checkpoint = run.checkpoint
     try:
         if checkpoint is not None:
             model_args = checkpoint_model_args(checkpoint)
             if args.type == "point" and model_args["n_points"] != args.n_points:
-                fail(f"checkpoint {ckpt_path} predicts {model_args['n_points']} points but --n_points is {args.n_points}")
+                fail(
+                    f"checkpoint {run.ckpt_path} predicts {model_args['n_points']} points but --n_points is "
+                    f"{args.n_points}"
+                )
         else:
-            model_args = default_model_args(args.type, arch=args.arch, image_size=args.image_size, n_points=args.n_points, occ_grid=args.occ_grid)
+            model_args = default_model_args(
+                args.type, arch=args.arch, image_size=args.image_size, n_points=args.n_points, occ_grid=args.occ_grid
+            )
         torch.manual_seed(args.seed)
-        model = SingleViewto3D(pretrained=args.pretrained if checkpoint is None else None, **model_args).to(device)
+        model = SingleViewto3D(pretrained=args.pretrained if checkpoint is None else None, **model_args).to(run.device)
     except ModelError as err:
         fail(str(err))
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
     elif args.type == "voxmesh":
-        init_voxel_branch(model, args.init, is_main)
+        init_voxel_branch(model, args.init, run.is_main)
+    return model, model_args
+
+
+def build_optimizer(
+    model: torch.nn.Module, args: argparse.Namespace, run: Run
+) -> tuple[torch.optim.Optimizer, object, int]:
+    """Adam with a cosine schedule over the run; restored (and maybe stretched) when resuming.
+    Returns (optimizer, scheduler, the step training starts at)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.max_iter)
-    start_step = 0
-    if checkpoint is not None:
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        start_step = checkpoint["step"]
-        if schedule_note:
-            lr_now = stretch_schedule(optimizer, scheduler, args.max_iter, start_step)
-            schedule_note += f"; learning rate at step {start_step} is now {lr_now:.2e}"
-        if is_main:
-            print(f"resuming {ckpt_path} at step {start_step} of {args.max_iter}" + (f" ({schedule_note})" if schedule_note else ""), flush=True)
-    if world_size > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if run.checkpoint is None:
+        return optimizer, scheduler, 0
+    optimizer.load_state_dict(run.checkpoint["optimizer"])
+    scheduler.load_state_dict(run.checkpoint["scheduler"])
+    start_step = run.checkpoint["step"]
+    note = run.schedule_note
+    if note:
+        lr_now = stretch_schedule(optimizer, scheduler, args.max_iter, start_step)
+        note += f"; learning rate at step {start_step} is now {lr_now:.2e}"
+    if run.is_main:
+        print(
+            f"resuming {run.ckpt_path} at step {start_step} of {args.max_iter}" + (f" ({note})" if note else ""),
+            flush=True,
+        )
+    return optimizer, scheduler, start_step
 
+
+def build_loader(
+    args: argparse.Namespace, run: Run, start_step: int
+) -> tuple[R2N2Dataset, torch.utils.data.DataLoader]:
+    """The train split and the loader of the batches of steps [start_step, max_iter)."""
     try:
-        dataset = R2N2Dataset(args.data_root, "train", n_points=args.n_points, return_meshes=False, seed=args.seed, quiet=not is_main,
-                              return_occupancy=args.type == "occupancy")
+        dataset = R2N2Dataset(
+            args.data_root,
+            "train",
+            n_points=args.n_points,
+            return_meshes=False,
+            seed=args.seed,
+            quiet=not run.is_main,
+            return_occupancy=args.type == "occupancy",
+        )
     except DatasetError as err:
         fail(str(err))
-    # The mean training shape, kept in the checkpoint: evaluation compares the model with it on
-    # any data, also data it was not trained on (see evaluation.baseline_voxels).
-    mean_train_voxels = checkpoint["mean_train_voxels"] if checkpoint is not None and "mean_train_voxels" in checkpoint else dataset.cache["voxels"].float().mean(0)
-    sampler = StepBatchSampler(len(dataset), args.batch_size, args.seed, start_step, args.max_iter, rank, world_size)
-    pin = device.type == "cuda"
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=sampler, num_workers=args.num_workers, collate_fn=collate_batch, pin_memory=pin,
-        persistent_workers=False, prefetch_factor=4 if args.num_workers > 0 else None,
+    sampler = StepBatchSampler(
+        len(dataset), args.batch_size, args.seed, start_step, args.max_iter, run.rank, run.world_size
     )
-    if is_main:
-        atomic_write_json(os.path.join(args.out_dir, "args.json"), {**vars(args), "model_args": model_args, "world_size": world_size})
-        print(f"training {args.type} on {device} x{world_size}: {len(dataset)} train images, steps {start_step}..{args.max_iter}, batch {args.batch_size}", flush=True)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=args.num_workers,
+        collate_fn=collate_batch,
+        pin_memory=run.device.type == "cuda",
+        persistent_workers=False,
+        prefetch_factor=4 if args.num_workers > 0 else None,
+    )
+    return dataset, loader
 
-    def save(step: int) -> None:
-        raw = model.module if world_size > 1 else model
-        state = {"model": raw.state_dict(), "model_args": model_args, "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "step": step, "args": vars(args), "best_metric": None,
-                 "mean_train_voxels": mean_train_voxels, "data": dataset.layout.root}
-        atomic_torch_save(state, ckpt_path)
-        if args.keep_checkpoints:  # a copy per save, to evaluate the run along the way
-            atomic_torch_save(state, ckpt_path.replace(".pth", f".step{step:06d}.pth"))
 
+def train_step(
+    model, batch: dict, optimizer, scheduler, args: argparse.Namespace, step: int, run: Run
+) -> tuple[torch.Tensor, dict]:
+    """One optimisation step on a batch (already on the device). Returns the weighted total loss
+    and the unweighted terms (for logging); stops with one line on a non-finite loss."""
+    # Randomness inside a step (augmentation, mesh sampling, occupancy queries) depends on
+    # (seed, step) only, so a resumed run draws exactly what an uninterrupted one would.
+    torch.manual_seed(args.seed * 1_000_003 + step * run.world_size + run.rank)
+    if AUGMENT_LEVELS[args.augment] is not None:
+        batch["images"] = augment_images(batch["images"], batch["masks"], AUGMENT_LEVELS[args.augment])
+    with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=args.amp):
+        loss, terms = compute_loss(model, batch, args)
+    if not torch.isfinite(loss):
+        last = f"{run.ckpt_path} (step {run.last_saved})" if run.last_saved is not None else "none written yet"
+        fail(f"non-finite loss {loss.item()} at step {step}; last good checkpoint: {last}. Try a lower --lr")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss, terms
+
+
+def save_checkpoint(state: dict, ckpt_path: str, keep_copy: bool) -> None:
+    """The run's checkpoint, written whole; with keep_copy also a copy named by its step."""
+    atomic_torch_save(state, ckpt_path)
+    if keep_copy:  # a copy per save, to evaluate the run along the way
+        atomic_torch_save(state, ckpt_path.replace(".pth", f".step{state['step']:06d}.pth"))
+
+
+def training_state(
+    model, model_args: dict, optimizer, scheduler, step: int, args, mean_train_voxels, data_root: str
+) -> dict:
+    """The checkpoint dict of a run at `step`."""
+    raw = model.module if hasattr(model, "module") else model
+    return {
+        "model": raw.state_dict(),
+        "model_args": model_args,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "step": step,
+        "args": vars(args),
+        "mean_train_voxels": mean_train_voxels,
+        "data": data_root,
+    }
+
+
+def log_line(step: int, loss: torch.Tensor, terms: dict, lr: float, seconds: float, data_seconds: float, n: int) -> str:
+    """One training log line: step, losses, learning rate, seconds per step and waiting for data."""
+    terms_str = " ".join(f"{k} {v.item():.5f}" for k, v in terms.items())
+    return (
+        f"step {step:6d} | loss {loss.item():.5f} | {terms_str} | lr {lr:.2e} | {seconds / n:.3f} s/step | "
+        f"data {data_seconds / n:.3f} s/step"
+    )
+
+
+def main(args: argparse.Namespace) -> dict:
     from tqdm import tqdm
 
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=args.amp)
+    run = prepare_run(args)
+    torch.backends.cudnn.benchmark = True
+    model, model_args = make_model(args, run)
+    optimizer, scheduler, start_step = build_optimizer(model, args, run)
+    if run.world_size > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[run.device.index] if run.device.type == "cuda" else None
+        )
+    dataset, loader = build_loader(args, run, start_step)
+    # The mean training shape, kept in the checkpoint: evaluation compares the model with it on
+    # any data, also data it was not trained on (see evaluation.baseline_voxels).
+    checkpoint = run.checkpoint
+    mean_train_voxels = (
+        checkpoint["mean_train_voxels"]
+        if checkpoint is not None and "mean_train_voxels" in checkpoint
+        else dataset.cache["voxels"].float().mean(0)
+    )
+    if run.is_main:
+        atomic_write_json(
+            os.path.join(args.out_dir, "args.json"),
+            {**vars(args), "model_args": model_args, "world_size": run.world_size},
+        )
+        print(
+            f"training {args.type} on {run.device} x{run.world_size}: {len(dataset)} train images, steps "
+            f"{start_step}..{args.max_iter}, batch {args.batch_size}",
+            flush=True,
+        )
+
     model.train()
-    last_saved = start_step if checkpoint is not None else None
     step, history = start_step, []
     t_data, t_step, t_last = 0.0, 0.0, time.perf_counter()
-    bar = tqdm(total=args.max_iter, initial=start_step, desc=f"train {args.type}", unit="step", disable=not is_main)
+    bar = tqdm(total=args.max_iter, initial=start_step, desc=f"train {args.type}", unit="step", disable=not run.is_main)
     for batch in loader:
         t_loaded = time.perf_counter()
-        batch = batch_to_device(batch, device, non_blocking=pin)
-        # Randomness inside a step (augmentation, mesh sampling, occupancy queries) depends on
-        # (seed, step) only, so a resumed run draws exactly what an uninterrupted one would.
-        torch.manual_seed(args.seed * 1_000_003 + step * world_size + rank)
-        if AUGMENT_LEVELS[args.augment] is not None:
-            batch["images"] = augment_images(batch["images"], batch["masks"], AUGMENT_LEVELS[args.augment])
-        with autocast:
-            loss, terms = compute_loss(model, batch, args)
-        if not torch.isfinite(loss):
-            last = f"{ckpt_path} (step {last_saved})" if last_saved is not None else "none written yet"
-            fail(f"non-finite loss {loss.item()} at step {step}; last good checkpoint: {last}. Try a lower --lr")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
+        batch = batch_to_device(batch, run.device, non_blocking=run.device.type == "cuda")
+        loss, terms = train_step(model, batch, optimizer, scheduler, args, step, run)
         step += 1
         now = time.perf_counter()
-        t_data += t_loaded - t_last
-        t_step += now - t_last
-        t_last = now
+        t_data, t_step, t_last = t_data + t_loaded - t_last, t_step + now - t_last, now
         history.append(loss.item())
-        if is_main:
-            bar.update()
-            if step % args.log_freq == 0 or step == args.max_iter:
-                n = args.log_freq if step % args.log_freq == 0 else step % args.log_freq
-                terms_str = " ".join(f"{k} {v.item():.5f}" for k, v in terms.items())
-                tqdm.write(f"step {step:6d} | loss {loss.item():.5f} | {terms_str} | lr {scheduler.get_last_lr()[0]:.2e} | {t_step / n:.3f} s/step | data {t_data / n:.3f} s/step")
-                t_data = t_step = 0.0
-            if step % args.save_freq == 0 or step == args.max_iter:
-                save(step)
-                last_saved = step
+        if not run.is_main:
+            continue
+        bar.update()
+        if step % args.log_freq == 0 or step == args.max_iter:
+            n = args.log_freq if step % args.log_freq == 0 else step % args.log_freq
+            tqdm.write(log_line(step, loss, terms, scheduler.get_last_lr()[0], t_step, t_data, n))
+            t_data = t_step = 0.0
+        if step % args.save_freq == 0 or step == args.max_iter:
+            state = training_state(
+                model, model_args, optimizer, scheduler, step, args, mean_train_voxels, dataset.layout.root
+            )
+            save_checkpoint(state, run.ckpt_path, args.keep_checkpoints)
+            run.last_saved = step
     bar.close()
-    if world_size > 1:
+    if run.world_size > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    if is_main:
-        print(f"done: step {step}, final loss {history[-1] if history else float('nan'):.5f}; checkpoint {ckpt_path}")
-    return {"step": step, "losses": history, "checkpoint": ckpt_path}
+    if run.is_main:
+        print(
+            f"done: step {step}, final loss {history[-1] if history else float('nan'):.5f}; checkpoint {run.ckpt_path}"
+        )
+    return {"step": step, "losses": history, "checkpoint": run.ckpt_path}
 
 
 if __name__ == "__main__":

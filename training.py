@@ -22,7 +22,16 @@ class StepBatchSampler(torch.utils.data.Sampler):
     (no drop_last), and resuming at any step replays exactly the same batches.
     """
 
-    def __init__(self, n_items: int, batch_size: int, seed: int, start_step: int, max_iter: int, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        n_items: int,
+        batch_size: int,
+        seed: int,
+        start_step: int,
+        max_iter: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         self.n, self.batch_size, self.seed = n_items, batch_size, seed
         self.start_step, self.max_iter, self.rank, self.world_size = start_step, max_iter, rank, world_size
 
@@ -46,7 +55,9 @@ class StepBatchSampler(torch.utils.data.Sampler):
             yield indices
 
 
-def occupancy_targets(voxels_gt: torch.Tensor, points_gt: torch.Tensor, n_queries: int, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+def occupancy_targets(
+    voxels_gt: torch.Tensor, points_gt: torch.Tensor, n_queries: int, generator=None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Query points and 0/1 labels for occupancy training.
 
     Half the queries are uniform in [-0.5, 0.5]^3, half are surface samples jittered by
@@ -70,7 +81,9 @@ def occupancy_targets(voxels_gt: torch.Tensor, points_gt: torch.Tensor, n_querie
     return queries, (occupancy.view(B, -1) >= 0.5).float()
 
 
-def exact_occupancy_targets(occ_points: torch.Tensor, occ_labels: torch.Tensor, n_queries: int) -> tuple[torch.Tensor, torch.Tensor]:
+def exact_occupancy_targets(
+    occ_points: torch.Tensor, occ_labels: torch.Tensor, n_queries: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """n_queries of each item's stored exact queries (points.npz: uniform and near-surface
     points labelled by the true solid), drawn at random. occ_points (B, Q, 3), occ_labels
     (B, Q) bool -> (B, n_queries, 3), (B, n_queries) float."""
@@ -114,7 +127,10 @@ def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
         meshes = raw_model.decoder.to_meshes(model(images).float())
         chamfer = chamfer_loss(sample_points_from_meshes(meshes, args.n_points), batch["points"])
         smooth = smoothness_loss(meshes)
-        return args.w_chamfer * chamfer + args.w_smooth * smooth, {"chamfer": chamfer.detach(), "smooth": smooth.detach()}
+        return args.w_chamfer * chamfer + args.w_smooth * smooth, {
+            "chamfer": chamfer.detach(),
+            "smooth": smooth.detach(),
+        }
     if args.type == "voxmesh":
         logits, stages = model(images)
         bce = voxel_loss(logits, batch["voxels"], pos_weight=args.pos_weight)

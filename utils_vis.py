@@ -48,7 +48,9 @@ def turntable_cameras(n_frames: int, image_size: int, dist: float = 1.5, elev: f
 MAX_DISPLAY_FACES = 2000
 
 
-def decimate_for_display(verts: torch.Tensor, faces: torch.Tensor, max_faces: int = MAX_DISPLAY_FACES) -> tuple[torch.Tensor, torch.Tensor]:
+def decimate_for_display(
+    verts: torch.Tensor, faces: torch.Tensor, max_faces: int = MAX_DISPLAY_FACES
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Vertex-clustering decimation, for pictures only (metrics never see it).
 
     Vertices are merged per cell of a cubic grid over the mesh's bounding box (at their mean
@@ -68,7 +70,11 @@ def decimate_for_display(verts: torch.Tensor, faces: torch.Tensor, max_faces: in
         counts = torch.zeros(len(unique_keys)).index_add_(0, cluster, torch.ones(len(verts)))
         merged = torch.zeros(len(unique_keys), 3).index_add_(0, cluster, verts.float().cpu()) / counts[:, None]
         new_faces = cluster[faces]
-        keep = (new_faces[:, 0] != new_faces[:, 1]) & (new_faces[:, 1] != new_faces[:, 2]) & (new_faces[:, 0] != new_faces[:, 2])
+        keep = (
+            (new_faces[:, 0] != new_faces[:, 1])
+            & (new_faces[:, 1] != new_faces[:, 2])
+            & (new_faces[:, 0] != new_faces[:, 2])
+        )
         new_faces = new_faces[keep]
         # A face and its copies with the same vertex set (any rotation) count once.
         _, first = np.unique(np.sort(new_faces.numpy(), axis=1), axis=0, return_index=True)
@@ -78,7 +84,9 @@ def decimate_for_display(verts: torch.Tensor, faces: torch.Tensor, max_faces: in
         cells = int(cells * 0.75)
 
 
-def render_mesh_turntable(verts: torch.Tensor, faces: torch.Tensor, color=PRED_COLOR, n_frames: int = 24, image_size: int = 160) -> np.ndarray:
+def render_mesh_turntable(
+    verts: torch.Tensor, faces: torch.Tensor, color=PRED_COLOR, n_frames: int = 24, image_size: int = 160
+) -> np.ndarray:
     """verts (V, 3), faces (F, 3) -> (n_frames, S, S, 3) uint8. An empty mesh renders blank.
     Meshes over MAX_DISPLAY_FACES faces are drawn decimated (`decimate_for_display`)."""
     device = verts.device
@@ -90,7 +98,9 @@ def render_mesh_turntable(verts: torch.Tensor, faces: torch.Tensor, color=PRED_C
     mesh = Meshes([verts.float()], [faces.long()], textures=TexturesVertex([colors])).extend(n_frames)
     lights = PointLights(location=cameras.get_camera_center(), device=device)
     renderer = MeshRenderer(
-        MeshRasterizer(cameras=cameras, raster_settings=RasterizationSettings(image_size=image_size, faces_per_pixel=1)),
+        MeshRasterizer(
+            cameras=cameras, raster_settings=RasterizationSettings(image_size=image_size, faces_per_pixel=1)
+        ),
         HardPhongShader(cameras=cameras, lights=lights, device=device),
     )
     with torch.no_grad():
@@ -98,7 +108,9 @@ def render_mesh_turntable(verts: torch.Tensor, faces: torch.Tensor, color=PRED_C
     return (images.clamp(0, 1).cpu().numpy() * 255).astype(np.uint8)
 
 
-def render_points_turntable(points: torch.Tensor, color=PRED_COLOR, n_frames: int = 24, image_size: int = 160, radius: float = 0.012) -> np.ndarray:
+def render_points_turntable(
+    points: torch.Tensor, color=PRED_COLOR, n_frames: int = 24, image_size: int = 160, radius: float = 0.012
+) -> np.ndarray:
     """points (N, 3) -> (n_frames, S, S, 3) uint8, shaded by depth so the shape reads."""
     device = points.device
     if len(points) == 0:
@@ -106,11 +118,16 @@ def render_points_turntable(points: torch.Tensor, color=PRED_COLOR, n_frames: in
     cameras = turntable_cameras(n_frames, image_size, device=device)
     # Darken points towards the back of each view so the cloud does not render as a flat blob.
     depth = cameras.get_world_to_view_transform().transform_points(points.float().expand(n_frames, -1, -1))[..., 2]
-    shade = 1.0 - 0.5 * (depth - depth.min(1, keepdim=True)[0]) / (depth.max(1, keepdim=True)[0] - depth.min(1, keepdim=True)[0] + 1e-6)
+    shade = 1.0 - 0.5 * (depth - depth.min(1, keepdim=True)[0]) / (
+        depth.max(1, keepdim=True)[0] - depth.min(1, keepdim=True)[0] + 1e-6
+    )
     features = torch.tensor(color, device=device) * shade[..., None]
     clouds = Pointclouds(points=list(points.float().expand(n_frames, -1, -1)), features=list(features))
     renderer = PointsRenderer(
-        rasterizer=PointsRasterizer(cameras=cameras, raster_settings=PointsRasterizationSettings(image_size=image_size, radius=radius, points_per_pixel=4)),
+        rasterizer=PointsRasterizer(
+            cameras=cameras,
+            raster_settings=PointsRasterizationSettings(image_size=image_size, radius=radius, points_per_pixel=4),
+        ),
         compositor=AlphaCompositor(background_color=BACKGROUND),
     )
     with torch.no_grad():
@@ -170,7 +187,9 @@ def title_strip(text: str, width: int, height: int = 28) -> np.ndarray:
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:
     """(H, W, 3) uint8 -> (size, size, 3) uint8, bilinear."""
-    resized = torch.nn.functional.interpolate(torch.from_numpy(image).permute(2, 0, 1)[None].float(), size=(size, size), mode="bilinear")[0]
+    resized = torch.nn.functional.interpolate(
+        torch.from_numpy(image).permute(2, 0, 1)[None].float(), size=(size, size), mode="bilinear"
+    )[0]
     return resized.permute(1, 2, 0).clamp(0, 255).byte().numpy()
 
 
@@ -226,7 +245,12 @@ def families_figure(root: str, path: str, per_family: int = 2, columns: int = 9)
     tiles = []
     for family in sorted(by_family, key=lambda name: (synset_of[by_family[name][0]], name)):
         for model_id in by_family[family][:per_family]:
-            rgba = iio.imread(os.path.join(renderings, synset_of[model_id], model_id, "rendering", "00.png")).astype(np.float32) / 255
+            rgba = (
+                iio.imread(os.path.join(renderings, synset_of[model_id], model_id, "rendering", "00.png")).astype(
+                    np.float32
+                )
+                / 255
+            )
             tiles.append((family, rgba[..., :3] * rgba[..., 3:] + (1 - rgba[..., 3:])))
     rows = (len(tiles) + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.75 * rows), dpi=100, squeeze=False)

@@ -20,6 +20,8 @@ import os
 import numpy as np
 import torch
 
+from atomic_io import atomic_write_text
+
 MAX_FACES = 1500  # per displayed mesh: keeps a page of five samples well under a megabyte
 MAX_POINTS = 1500
 MAX_LIVE_SCENES = 12  # WebGL contexts alive at once; Chromium allows 16 (see the page's script)
@@ -57,12 +59,30 @@ def image_payload(image) -> str:
 def _trace(payload: dict, colour: str, name: str) -> dict:
     if "points" in payload:
         x, y, z = np.asarray(payload["points"]).T.tolist() if payload["points"] else ([], [], [])
-        return {"type": "scatter3d", "mode": "markers", "x": x, "y": y, "z": z, "name": name, "marker": {"size": 2, "color": colour}}
+        return {
+            "type": "scatter3d",
+            "mode": "markers",
+            "x": x,
+            "y": y,
+            "z": z,
+            "name": name,
+            "marker": {"size": 2, "color": colour},
+        }
     verts = np.asarray(payload["verts"]).reshape(-1, 3)
     faces = np.asarray(payload["faces"], dtype=int).reshape(-1, 3)
-    return {"type": "mesh3d", "x": verts[:, 0].tolist(), "y": verts[:, 1].tolist(), "z": verts[:, 2].tolist(),
-            "i": faces[:, 0].tolist(), "j": faces[:, 1].tolist(), "k": faces[:, 2].tolist(), "color": colour, "name": name,
-            "flatshading": True, "lighting": {"ambient": 0.45, "diffuse": 0.7, "specular": 0.15}}
+    return {
+        "type": "mesh3d",
+        "x": verts[:, 0].tolist(),
+        "y": verts[:, 1].tolist(),
+        "z": verts[:, 2].tolist(),
+        "i": faces[:, 0].tolist(),
+        "j": faces[:, 1].tolist(),
+        "k": faces[:, 2].tolist(),
+        "color": colour,
+        "name": name,
+        "flatshading": True,
+        "lighting": {"ambient": 0.45, "diffuse": 0.7, "specular": 0.15},
+    }
 
 
 def figure_json(shapes: list[tuple[str, dict, str]]) -> dict:
@@ -70,22 +90,49 @@ def figure_json(shapes: list[tuple[str, dict, str]]) -> dict:
     use the object frame with y up (ShapeNet's), the same axes and the same starting camera."""
     n = len(shapes)
     crowded = n > 3  # narrow views: titles on two lines, smaller
-    layout = {"height": 320, "margin": {"l": 0, "r": 0, "t": 40 if crowded else 28, "b": 0}, "showlegend": False, "annotations": []}
+    layout = {
+        "height": 320,
+        "margin": {"l": 0, "r": 0, "t": 40 if crowded else 28, "b": 0},
+        "showlegend": False,
+        "annotations": [],
+    }
     data = []
-    axis = {"range": [-0.55, 0.55], "showbackground": False, "showticklabels": False, "title": {"text": ""}, "showgrid": True}
+    axis = {
+        "range": [-0.55, 0.55],
+        "showbackground": False,
+        "showticklabels": False,
+        "title": {"text": ""},
+        "showgrid": True,
+    }
     for k, (title, payload, colour) in enumerate(shapes):
         scene = "scene" if k == 0 else f"scene{k + 1}"
         trace = _trace(payload, colour, title)
         trace["scene"] = scene
         data.append(trace)
-        layout[scene] = {"domain": {"x": [k / n, (k + 1) / n], "y": [0, 1]}, "aspectmode": "cube", "xaxis": axis, "yaxis": axis, "zaxis": axis,
-                         # from the front (+x in ShapeNet's frame) and a little to one side
-                         "camera": {"up": {"x": 0, "y": 1, "z": 0}, "eye": {"x": 1.5, "y": 0.9, "z": -1.2}}}
+        layout[scene] = {
+            "domain": {"x": [k / n, (k + 1) / n], "y": [0, 1]},
+            "aspectmode": "cube",
+            "xaxis": axis,
+            "yaxis": axis,
+            "zaxis": axis,
+            # from the front (+x in ShapeNet's frame) and a little to one side
+            "camera": {"up": {"x": 0, "y": 1, "z": 0}, "eye": {"x": 1.5, "y": 0.9, "z": -1.2}},
+        }
         text = html.escape(title)
         if crowded:
             text = text.replace(" (", "<br>(")
-        layout["annotations"].append({"text": text, "x": (k + 0.5) / n, "y": 1.0, "xref": "paper", "yref": "paper", "showarrow": False,
-                                      "yanchor": "bottom", "font": {"size": 11 if crowded else 13}})
+        layout["annotations"].append(
+            {
+                "text": text,
+                "x": (k + 0.5) / n,
+                "y": 1.0,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "yanchor": "bottom",
+                "font": {"size": 11 if crowded else 13},
+            }
+        )
     return {"data": data, "layout": layout}
 
 
@@ -94,14 +141,16 @@ PAGE = """<!DOCTYPE html>
 <script src="plotly.min.js"></script>
 <style>
 body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0; }} td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }}
+table {{ border-collapse: collapse; margin: 0.5em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }}
 .sample {{ display: flex; align-items: center; border-top: 1px solid #ddd; padding: 0.5em 0; }}
 .sample img {{ width: 160px; height: 160px; image-rendering: auto; margin-right: 1em; }}
 .sample .plot {{ flex: 1; min-width: 0; }} .view {{ min-height: 320px; }} .caption {{ font-size: 0.85em; color: #555; }}
 </style></head><body>
 <h1>{title}</h1>
 {header}
-<p class="caption">Drag to turn a shape, scroll to zoom: the views of a row turn together. Shapes are in the object frame
+<p class="caption">Drag to turn a shape, scroll to zoom: the views of a row turn together.
+Shapes are in the object frame
 (y up); meshes are decimated to at most {max_faces} faces and clouds to {max_points} points for display.</p>
 {rows}
 <script>
@@ -114,7 +163,9 @@ function link(div) {{
     const key = Object.keys(event).find((k) => k.endsWith(".camera"));
     if (!key) return;
     const update = {{}};
-    for (const scene of Object.keys(div.layout).filter((k) => k.startsWith("scene"))) update[scene + ".camera"] = event[key];
+    for (const scene of Object.keys(div.layout).filter((k) => k.startsWith("scene"))) {
+      update[scene + ".camera"] = event[key];
+    }
     busy = true;
     Plotly.relayout(div, update).then(() => {{ busy = false; }});
   }});
@@ -140,7 +191,8 @@ function draw(id, clicked) {{
       return;
     }}
     live.splice(live.indexOf(victim), 1);
-    placeholder(victim, "3D views released to stay within the browser's WebGL limit: scroll here again or click to redraw.");
+    placeholder(victim,
+      "3D views released to stay within the browser's WebGL limit: scroll here again or click to redraw.");
   }}
   live.push(id);
   const div = document.getElementById(id);
@@ -171,10 +223,7 @@ def write_plotly_js(folder: str) -> str:
 
     path = os.path.join(folder, "plotly.min.js")
     if not os.path.exists(path):
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(get_plotlyjs())
-        os.replace(tmp, path)
+        atomic_write_text(path, get_plotlyjs())
     return path
 
 
@@ -188,21 +237,31 @@ def write_page(folder: str, title: str, header_html: str, samples: list[dict], n
     for k, sample in enumerate(samples):
         figures[f"plot{k}"] = figure_json(sample["shapes"])
         image = f'<img src="{sample["image"]}" alt="input">' if sample.get("image") else ""
-        rows.append(f'<div class="sample">{image}<div class="plot"><div class="caption">{html.escape(sample["caption"])}</div>'
-                    f'<div class="view" id="plot{k}"></div></div></div>')
-    text = PAGE.format(title=html.escape(title), header=header_html, rows="\n".join(rows), figures=json.dumps(figures, separators=(",", ":")).replace("</", "<\\/"),
-                       max_faces=MAX_FACES, max_points=MAX_POINTS, max_live_scenes=MAX_LIVE_SCENES)
-    path = os.path.join(folder, name)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-    return path
+        rows.append(
+            f'<div class="sample">{image}<div class="plot"><div class="caption">{html.escape(sample["caption"])}</div>'
+            f'<div class="view" id="plot{k}"></div></div></div>'
+        )
+    text = PAGE.format(
+        title=html.escape(title),
+        header=header_html,
+        rows="\n".join(rows),
+        figures=json.dumps(figures, separators=(",", ":")).replace("</", "<\\/"),
+        max_faces=MAX_FACES,
+        max_points=MAX_POINTS,
+        max_live_scenes=MAX_LIVE_SCENES,
+    )
+    return atomic_write_text(os.path.join(folder, name), text)
 
 
 def summary_table(columns: list[str], rows: list[tuple[str, list[float]]]) -> str:
     """An HTML table: a header row of column names, then (label, values) rows."""
     head = "<tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>"
-    body = "".join("<tr><th>" + html.escape(label) + "</th>" + "".join(f"<td>{v:.4g}</td>" if isinstance(v, float) else f"<td>{v}</td>" for v in values) + "</tr>"
-                   for label, values in rows)
+    body = "".join(
+        "<tr><th>"
+        + html.escape(label)
+        + "</th>"
+        + "".join(f"<td>{v:.4g}</td>" if isinstance(v, float) else f"<td>{v}</td>" for v in values)
+        + "</tr>"
+        for label, values in rows
+    )
     return f"<table>{head}{body}</table>"

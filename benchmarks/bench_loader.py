@@ -20,8 +20,13 @@ from dataset import R2N2Dataset, collate_batch  # noqa: E402
 
 def items_per_second(dataset, batch_size: int, num_workers: int, max_items: int) -> float:
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=True, num_workers=num_workers, collate_fn=collate_batch,
-        generator=torch.Generator().manual_seed(0), persistent_workers=False,
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=num_workers,
+        collate_fn=collate_batch,
+        generator=torch.Generator().manual_seed(0),
+        persistent_workers=False,
     )
     # Steady state: the clock starts after the first batch, so worker start-up is not counted.
     n, start = 0, None
@@ -43,7 +48,10 @@ def main(args):
     for workers in args.num_workers:
         rate_raw = items_per_second(raw, args.batch_size, workers, args.raw_items)
         rate_cache = items_per_second(cached, args.batch_size, workers, len(cached) - args.batch_size)
-        print(f"{workers} workers, batch {args.batch_size}: raw files {rate_raw:8.1f} items/s | cache {rate_cache:8.1f} items/s | {rate_cache / rate_raw:5.1f}x")
+        print(
+            f"{workers} workers, batch {args.batch_size}: raw files {rate_raw:8.1f} items/s | cache {rate_cache:8.1f} "
+            f"items/s | {rate_cache / rate_raw:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

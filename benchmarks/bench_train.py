@@ -51,7 +51,10 @@ def main(args):
     dataset = R2N2Dataset(args.data_root, "train", n_points=args.n_points, return_meshes=False)
     workers = args.num_workers if args.num_workers is not None else default_num_workers(args.device)
     steps = args.warmup + args.steps
-    print(f"device {device}{' amp' if args.amp else ''}, batch {args.batch_size}, image_size {args.image_size}, {workers} workers")
+    print(
+        f"device {device}{' amp' if args.amp else ''}, batch {args.batch_size}, image_size {args.image_size}, "
+        f"{workers} workers"
+    )
     print(f"{'type':<10} {'loader s/step':>14} {'in-memory s/step':>17} {'images/s':>9} {'data share':>10}")
     for model_type in args.types:
         args.type = model_type
@@ -59,14 +62,21 @@ def main(args):
         model = SingleViewto3D(model_type, image_size=args.image_size, n_points=args.n_points).to(device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
         loader = torch.utils.data.DataLoader(
-            dataset, batch_sampler=StepBatchSampler(len(dataset), args.batch_size, 0, 0, steps), num_workers=workers,
-            collate_fn=collate_batch, pin_memory=device.type == "cuda",
+            dataset,
+            batch_sampler=StepBatchSampler(len(dataset), args.batch_size, 0, 0, steps),
+            num_workers=workers,
+            collate_fn=collate_batch,
+            pin_memory=device.type == "cuda",
         )
         with_loader = time_steps(model, optimizer, iter(loader), args, device)
         fixed = next(iter(loader))
         in_memory = time_steps(model, optimizer, (fixed for _ in range(steps)), args, device)
         share = max(0.0, with_loader - in_memory) / with_loader
-        print(f"{model_type:<10} {with_loader:14.3f} {in_memory:17.3f} {args.batch_size / with_loader:9.1f} {100 * share:9.1f}%", flush=True)
+        print(
+            f"{model_type:<10} {with_loader:14.3f} {in_memory:17.3f} {args.batch_size / with_loader:9.1f} "
+            f"{100 * share:9.1f}%",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -25,11 +25,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from categories import SYNSETS  # noqa: E402
-from embedded_dataset import model_id, model_parts  # noqa: E402
 from geometry import grid_centres, sample_meshes, voxels_to_meshes  # noqa: E402
 from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics  # noqa: E402
-from shapes import union_contains  # noqa: E402
+from procedural.categories import SYNSETS  # noqa: E402
+from procedural.shape_files import shape_id, shape_parts  # noqa: E402
+from procedural.shapes import union_contains  # noqa: E402
 
 
 def test_models(root: str, n_models: int) -> list[tuple[str, int, str, int]]:
@@ -41,7 +41,7 @@ def test_models(root: str, n_models: int) -> list[tuple[str, int, str, int]]:
     for synset in SYNSETS:
         wanted = set(test.get(synset, {}))
         for index in range(total):
-            mid = model_id(seed, synset, index)
+            mid = shape_id(seed, synset, index)
             if mid in wanted:
                 found.append((synset, index, mid, seed))
     return found[:n_models]
@@ -71,12 +71,17 @@ def main(args: argparse.Namespace) -> None:
     scores = {s: [] for s in settings}
     start = time.time()
     for synset, index, mid, seed in models:
-        _, parts, _ = model_parts(seed, synset, index)
+        _, parts, _ = shape_parts(seed, synset, index)
         gt = np.load(os.path.join(args.data_root, "shapenet", synset, mid, "pointcloud.npz"))["points"]
         gt_points = torch.as_tensor(gt, dtype=torch.float32)[: args.n_points]
         for resolution, subsamples in settings:
-            scores[(resolution, subsamples)].append(f1_of_grid(inside_grid(parts, resolution, subsamples), gt_points, args.n_points))
-    print(f"{len(models)} test models of {args.data_root} in {time.time() - start:.0f}s: the true solid read out on a grid")
+            scores[(resolution, subsamples)].append(
+                f1_of_grid(inside_grid(parts, resolution, subsamples), gt_points, args.n_points)
+            )
+    print(
+        f"{len(models)} test models of {args.data_root} in {time.time() - start:.0f}s: the true solid read out on a "
+        "grid"
+    )
     print("grid                        " + "  ".join(f"F1@{t:.2f}" for t in DEFAULT_THRESHOLDS))
     for (resolution, subsamples), rows in scores.items():
         name = f"{resolution}^3 " + ("binary" if subsamples == 1 else f"fraction of {subsamples}^3")

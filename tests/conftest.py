@@ -12,10 +12,10 @@ sys.path.insert(0, REPO)
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> str:
     """9 models (3 per category: 2 train, 1 test, no val), 2 views each."""
-    import embedded_dataset
+    import procedural
 
     root = str(tmp_path_factory.mktemp("data") / "tiny")
-    embedded_dataset.generate(root, n_models=9, n_views=2, seed=0, workers=1, quiet=True)
+    procedural.write_dataset(root, n_models=9, n_views=2, seed=0, workers=1, quiet=True)
     return root
 
 
@@ -32,8 +32,27 @@ def tiny_checkpoints(tiny_root, tmp_path_factory):
     """Two-step training runs of every type, in runs/<type>/ (their quality does not matter)."""
     runs = tmp_path_factory.mktemp("runs")
     for model_type in ("vox", "point", "mesh", "occupancy", "voxmesh"):
-        proc = run_script("train_model.py", "--type", model_type, "--data_root", tiny_root, "--out_dir", str(runs / model_type),
-                          "--max_iter", "2", "--batch_size", "2", "--image_size", "64", "--n_points", "100", "--device", "cpu", "--init", "none")
+        proc = run_script(
+            "train_model.py",
+            "--type",
+            model_type,
+            "--data_root",
+            tiny_root,
+            "--out_dir",
+            str(runs / model_type),
+            "--max_iter",
+            "2",
+            "--batch_size",
+            "2",
+            "--image_size",
+            "64",
+            "--n_points",
+            "100",
+            "--device",
+            "cpu",
+            "--init",
+            "none",
+        )
         assert proc.returncode == 0, proc.stderr
     return runs
 
@@ -73,8 +92,18 @@ def archives_root(tmp_path_factory) -> str:
     """What R2N2's two archives hold, for 6 models (3 train, 3 test by the generated split):
     24 RGBA views with 5-number metadata lines and renderings.txt, centred binvox grids; no
     meshes, no split file."""
-    import embedded_dataset
+    import procedural
 
     root = str(tmp_path_factory.mktemp("data") / "r2n2_like")
-    embedded_dataset.generate(root, n_models=6, n_views=24, seed=1, workers=1, quiet=True, layout="archives")
+    procedural.write_dataset(root, n_models=6, n_views=24, seed=1, workers=1, quiet=True, layout="archives")
+    return root
+
+
+@pytest.fixture()
+def archives_copy(archives_root, tmp_path):
+    """A private copy of the archives fixture, for tests that damage files."""
+    import shutil
+
+    root = str(tmp_path / "copy")
+    shutil.copytree(archives_root, root, ignore=shutil.ignore_patterns(".cache"))
     return root

@@ -24,7 +24,9 @@ def test_shift_moves_image_and_mask_together_and_pads_white():
     red = (moved[0] - torch.tensor([0.8, 0.2, 0.1])).abs().sum(-1) < 0.05
     assert (red == (coverage[0] > 0.99)).float().mean() > 0.99  # the object and its mask stay together
     assert not torch.equal(coverage[0] > 0.5, masks[0])  # and moved
-    torch.testing.assert_close(moved[0][coverage[0] == 0], torch.ones(int((coverage[0] == 0).sum()), 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        moved[0][coverage[0] == 0], torch.ones(int((coverage[0] == 0).sum()), 3), atol=1e-5, rtol=0
+    )
 
 
 def test_colour_jitter_keeps_grey_grey_and_backgrounds_are_valid():

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from categories import FAMILIES, SYNSETS, draw_family, family_synset, make_shape
 from geometry import voxels_to_meshes
 from metrics import compute_sampling_metrics
-from shapes import normalize_parts, parts_to_mesh, sample_union_surface, union_contains, voxelize_parts
+from procedural.categories import FAMILIES, SYNSETS, draw_family, family_synset, make_shape
+from procedural.shapes import normalize_parts, parts_to_mesh, sample_union_surface, union_contains, voxelize_parts
 
 ALL = [(synset, family) for synset, members in FAMILIES.items() for family in sorted(members)]
 

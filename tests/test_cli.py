@@ -1,9 +1,8 @@
 import argparse
-import os
 
 import pytest
 
-from cli import atomic_write_json, fail, positive_float, positive_int, probability
+from cli import fail, positive_float, positive_int, probability
 
 
 def test_positive_int_refuses_zero_and_junk():
@@ -32,8 +31,3 @@ def test_fail_is_one_line_with_status_2(capsys):
         fail("something is wrong")
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == "error: something is wrong\n"
-
-
-def test_atomic_write_leaves_no_temporary_file(tmp_path):
-    path = atomic_write_json(str(tmp_path / "a.json"), {"x": 1})
-    assert open(path).read().strip().startswith("{") and os.listdir(tmp_path) == ["a.json"]

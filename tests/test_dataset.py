@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
-from r2n2 import write_binvox
+from procedural.shape_files import write_binvox
 
 
 @pytest.fixture()
@@ -100,8 +100,6 @@ def test_missing_root_and_missing_models(copy_root, tmp_path):
         R2N2Dataset(copy_root, "trian")
 
 
-
-
 def test_real_data_with_meshes_reports_how_far_the_placements_disagree(tiny_root, tmp_path, capsys):
     """Without embedded.json the course layout is read as real data: voxels aligned to the OBJ's
     bounding box (Mesh R-CNN), and the line says how well R2N2's centred grid agrees."""
@@ -111,7 +109,9 @@ def test_real_data_with_meshes_reports_how_far_the_placements_disagree(tiny_root
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "voxels: bbox-aligned to the OBJs (the centred grid agrees at IoU" in line and "surfaces: OBJ meshes" in line
     agreement = ds.cache["placement_iou"]
-    assert torch.isfinite(agreement).all() and (agreement > 0.3).all() and (agreement < 1).any()  # measured: 0.48, 1.0, 0.72
+    assert (
+        torch.isfinite(agreement).all() and (agreement > 0.3).all() and (agreement < 1).any()
+    )  # measured: 0.48, 1.0, 0.72
 
 
 def set_generator_version(path: str, version: int) -> None:
@@ -126,7 +126,10 @@ def test_data_of_another_generator_version_is_refused(copy_root, archives_root, 
     """Data written before the generator changed (version 3: the grammar's frame, not ShapeNet's)
     is refused in one line saying how to regenerate it, in both layouts."""
     set_generator_version(os.path.join(copy_root, "embedded.json"), 3)
-    with pytest.raises(DatasetError, match=r"written by version 3 of the procedural generator, this code reads version 4.*make_dataset.py --root"):
+    with pytest.raises(
+        DatasetError,
+        match=r"written by version 3 of the procedural generator, this code reads version 4.*make_dataset.py --root",
+    ):
         R2N2Dataset(copy_root, "train", quiet=True)
     archives = str(tmp_path / "archives")
     shutil.copytree(archives_root, archives, ignore=shutil.ignore_patterns(".cache"))
@@ -138,13 +141,15 @@ def test_data_of_another_generator_version_is_refused(copy_root, archives_root, 
 
 def test_the_default_root_regenerates_itself_when_stale(copy_root, monkeypatch, capsys):
     import dataset
-    import embedded_dataset
+    import procedural
 
     set_generator_version(os.path.join(copy_root, "embedded.json"), 3)
     monkeypatch.setattr(dataset, "EMBEDDED_DATA_ROOT", copy_root)
     monkeypatch.setattr(dataset, "DATA_ROOT", copy_root)
-    real_generate = embedded_dataset.generate
-    monkeypatch.setattr(embedded_dataset, "generate", lambda root: real_generate(root, n_models=6, n_views=1, workers=1, quiet=True))
+    real_write = procedural.write_dataset
+    monkeypatch.setattr(
+        procedural, "write_dataset", lambda root: real_write(root, n_models=6, n_views=1, workers=1, quiet=True)
+    )
     ds = R2N2Dataset(None, "train", quiet=True)
     assert "is stale (generator version 3): regenerating it" in capsys.readouterr().err
-    assert ds.layout.generator["generator_version"] == embedded_dataset.GENERATOR_VERSION and len(ds.entries) == 3
+    assert ds.layout.generator["generator_version"] == procedural.GENERATOR_VERSION and len(ds.entries) == 3

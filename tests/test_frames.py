@@ -39,8 +39,12 @@ def test_the_eight_transforms_are_the_symmetries_of_the_square_about_y():
         assert torch.equal(a[1], torch.tensor([0.0, 1.0, 0.0])) and torch.allclose(a @ a.T, torch.eye(3))
         for b in matrices:
             assert tuple((a @ b).flatten().tolist()) in keys
-    assert torch.allclose(transform_points(torch.tensor([1.0, 2.0, 3.0]), FRAME_TRANSFORMS["turn90"]), torch.tensor([3.0, 2.0, -1.0]))
-    assert torch.allclose(transform_points(torch.tensor([1.0, 2.0, 3.0]), FRAME_TRANSFORMS["mirror_z"]), torch.tensor([1.0, 2.0, -3.0]))
+    assert torch.allclose(
+        transform_points(torch.tensor([1.0, 2.0, 3.0]), FRAME_TRANSFORMS["turn90"]), torch.tensor([3.0, 2.0, -1.0])
+    )
+    assert torch.allclose(
+        transform_points(torch.tensor([1.0, 2.0, 3.0]), FRAME_TRANSFORMS["mirror_z"]), torch.tensor([1.0, 2.0, -3.0])
+    )
     with pytest.raises(ValueError, match="signed permutation"):
         transform_voxels(torch.zeros(4, 4, 4), torch.eye(3) * 0.5)
 
@@ -55,7 +59,10 @@ def test_frame_check_flags_a_clear_winner_only():
     turned = dict(ties, turn270=base + 0.15)
     report = frame_check(turned, "IoU")
     assert report["mismatch"] and report["best"] == "turn270" and abs(report["gain"] - 0.15) < 1e-6
-    few = {"identity": torch.tensor([0.5, 0.2]), "turn90": torch.tensor([0.9, 0.1])}  # a big mean gain from 2 noisy samples
+    few = {
+        "identity": torch.tensor([0.5, 0.2]),
+        "turn90": torch.tensor([0.9, 0.1]),
+    }  # a big mean gain from 2 noisy samples
     assert not frame_check(few, "IoU")["mismatch"]
 
 
@@ -63,13 +70,15 @@ def test_frame_check_flags_a_clear_winner_only():
 def frame_fixtures(tmp_path_factory):
     """The same 6 models written as R2N2's archives twice: in ShapeNet's frame, and turned a
     quarter turn about y (renderings, cameras and voxels alike: data in another object frame)."""
-    import embedded_dataset
+    import procedural
 
     base = tmp_path_factory.mktemp("frames")
     roots = {}
     for turn in (0, 90):
         roots[turn] = str(base / f"turn{turn}")
-        embedded_dataset.generate(roots[turn], n_models=6, n_views=1, seed=1, workers=1, quiet=True, layout="archives", turn=turn)
+        procedural.write_dataset(
+            roots[turn], n_models=6, n_views=1, seed=1, workers=1, quiet=True, layout="archives", turn=turn
+        )
     return roots
 
 
@@ -111,20 +120,60 @@ def test_frame_check_finds_the_turn_of_a_fixture_in_a_turned_frame(frame_fixture
             check = report[metric]
             assert check["mismatch"] == (expected is not None), (turn, check)
             if expected:
-                assert check["best"] == expected and check["means"][expected] > check["means"]["identity"] + check["margin"], check
+                assert (
+                    check["best"] == expected
+                    and check["means"][expected] > check["means"]["identity"] + check["margin"]
+                ), check
             else:
                 assert check["means"]["identity"] >= max(check["means"].values()) - 1e-6, check
 
 
 def test_eval_model_reports_the_frame_check(tiny_root, tiny_checkpoints, tmp_path):
-    code, out, err = call_main("eval_model", "--type", "vox", "--checkpoint", tiny_checkpoints / "vox" / "checkpoint_vox.pth", "--data_root", tiny_root,
-                               "--results_dir", tmp_path, "--device", "cpu", "--no_baseline", "--vis_ids", "--n_points", "500")
+    code, out, err = call_main(
+        "eval_model",
+        "--type",
+        "vox",
+        "--checkpoint",
+        tiny_checkpoints / "vox" / "checkpoint_vox.pth",
+        "--data_root",
+        tiny_root,
+        "--results_dir",
+        tmp_path,
+        "--device",
+        "cpu",
+        "--no_baseline",
+        "--vis_ids",
+        "--n_points",
+        "500",
+    )
     assert code == 0, err[-2000:]
     assert "frame check (IoU under the turns and mirrors about y): identity" in out
     result = json.load(open(tmp_path / "vox" / "metrics.json"))
     check = result["frame_check"]
     assert check["decided_on"] == "IoU" and set(check["IoU"]["means"]) == set(FRAME_TRANSFORMS)
-    assert np.isclose(check["IoU"]["means"]["identity"], result["model"]["IoU_vox32"], atol=1e-6)  # the identity is the reported IoU
-    code, out, _ = call_main("eval_model", "--type", "vox", "--checkpoint", tiny_checkpoints / "vox" / "checkpoint_vox.pth", "--data_root", tiny_root,
-                             "--results_dir", tmp_path, "--device", "cpu", "--no_baseline", "--vis_ids", "--n_points", "500", "--no_frame_check")
-    assert code == 0 and "frame check" not in out and json.load(open(tmp_path / "vox" / "metrics.json"))["frame_check"] is None
+    assert np.isclose(
+        check["IoU"]["means"]["identity"], result["model"]["IoU_vox32"], atol=1e-6
+    )  # the identity is the reported IoU
+    code, out, _ = call_main(
+        "eval_model",
+        "--type",
+        "vox",
+        "--checkpoint",
+        tiny_checkpoints / "vox" / "checkpoint_vox.pth",
+        "--data_root",
+        tiny_root,
+        "--results_dir",
+        tmp_path,
+        "--device",
+        "cpu",
+        "--no_baseline",
+        "--vis_ids",
+        "--n_points",
+        "500",
+        "--no_frame_check",
+    )
+    assert (
+        code == 0
+        and "frame check" not in out
+        and json.load(open(tmp_path / "vox" / "metrics.json"))["frame_check"] is None
+    )

@@ -35,7 +35,10 @@ def test_coarse_to_fine_grid_matches_the_dense_grid_with_few_queries():
     from geometry import grid_centres, refine_grid
 
     def query(points):  # two balls, one thin enough to need the fine grid
-        return (((points - torch.tensor([0.1, 0.0, 0.0])).norm(dim=-1) < 0.2) | ((points + torch.tensor([0.25, 0.1, 0.0])).norm(dim=-1) < 0.06)).float()
+        return (
+            ((points - torch.tensor([0.1, 0.0, 0.0])).norm(dim=-1) < 0.2)
+            | ((points + torch.tensor([0.25, 0.1, 0.0])).norm(dim=-1) < 0.06)
+        ).float()
 
     calls = []
 

@@ -71,7 +71,9 @@ def test_smoothness_matches_naive_and_pytorch3d():
     meshes = meshes.offset_verts(0.05 * torch.randn_like(meshes.verts_packed()))
     ours = smoothness_loss(meshes)
     torch.testing.assert_close(ours, mesh_laplacian_smoothing(meshes, method="uniform"))
-    naive = torch.stack([naive_uniform_laplacian(v, f) for v, f in zip(meshes.verts_list(), meshes.faces_list())]).mean()
+    naive = torch.stack(
+        [naive_uniform_laplacian(v, f) for v, f in zip(meshes.verts_list(), meshes.faces_list())]
+    ).mean()
     torch.testing.assert_close(ours, naive, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="Meshes"):
         smoothness_loss(torch.zeros(10, 3))

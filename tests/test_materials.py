@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from materials import KINDS, STYLES, assign_materials, fbm, material_table, surface, value_noise
-from parts import BACK, CUSHION, FRAME, METAL, SEAT
+from procedural.materials import KINDS, STYLES, assign_materials, fbm, material_table, surface, value_noise
+from procedural.parts import BACK, CUSHION, FRAME, METAL, SEAT
 
 
 def test_noise_is_smooth_bounded_and_deterministic():
@@ -28,7 +28,7 @@ def test_same_role_shares_a_material_and_same_reuses_the_first():
 
 def test_each_kind_gives_valid_albedo_and_wood_has_grain():
     rng = np.random.default_rng(2)
-    from materials import make_material
+    from procedural.materials import make_material
 
     materials = [make_material(kind, rng, (1.0, 0.0, 0.0), (0.0, 0.0, 0.0)) for kind in KINDS]
     table = material_table(materials)

@@ -36,7 +36,9 @@ def test_identical_disjoint_and_empty():
     empty = compute_sampling_metrics(torch.zeros(0, 3), points)
     assert all(v == 0.0 for v in empty.values())
     # A padded batch whose second prediction is empty scores 0 there, the first unaffected.
-    batch = compute_sampling_metrics(torch.stack([points, points]), torch.stack([points, points]), pred_lengths=torch.tensor([100, 0]))
+    batch = compute_sampling_metrics(
+        torch.stack([points, points]), torch.stack([points, points]), pred_lengths=torch.tensor([100, 0])
+    )
     assert batch["F1@0.010000"].tolist() == pytest.approx([100.0, 0.0])
     with pytest.raises(ValueError, match=r"\(B, N, 3\)"):
         compute_sampling_metrics(torch.rand(2, 5, 2), torch.rand(2, 5, 3))

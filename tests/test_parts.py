@@ -1,15 +1,21 @@
 import numpy as np
 import pytest
 
-from parts import ArcSlab, Box, Lathe, RoundedBox, Tube, box, cyl, rot_x, rot_y
+from procedural.parts import ArcSlab, Box, Lathe, RoundedBox, Tube, box, cyl, rot_x, rot_y
 
 PARTS = {
     "box": box(-0.3, 0.3, 0.0, 0.1, -0.2, 0.2),
     "cylinder": cyl(0.1, 0.0, 0.0, 0.5, 0.15),
     "rounded_box": RoundedBox(center=[0, 0.2, 0], half=[0.3, 0.1, 0.2], radius=0.05),
     "tube": Tube(path=np.array([[0, 0, 0], [0, 0.5, 0], [0.2, 0.7, 0], [0.5, 0.7, 0.1]]), radius=0.04),
-    "ring": Tube(path=np.array([[np.cos(a) * 0.3, 0, np.sin(a) * 0.3] for a in np.linspace(0, 2 * np.pi, 24, endpoint=False)]), radius=0.03, closed=True),
-    "arc_slab": ArcSlab(center=[0, 0, 0.5], radius=0.5, thickness=0.05, angle0=np.pi - 0.6, angle1=np.pi + 0.6, y0=0, y1=0.4),
+    "ring": Tube(
+        path=np.array([[np.cos(a) * 0.3, 0, np.sin(a) * 0.3] for a in np.linspace(0, 2 * np.pi, 24, endpoint=False)]),
+        radius=0.03,
+        closed=True,
+    ),
+    "arc_slab": ArcSlab(
+        center=[0, 0, 0.5], radius=0.5, thickness=0.05, angle0=np.pi - 0.6, angle1=np.pi + 0.6, y0=0, y1=0.4
+    ),
     "lathe": Lathe(profile=np.array([[0, 0.3], [0.05, 0.1], [0.6, 0.05], [0.65, 0.25]]), segments=24),
 }
 
@@ -44,10 +50,26 @@ def test_inside_tests_against_hand_computed_points():
     inner_corner = np.array([0.25, 0.25, 0.15])  # the rounded corner is the ball of radius 0.05 about it
     corner_points = [inner_corner + 0.049 / np.sqrt(3), inner_corner + 0.051 / np.sqrt(3), [0.29, 0.29, 0.19]]
     assert PARTS["rounded_box"].contains(np.array(corner_points)).tolist() == [True, False, False]
-    assert PARTS["tube"].contains(np.array([[0.0, -0.039, 0.0], [0.0, -0.041, 0.0], [0.039, 0.25, 0.0]])).tolist() == [True, False, True]
+    assert PARTS["tube"].contains(np.array([[0.0, -0.039, 0.0], [0.0, -0.041, 0.0], [0.039, 0.25, 0.0]])).tolist() == [
+        True,
+        False,
+        True,
+    ]
     # The arc slab: the mid-surface is 0.5 from its axis at (0, 0.5), spanning 0.6 rad each side of -z.
-    assert PARTS["arc_slab"].contains(np.array([[0, 0.2, 0.0], [0.5 * np.sin(0.59), 0.2, 0.5 - 0.5 * np.cos(0.59)], [0.5 * np.sin(0.61), 0.2, 0.5 - 0.5 * np.cos(0.61)]])).tolist() == [True, True, False]
-    assert PARTS["lathe"].contains(np.array([[0.09, 0.05, 0.0], [0.11, 0.05, 0.0], [0.0, 0.66, 0.0]])).tolist() == [True, False, False]
+    assert PARTS["arc_slab"].contains(
+        np.array(
+            [
+                [0, 0.2, 0.0],
+                [0.5 * np.sin(0.59), 0.2, 0.5 - 0.5 * np.cos(0.59)],
+                [0.5 * np.sin(0.61), 0.2, 0.5 - 0.5 * np.cos(0.61)],
+            ]
+        )
+    ).tolist() == [True, True, False]
+    assert PARTS["lathe"].contains(np.array([[0.09, 0.05, 0.0], [0.11, 0.05, 0.0], [0.0, 0.66, 0.0]])).tolist() == [
+        True,
+        False,
+        False,
+    ]
 
 
 def test_transformed_scales_every_kind_about_the_origin():

@@ -1,17 +1,18 @@
+"""Reading R2N2's files: binvox round trips, cameras, metadata, voxel placement."""
+
 import numpy as np
 import pytest
 import torch
 
+from procedural.shape_files import write_binvox
 from r2n2 import (
     DatasetError,
     binvox_centers,
-    prepare_image,
     r2n2_camera,
     read_binvox,
     read_metadata,
     voxels_from_centers,
     voxels_object_frame,
-    write_binvox,
 )
 
 
@@ -34,20 +35,6 @@ def test_camera_matches_pytorch3d_r2n2_convention():
     torch.testing.assert_close(R @ R.T, torch.eye(3), atol=1e-6, rtol=0)
 
 
-def test_prepare_image_formats():
-    rgba = np.zeros((50, 80, 4), np.uint8)
-    rgba[..., 0] = 255
-    rgba[:25, :, 3] = 255  # top half opaque red, bottom transparent
-    out = prepare_image(rgba)
-    assert out.shape == (137, 137, 3)
-    torch.testing.assert_close(out[5, 60], torch.tensor([1.0, 0.0, 0.0]))
-    torch.testing.assert_close(out[130, 60], torch.ones(3))  # composited over white
-    grey = prepare_image(np.full((137, 137), 128, np.uint8))
-    torch.testing.assert_close(grey, torch.full((137, 137, 3), 128 / 255))
-    with pytest.raises(ValueError, match="image"):
-        prepare_image(np.zeros((4, 4, 5), np.uint8))
-
-
 def test_binvox_placements_on_an_r2n2_header():
     """A real ShapeNetVox32 header: translate is the bbox corner, scale its largest side, and the
     grid is centred on the origin, so only the centred rule puts the object on its bounding box."""
@@ -55,7 +42,9 @@ def test_binvox_placements_on_an_r2n2_header():
     coords = torch.tensor([[0, 0, 0], [31, 31, 31]])
     centred = binvox_centers(coords, dim, translate, scale, "centred")
     torch.testing.assert_close(centred[1], -centred[0])  # symmetric about the origin
-    assert centred[1, 2].item() + 0.5 * scale / dim == pytest.approx(-translate[2], rel=1e-6)  # the largest side spans the grid
+    assert centred[1, 2].item() + 0.5 * scale / dim == pytest.approx(
+        -translate[2], rel=1e-6
+    )  # the largest side spans the grid
     shifted = binvox_centers(coords, dim, translate, scale, "translate")
     assert (shifted[1] - centred[1]).abs().max().item() > 0.2  # off by (scale / 2 + translate) per axis
     verts = torch.tensor([list(translate), [-t for t in translate]])
@@ -66,9 +55,15 @@ def test_binvox_placements_on_an_r2n2_header():
 def test_a_128_grid_is_resampled_to_32():
     grid = np.zeros((128, 128, 128), bool)
     grid[40:80, 10:20, 60:64] = True  # [z, y, x]
-    voxels = voxels_from_centers(binvox_centers(torch.from_numpy(np.argwhere(grid.transpose(2, 1, 0))), 128, (-0.5,) * 3, 1.0, "centred"))
+    voxels = voxels_from_centers(
+        binvox_centers(torch.from_numpy(np.argwhere(grid.transpose(2, 1, 0))), 128, (-0.5,) * 3, 1.0, "centred")
+    )
     assert voxels.shape == (32, 32, 32)
-    assert voxels.nonzero().min(0).values.tolist() == [10, 2, 15] and voxels.nonzero().max(0).values.tolist() == [19, 4, 15]
+    assert voxels.nonzero().min(0).values.tolist() == [10, 2, 15] and voxels.nonzero().max(0).values.tolist() == [
+        19,
+        4,
+        15,
+    ]
 
 
 def test_metadata_lines_need_five_numbers(tmp_path):

@@ -10,11 +10,24 @@ from pytorch3d.io import IO, load_obj
 
 
 def reconstruct(image, checkpoint, out):
-    return run_script("reconstruct.py", str(image), "--checkpoint", str(checkpoint), "--out", str(out), "--device", "cpu", "--grid_res", "16")
+    return run_script(
+        "reconstruct.py",
+        str(image),
+        "--checkpoint",
+        str(checkpoint),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--grid_res",
+        "16",
+    )
 
 
 def reconstruct_in_process(image, checkpoint, out):
-    return call_main("reconstruct", image, "--checkpoint", checkpoint, "--out", out, "--device", "cpu", "--grid_res", "16")
+    return call_main(
+        "reconstruct", image, "--checkpoint", checkpoint, "--out", out, "--device", "cpu", "--grid_res", "16"
+    )
 
 
 @pytest.mark.parametrize("model_type", ["vox", "mesh", "occupancy"])
@@ -60,19 +73,34 @@ def test_grey_rgba_and_dataset_files_become_the_training_input(tiny_root, tmp_pa
 
     # A rendering file of the dataset gives exactly the image the training loader gives.
     item = R2N2Dataset(tiny_root, "test", views="first", quiet=True)[0]
-    path = os.path.join(tiny_root, "r2n2", "ShapeNetRendering", item["synset"], item["model_id"], "rendering", f"{item['view']:02d}.png")
+    path = os.path.join(
+        tiny_root, "r2n2", "ShapeNetRendering", item["synset"], item["model_id"], "rendering", f"{item['view']:02d}.png"
+    )
     expected = item["images"].float() / (255.0 if item["images"].dtype == torch.uint8 else 1.0)
     torch.testing.assert_close(load_image(path), expected, atol=1e-6, rtol=0)
 
 
 def test_unreadable_image_and_bad_checkpoint(tiny_checkpoints, tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
-    proc = reconstruct(tmp_path / "broken.png", tiny_checkpoints / "vox" / "checkpoint_vox.pth", tmp_path)  # the real CLI once
+    proc = reconstruct(
+        tmp_path / "broken.png", tiny_checkpoints / "vox" / "checkpoint_vox.pth", tmp_path
+    )  # the real CLI once
     assert proc.returncode == 2 and "cannot read image" in proc.stderr and "Traceback" not in proc.stderr
     iio.imwrite(tmp_path / "ok.png", np.zeros((10, 10, 3), np.uint8))
     (tmp_path / "junk.pth").write_bytes(b"junk")
     assert_one_line_error(reconstruct_in_process(tmp_path / "ok.png", tmp_path / "junk.pth", tmp_path), "corrupt")
     mesh_checkpoint = tiny_checkpoints / "mesh" / "checkpoint_mesh.pth"
-    out = call_main("reconstruct", tmp_path / "ok.png", "--checkpoint", mesh_checkpoint, "--out", tmp_path / "iso", "--device", "cpu", "--iso", "0.3")
+    out = call_main(
+        "reconstruct",
+        tmp_path / "ok.png",
+        "--checkpoint",
+        mesh_checkpoint,
+        "--out",
+        tmp_path / "iso",
+        "--device",
+        "cpu",
+        "--iso",
+        "0.3",
+    )
     assert_one_line_error(out, "--iso applies to vox and occupancy")
     assert not (tmp_path / "iso").exists()  # refused before anything is written

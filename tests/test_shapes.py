@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from categories import FAMILIES as FAMILIES_BY_SYNSET
-from parts import Tube, box, cyl
-from shapes import normalize_parts, parts_to_mesh, union_contains, voxelize_parts
+from procedural.categories import FAMILIES as FAMILIES_BY_SYNSET
+from procedural.parts import Tube, box, cyl
+from procedural.shapes import normalize_parts, parts_to_mesh, union_contains, voxelize_parts
 
 
 def test_voxels_are_solid_and_zyx():
@@ -41,7 +41,9 @@ def test_normalize_parts_gives_shapenet_frame():
 def test_faces_buried_in_another_part_are_dropped():
     """A leg whose top end is inside the seat: its faces in there are not on the surface."""
     seat = box(-0.3, 0.3, 0.4, 0.5, -0.3, 0.3)
-    leg = Tube(path=np.array([[0.0, 0.0, 0.0], [0.0, 0.45, 0.0]]), radius=0.03)  # its round top (to 0.48) is in the seat
+    leg = Tube(
+        path=np.array([[0.0, 0.0, 0.0], [0.0, 0.45, 0.0]]), radius=0.03
+    )  # its round top (to 0.48) is in the seat
     mesh = parts_to_mesh([seat, leg])
     tri = mesh.verts[mesh.faces]
     centroids = tri.mean(1)
@@ -69,7 +71,7 @@ def frame_facts(voxels: np.ndarray) -> dict:
     """Of a [z, y, x] grid: the offset (x, y, z) of the centroid of the top 40 % of the occupied
     cells (by height) from the whole shape's, its extents (x, y, z), and the share of the
     footprint's bounding area that the top and the bottom layers cover."""
-    from shapes import voxel_centers_1d
+    from procedural.shapes import voxel_centers_1d
 
     centres = voxel_centers_1d(voxels.shape[0])
     k, j, i = np.nonzero(voxels)
@@ -77,12 +79,16 @@ def frame_facts(voxels: np.ndarray) -> dict:
     top = points[:, 1] >= np.quantile(points[:, 1], 0.6)
     footprint = (i.max() - i.min() + 1) * (k.max() - k.min() + 1)
     layer_cover = lambda rows: len({(a, b) for a, b in zip(i[rows], k[rows])}) / footprint  # noqa: E731
-    return {"back": points[top].mean(0) - points.mean(0), "extent": points.max(0) - points.min(0),
-            "top_cover": layer_cover(j >= j.max() - 1), "bottom_cover": layer_cover(j <= j.min() + 1)}
+    return {
+        "back": points[top].mean(0) - points.mean(0),
+        "extent": points.max(0) - points.min(0),
+        "top_cover": layer_cover(j >= j.max() - 1),
+        "bottom_cover": layer_cover(j <= j.min() + 1),
+    }
 
 
 def family_facts(synset: str, family: str, n: int = 4) -> list[dict]:
-    from categories import make_shape
+    from procedural.categories import make_shape
 
     facts = []
     for seed in range(n):
@@ -92,9 +98,11 @@ def family_facts(synset: str, family: str, n: int = 4) -> list[dict]:
 
 
 def test_shapenet_frame_rotation_is_a_proper_quarter_turn_about_y():
-    from shapes import SHAPENET_FROM_GRAMMAR
+    from procedural.shapes import SHAPENET_FROM_GRAMMAR
 
-    assert np.allclose(SHAPENET_FROM_GRAMMAR @ SHAPENET_FROM_GRAMMAR.T, np.eye(3)) and np.isclose(np.linalg.det(SHAPENET_FROM_GRAMMAR), 1)
+    assert np.allclose(SHAPENET_FROM_GRAMMAR @ SHAPENET_FROM_GRAMMAR.T, np.eye(3)) and np.isclose(
+        np.linalg.det(SHAPENET_FROM_GRAMMAR), 1
+    )
     assert np.allclose(SHAPENET_FROM_GRAMMAR @ [0, 0, -1], [-1, 0, 0])  # the grammar's back (-z) goes to -x
     assert np.allclose(SHAPENET_FROM_GRAMMAR @ [1, 0, 0], [0, 0, -1])  # its width (x) runs along z
     assert np.allclose(SHAPENET_FROM_GRAMMAR @ [0, 1, 0], [0, 1, 0])  # y stays up
@@ -133,6 +141,9 @@ def test_chairs_and_sofas_face_plus_x_with_their_width_along_z(family):
 @pytest.mark.parametrize("family", sorted(FAMILIES_BY_SYNSET["04379243"]))
 def test_tables_stand_up_with_their_long_side_along_z(family):
     for facts in family_facts("04379243", family):
-        assert facts["top_cover"] > 0.5 and facts["top_cover"] > facts["bottom_cover"], (family, facts)  # y up: the top on top
+        assert facts["top_cover"] > 0.5 and facts["top_cover"] > facts["bottom_cover"], (
+            family,
+            facts,
+        )  # y up: the top on top
         if family in RECTANGULAR_TABLES:
             assert facts["extent"][2] >= facts["extent"][0] - 1e-9, (family, facts)

@@ -45,14 +45,33 @@ def test_killed_run_resumes_to_the_same_weights(tiny_root, tmp_path):
 
 def test_ddp_two_cpu_processes(tiny_root, tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "train_model.py", "--data_root", tiny_root, "--out_dir", str(out), *FAST, "--type", "vox", "--max_iter", "3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29533",
+        "train_model.py",
+        "--data_root",
+        tiny_root,
+        "--out_dir",
+        str(out),
+        *FAST,
+        "--type",
+        "vox",
+        "--max_iter",
+        "3",
+    ]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("training vox on cpu x2") == 1  # only rank 0 logs
     ckpt = torch.load(out / "checkpoint_vox.pth", weights_only=False)
     assert ckpt["step"] == 3 and not any(k.startswith("module.") for k in ckpt["model"])
-    resumed = subprocess.run(cmd[:-2] + ["--max_iter", "4", "--load_checkpoint"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        cmd[:-2] + ["--max_iter", "4", "--load_checkpoint"], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert torch.load(out / "checkpoint_vox.pth", weights_only=False)["step"] == 4
 
@@ -63,18 +82,27 @@ def train_in_process(root, out, *extra):
 
 def test_bad_flags(tiny_root, tmp_path):
     assert_one_line_error(train_in_process(tiny_root, tmp_path / "a", "--type", "foo"), "invalid choice: 'foo'")
-    assert_one_line_error(train_in_process(tiny_root, tmp_path / "b", "--type", "vox", "--load_checkpoint"), "not found")
+    assert_one_line_error(
+        train_in_process(tiny_root, tmp_path / "b", "--type", "vox", "--load_checkpoint"), "not found"
+    )
     code, _, err = train_in_process(tiny_root, tmp_path / "c", "--type", "vox", "--max_iter", "1")
     assert code == 0, err
     os.replace(tmp_path / "c" / "checkpoint_vox.pth", tmp_path / "c" / "checkpoint_point.pth")
-    assert_one_line_error(train_in_process(tiny_root, tmp_path / "c", "--type", "point", "--load_checkpoint"), "holds a 'vox' model")
+    assert_one_line_error(
+        train_in_process(tiny_root, tmp_path / "c", "--type", "point", "--load_checkpoint"), "holds a 'vox' model"
+    )
     (tmp_path / "corrupt").mkdir()
     (tmp_path / "corrupt" / "checkpoint_vox.pth").write_bytes(b"not a checkpoint")
-    assert_one_line_error(train_in_process(tiny_root, tmp_path / "corrupt", "--type", "vox", "--load_checkpoint"), "corrupt")
+    assert_one_line_error(
+        train_in_process(tiny_root, tmp_path / "corrupt", "--type", "vox", "--load_checkpoint"), "corrupt"
+    )
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert_one_line_error(train_in_process(tiny_root, blocker / "sub", "--type", "vox"), "not writable")
-    assert_one_line_error(train_in_process(tiny_root, tmp_path / "lr", "--type", "vox", "--lr", "nan"), "argument --lr: must be a positive number")
+    assert_one_line_error(
+        train_in_process(tiny_root, tmp_path / "lr", "--type", "vox", "--lr", "nan"),
+        "argument --lr: must be a positive number",
+    )
 
 
 def test_cli_error_is_one_line_without_traceback(tiny_root, tmp_path):
@@ -96,7 +124,20 @@ def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, mon
 
     monkeypatch.setattr(train_model, "compute_loss", loss_that_diverges)
     args = train_model.get_args_parser().parse_args(
-        ["--data_root", tiny_root, "--out_dir", str(tmp_path / "nan"), *FAST, "--type", "point", "--max_iter", "6", "--save_freq", "2"])
+        [
+            "--data_root",
+            tiny_root,
+            "--out_dir",
+            str(tmp_path / "nan"),
+            *FAST,
+            "--type",
+            "point",
+            "--max_iter",
+            "6",
+            "--save_freq",
+            "2",
+        ]
+    )
     with pytest.raises(SystemExit) as exit_info:
         train_model.main(args)
     assert exit_info.value.code != 0
@@ -107,7 +148,10 @@ def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, mon
 
 def test_zero_or_negative_budgets_are_refused(tiny_root, tmp_path):
     for flag in ("--max_iter", "--batch_size", "--save_freq"):
-        assert_one_line_error(train_in_process(tiny_root, tmp_path / "zero", "--type", "vox", flag, "0"), f"argument {flag}: must be at least 1")
+        assert_one_line_error(
+            train_in_process(tiny_root, tmp_path / "zero", "--type", "vox", flag, "0"),
+            f"argument {flag}: must be at least 1",
+        )
     assert not os.path.exists(tmp_path / "zero")
 
 
@@ -117,12 +161,16 @@ def test_a_second_run_never_replaces_the_first_unless_asked(tiny_root, tmp_path)
     assert code == 0, err
     before = {name: (out / name).read_bytes() for name in ("checkpoint_vox.pth", "args.json")}
     result = train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "3")
-    assert_one_line_error(result, "already holds a vox run (checkpoint_vox.pth at step 2 of 2): resume it with --load_checkpoint")
+    assert_one_line_error(
+        result, "already holds a vox run (checkpoint_vox.pth at step 2 of 2): resume it with --load_checkpoint"
+    )
     assert {name: (out / name).read_bytes() for name in before} == before  # nothing touched
     code, _, err = train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "1", "--overwrite")
     assert code == 0, err
     assert torch.load(out / "checkpoint_vox.pth", weights_only=False)["step"] == 1
-    assert_one_line_error(train_in_process(tiny_root, out, "--type", "vox", "--load_checkpoint", "--overwrite"), "give one of them")
+    assert_one_line_error(
+        train_in_process(tiny_root, out, "--type", "vox", "--load_checkpoint", "--overwrite"), "give one of them"
+    )
 
 
 def logged_lrs(stdout: str) -> dict[int, float]:
@@ -149,4 +197,6 @@ def test_resuming_with_a_larger_max_iter_stretches_the_schedule(tiny_root, tmp_p
     # Resuming without --max_iter keeps the run's own (now 8-step) plan: nothing left to do.
     code, stdout, err = train_in_process(tiny_root, out, "--type", "point", "--load_checkpoint")
     assert code == 0 and "at step 8 of 8" in stdout, err
-    assert_one_line_error(train_in_process(tiny_root, out, "--type", "point", "--load_checkpoint", "--max_iter", "6"), "already at step 8")
+    assert_one_line_error(
+        train_in_process(tiny_root, out, "--type", "point", "--load_checkpoint", "--max_iter", "6"), "already at step 8"
+    )

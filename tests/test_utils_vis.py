@@ -13,7 +13,9 @@ def test_display_decimation_bounds_faces_and_keeps_the_shape():
     assert len(faces) > 50_000 and 0 < len(small_faces) <= 2000
     assert small_faces.max() < len(small_verts)
     # Merged vertices stay inside the original bounding box.
-    assert (small_verts.min(0).values >= verts.min(0).values - 1e-6).all() and (small_verts.max(0).values <= verts.max(0).values + 1e-6).all()
+    assert (small_verts.min(0).values >= verts.min(0).values - 1e-6).all() and (
+        small_verts.max(0).values <= verts.max(0).values + 1e-6
+    ).all()
     sphere = ico_sphere(2)  # 320 faces: left as it is
     v, f = decimate_for_display(sphere.verts_packed(), sphere.faces_packed(), max_faces=2000)
     assert v is sphere.verts_packed() and f is sphere.faces_packed()
@@ -28,5 +30,7 @@ def test_turntable_of_a_decimated_mesh_is_not_blank_and_empty_is_white():
 
 
 def test_plot_f1_writes_a_png(tmp_path):
-    path = plot_f1(str(tmp_path / "f1.png"), {"model": [10, 50, 90], "mean-shape baseline": [5, 20, 40]}, [0.01, 0.03, 0.05], "t")
+    path = plot_f1(
+        str(tmp_path / "f1.png"), {"model": [10, 50, 90], "mean-shape baseline": [5, 20, 40]}, [0.01, 0.03, 0.05], "t"
+    )
     assert open(path, "rb").read(4) == b"\x89PNG" and not [p for p in tmp_path.iterdir() if ".tmp" in p.name]

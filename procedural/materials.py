@@ -17,35 +17,110 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from parts import ACCENT, BACK, CUSHION, FRAME, METAL, SEAT
+from .parts import ACCENT, BACK, CUSHION, FRAME, METAL, SEAT
 
 KINDS = ("paint", "wood", "fabric", "leather", "metal", "chrome")
 
-WOODS = [(0.78, 0.62, 0.42), (0.55, 0.36, 0.2), (0.42, 0.25, 0.14), (0.28, 0.17, 0.1), (0.7, 0.52, 0.33), (0.86, 0.76, 0.6)]
-FABRICS = [(0.55, 0.55, 0.55), (0.3, 0.3, 0.32), (0.72, 0.66, 0.56), (0.25, 0.33, 0.48), (0.45, 0.22, 0.2), (0.3, 0.42, 0.3),
-           (0.85, 0.83, 0.78), (0.16, 0.16, 0.17), (0.6, 0.45, 0.3), (0.5, 0.55, 0.62)]
-LEATHERS = [(0.1, 0.08, 0.07), (0.35, 0.2, 0.11), (0.55, 0.33, 0.17), (0.85, 0.82, 0.76), (0.45, 0.1, 0.08), (0.2, 0.2, 0.22)]
-PAINTS = [(0.92, 0.92, 0.9), (0.12, 0.12, 0.13), (0.7, 0.12, 0.1), (0.15, 0.3, 0.55), (0.9, 0.7, 0.2), (0.3, 0.5, 0.35), (0.6, 0.6, 0.62)]
+WOODS = [
+    (0.78, 0.62, 0.42),
+    (0.55, 0.36, 0.2),
+    (0.42, 0.25, 0.14),
+    (0.28, 0.17, 0.1),
+    (0.7, 0.52, 0.33),
+    (0.86, 0.76, 0.6),
+]
+FABRICS = [
+    (0.55, 0.55, 0.55),
+    (0.3, 0.3, 0.32),
+    (0.72, 0.66, 0.56),
+    (0.25, 0.33, 0.48),
+    (0.45, 0.22, 0.2),
+    (0.3, 0.42, 0.3),
+    (0.85, 0.83, 0.78),
+    (0.16, 0.16, 0.17),
+    (0.6, 0.45, 0.3),
+    (0.5, 0.55, 0.62),
+]
+LEATHERS = [
+    (0.1, 0.08, 0.07),
+    (0.35, 0.2, 0.11),
+    (0.55, 0.33, 0.17),
+    (0.85, 0.82, 0.76),
+    (0.45, 0.1, 0.08),
+    (0.2, 0.2, 0.22),
+]
+PAINTS = [
+    (0.92, 0.92, 0.9),
+    (0.12, 0.12, 0.13),
+    (0.7, 0.12, 0.1),
+    (0.15, 0.3, 0.55),
+    (0.9, 0.7, 0.2),
+    (0.3, 0.5, 0.35),
+    (0.6, 0.6, 0.62),
+]
 METALS = [(0.6, 0.6, 0.62), (0.12, 0.12, 0.13), (0.85, 0.85, 0.83), (0.5, 0.45, 0.38)]
 
 # Which materials each family style gives each part role, as (kind, weight) choices.
 STYLES = {
-    "wood": {FRAME: [("wood", 0.75), ("paint", 0.25)], SEAT: [("same", 0.6), ("fabric", 0.2), ("leather", 0.1), ("paint", 0.1)],
-             BACK: [("same", 0.8), ("fabric", 0.2)], CUSHION: [("fabric", 0.7), ("leather", 0.3)]},
-    "office": {METAL: [("metal", 0.6), ("chrome", 0.4)], CUSHION: [("fabric", 0.6), ("leather", 0.4)], ACCENT: [("paint", 1.0)],
-               FRAME: [("metal", 1.0)], SEAT: [("fabric", 1.0)], BACK: [("fabric", 1.0)]},
-    "upholstered": {CUSHION: [("fabric", 0.7), ("leather", 0.3)], SEAT: [("same", 0.7), ("fabric", 0.3)], FRAME: [("wood", 0.8), ("metal", 0.2)],
-                    BACK: [("same", 1.0)]},
-    "tube": {METAL: [("chrome", 0.6), ("metal", 0.4)], SEAT: [("leather", 0.3), ("wood", 0.35), ("fabric", 0.2), ("paint", 0.15)],
-             BACK: [("same", 0.8), ("fabric", 0.2)], CUSHION: [("leather", 0.5), ("fabric", 0.5)], FRAME: [("metal", 1.0)]},
-    "wood_or_metal": {FRAME: [("wood", 0.5), ("metal", 0.3), ("paint", 0.2)], METAL: [("chrome", 0.5), ("metal", 0.5)],
-                      SEAT: [("wood", 0.4), ("leather", 0.3), ("fabric", 0.15), ("paint", 0.15)], BACK: [("same", 1.0)], CUSHION: [("leather", 0.5), ("fabric", 0.5)]},
-    "modern": {METAL: [("metal", 0.4), ("chrome", 0.3), ("paint", 0.3)], SEAT: [("paint", 0.5), ("fabric", 0.3), ("leather", 0.2)], BACK: [("same", 1.0)],
-               FRAME: [("paint", 1.0)], CUSHION: [("fabric", 1.0)]},
-    "table": {SEAT: [("wood", 0.65), ("paint", 0.25), ("metal", 0.1)], FRAME: [("same", 0.55), ("wood", 0.15), ("metal", 0.2), ("paint", 0.1)],
-              METAL: [("metal", 0.5), ("chrome", 0.3), ("paint", 0.2)], ACCENT: [("metal", 1.0)]},
-    "sofa": {CUSHION: [("fabric", 0.75), ("leather", 0.25)], SEAT: [("same", 0.8), ("fabric", 0.2)], BACK: [("same", 1.0)], FRAME: [("same", 0.85), ("wood", 0.15)]},
-    "sofa_frame": {FRAME: [("wood", 0.7), ("metal", 0.3)], SEAT: [("fabric", 0.75), ("leather", 0.25)], BACK: [("same", 1.0)], CUSHION: [("fabric", 1.0)]},
+    "wood": {
+        FRAME: [("wood", 0.75), ("paint", 0.25)],
+        SEAT: [("same", 0.6), ("fabric", 0.2), ("leather", 0.1), ("paint", 0.1)],
+        BACK: [("same", 0.8), ("fabric", 0.2)],
+        CUSHION: [("fabric", 0.7), ("leather", 0.3)],
+    },
+    "office": {
+        METAL: [("metal", 0.6), ("chrome", 0.4)],
+        CUSHION: [("fabric", 0.6), ("leather", 0.4)],
+        ACCENT: [("paint", 1.0)],
+        FRAME: [("metal", 1.0)],
+        SEAT: [("fabric", 1.0)],
+        BACK: [("fabric", 1.0)],
+    },
+    "upholstered": {
+        CUSHION: [("fabric", 0.7), ("leather", 0.3)],
+        SEAT: [("same", 0.7), ("fabric", 0.3)],
+        FRAME: [("wood", 0.8), ("metal", 0.2)],
+        BACK: [("same", 1.0)],
+    },
+    "tube": {
+        METAL: [("chrome", 0.6), ("metal", 0.4)],
+        SEAT: [("leather", 0.3), ("wood", 0.35), ("fabric", 0.2), ("paint", 0.15)],
+        BACK: [("same", 0.8), ("fabric", 0.2)],
+        CUSHION: [("leather", 0.5), ("fabric", 0.5)],
+        FRAME: [("metal", 1.0)],
+    },
+    "wood_or_metal": {
+        FRAME: [("wood", 0.5), ("metal", 0.3), ("paint", 0.2)],
+        METAL: [("chrome", 0.5), ("metal", 0.5)],
+        SEAT: [("wood", 0.4), ("leather", 0.3), ("fabric", 0.15), ("paint", 0.15)],
+        BACK: [("same", 1.0)],
+        CUSHION: [("leather", 0.5), ("fabric", 0.5)],
+    },
+    "modern": {
+        METAL: [("metal", 0.4), ("chrome", 0.3), ("paint", 0.3)],
+        SEAT: [("paint", 0.5), ("fabric", 0.3), ("leather", 0.2)],
+        BACK: [("same", 1.0)],
+        FRAME: [("paint", 1.0)],
+        CUSHION: [("fabric", 1.0)],
+    },
+    "table": {
+        SEAT: [("wood", 0.65), ("paint", 0.25), ("metal", 0.1)],
+        FRAME: [("same", 0.55), ("wood", 0.15), ("metal", 0.2), ("paint", 0.1)],
+        METAL: [("metal", 0.5), ("chrome", 0.3), ("paint", 0.2)],
+        ACCENT: [("metal", 1.0)],
+    },
+    "sofa": {
+        CUSHION: [("fabric", 0.75), ("leather", 0.25)],
+        SEAT: [("same", 0.8), ("fabric", 0.2)],
+        BACK: [("same", 1.0)],
+        FRAME: [("same", 0.85), ("wood", 0.15)],
+    },
+    "sofa_frame": {
+        FRAME: [("wood", 0.7), ("metal", 0.3)],
+        SEAT: [("fabric", 0.75), ("leather", 0.25)],
+        BACK: [("same", 1.0)],
+        CUSHION: [("fabric", 1.0)],
+    },
 }
 
 
@@ -68,23 +143,75 @@ def _jitter(rng, color, amount=0.06):
 
 def make_material(kind: str, rng, axis, centre) -> Material:
     axis = tuple(axis)
-    origin = tuple(np.asarray(centre) + rng.normal(0, 0.6, 3))  # far off: rings cross a board as near-parallel grain lines
+    origin = tuple(
+        np.asarray(centre) + rng.normal(0, 0.6, 3)
+    )  # far off: rings cross a board as near-parallel grain lines
     if kind == "wood":
         base = np.asarray(WOODS[int(rng.integers(len(WOODS)))])
-        return Material(kind, _jitter(rng, base, 0.03), tuple(base * rng.uniform(0.65, 0.85)), rng.uniform(0.1, 0.35), rng.uniform(10, 30), 0.0, rng.uniform(40, 90), axis, origin)
+        return Material(
+            kind,
+            _jitter(rng, base, 0.03),
+            tuple(base * rng.uniform(0.65, 0.85)),
+            rng.uniform(0.1, 0.35),
+            rng.uniform(10, 30),
+            0.0,
+            rng.uniform(40, 90),
+            axis,
+            origin,
+        )
     if kind == "fabric":
         base = np.asarray(FABRICS[int(rng.integers(len(FABRICS)))])
-        return Material(kind, _jitter(rng, base), tuple(base * rng.uniform(0.7, 0.9)), rng.uniform(0.0, 0.06), 4.0, 0.0, rng.uniform(60, 140), axis, origin)
+        return Material(
+            kind,
+            _jitter(rng, base),
+            tuple(base * rng.uniform(0.7, 0.9)),
+            rng.uniform(0.0, 0.06),
+            4.0,
+            0.0,
+            rng.uniform(60, 140),
+            axis,
+            origin,
+        )
     if kind == "leather":
         base = np.asarray(LEATHERS[int(rng.integers(len(LEATHERS)))])
-        return Material(kind, _jitter(rng, base, 0.03), tuple(base * 0.75), rng.uniform(0.3, 0.6), rng.uniform(25, 60), 0.0, rng.uniform(30, 70), axis, origin)
+        return Material(
+            kind,
+            _jitter(rng, base, 0.03),
+            tuple(base * 0.75),
+            rng.uniform(0.3, 0.6),
+            rng.uniform(25, 60),
+            0.0,
+            rng.uniform(30, 70),
+            axis,
+            origin,
+        )
     if kind == "chrome":
         return Material(kind, (0.35, 0.35, 0.37), (0.3, 0.3, 0.3), 0.9, 90.0, rng.uniform(0.55, 0.8), 1.0, axis, origin)
     if kind == "metal":
         base = np.asarray(METALS[int(rng.integers(len(METALS)))])
-        return Material(kind, _jitter(rng, base, 0.02), tuple(base), rng.uniform(0.4, 0.7), rng.uniform(30, 70), rng.uniform(0.05, 0.2), 1.0, axis, origin)
+        return Material(
+            kind,
+            _jitter(rng, base, 0.02),
+            tuple(base),
+            rng.uniform(0.4, 0.7),
+            rng.uniform(30, 70),
+            rng.uniform(0.05, 0.2),
+            1.0,
+            axis,
+            origin,
+        )
     base = np.asarray(PAINTS[int(rng.integers(len(PAINTS)))])
-    return Material("paint", _jitter(rng, base, 0.05), tuple(base), rng.uniform(0.15, 0.4), rng.uniform(15, 40), 0.0, rng.uniform(8, 20), axis, origin)
+    return Material(
+        "paint",
+        _jitter(rng, base, 0.05),
+        tuple(base),
+        rng.uniform(0.15, 0.4),
+        rng.uniform(15, 40),
+        0.0,
+        rng.uniform(8, 20),
+        axis,
+        origin,
+    )
 
 
 def _choose(rng, options):
@@ -108,13 +235,31 @@ def assign_materials(style: str, groups: list[int], axes: np.ndarray, centres: n
             continue
         kind = "paint" if kind == "same" else kind
         if group == ACCENT and kind == "paint":  # knobs, handles, mechanisms: dark plastic
-            prototypes[group] = Material("paint", tuple(rng.uniform(0.05, 0.2) * np.ones(3)), (0.1, 0.1, 0.1), 0.3, 30.0, 0.0, 10.0, (0, 1, 0), (0, 0, 0))
+            prototypes[group] = Material(
+                "paint",
+                tuple(rng.uniform(0.05, 0.2) * np.ones(3)),
+                (0.1, 0.1, 0.1),
+                0.3,
+                30.0,
+                0.0,
+                10.0,
+                (0, 1, 0),
+                (0, 0, 0),
+            )
         else:
             prototypes[group] = make_material(kind, rng, (0, 1, 0), (0, 0, 0))
         first = first or prototypes[group]
     # The grain follows each part's own axis, its rings centred off the part (flat-sawn look).
-    return [Material(**{**prototypes[g].__dict__, "axis": tuple(a), "origin": tuple(np.asarray(c) + np.asarray(prototypes[g].origin))})
-            for g, a, c in zip(groups, axes, centres)]
+    return [
+        Material(
+            **{
+                **prototypes[g].__dict__,
+                "axis": tuple(a),
+                "origin": tuple(np.asarray(c) + np.asarray(prototypes[g].origin)),
+            }
+        )
+        for g, a, c in zip(groups, axes, centres)
+    ]
 
 
 def material_table(materials: list[Material]) -> dict[str, torch.Tensor]:
@@ -150,7 +295,11 @@ def value_noise(points: torch.Tensor) -> torch.Tensor:
     for dx in (0, 1):
         for dy in (0, 1):
             for dz in (0, 1):
-                weight = (frac[:, 0] if dx else 1 - frac[:, 0]) * (frac[:, 1] if dy else 1 - frac[:, 1]) * (frac[:, 2] if dz else 1 - frac[:, 2])
+                weight = (
+                    (frac[:, 0] if dx else 1 - frac[:, 0])
+                    * (frac[:, 1] if dy else 1 - frac[:, 1])
+                    * (frac[:, 2] if dz else 1 - frac[:, 2])
+                )
                 out += weight * _hash(i[:, 0] + dx, i[:, 1] + dy, i[:, 2] + dz)
     return out
 
@@ -182,7 +331,9 @@ def surface(table: dict, part_ids: torch.Tensor, positions: torch.Tensor) -> tup
         rings = torch.frac(radial * scale[wood] * 0.6 + 1.5 * wobble)
         tone = torch.sigmoid((rings - 0.75) * 14)  # thin dark latewood bands
         along = (d * axis).sum(1, keepdim=True)
-        streaks = 0.15 * value_noise((d - along * axis) * 90.0 + along * axis * 4.0)  # fibres: fine across the grain, long along it
+        streaks = 0.15 * value_noise(
+            (d - along * axis) * 90.0 + along * axis * 4.0
+        )  # fibres: fine across the grain, long along it
         albedo[wood] = (color[wood] * (1 - tone[:, None]) + color2[wood] * tone[:, None]) * (0.92 + streaks)[:, None]
     fabric = kind == KINDS.index("fabric")
     if fabric.any():

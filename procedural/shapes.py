@@ -9,17 +9,17 @@ The solid is the union of the parts (`parts.py`), so voxels and occupancy labels
 The mesh is the union's surface: axis-aligned boxes are cut along each other and contribute only
 their exposed faces; other parts contribute their faces that are not wholly inside another part
 (a leg's end inside a seat is dropped), so the surface samples of the OBJ lie on the solid's
-surface up to the triangles that straddle a junction. numpy only; imports only `parts.py`.
+surface up to the triangles that straddle a junction. numpy only; imports `parts.py` and the
+R2N2 voxel resolution.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from parts import Box, Part
+from r2n2 import VOXEL_RES
 
-# The R2N2 voxel resolution (ShapeNetVox32); `r2n2.VOXEL_RES` is the same number.
-VOXEL_RES = 32
+from .parts import Box, Part
 
 
 @dataclass
@@ -156,7 +156,9 @@ def voxel_centers_1d(res: int = VOXEL_RES) -> np.ndarray:
     return (np.arange(res) + 0.5) / res - 0.5
 
 
-def voxelize_parts(parts: list[Part], res: int = VOXEL_RES, supersample: int = 3, min_fraction: float = 1e-6, side: float = 1.0) -> np.ndarray:
+def voxelize_parts(
+    parts: list[Part], res: int = VOXEL_RES, supersample: int = 3, min_fraction: float = 1e-6, side: float = 1.0
+) -> np.ndarray:
     """Solid occupancy of a union of parts on a res^3 grid over the cube [-side/2, side/2]^3.
 
     A voxel is occupied when at least `min_fraction` of its supersample^3 sub-cell centres lie
@@ -193,9 +195,13 @@ def sample_union_surface(parts: list[Part], n: int, rng: np.random.Generator) ->
     Points are drawn on every part's own surface (area-weighted, interpolated analytic normals)
     and those inside another part are rejected: what is left is exactly the union's boundary,
     junctions included, which the OBJ's triangles only approximate where they straddle one."""
-    meshes = [part.mesh(detail=4) for part in parts]  # fine: the chords of curved parts within ~1e-3 of the ideal surface
+    meshes = [
+        part.mesh(detail=4) for part in parts
+    ]  # fine: the chords of curved parts within ~1e-3 of the ideal surface
     tris = [(v[f], nrm[f]) for v, f, nrm in meshes]
-    areas = np.concatenate([0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1) for t, _ in tris])
+    areas = np.concatenate(
+        [0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1) for t, _ in tris]
+    )
     owner = np.concatenate([np.full(len(t), k) for k, (t, _) in enumerate(tris)])
     corners, corner_normals = np.concatenate([t for t, _ in tris]), np.concatenate([nrm for _, nrm in tris])
     points, normals = np.zeros((0, 3)), np.zeros((0, 3))
@@ -222,7 +228,9 @@ def sample_union_surface(parts: list[Part], n: int, rng: np.random.Generator) ->
     return points[:n], normals
 
 
-def occupancy_queries(surface: np.ndarray, n_uniform: int, n_near: int, rng: np.random.Generator, sigmas=(0.01, 0.03)) -> np.ndarray:
+def occupancy_queries(
+    surface: np.ndarray, n_uniform: int, n_near: int, rng: np.random.Generator, sigmas=(0.01, 0.03)
+) -> np.ndarray:
     """Query points as Occupancy Networks trains on (label them with `union_contains`): n_uniform
     uniform in the slightly padded cube [-0.55, 0.55]^3 and n_near surface points (n, 3)
     jittered by N(0, sigma^2), half at each sigma. Returns (n_uniform + n_near, 3)."""

@@ -6,15 +6,16 @@ import warnings
 import pytest
 import torch
 
-import embedded_dataset
-from categories import SYNSETS
+import procedural
 from dataset import R2N2Dataset
 from geometry import voxels_to_meshes
 from metrics import compute_sampling_metrics
+from procedural.categories import SYNSETS
+from procedural.shape_files import shape_id, shape_parts
 
 
 def test_six_models_give_train_and_test(tmp_path):
-    embedded_dataset.generate(str(tmp_path / "six"), n_models=6, n_views=1, seed=3, workers=1, quiet=True)
+    procedural.write_dataset(str(tmp_path / "six"), n_models=6, n_views=1, seed=3, workers=1, quiet=True)
     splits = json.load(open(tmp_path / "six" / "splits.json"))
     assert sum(len(m) for m in splits["train"].values()) == 3
     assert sum(len(m) for m in splits["test"].values()) == 3
@@ -23,21 +24,24 @@ def test_six_models_give_train_and_test(tmp_path):
 
 def test_generation_is_deterministic(tiny_root, tmp_path):
     again = str(tmp_path / "again")
-    embedded_dataset.generate(again, n_models=9, n_views=2, seed=0, workers=2, quiet=True)
+    procedural.write_dataset(again, n_models=9, n_views=2, seed=0, workers=2, quiet=True)
     for rel in ("splits.json",):
         assert filecmp.cmp(os.path.join(tiny_root, rel), os.path.join(again, rel), shallow=False)
     splits = json.load(open(os.path.join(again, "splits.json")))
     synset, models = next(iter(splits["train"].items()))
     model = next(iter(models))
-    for rel in (f"shapenet/{synset}/{model}/model.obj", f"r2n2/ShapeNetVoxels/{synset}/{model}/model.binvox",
-                f"r2n2/ShapeNetRendering/{synset}/{model}/rendering/00.png",
-                f"r2n2/ShapeNetRendering/{synset}/{model}/rendering/rendering_metadata.txt"):
+    for rel in (
+        f"shapenet/{synset}/{model}/model.obj",
+        f"r2n2/ShapeNetVoxels/{synset}/{model}/model.binvox",
+        f"r2n2/ShapeNetRendering/{synset}/{model}/rendering/00.png",
+        f"r2n2/ShapeNetRendering/{synset}/{model}/rendering/rendering_metadata.txt",
+    ):
         assert filecmp.cmp(os.path.join(tiny_root, rel), os.path.join(again, rel), shallow=False), rel
 
 
 def test_existing_root_is_refused(tiny_root):
     with pytest.raises(FileExistsError):
-        embedded_dataset.generate(tiny_root, n_models=3, n_views=1, quiet=True)
+        procedural.write_dataset(tiny_root, n_models=3, n_views=1, quiet=True)
 
 
 def test_pytorch3d_r2n2_loads_generated_data(tiny_root):
@@ -47,8 +51,14 @@ def test_pytorch3d_r2n2_loads_generated_data(tiny_root):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = R2N2(
-            "train", os.path.join(tiny_root, "shapenet"), os.path.join(tiny_root, "r2n2"), os.path.join(tiny_root, "splits.json"),
-            return_voxels=True, voxels_rel_path="ShapeNetVoxels", load_textures=False, return_all_views=True,
+            "train",
+            os.path.join(tiny_root, "shapenet"),
+            os.path.join(tiny_root, "r2n2"),
+            os.path.join(tiny_root, "splits.json"),
+            return_voxels=True,
+            voxels_rel_path="ShapeNetVoxels",
+            load_textures=False,
+            return_all_views=True,
         )
     assert len(theirs) == len(ours.entries)
     item = ours[0]
@@ -89,6 +99,7 @@ def test_voxels_mesh_and_exact_surface_agree_on_every_model(tiny_root):
             assert f1 >= 85.0, f"{item['model_id']}: OBJ vs exact samples F1@0.02 {f1:.1f}"
     assert checked == 9
 
+
 def winding_numbers(points, verts, faces):
     """Brute-force inside test: the generalised winding number of a closed triangle mesh at
     points (P, 3), the sum of the triangles' solid angles (Van Oosterom and Strackee) over 4 pi:
@@ -98,7 +109,9 @@ def winding_numbers(points, verts, faces):
     a, b, c = (verts[faces][None, :, k] - points[:, None] for k in range(3))  # (P, F, 3)
     la, lb, lc = (np.linalg.norm(v, axis=-1) for v in (a, b, c))
     det = np.einsum("pfi,pfi->pf", a, np.cross(b, c))
-    dots = np.einsum("pfi,pfi->pf", a, b) * lc + np.einsum("pfi,pfi->pf", b, c) * la + np.einsum("pfi,pfi->pf", c, a) * lb
+    dots = (
+        np.einsum("pfi,pfi->pf", a, b) * lc + np.einsum("pfi,pfi->pf", b, c) * la + np.einsum("pfi,pfi->pf", c, a) * lb
+    )
     return np.arctan2(det, la * lb * lc + dots).sum(1) / (2 * np.pi)
 
 
@@ -108,14 +121,14 @@ def test_exact_occupancy_labels_against_a_brute_force_inside_test(tiny_root):
     may differ only within the curved parts' tessellation band, 2.5e-3 of the surface."""
     import numpy as np
 
-    from parts import box
-    from shapes import sample_union_surface
+    from procedural.parts import box
+    from procedural.shapes import sample_union_surface
 
     cube = box(-0.1, 0.1, -0.1, 0.1, -0.1, 0.1).mesh()
     assert np.allclose(winding_numbers(np.array([[0.0, 0.05, 0.0], [0.0, 0.15, 0.0]]), cube[0], cube[1]), [1, 0])
     for synset in SYNSETS:
-        family, parts, _ = embedded_dataset.model_parts(0, synset, 0)
-        stored = np.load(os.path.join(tiny_root, "shapenet", synset, embedded_dataset.model_id(0, synset, 0), "points.npz"))
+        family, parts, _ = shape_parts(0, synset, 0)
+        stored = np.load(os.path.join(tiny_root, "shapenet", synset, shape_id(0, synset, 0), "points.npz"))
         points = stored["points"].astype(np.float64)
         labels = np.unpackbits(stored["occupancies"])[: len(points)].astype(bool)
         pick = np.random.default_rng(0).choice(len(points), 300, replace=False)  # uniform and near-surface alike
@@ -149,7 +162,9 @@ def test_make_dataset_cli_refuses_bad_flags_and_an_existing_root(tiny_root):
     from conftest import assert_one_line_error, call_main
 
     assert_one_line_error(call_main("make_dataset", "--root", tiny_root, "--n_models", "3"), "already exists")
-    assert_one_line_error(call_main("make_dataset", "--root", tiny_root + "-x", "--n_models", "0"), "must be at least 1")
+    assert_one_line_error(
+        call_main("make_dataset", "--root", tiny_root + "-x", "--n_models", "0"), "must be at least 1"
+    )
 
 
 def back_offset(points):
@@ -172,7 +187,7 @@ def test_written_files_are_in_shapenet_orientation(tiny_root, archives_root):
 
     backless = {"stool", "bar_stool", "bench"}
     families = json.load(open(os.path.join(tiny_root, "families.json")))
-    families.update({embedded_dataset.model_id(1, synset, i): embedded_dataset.model_parts(1, synset, i)[0] for synset in SYNSETS for i in range(2)})
+    families.update({shape_id(1, synset, i): shape_parts(1, synset, i)[0] for synset in SYNSETS for i in range(2)})
     checked = 0
     for root in (tiny_root, archives_root):
         ds = R2N2Dataset(root, "all", views="first", quiet=True)
@@ -186,13 +201,17 @@ def test_written_files_are_in_shapenet_orientation(tiny_root, archives_root):
                 mesh_dir = os.path.join(root, "shapenet", entry.synset, entry.model_id)
                 item = ds[m]
                 torch.manual_seed(0)
-                sources["OBJ"] = sample_points_from_meshes(Meshes([item["verts"]], [item["faces"]]), 5000)[0].numpy()  # by area, not vertices
+                sources["OBJ"] = sample_points_from_meshes(Meshes([item["verts"]], [item["faces"]]), 5000)[
+                    0
+                ].numpy()  # by area, not vertices
                 sources["samples"] = np.load(os.path.join(mesh_dir, "pointcloud.npz"))["points"].astype(float)
                 stored = np.load(os.path.join(mesh_dir, "points.npz"))
                 inside = np.unpackbits(stored["occupancies"])[: len(stored["points"])].astype(bool)
                 sources["inside labels"] = stored["points"][inside].astype(float)
             for name, points in sources.items():
                 dx, dz = back_offset(points)
-                assert dx < -0.01 and abs(dz) < max(0.01, abs(dx)), f"{families[entry.model_id]} {entry.model_id}: {name} back offset x {dx:.3f} z {dz:.3f}"
+                assert dx < -0.01 and abs(dz) < max(0.01, abs(dx)), (
+                    f"{families[entry.model_id]} {entry.model_id}: {name} back offset x {dx:.3f} z {dz:.3f}"
+                )
             checked += 1
     assert checked >= 3

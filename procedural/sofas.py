@@ -8,8 +8,8 @@ Raw units: about a metre; y up, the sitter faces +z, floor at y = 0, centred on 
 
 import numpy as np
 
-from furniture import Family, four_legs, leg
-from parts import BACK, CUSHION, FRAME, SEAT, Part, RoundedBox, box
+from .furniture import Family, four_legs, leg
+from .parts import BACK, CUSHION, FRAME, SEAT, Part, RoundedBox, box
 
 
 def _block(x0, x1, y0, y1, z0, z1, radius, group=CUSHION) -> Part:
@@ -17,10 +17,24 @@ def _block(x0, x1, y0, y1, z0, z1, radius, group=CUSHION) -> Part:
     half = np.array([x1 - x0, y1 - y0, z1 - z0]) / 2
     if radius <= 0:
         return box(x0, x1, y0, y1, z0, z1, group)
-    return RoundedBox(center=[(x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2], half=half, radius=min(radius, 0.49 * half.min()), group=group)
+    return RoundedBox(
+        center=[(x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2],
+        half=half,
+        radius=min(radius, 0.49 * half.min()),
+        group=group,
+    )
 
 
-def _sofa(rng, width, depth, arms: tuple[bool, bool], chaise: float = 0.0, chaise_side: int = 1, radius=None, legs: bool | None = None) -> list[Part]:
+def _sofa(
+    rng,
+    width,
+    depth,
+    arms: tuple[bool, bool],
+    chaise: float = 0.0,
+    chaise_side: int = 1,
+    radius=None,
+    legs: bool | None = None,
+) -> list[Part]:
     """A sofa `width` wide: base, back, arms (left, right), seat cushions; a chaise extends the
     seat forwards by `chaise` on one side (an L)."""
     seat_h = rng.uniform(0.38, 0.46)
@@ -39,21 +53,63 @@ def _sofa(rng, width, depth, arms: tuple[bool, bool], chaise: float = 0.0, chais
     inner1 = hw - (arm_w if arms[1] else 0.0)
     for present, x0 in zip(arms, (-hw, hw - arm_w)):
         if present:
-            parts.append(_block(x0, x0 + arm_w, foot_h, arm_top, -hd, hd + (chaise if (x0 > 0) == (chaise_side > 0) and chaise else 0.0), radius * rng.uniform(1, 2.5)))
+            parts.append(
+                _block(
+                    x0,
+                    x0 + arm_w,
+                    foot_h,
+                    arm_top,
+                    -hd,
+                    hd + (chaise if (x0 > 0) == (chaise_side > 0) and chaise else 0.0),
+                    radius * rng.uniform(1, 2.5),
+                )
+            )
     if chaise:
-        x0, x1 = (inner1 - (inner1 - inner0) * 0.42, inner1) if chaise_side > 0 else (inner0, inner0 + (inner1 - inner0) * 0.42)
+        x0, x1 = (
+            (inner1 - (inner1 - inner0) * 0.42, inner1)
+            if chaise_side > 0
+            else (inner0, inner0 + (inner1 - inner0) * 0.42)
+        )
         parts.append(_block(x0, x1, foot_h, base_top, hd - 0.02, hd + chaise, radius * 0.5, FRAME))
-        parts.append(_block(x0 + 0.01, x1 - 0.01, base_top, seat_h, hd - 0.02, hd + chaise - 0.02, min(cushion_t / 2.2, 0.05), SEAT))
+        parts.append(
+            _block(
+                x0 + 0.01, x1 - 0.01, base_top, seat_h, hd - 0.02, hd + chaise - 0.02, min(cushion_t / 2.2, 0.05), SEAT
+            )
+        )
     n_cushions = int(rng.integers(1, 4))
     step = (inner1 - inner0) / n_cushions
     gap = -0.003 if n_cushions > 1 else 0.0  # cushions pressed together: their rounded edges make the seams
     for k in range(n_cushions):
-        parts.append(_block(inner0 + k * step + gap, inner0 + (k + 1) * step - gap, base_top, seat_h, -hd + back_t, hd, min(cushion_t / 2.2, 0.05), SEAT))
+        parts.append(
+            _block(
+                inner0 + k * step + gap,
+                inner0 + (k + 1) * step - gap,
+                base_top,
+                seat_h,
+                -hd + back_t,
+                hd,
+                min(cushion_t / 2.2, 0.05),
+                SEAT,
+            )
+        )
         if rng.random() < 0.5:  # back cushions
-            parts.append(_block(inner0 + k * step + gap, inner0 + (k + 1) * step - gap, seat_h, seat_h + back_h * 0.85, -hd + back_t, -hd + back_t + rng.uniform(0.1, 0.18), 0.05, SEAT))
+            parts.append(
+                _block(
+                    inner0 + k * step + gap,
+                    inner0 + (k + 1) * step - gap,
+                    seat_h,
+                    seat_h + back_h * 0.85,
+                    -hd + back_t,
+                    -hd + back_t + rng.uniform(0.1, 0.18),
+                    0.05,
+                    SEAT,
+                )
+            )
     if legs:
         style = ("taper_round", "square", "round", "taper_square")[int(rng.integers(4))]
-        parts += four_legs(rng, hw - 0.06, hd - 0.06, 0.0, foot_h + 0.01, rng.uniform(0.03, 0.06), style, rng.uniform(0, 0.15))
+        parts += four_legs(
+            rng, hw - 0.06, hd - 0.06, 0.0, foot_h + 0.01, rng.uniform(0.03, 0.06), style, rng.uniform(0, 0.15)
+        )
         if chaise:
             x = (hw - 0.06) * chaise_side
             parts.append(leg(rng, x, hd + chaise - 0.06, 0.0, foot_h + 0.01, 0.04, style))
@@ -69,7 +125,14 @@ def loveseat(rng) -> list[Part]:
 
 
 def sectional(rng) -> list[Part]:
-    return _sofa(rng, rng.uniform(2.0, 2.8), rng.uniform(0.85, 1.0), (True, True), chaise=rng.uniform(0.5, 0.8), chaise_side=1 if rng.random() < 0.5 else -1)
+    return _sofa(
+        rng,
+        rng.uniform(2.0, 2.8),
+        rng.uniform(0.85, 1.0),
+        (True, True),
+        chaise=rng.uniform(0.5, 0.8),
+        chaise_side=1 if rng.random() < 0.5 else -1,
+    )
 
 
 def chaise(rng) -> list[Part]:
@@ -80,7 +143,14 @@ def chaise(rng) -> list[Part]:
 
 def modern(rng) -> list[Part]:
     """Low, thick and rounded everywhere."""
-    return _sofa(rng, rng.uniform(1.6, 2.4), rng.uniform(0.85, 1.05), (True, True), radius=rng.uniform(0.06, 0.12), legs=rng.random() < 0.4)
+    return _sofa(
+        rng,
+        rng.uniform(1.6, 2.4),
+        rng.uniform(0.85, 1.05),
+        (True, True),
+        radius=rng.uniform(0.06, 0.12),
+        legs=rng.random() < 0.4,
+    )
 
 
 def slim_frame(rng) -> list[Part]:
@@ -90,7 +160,16 @@ def slim_frame(rng) -> list[Part]:
     hw, hd = width / 2, depth / 2
     t = rng.uniform(0.03, 0.05)
     frame_y = seat_h - rng.uniform(0.12, 0.18)
-    parts = four_legs(rng, hw - t, hd - t, 0.0, frame_y, t, ("square", "taper_round", "round")[int(rng.integers(3))], rng.uniform(0, 0.08))
+    parts = four_legs(
+        rng,
+        hw - t,
+        hd - t,
+        0.0,
+        frame_y,
+        t,
+        ("square", "taper_round", "round")[int(rng.integers(3))],
+        rng.uniform(0, 0.08),
+    )
     parts.append(box(-hw, hw, frame_y - 0.04, frame_y, -hd, hd, FRAME))
     arm_top = seat_h + rng.uniform(0.12, 0.22)
     for sx in (-1, 1):

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from furniture import LEG_STYLES, Family, four_legs, pedestal
-from parts import ACCENT, FRAME, METAL, SEAT, Lathe, Part, RoundedBox, Tube, box, rot_z
+from .furniture import LEG_STYLES, Family, four_legs, pedestal
+from .parts import ACCENT, FRAME, METAL, SEAT, Lathe, Part, RoundedBox, Tube, box, rot_z
 
 
 def _top(rng, half_w, half_d, height, thickness, shape: str) -> list[Part]:
@@ -22,7 +22,14 @@ def _top(rng, half_w, half_d, height, thickness, shape: str) -> list[Part]:
         profile = np.array([[-thickness, half_w - bevel], [-thickness + bevel, half_w], [0, half_w]])
         return [Lathe(center=[0, height, 0], profile=profile, segments=32, group=SEAT)]
     if shape == "rounded":
-        return [RoundedBox(center=[0, height - thickness / 2, 0], half=[half_w, thickness / 2, half_d], radius=thickness * rng.uniform(0.3, 0.49), group=SEAT)]
+        return [
+            RoundedBox(
+                center=[0, height - thickness / 2, 0],
+                half=[half_w, thickness / 2, half_d],
+                radius=thickness * rng.uniform(0.3, 0.49),
+                group=SEAT,
+            )
+        ]
     return [box(-half_w, half_w, height - thickness, height, -half_d, half_d, SEAT)]
 
 
@@ -32,8 +39,9 @@ def _rect_top(rng, half_w, half_d, height, thickness) -> list[Part]:
 
 def _aprons(half_w, half_d, y_under, depth, t, group=FRAME) -> list[Part]:
     """Rails under the top joining legs at (+-half_w, +-half_d)."""
-    return ([box(-half_w, half_w, y_under - depth, y_under, sz * half_d - t, sz * half_d + t, group) for sz in (-1, 1)]
-            + [box(sx * half_w - t, sx * half_w + t, y_under - depth, y_under, -half_d, half_d, group) for sx in (-1, 1)])
+    return [
+        box(-half_w, half_w, y_under - depth, y_under, sz * half_d - t, sz * half_d + t, group) for sz in (-1, 1)
+    ] + [box(sx * half_w - t, sx * half_w + t, y_under - depth, y_under, -half_d, half_d, group) for sx in (-1, 1)]
 
 
 def legged(rng, height=None, size=None) -> list[Part]:
@@ -54,7 +62,9 @@ def legged(rng, height=None, size=None) -> list[Part]:
         parts.append(box(-hw, hw, y, y + rng.uniform(0.02, 0.04), -hd, hd, SEAT))
     elif rng.random() < 0.25:  # stretchers
         y, t = rng.uniform(0.1, 0.25), leg_t * 0.3
-        parts += [box(sx * hw - t, sx * hw + t, y - t, y + t, -hd, hd, FRAME) for sx in (-1, 1)] + [box(-hw, hw, y - t, y + t, -t, t, FRAME)]
+        parts += [box(sx * hw - t, sx * hw + t, y - t, y + t, -hd, hd, FRAME) for sx in (-1, 1)] + [
+            box(-hw, hw, y - t, y + t, -t, t, FRAME)
+        ]
     return parts
 
 
@@ -67,7 +77,11 @@ def round_legged(rng) -> list[Part]:
     splay = rng.uniform(0.0, 0.15)
     for k in range(n):
         angle = math.pi / 4 + 2 * math.pi * k / n
-        top = np.array([math.cos(angle), 0, math.sin(angle)]) * radius * rng.uniform(0.55, 0.75) + [0, height - top_t, 0]
+        top = np.array([math.cos(angle), 0, math.sin(angle)]) * radius * rng.uniform(0.55, 0.75) + [
+            0,
+            height - top_t,
+            0,
+        ]
         foot = top + np.array([math.cos(angle), 0, math.sin(angle)]) * (height - top_t) * math.tan(splay)
         foot[1] = leg_r
         parts.append(Tube(path=np.array([foot, top]), radius=leg_r, sides=10, group=FRAME))
@@ -79,9 +93,20 @@ def pedestal_table(rng) -> list[Part]:
     top_t = rng.uniform(0.025, 0.06)
     round_top = rng.random() < 0.7
     radius = rng.uniform(0.35, 0.65)
-    parts = _top(rng, radius, radius, height, top_t, "round") if round_top else _rect_top(rng, radius, radius * rng.uniform(0.6, 1.0), height, top_t)
+    parts = (
+        _top(rng, radius, radius, height, top_t, "round")
+        if round_top
+        else _rect_top(rng, radius, radius * rng.uniform(0.6, 1.0), height, top_t)
+    )
     base = ("disc", "tulip", "cross", "star")[int(rng.integers(4))]
-    parts += pedestal(rng, height - top_t, rng.uniform(0.04, 0.09), radius * rng.uniform(0.5, 0.8), base, group=FRAME if base != "tulip" else METAL)
+    parts += pedestal(
+        rng,
+        height - top_t,
+        rng.uniform(0.04, 0.09),
+        radius * rng.uniform(0.5, 0.8),
+        base,
+        group=FRAME if base != "tulip" else METAL,
+    )
     return parts
 
 
@@ -101,7 +126,14 @@ def trestle(rng) -> list[Part]:
         parts.append(box(x - t / 2, x + t / 2, y_under - t, y_under, -half_d * 0.8, half_d * 0.8, FRAME))  # top bar
         if a_frame:
             for sz in (-1, 1):
-                parts.append(Tube(path=np.array([[x, t, sz * half_d * 0.7], [x, y_under - t, sz * half_d * 0.15]]), radius=t * 0.4, sides=8, group=FRAME))
+                parts.append(
+                    Tube(
+                        path=np.array([[x, t, sz * half_d * 0.7], [x, y_under - t, sz * half_d * 0.15]]),
+                        radius=t * 0.4,
+                        sides=8,
+                        group=FRAME,
+                    )
+                )
         else:
             parts.append(box(x - t / 2, x + t / 2, t, y_under - t, -t * 1.5, t * 1.5, FRAME))
     y = rng.uniform(0.15, 0.4) * height
@@ -122,12 +154,27 @@ def folding_x(rng) -> list[Part]:
     for s in (-1, 1):
         if along_x:
             z = s * (half_d - 0.05)
-            ends = [([-x_end, tube_r, z], [x_end, y_under - tube_r, z]), ([x_end, tube_r, z], [-x_end, y_under - tube_r, z])]
-            parts.append(Tube(path=np.array([[-x_end, tube_r, z], [x_end, tube_r, z]]), radius=tube_r, sides=8, group=METAL))
+            ends = [
+                ([-x_end, tube_r, z], [x_end, y_under - tube_r, z]),
+                ([x_end, tube_r, z], [-x_end, y_under - tube_r, z]),
+            ]
+            parts.append(
+                Tube(path=np.array([[-x_end, tube_r, z], [x_end, tube_r, z]]), radius=tube_r, sides=8, group=METAL)
+            )
         else:
             x = s * x_end
-            ends = [([x, tube_r, -half_d * 0.85], [x, y_under - tube_r, half_d * 0.85]), ([x, tube_r, half_d * 0.85], [x, y_under - tube_r, -half_d * 0.85])]
-            parts.append(Tube(path=np.array([[x, tube_r, -half_d * 0.85], [x, tube_r, half_d * 0.85]]), radius=tube_r, sides=8, group=METAL))
+            ends = [
+                ([x, tube_r, -half_d * 0.85], [x, y_under - tube_r, half_d * 0.85]),
+                ([x, tube_r, half_d * 0.85], [x, y_under - tube_r, -half_d * 0.85]),
+            ]
+            parts.append(
+                Tube(
+                    path=np.array([[x, tube_r, -half_d * 0.85], [x, tube_r, half_d * 0.85]]),
+                    radius=tube_r,
+                    sides=8,
+                    group=METAL,
+                )
+            )
         parts += [Tube(path=np.array([a, b]), radius=tube_r, sides=8, group=METAL) for a, b in ends]
     return parts
 
@@ -156,7 +203,17 @@ def desk(rng) -> list[Part]:
             parts.append(box(x_out - side_t / 2, x_out + side_t / 2, 0, y_under, -half_d + 0.02, half_d - 0.02, FRAME))
     if rng.random() < 0.8:
         panel_h = y_under * rng.uniform(0.3, 0.7)
-        parts.append(box(-half_w + 0.02, half_w - 0.02, y_under - panel_h, y_under, -half_d + 0.02, -half_d + 0.02 + side_t, FRAME))
+        parts.append(
+            box(
+                -half_w + 0.02,
+                half_w - 0.02,
+                y_under - panel_h,
+                y_under,
+                -half_d + 0.02,
+                -half_d + 0.02 + side_t,
+                FRAME,
+            )
+        )
     return parts
 
 
@@ -169,7 +226,10 @@ def coffee(rng) -> list[Part]:
         top_t = rng.uniform(0.025, 0.06)
         parts = _rect_top(rng, half_w, half_d, height, top_t)
         t = rng.uniform(0.03, 0.08)
-        parts += [box(-half_w, -half_w + t, 0, height - top_t, -half_d, half_d, FRAME), box(half_w - t, half_w, 0, height - top_t, -half_d, half_d, FRAME)]
+        parts += [
+            box(-half_w, -half_w + t, 0, height - top_t, -half_d, half_d, FRAME),
+            box(half_w - t, half_w, 0, height - top_t, -half_d, half_d, FRAME),
+        ]
         y = rng.uniform(0.06, 0.15)
         parts.append(box(-half_w + t, half_w - t, y, y + 0.025, -half_d + 0.02, half_d - 0.02, SEAT))
         return parts
@@ -179,7 +239,9 @@ def coffee(rng) -> list[Part]:
 def round_legged_low(rng, height, radius) -> list[Part]:
     top_t = rng.uniform(0.02, 0.05)
     parts = _top(rng, radius, radius, height, top_t, "round")
-    parts += pedestal(rng, height - top_t, rng.uniform(0.05, 0.12), radius * 0.7, ("disc", "tulip")[int(rng.integers(2))])
+    parts += pedestal(
+        rng, height - top_t, rng.uniform(0.05, 0.12), radius * 0.7, ("disc", "tulip")[int(rng.integers(2))]
+    )
     return parts
 
 

@@ -11,14 +11,16 @@ measure transfer to shapes never seen in training).
 
 import numpy as np
 
-import chairs
-import sofas
-import tables
-from furniture import Family
-from parts import Part
+from . import chairs, sofas, tables
+from .furniture import Family
+from .parts import Part
 
 SYNSETS = {"03001627": "chair", "04379243": "table", "04256520": "sofa"}
-FAMILIES: dict[str, dict[str, Family]] = {"03001627": chairs.FAMILIES, "04379243": tables.FAMILIES, "04256520": sofas.FAMILIES}
+FAMILIES: dict[str, dict[str, Family]] = {
+    "03001627": chairs.FAMILIES,
+    "04379243": tables.FAMILIES,
+    "04256520": sofas.FAMILIES,
+}
 
 
 def family_synset(family: str) -> str:

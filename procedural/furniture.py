@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from parts import FRAME, METAL, Lathe, Part, Tube, box, rot_x, rot_y, rot_z
+from .parts import FRAME, METAL, Lathe, Part, Tube, box, rot_x, rot_y, rot_z
 
 # --------------------------------------------------------------------------------------------
 # Pieces
@@ -29,12 +29,22 @@ def leg(rng, x, z, y0, y1, thickness, style: str, splay=(0.0, 0.0), group=FRAME)
     if style == "square":
         part = box(x - half, x + half, y0, y1, z - half, z + half, group)
     elif style == "round":
-        part = Lathe(center=centre, profile=np.array([[-height / 2, half], [height / 2, half]]), segments=12, group=group)
+        part = Lathe(
+            center=centre, profile=np.array([[-height / 2, half], [height / 2, half]]), segments=12, group=group
+        )
     elif style == "taper_round":
-        part = Lathe(center=centre, profile=np.array([[-height / 2, 0.6 * half], [height / 2, half]]), segments=12, group=group)
+        part = Lathe(
+            center=centre, profile=np.array([[-height / 2, 0.6 * half], [height / 2, half]]), segments=12, group=group
+        )
     elif style == "taper_square":  # a 4-sided lathe turned by 45 degrees is a tapered square leg
         r = half * math.sqrt(2)
-        part = Lathe(center=centre, rot=rot_y(math.pi / 4), profile=np.array([[-height / 2, 0.65 * r], [height / 2, r]]), segments=4, group=group)
+        part = Lathe(
+            center=centre,
+            rot=rot_y(math.pi / 4),
+            profile=np.array([[-height / 2, 0.65 * r], [height / 2, r]]),
+            segments=4,
+            group=group,
+        )
     elif style == "turned":
         ys = np.linspace(-height / 2, height / 2, 7)
         radii = half * np.array([0.6, 0.75, 0.55, 0.8, 0.6, 0.9, 1.0])
@@ -51,8 +61,11 @@ LEG_STYLES = ("square", "round", "taper_round", "taper_square", "turned")
 
 def four_legs(rng, half_w, half_d, y0, y1, thickness, style, splay: float = 0.0, group=FRAME) -> list[Part]:
     """Legs at (+-half_w, +-half_d), feet splayed outwards by `splay` radians."""
-    return [leg(rng, sx * half_w, sz * half_d, y0, y1, thickness, style, (-sx * splay, sz * splay), group)
-            for sx in (-1, 1) for sz in (-1, 1)]
+    return [
+        leg(rng, sx * half_w, sz * half_d, y0, y1, thickness, style, (-sx * splay, sz * splay), group)
+        for sx in (-1, 1)
+        for sz in (-1, 1)
+    ]
 
 
 def rounded_path(corners, radius: float, steps: int = 5) -> np.ndarray:
@@ -89,7 +102,13 @@ def arc_points(center, radius: float, angle0: float, angle1: float, steps: int, 
 
 def ring(y: float, radius: float, tube_radius: float, group=METAL) -> Tube:
     """A horizontal ring (a stool's footrest)."""
-    return Tube(path=arc_points([0, y, 0], radius, 0, 2 * math.pi, 24)[:-1], radius=tube_radius, closed=True, sides=8, group=group)
+    return Tube(
+        path=arc_points([0, y, 0], radius, 0, 2 * math.pi, 24)[:-1],
+        radius=tube_radius,
+        closed=True,
+        sides=8,
+        group=group,
+    )
 
 
 def star_base(rng, y_hub: float, span: float, n_arms: int = 5, casters: bool = True, group=METAL) -> list[Part]:
@@ -114,14 +133,37 @@ def pedestal(rng, y_top: float, column_radius: float, foot_span: float, base: st
     foot_h = rng.uniform(0.025, 0.06)
     parts = []
     if base == "disc":
-        parts.append(Lathe(center=[0, 0, 0], profile=np.array([[0, foot_span], [foot_h, foot_span], [foot_h * 1.5, column_radius * 1.5]]), segments=24, group=group))
-        parts.append(Lathe(center=[0, 0, 0], profile=np.array([[foot_h, column_radius], [y_top, column_radius]]), segments=16, group=group))
+        parts.append(
+            Lathe(
+                center=[0, 0, 0],
+                profile=np.array([[0, foot_span], [foot_h, foot_span], [foot_h * 1.5, column_radius * 1.5]]),
+                segments=24,
+                group=group,
+            )
+        )
+        parts.append(
+            Lathe(
+                center=[0, 0, 0],
+                profile=np.array([[foot_h, column_radius], [y_top, column_radius]]),
+                segments=16,
+                group=group,
+            )
+        )
     elif base == "tulip":  # one turned piece flaring from the column to a wide round foot
         ys = np.array([0, foot_h, 0.12, 0.3, 0.6, 1.0]) * y_top
-        radii = np.array([foot_span, foot_span * 0.9, foot_span * 0.45, column_radius * 1.3, column_radius, column_radius * 1.6])
+        radii = np.array(
+            [foot_span, foot_span * 0.9, foot_span * 0.45, column_radius * 1.3, column_radius, column_radius * 1.6]
+        )
         parts.append(Lathe(center=[0, 0, 0], profile=np.stack([ys, radii], 1), segments=24, group=group))
     else:  # cross or star feet
-        parts.append(Lathe(center=[0, 0, 0], profile=np.array([[foot_h * 0.5, column_radius], [y_top, column_radius]]), segments=16, group=group))
+        parts.append(
+            Lathe(
+                center=[0, 0, 0],
+                profile=np.array([[foot_h * 0.5, column_radius], [y_top, column_radius]]),
+                segments=16,
+                group=group,
+            )
+        )
         n_feet = 4 if base == "cross" else int(rng.integers(4, 6))
         width = rng.uniform(0.035, 0.06)
         offset = rng.uniform(0, 2 * math.pi)

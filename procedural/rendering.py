@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from materials import surface
 from r2n2 import IMAGE_SIZE, R2N2_K
+
+from .materials import surface
 
 SKY, HORIZON, FLOOR = torch.tensor([0.8, 0.84, 0.9]), torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.3, 0.28, 0.26])
 
@@ -79,7 +80,10 @@ def screen_window(verts: torch.Tensor, R: torch.Tensor, T: torch.Tensor, size: i
     (its projected bounding box, a pixel of margin), in PyTorch3D's pixel order."""
     clip = torch.cat([verts @ R + T, torch.ones(len(verts), 1)], 1) @ R2N2_K.T
     ndc = clip[:, :2] / clip[:, 3:]
-    cols, rows = (size - 1 - size * ndc[:, 0]) / 2, (size - 1 - size * ndc[:, 1]) / 2  # pixel centre i is at ndc 1 - (2i + 1) / size
+    cols, rows = (
+        (size - 1 - size * ndc[:, 0]) / 2,
+        (size - 1 - size * ndc[:, 1]) / 2,
+    )  # pixel centre i is at ndc 1 - (2i + 1) / size
     row0, row1 = max(int(rows.min().floor()) - 1, 0), min(int(rows.max().ceil()) + 2, size)
     col0, col1 = max(int(cols.min().floor()) - 1, 0), min(int(cols.max().ceil()) + 2, size)
     return row0, max(row1, row0 + 1), col0, max(col1, col0 + 1)
@@ -110,7 +114,9 @@ def rasterize_view(verts, faces, R, T, size: int):
 
     row0, row1, col0, col1 = screen_window(verts, R, T, size)
     cameras = BlenderCamera(R=R[None], T=T[None], K=window_intrinsics(size, row0, row1, col0, col1)[None])
-    fragments = MeshRasterizer(cameras=cameras, raster_settings=RasterizationSettings(image_size=(row1 - row0, col1 - col0)))(Meshes([verts], [faces]))
+    fragments = MeshRasterizer(
+        cameras=cameras, raster_settings=RasterizationSettings(image_size=(row1 - row0, col1 - col0))
+    )(Meshes([verts], [faces]))
     pix_to_face = torch.full((size, size), -1, dtype=torch.long)
     bary = torch.zeros(size, size, 3)
     pix_to_face[row0:row1, col0:col1] = fragments.pix_to_face[0, ..., 0]
@@ -119,8 +125,18 @@ def rasterize_view(verts, faces, R, T, size: int):
 
 
 @torch.no_grad()
-def render_views(verts, faces, normals, part_index, table: dict, Rs: torch.Tensor, Ts: torch.Tensor, lights: list[Lighting],
-                 image_size: int = IMAGE_SIZE, supersample: int = 1) -> np.ndarray:
+def render_views(
+    verts,
+    faces,
+    normals,
+    part_index,
+    table: dict,
+    Rs: torch.Tensor,
+    Ts: torch.Tensor,
+    lights: list[Lighting],
+    image_size: int = IMAGE_SIZE,
+    supersample: int = 1,
+) -> np.ndarray:
     """Render one mesh from V R2N2 cameras.
 
     verts (N, 3), faces (F, 3), normals (N, 3) unit, part_index (N,) (the material row of each
@@ -147,13 +163,24 @@ def render_views(verts, faces, normals, part_index, table: dict, Rs: torch.Tenso
         to_camera = torch.nn.functional.normalize(centre - positions, dim=1)
         albedo, specular, shininess, mirror = surface(table, face_part[face], positions)
         rgba = torch.zeros(size, size, 4)
-        rgba[..., :3] = 1.0  # white under the transparent background, as R2N2's PNGs (readers that drop alpha see white)
-        rgba[covered] = torch.cat([shade(albedo, specular, shininess, mirror, pixel_normals, to_camera, lighting, R), torch.ones(len(face), 1)], 1)
+        rgba[..., :3] = (
+            1.0  # white under the transparent background, as R2N2's PNGs (readers that drop alpha see white)
+        )
+        rgba[covered] = torch.cat(
+            [
+                shade(albedo, specular, shininess, mirror, pixel_normals, to_camera, lighting, R),
+                torch.ones(len(face), 1),
+            ],
+            1,
+        )
         images.append(rgba)
     rgba = torch.stack(images)
     if supersample > 1:  # average colour over covered sub-pixels, alpha = coverage
         premultiplied = torch.cat([rgba[..., :3] * rgba[..., 3:], rgba[..., 3:]], -1).permute(0, 3, 1, 2)
         pooled = torch.nn.functional.avg_pool2d(premultiplied, supersample).permute(0, 2, 3, 1)
         alpha = pooled[..., 3:]
-        rgba = torch.cat([torch.where(alpha > 0, pooled[..., :3] / alpha.clamp_min(1e-6), torch.ones_like(pooled[..., :3])), alpha], -1)
+        rgba = torch.cat(
+            [torch.where(alpha > 0, pooled[..., :3] / alpha.clamp_min(1e-6), torch.ones_like(pooled[..., :3])), alpha],
+            -1,
+        )
     return (rgba.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)

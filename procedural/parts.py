@@ -184,7 +184,12 @@ class Lathe(Part):
 
 def cyl(x, z, y0, y1, radius, group=FRAME) -> Lathe:
     """Vertical cylinder standing on y0, reaching y1 (a two-row lathe)."""
-    return Lathe(center=[x, (y0 + y1) / 2, z], profile=np.array([[-(y1 - y0) / 2, radius], [(y1 - y0) / 2, radius]]), segments=16, group=group)
+    return Lathe(
+        center=[x, (y0 + y1) / 2, z],
+        profile=np.array([[-(y1 - y0) / 2, radius], [(y1 - y0) / 2, radius]]),
+        segments=16,
+        group=group,
+    )
 
 
 @dataclass
@@ -210,8 +215,12 @@ class RoundedBox(Part):
             for sign in (-1.0, 1.0):
                 u, v = (axis + 1) % 3, (axis + 2) % 3
                 # Grid on the flat face extended into the rounded zones: positions along u and v.
-                cu = np.concatenate([-inner[u] - r * np.sin(theta[::-1][:-1]), [-inner[u], inner[u]], inner[u] + r * np.sin(theta[1:])])
-                cv = np.concatenate([-inner[v] - r * np.sin(theta[::-1][:-1]), [-inner[v], inner[v]], inner[v] + r * np.sin(theta[1:])])
+                cu = np.concatenate(
+                    [-inner[u] - r * np.sin(theta[::-1][:-1]), [-inner[u], inner[u]], inner[u] + r * np.sin(theta[1:])]
+                )
+                cv = np.concatenate(
+                    [-inner[v] - r * np.sin(theta[::-1][:-1]), [-inner[v], inner[v]], inner[v] + r * np.sin(theta[1:])]
+                )
                 gu, gv = np.meshgrid(cu, cv, indexing="ij")
                 grid = np.zeros(gu.shape + (3,))
                 grid[..., axis], grid[..., u], grid[..., v] = sign * half[axis], gu, gv
@@ -225,7 +234,12 @@ class RoundedBox(Part):
                 nu, nv = gu.shape
                 for i in range(nu - 1):
                     for j in range(nv - 1):
-                        a, b, c, d = base + i * nv + j, base + (i + 1) * nv + j, base + (i + 1) * nv + j + 1, base + i * nv + j + 1
+                        a, b, c, d = (
+                            base + i * nv + j,
+                            base + (i + 1) * nv + j,
+                            base + (i + 1) * nv + j + 1,
+                            base + i * nv + j + 1,
+                        )
                         faces += [[a, b, c], [a, c, d]] if sign > 0 else [[a, c, b], [a, d, c]]
         return np.concatenate(verts), np.array(faces), np.concatenate(normals)
 
@@ -355,7 +369,12 @@ class ArcSlab(Part):
         rho = np.hypot(local[:, 0], local[:, 2])
         middle, half_span = (self.angle0 + self.angle1) / 2, (self.angle1 - self.angle0) / 2
         offset = np.angle(np.exp(1j * (np.arctan2(local[:, 0], local[:, 2]) - middle)))  # wrapped to (-pi, pi]
-        return (np.abs(rho - self.radius) <= self.thickness / 2) & (np.abs(offset) <= half_span) & (local[:, 1] >= self.y0) & (local[:, 1] <= self.y1)
+        return (
+            (np.abs(rho - self.radius) <= self.thickness / 2)
+            & (np.abs(offset) <= half_span)
+            & (local[:, 1] >= self.y0)
+            & (local[:, 1] <= self.y1)
+        )
 
     def _local_mesh(self, detail=1):
         angles = np.linspace(self.angle0, self.angle1, self.steps * detail + 1)
@@ -379,7 +398,9 @@ class ArcSlab(Part):
         quad_strip(radial * r_in + y0, radial * r_out + y0, np.tile([0, -1.0, 0], (len(angles), 1)), True)  # bottom
         for k, sign in ((0, -1.0), (-1, 1.0)):  # the two ends
             tangent = sign * np.array([math.cos(angles[k]), 0, -math.sin(angles[k])])
-            corners = np.array([radial[k] * r_in + y0, radial[k] * r_out + y0, radial[k] * r_out + y1, radial[k] * r_in + y1])
+            corners = np.array(
+                [radial[k] * r_in + y0, radial[k] * r_out + y0, radial[k] * r_out + y1, radial[k] * r_in + y1]
+            )
             base = sum(len(v) for v in verts)
             verts.append(corners)
             normals.append(np.tile(tangent, (4, 1)))
@@ -390,7 +411,9 @@ class ArcSlab(Part):
         return np.concatenate(verts), np.array(faces), np.concatenate(normals)
 
     def _scaled(self, scale):
-        return replace(self, radius=self.radius * scale, thickness=self.thickness * scale, y0=self.y0 * scale, y1=self.y1 * scale)
+        return replace(
+            self, radius=self.radius * scale, thickness=self.thickness * scale, y0=self.y0 * scale, y1=self.y1 * scale
+        )
 
 
 def rot_x(angle: float) -> np.ndarray:

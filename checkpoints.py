@@ -1,0 +1,61 @@
+"""Training runs on disk: where a run's folder and checkpoint are, and reading a checkpoint back.
+
+    path = checkpoint_path(run_dir("vox"))                    # checkpoints/vox/checkpoint_vox.pth
+    model, checkpoint = model_from_checkpoint(path, expected_type="vox")
+
+A checkpoint is one dict (nanoGPT's): model, optimizer and scheduler state, step, the run's
+flags (args), the model's own settings (model_args, enough to rebuild it) and the mean
+training shape; `train_model.py` writes it through `atomic_io`, so it is whole or absent.
+"""
+
+import os
+
+import torch
+
+from model import ModelError, SingleViewto3D, build_model
+
+RUNS_DIR = "checkpoints"
+
+
+def run_dir(model_type: str, out_dir: str | None = None) -> str:
+    """A run's folder: `out_dir` when given, else checkpoints/<type> (train_model.py's default)."""
+    return out_dir or os.path.join(RUNS_DIR, model_type)
+
+
+def checkpoint_path(out_dir: str, model_type: str) -> str:
+    """The checkpoint file of a run folder."""
+    return os.path.join(out_dir, f"checkpoint_{model_type}.pth")
+
+
+def load_checkpoint(path: str, expected_type: str | None = None, map_location="cpu") -> dict:
+    """Read a training checkpoint, checking it is one; raises ModelError with a clear reason."""
+    if not os.path.isfile(path):
+        raise ModelError(f"checkpoint {path} not found")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:
+        raise ModelError(f"checkpoint {path} is unreadable or corrupt ({type(err).__name__})") from None
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint or "model_args" not in checkpoint:
+        raise ModelError(f"{path} is not a checkpoint of train_model.py (no model / model_args)")
+    found = checkpoint["model_args"].get("type")
+    if expected_type is not None and found != expected_type:
+        raise ModelError(f"checkpoint {path} holds a {found!r} model, not --type {expected_type!r}")
+    return checkpoint
+
+
+def checkpoint_model_args(checkpoint: dict) -> dict:
+    """A checkpoint's model_args, with the settings of older versions for keys they predate
+    (occupancy checkpoints before the feature volume used the global feature only), so a
+    change of a default never changes what an old checkpoint builds."""
+    model_args = dict(checkpoint["model_args"])
+    if model_args.get("type") == "occupancy":
+        model_args.setdefault("occ_grid", 0)
+    return model_args
+
+
+def model_from_checkpoint(path: str, expected_type: str | None = None, device="cpu") -> tuple[SingleViewto3D, dict]:
+    """The model a checkpoint file holds, on `device` in eval mode, and the checkpoint."""
+    checkpoint = load_checkpoint(path, expected_type)
+    model = build_model(checkpoint_model_args(checkpoint))
+    model.load_state_dict(checkpoint["model"])
+    return model.to(device).eval(), checkpoint

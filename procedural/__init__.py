@@ -1,0 +1,23 @@
+"""The procedural world: chairs, tables and sofas generated as R2N2 / ShapeNet files.
+
+    from procedural import write_dataset, GENERATOR_VERSION
+    write_dataset("data/embedded", n_models=1000, n_views=4, seed=0)
+
+The rest of the project enters the package only here: `write_dataset` writes a dataset that
+every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's archives), and
+`GENERATOR_VERSION` lets readers refuse data of another generator. Inside, bottom to top:
+
+    parts.py        the grammar's solids, each with an exact inside test and a mesh
+    shapes.py       a shape as a union of parts: mesh, ShapeNet frame, voxels, exact samples
+    furniture.py    pieces the grammars share (legs, tube paths, pedestals, star bases)
+    chairs.py, tables.py, sofas.py   the families of each category
+    categories.py   the categories and their families, drawn by weight
+    materials.py    per-part materials and solid textures
+    rendering.py    R2N2-style RGBA renderings with those materials
+    shape_files.py  one shape written as OBJ, exact samples, binvox, renderings and metadata
+    writer.py       a whole dataset: shapes over worker processes, splits, the record
+"""
+
+from .writer import GENERATOR_VERSION, write_dataset
+
+__all__ = ["GENERATOR_VERSION", "write_dataset"]

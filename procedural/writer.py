@@ -1,0 +1,160 @@
+"""A dataset of generated shapes in the R2N2 / ShapeNet layout, written whole: files, splits, record.
+
+    info = write_dataset("data/embedded", n_models=1000, n_views=4, seed=0)
+
+Writes, for chairs (03001627), tables (04379243) and sofas (04256520), in the course layout
+(`layout="archives"` writes R2N2's two archives instead, see `write_dataset`):
+
+    ROOT/shapenet/<synset>/<model>/model.obj                 ShapeNet v1 style mesh
+    ROOT/shapenet/<synset>/<model>/pointcloud.npz            exact surface samples and normals
+    ROOT/shapenet/<synset>/<model>/points.npz                labelled occupancy queries (exact)
+    ROOT/r2n2/ShapeNetRendering/<synset>/<model>/rendering/  00.png .. NN.png (137x137 RGBA)
+                                                             rendering_metadata.txt
+    ROOT/r2n2/ShapeNetVoxels/<synset>/<model>/model.binvox   32^3 solid occupancy
+    ROOT/splits.json                                         {split: {synset: {model: [views]}}}
+    ROOT/embedded.json                                       how this dataset was made
+
+Every shape is a union of analytic parts (`shapes.py`, `furniture.py`). That lets the voxels be
+the exact solid (a point is inside if it is inside any part), not a guess from a non-watertight
+mesh, and the same parts give the OBJ. Each shape's files are `shape_files.write_shape`'s; here
+they are spread over worker processes, split and recorded. Output is deterministic for a seed.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+
+from dataset_location import ARCHIVES_GENERATOR_FILE
+from splits import split_counts
+
+from .categories import SYNSETS, family_synset
+from .shape_files import LAYOUTS, TURNS, write_shape
+
+# Bumped whenever the generator writes different files for the same seed; readers refuse data of
+# another version (`dataset.ensure_data`). 4: the ShapeNet v1 orientation (front +x, width along z).
+GENERATOR_VERSION = 4
+
+
+def _worker(job):
+    import torch
+
+    torch.set_num_threads(1)
+    root, synset, index, seed, n_views, layout, turn = job
+    return synset, index, write_shape(root, synset, index, seed, n_views, layout, turn)
+
+
+def make_splits(synsets, per_cat, ids, families, n_views, holdout=()) -> dict:
+    """80/10/10 per category by shape index (`split_counts`); shapes of a held-out family go to
+    the split "heldout" instead, so no shape of theirs is trained or tested on in-distribution."""
+    splits = {"train": {}, "val": {}, "test": {}}
+    if holdout:
+        splits["heldout"] = {}
+    for synset, n in zip(synsets, per_cat):
+        kept = [i for i in range(n) if families[(synset, i)] not in holdout]
+        n_train, n_val, _ = split_counts(len(kept))
+        for rank, i in enumerate(kept):
+            split = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"
+            splits[split].setdefault(synset, {})[ids[(synset, i)]] = list(range(n_views))
+        for i in sorted(set(range(n)) - set(kept)):
+            splits["heldout"].setdefault(synset, {})[ids[(synset, i)]] = list(range(n_views))
+    return splits
+
+
+def check_request(root: str, n_models: int, n_views: int, layout: str, holdout, turn: int) -> None:
+    """ValueError or FileExistsError saying what is wrong with a request, before anything is written."""
+    if n_models < 1 or n_views < 1:
+        raise ValueError("--n_models and --n_views must be at least 1")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if turn not in TURNS:
+        raise ValueError(f"--turn must be one of {TURNS} degrees, got {turn}")
+    for family in holdout:
+        family_synset(family)  # ValueError naming the known families
+    if os.path.exists(root):
+        raise FileExistsError(f"{root} already exists; remove it or choose another --root")
+
+
+def write_shapes(jobs: list[tuple], workers: int, desc: str, quiet: bool) -> tuple[dict, dict]:
+    """Run the shape jobs, in `workers` processes; ({(synset, index): shape id}, {...: family})."""
+    import contextlib
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    ids, families = {}, {}
+    pool = get_context("spawn").Pool(workers) if workers > 1 else contextlib.nullcontext()
+    with tqdm(total=len(jobs), desc=desc, disable=quiet, unit="model") as bar, pool:
+        results = pool.imap_unordered(_worker, jobs, chunksize=4) if workers > 1 else map(_worker, jobs)
+        for synset, index, (shape_id, family) in results:
+            ids[(synset, index)], families[(synset, index)] = shape_id, family
+            bar.update()
+    return ids, families
+
+
+def write_json(path: str, obj) -> None:
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=1)
+
+
+def write_dataset(
+    root: str,
+    n_models: int = 1000,
+    n_views: int = 4,
+    seed: int = 0,
+    workers: int | None = None,
+    quiet: bool = False,
+    layout: str = "course",
+    holdout=(),
+    turn: int = 0,
+) -> dict:
+    """Write the dataset to `root` atomically (built in a temp folder, then renamed).
+
+    `n_models` counts all categories together, split as evenly as possible. layout "course"
+    writes the course layout with meshes, splits.json, families.json (each shape's family) and
+    embedded.json (which tells readers the data is exact); "archives" writes only what R2N2's
+    two archives hold (renderings with metadata and renderings.txt, centred 32^3 binvox grids;
+    no meshes, no split file; only a hidden .embedded.json naming the generator version), a
+    stand-in for the real download. `holdout` names families whose shapes form the split
+    "heldout" (the shapes are the same as without it: each is drawn from its own seed). `turn`
+    (degrees about y) writes every shape turned out of ShapeNet's frame, a fixture for the frame
+    check. Returns the dataset's description (embedded.json's).
+    """
+    check_request(root, n_models, n_views, layout, holdout, turn)
+    synsets = list(SYNSETS)
+    per_cat = [n_models // len(synsets) + (k < n_models % len(synsets)) for k in range(len(synsets))]
+    parent = os.path.dirname(os.path.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-dataset-", dir=parent)
+    start = time.time()
+    try:
+        jobs = [(tmp, s, i, seed, n_views, layout, turn) for s, n in zip(synsets, per_cat) for i in range(n)]
+        ids, families = write_shapes(
+            jobs, workers or min(len(jobs), os.cpu_count() or 1), f"generating dataset in {root}", quiet
+        )
+        info = {
+            "generator_version": GENERATOR_VERSION,
+            "layout": layout,
+            "n_models": n_models,
+            "n_views": n_views,
+            "seed": seed,
+            "categories": {s: SYNSETS[s] for s in synsets},
+            "holdout": list(holdout),
+            "voxel_frame": "centred",
+            "object_frame": "ShapeNet v1: y up, front towards +x, width along z"
+            + (f", then turned {turn} degrees about y" if turn else ""),
+            "turn": turn,
+            "seconds": round(time.time() - start, 1),
+        }
+        if layout == "course":
+            write_json(os.path.join(tmp, "splits.json"), make_splits(synsets, per_cat, ids, families, n_views, holdout))
+            write_json(os.path.join(tmp, "families.json"), {ids[key]: families[key] for key in sorted(ids)})
+            write_json(os.path.join(tmp, "embedded.json"), info)
+        else:
+            write_json(os.path.join(tmp, ARCHIVES_GENERATOR_FILE), info)
+        os.replace(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return info

@@ -1,0 +1,150 @@
+"""What an evaluation writes besides its numbers: metrics files, the F1 plot, galleries, GIFs and its page.
+
+    write_results(out_dir, result, rows)                     # metrics.json, per_sample.csv
+    samples = write_visuals("vox", predict_fn, dataset, [0, 20], out_dir, device, title, rows)
+    page = write_run_page(out_dir, "vox", result, samples, plot_path)
+
+The numbers themselves come from `evaluation.py`; this module only draws and writes them.
+Every figure says which ground truth it was scored against (`evaluation.GT_LABELS`).
+"""
+
+import csv
+import html
+import os
+
+import numpy as np
+import torch
+
+from atomic_io import atomic_path, atomic_write_json
+from dataset import batch_to_device, collate_batch
+
+
+def render_prediction(model_type: str, pred: dict, i: int, color) -> np.ndarray:
+    """Turntable frames of sample i of a prediction (display only: big meshes are decimated)."""
+    import utils_vis
+
+    if model_type == "point":
+        return utils_vis.render_points_turntable(pred["points"][i].cpu(), color)
+    mesh = pred["meshes"][i]
+    return utils_vis.render_mesh_turntable(mesh.verts_packed().cpu(), mesh.faces_packed().cpu(), color)
+
+
+def display_shape(model_type: str, pred: dict, i: int) -> dict:
+    """Sample i of a prediction as a shape for display: points, or a mesh's verts and faces."""
+    if model_type == "point":
+        return {"points": pred["points"][i].cpu()}
+    mesh = pred["meshes"][i]
+    return {"verts": mesh.verts_packed().cpu(), "faces": mesh.faces_packed().cpu()}
+
+
+def write_visuals(
+    model_type: str,
+    predict_fn,
+    dataset,
+    ids: list[int],
+    out_dir: str,
+    device,
+    title: str | None = None,
+    rows: list[dict] | None = None,
+) -> list[dict]:
+    """<id>_gt.png, <id>_pred.gif, <id>_gt_mesh.gif per sample, and gallery.png (rows of
+    input | prediction at two angles | GT at the same angles). Returns the samples for the
+    interactive page (`viewer.write_page`), with each sample's metrics from `rows`."""
+    import utils_vis
+    import viewer
+
+    gallery, samples = [], []
+    for i in ids:
+        batch = batch_to_device(collate_batch(dataset.__getitems__([i])), device)
+        with torch.no_grad():
+            pred = predict_fn(batch)
+        image = (batch["images"][0].cpu().numpy() * 255).astype(np.uint8)
+        pred_frames = render_prediction(model_type, pred, 0, utils_vis.PRED_COLOR)
+        gt_frames = utils_vis.render_mesh_turntable(
+            batch["verts"][0].cpu(), batch["faces"][0].cpu(), utils_vis.GT_COLOR
+        )
+        utils_vis.save_png(os.path.join(out_dir, f"{i}_gt.png"), image)
+        utils_vis.save_gif(os.path.join(out_dir, f"{i}_pred.gif"), pred_frames)
+        utils_vis.save_gif(os.path.join(out_dir, f"{i}_gt_mesh.gif"), gt_frames)
+        k = len(pred_frames) // 8  # a second angle, 45 degrees round
+        image_resized = utils_vis.resize_image(image, pred_frames.shape[1])
+        gallery.append(
+            np.concatenate([image_resized, pred_frames[0], pred_frames[k], gt_frames[0], gt_frames[k]], axis=1)
+        )
+        metrics = rows[i] if rows else {}
+        samples.append(
+            {
+                "id": i,
+                "synset": batch["synset"][0],
+                "model_id": batch["model_id"][0],
+                "view": int(batch["view"][0]),
+                "image": viewer.image_payload(image),
+                "f1": metrics.get("F1@0.050000"),
+                "chamfer": metrics.get("ChamferL2"),
+                "prediction": viewer.shape_payload(display_shape(model_type, pred, 0)),
+                "ground_truth": viewer.shape_payload({"verts": batch["verts"][0], "faces": batch["faces"][0]}),
+            }
+        )
+    if gallery:
+        utils_vis.save_png(os.path.join(out_dir, "gallery.png"), np.concatenate(gallery, axis=0), title=title)
+    return samples
+
+
+def sample_caption(sample: dict) -> str:
+    f1 = f"F1@0.05 {sample['f1']:.1f}" if sample.get("f1") is not None else "F1@0.05 -"
+    chamfer = (
+        f"Chamfer-L2 {sample['chamfer']:.4f}"
+        if sample.get("chamfer") is not None and np.isfinite(sample["chamfer"])
+        else "Chamfer-L2 -"
+    )
+    return f"sample {sample['id']}: {sample['synset']}/{sample['model_id']} view {sample['view']}, {f1}, {chamfer}"
+
+
+def write_run_page(out_dir: str, run_name: str, result: dict, samples: list[dict], plot_path: str) -> str:
+    """index.html of an evaluation: F1 curve, table (model vs mean shape), then each sample's
+    input beside its prediction and GT in 3D; samples.json keeps the shapes for --compare."""
+    import imageio.v3 as iio
+
+    import viewer
+
+    thresholds = result["thresholds"]
+    columns = [f"F1@{t:.2f}" for t in thresholds] + ["IoU 32^3", "Chamfer-L2", "normal cons."]
+
+    def values(summary):
+        return [summary["F1@%f" % t] for t in thresholds] + [
+            summary.get(k, float("nan")) for k in ("IoU_vox32", "ChamferL2", "NormalConsistency")
+        ]
+
+    table = [("model" if not result["oracle"] else "oracle", values(result["model"]))]
+    if result["mean_shape_baseline"]:
+        table.append(("mean shape", values(result["mean_shape_baseline"])))
+    header = (
+        f"<p>{result['n_samples']} samples of the {html.escape(result['split'])} split of "
+        f"{html.escape(result['data'])} "
+        f"({html.escape(result['views'])} views); GT: {html.escape(result['gt_surfaces'])}; checkpoint: "
+        f"{html.escape(str(result['checkpoint']))}.</p>"
+        + viewer.summary_table(columns, table)
+        + f'<img src="{viewer.image_payload(iio.imread(plot_path)[..., :3])}" alt="F1 curve" width="440">'
+    )
+    shown = [
+        {
+            "image": s["image"],
+            "caption": sample_caption(s),
+            "shapes": [
+                ("prediction", s["prediction"], viewer.COLOURS["prediction"]),
+                ("ground truth", s["ground_truth"], viewer.COLOURS["ground truth"]),
+            ],
+        }
+        for s in samples
+    ]
+    atomic_write_json(os.path.join(out_dir, "samples.json"), {"run": run_name, "samples": samples})
+    return viewer.write_page(out_dir, f"{run_name}: {result['split']} split", header, shown)
+
+
+def write_results(out_dir: str, result: dict, rows: list[dict]) -> None:
+    """metrics.json and per_sample.csv, each written whole through a temporary file."""
+    atomic_write_json(os.path.join(out_dir, "metrics.json"), result)
+    with atomic_path(os.path.join(out_dir, "per_sample.csv")) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,0 +1,42 @@
+"""Checkpoints on disk: read back, old ones too, and bad files refused with one reason."""
+
+import os
+
+import torch
+
+from checkpoints import model_from_checkpoint
+from model import SingleViewto3D
+
+SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
+
+
+def test_occupancy_checkpoints_without_a_feature_volume_still_load(tmp_path):
+    """Checkpoints of the global-feature decoder (before occ_grid existed) load as occ_grid 0."""
+    old = SingleViewto3D("occupancy", occ_grid=0, **SMALL)
+    assert old.decoder.volume is None
+    model_args = {k: v for k, v in old.model_args.items() if k not in ("occ_grid", "occ_grid_channels")}
+    torch.save({"model": old.state_dict(), "model_args": model_args}, tmp_path / "old.pth")
+    loaded, _ = model_from_checkpoint(str(tmp_path / "old.pth"), "occupancy")
+    images, queries = torch.rand(1, 137, 137, 3), torch.rand(1, 10, 3) - 0.5
+    torch.testing.assert_close(loaded(images, queries), old.eval()(images, queries))
+
+
+def test_run_folders_and_bad_files(tmp_path):
+    import pytest
+
+    from checkpoints import checkpoint_path, load_checkpoint, run_dir
+    from model import ModelError
+
+    assert run_dir("vox") == os.path.join("checkpoints", "vox") and run_dir("vox", "elsewhere") == "elsewhere"
+    assert checkpoint_path("elsewhere", "mesh") == os.path.join("elsewhere", "checkpoint_mesh.pth")
+    with pytest.raises(ModelError, match="not found"):
+        load_checkpoint(str(tmp_path / "missing.pth"))
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match="unreadable or corrupt"):
+        load_checkpoint(str(tmp_path / "junk.pth"))
+    torch.save({"weights": 1}, tmp_path / "other.pth")
+    with pytest.raises(ModelError, match="not a checkpoint of train_model.py"):
+        load_checkpoint(str(tmp_path / "other.pth"))
+    torch.save({"model": {}, "model_args": {"type": "point"}}, tmp_path / "point.pth")
+    with pytest.raises(ModelError, match="holds a 'point' model, not --type 'vox'"):
+        load_checkpoint(str(tmp_path / "point.pth"), expected_type="vox")
