@@ -34,12 +34,7 @@ IMAGE_SIZE = 137
 # and the fixed Blender intrinsics in PyTorch3D's convention.
 MAX_CAMERA_DISTANCE = 1.75
 R2N2_K = torch.tensor(
-    [
-        [2.1875, 0.0, 0.0, 0.0],
-        [0.0, 2.1875, 0.0, 0.0],
-        [0.0, 0.0, -1.002002, -0.2002002],
-        [0.0, 0.0, 1.0, 0.0],
-    ]
+    [[2.1875, 0.0, 0.0, 0.0], [0.0, 2.1875, 0.0, 0.0], [0.0, 0.0, -1.002002, -0.2002002], [0.0, 0.0, 1.0, 0.0]]
 )
 
 # R2N2 records fov 25 in the metadata although its renderer's intrinsics (R2N2_K) are fixed.

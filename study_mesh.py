@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from checkpoints import RUNS_DIR
+
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser("Mesh loss-weight study", add_help=True)
@@ -38,85 +40,81 @@ def run(cmd: list[str]) -> None:
         sys.exit(f"error: command failed: {' '.join(cmd)}")
 
 
-def main(args: argparse.Namespace) -> None:
-    common = (["--data_root", args.data_root] if args.data_root else []) + (
-        ["--device", args.device] if args.device else []
+def train_and_evaluate(args: argparse.Namespace, wc: float, ws: float, common: list[str]) -> tuple:
+    """Train one setting into checkpoints/study/<name>, evaluate it; (name, wc, ws, F1@0.05,
+    normal consistency, training seconds)."""
+    name = f"wc{wc:g}_ws{ws:g}"
+    folder = os.path.join(RUNS_DIR, "study", name)
+    start = time.time()
+    weights = ["--w_chamfer", str(wc), "--w_smooth", str(ws)]
+    run(
+        [
+            sys.executable,
+            "train_model.py",
+            "--type",
+            "mesh",
+            *weights,
+            "--max_iter",
+            str(args.max_iter),
+            "--out_dir",
+            folder,
+            "--overwrite",
+            *common,
+            *args.extra,
+        ]
     )
-    rows = []
-    for wc in args.w_chamfer:
-        for ws in args.w_smooth:
-            name = f"wc{wc:g}_ws{ws:g}"
-            run_dir = os.path.join("checkpoints", "study", name)
-            start = time.time()
-            run(
-                [
-                    sys.executable,
-                    "train_model.py",
-                    "--type",
-                    "mesh",
-                    "--w_chamfer",
-                    str(wc),
-                    "--w_smooth",
-                    str(ws),
-                    "--max_iter",
-                    str(args.max_iter),
-                    "--out_dir",
-                    run_dir,
-                    "--overwrite",
-                    *common,
-                    *args.extra,
-                ]
-            )
-            train_seconds = time.time() - start
-            run(
-                [
-                    sys.executable,
-                    "eval_model.py",
-                    "--type",
-                    "mesh",
-                    "--load_checkpoint",
-                    "--out_dir",
-                    run_dir,
-                    "--tag",
-                    name,
-                    "--results_dir",
-                    os.path.join(args.out, "eval"),
-                    "--vis_ids",
-                    *map(str, args.vis_ids),
-                    "--no_baseline",
-                    *common,
-                ]
-            )
-            with open(os.path.join(args.out, "eval", f"mesh_{name}", "metrics.json")) as f:
-                result = json.load(f)
-            rows.append(
-                (name, wc, ws, result["model"]["F1@0.050000"], result["model"]["NormalConsistency"], train_seconds)
-            )
+    train_seconds = time.time() - start
+    results = ["--results_dir", os.path.join(args.out, "eval"), "--vis_ids", *map(str, args.vis_ids), "--no_baseline"]
+    run(
+        [
+            sys.executable,
+            "eval_model.py",
+            "--type",
+            "mesh",
+            "--load_checkpoint",
+            "--out_dir",
+            folder,
+            "--tag",
+            name,
+            *results,
+            *common,
+        ]
+    )
+    with open(os.path.join(args.out, "eval", f"mesh_{name}", "metrics.json")) as f:
+        model = json.load(f)["model"]
+    return name, wc, ws, model["F1@0.050000"], model["NormalConsistency"], train_seconds
 
-    # One figure: a row per sample, a column per setting (front view of each prediction GIF).
+
+def study_figure(args: argparse.Namespace, names: list[str]) -> str:
+    """One figure: a row per sample, a column per setting (front view of each prediction GIF),
+    the input first and the GT last."""
     import imageio.v3 as iio
 
     import utils_vis
 
-    columns = []
-    for name, *_ in rows:
-        folder = os.path.join(args.out, "eval", f"mesh_{name}")
-        columns.append(
-            np.concatenate(
-                [iio.imread(os.path.join(folder, f"{i}_pred.gif"))[2][..., :3] for i in args.vis_ids], axis=0
-            )
+    def front_views(folder: str, suffix: str) -> np.ndarray:
+        return np.concatenate(
+            [iio.imread(os.path.join(folder, f"{i}{suffix}"))[2][..., :3] for i in args.vis_ids], axis=0
         )
-    first = os.path.join(args.out, "eval", f"mesh_{rows[0][0]}")
+
+    columns = [front_views(os.path.join(args.out, "eval", f"mesh_{name}"), "_pred.gif") for name in names]
+    first = os.path.join(args.out, "eval", f"mesh_{names[0]}")
     inputs = []
     for i in args.vis_ids:
         image = iio.imread(os.path.join(first, f"{i}_gt.png"))[..., :3]
         size = columns[0].shape[1]
         idx = (np.arange(size) * image.shape[0] / size).astype(int)
         inputs.append(image[idx][:, idx])
-    gt = np.concatenate([iio.imread(os.path.join(first, f"{i}_gt_mesh.gif"))[2][..., :3] for i in args.vis_ids], axis=0)
-    figure = np.concatenate([np.concatenate(inputs, axis=0), *columns, gt], axis=1)
-    path = utils_vis.save_png(os.path.join(args.out, "mesh_study.png"), figure)
+    figure = np.concatenate([np.concatenate(inputs, axis=0), *columns, front_views(first, "_gt_mesh.gif")], axis=1)
+    return utils_vis.save_png(os.path.join(args.out, "mesh_study.png"), figure)
 
+
+def main(args: argparse.Namespace) -> None:
+    common = (["--data_root", args.data_root] if args.data_root else []) + (
+        ["--device", args.device] if args.device else []
+    )
+    rows = [train_and_evaluate(args, wc, ws, common) for wc in args.w_chamfer for ws in args.w_smooth]
+    path = study_figure(args, [row[0] for row in rows])
     table = ["| setting | w_chamfer | w_smooth | F1@0.05 | normal consistency | train s |", "|---|---|---|---|---|---|"]
     table += [f"| {n} | {wc:g} | {ws:g} | {f1:.1f} | {nc:.3f} | {s:.0f} |" for n, wc, ws, f1, nc, s in rows]
     columns_note = "Figure columns: input, " + ", ".join(r[0] for r in rows) + ", GT."

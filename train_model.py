@@ -16,7 +16,6 @@ README to scale up on a GPU).
 """
 
 import argparse
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from checkpoints import checkpoint_model_args, checkpoint_path, load_checkpoint,
 from cli import check_writable_dir, default_device, fail, positive_float, positive_int, resolve_device
 from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
 from model import TYPES, ModelError, SingleViewto3D, default_model_args
+from resume import existing_run_message, resume_max_iter, stretch_schedule
 from training import StepBatchSampler, compute_loss
 
 
@@ -179,48 +179,6 @@ def init_voxel_branch(model, init: str, verbose: bool) -> None:
     )
     if verbose:
         print(f"voxmesh: encoder and voxel branch start from {path} (step {source['step']})", flush=True)
-
-
-def existing_run_message(ckpt_path: str, out_dir: str, model_type: str) -> str:
-    """The refusal line for a new run whose folder already holds a checkpoint."""
-    try:
-        found = load_checkpoint(ckpt_path, expected_type=model_type)
-        progress = f" at step {found['step']} of {found['args'].get('max_iter', '?')}"
-    except (ModelError, KeyError, TypeError):
-        progress = ""
-    return (
-        f"{out_dir} already holds a {model_type} run ({os.path.basename(ckpt_path)}{progress}): resume it with "
-        "--load_checkpoint, "
-        "start over with --overwrite (it is replaced), or pass another --out_dir"
-    )
-
-
-def resume_max_iter(requested: int | None, checkpoint: dict, ckpt_path: str) -> tuple[int, str | None]:
-    """The run's step budget when resuming, and a note if it changes the plan.
-
-    Without --max_iter a resumed run keeps its own budget. A different --max_iter stretches (or
-    shrinks) the cosine schedule on purpose: from the resume step on, the learning rate follows
-    the cosine of the new length, as if the run had been planned with it."""
-    planned, step = checkpoint["args"]["max_iter"], checkpoint["step"]
-    if requested is None or requested == planned:
-        return planned, None
-    if requested <= step:
-        fail(f"--max_iter {requested}: {ckpt_path} is already at step {step}; give a larger --max_iter to train longer")
-    return (
-        requested,
-        f"--max_iter {requested} differs from the run's {planned}: the cosine schedule now ends at step {requested}",
-    )
-
-
-def stretch_schedule(optimizer, scheduler, max_iter: int, step: int) -> float:
-    """Give a loaded CosineAnnealingLR a new length: T_max = max_iter and each group's lr set to
-    the closed-form cosine value at `step`, from which the scheduler's recursive update goes on.
-    Returns the new learning rate (of the first group)."""
-    scheduler.T_max = max_iter
-    for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):
-        group["lr"] = scheduler.eta_min + (base_lr - scheduler.eta_min) * (1 + math.cos(math.pi * step / max_iter)) / 2
-    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
-    return optimizer.param_groups[0]["lr"]
 
 
 @dataclass
@@ -406,36 +364,13 @@ def log_line(step: int, loss: torch.Tensor, terms: dict, lr: float, seconds: flo
     )
 
 
-def main(args: argparse.Namespace) -> dict:
+def train_loop(
+    model, loader, optimizer, scheduler, args: argparse.Namespace, run: Run, start_step: int, save
+) -> list[float]:
+    """Steps start_step..max_iter: a `train_step` per batch, a log line every --log_freq steps
+    (seconds per step, and the part of it spent waiting for data) and `save(step)` every
+    --save_freq steps and at the end. Returns the losses."""
     from tqdm import tqdm
-
-    run = prepare_run(args)
-    torch.backends.cudnn.benchmark = True
-    model, model_args = make_model(args, run)
-    optimizer, scheduler, start_step = build_optimizer(model, args, run)
-    if run.world_size > 1:
-        model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[run.device.index] if run.device.type == "cuda" else None
-        )
-    dataset, loader = build_loader(args, run, start_step)
-    # The mean training shape, kept in the checkpoint: evaluation compares the model with it on
-    # any data, also data it was not trained on (see evaluation.baseline_voxels).
-    checkpoint = run.checkpoint
-    mean_train_voxels = (
-        checkpoint["mean_train_voxels"]
-        if checkpoint is not None and "mean_train_voxels" in checkpoint
-        else dataset.cache["voxels"].float().mean(0)
-    )
-    if run.is_main:
-        atomic_write_json(
-            os.path.join(args.out_dir, "args.json"),
-            {**vars(args), "model_args": model_args, "world_size": run.world_size},
-        )
-        print(
-            f"training {args.type} on {run.device} x{run.world_size}: {len(dataset)} train images, steps "
-            f"{start_step}..{args.max_iter}, batch {args.batch_size}",
-            flush=True,
-        )
 
     model.train()
     step, history = start_step, []
@@ -457,12 +392,45 @@ def main(args: argparse.Namespace) -> dict:
             tqdm.write(log_line(step, loss, terms, scheduler.get_last_lr()[0], t_step, t_data, n))
             t_data = t_step = 0.0
         if step % args.save_freq == 0 or step == args.max_iter:
-            state = training_state(
-                model, model_args, optimizer, scheduler, step, args, mean_train_voxels, dataset.layout.root
-            )
-            save_checkpoint(state, run.ckpt_path, args.keep_checkpoints)
-            run.last_saved = step
+            save(step)
     bar.close()
+    return history
+
+
+def main(args: argparse.Namespace) -> dict:
+    run = prepare_run(args)
+    torch.backends.cudnn.benchmark = True
+    model, model_args = make_model(args, run)
+    optimizer, scheduler, start_step = build_optimizer(model, args, run)
+    if run.world_size > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[run.device.index] if run.device.type == "cuda" else None
+        )
+    dataset, loader = build_loader(args, run, start_step)
+    # The mean training shape, kept in the checkpoint: evaluation compares the model with it on
+    # any data, also data it was not trained on (see evaluation.baseline_voxels).
+    resumed = run.checkpoint or {}
+    mean_train_voxels = (
+        resumed["mean_train_voxels"] if "mean_train_voxels" in resumed else dataset.cache["voxels"].float().mean(0)
+    )
+    if run.is_main:
+        record = {**vars(args), "model_args": model_args, "world_size": run.world_size}
+        atomic_write_json(os.path.join(args.out_dir, "args.json"), record)
+        print(
+            f"training {args.type} on {run.device} x{run.world_size}: {len(dataset)} train images, "
+            f"steps {start_step}..{args.max_iter}, batch {args.batch_size}",
+            flush=True,
+        )
+
+    def save(step: int) -> None:
+        state = training_state(
+            model, model_args, optimizer, scheduler, step, args, mean_train_voxels, dataset.layout.root
+        )
+        save_checkpoint(state, run.ckpt_path, args.keep_checkpoints)
+        run.last_saved = step
+
+    history = train_loop(model, loader, optimizer, scheduler, args, run, start_step, save)
+    step = start_step + len(history)
     if run.world_size > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

@@ -163,9 +163,9 @@ function link(div) {{
     const key = Object.keys(event).find((k) => k.endsWith(".camera"));
     if (!key) return;
     const update = {{}};
-    for (const scene of Object.keys(div.layout).filter((k) => k.startsWith("scene"))) {
+    for (const scene of Object.keys(div.layout).filter((k) => k.startsWith("scene"))) {{
       update[scene + ".camera"] = event[key];
-    }
+    }}
     busy = true;
     Plotly.relayout(div, update).then(() => {{ busy = false; }});
   }});

@@ -37,27 +37,22 @@ def make_back(rng, style: str, width, y0, height, thickness, z_back, tilt) -> li
     if style == "solid":
         parts.append(box(-width / 2, width / 2, y0, y1, zb0, zb1, BACK))
     elif style == "padded":
-        radius = min(thickness * 0.45, 0.04)
-        parts.append(
-            RoundedBox(
-                center=[0, (y0 + y1) / 2, z_back],
-                half=[width / 2, height / 2, thickness / 2],
-                radius=radius,
-                group=CUSHION,
-            )
-        )
+        centre, half = [0, (y0 + y1) / 2, z_back], [width / 2, height / 2, thickness / 2]
+        parts.append(RoundedBox(center=centre, half=half, radius=min(thickness * 0.45, 0.04), group=CUSHION))
     elif style == "curved":  # a panel bent round the sitter
         radius = rng.uniform(0.35, 0.8)
         half_angle = min(math.asin(min(width / 2 / radius, 0.95)), 1.1)
         # The axis stands in front of the back, so the panel curves forwards round the sitter.
+        angle0, angle1 = math.pi - half_angle, math.pi + half_angle
+        panel_y0 = y0 + height * rng.uniform(0.0, 0.35)
         parts.append(
             ArcSlab(
                 center=[0, 0, z_back + radius],
                 radius=radius,
                 thickness=thickness,
-                angle0=math.pi - half_angle,
-                angle1=math.pi + half_angle,
-                y0=y0 + height * rng.uniform(0.0, 0.35),
+                angle0=angle0,
+                angle1=angle1,
+                y0=panel_y0,
                 y1=y1,
                 steps=10,
                 group=BACK,
@@ -66,57 +61,39 @@ def make_back(rng, style: str, width, y0, height, thickness, z_back, tilt) -> li
         for sx in (-1, 1):
             x = sx * (width / 2 - post_w / 2) * rng.uniform(0.75, 1.0)
             parts.append(box(x - post_w / 2, x + post_w / 2, y0, y0 + height * 0.5, zb0, zb1, FRAME))
-    else:  # a frame of two posts and a top rail, filled with slats, rails or spindles
-        rail_h = rng.uniform(0.04, 0.09)
-        for x in (-width / 2, width / 2 - post_w):
-            parts.append(box(x, x + post_w, y0, y1, zb0, zb1, FRAME))
-        parts.append(box(-width / 2, width / 2, y1 - rail_h, y1, zb0, zb1, BACK))
-        inner0, inner1 = -width / 2 + post_w, width / 2 - post_w
-        n = int(rng.integers(2, 6))
-        if style == "vertical_slats":
-            slat_w = rng.uniform(0.025, 0.06)
-            for k in range(n):
-                x = inner0 + (k + 1) * (inner1 - inner0) / (n + 1)
-                parts.append(
-                    box(
-                        x - slat_w / 2,
-                        x + slat_w / 2,
-                        y0,
-                        y1 - rail_h,
-                        z_back - thickness / 3,
-                        z_back + thickness / 3,
-                        BACK,
-                    )
-                )
-        elif style == "ladder":
-            slat_h = rng.uniform(0.035, 0.07)
-            for k in range(n - 1):
-                y = y0 + (k + 1) * (height - rail_h) / n
-                parts.append(
-                    box(
-                        inner0,
-                        inner1,
-                        y - slat_h / 2,
-                        y + slat_h / 2,
-                        z_back - thickness / 3,
-                        z_back + thickness / 3,
-                        BACK,
-                    )
-                )
-        elif style == "spindles":
-            radius = rng.uniform(0.007, 0.014)
-            for k in range(n + 2):
-                x = inner0 + (k + 1) * (inner1 - inner0) / (n + 3)
-                parts.append(
-                    Tube(
-                        path=np.array([[x, y0, z_back], [x, y1 - rail_h / 2, z_back]]),
-                        radius=radius,
-                        sides=8,
-                        group=BACK,
-                    )
-                )
-        # style "open": the frame alone
+    else:
+        parts += framed_back(rng, style, width, y0, height, thickness, z_back, post_w)
     return [p.rotated(rot_x(-tilt), [0, y0, z_back]) for p in parts]
+
+
+def framed_back(rng, style: str, width, y0, height, thickness, z_back, post_w) -> list[Part]:
+    """A frame of two posts and a top rail, filled with vertical slats, ladder rails, spindles
+    or nothing ("open"), upright (`make_back` tilts it)."""
+    y1 = y0 + height
+    zb0, zb1 = z_back - thickness / 2, z_back + thickness / 2
+    zi0, zi1 = z_back - thickness / 3, z_back + thickness / 3  # the filling, thinner than the frame
+    rail_h = rng.uniform(0.04, 0.09)
+    parts = [box(x, x + post_w, y0, y1, zb0, zb1, FRAME) for x in (-width / 2, width / 2 - post_w)]
+    parts.append(box(-width / 2, width / 2, y1 - rail_h, y1, zb0, zb1, BACK))
+    inner0, inner1 = -width / 2 + post_w, width / 2 - post_w
+    n = int(rng.integers(2, 6))
+    if style == "vertical_slats":
+        slat_w = rng.uniform(0.025, 0.06)
+        for k in range(n):
+            x = inner0 + (k + 1) * (inner1 - inner0) / (n + 1)
+            parts.append(box(x - slat_w / 2, x + slat_w / 2, y0, y1 - rail_h, zi0, zi1, BACK))
+    elif style == "ladder":
+        slat_h = rng.uniform(0.035, 0.07)
+        for k in range(n - 1):
+            y = y0 + (k + 1) * (height - rail_h) / n
+            parts.append(box(inner0, inner1, y - slat_h / 2, y + slat_h / 2, zi0, zi1, BACK))
+    elif style == "spindles":
+        radius = rng.uniform(0.007, 0.014)
+        for k in range(n + 2):
+            x = inner0 + (k + 1) * (inner1 - inner0) / (n + 3)
+            path = np.array([[x, y0, z_back], [x, y1 - rail_h / 2, z_back]])
+            parts.append(Tube(path=path, radius=radius, sides=8, group=BACK))
+    return parts
 
 
 BACK_STYLES = ("solid", "padded", "curved", "vertical_slats", "ladder", "spindles", "open")

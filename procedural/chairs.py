@@ -85,10 +85,11 @@ def office(rng) -> list[Part]:
     seat_h, seat_t = rng.uniform(0.44, 0.53), rng.uniform(0.06, 0.11)
     hub_y = rng.uniform(0.09, 0.13)
     parts = star_base(rng, hub_y, rng.uniform(0.26, 0.34), n_arms=5, casters=rng.random() < 0.85)
+    lift_top = seat_h - seat_t - 0.04
     parts.append(
         Lathe(
             center=[0, 0, 0],
-            profile=np.array([[hub_y, 0.025], [seat_h - seat_t - 0.04, 0.025], [seat_h - seat_t - 0.04, 0.03]]),
+            profile=np.array([[hub_y, 0.025], [lift_top, 0.025], [lift_top, 0.03]]),
             segments=12,
             group=METAL,
         )
@@ -100,9 +101,24 @@ def office(rng) -> list[Part]:
     gap = rng.uniform(0.03, 0.12)
     z_back = -depth / 2 - back_t / 2 + 0.02
     tilt = rng.uniform(0.05, 0.25)
+    back = _office_back(rng, seat_h, seat_t, gap, back_w, back_h, back_t, z_back)
+    parts += [p.rotated(rot_x(-tilt), [0, seat_h, z_back]) for p in back]
+    if rng.random() < 0.6:
+        arm_h = rng.uniform(0.18, 0.26)
+        for sx in (-1, 1):
+            x = sx * (width / 2 + 0.02)
+            parts.append(box(x - 0.015, x + 0.015, seat_h - seat_t, seat_h + arm_h, -0.04, 0.0, METAL))
+            parts.append(
+                RoundedBox(center=[x, seat_h + arm_h, -0.02], half=[0.035, 0.02, 0.13], radius=0.018, group=ACCENT)
+            )
+    return parts
+
+
+def _office_back(rng, seat_h, seat_t, gap, back_w, back_h, back_t, z_back) -> list[Part]:
+    """An office chair's back, upright: the spine, a curved or flat padded panel, maybe a headrest."""
     back: list[Part] = [
         box(-0.03, 0.03, seat_h - seat_t - 0.02, seat_h + gap + 0.1, z_back - 0.015, z_back + 0.015, METAL)
-    ]  # the spine
+    ]
     if rng.random() < 0.35:
         radius = rng.uniform(0.4, 0.8)
         half_angle = min(math.asin(min(back_w / 2 / radius, 0.95)), 1.0)
@@ -120,33 +136,12 @@ def office(rng) -> list[Part]:
             )
         )
     else:
-        back.append(
-            RoundedBox(
-                center=[0, seat_h + gap + back_h / 2, z_back],
-                half=[back_w / 2, back_h / 2, back_t / 2],
-                radius=min(back_t * 0.45, 0.04),
-                group=CUSHION,
-            )
-        )
+        half, radius = [back_w / 2, back_h / 2, back_t / 2], min(back_t * 0.45, 0.04)
+        back.append(RoundedBox(center=[0, seat_h + gap + back_h / 2, z_back], half=half, radius=radius, group=CUSHION))
     if rng.random() < 0.25:  # headrest
-        back.append(
-            RoundedBox(
-                center=[0, seat_h + gap + back_h + 0.1, z_back],
-                half=[back_w * 0.3, 0.06, back_t / 2],
-                radius=0.025,
-                group=CUSHION,
-            )
-        )
-    parts += [p.rotated(rot_x(-tilt), [0, seat_h, z_back]) for p in back]
-    if rng.random() < 0.6:
-        arm_h = rng.uniform(0.18, 0.26)
-        for sx in (-1, 1):
-            x = sx * (width / 2 + 0.02)
-            parts.append(box(x - 0.015, x + 0.015, seat_h - seat_t, seat_h + arm_h, -0.04, 0.0, METAL))
-            parts.append(
-                RoundedBox(center=[x, seat_h + arm_h, -0.02], half=[0.035, 0.02, 0.13], radius=0.018, group=ACCENT)
-            )
-    return parts
+        half = [back_w * 0.3, 0.06, back_t / 2]
+        back.append(RoundedBox(center=[0, seat_h + gap + back_h + 0.1, z_back], half=half, radius=0.025, group=CUSHION))
+    return back
 
 
 def _upholstered(rng, wing: bool) -> list[Part]:
@@ -161,66 +156,36 @@ def _upholstered(rng, wing: bool) -> list[Part]:
     r = rng.uniform(0.02, 0.07)
     hw, hd = width / 2, depth / 2
     base_top = seat_h - cushion_t
+
+    def pad(centre_y, half_y, centre_xz, half_xz, radius, group=CUSHION):  # a rounded block
+        (x, z), (half_x, half_z) = centre_xz, half_xz
+        return RoundedBox(center=[x, centre_y, z], half=[half_x, half_y, half_z], radius=radius, group=group)
+
+    base = pad((leg_h + base_top) / 2, (base_top - leg_h) / 2, (0, 0), (hw, hd), min(r, (base_top - leg_h) / 2.2))
+    back_xz, back_half_xz = (0, -hd + back_t / 2), (hw, back_t / 2)
     parts: list[Part] = [
-        RoundedBox(
-            center=[0, (leg_h + base_top) / 2, 0],
-            half=[hw, (base_top - leg_h) / 2, hd],
-            radius=min(r, (base_top - leg_h) / 2.2),
-            group=CUSHION,
-        )
+        base,
+        pad((leg_h + back_top) / 2, (back_top - leg_h) / 2, back_xz, back_half_xz, min(r * 1.5, back_t / 2.2)),
     ]
-    parts.append(
-        RoundedBox(
-            center=[0, (leg_h + back_top) / 2, -hd + back_t / 2],
-            half=[hw, (back_top - leg_h) / 2, back_t / 2],
-            radius=min(r * 1.5, back_t / 2.2),
-            group=CUSHION,
-        )
-    )
     for sx in (-1, 1):
         x = sx * (hw - arm_w / 2)
         arm_r = min(arm_w / 2.1, r * rng.uniform(1, 2.5))
-        parts.append(
-            RoundedBox(
-                center=[x, (leg_h + arm_top) / 2, 0],
-                half=[arm_w / 2, (arm_top - leg_h) / 2, hd],
-                radius=arm_r,
-                group=CUSHION,
-            )
-        )
+        parts.append(pad((leg_h + arm_top) / 2, (arm_top - leg_h) / 2, (x, 0), (arm_w / 2, hd), arm_r))
         if wing:
             wing_z = rng.uniform(0.2, 0.35)
-            parts.append(
-                RoundedBox(
-                    center=[x, (arm_top + back_top) / 2 - 0.03, -hd + back_t + wing_z / 2 - 0.05],
-                    half=[arm_w / 2, (back_top - arm_top) / 2, wing_z / 2],
-                    radius=min(arm_w / 2.2, 0.04),
-                    group=CUSHION,
-                )
-            )
+            wing_xz, wing_half_xz = (x, -hd + back_t + wing_z / 2 - 0.05), (arm_w / 2, wing_z / 2)
+            centre_y, half_y = (arm_top + back_top) / 2 - 0.03, (back_top - arm_top) / 2
+            parts.append(pad(centre_y, half_y, wing_xz, wing_half_xz, min(arm_w / 2.2, 0.04)))
     inner = hw - arm_w
-    parts.append(
-        RoundedBox(
-            center=[0, seat_h - cushion_t / 2, back_t / 2],
-            half=[inner, cushion_t / 2, hd - back_t / 2],
-            radius=min(cushion_t / 2.2, 0.05),
-            group=SEAT,
-        )
-    )
+    seat_xz, seat_half_xz = (0, back_t / 2), (inner, hd - back_t / 2)
+    parts.append(pad(seat_h - cushion_t / 2, cushion_t / 2, seat_xz, seat_half_xz, min(cushion_t / 2.2, 0.05), SEAT))
     if rng.random() < 0.5:  # a back cushion
-        parts.append(
-            RoundedBox(
-                center=[0, seat_h + (back_top - seat_h) * 0.45, -hd + back_t + 0.05],
-                half=[inner, (back_top - seat_h) * 0.4, 0.06],
-                radius=0.05,
-                group=SEAT,
-            )
-        )
+        centre_y, half_y = seat_h + (back_top - seat_h) * 0.45, (back_top - seat_h) * 0.4
+        parts.append(pad(centre_y, half_y, (0, -hd + back_t + 0.05), (inner, 0.06), 0.05, SEAT))
     if leg_h > 0:
         style = ("taper_round", "round", "taper_square", "turned")[int(rng.integers(4))]
-        parts += four_legs(
-            rng, hw - 0.05, hd - 0.05, 0.0, leg_h + 0.01, rng.uniform(0.03, 0.05), style, rng.uniform(0, 0.1)
-        )
+        leg_r = rng.uniform(0.03, 0.05)
+        parts += four_legs(rng, hw - 0.05, hd - 0.05, 0.0, leg_h + 0.01, leg_r, style, rng.uniform(0, 0.1))
     return parts
 
 

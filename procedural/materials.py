@@ -146,71 +146,34 @@ def make_material(kind: str, rng, axis, centre) -> Material:
     origin = tuple(
         np.asarray(centre) + rng.normal(0, 0.6, 3)
     )  # far off: rings cross a board as near-parallel grain lines
+    # Each Material(kind, colour, colour2, specular, shininess, mirror, scale, axis, origin), drawn in that order.
     if kind == "wood":
         base = np.asarray(WOODS[int(rng.integers(len(WOODS)))])
+        colours = _jitter(rng, base, 0.03), tuple(base * rng.uniform(0.65, 0.85))
         return Material(
-            kind,
-            _jitter(rng, base, 0.03),
-            tuple(base * rng.uniform(0.65, 0.85)),
-            rng.uniform(0.1, 0.35),
-            rng.uniform(10, 30),
-            0.0,
-            rng.uniform(40, 90),
-            axis,
-            origin,
+            kind, *colours, rng.uniform(0.1, 0.35), rng.uniform(10, 30), 0.0, rng.uniform(40, 90), axis, origin
         )
     if kind == "fabric":
         base = np.asarray(FABRICS[int(rng.integers(len(FABRICS)))])
-        return Material(
-            kind,
-            _jitter(rng, base),
-            tuple(base * rng.uniform(0.7, 0.9)),
-            rng.uniform(0.0, 0.06),
-            4.0,
-            0.0,
-            rng.uniform(60, 140),
-            axis,
-            origin,
-        )
+        colours = _jitter(rng, base), tuple(base * rng.uniform(0.7, 0.9))
+        return Material(kind, *colours, rng.uniform(0.0, 0.06), 4.0, 0.0, rng.uniform(60, 140), axis, origin)
     if kind == "leather":
         base = np.asarray(LEATHERS[int(rng.integers(len(LEATHERS)))])
+        colours = _jitter(rng, base, 0.03), tuple(base * 0.75)
         return Material(
-            kind,
-            _jitter(rng, base, 0.03),
-            tuple(base * 0.75),
-            rng.uniform(0.3, 0.6),
-            rng.uniform(25, 60),
-            0.0,
-            rng.uniform(30, 70),
-            axis,
-            origin,
+            kind, *colours, rng.uniform(0.3, 0.6), rng.uniform(25, 60), 0.0, rng.uniform(30, 70), axis, origin
         )
     if kind == "chrome":
         return Material(kind, (0.35, 0.35, 0.37), (0.3, 0.3, 0.3), 0.9, 90.0, rng.uniform(0.55, 0.8), 1.0, axis, origin)
     if kind == "metal":
         base = np.asarray(METALS[int(rng.integers(len(METALS)))])
-        return Material(
-            kind,
-            _jitter(rng, base, 0.02),
-            tuple(base),
-            rng.uniform(0.4, 0.7),
-            rng.uniform(30, 70),
-            rng.uniform(0.05, 0.2),
-            1.0,
-            axis,
-            origin,
-        )
+        colours = _jitter(rng, base, 0.02), tuple(base)
+        shine = rng.uniform(0.4, 0.7), rng.uniform(30, 70), rng.uniform(0.05, 0.2)  # specular, shininess, mirror
+        return Material(kind, *colours, *shine, 1.0, axis, origin)
     base = np.asarray(PAINTS[int(rng.integers(len(PAINTS)))])
+    colours = _jitter(rng, base, 0.05), tuple(base)
     return Material(
-        "paint",
-        _jitter(rng, base, 0.05),
-        tuple(base),
-        rng.uniform(0.15, 0.4),
-        rng.uniform(15, 40),
-        0.0,
-        rng.uniform(8, 20),
-        axis,
-        origin,
+        "paint", *colours, rng.uniform(0.15, 0.4), rng.uniform(15, 40), 0.0, rng.uniform(8, 20), axis, origin
     )
 
 

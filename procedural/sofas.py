@@ -47,72 +47,43 @@ def _sofa(
     radius = rng.uniform(0.0, 0.07) if radius is None else radius
     hw, hd = width / 2, depth / 2
     base_top = seat_h - cushion_t
+    cushion_r = min(cushion_t / 2.2, 0.05)
     parts = [_block(-hw, hw, foot_h, base_top, -hd, hd, radius * 0.5, FRAME)]
     parts.append(_block(-hw, hw, foot_h, seat_h + back_h, -hd, -hd + back_t, radius, BACK))
     inner0 = -hw + (arm_w if arms[0] else 0.0)
     inner1 = hw - (arm_w if arms[1] else 0.0)
     for present, x0 in zip(arms, (-hw, hw - arm_w)):
         if present:
-            parts.append(
-                _block(
-                    x0,
-                    x0 + arm_w,
-                    foot_h,
-                    arm_top,
-                    -hd,
-                    hd + (chaise if (x0 > 0) == (chaise_side > 0) and chaise else 0.0),
-                    radius * rng.uniform(1, 2.5),
-                )
-            )
+            front = hd + (chaise if (x0 > 0) == (chaise_side > 0) and chaise else 0.0)
+            parts.append(_block(x0, x0 + arm_w, foot_h, arm_top, -hd, front, radius * rng.uniform(1, 2.5)))
     if chaise:
-        x0, x1 = (
-            (inner1 - (inner1 - inner0) * 0.42, inner1)
-            if chaise_side > 0
-            else (inner0, inner0 + (inner1 - inner0) * 0.42)
-        )
+        length = (inner1 - inner0) * 0.42
+        x0, x1 = (inner1 - length, inner1) if chaise_side > 0 else (inner0, inner0 + length)
         parts.append(_block(x0, x1, foot_h, base_top, hd - 0.02, hd + chaise, radius * 0.5, FRAME))
-        parts.append(
-            _block(
-                x0 + 0.01, x1 - 0.01, base_top, seat_h, hd - 0.02, hd + chaise - 0.02, min(cushion_t / 2.2, 0.05), SEAT
-            )
-        )
-    n_cushions = int(rng.integers(1, 4))
-    step = (inner1 - inner0) / n_cushions
-    gap = -0.003 if n_cushions > 1 else 0.0  # cushions pressed together: their rounded edges make the seams
-    for k in range(n_cushions):
-        parts.append(
-            _block(
-                inner0 + k * step + gap,
-                inner0 + (k + 1) * step - gap,
-                base_top,
-                seat_h,
-                -hd + back_t,
-                hd,
-                min(cushion_t / 2.2, 0.05),
-                SEAT,
-            )
-        )
-        if rng.random() < 0.5:  # back cushions
-            parts.append(
-                _block(
-                    inner0 + k * step + gap,
-                    inner0 + (k + 1) * step - gap,
-                    seat_h,
-                    seat_h + back_h * 0.85,
-                    -hd + back_t,
-                    -hd + back_t + rng.uniform(0.1, 0.18),
-                    0.05,
-                    SEAT,
-                )
-            )
+        parts.append(_block(x0 + 0.01, x1 - 0.01, base_top, seat_h, hd - 0.02, hd + chaise - 0.02, cushion_r, SEAT))
+    parts += _cushions(rng, inner0, inner1, base_top, seat_h, back_h, -hd + back_t, hd, cushion_r)
     if legs:
         style = ("taper_round", "square", "round", "taper_square")[int(rng.integers(4))]
-        parts += four_legs(
-            rng, hw - 0.06, hd - 0.06, 0.0, foot_h + 0.01, rng.uniform(0.03, 0.06), style, rng.uniform(0, 0.15)
-        )
+        leg_r = rng.uniform(0.03, 0.06)
+        parts += four_legs(rng, hw - 0.06, hd - 0.06, 0.0, foot_h + 0.01, leg_r, style, rng.uniform(0, 0.15))
         if chaise:
             x = (hw - 0.06) * chaise_side
             parts.append(leg(rng, x, hd + chaise - 0.06, 0.0, foot_h + 0.01, 0.04, style))
+    return parts
+
+
+def _cushions(rng, inner0, inner1, base_top, seat_h, back_h, back_front, front, cushion_r) -> list[Part]:
+    """1 to 3 seat cushions side by side between the arms, each with a back cushion or not."""
+    n_cushions = int(rng.integers(1, 4))
+    step = (inner1 - inner0) / n_cushions
+    gap = -0.003 if n_cushions > 1 else 0.0  # cushions pressed together: their rounded edges make the seams
+    parts = []
+    for k in range(n_cushions):
+        x0, x1 = inner0 + k * step + gap, inner0 + (k + 1) * step - gap
+        parts.append(_block(x0, x1, base_top, seat_h, back_front, front, cushion_r, SEAT))
+        if rng.random() < 0.5:  # back cushions
+            thickness = rng.uniform(0.1, 0.18)
+            parts.append(_block(x0, x1, seat_h, seat_h + back_h * 0.85, back_front, back_front + thickness, 0.05, SEAT))
     return parts
 
 

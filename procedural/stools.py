@@ -24,42 +24,15 @@ def _stool(rng, height: float, back: bool) -> list[Part]:
         parts = make_seat(rng, 2 * radius, 2 * radius, height, seat_t, padded=rng.random() < 0.4)
     under = height - seat_t
     if rng.random() < 0.4:
-        parts += pedestal(
-            rng,
-            under,
-            rng.uniform(0.025, 0.045),
-            rng.uniform(0.18, 0.24),
-            ("disc", "tulip", "star")[int(rng.integers(3))],
-            group=METAL,
-        )
+        column_r, base_r = rng.uniform(0.025, 0.045), rng.uniform(0.18, 0.24)
+        parts += pedestal(rng, under, column_r, base_r, ("disc", "tulip", "star")[int(rng.integers(3))], group=METAL)
         if height > 0.6:
             parts.append(ring(height * rng.uniform(0.35, 0.45), rng.uniform(0.14, 0.2), 0.01))
     else:
-        n = 3 if rng.random() < 0.4 else 4
-        leg_r = rng.uniform(0.012, 0.025)
-        splay = rng.uniform(0.05, 0.2)
-        offset = rng.uniform(0, 2 * math.pi) if n == 3 else math.pi / 4
-        feet = []
-        for k in range(n):
-            angle = offset + 2 * math.pi * k / n
-            top = np.array([math.cos(angle) * radius * 0.65, under, math.sin(angle) * radius * 0.65])
-            foot = np.array(
-                [
-                    math.cos(angle) * (radius * 0.65 + under * math.tan(splay)),
-                    0.0,
-                    math.sin(angle) * (radius * 0.65 + under * math.tan(splay)),
-                ]
-            )
-            feet.append((top, foot))
-            parts.append(Tube(path=np.array([foot + [0, leg_r, 0], top]), radius=leg_r, sides=8, group=FRAME))
-        if rng.random() < 0.6:  # a footrest ring (or rungs) at the legs
-            y = height * rng.uniform(0.3, 0.45)
-            t = 1 - y / under
-            points = [top * (1 - t) + foot * t for top, foot in feet]
-            ring_r = float(np.hypot(points[0][0], points[0][2]))
-            parts.append(ring(y, ring_r, leg_r * 0.7, group=FRAME))
+        parts += _splayed_legs(rng, radius, height, under)
     if back:
         back_r = radius * rng.uniform(1.0, 1.3)
+        back_y1 = height + rng.uniform(0.22, 0.35)
         parts.append(
             ArcSlab(
                 center=[0, 0, 0],
@@ -68,21 +41,38 @@ def _stool(rng, height: float, back: bool) -> list[Part]:
                 angle0=math.pi - 0.9,
                 angle1=math.pi + 0.9,
                 y0=height + 0.12,
-                y1=height + rng.uniform(0.22, 0.35),
+                y1=back_y1,
                 steps=10,
                 group=BACK,
             )
         )
         for sx in (-1, 1):
             x, z = sx * back_r * math.sin(0.7), -back_r * math.cos(0.7)
-            parts.append(
-                Tube(
-                    path=np.array([[x, height - 0.01, z * 0.8], [x, height + 0.2, z]]),
-                    radius=0.01,
-                    sides=8,
-                    group=METAL,
-                )
-            )
+            path = np.array([[x, height - 0.01, z * 0.8], [x, height + 0.2, z]])
+            parts.append(Tube(path=path, radius=0.01, sides=8, group=METAL))
+    return parts
+
+
+def _splayed_legs(rng, radius, height, under) -> list[Part]:
+    """3 or 4 legs splayed out from under the seat, often with a footrest ring round them."""
+    n = 3 if rng.random() < 0.4 else 4
+    leg_r = rng.uniform(0.012, 0.025)
+    splay = rng.uniform(0.05, 0.2)
+    offset = rng.uniform(0, 2 * math.pi) if n == 3 else math.pi / 4
+    parts, feet = [], []
+    for k in range(n):
+        angle = offset + 2 * math.pi * k / n
+        direction = np.array([math.cos(angle), 0.0, math.sin(angle)])
+        top = direction * radius * 0.65 + [0, under, 0]
+        foot = direction * (radius * 0.65 + under * math.tan(splay))
+        feet.append((top, foot))
+        parts.append(Tube(path=np.array([foot + [0, leg_r, 0], top]), radius=leg_r, sides=8, group=FRAME))
+    if rng.random() < 0.6:  # a footrest ring (or rungs) at the legs
+        y = height * rng.uniform(0.3, 0.45)
+        t = 1 - y / under
+        points = [top * (1 - t) + foot * t for top, foot in feet]
+        ring_r = float(np.hypot(points[0][0], points[0][2]))
+        parts.append(ring(y, ring_r, leg_r * 0.7, group=FRAME))
     return parts
 
 
