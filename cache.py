@@ -9,6 +9,7 @@ Reading it is one memory map instead of thousands of PNG, binvox and npz files.
 
 import hashlib
 import os
+import sys
 
 import torch
 
@@ -20,12 +21,27 @@ from r2n2 import DatasetError
 CACHE_VERSION = 4
 
 
+# The code that decides what a cache holds: a change to any of these files rebuilds every cache.
+READER_MODULES = ("cache", "ground_truth", "r2n2", "images", "geometry", "metrics", "dataset_location")
+
+
+def reader_code_digest() -> str:
+    """sha1 of the source of READER_MODULES, so a cache never outlives the code that wrote it."""
+    digest = hashlib.sha1()
+    for name in READER_MODULES:
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py"), "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
 def cache_key(layout: Layout, split: str, entries: list[ShapeEntry]) -> str:
-    """Hash of everything the cache depends on: format, settings, and each source file's
-    size and modification time, so an edited file triggers a rebuild."""
-    digest = hashlib.sha1(
-        f"{CACHE_VERSION}|{split}|{layout.kind}|{layout.voxel_placement}|{layout.surfaces}|{N_SURFACE_POINTS}".encode()
+    """Hash of everything the cache depends on: its format, the code that reads the files, the
+    settings, and each source file's size and modification time, so an edited file or an edited
+    reader triggers a rebuild."""
+    settings = (
+        f"{CACHE_VERSION}|{reader_code_digest()}|{split}|{layout.kind}|{layout.voxel_placement}|{layout.surfaces}"
     )
+    digest = hashlib.sha1(f"{settings}|{N_SURFACE_POINTS}".encode())
     for entry in entries:
         digest.update(f"{entry.synset}/{entry.model_id}/{entry.views}".encode())
         files = shape_paths(layout, entry)
@@ -91,10 +107,20 @@ def load_cache(layout: Layout, split: str, entries: list[ShapeEntry], quiet: boo
     key = cache_key(layout, split, entries)
     path = os.path.join(layout.cache_dir, f"{split}-{key}.pt")
     if not os.path.exists(path):
+        stale = (
+            [name for name in os.listdir(layout.cache_dir) if name.startswith(f"{split}-") and name.endswith(".pt")]
+            if os.path.isdir(layout.cache_dir)
+            else []
+        )
+        if stale:
+            print(
+                f"cache of the {split} split in {layout.cache_dir} is stale (a source file or the code that reads it "
+                "changed): rebuilding it",
+                file=sys.stderr,
+            )
         build_cache(layout, split, entries, path, quiet=quiet)
-        for name in os.listdir(layout.cache_dir):  # drop stale caches of this split
-            if name.startswith(f"{split}-") and name.endswith(".pt") and name != os.path.basename(path):
-                os.remove(os.path.join(layout.cache_dir, name))
+        for name in stale:  # drop the stale caches of this split
+            os.remove(os.path.join(layout.cache_dir, name))
     try:
         cache = torch.load(path, mmap=True, weights_only=True)
     except Exception as err:

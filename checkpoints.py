@@ -8,7 +8,9 @@ flags (args), the model's own settings (model_args, enough to rebuild it) and th
 training shape; `train_model.py` writes it through `atomic_io`, so it is whole or absent.
 """
 
+import hashlib
 import os
+import pickle
 
 import torch
 
@@ -27,12 +29,30 @@ def checkpoint_path(out_dir: str, model_type: str) -> str:
     return os.path.join(out_dir, f"checkpoint_{model_type}.pth")
 
 
+def file_digest(path: str) -> str:
+    """The first 16 hex digits of a file's sha256: which exact checkpoint a result came from."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def load_checkpoint(path: str, expected_type: str | None = None, map_location="cpu") -> dict:
     """Read a training checkpoint, checking it is one; raises ModelError with a clear reason."""
     if not os.path.isfile(path):
         raise ModelError(f"checkpoint {path} not found")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+        # weights_only: tensors, numbers, strings and containers only. A checkpoint is a pickle, and
+        # unpickling anything else can run code; everything train_model.py writes is plain.
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights_only" not in str(err):
+            raise ModelError(f"checkpoint {path} is unreadable or corrupt (UnpicklingError)") from None
+        raise ModelError(
+            f"checkpoint {path} holds Python objects besides tensors and plain values, which could run code "
+            "when loaded: refused (train_model.py's checkpoints never do; re-save its state_dict if you trust it)"
+        ) from None
     except Exception as err:
         raise ModelError(f"checkpoint {path} is unreadable or corrupt ({type(err).__name__})") from None
     if not isinstance(checkpoint, dict) or "model" not in checkpoint or "model_args" not in checkpoint:

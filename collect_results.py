@@ -16,9 +16,13 @@ import os
 import re
 import shutil
 
-from checkpoints import run_dir
+from checkpoints import RUNS_DIR, checkpoint_path, file_digest, run_dir
+from cli import fail
+from dataset_location import EMBEDDED_DATA_ROOT, REPO_DIR
 from metrics import DEFAULT_THRESHOLDS as THRESHOLDS
 from model import TYPES
+
+HOLDOUT_DATA_ROOT = os.path.join(REPO_DIR, "data", "holdout")  # reproduce.sh's held-out-family world
 
 
 def copy(src: str, dst_dir: str, name: str | None = None) -> str | None:
@@ -44,12 +48,62 @@ def copy_page(src: str, dst_dir: str, name: str = "index.html") -> str | None:
     return os.path.join(dst_dir, name)
 
 
-def train_seconds(run: str, model_type: str) -> float | None:
-    """Wall time of a training run, from its args.json and checkpoint timestamps."""
-    args, ckpt = os.path.join(run, "args.json"), os.path.join(run, f"checkpoint_{model_type}.pth")
-    if os.path.exists(args) and os.path.exists(ckpt):
-        return os.path.getmtime(ckpt) - os.path.getmtime(args)
+def train_seconds(run: str) -> float | None:
+    """Seconds a training run trained, over its start and every resume (args.json's history)."""
+    path = os.path.join(run, "args.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get("train_seconds")
+
+
+def load_results(results_dir: str = os.path.join("output", "eval")) -> list[dict]:
+    """Every metrics.json under results_dir, each with its folder ("folder")."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(results_dir, "*", "metrics.json"))):
+        with open(path) as f:
+            found.append({**json.load(f), "folder": os.path.dirname(path)})
+    return found
+
+
+def find_result(
+    results: list[dict],
+    model_type: str,
+    checkpoint: str | None,
+    split: str = "test",
+    views: str = "first",
+    data_root: str = EMBEDDED_DATA_ROOT,
+) -> dict | None:
+    """The result of exactly this checkpoint file (by content: its sha256, so an older result
+    of a retrained run does not count), on this split, views and data, at iso 0.5; None if
+    there is none. checkpoint None: the oracle."""
+    digest = file_digest(checkpoint) if checkpoint else None
+    for result in results:
+        if (result.get("type"), result.get("oracle"), result.get("split"), result.get("views"), result.get("iso")) != (
+            model_type,
+            checkpoint is None,
+            split,
+            views,
+            0.5,
+        ):
+            continue
+        if (
+            os.path.abspath(result.get("data", "")) == os.path.abspath(data_root)
+            and result.get("checkpoint_sha256") == digest
+        ):
+            return result
     return None
+
+
+def require_result(results: list[dict], model_type: str, checkpoint: str, **where) -> dict:
+    """`find_result`, or exit with one line saying which evaluation to run."""
+    result = find_result(results, model_type, checkpoint, **where)
+    if result is None:
+        split = where.get("split", "test")
+        command = f"eval_model.py --type {model_type} --checkpoint {checkpoint} --split {split}"
+        views = " --views all" if where.get("views") == "all" else ""
+        fail(f"no {split}-split result of {checkpoint} (as it is now) in output/eval: run {command}{views}")
+    return result
 
 
 def table_rows(name: str, result: dict, seconds: float | None) -> list[str]:
@@ -90,42 +144,47 @@ def learning_curve(out: str) -> list[str]:
     ]
 
 
+def copy_run_figures(result: dict, model_type: str, out: str) -> None:
+    """A type's F1 plot, gallery, page and two samples' images and GIFs into out/<type>/."""
+    folder, dst = result["folder"], os.path.join(out, model_type)
+    copy(os.path.join(folder, f"eval_{model_type}.png"), dst)
+    copy(os.path.join(folder, "gallery.png"), dst)
+    copy_page(os.path.join(folder, "index.html"), dst)
+    for sample in ("0", "40"):
+        for suffix in ("_gt.png", "_pred.gif", "_gt_mesh.gif"):
+            copy(os.path.join(folder, sample + suffix), dst)
+
+
 def main(args: argparse.Namespace) -> None:
     out = args.out
+    results = load_results()
     header = (
         "| type | | " + " | ".join(f"F1@{t:.2f}" for t in THRESHOLDS) + " | IoU 32^3 | Chamfer-L2 | train s | eval s |"
     )
     lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for model_type in TYPES:
-        folder = os.path.join("output", "eval", model_type)
-        if not os.path.exists(os.path.join(folder, "metrics.json")):
+        checkpoint = checkpoint_path(run_dir(model_type), model_type)
+        if not os.path.exists(checkpoint):
             continue
-        result = json.load(open(os.path.join(folder, "metrics.json")))
-        lines += table_rows(model_type, result, train_seconds(run_dir(model_type), model_type))
-        dst = os.path.join(out, model_type)
-        copy(os.path.join(folder, f"eval_{model_type}.png"), dst)
-        copy(os.path.join(folder, "gallery.png"), dst)
-        copy_page(os.path.join(folder, "index.html"), dst)
-        for sample in ("0", "40"):
-            for suffix in ("_gt.png", "_pred.gif", "_gt_mesh.gif"):
-                copy(os.path.join(folder, sample + suffix), dst)
-    oracle = os.path.join("output", "eval", "vox_oracle", "metrics.json")
-    if os.path.exists(oracle):
-        result = json.load(open(oracle))
-        f1 = " | ".join(f"{result['model']['F1@%f' % t]:.1f}" for t in result["thresholds"])
+        result = require_result(results, model_type, checkpoint)
+        lines += table_rows(model_type, result, train_seconds(run_dir(model_type)))
+        copy_run_figures(result, model_type, out)
+    oracle = find_result(results, "vox", None)
+    if oracle:
+        f1 = " | ".join(f"{oracle['model']['F1@%f' % t]:.1f}" for t in oracle["thresholds"])
         lines.append(
-            f"| vox | oracle (GT voxels) | {f1} | {result['model']['IoU_vox32']:.3f} | "
-            f"{result['model']['ChamferL2']:.4f} | - | {result['eval_seconds']:.0f} |"
+            f"| vox | oracle (GT voxels) | {f1} | {oracle['model']['IoU_vox32']:.3f} | "
+            f"{oracle['model']['ChamferL2']:.4f} | - | {oracle['eval_seconds']:.0f} |"
         )
     lines += learning_curve(out)
     transfer = []
-    for split in ("test", "heldout"):
-        path = os.path.join("output", "eval", f"vox_holdout_{split}", "metrics.json")
-        if os.path.exists(path):
-            transfer += table_rows(f"vox, {split} split", json.load(open(path)), None)
-            copy(
-                os.path.join(os.path.dirname(path), "gallery.png"), os.path.join(out, "holdout"), f"gallery_{split}.png"
-            )
+    holdout_checkpoint = checkpoint_path(os.path.join(RUNS_DIR, "holdout"), "vox")
+    for split in ("test", "heldout") if os.path.exists(holdout_checkpoint) else ():
+        result = require_result(
+            results, "vox", holdout_checkpoint, split=split, views="all", data_root=HOLDOUT_DATA_ROOT
+        )
+        transfer += table_rows(f"vox, {split} split", result, None)
+        copy(os.path.join(result["folder"], "gallery.png"), os.path.join(out, "holdout"), f"gallery_{split}.png")
     if transfer:
         lines += [
             "",
@@ -139,10 +198,10 @@ def main(args: argparse.Namespace) -> None:
     copy(os.path.join("output", "study", "mesh_study.md"), out)
     for name in ("feat_map=up2_16.png", "feat_map=up3_32.png", "saliency.png", "views.png"):
         copy(os.path.join("output", "interpretation", name), os.path.join(out, "interpretation"))
-    if os.path.exists(os.path.join("data", "embedded", "families.json")):
+    if os.path.exists(os.path.join(EMBEDDED_DATA_ROOT, "families.json")):
         import utils_vis
 
-        utils_vis.families_figure(os.path.join("data", "embedded"), os.path.join(out, "dataset_samples.png"))
+        utils_vis.families_figure(EMBEDDED_DATA_ROOT, os.path.join(out, "dataset_samples.png"))
     text = "\n".join(lines) + "\n"
     if args.seconds:
         text += f"\nEnd-to-end time of reproduce.sh: {args.seconds / 60:.1f} min.\n"

@@ -17,14 +17,16 @@ interactive index.html (`reports.py`). The numbers are `evaluation.py`'s.
 """
 
 import argparse
+import hashlib
 import os
 import time
 
 import torch
 
-from checkpoints import checkpoint_path, model_from_checkpoint, run_dir
-from cli import default_device, fail, positive_int, probability, resolve_device
+from checkpoints import checkpoint_path, file_digest, model_from_checkpoint, run_dir
+from cli import default_device, fail, positive_float, positive_int, probability, resolve_device
 from dataset import R2N2Dataset, collate_batch
+from dataset_location import EMBEDDED_DATA_ROOT
 from evaluation import (
     GT_LABELS,
     ISO_TYPES,
@@ -67,7 +69,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--views", default="first", choices=["first", "all"], help="one fixed view per model (default) or all"
     )
     parser.add_argument("--n_points", type=positive_int, default=5000, help="points sampled from prediction and GT")
-    parser.add_argument("--thresholds", type=float, nargs="+", default=list(DEFAULT_THRESHOLDS))
+    parser.add_argument("--thresholds", type=positive_float, nargs="+", default=list(DEFAULT_THRESHOLDS))
     parser.add_argument(
         "--grid_res",
         type=positive_int,
@@ -112,6 +114,8 @@ def load_model_under_test(args) -> tuple[str, object, str | None, dict | None]:
         if args.type != "vox":
             fail("--oracle evaluates GT voxels through the vox path: use it with --type vox")
         return "oracle", None, None, None
+    if args.checkpoint and args.load_checkpoint:
+        fail("--checkpoint PATH and --load_checkpoint (the run in --out_dir) name two models: give one of them")
     if args.checkpoint:
         checkpoint_file = args.checkpoint
     elif args.load_checkpoint:
@@ -129,7 +133,7 @@ def load_model_under_test(args) -> tuple[str, object, str | None, dict | None]:
 
 def visual_ids(args, n_samples: int) -> list[int]:
     if args.vis_ids is not None:
-        return [i for i in args.vis_ids if 0 <= i < n_samples]
+        return list(args.vis_ids)  # checked against the split in `open_dataset`
     step = args.vis_freq or max(1, n_samples // 5)
     return list(range(0, n_samples, step))[: 5 if args.vis_freq is None else None]
 
@@ -190,33 +194,80 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
     print(f"interactive page: {page} ({os.path.getsize(page) / 1e6:.2f} MB, with plotly.min.js beside it)")
 
 
+def path_slug(path: str) -> str:
+    """A short name for a file or folder that two different paths never share: its own name and
+    6 hex digits of its absolute path's hash."""
+    path = os.path.abspath(path)
+    return f"{os.path.basename(path)}-{hashlib.sha1(path.encode()).hexdigest()[:6]}"
+
+
+def result_folder_name(args: argparse.Namespace, checkpoint_file: str | None, data_root: str) -> str:
+    """<type>[_oracle][_<tag>], then whatever differs from the default evaluation (test split,
+    first views, iso 0.5, the run in checkpoints/<type>, the embedded data), so results of
+    different splits, views, levels, checkpoints or data never share a folder."""
+    parts = [args.type + ("_oracle" if args.oracle else "")] + ([args.tag] if args.tag else [])
+    parts += [args.split] if args.split != "test" else []
+    parts += ["allviews"] if args.views != "first" else []
+    parts += [f"iso{args.iso:g}"] if args.iso != 0.5 else []
+    default_checkpoint = os.path.abspath(checkpoint_path(run_dir(args.type), args.type))
+    if checkpoint_file and os.path.abspath(checkpoint_file) != default_checkpoint:
+        parts.append(
+            "from-"
+            + path_slug(os.path.dirname(checkpoint_file))
+            + os.path.basename(checkpoint_file)[len(f"checkpoint_{args.type}") : -4]
+        )
+    if os.path.abspath(data_root) != os.path.abspath(EMBEDDED_DATA_ROOT):
+        parts.append("on-" + path_slug(data_root))
+    return "_".join(parts)
+
+
+def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None, dataset) -> dict:
+    """The identity of a result, as metrics.json records it: what was scored, on what, how."""
+    generator = dataset.layout.generator or {}
+    return {
+        "type": args.type,
+        "oracle": args.oracle,
+        "checkpoint": os.path.abspath(checkpoint_file) if checkpoint_file else None,
+        "checkpoint_step": checkpoint["step"] if checkpoint else None,
+        "checkpoint_sha256": file_digest(checkpoint_file) if checkpoint_file else None,
+        "data": dataset.layout.root,
+        "generator_version": generator.get("generator_version"),
+        "split": args.split,
+        "views": args.views,
+        "iso": args.iso,
+        "gt_surfaces": GT_LABELS[dataset.surfaces],
+    }
+
+
+def open_dataset(args) -> R2N2Dataset:
+    """The evaluated split, or a one-line exit (also for --vis_ids outside it)."""
+    try:
+        dataset = R2N2Dataset(args.data_root, args.split, n_points=args.n_points, views=args.views, seed=args.seed)
+    except DatasetError as err:
+        fail(str(err))
+    outside = [i for i in args.vis_ids or [] if not 0 <= i < len(dataset)]
+    if outside:
+        fail(f"--vis_ids {' '.join(map(str, outside))}: the {args.split} split has samples 0 to {len(dataset) - 1}")
+    return dataset
+
+
 def main(args: argparse.Namespace) -> dict:
     import utils_vis
 
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
     name, model, checkpoint_file, checkpoint = load_model_under_test(args)
-    try:
-        dataset = R2N2Dataset(args.data_root, args.split, n_points=args.n_points, views=args.views, seed=args.seed)
-    except DatasetError as err:
-        fail(str(err))
+    dataset = open_dataset(args)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=False, collate_fn=collate_batch)
     predict_fn = make_predictor(args, model)
     rows, frame_report, eval_seconds = score(args, predict_fn, loader, device)
     baseline, baseline_source = score_baseline(args, checkpoint, loader, device)
 
-    run_name = args.type + ("_oracle" if args.oracle else "") + (f"_{args.tag}" if args.tag else "")
+    run_name = result_folder_name(args, checkpoint_file, dataset.layout.root)
     out_dir = os.path.join(args.results_dir, run_name)
     os.makedirs(out_dir, exist_ok=True)
-    gt_label = GT_LABELS[dataset.surfaces]
     result = {
-        "type": args.type,
-        "checkpoint": checkpoint_file,
-        "oracle": args.oracle,
-        "data": dataset.layout.root,
-        "split": args.split,
-        "views": args.views,
-        "gt_surfaces": gt_label,
+        **what_was_measured(args, checkpoint_file, checkpoint, dataset),
         "mean_shape_from": baseline_source,
         "n_samples": len(rows),
         "thresholds": args.thresholds,
@@ -227,9 +278,9 @@ def main(args: argparse.Namespace) -> dict:
         "args": vars(args),
     }
     write_results(out_dir, result, rows)
-    curves = {name: f1_curve(result["model"], args.thresholds)} | (
-        {"mean-shape baseline": f1_curve(baseline, args.thresholds)} if baseline else {}
-    )
+    gt_label = result["gt_surfaces"]
+    curves = {name: f1_curve(result["model"], args.thresholds)}
+    curves |= {"mean-shape baseline": f1_curve(baseline, args.thresholds)} if baseline else {}
     plot_path = os.path.join(out_dir, f"eval_{args.type}.png")
     utils_vis.plot_f1(
         plot_path, curves, args.thresholds, f"{run_name}: F1 on {args.split} ({len(rows)} samples)\nGT: {gt_label}"

@@ -14,7 +14,7 @@ import time
 import torch
 from tqdm import tqdm
 
-from cli import default_device, fail, positive_float, positive_int, resolve_device
+from cli import default_device, fail, non_negative_float, positive_float, positive_int, resolve_device
 from dataset import DatasetError, R2N2Dataset
 from losses import chamfer_loss, smoothness_loss, voxel_loss
 
@@ -44,8 +44,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=2000,
         help="points of the fitted cloud, of each mesh sample and of the target (CPU Chamfer cost grows as n_points^2)",
     )
-    parser.add_argument("--w_chamfer", type=float, default=1.0)
-    parser.add_argument("--w_smooth", type=float, default=0.1)
+    parser.add_argument("--w_chamfer", type=positive_float, default=1.0)
+    parser.add_argument("--w_smooth", type=non_negative_float, default=0.1)
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out_dir", default="output/fit")

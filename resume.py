@@ -1,6 +1,7 @@
-"""Resuming a training run: refusing to replace one, its step budget, its cosine schedule stretched.
+"""Resuming a training run: its own flags restored, its step budget, its cosine schedule stretched.
 
     note = existing_run_message(path, out_dir, "vox")          # why a new run may not start here
+    restore_run_flags(args, checkpoint, given, path)           # the run's flags back, or a one-line refusal
     max_iter, note = resume_max_iter(requested, checkpoint, path)
     lr = stretch_schedule(optimizer, scheduler, max_iter, step)
 
@@ -8,6 +9,7 @@
 decisions it takes on the way.
 """
 
+import argparse
 import math
 import os
 
@@ -28,6 +30,51 @@ def existing_run_message(ckpt_path: str, out_dir: str, model_type: str) -> str:
         "--load_checkpoint, "
         "start over with --overwrite (it is replaced), or pass another --out_dir"
     )
+
+
+# Flags that do not change what a run computes (how it is watched, where it runs, how fast data
+# arrives) may differ on resume; --max_iter may too, on purpose (`resume_max_iter`). The actions
+# and the run's identity (--type, --out_dir) are not part of the run's record.
+MAY_DIFFER_ON_RESUME = {"max_iter", "num_workers", "log_freq", "save_freq", "keep_checkpoints", "device", "val_freq"}
+NOT_RECORDED = {"type", "out_dir", "load_checkpoint", "overwrite", "init", "pretrained"}
+
+
+def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
+    """The flags a command line gives explicitly (whatever their value): it is parsed again by a
+    copy of `parser` whose defaults are all suppressed, so only given flags appear."""
+    probe = argparse.ArgumentParser(add_help=False)
+    for action in parser._actions:
+        if not action.option_strings or isinstance(action, argparse._HelpAction):
+            continue
+        if action.nargs == 0:  # store_true and the like
+            probe.add_argument(
+                *action.option_strings, dest=action.dest, action="store_const", const=True, default=argparse.SUPPRESS
+            )
+        else:
+            probe.add_argument(*action.option_strings, dest=action.dest, nargs=action.nargs, default=argparse.SUPPRESS)
+    known, _ = probe.parse_known_args(argv)
+    return set(vars(known))
+
+
+def restore_run_flags(args: argparse.Namespace, checkpoint: dict, given: set[str], ckpt_path: str) -> list[str]:
+    """Put the run's own training flags (checkpoint["args"]) back into `args`. A flag given on
+    this command line with another value than the run's stops with one line naming both, except
+    the ones in MAY_DIFFER_ON_RESUME. Returns the flags restored from the run (for the log)."""
+    stored = checkpoint.get("args", {})
+    restored = []
+    for flag, value in stored.items():
+        if flag in NOT_RECORDED or flag in MAY_DIFFER_ON_RESUME or not hasattr(args, flag):
+            continue
+        current = getattr(args, flag)
+        if flag in given and current != value:
+            fail(
+                f"--{flag} {current} differs from the run's --{flag} {value} ({ckpt_path}): a resumed run keeps "
+                f"its own flags; drop --{flag}, or start a new run (--overwrite, or another --out_dir)"
+            )
+        if current != value:
+            restored.append(flag)
+        setattr(args, flag, value)
+    return restored
 
 
 def resume_max_iter(requested: int | None, checkpoint: dict, ckpt_path: str) -> tuple[int, str | None]:

@@ -19,13 +19,14 @@ import time
 import numpy as np
 
 from checkpoints import RUNS_DIR
+from cli import non_negative_float, positive_float, positive_int
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser("Mesh loss-weight study", add_help=True)
-    parser.add_argument("--w_chamfer", type=float, nargs="+", default=[1.0, 0.8, 0.6])
-    parser.add_argument("--w_smooth", type=float, nargs="+", default=[0.1])
-    parser.add_argument("--max_iter", type=int, default=200, help="training steps per setting")
+    parser.add_argument("--w_chamfer", type=positive_float, nargs="+", default=[1.0, 0.8, 0.6])
+    parser.add_argument("--w_smooth", type=non_negative_float, nargs="+", default=[0.1])
+    parser.add_argument("--max_iter", type=positive_int, default=200, help="training steps per setting")
     parser.add_argument("--vis_ids", type=int, nargs="+", default=[0, 20, 40, 60, 80])
     parser.add_argument("--data_root", default=None)
     parser.add_argument("--device", default=None)

@@ -18,17 +18,26 @@ README to scale up on a GPU).
 import argparse
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from atomic_io import atomic_torch_save, atomic_write_json
 from augment import AUGMENT_LEVELS, augment_images
 from checkpoints import checkpoint_model_args, checkpoint_path, load_checkpoint, run_dir
-from cli import check_writable_dir, default_device, fail, positive_float, positive_int, resolve_device
+from cli import (
+    check_writable_dir,
+    default_device,
+    fail,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    resolve_device,
+)
 from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
 from model import TYPES, ModelError, SingleViewto3D, default_model_args
-from resume import existing_run_message, resume_max_iter, stretch_schedule
+from resume import existing_run_message, given_flags, restore_run_flags, resume_max_iter, stretch_schedule
 from training import StepBatchSampler, compute_loss
 
 
@@ -56,7 +65,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--batch_size", type=positive_int, default=32)
     parser.add_argument(
-        "--num_workers", type=int, default=None, help="DataLoader workers (default: 0 on CPU, 4 on CUDA)"
+        "--num_workers", type=non_negative_int, default=None, help="DataLoader workers (default: 0 on CPU, 4 on CUDA)"
     )
     parser.add_argument(
         "--n_points",
@@ -75,12 +84,19 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="occupancy: also decode a feature volume of this resolution and sample it at each query (Convolutional "
         "Occupancy Networks); 0: the global image feature only, as Occupancy Networks (default)",
     )
-    parser.add_argument("--w_chamfer", type=float, default=1.0)
-    parser.add_argument("--w_smooth", type=float, default=0.1, help="mesh: Laplacian smoothing of the ico-sphere")
+    parser.add_argument("--w_chamfer", type=positive_float, default=1.0, help="the data term: must be > 0")
     parser.add_argument(
-        "--w_normal", type=float, default=1e-3, help="voxmesh: normal loss (1 - |cos| to the nearest GT normal)"
+        "--w_smooth", type=non_negative_float, default=0.1, help="mesh: Laplacian smoothing of the ico-sphere"
     )
-    parser.add_argument("--w_edge", type=float, default=0.2, help="voxmesh: edge-length loss, as Mesh R-CNN")
+    parser.add_argument(
+        "--w_normal",
+        type=non_negative_float,
+        default=1e-3,
+        help="voxmesh: normal loss (1 - |cos| to the nearest GT normal)",
+    )
+    parser.add_argument(
+        "--w_edge", type=non_negative_float, default=0.2, help="voxmesh: edge-length loss, as Mesh R-CNN"
+    )
     parser.add_argument(
         "--init",
         default="auto",
@@ -89,7 +105,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--pos_weight",
-        type=float,
+        type=positive_float,
         default=3.0,
         help="vox: weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE (--pos_weight 1) "
         "under-fills thin parts",
@@ -193,6 +209,8 @@ class Run:
     world_size: int
     device: torch.device
     last_saved: int | None = None  # the step of the last checkpoint written (or resumed from)
+    history: list = field(default_factory=list)  # the run's starts and resumes (`prepare_run`)
+    started: float = field(default_factory=time.time)  # when this start or resume began
 
     @property
     def is_main(self) -> bool:
@@ -207,23 +225,46 @@ def prepare_run(args: argparse.Namespace) -> Run:
         args.num_workers = default_num_workers(args.device)
     if args.load_checkpoint and args.overwrite:
         fail("--load_checkpoint resumes the run in --out_dir and --overwrite replaces it: give one of them")
+    given = vars(args).pop("given", None)
+    given = set(given) if given is not None else changed_from_defaults(args)
     ckpt_path = checkpoint_path(args.out_dir, args.type)
-    checkpoint, schedule_note = None, None
+    checkpoint, schedule_note, history = None, None, []
     if args.load_checkpoint:
         try:
             checkpoint = load_checkpoint(ckpt_path, expected_type=args.type)
         except ModelError as err:
             fail(str(err))
+        restore_run_flags(args, checkpoint, given, ckpt_path)
         args.max_iter, schedule_note = resume_max_iter(args.max_iter, checkpoint, ckpt_path)
+        history = list(checkpoint.get("history", []))
     else:
         if os.path.exists(ckpt_path) and not args.overwrite:
             fail(existing_run_message(ckpt_path, args.out_dir, args.type))
         args.max_iter = args.max_iter or DEFAULT_MAX_ITER[args.type]
+    start_step = checkpoint["step"] if checkpoint else 0
+    # The run's record: one entry per start or resume, with the flags given and its own seconds.
+    history.append(
+        {
+            "event": "resume" if checkpoint else "start",
+            "from_step": start_step,
+            "to_step": start_step,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "given": sorted(given),
+            "seconds": 0.0,
+        }
+    )
     rank, world_size, device = setup_distributed(args)
     if rank == 0:
         check_writable_dir(args.out_dir, "--out_dir")
     return Run(
-        ckpt_path, checkpoint, schedule_note, rank, world_size, device, checkpoint["step"] if checkpoint else None
+        ckpt_path,
+        checkpoint,
+        schedule_note,
+        rank,
+        world_size,
+        device,
+        checkpoint["step"] if checkpoint else None,
+        history,
     )
 
 
@@ -339,7 +380,7 @@ def save_checkpoint(state: dict, ckpt_path: str, keep_copy: bool) -> None:
 
 
 def training_state(
-    model, model_args: dict, optimizer, scheduler, step: int, args, mean_train_voxels, data_root: str
+    model, model_args: dict, optimizer, scheduler, step: int, args, mean_train_voxels, data_root: str, history: list
 ) -> dict:
     """The checkpoint dict of a run at `step`."""
     raw = model.module if hasattr(model, "module") else model
@@ -352,7 +393,21 @@ def training_state(
         "args": vars(args),
         "mean_train_voxels": mean_train_voxels,
         "data": data_root,
+        "history": history,
     }
+
+
+def write_run_record(args: argparse.Namespace, model_args: dict, run: "Run") -> None:
+    """args.json: the run's flags, its model's settings and its history (every start and resume,
+    with the steps and seconds each trained), rewritten at every checkpoint."""
+    record = {
+        **vars(args),
+        "model_args": model_args,
+        "world_size": run.world_size,
+        "history": run.history,
+        "train_seconds": sum(entry["seconds"] for entry in run.history),
+    }
+    atomic_write_json(os.path.join(args.out_dir, "args.json"), record)
 
 
 def log_line(step: int, loss: torch.Tensor, terms: dict, lr: float, seconds: float, data_seconds: float, n: int) -> str:
@@ -414,8 +469,7 @@ def main(args: argparse.Namespace) -> dict:
         resumed["mean_train_voxels"] if "mean_train_voxels" in resumed else dataset.cache["voxels"].float().mean(0)
     )
     if run.is_main:
-        record = {**vars(args), "model_args": model_args, "world_size": run.world_size}
-        atomic_write_json(os.path.join(args.out_dir, "args.json"), record)
+        write_run_record(args, model_args, run)
         print(
             f"training {args.type} on {run.device} x{run.world_size}: {len(dataset)} train images, "
             f"steps {start_step}..{args.max_iter}, batch {args.batch_size}",
@@ -423,10 +477,12 @@ def main(args: argparse.Namespace) -> dict:
         )
 
     def save(step: int) -> None:
+        run.history[-1].update(to_step=step, seconds=round(time.time() - run.started, 1))
         state = training_state(
-            model, model_args, optimizer, scheduler, step, args, mean_train_voxels, dataset.layout.root
+            model, model_args, optimizer, scheduler, step, args, mean_train_voxels, dataset.layout.root, run.history
         )
         save_checkpoint(state, run.ckpt_path, args.keep_checkpoints)
+        write_run_record(args, model_args, run)
         run.last_saved = step
 
     history = train_loop(model, loader, optimizer, scheduler, args, run, start_step, save)
@@ -441,5 +497,20 @@ def main(args: argparse.Namespace) -> dict:
     return {"step": step, "losses": history, "checkpoint": run.ckpt_path}
 
 
+def changed_from_defaults(args: argparse.Namespace) -> set[str]:
+    """The flags whose value differs from the parser's default: what counts as given when `args`
+    did not come from `parse_args` (a flag given with its default value cannot be told apart)."""
+    defaults = vars(get_args_parser().parse_args([]))
+    return {flag for flag, value in vars(args).items() if flag in defaults and value != defaults[flag]}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The flags of a command line, with `given`: the ones it names explicitly (resume checks them)."""
+    parser = get_args_parser()
+    args = parser.parse_args(argv)
+    args.given = sorted(given_flags(parser, argv))
+    return args
+
+
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    main(parse_args())

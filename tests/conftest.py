@@ -73,7 +73,9 @@ def call_main(module_name: str, *argv):
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            module.main(module.get_args_parser().parse_args([str(a) for a in argv]))
+            argv = [str(a) for a in argv]
+            parse = getattr(module, "parse_args", None) or module.get_args_parser().parse_args
+            module.main(parse(argv))
         except SystemExit as exit_:
             code = exit_.code
     return code, out.getvalue(), err.getvalue()

@@ -18,3 +18,24 @@ def test_cache_records_what_the_gt_is(archives_root):
     assert not os.path.exists(
         os.path.join(archives_root, "splits.json")
     )  # the generated split lives in the cache folder
+
+
+def test_a_cache_is_rebuilt_when_the_code_that_reads_the_files_changes(archives_copy, monkeypatch, capsys):
+    import cache as cache_module
+
+    layout = detect_layout(archives_copy)
+    entries, _ = load_split(layout, "test")
+    load_cache(layout, "test", entries, quiet=True)
+    before = sorted(os.listdir(layout.cache_dir))
+    monkeypatch.setattr(cache_module, "reader_code_digest", lambda: "an edited reader")
+    rebuilt = load_cache(layout, "test", entries, quiet=True)
+    after = sorted(os.listdir(layout.cache_dir))
+    err = capsys.readouterr().err
+    assert (
+        "cache of the test split" in err
+        and "is stale (a source file or the code that reads it changed): rebuilding" in err
+    )
+    assert [n for n in after if n.startswith("test-")] != [n for n in before if n.startswith("test-")]
+    assert len([n for n in after if n.startswith("test-")]) == 1 and rebuilt["model_ids"] == [
+        e.model_id for e in entries
+    ]

@@ -40,3 +40,21 @@ def test_run_folders_and_bad_files(tmp_path):
     torch.save({"model": {}, "model_args": {"type": "point"}}, tmp_path / "point.pth")
     with pytest.raises(ModelError, match="holds a 'point' model, not --type 'vox'"):
         load_checkpoint(str(tmp_path / "point.pth"), expected_type="vox")
+
+
+class NotPlainData:
+    """Anything a pickle could build (and, in a malicious file, run code with)."""
+
+
+def test_checkpoints_load_as_weights_only_and_a_pickled_object_is_refused(tiny_checkpoints, tmp_path):
+    import pytest
+
+    from checkpoints import load_checkpoint
+    from model import ModelError
+
+    for model_type in ("vox", "point", "mesh", "occupancy", "voxmesh"):  # everything train_model.py writes is plain
+        path = tiny_checkpoints / model_type / f"checkpoint_{model_type}.pth"
+        assert torch.load(path, weights_only=True)["step"] == load_checkpoint(str(path), model_type)["step"] == 2
+    torch.save({"model": {}, "model_args": {"type": "vox"}, "extra": NotPlainData()}, tmp_path / "evil.pth")
+    with pytest.raises(ModelError, match="holds Python objects besides tensors and plain values.*refused"):
+        load_checkpoint(str(tmp_path / "evil.pth"))

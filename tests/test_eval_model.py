@@ -88,9 +88,76 @@ def test_wrong_or_missing_checkpoint(tiny_root, tiny_checkpoints, tmp_path):
         (["--type", "vox"], "say which model"),
         (["--type", "mesh", "--oracle"], "--oracle"),
         (["--type", "point", "--load_checkpoint", "--iso", "0.3"], "--iso applies to vox and occupancy"),
+        (
+            [
+                "--type",
+                "vox",
+                "--load_checkpoint",
+                "--checkpoint",
+                str(tiny_checkpoints / "vox" / "checkpoint_vox.pth"),
+            ],
+            "name two models: give one of them",
+        ),
+        (
+            [
+                "--type",
+                "vox",
+                "--checkpoint",
+                str(tiny_checkpoints / "vox" / "checkpoint_vox.pth"),
+                "--vis_ids",
+                "0",
+                "7",
+            ],
+            "--vis_ids 7: the test split has samples 0 to 2",
+        ),
+        (
+            ["--type", "vox", "--oracle", "--thresholds", "0.05", "-0.01"],
+            "argument --thresholds: must be a positive number",
+        ),
     ]:
         assert_one_line_error(
             call_main("eval_model", *args, "--data_root", tiny_root, "--device", "cpu", "--results_dir", tmp_path),
             message,
         )
     assert not os.path.exists(tmp_path / "point")  # nothing half-written for a failed run
+
+
+def test_results_of_different_splits_levels_and_checkpoints_never_share_a_folder(tiny_root, tiny_checkpoints, tmp_path):
+    from checkpoints import file_digest
+
+    checkpoint = str(tiny_checkpoints / "vox" / "checkpoint_vox.pth")
+    common = [
+        "--type",
+        "vox",
+        "--checkpoint",
+        checkpoint,
+        "--data_root",
+        tiny_root,
+        "--device",
+        "cpu",
+        "--results_dir",
+        tmp_path,
+        "--no_baseline",
+        "--vis_ids",
+        "--n_points",
+        "300",
+        "--no_frame_check",
+    ]
+    folders = {}
+    for extra in ([], ["--split", "train"], ["--iso", "0.3"], ["--views", "all"]):
+        code, out, err = call_main("eval_model", *common, *extra)
+        assert code == 0, err
+        result = json.loads(open(out.split("wrote ")[-1].split("/ (")[0] + "/metrics.json").read())
+        folders[tuple(extra)] = result
+        assert (result["split"], result["views"], result["iso"]) == (
+            extra[1] if extra[:1] == ["--split"] else "test",
+            "all" if "--views" in extra else "first",
+            0.3 if "--iso" in extra else 0.5,
+        )
+        assert result["checkpoint"] == checkpoint and result["checkpoint_sha256"] == file_digest(checkpoint)
+        assert result["checkpoint_step"] == 2 and result["data"] == tiny_root and result["generator_version"] == 4
+    names = {os.path.basename(os.path.dirname(r["checkpoint"])) for r in folders.values()}
+    assert (
+        names == {"vox"} and len({json.dumps(r["split"]) + str(r["iso"]) + r["views"] for r in folders.values()}) == 4
+    )
+    assert len(os.listdir(tmp_path)) == 4  # four folders, none overwritten

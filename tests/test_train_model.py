@@ -155,6 +155,29 @@ def test_zero_or_negative_budgets_are_refused(tiny_root, tmp_path):
     assert not os.path.exists(tmp_path / "zero")
 
 
+def test_every_flag_with_an_impossible_value_is_refused_in_one_line(tiny_root, tmp_path):
+    """Counts below 0, weights below 0 (a data weight of 0), and scripts beside train_model.py."""
+    for flag, value, message in [
+        ("--num_workers", "-1", "must be 0 or more"),
+        ("--w_chamfer", "0", "must be a positive number"),
+        ("--w_smooth", "-0.1", "must be 0 or a positive number"),
+        ("--w_edge", "nan", "must be 0 or a"),
+        ("--w_normal", "-1", "must be 0 or a"),
+        ("--pos_weight", "0", "must be a positive number"),
+    ]:
+        assert_one_line_error(
+            train_in_process(tiny_root, tmp_path / "bad", "--type", "vox", flag, value), f"argument {flag}: {message}"
+        )
+    assert not os.path.exists(tmp_path / "bad")
+    assert_one_line_error(call_main("study_mesh", "--max_iter", "0"), "argument --max_iter: must be at least 1")
+    assert_one_line_error(
+        call_main("study_mesh", "--w_chamfer", "-1"), "argument --w_chamfer: must be a positive number"
+    )
+    assert_one_line_error(
+        call_main("fit_data", "--w_smooth", "-1"), "argument --w_smooth: must be 0 or a positive number"
+    )
+
+
 def test_a_second_run_never_replaces_the_first_unless_asked(tiny_root, tmp_path):
     out = tmp_path / "run"
     code, _, err = train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "2")
@@ -200,3 +223,63 @@ def test_resuming_with_a_larger_max_iter_stretches_the_schedule(tiny_root, tmp_p
     assert_one_line_error(
         train_in_process(tiny_root, out, "--type", "point", "--load_checkpoint", "--max_iter", "6"), "already at step 8"
     )
+
+
+def train_in_process_args(root, out, *extra):
+    return ["--data_root", root, "--out_dir", out, *FAST, *extra]
+
+
+def test_resume_restores_the_runs_own_flags_and_refuses_others(tiny_root, tmp_path):
+    """A bare --load_checkpoint continues with the run's data root, batch, seed, augmentation,
+    weights and lr; a flag given with another value is refused naming the stored one; flags
+    that do not change the run may differ; args.json keeps the start and every resume."""
+    import json
+
+    out = tmp_path / "run"
+    first = [
+        "--type",
+        "point",
+        "--max_iter",
+        "2",
+        "--batch_size",
+        "3",
+        "--seed",
+        "5",
+        "--augment",
+        "none",
+        "--lr",
+        "5e-4",
+    ]
+    code, _, err = call_main("train_model", *train_in_process_args(tiny_root, out, *first))
+    assert code == 0, err
+    bare = ["--data_root", tiny_root, "--out_dir", out, "--device", "cpu", "--type", "point"]
+    code, _, err = call_main("train_model", *bare, "--load_checkpoint", "--max_iter", "3", "--log_freq", "1")
+    assert code == 0, err
+    record = json.load(open(out / "args.json"))
+    assert (record["batch_size"], record["seed"], record["augment"], record["lr"], record["n_points"]) == (
+        3,
+        5,
+        "none",
+        5e-4,
+        100,
+    )
+    assert [(h["event"], h["from_step"], h["to_step"]) for h in record["history"]] == [
+        ("start", 0, 2),
+        ("resume", 2, 3),
+    ]
+    assert record["train_seconds"] == pytest.approx(sum(h["seconds"] for h in record["history"]))
+    checkpoint = torch.load(out / "checkpoint_point.pth", weights_only=True)
+    assert checkpoint["args"]["batch_size"] == 3 and len(checkpoint["history"]) == 2
+    refusals = [
+        ("--batch_size", "8", "8", "3"),
+        ("--seed", "0", "0", "5"),
+        ("--augment", "full", "full", "none"),
+        ("--lr", "1e-3", "0.001", "0.0005"),
+        ("--data_root", str(tmp_path), str(tmp_path), tiny_root),
+    ]
+    for flag, value, shown, stored in refusals:
+        resume = ["--out_dir", out, "--device", "cpu", "--type", "point", "--load_checkpoint", "--max_iter", "4"]
+        given = ["--data_root", tiny_root] if flag != "--data_root" else []
+        result = call_main("train_model", *resume, *given, flag, value)
+        assert_one_line_error(result, f"{flag} {shown} differs from the run's {flag} {stored}")
+    assert torch.load(out / "checkpoint_point.pth", weights_only=True)["step"] == 3  # nothing was trained or lost
