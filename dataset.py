@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from cache import load_cache
-from dataset_location import DATA_ROOT, EMBEDDED_DATA_ROOT, Layout, ShapeEntry, detect_layout
+from dataset_location import DATA_ROOT, EMBEDDED_DATA_ROOT, EMBEDDED_MODELS, Layout, ShapeEntry, detect_layout
 from ground_truth import read_shape
 from r2n2 import R2N2_K, DatasetError  # noqa: F401 (DatasetError: what every reader raises, importable from here)
 from splits import load_split, read_splits
@@ -30,45 +30,44 @@ def stale_generator_message(layout: Layout) -> str | None:
     of the procedural generator), or None: real data, or data of the current generator."""
     from procedural import GENERATOR_VERSION
 
-    if layout.generator is None:
-        return None
-    version = layout.generator.get("generator_version")
+    version = (layout.generator or {}).get("generator_version", GENERATOR_VERSION)
     if version == GENERATOR_VERSION:
         return None
+    archives = " --layout archives" if layout.kind == "archives" else ""
     return (
         f"{layout.root} was written by version {version} of the procedural generator, this code reads version "
-        f"{GENERATOR_VERSION} "
-        f"(version 4 turned the world into ShapeNet's orientation): regenerate it, e.g. rm -r {layout.root} && python "
-        "make_dataset.py "
-        f"--root {layout.root}"
-        + (" --layout archives" if layout.kind == "archives" else "")
-        + " (with its --n_models, --n_views, --seed)"
+        f"{GENERATOR_VERSION} (version 4 turned the world into ShapeNet's orientation): regenerate it, e.g. "
+        f"rm -r {layout.root} && python make_dataset.py --root {layout.root}{archives} "
+        "(with its --n_models, --n_views, --seed)"
     )
 
 
 def ensure_data(data_root: str | None) -> Layout:
     """The data root's layout; the embedded dataset is generated on first use, and regenerated
-    (saying so) when it was written by another version of the generator.
+    (saying so) when it was written by another version of the generator or at another size
+    (`EMBEDDED_MODELS`).
 
     Raises DatasetError if a root given by the user is missing, not an R2N2 layout, or written by
     another version of the generator."""
-    from procedural import write_dataset
+    import procedural
 
     root = os.path.abspath(data_root or DATA_ROOT)
     is_default = root == os.path.abspath(EMBEDDED_DATA_ROOT)
     if not os.path.exists(root) and is_default:
         print(f"embedded dataset not found: generating it in {root} (once)", file=sys.stderr)
-        write_dataset(root)
+        procedural.write_dataset(root, n_models=EMBEDDED_MODELS)
     layout = detect_layout(root)
     stale = stale_generator_message(layout)
-    if stale and is_default:
-        print(
-            f"embedded dataset {root} is stale (generator version {layout.generator.get('generator_version')}): "
-            "regenerating it",
-            file=sys.stderr,
+    resized = is_default and (layout.embedded or {}).get("n_models", EMBEDDED_MODELS) != EMBEDDED_MODELS
+    if is_default and (stale or resized):
+        why = (
+            f"generator version {layout.generator.get('generator_version')}"
+            if stale
+            else f"{layout.embedded['n_models']} models, not {EMBEDDED_MODELS}"
         )
+        print(f"embedded dataset {root} is stale ({why}): regenerating it", file=sys.stderr)
         shutil.rmtree(root)
-        write_dataset(root)
+        procedural.write_dataset(root, n_models=EMBEDDED_MODELS)
         layout = detect_layout(root)
     elif stale:
         raise DatasetError(stale)

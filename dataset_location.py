@@ -16,7 +16,8 @@ Two layouts are read, detected from what DIR holds:
 
 Which shapes form a split is `splits.py`'s. The default root holds the embedded procedural
 dataset, generated on first use; `--data_root DIR` or the environment variable
-`R2N2_DATA_ROOT` picks another.
+`R2N2_DATA_ROOT` picks another (and `R2N2_EMBEDDED_ROOT` / `R2N2_EMBEDDED_MODELS` move and size
+the embedded one).
 """
 
 import hashlib
@@ -30,7 +31,10 @@ from r2n2 import DatasetError
 REPO_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # The embedded dataset is generated here (git-ignored) the first time a script needs it.
-EMBEDDED_DATA_ROOT = os.path.join(REPO_DIR, "data", "embedded")
+# R2N2_EMBEDDED_ROOT moves it (a disk with room, a test's temporary folder); R2N2_EMBEDDED_MODELS
+# sizes it (1000 models by default; a different size regenerates it).
+EMBEDDED_DATA_ROOT = os.environ.get("R2N2_EMBEDDED_ROOT", os.path.join(REPO_DIR, "data", "embedded"))
+EMBEDDED_MODELS = int(os.environ.get("R2N2_EMBEDDED_MODELS", "1000"))
 DATA_ROOT = os.environ.get("R2N2_DATA_ROOT", EMBEDDED_DATA_ROOT)
 
 VOXEL_DIRS = ("ShapeNetVoxels", "ShapeNetVox32")

@@ -202,6 +202,10 @@ class VoxMeshDecoder(nn.Module):
             nn.init.zeros_(self.offsets[-1].weight)  # start from the cubified mesh
             nn.init.zeros_(self.offsets[-1].bias)
 
+    def refinement_parameters(self):
+        """The parameters of the refinement stages (everything but the voxel branch)."""
+        return [p for name, p in self.named_parameters() if not name.startswith("voxels.")]
+
     def forward(self, features: torch.Tensor):
         """Returns logits (B, 32, 32, 32) [z, y, x] and a list of Meshes, one per stage (the
         cubified mesh when every grid is empty)."""

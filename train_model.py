@@ -319,22 +319,41 @@ def build_optimizer(
     return optimizer, scheduler, start_step
 
 
+def open_train_split(args: argparse.Namespace, run: Run) -> R2N2Dataset:
+    """The train split with every cached surface point (each step draws its own subset:
+    `training.compute_loss`). Under torchrun, rank 0 opens it first (generating the embedded data
+    and building the cache if needed) while the other ranks wait, so no two processes write the
+    same folder; a bad data root stops every rank with the same one line."""
+
+    def open_split(quiet: bool) -> R2N2Dataset | str:
+        try:
+            return R2N2Dataset(
+                args.data_root,
+                "train",
+                n_points=None,
+                return_meshes=False,
+                seed=args.seed,
+                quiet=quiet,
+                return_occupancy=args.type == "occupancy",
+            )
+        except DatasetError as err:
+            return str(err)
+
+    if run.world_size > 1 and not run.is_main:
+        torch.distributed.barrier()  # rank 0 has prepared the data and the cache
+    dataset = open_split(quiet=not run.is_main)
+    if run.world_size > 1 and run.is_main:
+        torch.distributed.barrier()
+    if isinstance(dataset, str):
+        fail(dataset)
+    return dataset
+
+
 def build_loader(
     args: argparse.Namespace, run: Run, start_step: int
 ) -> tuple[R2N2Dataset, torch.utils.data.DataLoader]:
     """The train split and the loader of the batches of steps [start_step, max_iter)."""
-    try:
-        dataset = R2N2Dataset(
-            args.data_root,
-            "train",
-            n_points=args.n_points,
-            return_meshes=False,
-            seed=args.seed,
-            quiet=not run.is_main,
-            return_occupancy=args.type == "occupancy",
-        )
-    except DatasetError as err:
-        fail(str(err))
+    dataset = open_train_split(args, run)
     sampler = StepBatchSampler(
         len(dataset), args.batch_size, args.seed, start_step, args.max_iter, run.rank, run.world_size
     )

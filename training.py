@@ -111,6 +111,18 @@ def mesh_losses(meshes, points_gt: torch.Tensor, normals_gt: torch.Tensor, n_poi
     return chamfer, normal, mesh_edge_loss(meshes)
 
 
+def point_subsets(points: torch.Tensor, normals: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A new random subset of n of each item's S surface samples (without replacement), and
+    their normals: (B, S, 3) -> (B, n, 3). Drawn from the global generator, which train_model.py
+    seeds by (seed, step): every step of every epoch sees other points, and a resumed run draws
+    the ones an uninterrupted run would."""
+    B, S, _ = points.shape
+    if S <= n:
+        return points, normals
+    pick = torch.rand(B, S, device=points.device).argsort(dim=1)[:, :n, None].expand(-1, -1, 3)
+    return torch.gather(points, 1, pick), torch.gather(normals, 1, pick)
+
+
 def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
     """Weighted total loss of a batch and the unweighted terms (Mesh R-CNN's MeshLoss style)."""
     from pytorch3d.ops import sample_points_from_meshes
@@ -120,12 +132,14 @@ def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
     if args.type == "vox":
         loss = voxel_loss(model(images), batch["voxels"], pos_weight=args.pos_weight)
         return loss, {"bce": loss.detach()}
+    if args.type in ("point", "mesh", "voxmesh"):
+        points_gt, normals_gt = point_subsets(batch["points"], batch["normals"], args.n_points)
     if args.type == "point":
-        chamfer = chamfer_loss(model(images).float(), batch["points"])
+        chamfer = chamfer_loss(model(images).float(), points_gt)
         return args.w_chamfer * chamfer, {"chamfer": chamfer.detach()}
     if args.type == "mesh":
         meshes = raw_model.decoder.to_meshes(model(images).float())
-        chamfer = chamfer_loss(sample_points_from_meshes(meshes, args.n_points), batch["points"])
+        chamfer = chamfer_loss(sample_points_from_meshes(meshes, args.n_points), points_gt)
         smooth = smoothness_loss(meshes)
         return args.w_chamfer * chamfer + args.w_smooth * smooth, {
             "chamfer": chamfer.detach(),
@@ -135,8 +149,12 @@ def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
         logits, stages = model(images)
         bce = voxel_loss(logits, batch["voxels"], pos_weight=args.pos_weight)
         total, terms = bce, {"bce": bce.detach()}
-        for k, meshes in enumerate(stages if not stages[0].isempty() else []):
-            chamfer, normal, edge = mesh_losses(meshes, batch["points"], batch["normals"], args.n_points)
+        if stages[0].isempty():  # no cell above the threshold: no mesh to refine this step
+            # A zero term keeps the refinement's parameters in the graph: DDP requires every
+            # parameter to receive a gradient at every step.
+            return total + 0.0 * sum(p.sum() for p in raw_model.decoder.refinement_parameters()), terms
+        for k, meshes in enumerate(stages):
+            chamfer, normal, edge = mesh_losses(meshes, points_gt, normals_gt, args.n_points)
             total = total + args.w_chamfer * chamfer + args.w_normal * normal + args.w_edge * edge
             terms.update({f"chamfer{k}": chamfer.detach(), f"normal{k}": normal.detach(), f"edge{k}": edge.detach()})
         return total, terms

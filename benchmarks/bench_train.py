@@ -48,7 +48,7 @@ def time_steps(model, optimizer, batches, args, device) -> float:
 def main(args):
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
-    dataset = R2N2Dataset(args.data_root, "train", n_points=args.n_points, return_meshes=False)
+    dataset = R2N2Dataset(args.data_root, "train", n_points=None, return_meshes=False)  # as train_model.py
     workers = args.num_workers if args.num_workers is not None else default_num_workers(args.device)
     steps = args.warmup + args.steps
     print(

@@ -43,37 +43,37 @@ def test_killed_run_resumes_to_the_same_weights(tiny_root, tmp_path):
     assert not [p for p in os.listdir(out) if ".tmp" in p]  # no half-written files left
 
 
-def test_ddp_two_cpu_processes(tiny_root, tmp_path):
+def test_ddp_two_cpu_processes_from_no_data_at_all(tmp_path):
+    """torchrun on a machine without the data: rank 0 generates the embedded data and builds the
+    cache while rank 1 waits (one generation, one cache), then voxmesh trains under DDP (its
+    refinement gets a gradient even when no grid has a cell to cubify), and the run resumes."""
     out = tmp_path / "ddp"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        "29533",
-        "train_model.py",
-        "--data_root",
-        tiny_root,
-        "--out_dir",
-        str(out),
-        *FAST,
-        "--type",
-        "vox",
-        "--max_iter",
-        "3",
-    ]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("training vox on cpu x2") == 1  # only rank 0 logs
-    ckpt = torch.load(out / "checkpoint_vox.pth", weights_only=False)
+    env = dict(
+        os.environ, R2N2_EMBEDDED_ROOT=str(tmp_path / "embedded"), R2N2_EMBEDDED_MODELS="9", PYTHONUNBUFFERED="1"
+    )
+    env.pop("R2N2_DATA_ROOT", None)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
+    train = ["train_model.py", "--out_dir", str(out), *FAST, "--batch_size", "2", "--type", "voxmesh", "--init", "none"]
+    proc = subprocess.run(
+        [*torchrun, *train, "--max_iter", "3"], cwd=REPO, capture_output=True, text=True, timeout=900, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("embedded dataset not found: generating it") == 1, proc.stderr[-3000:]
+    assert proc.stdout.count("training voxmesh on cpu x2") == 1  # only rank 0 logs
+    caches = os.listdir(tmp_path / "embedded" / ".cache")
+    assert len([name for name in caches if name.startswith("train-")]) == 1, caches
+    ckpt = torch.load(out / "checkpoint_voxmesh.pth", weights_only=True)
     assert ckpt["step"] == 3 and not any(k.startswith("module.") for k in ckpt["model"])
     resumed = subprocess.run(
-        cmd[:-2] + ["--max_iter", "4", "--load_checkpoint"], cwd=REPO, capture_output=True, text=True, timeout=600
+        [*torchrun, *train, "--max_iter", "4", "--load_checkpoint"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
     )
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert torch.load(out / "checkpoint_vox.pth", weights_only=False)["step"] == 4
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert torch.load(out / "checkpoint_voxmesh.pth", weights_only=True)["step"] == 4
 
 
 def train_in_process(root, out, *extra):

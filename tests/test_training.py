@@ -1,0 +1,111 @@
+"""What a training step computes: the batches of each step, the point subsets, the losses, DDP's averaging."""
+
+import argparse
+import os
+
+import torch
+
+from training import StepBatchSampler, compute_loss, point_subsets
+
+
+def test_every_epoch_covers_the_dataset_and_ranks_take_disjoint_shares():
+    """One process at batch 2b sees, step by step, exactly the union of two ranks' batches of b:
+    disjoint, and every epoch visits every item once."""
+    n, b, steps = 23, 3, 12
+    single = list(StepBatchSampler(n, 2 * b, seed=4, start_step=0, max_iter=steps))
+    ranks = [list(StepBatchSampler(n, b, seed=4, start_step=0, max_iter=steps, rank=r, world_size=2)) for r in range(2)]
+    for step in range(steps):
+        a, c = ranks[0][step], ranks[1][step]
+        assert len(a) == len(c) == b and not set(a) & set(c) or n < 2 * b
+        assert a + c == single[step]
+    flat = [i for batch in single for i in batch]
+    for epoch in range(len(flat) // n):
+        assert sorted(flat[epoch * n : (epoch + 1) * n]) == list(range(n))
+    resumed = list(StepBatchSampler(n, 2 * b, seed=4, start_step=5, max_iter=steps))
+    assert resumed == single[5:]  # resuming replays the same batches
+
+
+def test_each_draw_takes_a_new_reproducible_subset_of_the_points():
+    points = torch.rand(2, 500, 3)
+    normals = torch.nn.functional.normalize(torch.randn(2, 500, 3), dim=-1)
+    torch.manual_seed(7)
+    first, first_normals = point_subsets(points, normals, 100)
+    second, _ = point_subsets(points, normals, 100)
+    torch.manual_seed(7)
+    again, _ = point_subsets(points, normals, 100)
+    assert first.shape == (2, 100, 3) and torch.equal(first, again)  # the same seed (step): the same subset
+    assert not torch.equal(first, second)  # the next draw: another subset
+    for item in range(2):  # rows of the item's own points, with their own normals, none twice
+        rows = [int(torch.nonzero((points[item] == p).all(1))[0]) for p in first[item]]
+        assert len(set(rows)) == 100 and torch.equal(normals[item][rows], first_normals[item])
+    assert point_subsets(points, normals, 800)[0] is points  # asking for more than there are: all of them
+
+
+def step_args(model_type: str) -> argparse.Namespace:
+    from train_model import get_args_parser
+
+    return get_args_parser().parse_args(["--type", model_type, "--n_points", "50"])
+
+
+def test_a_voxmesh_step_with_no_mesh_still_gives_every_parameter_a_gradient():
+    """With every grid empty there is nothing to refine; DDP still needs a gradient (zero) for
+    each refinement parameter."""
+    from model import SingleViewto3D
+
+    torch.manual_seed(0)
+    model = SingleViewto3D("voxmesh", image_size=32, refine_stages=1)
+    with torch.no_grad():
+        model.decoder.voxels.layers[-1].bias.fill_(-50.0)  # every cell far below the threshold
+    batch = {
+        "images": torch.rand(2, 32, 32, 3),
+        "voxels": torch.zeros(2, 32, 32, 32),
+        "points": torch.rand(2, 80, 3) - 0.5,
+        "normals": torch.nn.functional.normalize(torch.randn(2, 80, 3), dim=-1),
+    }
+    loss, terms = compute_loss(model, batch, step_args("voxmesh"))
+    loss.backward()
+    assert set(terms) == {"bce"} and all(p.grad is not None for p in model.parameters())
+    assert all(p.grad.abs().sum() == 0 for p in model.decoder.refinement_parameters())
+
+
+def ddp_gradients(rank: int, world_size: int, port: int, out: str) -> None:
+    """Rank `rank` of a gloo group: the vox loss of its half of a fixed batch of 4, backward
+    through DDP; rank 0 saves the averaged gradients."""
+    from model import SingleViewto3D
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world_size)
+    torch.manual_seed(0)
+    model = SingleViewto3D("vox", image_size=32).eval()  # batch norm on running statistics: per-item losses
+    batch = fixed_batch()
+    half = {key: value[2 * rank : 2 * rank + 2] for key, value in batch.items()}
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    loss, _ = compute_loss(ddp, half, step_args("vox"))
+    loss.backward()
+    if rank == 0:
+        torch.save({name: p.grad for name, p in model.named_parameters()}, out)
+    torch.distributed.destroy_process_group()
+
+
+def fixed_batch() -> dict:
+    generator = torch.Generator().manual_seed(1)
+    return {
+        "images": torch.rand(4, 32, 32, 3, generator=generator),
+        "voxels": (torch.rand(4, 32, 32, 32, generator=generator) > 0.9).float(),
+    }
+
+
+def test_ddp_averages_to_the_gradient_of_one_process_at_the_combined_batch(tmp_path):
+    """Two processes at batch 2 give the gradient of one at batch 4: the loss is a mean over
+    items and batch norm uses its running statistics, so the maths says they must agree."""
+    from model import SingleViewto3D
+
+    out = str(tmp_path / "ddp_grads.pt")
+    torch.multiprocessing.spawn(ddp_gradients, args=(2, 29541, out), nprocs=2, join=True)
+    torch.manual_seed(0)
+    model = SingleViewto3D("vox", image_size=32).eval()
+    loss, _ = compute_loss(model, fixed_batch(), step_args("vox"))
+    loss.backward()
+    ddp = torch.load(out, weights_only=True)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(ddp[name], p.grad, rtol=1e-4, atol=1e-7, msg=name)
