@@ -40,7 +40,7 @@ from evaluation import (
     summarize_frame_check,
 )
 from frames import describe_frame_check
-from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics  # noqa: F401 (the course's name, kept importable here)
+from metrics import DEFAULT_THRESHOLDS, MESHRCNN_THRESHOLDS, compute_sampling_metrics  # noqa: F401 (the course's name)
 from model import TYPES, ModelError
 from r2n2 import DatasetError
 from reports import write_results, write_run_page, write_visuals
@@ -181,10 +181,15 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
     print(f"{name:<22}" + "".join(f"{v:8.1f}" for v in f1_curve(summary, args.thresholds)))
     if baseline:
         print(f"{'mean-shape baseline':<22}" + "".join(f"{v:8.1f}" for v in f1_curve(baseline, args.thresholds)))
-    extras = {k: v for k, v in summary.items() if k in ("ChamferL2", "IoU_vox32", "NormalConsistency")}
+    extras = {k: v for k, v in summary.items() if k in ("ChamferL2", "IoU_vox32", "IoU_labels", "NormalConsistency")}
     print("model " + ", ".join(f"{k} {v:.4f}" for k, v in extras.items()))
     if baseline:
         print("baseline " + ", ".join(f"{k} {baseline[k]:.4f}" for k in extras if k in baseline))
+    meshrcnn = ", ".join(f"F1@{t:g} {summary[f'MeshRCNN_F1@{t:g}']:.1f}" for t in MESHRCNN_THRESHOLDS)
+    print(
+        f"Mesh R-CNN's protocol (each GT's longest bounding-box edge scaled to 10): {meshrcnn}, "
+        f"Chamfer-L2 {summary['MeshRCNN_ChamferL2']:.4f}"
+    )
     if result["frame_check"]:
         print(describe_frame_check(result["frame_check"][result["frame_check"]["decided_on"]]))
     print(
@@ -242,7 +247,9 @@ def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None
 def open_dataset(args) -> R2N2Dataset:
     """The evaluated split, or a one-line exit (also for --vis_ids outside it)."""
     try:
-        dataset = R2N2Dataset(args.data_root, args.split, n_points=args.n_points, views=args.views, seed=args.seed)
+        dataset = R2N2Dataset(
+            args.data_root, args.split, n_points=args.n_points, views=args.views, seed=args.seed, return_occupancy=True
+        )  # exact labels, where the data has them: IoU against them
     except DatasetError as err:
         fail(str(err))
     outside = [i for i in args.vis_ids or [] if not 0 <= i < len(dataset)]

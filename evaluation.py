@@ -18,10 +18,12 @@ import torch
 
 from dataset import R2N2Dataset, batch_to_device
 from frames import FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
-from geometry import sample_meshes, voxels_to_meshes
+from geometry import grid_at_points, sample_meshes, voxels_to_meshes
 from metrics import (
     DEFAULT_THRESHOLDS,
+    label_iou,
     masked_mean,
+    meshrcnn_metrics,
     nearest_neighbours,
     normal_consistency,
     precision_recall_f1,
@@ -84,7 +86,10 @@ def predict(model_type: str, model, batch: dict, n_points: int, grid_res: int = 
     meshes, grid = predicted_meshes(model, images, grid_res, iso)
     if model_type == "occupancy" and grid_res != 32:
         grid = model.occupancy_grid(images, resolution=32, iso=iso)  # IoU is reported at 32^3 for every type
-    return mesh_prediction(meshes, grid, n_points)
+    prediction = mesh_prediction(meshes, grid, n_points)
+    if model_type == "occupancy":  # the function itself, for IoU against exact labels at any points
+        prediction["occupancy_at"] = lambda points: torch.sigmoid(model(images, points).float())
+    return prediction
 
 
 class ConstantPredictor(torch.nn.Module):
@@ -167,6 +172,29 @@ def summarize_frame_check(frame_rows: list[dict]) -> dict:
     return {"decided_on": "IoU" if "IoU" in reports else "F1@0.05", **reports}
 
 
+def longest_edges(batch: dict) -> torch.Tensor:
+    """The longest edge of each GT's bounding box (B,): of the GT mesh when the batch has it (as
+    Mesh R-CNN measures it), else of the GT surface samples."""
+    if batch.get("verts") is not None:
+        return torch.stack([(v.max(0).values - v.min(0).values).max() for v in batch["verts"]])
+    points = batch["points"]
+    return (points.max(1).values - points.min(1).values).max(1).values
+
+
+def labels_iou(pred: dict, batch: dict, iso: float) -> torch.Tensor | None:
+    """IoU (B,) against the exact occupancy labels of the uniform half of points.npz, read the
+    same way for every type: the occupancy function at the points, or a voxel grid (the vox
+    prediction, voxmesh's voxel branch, the mean shape, the oracle's GT voxels) read trilinearly
+    there, both at `iso`. None without labels (R2N2's own data has none) or without a volume."""
+    occ_points = batch.get("occ_points")
+    if occ_points is None or occ_points.shape[1] == 0 or (pred["voxels"] is None and "occupancy_at" not in pred):
+        return None
+    n_uniform = occ_points.shape[1] // 2  # points.npz: the uniform queries first, then the near-surface ones
+    points, labels = occ_points[:, :n_uniform].float(), batch["occ_labels"][:, :n_uniform].bool()
+    inside = pred["occupancy_at"](points) if "occupancy_at" in pred else grid_at_points(pred["voxels"], points)
+    return label_iou(inside >= iso, labels)
+
+
 @torch.no_grad()
 def evaluate(
     predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS, iso: float = 0.5, frame_rows: list | None = None
@@ -193,6 +221,10 @@ def evaluate(
             metrics["IoU_vox32"] = voxel_iou(pred["voxels"] >= iso, batch["voxels"] >= 0.5)
         if pred["normals"] is not None:
             metrics["NormalConsistency"] = normal_consistency(pred["normals"], idx_pred, normals_gt, idx_gt, lengths)
+        metrics.update(meshrcnn_metrics(dists_pred, dists_gt, lengths, longest_edges(batch)))
+        iou_labels = labels_iou(pred, batch, iso)
+        if iou_labels is not None:
+            metrics["IoU_labels"] = iou_labels
         if frame_rows is not None:
             scores = frame_scores(pred, batch, iso)
             frame_rows.extend({key: float(values[i]) for key, values in scores.items()} for i in range(len(points_gt)))

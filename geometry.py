@@ -104,3 +104,18 @@ def refine_grid(grid: torch.Tensor, query, resolution: int, threshold: float = 0
     valid = torch.gather(near.flatten(1), 1, order)
     flat.scatter_(1, order, torch.where(valid, values, torch.gather(flat, 1, order)))
     return flat.view(B, resolution, resolution, resolution)
+
+
+def grid_at_points(grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """A (B, D, H, W) [z, y, x] grid on the cube [-0.5, 0.5]^3 read trilinearly at object-frame
+    points (B, P, 3): (B, P). Cell centres are where the grid's values sit (align_corners=False
+    puts -1 and 1 on the cube's outer faces), as everywhere in this project."""
+    B, P, _ = points.shape
+    values = torch.nn.functional.grid_sample(
+        grid[:, None].float(),
+        2 * points.float().view(B, P, 1, 1, 3),
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
+    )
+    return values.view(B, P)

@@ -112,3 +112,31 @@ def normal_consistency(normals_pred, idx_pred, normals_gt, idx_gt, pred_lengths)
     cos_gt = (normals_gt * torch.gather(normals_pred, 1, idx_gt[..., None].expand(-1, -1, 3))).sum(-1).abs()
     score = 0.5 * (masked_mean(cos_pred, pred_lengths) + cos_gt.mean(1))
     return torch.where(pred_lengths > 0, score, torch.zeros_like(score))
+
+
+# Mesh R-CNN (Gkioxari et al. 2019) scales each GT shape so that the longest edge of its bounding
+# box is 10 (the prediction by the same factor) and reports F1 at 0.1, 0.3 and 0.5 in those units.
+MESHRCNN_EDGE = 10.0
+MESHRCNN_THRESHOLDS = (0.1, 0.3, 0.5)
+
+
+@torch.no_grad()
+def meshrcnn_metrics(dists_pred, dists_gt, pred_lengths, longest_edge_gt) -> dict:
+    """F1 (percent) and Chamfer-L2 in Mesh R-CNN's units from object-frame nearest-neighbour
+    distances (B, N), (B, M) (`nearest_neighbours`) and each GT's bounding-box longest edge (B,):
+    distances are multiplied by 10 / longest edge, so F1@0.3 there is F1 at 3 % of the longest
+    edge. Returns {"MeshRCNN_F1@0.1": (B,), ..., "MeshRCNN_ChamferL2": (B,)}."""
+    scale = MESHRCNN_EDGE / longest_edge_gt.clamp_min(1e-9)
+    scaled_pred, scaled_gt = dists_pred * scale[:, None], dists_gt * scale[:, None]
+    f1 = precision_recall_f1(scaled_pred, scaled_gt, pred_lengths, MESHRCNN_THRESHOLDS)
+    metrics = {f"MeshRCNN_F1@{t:g}": f1["F1@%f" % t] for t in MESHRCNN_THRESHOLDS}
+    chamfer = masked_mean(scaled_pred.square(), pred_lengths) + scaled_gt.square().mean(1)
+    metrics["MeshRCNN_ChamferL2"] = torch.where(pred_lengths > 0, chamfer, torch.full_like(chamfer, float("nan")))
+    return metrics
+
+
+@torch.no_grad()
+def label_iou(inside_pred: torch.Tensor, inside_gt: torch.Tensor) -> torch.Tensor:
+    """IoU of two (B, Q) boolean labellings of the same query points (Occupancy Networks' IoU,
+    on points uniform in the volume): (B,); 1 if both are empty."""
+    return voxel_iou(inside_pred, inside_gt)

@@ -108,12 +108,17 @@ def write_run_page(out_dir: str, run_name: str, result: dict, samples: list[dict
     import viewer
 
     thresholds = result["thresholds"]
-    columns = [f"F1@{t:.2f}" for t in thresholds] + ["IoU 32^3", "Chamfer-L2", "normal cons."]
+    columns = [f"F1@{t:.2f}" for t in thresholds] + [
+        "IoU 32^3 (vs GT voxels)",
+        "IoU (vs exact labels)",
+        "Chamfer-L2",
+        "normal cons.",
+        "Mesh R-CNN F1@0.3",
+    ]
 
     def values(summary):
-        return [summary["F1@%f" % t] for t in thresholds] + [
-            summary.get(k, float("nan")) for k in ("IoU_vox32", "ChamferL2", "NormalConsistency")
-        ]
+        keys = ("IoU_vox32", "IoU_labels", "ChamferL2", "NormalConsistency", "MeshRCNN_F1@0.3")
+        return [summary["F1@%f" % t] for t in thresholds] + [summary.get(k, float("nan")) for k in keys]
 
     table = [("model" if not result["oracle"] else "oracle", values(result["model"]))]
     if result["mean_shape_baseline"]:

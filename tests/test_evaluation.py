@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from evaluation import ConstantPredictor, average, predict_gt_voxels
@@ -35,3 +36,109 @@ def test_constant_predictor_is_the_same_shape_for_every_image():
             model_type == "point"
         )
         assert pred["points"].min() >= -0.5 and pred["points"].max() <= 0.5
+
+
+def plane_points(n_side: int = 20, spacing: float = 0.05) -> torch.Tensor:
+    """(n_side^2, 3) points on a square grid in the plane z = 0, centred on the origin."""
+    g = (torch.arange(n_side).float() - (n_side - 1) / 2) * spacing
+    x, y = torch.meshgrid(g, g, indexing="ij")
+    return torch.stack([x.flatten(), y.flatten(), torch.zeros(n_side * n_side)], 1)
+
+
+def known_batch(points_gt: torch.Tensor) -> dict:
+    B = 2
+    return {
+        "points": points_gt.expand(B, -1, -1).clone(),
+        "normals": torch.tensor([0.0, 0, 1]).expand(B, len(points_gt), 3).clone(),
+        "voxels": torch.zeros(B, 32, 32, 32),
+        "synset": ["s"] * B,
+        "model_id": ["a", "b"],
+        "view": torch.zeros(B, dtype=torch.long),
+        "verts": [points_gt, points_gt],
+    }
+
+
+def test_evaluate_end_to_end_on_shapes_with_a_known_answer():
+    """The GT a grid in a plane, the prediction the same grid lifted by d (sample 0) or 0
+    (sample 1): every nearest neighbour is at exactly d, so F1@t is 100 for t > d and 0 below,
+    Chamfer-L2 is 2 d^2, as `pytorch3d.loss.chamfer_distance` says too, and in Mesh R-CNN's units
+    (longest edge 0.95 -> 10) the distance is d * 10 / 0.95."""
+    from pytorch3d.loss import chamfer_distance
+
+    from evaluation import evaluate
+
+    gt = plane_points()  # a 0.95 x 0.95 square: longest bbox edge 0.95
+    d = 0.025
+    lifted = torch.stack([gt + torch.tensor([0, 0, d]), gt])
+
+    def predict_lifted(batch):
+        return {"points": lifted, "lengths": torch.full((2,), len(gt)), "normals": None, "voxels": None}
+
+    rows = evaluate(predict_lifted, [known_batch(gt)], "cpu", thresholds=(0.02, 0.03))
+    assert (rows[0]["F1@0.020000"], rows[0]["F1@0.030000"], rows[1]["F1@0.020000"]) == (0.0, 100.0, 100.0)
+    assert rows[0]["ChamferL2"] == pytest.approx(2 * d**2, rel=1e-5) and rows[1]["ChamferL2"] == pytest.approx(
+        0.0, abs=1e-12
+    )
+    reference, _ = chamfer_distance(lifted, known_batch(gt)["points"], batch_reduction=None)
+    torch.testing.assert_close(torch.tensor([r["ChamferL2"] for r in rows]), reference, rtol=1e-5, atol=1e-9)
+    scaled = d * 10 / 0.95  # 0.263 in Mesh R-CNN's units: above 0.1, below 0.3
+    assert (rows[0]["MeshRCNN_F1@0.1"], rows[0]["MeshRCNN_F1@0.3"], rows[0]["MeshRCNN_F1@0.5"]) == (0.0, 100.0, 100.0)
+    assert rows[0]["MeshRCNN_ChamferL2"] == pytest.approx(2 * scaled**2, rel=1e-4)
+
+
+def test_evaluate_matches_pytorch3d_chamfer_on_random_clouds():
+    from pytorch3d.loss import chamfer_distance
+
+    from evaluation import evaluate
+
+    torch.manual_seed(0)
+    gt, pred = torch.rand(2, 300, 3) - 0.5, torch.rand(2, 200, 3) - 0.5
+    batch = {**known_batch(gt[0]), "points": gt}
+    rows = evaluate(
+        lambda b: {"points": pred, "lengths": torch.full((2,), 200), "normals": None, "voxels": None}, [batch], "cpu"
+    )
+    reference, _ = chamfer_distance(pred, gt, batch_reduction=None)
+    torch.testing.assert_close(torch.tensor([r["ChamferL2"] for r in rows]), reference, rtol=1e-5, atol=1e-9)
+
+
+def test_iou_against_exact_labels_reads_every_volume_the_same_way():
+    """A half-space solid (x < 0): a grid that holds it exactly and an occupancy function that is
+    it both score 1 against exact labels at uniform points; the empty grid scores 0."""
+    from evaluation import labels_iou
+
+    torch.manual_seed(0)
+    points = torch.rand(1, 2000, 3) - 0.5
+    labels = points[..., 0] < 0
+    occ_points = torch.cat([points, torch.zeros(1, 2000, 3)], 1)  # the near-surface half is left out
+    batch = {"occ_points": occ_points, "occ_labels": torch.cat([labels, torch.ones(1, 2000, dtype=torch.bool)], 1)}
+    grid = torch.zeros(1, 32, 32, 32)
+    grid[..., :16] = 1.0  # x < 0: the cells of the first half of the last ([x]) axis
+    # Read trilinearly, the step between the cells either side of x = 0 crosses 0.5 at x = 0 itself.
+    assert labels_iou({"voxels": grid}, batch, 0.5).item() == 1.0
+    assert labels_iou({"voxels": None, "occupancy_at": lambda p: (p[..., 0] < 0).float()}, batch, 0.5).item() == 1.0
+    assert labels_iou({"voxels": torch.zeros(1, 32, 32, 32)}, batch, 0.5).item() == 0.0
+    assert labels_iou({"voxels": grid}, {"occ_points": torch.zeros(1, 0, 3)}, 0.5) is None
+
+
+def test_the_mean_shape_baseline_is_the_mean_of_the_training_split(tiny_root):
+    """The baseline's grid is the average of the train split's voxel grids, read here from the
+    binvox files themselves."""
+    import json
+    import os
+
+    from evaluation import baseline_voxels
+    from r2n2 import read_binvox, voxels_object_frame
+
+    splits = json.load(open(os.path.join(tiny_root, "splits.json")))
+    grids = [
+        voxels_object_frame(
+            *read_binvox(os.path.join(tiny_root, "r2n2", "ShapeNetVoxels", synset, model_id, "model.binvox")),
+            None,
+            "centred",
+        )
+        for synset, models in splits["train"].items()
+        for model_id in models
+    ]
+    mean, source = baseline_voxels(None, tiny_root)
+    torch.testing.assert_close(mean, torch.stack(grids).mean(0))
+    assert "train split" in source and len(grids) == 6
