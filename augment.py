@@ -39,18 +39,22 @@ AUGMENT_LEVELS = {
 }
 
 
-def _uniform(low: float, high: float, n: int, device) -> torch.Tensor:
-    return low + (high - low) * torch.rand(n, device=device)
+def _uniform(low: float, high: float, n: int, device, generator=None) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, device=device, generator=generator)
 
 
 def zoom_and_shift(
-    images: torch.Tensor, masks: torch.Tensor, zoom: float, shift: float
+    images: torch.Tensor, masks: torch.Tensor, zoom: float, shift: float, generator=None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """images (B, H, W, 3) on white, masks (B, H, W) float: each sample zoomed by a factor in
-    [1 - zoom, 1 + zoom] and shifted by up to `shift` of the image; uncovered border is white."""
+    [1 - zoom, 1 + zoom] and shifted by up to `shift` of the image; uncovered border is white.
+    With neither (the "light" level) the images are returned as they are: an identity resampling
+    would only add rounding, at a tenth of the augmentation's cost."""
     B = images.shape[0]
-    scale = _uniform(1 - zoom, 1 + zoom, B, images.device)
-    offset = _uniform(-2 * shift, 2 * shift, 2 * B, images.device).view(B, 2)  # NDC spans 2
+    if zoom == 0 and shift == 0:
+        return images, masks
+    scale = _uniform(1 - zoom, 1 + zoom, B, images.device, generator)
+    offset = _uniform(-2 * shift, 2 * shift, 2 * B, images.device, generator).view(B, 2)  # NDC spans 2
     theta = torch.zeros(B, 2, 3, device=images.device)
     theta[:, 0, 0] = theta[:, 1, 1] = 1 / scale
     theta[:, :, 2] = -offset / scale[:, None]
@@ -62,14 +66,14 @@ def zoom_and_shift(
     return warped[..., :3] + 1.0, warped[..., 3]
 
 
-def jitter_colour(images: torch.Tensor, strength: float, hue: float) -> torch.Tensor:
+def jitter_colour(images: torch.Tensor, strength: float, hue: float, generator=None) -> torch.Tensor:
     """Per-sample brightness, contrast, saturation (factors in [1 - strength, 1 + strength]) and
     a hue rotation of up to `hue` turns about the grey axis."""
     B, device = images.shape[0], images.device
     grey = images.mean(-1, keepdim=True)
-    saturation = _uniform(1 - strength, 1 + strength, B, device).view(B, 1, 1, 1)
+    saturation = _uniform(1 - strength, 1 + strength, B, device, generator).view(B, 1, 1, 1)
     images = grey + saturation * (images - grey)
-    angle = _uniform(-hue, hue, B, device) * 2 * torch.pi
+    angle = _uniform(-hue, hue, B, device, generator) * 2 * torch.pi
     # Rotation about (1, 1, 1) / sqrt(3) (Rodrigues), which keeps grey levels.
     axis = torch.full((3,), 3**-0.5, device=device)
     cross = torch.tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=images.dtype, device=device) * 3**-0.5
@@ -78,25 +82,27 @@ def jitter_colour(images: torch.Tensor, strength: float, hue: float) -> torch.Te
         + torch.sin(angle).view(B, 1, 1) * cross
         + (1 - torch.cos(angle)).view(B, 1, 1) * torch.outer(axis, axis)
     )
-    images = torch.einsum("bhwc,bdc->bhwd", images, rotation)
+    images = torch.bmm(images.reshape(B, -1, 3), rotation.transpose(1, 2)).view(
+        images.shape
+    )  # each pixel's colour turned
     mean = images.mean(dim=(1, 2, 3), keepdim=True)
-    contrast = _uniform(1 - strength, 1 + strength, B, device).view(B, 1, 1, 1)
-    brightness = _uniform(1 - strength, 1 + strength, B, device).view(B, 1, 1, 1)
+    contrast = _uniform(1 - strength, 1 + strength, B, device, generator).view(B, 1, 1, 1)
+    brightness = _uniform(1 - strength, 1 + strength, B, device, generator).view(B, 1, 1, 1)
     return ((images - mean) * contrast + mean) * brightness
 
 
-def random_backgrounds(B: int, H: int, W: int, device) -> torch.Tensor:
+def random_backgrounds(B: int, H: int, W: int, device, generator=None) -> torch.Tensor:
     """(B, H, W, 3): plain colours, vertical gradients (a wall meeting a floor) and blotchy
     low-frequency textures, mostly light and unsaturated as walls are."""
-    base = torch.rand(B, 1, 1, 3, device=device) * 0.6 + 0.35
+    base = torch.rand(B, 1, 1, 3, device=device, generator=generator) * 0.6 + 0.35
     grey = base.mean(-1, keepdim=True)
-    base = grey + (base - grey) * torch.rand(B, 1, 1, 1, device=device)
-    kind = torch.randint(0, 3, (B,), device=device)
-    second = (base * _uniform(0.5, 1.0, B, device).view(B, 1, 1, 1)).expand(B, H, W, 3)
+    base = grey + (base - grey) * torch.rand(B, 1, 1, 1, device=device, generator=generator)
+    kind = torch.randint(0, 3, (B,), device=device, generator=generator)
+    second = (base * _uniform(0.5, 1.0, B, device, generator).view(B, 1, 1, 1)).expand(B, H, W, 3)
     ramp = torch.linspace(0, 1, H, device=device).view(1, H, 1, 1)
     gradient = base + (second - base) * ramp
     blotches = F.interpolate(
-        torch.rand(B, 1, 4, 4, device=device), size=(H, W), mode="bicubic", align_corners=False
+        torch.rand(B, 1, 4, 4, device=device, generator=generator), size=(H, W), mode="bicubic", align_corners=False
     ).permute(0, 2, 3, 1)
     textured = base * (0.75 + 0.4 * blotches)  # light and dark patches of the wall's own colour
     out = torch.where((kind == 0).view(B, 1, 1, 1), base.expand(B, H, W, 3), gradient)
@@ -116,22 +122,35 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return x.view(3, B, *images.shape[1:3]).permute(1, 2, 3, 0)
 
 
-def augment_images(images: torch.Tensor, masks: torch.Tensor, config: AugmentConfig | None = None) -> torch.Tensor:
+def augment_images(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    config: AugmentConfig | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """images (B, H, W, 3) float in [0, 1], composited over white; masks (B, H, W) bool, the
-    object. Returns the augmented images, same shape (see the module docstring)."""
+    object. Returns the augmented images, same shape (see the module docstring). `generator`:
+    where the random draws come from (default: torch's global one); the training loop gives
+    each step its own, so batches can be augmented ahead, in another thread."""
     config = config or AugmentConfig()
     B, H, W, _ = images.shape
     if B == 0:
         return images
-    images, coverage = zoom_and_shift(images.float(), masks.float(), config.zoom, config.shift)
-    object_colour = jitter_colour(images, config.colour, config.hue).clamp(0, 1)
+    device = images.device
+    images, coverage = zoom_and_shift(images.float(), masks.float(), config.zoom, config.shift, generator)
+    object_colour = jitter_colour(images, config.colour, config.hue, generator).clamp(0, 1)
     coverage = coverage[..., None]
-    white = torch.ones_like(images)
-    use_background = (torch.rand(B, device=images.device) < config.background).view(B, 1, 1, 1)
-    background = torch.where(use_background, random_backgrounds(B, H, W, images.device), white)
-    images = object_colour * coverage + background * (1 - coverage)
-    blurred = torch.rand(B, device=images.device) < config.blur
+    use_background = (torch.rand(B, device=device, generator=generator) < config.background).view(B, 1, 1, 1)
+    if config.background > 0:
+        background = torch.where(
+            use_background, random_backgrounds(B, H, W, device, generator), torch.ones_like(images)
+        )
+        images = object_colour * coverage + background * (1 - coverage)
+    else:  # on white: the same blend, without building a background
+        images = object_colour * coverage + (1 - coverage)
+    blurred = torch.rand(B, device=device, generator=generator) < config.blur
     if blurred.any():
-        images[blurred] = gaussian_blur(images[blurred], _uniform(0.3, 1.0, int(blurred.sum()), images.device))
-    images = images + torch.randn_like(images) * _uniform(0, config.noise, B, images.device).view(B, 1, 1, 1)
+        images[blurred] = gaussian_blur(images[blurred], _uniform(0.3, 1.0, int(blurred.sum()), device, generator))
+    noise = _uniform(0, config.noise, B, device, generator).view(B, 1, 1, 1)
+    images = images + torch.randn(images.shape, device=device, generator=generator) * noise
     return images.clamp(0, 1)

@@ -29,6 +29,11 @@ def checkpoint_path(out_dir: str, model_type: str) -> str:
     return os.path.join(out_dir, f"checkpoint_{model_type}.pth")
 
 
+def best_checkpoint_path(ckpt_path: str) -> str:
+    """Beside a run's last checkpoint, the one of its best validation: checkpoint_<type>.best.pth."""
+    return ckpt_path[: -len(".pth")] + ".best.pth"
+
+
 def file_digest(path: str) -> str:
     """The first 16 hex digits of a file's sha256: which exact checkpoint a result came from."""
     digest = hashlib.sha256()

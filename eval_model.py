@@ -23,7 +23,7 @@ import time
 
 import torch
 
-from checkpoints import checkpoint_path, file_digest, model_from_checkpoint, run_dir
+from checkpoints import best_checkpoint_path, checkpoint_path, file_digest, model_from_checkpoint, run_dir
 from cli import default_device, fail, positive_float, positive_int, probability, resolve_device
 from dataset import R2N2Dataset, collate_batch
 from dataset_location import EMBEDDED_DATA_ROOT
@@ -51,6 +51,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--type", default="vox", choices=TYPES)
     parser.add_argument(
         "--load_checkpoint", action="store_true", help="evaluate <out_dir>/checkpoint_<type>.pth (train_model.py's run)"
+    )
+    parser.add_argument(
+        "--best",
+        action="store_true",
+        help="with --load_checkpoint: the run's best checkpoint by val F1@0.05 "
+        "(checkpoint_<type>.best.pth), not its last",
     )
     parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint file")
     parser.add_argument(
@@ -114,12 +120,15 @@ def load_model_under_test(args) -> tuple[str, object, str | None, dict | None]:
         if args.type != "vox":
             fail("--oracle evaluates GT voxels through the vox path: use it with --type vox")
         return "oracle", None, None, None
+    if args.best and not args.load_checkpoint:
+        fail("--best picks the best checkpoint of the run in --out_dir: use it with --load_checkpoint")
     if args.checkpoint and args.load_checkpoint:
         fail("--checkpoint PATH and --load_checkpoint (the run in --out_dir) name two models: give one of them")
     if args.checkpoint:
         checkpoint_file = args.checkpoint
     elif args.load_checkpoint:
         checkpoint_file = checkpoint_path(run_dir(args.type, args.out_dir), args.type)
+        checkpoint_file = best_checkpoint_path(checkpoint_file) if args.best else checkpoint_file
     else:
         fail("say which model: --load_checkpoint (the run in --out_dir), --checkpoint PATH, or --oracle")
     try:

@@ -18,12 +18,9 @@ README to scale up on a GPU).
 import argparse
 import os
 import time
-from dataclasses import dataclass, field
 
 import torch
 
-from atomic_io import atomic_torch_save, atomic_write_json
-from augment import AUGMENT_LEVELS, augment_images
 from checkpoints import checkpoint_model_args, checkpoint_path, load_checkpoint, run_dir
 from cli import (
     check_writable_dir,
@@ -35,10 +32,13 @@ from cli import (
     positive_int,
     resolve_device,
 )
-from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
+from dataset import DatasetError, R2N2Dataset, collate_batch
 from model import TYPES, ModelError, SingleViewto3D, default_model_args
+from monitor import Monitor
 from resume import existing_run_message, given_flags, restore_run_flags, resume_max_iter, stretch_schedule
-from training import StepBatchSampler, compute_loss
+from trainer import Run, Trainer
+from training import StepBatchSampler
+from validation import open_validator
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -112,6 +112,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--save_freq", type=positive_int, default=200)
     parser.add_argument("--log_freq", type=positive_int, default=50)
+    parser.add_argument(
+        "--val_freq",
+        type=non_negative_int,
+        default=None,
+        help="score the model on a fixed subset of the val split every N steps and keep the best checkpoint "
+        "(checkpoint_<type>.best.pth); default max_iter // 10 (at least 25); 0: never",
+    )
     parser.add_argument("--load_checkpoint", action="store_true", help="resume from <out_dir>/checkpoint_<type>.pth")
     parser.add_argument(
         "--keep_checkpoints",
@@ -141,6 +148,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out_dir", default=None, help="run folder (default: checkpoints/<type>)")
     return parser
 
+
+VAL_FREQ_MIN = 25  # the default --val_freq is max_iter // 10, but at least this
 
 # Steps of the default budget: 6.5-10 minutes of a 2-core CPU each at batch 32 (see the README).
 DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
@@ -195,26 +204,6 @@ def init_voxel_branch(model, init: str, verbose: bool) -> None:
     )
     if verbose:
         print(f"voxmesh: encoder and voxel branch start from {path} (step {source['step']})", flush=True)
-
-
-@dataclass
-class Run:
-    """Where a training run stands: its checkpoint file, what it resumes (None for a new run) and
-    the process's place in it (rank, world size, device)."""
-
-    ckpt_path: str
-    checkpoint: dict | None
-    schedule_note: str | None
-    rank: int
-    world_size: int
-    device: torch.device
-    last_saved: int | None = None  # the step of the last checkpoint written (or resumed from)
-    history: list = field(default_factory=list)  # the run's starts and resumes (`prepare_run`)
-    started: float = field(default_factory=time.time)  # when this start or resume began
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
 
 
 def prepare_run(args: argparse.Namespace) -> Run:
@@ -369,106 +358,18 @@ def build_loader(
     return dataset, loader
 
 
-def train_step(
-    model, batch: dict, optimizer, scheduler, args: argparse.Namespace, step: int, run: Run
-) -> tuple[torch.Tensor, dict]:
-    """One optimisation step on a batch (already on the device). Returns the weighted total loss
-    and the unweighted terms (for logging); stops with one line on a non-finite loss."""
-    # Randomness inside a step (augmentation, mesh sampling, occupancy queries) depends on
-    # (seed, step) only, so a resumed run draws exactly what an uninterrupted one would.
-    torch.manual_seed(args.seed * 1_000_003 + step * run.world_size + run.rank)
-    if AUGMENT_LEVELS[args.augment] is not None:
-        batch["images"] = augment_images(batch["images"], batch["masks"], AUGMENT_LEVELS[args.augment])
-    with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=args.amp):
-        loss, terms = compute_loss(model, batch, args)
-    if not torch.isfinite(loss):
-        last = f"{run.ckpt_path} (step {run.last_saved})" if run.last_saved is not None else "none written yet"
-        fail(f"non-finite loss {loss.item()} at step {step}; last good checkpoint: {last}. Try a lower --lr")
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    scheduler.step()
-    return loss, terms
-
-
-def save_checkpoint(state: dict, ckpt_path: str, keep_copy: bool) -> None:
-    """The run's checkpoint, written whole; with keep_copy also a copy named by its step."""
-    atomic_torch_save(state, ckpt_path)
-    if keep_copy:  # a copy per save, to evaluate the run along the way
-        atomic_torch_save(state, ckpt_path.replace(".pth", f".step{state['step']:06d}.pth"))
-
-
-def training_state(
-    model, model_args: dict, optimizer, scheduler, step: int, args, mean_train_voxels, data_root: str, history: list
-) -> dict:
-    """The checkpoint dict of a run at `step`."""
-    raw = model.module if hasattr(model, "module") else model
-    return {
-        "model": raw.state_dict(),
-        "model_args": model_args,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "step": step,
-        "args": vars(args),
-        "mean_train_voxels": mean_train_voxels,
-        "data": data_root,
-        "history": history,
-    }
-
-
-def write_run_record(args: argparse.Namespace, model_args: dict, run: "Run") -> None:
-    """args.json: the run's flags, its model's settings and its history (every start and resume,
-    with the steps and seconds each trained), rewritten at every checkpoint."""
-    record = {
-        **vars(args),
-        "model_args": model_args,
-        "world_size": run.world_size,
-        "history": run.history,
-        "train_seconds": sum(entry["seconds"] for entry in run.history),
-    }
-    atomic_write_json(os.path.join(args.out_dir, "args.json"), record)
-
-
-def log_line(step: int, loss: torch.Tensor, terms: dict, lr: float, seconds: float, data_seconds: float, n: int) -> str:
-    """One training log line: step, losses, learning rate, seconds per step and waiting for data."""
-    terms_str = " ".join(f"{k} {v.item():.5f}" for k, v in terms.items())
-    return (
-        f"step {step:6d} | loss {loss.item():.5f} | {terms_str} | lr {lr:.2e} | {seconds / n:.3f} s/step | "
-        f"data {data_seconds / n:.3f} s/step"
+def make_monitor(args: argparse.Namespace, run: Run, start_step: int) -> Monitor | None:
+    """Rank 0's logs (TensorBoard, validation), None on the other ranks. A resumed run keeps
+    its best val score so far."""
+    if not run.is_main:
+        return None
+    if args.val_freq is None:  # about 10 validations a run, whatever its length
+        args.val_freq = max(VAL_FREQ_MIN, args.max_iter // 10)
+    validator, note = (
+        open_validator(args.data_root, args.type) if args.val_freq > 0 else (None, "no validation (--val_freq 0)")
     )
-
-
-def train_loop(
-    model, loader, optimizer, scheduler, args: argparse.Namespace, run: Run, start_step: int, save
-) -> list[float]:
-    """Steps start_step..max_iter: a `train_step` per batch, a log line every --log_freq steps
-    (seconds per step, and the part of it spent waiting for data) and `save(step)` every
-    --save_freq steps and at the end. Returns the losses."""
-    from tqdm import tqdm
-
-    model.train()
-    step, history = start_step, []
-    t_data, t_step, t_last = 0.0, 0.0, time.perf_counter()
-    bar = tqdm(total=args.max_iter, initial=start_step, desc=f"train {args.type}", unit="step", disable=not run.is_main)
-    for batch in loader:
-        t_loaded = time.perf_counter()
-        batch = batch_to_device(batch, run.device, non_blocking=run.device.type == "cuda")
-        loss, terms = train_step(model, batch, optimizer, scheduler, args, step, run)
-        step += 1
-        now = time.perf_counter()
-        t_data, t_step, t_last = t_data + t_loaded - t_last, t_step + now - t_last, now
-        history.append(loss.item())
-        if not run.is_main:
-            continue
-        bar.update()
-        if step % args.log_freq == 0 or step == args.max_iter:
-            n = args.log_freq if step % args.log_freq == 0 else step % args.log_freq
-            tqdm.write(log_line(step, loss, terms, scheduler.get_last_lr()[0], t_step, t_data, n))
-            t_data = t_step = 0.0
-        if step % args.save_freq == 0 or step == args.max_iter:
-            save(step)
-    bar.close()
-    return history
+    print(f"{note}" + (f" every {args.val_freq} steps" if validator else ""), flush=True)
+    return Monitor(args, args.out_dir, start_step, validator, (run.checkpoint or {}).get("best"))
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -487,33 +388,25 @@ def main(args: argparse.Namespace) -> dict:
     mean_train_voxels = (
         resumed["mean_train_voxels"] if "mean_train_voxels" in resumed else dataset.cache["voxels"].float().mean(0)
     )
+    monitor = make_monitor(args, run, start_step)
+    trainer = Trainer(
+        model, optimizer, scheduler, args, run, model_args, mean_train_voxels, dataset.layout.root, monitor
+    )
     if run.is_main:
-        write_run_record(args, model_args, run)
+        trainer.write_record()
         print(
             f"training {args.type} on {run.device} x{run.world_size}: {len(dataset)} train images, "
             f"steps {start_step}..{args.max_iter}, batch {args.batch_size}",
             flush=True,
         )
-
-    def save(step: int) -> None:
-        run.history[-1].update(to_step=step, seconds=round(time.time() - run.started, 1))
-        state = training_state(
-            model, model_args, optimizer, scheduler, step, args, mean_train_voxels, dataset.layout.root, run.history
-        )
-        save_checkpoint(state, run.ckpt_path, args.keep_checkpoints)
-        write_run_record(args, model_args, run)
-        run.last_saved = step
-
-    history = train_loop(model, loader, optimizer, scheduler, args, run, start_step, save)
-    step = start_step + len(history)
+    losses = trainer.fit(loader, start_step)
+    step = start_step + len(losses)
     if run.world_size > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     if run.is_main:
-        print(
-            f"done: step {step}, final loss {history[-1] if history else float('nan'):.5f}; checkpoint {run.ckpt_path}"
-        )
-    return {"step": step, "losses": history, "checkpoint": run.ckpt_path}
+        print(trainer.summary(step, losses))
+    return {"step": step, "losses": losses, "checkpoint": run.ckpt_path}
 
 
 def changed_from_defaults(args: argparse.Namespace) -> set[str]:

@@ -7,6 +7,9 @@
 benchmarks and tests call them directly.
 """
 
+import queue
+import threading
+
 import torch
 import torch.nn.functional as F
 
@@ -53,6 +56,29 @@ class StepBatchSampler(torch.utils.data.Sampler):
                     cached_epoch, permutation = epoch, self._epoch(epoch)
                 indices.append(int(permutation[offset]))
             yield indices
+
+
+def prefetch(loader, prepare, start_step: int, depth: int = 2):
+    """The loader's batches, each passed through prepare(batch, step) in a background thread
+    that keeps up to `depth` batches ready: reading, the copy to the device and augmentation
+    overlap with the step before instead of delaying it. Batches come in order; an error in the
+    thread is raised here."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def work():
+        try:
+            for step, batch in enumerate(loader, start_step):
+                ready.put(prepare(batch, step))
+        except BaseException as err:  # handed to the consumer, raised there
+            ready.put(err)
+        ready.put(done)
+
+    threading.Thread(target=work, daemon=True, name="prefetch").start()
+    while (item := ready.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def occupancy_targets(

@@ -109,3 +109,13 @@ def archives_copy(archives_root, tmp_path):
     root = str(tmp_path / "copy")
     shutil.copytree(archives_root, root, ignore=shutil.ignore_patterns(".cache"))
     return root
+
+
+@pytest.fixture(scope="session")
+def small_root(tmp_path_factory) -> str:
+    """30 models (8 train, 1 val, 1 test per category), 1 view each: enough for a val split."""
+    import procedural
+
+    root = str(tmp_path_factory.mktemp("data") / "small")
+    procedural.write_dataset(root, n_models=30, n_views=1, seed=2, workers=2, quiet=True)
+    return root

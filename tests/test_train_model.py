@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -113,8 +114,9 @@ def test_cli_error_is_one_line_without_traceback(tiny_root, tmp_path):
 
 def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, monkeypatch, capsys):
     import train_model
+    import trainer
 
-    real_loss = train_model.compute_loss
+    real_loss = trainer.compute_loss
     calls = []
 
     def loss_that_diverges(model, batch, args):
@@ -122,7 +124,7 @@ def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, mon
         loss, terms = real_loss(model, batch, args)
         return (loss * float("nan") if len(calls) == 4 else loss), terms
 
-    monkeypatch.setattr(train_model, "compute_loss", loss_that_diverges)
+    monkeypatch.setattr(trainer, "compute_loss", loss_that_diverges)
     args = train_model.get_args_parser().parse_args(
         [
             "--data_root",
@@ -283,3 +285,139 @@ def test_resume_restores_the_runs_own_flags_and_refuses_others(tiny_root, tmp_pa
         result = call_main("train_model", *resume, *given, flag, value)
         assert_one_line_error(result, f"{flag} {shown} differs from the run's {flag} {stored}")
     assert torch.load(out / "checkpoint_point.pth", weights_only=True)["step"] == 3  # nothing was trained or lost
+
+
+def test_validation_best_checkpoint_and_tensorboard_logs_survive_a_resume(small_root, tmp_path):
+    """--val_freq 2 on a dataset with a val split: every 2 steps the val subset is scored, the
+    best checkpoint is kept beside the last one with its step and score, and TensorBoard holds
+    each step's loss (the very values training returned), the learning rate, the data share and
+    the val metrics. A resume continues the same logs: every step once, none twice."""
+    from monitor import scalars_of
+
+    out = tmp_path / "run"
+    args = ["--data_root", small_root, "--out_dir", out, *FAST, "--type", "vox", "--val_freq", "2"]
+    code, stdout, err = call_main("train_model", *args, "--max_iter", "4")
+    assert code == 0, err
+    assert "validating on 3 shapes of the val split every 2 steps" in stdout and "val at step 2: F1@0.01" in stdout
+    last = torch.load(out / "checkpoint_vox.pth", weights_only=True)
+    best = torch.load(out / "checkpoint_vox.best.pth", weights_only=True)
+    assert [v["step"] for v in last["val_history"]] == [2, 4]
+    best_entry = max(last["val_history"], key=lambda v: v["F1@0.05"])
+    assert last["best"] == best["best"] and best["step"] == best_entry["step"] == best["best"]["step"]
+    assert best["best"]["F1@0.05"] == best_entry["F1@0.05"] and "IoU_vox32" in best_entry and "IoU_labels" in best_entry
+    scalars = scalars_of(str(out / "tensorboard"))
+    assert [s for s, _ in scalars["loss/total"]] == [1, 2, 3, 4] and [s for s, _ in scalars["loss/bce"]] == [1, 2, 3, 4]
+    assert [s for s, _ in scalars["val/F1@0.05"]] == [2, 4]
+    for (_, logged), entry in zip(scalars["val/F1@0.05"], last["val_history"]):
+        assert logged == pytest.approx(entry["F1@0.05"], rel=1e-6)
+    assert {"lr", "time/step_seconds", "time/data_seconds", "time/data_share", "val/IoU_vox32", "val/seconds"} <= set(
+        scalars
+    )
+    assert all(0 <= share <= 1 for _, share in scalars["time/data_share"])
+
+    code, _, err = call_main(
+        "train_model", "--out_dir", out, "--device", "cpu", "--type", "vox", "--load_checkpoint", "--max_iter", "6"
+    )
+    assert code == 0, err
+    scalars = scalars_of(str(out / "tensorboard"))
+    assert [s for s, _ in scalars["loss/total"]] == [1, 2, 3, 4, 5, 6] and [s for s, _ in scalars["val/F1@0.05"]] == [
+        2,
+        4,
+        6,
+    ]
+    assert [v["step"] for v in torch.load(out / "checkpoint_vox.pth", weights_only=True)["val_history"]] == [2, 4, 6]
+
+
+def test_tensorboard_losses_are_the_losses_trained_on(small_root, tmp_path):
+    import train_model
+    from monitor import scalars_of
+
+    args = train_model.parse_args(
+        [
+            str(a)
+            for a in [
+                "--data_root",
+                small_root,
+                "--out_dir",
+                tmp_path,
+                *FAST,
+                "--type",
+                "point",
+                "--max_iter",
+                "3",
+                "--val_freq",
+                "0",
+            ]
+        ]
+    )
+    result = train_model.main(args)
+    logged = [value for _, value in scalars_of(str(tmp_path / "tensorboard"))["loss/total"]]
+    assert logged == pytest.approx(result["losses"], rel=1e-6) and len(logged) == 3
+    assert not os.path.exists(tmp_path / "checkpoint_point.best.pth")  # --val_freq 0: no validation, no best
+
+
+def test_eval_model_picks_the_best_checkpoint(small_root, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = call_main(
+        "train_model",
+        "--data_root",
+        small_root,
+        "--out_dir",
+        out,
+        *FAST,
+        "--type",
+        "vox",
+        "--max_iter",
+        "2",
+        "--val_freq",
+        "1",
+    )
+    assert code == 0, err
+    code, stdout, err = call_main(
+        "eval_model",
+        "--type",
+        "vox",
+        "--load_checkpoint",
+        "--best",
+        "--out_dir",
+        out,
+        "--data_root",
+        small_root,
+        "--device",
+        "cpu",
+        "--results_dir",
+        tmp_path / "eval",
+        "--no_baseline",
+        "--vis_ids",
+        "--n_points",
+        "300",
+        "--no_frame_check",
+    )
+    assert code == 0, err
+    result = json.load(open(next((tmp_path / "eval").glob("*/metrics.json"))))
+    assert result["checkpoint"].endswith("checkpoint_vox.best.pth")
+    assert_one_line_error(
+        call_main("eval_model", "--type", "vox", "--best", "--data_root", small_root), "use it with --load_checkpoint"
+    )
+
+
+def test_a_run_resumed_from_an_earlier_checkpoint_logs_each_step_once(small_root, tmp_path):
+    """Steps logged after the checkpoint a run resumes from (by the interrupted run) are hidden
+    by the resumed run's own, not shown twice."""
+    import shutil
+
+    from monitor import scalars_of
+
+    out = tmp_path / "run"
+    args = ["--data_root", small_root, "--out_dir", out, *FAST, "--type", "point", "--val_freq", "0"]
+    code, _, err = call_main("train_model", *args, "--max_iter", "4", "--save_freq", "2", "--keep_checkpoints")
+    assert code == 0, err
+    first = dict(scalars_of(str(out / "tensorboard"))["loss/total"])
+    shutil.copyfile(out / "checkpoint_point.step000002.pth", out / "checkpoint_point.pth")  # as if killed after step 3
+    code, _, err = call_main("train_model", "--out_dir", out, "--device", "cpu", "--type", "point", "--load_checkpoint")
+    assert code == 0, err
+    losses = scalars_of(str(out / "tensorboard"))["loss/total"]
+    assert [s for s, _ in losses] == [1, 2, 3, 4]
+    assert dict(losses)[1] == first[1] and dict(losses)[3] == pytest.approx(
+        first[3], rel=1e-5
+    )  # resumed exactly, logged once

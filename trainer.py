@@ -1,0 +1,212 @@
+"""The training loop in named steps: prepare a batch, one optimisation step, validate, checkpoint.
+
+    trainer = Trainer(model, optimizer, scheduler, args, run, model_args, mean_train_voxels, data_root, monitor)
+    losses = trainer.fit(loader, start_step)
+
+Occupancy Networks' `Trainer` is the model: `train_step` takes a batch and returns the total loss
+and its unweighted terms; `fit` runs the steps, with the batches prepared ahead (`prefetch`:
+read, copied to the device and augmented in a background thread while the step before
+computes), validation every --val_freq steps (`monitor.py`), the last checkpoint every
+--save_freq steps and the best one whenever validation improves. `train_model.py` builds all of
+it from the flags.
+"""
+
+import argparse
+import os
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from atomic_io import atomic_torch_save, atomic_write_json
+from augment import AUGMENT_LEVELS, augment_images
+from checkpoints import best_checkpoint_path
+from cli import fail
+from dataset import batch_to_device
+from monitor import describe_validation
+from training import compute_loss, prefetch
+
+
+@dataclass
+class Run:
+    """Where a training run stands: its checkpoint file, what it resumes (None for a new run) and
+    the process's place in it (rank, world size, device)."""
+
+    ckpt_path: str
+    checkpoint: dict | None
+    schedule_note: str | None
+    rank: int
+    world_size: int
+    device: torch.device
+    last_saved: int | None = None  # the step of the last checkpoint written (or resumed from)
+    history: list = field(default_factory=list)  # the run's starts and resumes (`prepare_run`)
+    started: float = field(default_factory=time.time)  # when this start or resume began
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def step_seed(args: argparse.Namespace, step: int, run: Run) -> int:
+    """The seed of everything random in a step: a function of (seed, step, rank) only, so a
+    resumed run draws exactly what an uninterrupted one would."""
+    return args.seed * 1_000_003 + step * run.world_size + run.rank
+
+
+class Trainer:
+    """One run's training loop (see the module docstring)."""
+
+    def __init__(
+        self,
+        model,
+        optimizer,
+        scheduler,
+        args,
+        run: Run,
+        model_args: dict,
+        mean_train_voxels,
+        data_root: str,
+        monitor=None,
+    ):
+        self.model, self.optimizer, self.scheduler, self.args, self.run = model, optimizer, scheduler, args, run
+        self.model_args, self.mean_train_voxels, self.data_root, self.monitor = (
+            model_args,
+            mean_train_voxels,
+            data_root,
+            monitor,
+        )
+        self.val_history = list((run.checkpoint or {}).get("val_history", []))
+        self.val_seconds = 0.0
+
+    def prepare_batch(self, batch: dict, step: int) -> dict:
+        """A loaded batch made ready for `train_step`: on the device, images augmented with a
+        generator of the step's own (so this may run ahead, in another thread)."""
+        run = self.run
+        batch = batch_to_device(batch, run.device, non_blocking=run.device.type == "cuda")
+        config = AUGMENT_LEVELS[self.args.augment]
+        if config is not None:
+            generator = torch.Generator(device=run.device).manual_seed(step_seed(self.args, step, run) + 7_919)
+            batch["images"] = augment_images(batch["images"], batch["masks"], config, generator)
+        return batch
+
+    def train_step(self, batch: dict, step: int) -> tuple[torch.Tensor, dict]:
+        """One optimisation step on a prepared batch. Returns the weighted total loss and the
+        unweighted terms; stops with one line on a non-finite loss."""
+        run, args = self.run, self.args
+        torch.manual_seed(step_seed(args, step, run))  # point subsets, mesh sampling, occupancy queries
+        with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=args.amp):
+            loss, terms = compute_loss(self.model, batch, args)
+        if not torch.isfinite(loss):
+            last = f"{run.ckpt_path} (step {run.last_saved})" if run.last_saved is not None else "none written yet"
+            fail(f"non-finite loss {loss.item()} at step {step}; last good checkpoint: {last}. Try a lower --lr")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss, terms
+
+    def state(self, step: int) -> dict:
+        """The checkpoint dict of the run at `step`."""
+        raw = self.model.module if hasattr(self.model, "module") else self.model
+        monitor = self.monitor
+        return {
+            "model": raw.state_dict(),
+            "model_args": self.model_args,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": step,
+            "args": vars(self.args),
+            "mean_train_voxels": self.mean_train_voxels,
+            "data": self.data_root,
+            "history": self.run.history,
+            "val": self.val_history[-1] if self.val_history else None,
+            "best": monitor.best if monitor else None,
+            "val_history": self.val_history,
+        }
+
+    def write_record(self) -> None:
+        """args.json: the run's flags, its model's settings and its history (every start and
+        resume, with the steps and seconds each trained), rewritten at every checkpoint."""
+        run = self.run
+        record = {
+            **vars(self.args),
+            "model_args": self.model_args,
+            "world_size": run.world_size,
+            "history": run.history,
+            "train_seconds": sum(entry["seconds"] for entry in run.history),
+        }
+        atomic_write_json(os.path.join(self.args.out_dir, "args.json"), record)
+
+    def save(self, step: int) -> None:
+        """The last checkpoint (and a copy named by its step with --keep_checkpoints), args.json."""
+        run = self.run
+        run.history[-1].update(to_step=step, seconds=round(time.time() - run.started, 1))
+        state = self.state(step)
+        atomic_torch_save(state, run.ckpt_path)
+        if self.args.keep_checkpoints:
+            atomic_torch_save(state, run.ckpt_path.replace(".pth", f".step{step:06d}.pth"))
+        self.write_record()
+        run.last_saved = step
+
+    def validate(self, step: int) -> str:
+        """Score the model on the val subset; keep the best checkpoint. Returns the log line."""
+        scores, improved = self.monitor.validate(step, self.model, self.run.device)
+        self.val_seconds += scores["seconds"]
+        self.val_history.append({"step": step, **scores})
+        if improved:
+            atomic_torch_save(self.state(step), best_checkpoint_path(self.run.ckpt_path))
+        return describe_validation(step, scores, self.monitor.best)
+
+    def fit(self, loader, start_step: int) -> list[float]:
+        """Steps start_step..max_iter; returns their losses. The time a step waits for its
+        prepared batch is its data time (logged, and in TensorBoard)."""
+        from tqdm import tqdm
+
+        args, run = self.args, self.run
+        self.model.train()
+        losses, step = [], start_step
+        bar = tqdm(
+            total=args.max_iter, initial=start_step, desc=f"train {args.type}", unit="step", disable=not run.is_main
+        )
+        waited_since = time.perf_counter()
+        for batch in prefetch(loader, self.prepare_batch, start_step):
+            ready = time.perf_counter()
+            loss, terms = self.train_step(batch, step)
+            step += 1
+            losses.append(loss.item())
+            done = time.perf_counter()
+            step_seconds, data_seconds = done - waited_since, ready - waited_since
+            if run.is_main:
+                bar.update()
+                line = self.monitor.step(
+                    step,
+                    losses[-1],
+                    {k: v.item() for k, v in terms.items()},
+                    self.scheduler.get_last_lr()[0],
+                    step_seconds,
+                    data_seconds,
+                )
+                if line:
+                    tqdm.write(line)
+                if self.monitor.due(step):
+                    tqdm.write(self.validate(step))
+                if step % args.save_freq == 0 or step == args.max_iter:
+                    self.save(step)
+            waited_since = time.perf_counter()  # validation and checkpoints are not data time
+        bar.close()
+        if self.monitor:
+            self.monitor.close()
+        return losses
+
+    def summary(self, step: int, losses: list[float]) -> str:
+        """The run's last line: where it ended, its best validation and what validation cost."""
+        seconds = time.time() - self.run.started
+        final = losses[-1] if losses else float("nan")
+        line = f"done: step {step}, final loss {final:.5f}; checkpoint {self.run.ckpt_path}"
+        best = self.monitor.best if self.monitor else None
+        if best:
+            share = 100 * self.val_seconds / max(seconds, 1e-9)
+            best_path = best_checkpoint_path(self.run.ckpt_path)
+            line += f"; best val F1@0.05 {best['F1@0.05']:.1f} at step {best['step']} ({best_path}); "
+            line += f"validation took {self.val_seconds:.0f}s, {share:.1f}% of the run"
+        return line
