@@ -13,7 +13,6 @@ import argparse
 import glob
 import json
 import os
-import re
 import shutil
 
 from checkpoints import RUNS_DIR, checkpoint_path, file_digest, run_dir
@@ -118,30 +117,31 @@ def table_rows(name: str, result: dict, seconds: float | None) -> list[str]:
     return rows
 
 
-def learning_curve(out: str) -> list[str]:
-    """F1@0.01 and F1@0.05 of the occupancy run's kept checkpoints against training steps."""
-    points = []
-    for path in glob.glob(os.path.join("output", "eval", "occupancy_step*", "metrics.json")):
-        step = int(re.search(r"occupancy_step(\d+)", path).group(1))
-        model = json.load(open(path))["model"]
-        points.append((step, model["F1@0.010000"], model["F1@0.050000"]))
-    if not points:
+def learning_curve(out: str, model_type: str = "occupancy") -> list[str]:
+    """F1@0.01 and F1@0.05 on the val subset against training steps, from the validations the
+    run itself logged (its checkpoint's val_history; `validation.py`), drawn to
+    out/<type>_curve.png."""
+    import torch
+
+    path = checkpoint_path(run_dir(model_type), model_type)
+    if not os.path.exists(path):
         return []
-    points.sort()
+    history = torch.load(path, map_location="cpu", weights_only=True).get("val_history") or []
+    if not history:
+        return []
     import utils_vis
 
-    steps = [p[0] for p in points]
-    path = os.path.join(out, "occupancy_curve.png")
+    steps = [entry["step"] for entry in history]
+    curves = {"F1@0.01": [entry["F1@0.01"] for entry in history], "F1@0.05": [entry["F1@0.05"] for entry in history]}
     utils_vis.plot_curves(
-        path,
+        os.path.join(out, f"{model_type}_curve.png"),
         steps,
-        {"F1@0.01": [p[1] for p in points], "F1@0.05": [p[2] for p in points]},
+        curves,
         "training step",
-        "occupancy: F1 on the test split (64^3 extraction) during training",
+        f"{model_type}: F1 on the val subset during training (its own validations)",
     )
-    return ["", "| occupancy step | F1@0.01 | F1@0.05 |", "|---|---|---|"] + [
-        f"| {s} | {a:.1f} | {b:.1f} |" for s, a, b in points
-    ]
+    rows = [f"| {entry['step']} | {entry['F1@0.01']:.1f} | {entry['F1@0.05']:.1f} |" for entry in history]
+    return ["", f"| {model_type} step (val subset) | F1@0.01 | F1@0.05 |", "|---|---|---|"] + rows
 
 
 def copy_run_figures(result: dict, model_type: str, out: str) -> None:

@@ -11,6 +11,9 @@ only for another root, size or seed.
 """
 
 import argparse
+import json
+import os
+import shutil
 import time
 
 from cli import fail, positive_int
@@ -57,17 +60,52 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="write every model turned by this many degrees about y, out of ShapeNet's frame: a fixture for "
         "eval_model.py's frame check (default 0)",
     )
+    parser.add_argument(
+        "--replace_stale",
+        action="store_true",
+        help="if --root exists: keep it when it holds this very dataset from the current generator, else replace it",
+    )
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     return parser
+
+
+def written_as_asked(root: str, request: dict) -> bool:
+    """Whether `root` already holds the dataset `request` describes, by the current generator."""
+    from dataset_location import ARCHIVES_GENERATOR_FILE
+    from procedural import GENERATOR_VERSION
+
+    for name in ("embedded.json", ARCHIVES_GENERATOR_FILE):
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            with open(path) as f:
+                info = json.load(f)
+            return info.get("generator_version") == GENERATOR_VERSION and all(
+                info.get(k) == v for k, v in request.items()
+            )
+    return False
 
 
 def main(args: argparse.Namespace) -> None:
     from dataset_location import EMBEDDED_DATA_ROOT
 
     root = args.root or EMBEDDED_DATA_ROOT
+    n_views = args.n_views or (24 if args.layout == "archives" else 4)
+    request = {
+        "n_models": args.n_models,
+        "n_views": n_views,
+        "seed": args.seed,
+        "layout": args.layout,
+        "holdout": list(args.holdout),
+        "turn": args.turn,
+    }
+    if args.replace_stale and os.path.exists(root):
+        if written_as_asked(root, request):
+            print(f"{root} already holds this dataset, written by the current generator: kept")
+            return
+        print(f"{root} holds another dataset or one of another generator version: replacing it")
+        shutil.rmtree(root)
     start = time.time()
     try:
-        n_views = args.n_views or (24 if args.layout == "archives" else 4)
         info = write_dataset(
             root,
             args.n_models,
@@ -80,9 +118,9 @@ def main(args: argparse.Namespace) -> None:
         )
     except (FileExistsError, ValueError) as err:
         fail(str(err))
+    seconds = time.time() - start
     print(
-        f"wrote {info['n_models']} models x {info['n_views']} views ({args.layout} layout) to {root} in "
-        f"{time.time() - start:.1f}s"
+        f"wrote {info['n_models']} models x {info['n_views']} views ({args.layout} layout) to {root} in {seconds:.1f}s"
     )
 
 

@@ -12,24 +12,19 @@ cd "$(dirname "$0")"
 EXTRA=${EXTRA:-}
 VIS="--vis_ids 0 20 40 60 80"
 start=$(date +%s)
-[ -d data/embedded ] || python3 make_dataset.py   # the embedded dataset (about 2 min), unless it exists
+python3 make_dataset.py --replace_stale   # the embedded dataset (about 2-6 min), unless it is there and current
 for t in vox point mesh occupancy voxmesh; do
-  keep=""
-  [ "$t" = occupancy ] && keep="--keep_checkpoints"   # a copy every 200 steps: the F1@0.01 learning curve
-  # voxmesh starts from the vox run just trained (--init auto); every run replaces checkpoints/<type>/
-  python3 train_model.py --type "$t" --overwrite $keep $EXTRA
+  # voxmesh starts from the vox run just trained (--init auto); every run replaces checkpoints/<type>/.
+  # Each run validates itself every max_iter / 10 steps: the learning curves come from those.
+  python3 train_model.py --type "$t" --overwrite $EXTRA
   python3 eval_model.py --type "$t" --load_checkpoint $VIS
-done
-for ckpt in checkpoints/occupancy/checkpoint_occupancy.step*.pth; do
-  step=$(basename "$ckpt" .pth | sed 's/.*step0*//')
-  python3 eval_model.py --type occupancy --checkpoint "$ckpt" --tag "step$step" --no_baseline --vis_ids
 done
 python3 eval_model.py --type vox --oracle --vis_ids 0 20
 python3 compare_runs.py output/eval/vox output/eval/point output/eval/mesh output/eval/occupancy output/eval/voxmesh \
   --out output/eval/compare/compare_f1.png
 # Transfer to shape families never trained on: the same models, cantilever chairs and folding
 # X-leg tables moved to a split "heldout"; the default vox training on the rest.
-[ -d data/holdout ] || python3 make_dataset.py --root data/holdout --holdout cantilever folding_x
+python3 make_dataset.py --root data/holdout --holdout cantilever folding_x --replace_stale
 python3 train_model.py --type vox --data_root data/holdout --out_dir checkpoints/holdout --overwrite $EXTRA
 for split in test heldout; do
   python3 eval_model.py --type vox --load_checkpoint --out_dir checkpoints/holdout --data_root data/holdout --split "$split" \

@@ -3,8 +3,10 @@
     python benchmarks/bench_train.py                       # CPU, every type
     python benchmarks/bench_train.py --device cuda --amp   # on a GPU, bf16 autocast
 
-Not a test: prints images/s and the share of the step spent waiting for data. Settings are
-train_model.py's defaults (batch 32, image_size 64, cache, num_workers 0 on CPU).
+Not a test: prints images/s and the share of the step spent waiting for data, measured as the
+training log measures it (the wait for the next batch, read, copied to the device and augmented
+ahead in `training.prefetch`'s thread). Settings are train_model.py's defaults (batch 32,
+image_size 64, light augmentation, cache, num_workers 0 on CPU).
 """
 
 import os
@@ -15,10 +17,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from dataset import R2N2Dataset, batch_to_device, collate_batch  # noqa: E402
+from dataset import R2N2Dataset, collate_batch  # noqa: E402
 from model import SingleViewto3D  # noqa: E402
 from train_model import default_num_workers, get_args_parser  # noqa: E402
-from training import StepBatchSampler, compute_loss  # noqa: E402
+from trainer import Run, Trainer  # noqa: E402
+from training import StepBatchSampler, prefetch  # noqa: E402
 
 
 def sync(device):
@@ -26,23 +29,33 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_steps(model, optimizer, batches, args, device) -> float:
-    """Seconds per step over the batches (an iterator), after `args.warmup` steps."""
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=args.amp)
-    start, n = None, 0
-    for i, batch in enumerate(batches):
+def time_steps(trainer, batches, args, device) -> tuple[float, float]:
+    """(seconds per step, seconds per step waiting for the next prepared batch) over the
+    batches (an iterator of prepared batches), after `args.warmup` steps: the waiting is what
+    the training log calls data time."""
+    start, waited, n = None, 0.0, 0
+    iterator = iter(batches)
+    for i in range(args.warmup + args.steps):
         if i == args.warmup:
             sync(device)
-            start = time.perf_counter()
-        batch = batch_to_device(batch, device, non_blocking=device.type == "cuda")
-        with autocast:
-            loss, _ = compute_loss(model, batch, args)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+            start, waited = time.perf_counter(), 0.0
+        t0 = time.perf_counter()
+        batch = next(iterator)
+        waited += time.perf_counter() - t0
+        trainer.train_step(batch, i)
         n += i >= args.warmup
     sync(device)
-    return (time.perf_counter() - start) / n
+    return (time.perf_counter() - start) / n, waited / n
+
+
+def make_trainer(model_type: str, args, device) -> Trainer:
+    """train_model.py's step (prepare_batch, train_step) on a fresh model, without its logs."""
+    torch.manual_seed(0)
+    model = SingleViewto3D(model_type, image_size=args.image_size, n_points=args.n_points).to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=1000)
+    run = Run("unused.pth", None, None, 0, 1, device)
+    return Trainer(model, optimizer, scheduler, args, run, {}, None, args.data_root)
 
 
 def main(args):
@@ -53,14 +66,19 @@ def main(args):
     steps = args.warmup + args.steps
     print(
         f"device {device}{' amp' if args.amp else ''}, batch {args.batch_size}, image_size {args.image_size}, "
-        f"{workers} workers"
+        f"{workers} workers, augment {args.augment}"
     )
-    print(f"{'type':<10} {'loader s/step':>14} {'in-memory s/step':>17} {'images/s':>9} {'data share':>10}")
+    columns = (
+        ("loader s/step", 14),
+        ("in-memory s/step", 17),
+        ("waited s/step", 14),
+        ("images/s", 9),
+        ("data share", 10),
+    )
+    print(f"{'type':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
     for model_type in args.types:
         args.type = model_type
-        torch.manual_seed(0)
-        model = SingleViewto3D(model_type, image_size=args.image_size, n_points=args.n_points).to(device).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        trainer = make_trainer(model_type, args, device)
         loader = torch.utils.data.DataLoader(
             dataset,
             batch_sampler=StepBatchSampler(len(dataset), args.batch_size, 0, 0, steps),
@@ -68,13 +86,13 @@ def main(args):
             collate_fn=collate_batch,
             pin_memory=device.type == "cuda",
         )
-        with_loader = time_steps(model, optimizer, iter(loader), args, device)
-        fixed = next(iter(loader))
-        in_memory = time_steps(model, optimizer, (fixed for _ in range(steps)), args, device)
-        share = max(0.0, with_loader - in_memory) / with_loader
+        with_loader, waited = time_steps(trainer, prefetch(loader, trainer.prepare_batch, 0), args, device)
+        fixed = trainer.prepare_batch(next(iter(loader)), 0)
+        in_memory, _ = time_steps(trainer, (dict(fixed) for _ in range(steps)), args, device)
+        speed = args.batch_size / with_loader
+        share = 100 * waited / with_loader
         print(
-            f"{model_type:<10} {with_loader:14.3f} {in_memory:17.3f} {args.batch_size / with_loader:9.1f} "
-            f"{100 * share:9.1f}%",
+            f"{model_type:<10} {with_loader:14.3f} {in_memory:17.3f} {waited:14.3f} {speed:9.1f} {share:9.1f}%",
             flush=True,
         )
 
