@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from dataset import DatasetError, R2N2Dataset, batch_to_device, collate_batch
+from dataset import DatasetError, R2N2Dataset, collate_batch
 from evaluation import average, evaluate, predict
 from metrics import DEFAULT_THRESHOLDS
 
@@ -24,6 +24,7 @@ VAL_SHAPES = 24  # shapes of the val split scored at each validation
 VAL_POINTS = 2000  # surface samples of prediction and GT
 VAL_BATCH = 8
 PICTURE_SHAPES = 3  # rows of the picture logged to TensorBoard
+PICTURE_SIZE = 112  # pixels per view in it (PyTorch3D rasterizes on the CPU: small keeps it cheap)
 
 
 class Validator:
@@ -36,9 +37,13 @@ class Validator:
             collate_batch(dataset.__getitems__(picks[i : i + VAL_BATCH])) for i in range(0, len(picks), VAL_BATCH)
         ]
         self.n_shapes = len(picks)
+        self._first = None  # (batch, prediction) of the first batch at the last `score`
 
     def _predict(self, model, batch: dict) -> dict:
-        return predict(self.model_type, model, batch, VAL_POINTS, grid_res=32)
+        prediction = predict(self.model_type, model, batch, VAL_POINTS, grid_res=32)
+        if self._first is None:  # kept for `picture`, which then only draws
+            self._first = (batch, prediction)
+        return prediction
 
     @torch.no_grad()
     def score(self, model, device) -> dict:
@@ -47,6 +52,7 @@ class Validator:
         random stream is left as it was."""
         start = time.perf_counter()
         model.eval()
+        self._first = None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)  # mesh sampling: the same draws at every validation
             rows = evaluate(lambda batch: self._predict(model, batch), self.batches, device, DEFAULT_THRESHOLDS)
@@ -59,29 +65,26 @@ class Validator:
     @torch.no_grad()
     def picture(self, model, device) -> np.ndarray:
         """(H, W, 3) uint8: a row per shape of the first batch, input | prediction | GT, each
-        shape seen from the front (`utils_vis.turntable_cameras`)."""
+        shape seen from the front (`utils_vis.turntable_cameras`): the predictions of the last
+        `score` (made now if there was none)."""
         import utils_vis
 
-        batch = batch_to_device(self.batches[0], device)
-        model.eval()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            pred = self._predict(model, batch)
-        model.train()
+        if self._first is None:
+            self.score(model, device)
+        batch, pred = self._first
         rows = []
+        draw = dict(n_frames=1, image_size=PICTURE_SIZE)
         for i in range(min(PICTURE_SHAPES, len(batch["images"]))):
             if self.model_type == "point":
-                frame = utils_vis.render_points_turntable(pred["points"][i].cpu(), utils_vis.PRED_COLOR, n_frames=1)[0]
+                frame = utils_vis.render_points_turntable(pred["points"][i].cpu(), utils_vis.PRED_COLOR, **draw)[0]
             else:
-                mesh = pred["meshes"][i]
-                frame = utils_vis.render_mesh_turntable(
-                    mesh.verts_packed().cpu(), mesh.faces_packed().cpu(), n_frames=1
-                )[0]
+                verts, faces = pred["meshes"][i].verts_packed().cpu(), pred["meshes"][i].faces_packed().cpu()
+                frame = utils_vis.render_mesh_turntable(verts, faces, utils_vis.PRED_COLOR, **draw)[0]
             gt = utils_vis.render_mesh_turntable(
-                batch["verts"][i].cpu(), batch["faces"][i].cpu(), utils_vis.GT_COLOR, n_frames=1
+                batch["verts"][i].cpu(), batch["faces"][i].cpu(), utils_vis.GT_COLOR, **draw
             )[0]
             image = utils_vis.resize_image((batch["images"][i].cpu().numpy() * 255).astype(np.uint8), frame.shape[0])
-            rows.append(np.concatenate([image, frame[..., :3], gt[..., :3]], axis=1))
+            rows.append(np.concatenate([image, frame, gt], axis=1))
         return np.concatenate(rows, axis=0)
 
 
