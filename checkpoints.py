@@ -52,7 +52,7 @@ def load_checkpoint(path: str, expected_type: str | None = None, map_location="c
         # unpickling anything else can run code; everything train_model.py writes is plain.
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights_only" not in str(err):
+        if "Unsupported global" not in str(err):  # not an object refused, just not a pickle
             raise ModelError(f"checkpoint {path} is unreadable or corrupt (UnpicklingError)") from None
         raise ModelError(
             f"checkpoint {path} holds Python objects besides tensors and plain values, which could run code "

@@ -105,16 +105,93 @@ def require_result(results: list[dict], model_type: str, checkpoint: str, **wher
     return result
 
 
+COLUMNS = [f"F1@{t:.2f}" for t in THRESHOLDS] + [
+    "IoU 32^3",
+    "IoU labels",
+    "Chamfer-L2",
+    "normal cons.",
+    "Mesh R-CNN F1@0.3",
+    "train s",
+    "eval s",
+]
+HEADER = ["| type | | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
+
+
 def table_rows(name: str, result: dict, seconds: float | None) -> list[str]:
+    """The model's row and its mean-shape baseline's, in HEADER's columns."""
     rows = []
     for label, summary in (("model", result["model"]), ("mean-shape baseline", result["mean_shape_baseline"])):
         if summary is None:
             continue
-        f1 = " | ".join(f"{summary['F1@%f' % t]:.1f}" for t in result["thresholds"])
-        iou = f"{summary['IoU_vox32']:.3f}" if "IoU_vox32" in summary else "-"
-        times = f"{seconds:.0f} | {result['eval_seconds']:.0f}" if label == "model" and seconds is not None else "- | -"
-        rows.append(f"| {name} | {label} | {f1} | {iou} | {summary['ChamferL2']:.4f} | {times} |")
+        cells = [f"{summary['F1@%f' % t]:.1f}" for t in result["thresholds"]]
+        cells += [f"{summary[k]:.3f}" if k in summary else "-" for k in ("IoU_vox32", "IoU_labels")]
+        cells += [
+            f"{summary['ChamferL2']:.4f}",
+            f"{summary['NormalConsistency']:.3f}" if "NormalConsistency" in summary else "-",
+        ]
+        cells += [f"{summary['MeshRCNN_F1@0.3']:.1f}" if "MeshRCNN_F1@0.3" in summary else "-"]
+        cells += (
+            [f"{seconds:.0f}", f"{result['eval_seconds']:.0f}"]
+            if label == "model" and seconds is not None
+            else ["-", "-"]
+        )
+        rows.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
     return rows
+
+
+def validation_rows() -> list[str]:
+    """Each run's own validations: its best step and val F1@0.05, the last one, what they cost."""
+    import torch
+
+    rows = [
+        "",
+        "| run | validations | best step | best val F1@0.05 | last val F1@0.05 | validation s | of train s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model_type in TYPES:
+        path = checkpoint_path(run_dir(model_type), model_type)
+        if not os.path.exists(path):
+            continue
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        history, best = checkpoint.get("val_history") or [], checkpoint.get("best")
+        if not history or not best:
+            continue
+        seconds = sum(entry["seconds"] for entry in history)
+        share = 100 * seconds / (train_seconds(run_dir(model_type)) or float("nan"))
+        cells = [
+            model_type,
+            len(history),
+            best["step"],
+            f"{best['F1@0.05']:.1f}",
+            f"{history[-1]['F1@0.05']:.1f}",
+            f"{seconds:.0f}",
+            f"{share:.1f}%",
+        ]
+        rows.append("| " + " | ".join(map(str, cells)) + " |")
+    return rows if len(rows) > 3 else []
+
+
+def frame_check_rows(results: list[dict]) -> list[str]:
+    """The default vox model's frame check on the real-like fixture, on the same fixture written
+    a quarter turn round (reproduce.sh's last evaluations) and on the embedded test split."""
+    from frames import describe_frame_check
+
+    checkpoint = checkpoint_path(run_dir("vox"), "vox")
+    if not os.path.exists(checkpoint):
+        return []
+    found = [
+        (
+            f"`data/{name}`",
+            find_result(results, "vox", checkpoint, split="all", data_root=os.path.join(REPO_DIR, "data", name)),
+        )
+        for name in ("r2n2_like", "r2n2_turned")
+    ] + [("embedded test split", find_result(results, "vox", checkpoint))]
+    rows = [
+        f"- {where}: " + describe_frame_check(r["frame_check"][r["frame_check"]["decided_on"]])
+        for where, r in found
+        if r and r.get("frame_check")
+    ]
+    return ["", "Frame check of the default vox model:"] + rows if rows else []
 
 
 def learning_curve(out: str, model_type: str = "occupancy") -> list[str]:
@@ -155,13 +232,9 @@ def copy_run_figures(result: dict, model_type: str, out: str) -> None:
             copy(os.path.join(folder, sample + suffix), dst)
 
 
-def main(args: argparse.Namespace) -> None:
-    out = args.out
-    results = load_results()
-    header = (
-        "| type | | " + " | ".join(f"F1@{t:.2f}" for t in THRESHOLDS) + " | IoU 32^3 | Chamfer-L2 | train s | eval s |"
-    )
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
+def main_table(results: list[dict], out: str) -> list[str]:
+    """The five types (and the oracle) on the embedded test split; their figures copied."""
+    lines = list(HEADER)
     for model_type in TYPES:
         checkpoint = checkpoint_path(run_dir(model_type), model_type)
         if not os.path.exists(checkpoint):
@@ -171,12 +244,15 @@ def main(args: argparse.Namespace) -> None:
         copy_run_figures(result, model_type, out)
     oracle = find_result(results, "vox", None)
     if oracle:
-        f1 = " | ".join(f"{oracle['model']['F1@%f' % t]:.1f}" for t in oracle["thresholds"])
-        lines.append(
-            f"| vox | oracle (GT voxels) | {f1} | {oracle['model']['IoU_vox32']:.3f} | "
-            f"{oracle['model']['ChamferL2']:.4f} | - | {oracle['eval_seconds']:.0f} |"
-        )
-    lines += learning_curve(out)
+        lines += [
+            row.replace("| vox | model |", "| vox | oracle (GT voxels) |")
+            for row in table_rows("vox", {**oracle, "mean_shape_baseline": None}, None)
+        ]
+    return lines
+
+
+def transfer_table(results: list[dict], out: str) -> list[str]:
+    """The held-out-family run on its test split and on the unseen families."""
     transfer = []
     holdout_checkpoint = checkpoint_path(os.path.join(RUNS_DIR, "holdout"), "vox")
     for split in ("test", "heldout") if os.path.exists(holdout_checkpoint) else ():
@@ -185,13 +261,12 @@ def main(args: argparse.Namespace) -> None:
         )
         transfer += table_rows(f"vox, {split} split", result, None)
         copy(os.path.join(result["folder"], "gallery.png"), os.path.join(out, "holdout"), f"gallery_{split}.png")
-    if transfer:
-        lines += [
-            "",
-            "Held-out families (trained without cantilever chairs and folding X-leg tables; every view):",
-            header,
-            lines[1],
-        ] + transfer
+    title = "Held-out families (trained without cantilever chairs and folding X-leg tables; every view):"
+    return ["", title, *HEADER] + transfer if transfer else []
+
+
+def copy_figures(out: str) -> None:
+    """The comparison, the mesh study, the interpretation figures and the families figure."""
     copy(os.path.join("output", "eval", "compare", "compare_f1.png"), out)
     copy_page(os.path.join("output", "eval", "compare", "compare.html"), os.path.join(out, "compare"), "index.html")
     copy(os.path.join("output", "study", "mesh_study.png"), out)
@@ -202,6 +277,14 @@ def main(args: argparse.Namespace) -> None:
         import utils_vis
 
         utils_vis.families_figure(EMBEDDED_DATA_ROOT, os.path.join(out, "dataset_samples.png"))
+
+
+def main(args: argparse.Namespace) -> None:
+    out = args.out
+    results = load_results()
+    lines = main_table(results, out) + learning_curve(out) + validation_rows()
+    lines += transfer_table(results, out) + frame_check_rows(results)
+    copy_figures(out)
     text = "\n".join(lines) + "\n"
     if args.seconds:
         text += f"\nEnd-to-end time of reproduce.sh: {args.seconds / 60:.1f} min.\n"

@@ -14,6 +14,14 @@ from cli import fail
 from evaluation import f1_curve
 
 
+def run_label(result: dict, folder_name: str, taken) -> str:
+    """A run's name in the plot and page: <type>[_oracle][_<tag>], or its folder's name when two
+    runs would share that."""
+    tag = (result.get("args") or {}).get("tag")
+    label = result["type"] + ("_oracle" if result.get("oracle") else "") + (f"_{tag}" if tag else "")
+    return folder_name if label in taken else label
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser("Compare evaluated runs", add_help=True)
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="result folders of eval_model.py")
@@ -39,7 +47,7 @@ def compare_runs(run_dirs: list[str], out_path: str) -> tuple[str, str | None]:
         with open(path) as f:
             result = json.load(f)
         thresholds = result["thresholds"]
-        name = os.path.basename(os.path.normpath(run))
+        name = run_label(result, os.path.basename(os.path.normpath(run)), curves)
         curves[name] = f1_curve(result["model"], thresholds)
         samples_path = os.path.join(run, "samples.json")
         if os.path.isfile(samples_path):

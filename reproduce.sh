@@ -30,6 +30,14 @@ for split in test heldout; do
   python3 eval_model.py --type vox --load_checkpoint --out_dir checkpoints/holdout --data_root data/holdout --split "$split" \
     --views all --tag "holdout_$split" --vis_ids 0 30 60
 done
+# The frame check (eval_model.py prints it for every evaluation): the default vox model on a
+# real-like fixture (R2N2's two archives, 30 shapes) and on the same shapes written a quarter turn
+# round, out of ShapeNet's frame, where it must name the turn.
+python3 make_dataset.py --root data/r2n2_like --layout archives --n_models 30 --replace_stale
+python3 make_dataset.py --root data/r2n2_turned --layout archives --n_models 30 --turn 90 --replace_stale
+for root in data/r2n2_like data/r2n2_turned; do
+  python3 eval_model.py --type vox --load_checkpoint --data_root "$root" --split all --vis_ids 0 10 20
+done
 python3 study_mesh.py --max_iter 200
 mkdir -p output/interpretation
 python3 -c "

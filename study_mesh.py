@@ -41,6 +41,21 @@ def run(cmd: list[str]) -> None:
         sys.exit(f"error: command failed: {' '.join(cmd)}")
 
 
+def results_folder(args: argparse.Namespace, name: str) -> str:
+    """The folder eval_model.py wrote for setting `name`: mesh_<name>, followed by what differs
+    from a default evaluation (the study's own checkpoint, maybe another data root)."""
+    import glob
+
+    found = sorted(
+        glob.glob(os.path.join(args.out, "eval", f"mesh_{name}_from-*"))
+        + glob.glob(os.path.join(args.out, "eval", f"mesh_{name}"))
+    )
+    if len(found) != 1:
+        where = os.path.join(args.out, "eval")
+        sys.exit(f"error: expected one result folder of setting {name} in {where}, found {len(found)}")
+    return found[0]
+
+
 def train_and_evaluate(args: argparse.Namespace, wc: float, ws: float, common: list[str]) -> tuple:
     """Train one setting into checkpoints/study/<name>, evaluate it; (name, wc, ws, F1@0.05,
     normal consistency, training seconds)."""
@@ -81,7 +96,7 @@ def train_and_evaluate(args: argparse.Namespace, wc: float, ws: float, common: l
             *common,
         ]
     )
-    with open(os.path.join(args.out, "eval", f"mesh_{name}", "metrics.json")) as f:
+    with open(os.path.join(results_folder(args, name), "metrics.json")) as f:
         model = json.load(f)["model"]
     return name, wc, ws, model["F1@0.050000"], model["NormalConsistency"], train_seconds
 
@@ -98,8 +113,8 @@ def study_figure(args: argparse.Namespace, names: list[str]) -> str:
             [iio.imread(os.path.join(folder, f"{i}{suffix}"))[2][..., :3] for i in args.vis_ids], axis=0
         )
 
-    columns = [front_views(os.path.join(args.out, "eval", f"mesh_{name}"), "_pred.gif") for name in names]
-    first = os.path.join(args.out, "eval", f"mesh_{names[0]}")
+    columns = [front_views(results_folder(args, name), "_pred.gif") for name in names]
+    first = results_folder(args, names[0])
     inputs = []
     for i in args.vis_ids:
         image = iio.imread(os.path.join(first, f"{i}_gt.png"))[..., :3]

@@ -119,3 +119,17 @@ def small_root(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp("data") / "small")
     procedural.write_dataset(root, n_models=30, n_views=1, seed=2, workers=2, quiet=True)
     return root
+
+
+def result_folder(results_dir, prefix: str):
+    """The one folder eval_model.py wrote under results_dir for `prefix` (<type>[_oracle][_tag]):
+    its name goes on with whatever differs from the default evaluation (data root, split...)."""
+    import pathlib
+
+    found = [
+        p
+        for p in pathlib.Path(results_dir).iterdir()
+        if p.is_dir() and (p.name == prefix or p.name.startswith(prefix + "_"))
+    ]
+    assert len(found) == 1, (prefix, sorted(p.name for p in pathlib.Path(results_dir).iterdir()))
+    return found[0]

@@ -1,6 +1,6 @@
 """Comparing evaluated runs: one plot, one page of their predictions side by side."""
 
-from conftest import call_main, run_script
+from conftest import call_main, result_folder, run_script
 
 
 def test_compare_plots_runs_and_puts_their_predictions_side_by_side(tiny_root, tiny_checkpoints, tmp_path):
@@ -25,9 +25,8 @@ def test_compare_plots_runs_and_puts_their_predictions_side_by_side(tiny_root, t
             "--no_baseline",
         )
         assert code == 0, err
-    proc = run_script(
-        "compare_runs.py", str(tmp_path / "vox"), str(tmp_path / "point"), "--out", str(tmp_path / "cmp" / "cmp.png")
-    )
+    runs = [str(result_folder(tmp_path, model_type)) for model_type in ("vox", "point")]
+    proc = run_script("compare_runs.py", *runs, "--out", str(tmp_path / "cmp" / "cmp.png"))
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "cmp" / "cmp.png").stat().st_size > 1000
     page = open(tmp_path / "cmp" / "compare.html").read()

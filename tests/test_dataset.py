@@ -146,9 +146,10 @@ def test_the_default_root_regenerates_itself_when_stale(copy_root, monkeypatch, 
     set_generator_version(os.path.join(copy_root, "embedded.json"), 3)
     monkeypatch.setattr(dataset, "EMBEDDED_DATA_ROOT", copy_root)
     monkeypatch.setattr(dataset, "DATA_ROOT", copy_root)
+    monkeypatch.setattr(dataset, "EMBEDDED_MODELS", 6)
     real_write = procedural.write_dataset
     monkeypatch.setattr(
-        procedural, "write_dataset", lambda root: real_write(root, n_models=6, n_views=1, workers=1, quiet=True)
+        procedural, "write_dataset", lambda root, n_models: real_write(root, n_models, n_views=1, workers=1, quiet=True)
     )
     ds = R2N2Dataset(None, "train", quiet=True)
     assert "is stale (generator version 3): regenerating it" in capsys.readouterr().err

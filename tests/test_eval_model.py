@@ -2,7 +2,7 @@ import json
 import os
 
 import pytest
-from conftest import assert_one_line_error, call_main, run_script
+from conftest import assert_one_line_error, call_main, result_folder, run_script
 
 
 def test_oracle_scores_high(tiny_root, tmp_path):
@@ -22,7 +22,7 @@ def test_oracle_scores_high(tiny_root, tmp_path):
         "--vis_ids",
     )
     assert proc.returncode == 0, proc.stderr
-    result = json.load(open(tmp_path / "vox_oracle" / "metrics.json"))
+    result = json.load(open(result_folder(tmp_path, "vox_oracle") / "metrics.json"))
     assert result["model"]["F1@0.050000"] >= 95.0
     assert result["model"]["IoU_vox32"] == pytest.approx(1.0)
     assert result["mean_shape_baseline"]["F1@0.050000"] < result["model"]["F1@0.050000"]
@@ -52,7 +52,7 @@ def test_eval_end_to_end_writes_every_output(tiny_root, tiny_checkpoints, tmp_pa
         "16",
     )
     assert proc.returncode == 0, proc.stderr
-    out = tmp_path / model_type
+    out = result_folder(tmp_path, model_type)
     for name in (
         "metrics.json",
         "per_sample.csv",

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import call_main
+from conftest import call_main, result_folder
 
 from frames import FRAME_MARGIN, FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
 
@@ -148,7 +148,7 @@ def test_eval_model_reports_the_frame_check(tiny_root, tiny_checkpoints, tmp_pat
     )
     assert code == 0, err[-2000:]
     assert "frame check (IoU under the turns and mirrors about y): identity" in out
-    result = json.load(open(tmp_path / "vox" / "metrics.json"))
+    result = json.load(open(result_folder(tmp_path, "vox") / "metrics.json"))
     check = result["frame_check"]
     assert check["decided_on"] == "IoU" and set(check["IoU"]["means"]) == set(FRAME_TRANSFORMS)
     assert np.isclose(
@@ -175,5 +175,5 @@ def test_eval_model_reports_the_frame_check(tiny_root, tiny_checkpoints, tmp_pat
     assert (
         code == 0
         and "frame check" not in out
-        and json.load(open(tmp_path / "vox" / "metrics.json"))["frame_check"] is None
+        and json.load(open(result_folder(tmp_path, "vox") / "metrics.json"))["frame_check"] is None
     )

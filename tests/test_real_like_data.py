@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from conftest import assert_one_line_error, call_main, run_script
+from conftest import assert_one_line_error, call_main, result_folder, run_script
 
 FAST = ["--batch_size", "2", "--image_size", "64", "--n_points", "100", "--device", "cpu", "--max_iter", "2"]
 
@@ -58,10 +58,10 @@ def test_eval_says_the_gt_is_the_voxels_and_covers_every_view(archives_root, arc
         and "6 models, 144 views, voxels: centred grid, surfaces: from voxels" in proc.stderr
     )
     assert "GT surfaces: voxel surfaces" in proc.stdout
-    result = json.load(open(tmp_path / "vox" / "metrics.json"))
+    result = json.load(open(result_folder(tmp_path, "vox") / "metrics.json"))
     assert result["n_samples"] == 144 and result["gt_surfaces"].startswith("voxel surfaces")
     assert result["mean_shape_from"] == "the checkpoint's training data"
-    assert (tmp_path / "vox" / "gallery.png").stat().st_size > 1000
+    assert (result_folder(tmp_path, "vox") / "gallery.png").stat().st_size > 1000
 
 
 def test_oracle_against_voxel_surfaces(archives_root, tmp_path):
@@ -81,7 +81,7 @@ def test_oracle_against_voxel_surfaces(archives_root, tmp_path):
         "--vis_ids",
     )
     assert code == 0, err
-    result = json.load(open(tmp_path / "vox_oracle" / "metrics.json"))
+    result = json.load(open(result_folder(tmp_path, "vox_oracle") / "metrics.json"))
     assert result["model"]["F1@0.050000"] >= 95.0 and result["model"]["IoU_vox32"] == pytest.approx(1.0)
 
 
@@ -107,7 +107,7 @@ def test_a_model_trained_on_embedded_data_is_evaluated_on_r2n2_renderings(archiv
         "--vis_ids",
     )
     assert code == 0, err
-    result = json.load(open(tmp_path / "point" / "metrics.json"))
+    result = json.load(open(result_folder(tmp_path, "point") / "metrics.json"))
     assert (
         result["n_samples"] == 6
         and result["data"] == archives_root
