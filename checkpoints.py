@@ -84,3 +84,29 @@ def model_from_checkpoint(path: str, expected_type: str | None = None, device="c
     model = build_model(checkpoint_model_args(checkpoint))
     model.load_state_dict(checkpoint["model"])
     return model.to(device).eval(), checkpoint
+
+
+def init_voxel_branch(model: SingleViewto3D, init: str) -> str:
+    """Start a voxmesh model's encoder and voxel branch from a trained vox checkpoint, as Mesh
+    R-CNN starts from a trained voxel head: the refinement then learns on meaningful cubified
+    meshes from its first step. init: a path, "auto" (the default vox run, if there is one) or
+    "none" (train the voxel branch from scratch too). Returns what was done, in one line; raises
+    ModelError when the checkpoint cannot be used."""
+    path = checkpoint_path(run_dir("vox"), "vox") if init == "auto" else init
+    if init == "none" or (init == "auto" and not os.path.isfile(path)):
+        return "voxmesh: voxel branch trained from scratch (no --init vox checkpoint)"
+    source = load_checkpoint(path, expected_type="vox")
+    mine = model.model_args
+    if any(source["model_args"][k] != mine[k] for k in ("arch", "image_size", "vox_channels")):
+        raise ModelError(
+            f"{path}: its encoder or voxel branch differs (image_size {source['model_args']['image_size']}, "
+            f"vox_channels {source['model_args']['vox_channels']}); train with the same --image_size or pass --init "
+            "none"
+        )
+    state = {k.replace("decoder.", "decoder.voxels.", 1): v for k, v in source["model"].items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("decoder.") and not k.startswith("decoder.voxels.") for k in missing), (
+        missing,
+        unexpected,
+    )
+    return f"voxmesh: encoder and voxel branch start from {path} (step {source['step']})"

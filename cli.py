@@ -20,26 +20,24 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (0 is refused, never read as "not given")."""
+def _integer(text: str, minimum: int, expected: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (0 is refused, never read as "not given")."""
+    return _integer(text, 1, "at least 1")
 
 
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0 (a count that may be zero, such as DataLoader workers)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return _integer(text, 0, "0 or more")
 
 
 def _number(text: str) -> float:

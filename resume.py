@@ -12,6 +12,7 @@ decisions it takes on the way.
 import argparse
 import math
 import os
+import time
 
 from checkpoints import load_checkpoint
 from cli import fail
@@ -54,6 +55,20 @@ def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[
             probe.add_argument(*action.option_strings, dest=action.dest, nargs=action.nargs, default=argparse.SUPPRESS)
     known, _ = probe.parse_known_args(argv)
     return set(vars(known))
+
+
+def history_entry(checkpoint: dict | None, given: set[str]) -> dict:
+    """The run record's entry for this start or resume (the checkpoint resumed, or None): the
+    steps it covers (`to_step` and `seconds` grow as it trains) and the flags it was given."""
+    start_step = checkpoint["step"] if checkpoint else 0
+    return {
+        "event": "resume" if checkpoint else "start",
+        "from_step": start_step,
+        "to_step": start_step,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "given": sorted(given),
+        "seconds": 0.0,
+    }
 
 
 def restore_run_flags(args: argparse.Namespace, checkpoint: dict, given: set[str], ckpt_path: str) -> list[str]:

@@ -17,11 +17,10 @@ README to scale up on a GPU).
 
 import argparse
 import os
-import time
 
 import torch
 
-from checkpoints import checkpoint_model_args, checkpoint_path, load_checkpoint, run_dir
+from checkpoints import checkpoint_model_args, checkpoint_path, init_voxel_branch, load_checkpoint, run_dir
 from cli import (
     check_writable_dir,
     default_device,
@@ -30,53 +29,48 @@ from cli import (
     non_negative_int,
     positive_float,
     positive_int,
-    resolve_device,
 )
 from dataset import DatasetError, R2N2Dataset, collate_batch
 from model import TYPES, ModelError, SingleViewto3D, default_model_args
 from monitor import Monitor
-from resume import existing_run_message, given_flags, restore_run_flags, resume_max_iter, stretch_schedule
-from trainer import Run, Trainer
+from resume import (
+    existing_run_message,
+    given_flags,
+    history_entry,
+    restore_run_flags,
+    resume_max_iter,
+    stretch_schedule,
+)
+from trainer import Run, Trainer, setup_distributed
 from training import StepBatchSampler
 from validation import open_validator
 
 
-def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser("Train a single-view to 3D model", add_help=True)
-    parser.add_argument("--type", default="vox", choices=TYPES)
-    parser.add_argument("--arch", default="resnet18", choices=["resnet18"])
-    parser.add_argument(
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    """What the network is: type, encoder, input size and each decoder's own settings."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--type", default="vox", choices=TYPES)
+    group.add_argument("--arch", default="resnet18", choices=["resnet18"])
+    group.add_argument(
         "--pretrained", default=None, help="local ImageNet ResNet18 weights (.pth); default: train from scratch"
     )
-    parser.add_argument(
+    group.add_argument(
         "--image_size",
         type=positive_int,
         default=64,
         help="encoder input resolution; images are resized to it (64 keeps the CPU budget; 137, the R2N2 size, on a "
         "GPU)",
     )
-    parser.add_argument("--lr", type=positive_float, default=1e-3)
-    parser.add_argument(
-        "--max_iter",
-        type=positive_int,
-        default=None,
-        help="training steps (default: per type, sized for a 2-core CPU; when resuming, the run's own; a different "
-        "value stretches its cosine schedule)",
-    )
-    parser.add_argument("--batch_size", type=positive_int, default=32)
-    parser.add_argument(
-        "--num_workers", type=non_negative_int, default=None, help="DataLoader workers (default: 0 on CPU, 4 on CUDA)"
-    )
-    parser.add_argument(
+    group.add_argument(
         "--n_points",
         type=positive_int,
         default=1000,
         help="predicted points (point type) and sampled points per Chamfer term",
     )
-    parser.add_argument(
+    group.add_argument(
         "--n_queries", type=positive_int, default=1024, help="occupancy: query points per image per step"
     )
-    parser.add_argument(
+    group.add_argument(
         "--occ_grid",
         type=int,
         default=0,
@@ -84,68 +78,103 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="occupancy: also decode a feature volume of this resolution and sample it at each query (Convolutional "
         "Occupancy Networks); 0: the global image feature only, as Occupancy Networks (default)",
     )
-    parser.add_argument("--w_chamfer", type=positive_float, default=1.0, help="the data term: must be > 0")
-    parser.add_argument(
-        "--w_smooth", type=non_negative_float, default=0.1, help="mesh: Laplacian smoothing of the ico-sphere"
-    )
-    parser.add_argument(
-        "--w_normal",
-        type=non_negative_float,
-        default=1e-3,
-        help="voxmesh: normal loss (1 - |cos| to the nearest GT normal)",
-    )
-    parser.add_argument(
-        "--w_edge", type=non_negative_float, default=0.2, help="voxmesh: edge-length loss, as Mesh R-CNN"
-    )
-    parser.add_argument(
+    group.add_argument(
         "--init",
         default="auto",
         help="voxmesh: start encoder and voxel branch from this vox checkpoint ('auto': "
         "checkpoints/vox/checkpoint_vox.pth if present; 'none')",
     )
-    parser.add_argument(
+
+
+def add_loss_flags(parser: argparse.ArgumentParser) -> None:
+    """The loss: each term's weight (0 turns a regulariser off) and the voxel BCE's balance."""
+    group = parser.add_argument_group("loss")
+    group.add_argument("--w_chamfer", type=positive_float, default=1.0, help="the data term: must be > 0")
+    group.add_argument(
+        "--w_smooth", type=non_negative_float, default=0.1, help="mesh: Laplacian smoothing of the ico-sphere"
+    )
+    group.add_argument(
+        "--w_normal",
+        type=non_negative_float,
+        default=1e-3,
+        help="voxmesh: normal loss (1 - |cos| to the nearest GT normal)",
+    )
+    group.add_argument(
+        "--w_edge", type=non_negative_float, default=0.2, help="voxmesh: edge-length loss, as Mesh R-CNN"
+    )
+    group.add_argument(
         "--pos_weight",
         type=positive_float,
         default=3.0,
         help="vox: weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE (--pos_weight 1) "
         "under-fills thin parts",
     )
-    parser.add_argument("--save_freq", type=positive_int, default=200)
-    parser.add_argument("--log_freq", type=positive_int, default=50)
-    parser.add_argument(
-        "--val_freq",
-        type=non_negative_int,
+
+
+def add_optimisation_flags(parser: argparse.ArgumentParser) -> None:
+    """How it is trained: schedule, batches, data, augmentation, seed, device."""
+    group = parser.add_argument_group("optimisation and data")
+    group.add_argument("--lr", type=positive_float, default=1e-3)
+    group.add_argument(
+        "--max_iter",
+        type=positive_int,
         default=None,
-        help="score the model on a fixed subset of the val split every N steps and keep the best checkpoint "
-        "(checkpoint_<type>.best.pth); default max_iter // 10 (at least 25); 0: never",
+        help="training steps (default: per type, sized for a 2-core CPU; when resuming, the run's own; a different "
+        "value stretches its cosine schedule)",
     )
-    parser.add_argument("--load_checkpoint", action="store_true", help="resume from <out_dir>/checkpoint_<type>.pth")
-    parser.add_argument(
-        "--keep_checkpoints",
-        action="store_true",
-        help="also keep checkpoint_<type>.stepNNNNNN.pth at every --save_freq (learning curves)",
+    group.add_argument("--batch_size", type=positive_int, default=32)
+    group.add_argument(
+        "--num_workers", type=non_negative_int, default=None, help="DataLoader workers (default: 0 on CPU, 4 on CUDA)"
     )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="start a new run even if <out_dir> already holds a checkpoint of this type (it is replaced)",
-    )
-    parser.add_argument("--device", default=default_device())
-    parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
-    parser.add_argument(
+    group.add_argument(
         "--augment",
         default="light",
         choices=["none", "light", "full"],
         help="image augmentation (augment.py): light = colour jitter, blur, noise (default); full = also zoom/shift "
         "and random backgrounds, for photos; none",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
+    group.add_argument(
         "--data_root",
         default=None,
         help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)",
     )
-    parser.add_argument("--out_dir", default=None, help="run folder (default: checkpoints/<type>)")
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--device", default=default_device())
+    group.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """The run on disk: its folder, resuming or replacing it, logging, validation, checkpoints."""
+    group = parser.add_argument_group("run, logs and checkpoints")
+    group.add_argument("--out_dir", default=None, help="run folder (default: checkpoints/<type>)")
+    group.add_argument("--load_checkpoint", action="store_true", help="resume from <out_dir>/checkpoint_<type>.pth")
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run even if <out_dir> already holds a checkpoint of this type (it is replaced)",
+    )
+    group.add_argument("--save_freq", type=positive_int, default=200)
+    group.add_argument(
+        "--keep_checkpoints",
+        action="store_true",
+        help="also keep checkpoint_<type>.stepNNNNNN.pth at every --save_freq (learning curves)",
+    )
+    group.add_argument("--log_freq", type=positive_int, default=50)
+    group.add_argument(
+        "--val_freq",
+        type=non_negative_int,
+        default=None,
+        help="score the model on a fixed subset of the val split every N steps and keep the best checkpoint "
+        "(checkpoint_<type>.best.pth); default max_iter // 10 (at least 25); 0: never",
+    )
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser("Train a single-view to 3D model", add_help=True)
+    add_model_flags(parser)
+    add_loss_flags(parser)
+    add_optimisation_flags(parser)
+    add_run_flags(parser)
     return parser
 
 
@@ -155,55 +184,10 @@ VAL_FREQ_MIN = 25  # the default --val_freq is max_iter // 10, but at least this
 DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
 
 
-def setup_distributed(args):
-    """(rank, world_size, device); initialises the process group under torchrun."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = resolve_device(args.device)
-    if world_size > 1:
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        if device.type == "cuda":
-            device = torch.device("cuda", local_rank)
-            torch.cuda.set_device(device)
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return rank, world_size, device
-
-
 def default_num_workers(device: str) -> int:
     """DataLoader workers: the cache makes loading cheap, so none on CPU, where they would take
     cores from the step; 4 on CUDA, to overlap loading with the GPU."""
     return 4 if device.startswith("cuda") else 0
-
-
-def init_voxel_branch(model, init: str, verbose: bool) -> None:
-    """Start a voxmesh model's encoder and voxel branch from a trained vox checkpoint, as Mesh
-    R-CNN starts from a trained voxel head: the refinement then learns on meaningful cubified
-    meshes from its first step. init: a path, "auto" (the default vox run, if there is one) or
-    "none" (train the voxel branch from scratch too)."""
-    path = checkpoint_path(run_dir("vox"), "vox") if init == "auto" else init
-    if init == "none" or (init == "auto" and not os.path.isfile(path)):
-        if verbose:
-            print("voxmesh: voxel branch trained from scratch (no --init vox checkpoint)", flush=True)
-        return
-    try:
-        source = load_checkpoint(path, expected_type="vox")
-    except ModelError as err:
-        fail(f"--init: {err}")
-    mine = model.model_args
-    if any(source["model_args"][k] != mine[k] for k in ("arch", "image_size", "vox_channels")):
-        fail(
-            f"--init {path}: its encoder or voxel branch differs (image_size {source['model_args']['image_size']}, "
-            f"vox_channels {source['model_args']['vox_channels']}); train with the same --image_size or pass --init "
-            "none"
-        )
-    state = {k.replace("decoder.", "decoder.voxels.", 1): v for k, v in source["model"].items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith("decoder.") and not k.startswith("decoder.voxels.") for k in missing), (
-        missing,
-        unexpected,
-    )
-    if verbose:
-        print(f"voxmesh: encoder and voxel branch start from {path} (step {source['step']})", flush=True)
 
 
 def prepare_run(args: argparse.Namespace) -> Run:
@@ -230,31 +214,12 @@ def prepare_run(args: argparse.Namespace) -> Run:
         if os.path.exists(ckpt_path) and not args.overwrite:
             fail(existing_run_message(ckpt_path, args.out_dir, args.type))
         args.max_iter = args.max_iter or DEFAULT_MAX_ITER[args.type]
-    start_step = checkpoint["step"] if checkpoint else 0
-    # The run's record: one entry per start or resume, with the flags given and its own seconds.
-    history.append(
-        {
-            "event": "resume" if checkpoint else "start",
-            "from_step": start_step,
-            "to_step": start_step,
-            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "given": sorted(given),
-            "seconds": 0.0,
-        }
-    )
+    history.append(history_entry(checkpoint, given))
     rank, world_size, device = setup_distributed(args)
     if rank == 0:
         check_writable_dir(args.out_dir, "--out_dir")
-    return Run(
-        ckpt_path,
-        checkpoint,
-        schedule_note,
-        rank,
-        world_size,
-        device,
-        checkpoint["step"] if checkpoint else None,
-        history,
-    )
+    resumed_step = checkpoint["step"] if checkpoint else None
+    return Run(ckpt_path, checkpoint, schedule_note, rank, world_size, device, resumed_step, history)
 
 
 def make_model(args: argparse.Namespace, run: Run) -> tuple[torch.nn.Module, dict]:
@@ -280,7 +245,12 @@ def make_model(args: argparse.Namespace, run: Run) -> tuple[torch.nn.Module, dic
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
     elif args.type == "voxmesh":
-        init_voxel_branch(model, args.init, run.is_main)
+        try:
+            note = init_voxel_branch(model, args.init)
+        except ModelError as err:
+            fail(f"--init: {err}")
+        if run.is_main:
+            print(note, flush=True)
     return model, model_args
 
 

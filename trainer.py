@@ -21,10 +21,24 @@ import torch
 from atomic_io import atomic_torch_save, atomic_write_json
 from augment import AUGMENT_LEVELS, augment_images
 from checkpoints import best_checkpoint_path
-from cli import fail
+from cli import fail, resolve_device
 from dataset import batch_to_device
 from monitor import describe_validation
 from training import compute_loss, prefetch
+
+
+def setup_distributed(args):
+    """(rank, world_size, device); initialises the process group under torchrun."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = resolve_device(args.device)
+    if world_size > 1:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if device.type == "cuda":
+            device = torch.device("cuda", local_rank)
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return rank, world_size, device
 
 
 @dataclass

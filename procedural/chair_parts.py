@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from .parts import BACK, CUSHION, FRAME, SEAT, ArcSlab, Part, RoundedBox, Tube, box, rot_x
+from .parts import BACK, CUSHION, FRAME, SEAT, Part, RoundedBox, box, rot_x
+from .swept_parts import ArcSlab, Tube
 
 
 def make_seat(rng, width, depth, y_top, thickness, padded: bool) -> list[Part]:

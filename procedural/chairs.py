@@ -14,8 +14,9 @@ import numpy as np
 
 from .chair_parts import BACK_STYLES, make_arms, make_back, make_seat
 from .furniture import LEG_STYLES, Family, arc_points, four_legs, pedestal, star_base
-from .parts import ACCENT, BACK, CUSHION, FRAME, METAL, SEAT, ArcSlab, Lathe, Part, RoundedBox, Tube, box, rot_x
+from .parts import ACCENT, BACK, CUSHION, FRAME, METAL, SEAT, Lathe, Part, RoundedBox, box, rot_x
 from .stools import bar_stool, bench, stool
+from .swept_parts import ArcSlab, Tube
 from .tube_chairs import cantilever, folding, sled
 
 

@@ -14,7 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from .parts import FRAME, METAL, Lathe, Part, Tube, box, rot_x, rot_y, rot_z
+from .parts import FRAME, METAL, Lathe, Part, box, rot_x, rot_y, rot_z
+from .swept_parts import Tube
 
 # --------------------------------------------------------------------------------------------
 # Pieces

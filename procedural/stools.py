@@ -9,7 +9,8 @@ import numpy as np
 
 from .chair_parts import make_back, make_seat
 from .furniture import LEG_STYLES, four_legs, pedestal, ring
-from .parts import BACK, FRAME, METAL, SEAT, ArcSlab, Lathe, Part, Tube, box
+from .parts import BACK, FRAME, METAL, SEAT, Lathe, Part, box
+from .swept_parts import ArcSlab, Tube
 
 
 def _stool(rng, height: float, back: bool) -> list[Part]:

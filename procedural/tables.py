@@ -11,7 +11,8 @@ import math
 import numpy as np
 
 from .furniture import LEG_STYLES, Family, four_legs, pedestal
-from .parts import ACCENT, FRAME, METAL, SEAT, Lathe, Part, RoundedBox, Tube, box, rot_z
+from .parts import ACCENT, FRAME, METAL, SEAT, Lathe, Part, RoundedBox, box, rot_z
+from .swept_parts import Tube
 
 
 def _top(rng, half_w, half_d, height, thickness, shape: str) -> list[Part]:

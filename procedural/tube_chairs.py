@@ -9,7 +9,8 @@ import numpy as np
 
 from .chair_parts import make_back, make_seat, tube_seat_and_back
 from .furniture import rounded_path
-from .parts import METAL, Part, Tube, rot_x
+from .parts import METAL, Part, rot_x
+from .swept_parts import Tube
 
 
 def cantilever(rng) -> list[Part]:

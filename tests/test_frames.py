@@ -129,12 +129,13 @@ def test_frame_check_finds_the_turn_of_a_fixture_in_a_turned_frame(frame_fixture
 
 
 def test_eval_model_reports_the_frame_check(tiny_root, tiny_checkpoints, tmp_path):
-    code, out, err = call_main(
+    checkpoint = tiny_checkpoints / "vox" / "checkpoint_vox.pth"
+    evaluate = [
         "eval_model",
         "--type",
         "vox",
         "--checkpoint",
-        tiny_checkpoints / "vox" / "checkpoint_vox.pth",
+        checkpoint,
         "--data_root",
         tiny_root,
         "--results_dir",
@@ -145,35 +146,14 @@ def test_eval_model_reports_the_frame_check(tiny_root, tiny_checkpoints, tmp_pat
         "--vis_ids",
         "--n_points",
         "500",
-    )
+    ]
+    code, out, err = call_main(*evaluate)
     assert code == 0, err[-2000:]
     assert "frame check (IoU under the turns and mirrors about y): identity" in out
     result = json.load(open(result_folder(tmp_path, "vox") / "metrics.json"))
     check = result["frame_check"]
     assert check["decided_on"] == "IoU" and set(check["IoU"]["means"]) == set(FRAME_TRANSFORMS)
-    assert np.isclose(
-        check["IoU"]["means"]["identity"], result["model"]["IoU_vox32"], atol=1e-6
-    )  # the identity is the reported IoU
-    code, out, _ = call_main(
-        "eval_model",
-        "--type",
-        "vox",
-        "--checkpoint",
-        tiny_checkpoints / "vox" / "checkpoint_vox.pth",
-        "--data_root",
-        tiny_root,
-        "--results_dir",
-        tmp_path,
-        "--device",
-        "cpu",
-        "--no_baseline",
-        "--vis_ids",
-        "--n_points",
-        "500",
-        "--no_frame_check",
-    )
-    assert (
-        code == 0
-        and "frame check" not in out
-        and json.load(open(result_folder(tmp_path, "vox") / "metrics.json"))["frame_check"] is None
-    )
+    assert np.isclose(check["IoU"]["means"]["identity"], result["model"]["IoU_vox32"], atol=1e-6)  # the reported IoU
+    code, out, _ = call_main(*evaluate, "--no_frame_check")
+    assert code == 0 and "frame check" not in out
+    assert json.load(open(result_folder(tmp_path, "vox") / "metrics.json"))["frame_check"] is None

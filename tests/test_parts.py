@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from procedural.parts import ArcSlab, Box, Lathe, RoundedBox, Tube, box, cyl, rot_x, rot_y
+from procedural.parts import Box, Lathe, RoundedBox, box, cyl, rot_x, rot_y
+from procedural.swept_parts import ArcSlab, Tube
 
 PARTS = {
     "box": box(-0.3, 0.3, 0.0, 0.1, -0.2, 0.2),

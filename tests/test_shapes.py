@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from procedural.categories import FAMILIES as FAMILIES_BY_SYNSET
-from procedural.parts import Tube, box, cyl
+from procedural.parts import box, cyl
 from procedural.shapes import normalize_parts, parts_to_mesh, union_contains, voxelize_parts
+from procedural.swept_parts import Tube
 
 
 def test_voxels_are_solid_and_zyx():

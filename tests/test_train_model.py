@@ -46,25 +46,42 @@ def test_killed_run_resumes_to_the_same_weights(tiny_root, tmp_path):
 
 def test_ddp_two_cpu_processes_from_no_data_at_all(tmp_path):
     """torchrun on a machine without the data: rank 0 generates the embedded data and builds the
-    cache while rank 1 waits (one generation, one cache), then voxmesh trains under DDP (its
-    refinement gets a gradient even when no grid has a cell to cubify), and the run resumes."""
+    caches while rank 1 waits (one generation, one cache per split), then voxmesh trains under
+    DDP (its refinement gets a gradient even when no grid has a cell to cubify); only rank 0
+    validates, logs and writes TensorBoard; the run resumes."""
     out = tmp_path / "ddp"
     env = dict(
-        os.environ, R2N2_EMBEDDED_ROOT=str(tmp_path / "embedded"), R2N2_EMBEDDED_MODELS="9", PYTHONUNBUFFERED="1"
+        os.environ, R2N2_EMBEDDED_ROOT=str(tmp_path / "embedded"), R2N2_EMBEDDED_MODELS="30", PYTHONUNBUFFERED="1"
     )
     env.pop("R2N2_DATA_ROOT", None)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
-    train = ["train_model.py", "--out_dir", str(out), *FAST, "--batch_size", "2", "--type", "voxmesh", "--init", "none"]
+    train = [
+        "train_model.py",
+        "--out_dir",
+        str(out),
+        *FAST,
+        "--batch_size",
+        "2",
+        "--type",
+        "voxmesh",
+        "--init",
+        "none",
+        "--val_freq",
+        "2",
+    ]
     proc = subprocess.run(
         [*torchrun, *train, "--max_iter", "3"], cwd=REPO, capture_output=True, text=True, timeout=900, env=env
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("embedded dataset not found: generating it") == 1, proc.stderr[-3000:]
     assert proc.stdout.count("training voxmesh on cpu x2") == 1  # only rank 0 logs
+    assert proc.stdout.count("val at step 2:") == 1 and proc.stdout.count("val at step 3:") == 1  # and validates, once
     caches = os.listdir(tmp_path / "embedded" / ".cache")
     assert len([name for name in caches if name.startswith("train-")]) == 1, caches
+    assert len([name for name in os.listdir(out / "tensorboard") if "tfevents" in name]) == 1
     ckpt = torch.load(out / "checkpoint_voxmesh.pth", weights_only=True)
     assert ckpt["step"] == 3 and not any(k.startswith("module.") for k in ckpt["model"])
+    assert [v["step"] for v in ckpt["val_history"]] == [2, 3]
     resumed = subprocess.run(
         [*torchrun, *train, "--max_iter", "4", "--load_checkpoint"],
         cwd=REPO,
