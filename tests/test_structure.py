@@ -5,7 +5,7 @@ import os
 
 from conftest import REPO
 
-MAX_LINES = 450  # a file past this usually owns two concepts
+MAX_LINES = 400  # a file past this usually owns two concepts
 MAX_FUNCTION_LINES = 60  # a function a reader sees on one screen (argparse declarations aside)
 PACKAGE = "procedural"
 BUILDING_BLOCKS = ("cli", "atomic_io", "r2n2", "geometry", "metrics", "losses", "augment", "frames", "procedural.parts")
@@ -119,7 +119,7 @@ def test_every_module_is_short_says_what_it_owns_and_has_short_functions():
         docstring = ast.get_docstring(tree)
         assert docstring and len(docstring.splitlines()[0]) > 20, f"{name} has no opening docstring saying what it owns"
         for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name != "get_args_parser":
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = node.end_lineno - node.lineno + 1
                 assert length <= MAX_FUNCTION_LINES, (
                     f"{name}.{node.name} is {length} lines (over {MAX_FUNCTION_LINES}: split it into named steps)"
