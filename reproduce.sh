@@ -5,7 +5,7 @@
 # the mesh study and the interpretation figures. It retrains every type (--overwrite: the runs in
 # checkpoints/<type>/ are replaced). Results land in output/results/ (small files, committed) and
 # output/eval, output/study, output/interpretation (full outputs).
-#   bash reproduce.sh                  # about 1.5 hours on a 2-core CPU
+#   bash reproduce.sh                  # 1.5-2 hours on a 2-core CPU (128 min on the slower one of 2026-12-01)
 #   EXTRA="--device cuda" bash reproduce.sh   # extra train_model.py flags
 set -euo pipefail
 cd "$(dirname "$0")"
