@@ -139,21 +139,27 @@ def table_rows(name: str, result: dict, seconds: float | None) -> list[str]:
     return rows
 
 
-def validation_rows() -> list[str]:
-    """Each run's own validations: its best step and val F1@0.05, the last one, what they cost."""
+def run_validations(model_type: str) -> tuple[list[dict], dict | None]:
+    """The default run's own validations, as its last checkpoint records them: (val_history,
+    best), or ([], None) when there is no run or it never validated."""
     import torch
 
+    path = checkpoint_path(run_dir(model_type), model_type)
+    if not os.path.exists(path):
+        return [], None
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    return checkpoint.get("val_history") or [], checkpoint.get("best")
+
+
+def validation_rows() -> list[str]:
+    """Each run's own validations: its best step and val F1@0.05, the last one, what they cost."""
     rows = [
         "",
         "| run | validations | best step | best val F1@0.05 | last val F1@0.05 | validation s | of train s |",
         "|---|---|---|---|---|---|---|",
     ]
     for model_type in TYPES:
-        path = checkpoint_path(run_dir(model_type), model_type)
-        if not os.path.exists(path):
-            continue
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        history, best = checkpoint.get("val_history") or [], checkpoint.get("best")
+        history, best = run_validations(model_type)
         if not history or not best:
             continue
         seconds = sum(entry["seconds"] for entry in history)
@@ -198,12 +204,7 @@ def learning_curve(out: str, model_type: str = "occupancy") -> list[str]:
     """F1@0.01 and F1@0.05 on the val subset against training steps, from the validations the
     run itself logged (its checkpoint's val_history; `validation.py`), drawn to
     out/<type>_curve.png."""
-    import torch
-
-    path = checkpoint_path(run_dir(model_type), model_type)
-    if not os.path.exists(path):
-        return []
-    history = torch.load(path, map_location="cpu", weights_only=True).get("val_history") or []
+    history, _ = run_validations(model_type)
     if not history:
         return []
     import utils_vis
