@@ -180,7 +180,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 VAL_FREQ_MIN = 25  # the default --val_freq is max_iter // 10, but at least this
 
-# Steps of the default budget: 6.5-10 minutes of a 2-core CPU each at batch 32 (see the README).
+# Steps of the default budget: 7-11 minutes each at batch 32 on a 2-core CPU, 13-17 on a slower one (see the README).
 DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
 
 
