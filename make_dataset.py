@@ -4,6 +4,7 @@
     python make_dataset.py --root data/r2n2_like --layout archives --n_models 6   # what R2N2's download holds
     python make_dataset.py --root data/holdout --holdout cantilever folding_x     # families never trained on
     python make_dataset.py --root data/turned --layout archives --n_models 30 --turn 90   # another object frame
+    python make_dataset.py --root data/photo --viewpoints photo      # every other view from photo height
 
 A thin command line over `procedural.write_dataset` (what is written, and how, is described
 there). Scripts generate the default dataset on first use, so running this by hand is needed
@@ -61,6 +62,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         "eval_model.py's frame check (default 0)",
     )
     parser.add_argument(
+        "--viewpoints",
+        default="r2n2",
+        choices=["r2n2", "photo"],
+        help="r2n2: every view from 25-30 degrees of elevation, as R2N2 (default); photo: every other view from "
+        "0-20 degrees, the height product and phone photos are taken from (for reconstruct.py on photos)",
+    )
+    parser.add_argument(
         "--replace_stale",
         action="store_true",
         help="if --root exists: keep it when it holds this very dataset from the current generator, else replace it",
@@ -79,6 +87,7 @@ def written_as_asked(root: str, request: dict) -> bool:
         if os.path.isfile(path):
             with open(path) as f:
                 info = json.load(f)
+            info.setdefault("viewpoints", "r2n2")  # written before the option existed
             return info.get("generator_version") == GENERATOR_VERSION and all(
                 info.get(k) == v for k, v in request.items()
             )
@@ -97,6 +106,7 @@ def main(args: argparse.Namespace) -> None:
         "layout": args.layout,
         "holdout": list(args.holdout),
         "turn": args.turn,
+        "viewpoints": args.viewpoints,
     }
     if args.replace_stale and os.path.exists(root):
         if written_as_asked(root, request):
@@ -115,6 +125,7 @@ def main(args: argparse.Namespace) -> None:
             layout=args.layout,
             holdout=args.holdout,
             turn=args.turn,
+            viewpoints=args.viewpoints,
         )
     except (FileExistsError, ValueError) as err:
         fail(str(err))

@@ -1,19 +1,28 @@
-"""Reconstruct a 3D shape from one image file with a trained checkpoint.
+"""Reconstruct 3D shapes from image files (photos or renderings) with a trained checkpoint.
 
-    python reconstruct.py photo.png --checkpoint checkpoints/vox/checkpoint_vox.pth --out output/reconstruct
+    python reconstruct.py photo.jpg --checkpoint checkpoints/vox/checkpoint_vox.pth --out output/reconstruct
+    python reconstruct.py my_photos/ a.png b.jpg --checkpoint ...     # a folder and files, in one run
+    python reconstruct.py chair.jpg --mask chair_mask.png --checkpoint ...   # your own mask
 
-Any PNG/JPG (any size; RGB, RGBA or grey) is prepared exactly as the dataset prepares its
-renderings (`images.prepare_image`: alpha composited over white, resized to 137x137). Writes
-<name>_<type>.obj (vox and occupancy through marching cubes at 0.5, mesh as predicted) or
-<name>_point.ply, plus <name>_<type>.gif, a turntable of the prediction, in the object frame, and
-<name>_<type>.html, a page to turn the prediction round in a browser (offline).
+Any PNG/JPG (any size; RGB, RGBA or grey) is made ready as a photo (`photo.prepare_photo`): the
+object is found (the image's alpha; a mask given with --mask or lying beside the photo as
+<name>_mask.png; else an automatic mask of a plain background), composited on white and framed
+as the training renderings are. --plain skips that and uses the whole image as it is (alpha over
+white, resized to 137x137). For each image it writes <name>_<type>.obj (vox and occupancy
+through marching cubes at --iso, mesh as predicted) or <name>_point.ply, and <name>_<type>.gif,
+a turntable of the prediction in the object frame; and one page for the run (<name>_<type>.html
+for one image, reconstructions_<type>.html for several) with a row per image: the input, the
+mask, the framed image the network saw, and the shape to turn round (offline).
+
+Every image is read and masked before the model runs: an unreadable image or a failed mask is
+said in one line each and nothing is written.
 """
 
 import argparse
-import html
 import os
 import sys
 
+import numpy as np
 import torch
 
 from checkpoints import model_from_checkpoint
@@ -21,13 +30,30 @@ from cli import default_device, fail, positive_int, probability, resolve_device
 from evaluation import ISO_TYPES, predicted_meshes
 from images import prepare_image
 from model import ModelError
+from photo import Photo, PhotoError, mask_from_image, prepare_photo
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+MASK_SUFFIX = "_mask"  # photo.jpg's mask may lie beside it as photo_mask.png
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser("Single-image 3D reconstruction", add_help=True)
-    parser.add_argument("image", help="PNG or JPG file")
+    parser.add_argument("images", nargs="+", help="image files (PNG, JPG, ...) and folders of them")
     parser.add_argument("--checkpoint", required=True, help="a checkpoint written by train_model.py")
     parser.add_argument("--out", default="output/reconstruct", help="output folder")
+    parser.add_argument(
+        "--mask",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="the object's mask (white or opaque = object), one per image in order; without it, an image's alpha, "
+        "a <name>_mask.png beside it, or an automatic mask of a plain background",
+    )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="use each image as it is (alpha over white, resized), without mask or framing",
+    )
     parser.add_argument(
         "--grid_res",
         type=positive_int,
@@ -42,22 +68,100 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_image(path: str) -> torch.Tensor:
-    """(137, 137, 3) float network input from an image file; exits with a clear line if unreadable."""
+def is_mask_file(path: str) -> bool:
+    return os.path.splitext(os.path.basename(path))[0].endswith(MASK_SUFFIX)
+
+
+def collect_inputs(paths: list[str]) -> list[str]:
+    """The image files named or inside the folders named (sorted, not recursive; files named
+    <name>_mask.* inside a folder are masks, not inputs), each once, in order."""
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(
+                os.path.join(path, name)
+                for name in os.listdir(path)
+                if name.lower().endswith(IMAGE_EXTENSIONS) and not is_mask_file(name)
+            )
+            if not found:
+                fail(f"folder {path} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
+            files += found
+        elif os.path.isfile(path):
+            files.append(path)
+        else:
+            fail(f"image {path} not found")
+    return list(dict.fromkeys(files))
+
+
+def read_array(path: str, what: str = "image") -> np.ndarray:
+    """The pixels of an image file; PhotoError (one line) if it cannot be read."""
     import imageio.v3 as iio
 
-    if not os.path.isfile(path):
-        fail(f"image {path} not found")
     try:
         array = iio.imread(path)
     except Exception as err:
-        fail(f"cannot read image {path}: {type(err).__name__}")
-    if array.ndim == 4:  # animated or multi-page: take the first frame
-        array = array[0]
+        raise PhotoError(f"cannot read {what} {path}: {type(err).__name__}") from None
+    return array[0] if array.ndim == 4 else array  # animated or multi-page: the first frame
+
+
+def mask_beside(path: str) -> str | None:
+    """<name>_mask.png (or another image extension) next to the image, if there is one."""
+    stem = os.path.splitext(path)[0] + MASK_SUFFIX
+    return next((stem + ext for ext in IMAGE_EXTENSIONS if os.path.isfile(stem + ext)), None)
+
+
+def load_photo(path: str, mask_path: str | None = None, plain: bool = False) -> tuple[np.ndarray, Photo]:
+    """(the image's pixels, the Photo the network takes) of one file; PhotoError (one line,
+    naming the file) when the image or its mask is unusable."""
+    array = read_array(path)
+    if plain:
+        try:
+            image = prepare_image(array)
+        except ValueError as err:
+            raise PhotoError(f"cannot use image {path}: {err}") from None
+        return array, Photo(image, np.ones(array.shape[:2], np.float32), "none", framed=False)
+    mask = None
+    if mask_path is not None:
+        if not os.path.isfile(mask_path):
+            raise PhotoError(f"mask {mask_path} not found")
+        mask = mask_from_image(read_array(mask_path, "mask"))
     try:
-        return prepare_image(array)
-    except ValueError as err:
-        fail(f"cannot use image {path}: {err}")
+        return array, prepare_photo(array, mask)
+    except PhotoError as err:
+        raise PhotoError(f"{path}: {err}") from None
+
+
+def load_image(path: str) -> torch.Tensor:
+    """(137, 137, 3) float network input of an image file, prepared as a photo; exits with a
+    clear line if unreadable or unusable."""
+    if not os.path.isfile(path):
+        fail(f"image {path} not found")
+    try:
+        return load_photo(path)[1].image
+    except PhotoError as err:
+        fail(str(err))
+
+
+def load_all(args) -> list[tuple[str, np.ndarray, Photo]]:
+    """Every input read and made ready before anything else happens; all failures said, one line
+    each, then exit 2."""
+    inputs = collect_inputs(args.images)
+    if args.mask is not None and len(args.mask) != len(inputs):
+        fail(f"--mask gives {len(args.mask)} masks for {len(inputs)} images: give one mask per image, in order")
+    if args.plain and args.mask is not None:
+        fail("--plain uses each image as it is: it takes no --mask")
+    masks = args.mask or [mask_beside(path) for path in inputs]
+    loaded, errors = [], []
+    for path, mask_path in zip(inputs, masks):
+        try:
+            loaded.append((path, *load_photo(path, mask_path, args.plain)))
+        except PhotoError as err:
+            errors.append(str(err))
+    for line in errors[:-1]:
+        print(f"error: {line}", file=sys.stderr)
+    if errors:
+        fail(errors[-1] + (f" ({len(errors)} images could not be used; nothing was written)" if len(errors) > 1 else ""))
+    return loaded
 
 
 @torch.no_grad()
@@ -70,71 +174,107 @@ def reconstruct(model, image: torch.Tensor, grid_res: int = 64, iso: float = 0.5
     return {"verts": meshes.verts_list()[0].cpu(), "faces": meshes.faces_list()[0].cpu()}
 
 
+def output_stems(paths: list[str], out: str, model_type: str) -> list[str]:
+    """out/<name>_<type> for each input; names that two inputs share get the input's position."""
+    names = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    return [
+        os.path.join(out, f"{name}{f'_{k}' if names.count(name) > 1 else ''}_{model_type}")
+        for k, name in enumerate(names)
+    ]
+
+
+def write_prediction(stem: str, prediction: dict, gif: bool) -> list[str]:
+    """stem.obj or stem.ply, and stem.gif unless gif is False; the paths written."""
+    from pytorch3d.io import IO, save_obj
+
+    import utils_vis
+
+    if "points" in prediction:
+        from pytorch3d.structures import Pointclouds
+
+        IO().save_pointcloud(Pointclouds([prediction["points"]]), stem + ".ply")
+        written = [stem + ".ply"]
+        frames = utils_vis.render_points_turntable(prediction["points"]) if gif else None
+    else:
+        if len(prediction["faces"]) == 0:
+            print(f"warning: {stem}: the prediction is empty (no occupancy above --iso); writing an empty mesh")
+        save_obj(stem + ".obj", prediction["verts"], prediction["faces"])
+        written = [stem + ".obj"]
+        frames = utils_vis.render_mesh_turntable(prediction["verts"], prediction["faces"]) if gif else None
+    if frames is not None:
+        written.append(utils_vis.save_gif(stem + ".gif", frames))
+    return written
+
+
 def main(args: argparse.Namespace) -> list[str]:
     device = resolve_device(args.device)
-    image = load_image(args.image)
+    loaded = load_all(args)
     try:
         model, _ = model_from_checkpoint(args.checkpoint, device=device)
     except ModelError as err:
         fail(str(err))
     if args.iso != 0.5 and model.type not in ISO_TYPES:
         fail(f"--iso applies to vox and occupancy models; this checkpoint is a {model.type} model")
-    prediction = reconstruct(model, image, args.grid_res, args.iso)
-
-    from pytorch3d.io import IO
-
-    import utils_vis
 
     os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(args.image))[0]}_{model.type}")
-    written = []
-    if "points" in prediction:
-        from pytorch3d.structures import Pointclouds
-
-        IO().save_pointcloud(Pointclouds([prediction["points"]]), stem + ".ply")
-        written.append(stem + ".ply")
-        frames = None if args.no_gif else utils_vis.render_points_turntable(prediction["points"])
-    else:
-        from pytorch3d.io import save_obj
-
-        if len(prediction["faces"]) == 0:
-            print("warning: the prediction is empty (no occupancy above 0.5); writing an empty mesh", file=sys.stderr)
-        save_obj(stem + ".obj", prediction["verts"], prediction["faces"])
-        written.append(stem + ".obj")
-        frames = None if args.no_gif else utils_vis.render_mesh_turntable(prediction["verts"], prediction["faces"])
-    if frames is not None:
-        written.append(utils_vis.save_gif(stem + ".gif", frames))
-    written.append(write_reconstruction_page(stem + ".html", args.image, image, model.type, prediction))
-    print("wrote " + ", ".join(written))
+    stems = output_stems([path for path, _, _ in loaded], args.out, model.type)
+    written, rows = [], []
+    for (path, array, photo), stem in zip(loaded, stems):
+        prediction = reconstruct(model, photo.image, args.grid_res, args.iso)
+        files = write_prediction(stem, prediction, gif=not args.no_gif)
+        print(f"{path}: mask {photo.mask_source} ({100 * photo.coverage:.0f}% of the image) -> " + ", ".join(files))
+        written += files
+        rows.append(page_row(path, array, photo, model.type, prediction))
+    page = stems[0] + ".html" if len(loaded) == 1 else os.path.join(args.out, f"reconstructions_{model.type}.html")
+    written.append(write_reconstruction_page(page, model.type, rows))
     print(f"interactive page: {written[-1]}")
     return written
 
 
-def write_reconstruction_page(
-    path: str, image_path: str, image: torch.Tensor, model_type: str, prediction: dict
-) -> str:
-    """A page (with plotly.min.js beside it) showing the input as the network saw it and the
-    prediction in 3D, turnable in a browser."""
+def thumbnail(array: np.ndarray, side: int = 256) -> np.ndarray:
+    """An image's pixels as (h, w, 3) uint8 at most `side` on a side (transparency over white), for the page."""
+    import cv2
+
+    from photo import split_alpha
+
+    rgb, alpha = split_alpha(array)
+    if alpha is not None:
+        rgb = rgb * alpha[..., None] + (1 - alpha[..., None])
+    scale = min(1.0, side / max(rgb.shape[:2]))
+    if scale < 1:
+        rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def page_row(path: str, array: np.ndarray, photo: Photo, model_type: str, prediction: dict) -> dict:
+    """One row of the page: the input, its mask and the framed network input beside the shape."""
     import viewer
 
-    shape = viewer.shape_payload(prediction)
     size = f"{len(prediction['points'])} points" if "points" in prediction else f"{len(prediction['faces'])} faces"
-    sample = {
-        "image": viewer.image_payload(image.numpy()),
-        "caption": f"{os.path.basename(image_path)} -> {model_type} prediction ({size})",
-        "shapes": [("prediction", shape, viewer.COLOURS["prediction"])],
+    images = [("input", viewer.image_payload(thumbnail(array)))]
+    if photo.mask_source != "none":
+        images.append((f"mask ({photo.mask_source})", viewer.image_payload(thumbnail(photo.mask))))
+    images.append(("network input" + (" (framed)" if photo.framed else ""), viewer.image_payload(photo.image.numpy())))
+    return {
+        "images": images,
+        "name": os.path.basename(path),
+        "caption": f"{os.path.basename(path)} -> {model_type} prediction ({size})",
+        "shapes": [("prediction", viewer.shape_payload(prediction), viewer.COLOURS["prediction"])],
     }
+
+
+def write_reconstruction_page(path: str, model_type: str, rows: list[dict]) -> str:
+    """A page (with plotly.min.js beside it): a row per image with the input, the mask, the image
+    the network saw and the prediction in 3D, turnable in a browser."""
+    import viewer
+
     header = (
-        f"<p>Input {html.escape(image_path)}, as the network sees it (137x137, transparent pixels over white); "
-        "the prediction is in the object frame (y up).</p>"
+        f"<p>{len(rows)} image(s). Each row: the input, the object's mask (from the image's alpha, a given mask or "
+        "an automatic one), the 137x137 image the network saw (the object on white, framed as the training "
+        "renderings are), and the prediction in the object frame (y up).</p>"
     )
-    return viewer.write_page(
-        os.path.dirname(path) or ".",
-        f"{os.path.basename(image_path)}: {model_type} reconstruction",
-        header,
-        [sample],
-        name=os.path.basename(path),
-    )
+    title = f"{model_type} reconstructions" if len(rows) > 1 else f"{model_type} reconstruction of {rows[0]['name']}"
+    return viewer.write_page(os.path.dirname(path) or ".", title, header, rows, name=os.path.basename(path))
 
 
 if __name__ == "__main__":

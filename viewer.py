@@ -144,7 +144,9 @@ body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; margin: 0.5em 0; }}
 td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }}
 .sample {{ display: flex; align-items: center; border-top: 1px solid #ddd; padding: 0.5em 0; }}
-.sample img {{ width: 160px; height: 160px; image-rendering: auto; margin-right: 1em; }}
+.sample img {{ width: 160px; height: 160px; object-fit: contain; image-rendering: auto; margin-right: 1em; }}
+.sample figure {{ margin: 0 0.5em 0 0; }} .sample figure img {{ margin-right: 0; background: #f4f4f4; }}
+figcaption {{ font-size: 0.8em; color: #555; text-align: center; }}
 .sample .plot {{ flex: 1; min-width: 0; }} .view {{ min-height: 320px; }} .caption {{ font-size: 0.85em; color: #555; }}
 </style></head><body>
 <h1>{title}</h1>
@@ -229,14 +231,19 @@ def write_plotly_js(folder: str) -> str:
 
 def write_page(folder: str, title: str, header_html: str, samples: list[dict], name: str = "index.html") -> str:
     """Write folder/name (and plotly.min.js beside it). samples: dicts with "image" (a data URL
-    or None), "caption" (text) and "shapes", a list of (title, payload from `shape_payload`,
-    colour). Returns the page's path."""
+    or None) or "images" (a list of (label, data URL), shown side by side with their labels),
+    "caption" (text) and "shapes", a list of (title, payload from `shape_payload`, colour).
+    Returns the page's path."""
     os.makedirs(folder, exist_ok=True)
     write_plotly_js(folder)
     rows, figures = [], {}
     for k, sample in enumerate(samples):
         figures[f"plot{k}"] = figure_json(sample["shapes"])
         image = f'<img src="{sample["image"]}" alt="input">' if sample.get("image") else ""
+        for label, url in sample.get("images", ()):  # several labelled images (input, mask, ...)
+            label = html.escape(label)
+            image += f'<figure><img src="{url}" alt="{label}"><figcaption>{label}</figcaption></figure>'
+
         rows.append(
             f'<div class="sample">{image}<div class="plot"><div class="caption">{html.escape(sample["caption"])}</div>'
             f'<div class="view" id="plot{k}"></div></div></div>'

@@ -4,7 +4,8 @@
     write_dataset("data/embedded", n_models=1000, n_views=4, seed=0)
 
 The rest of the project enters the package only here: `write_dataset` writes a dataset that
-every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's archives), and
+every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's archives),
+`write_photo_set` photo-like JPEGs of a dataset's models (what reconstruct.py meets), and
 `GENERATOR_VERSION` lets readers refuse data of another generator. Inside, bottom to top:
 
     parts.py        the grammar's solids, each with an exact inside test and a mesh
@@ -15,9 +16,11 @@ every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's a
     materials.py    per-part materials and solid textures
     rendering.py    R2N2-style RGBA renderings with those materials
     shape_files.py  one shape written as OBJ, exact samples, binvox, renderings and metadata
+    photos.py       photo-like JPEGs of a dataset's models: backgrounds, framing, photo viewpoints
     writer.py       a whole dataset: shapes over worker processes, splits, the record
 """
 
+from .photos import write_photo_set
 from .writer import GENERATOR_VERSION, write_dataset
 
-__all__ = ["GENERATOR_VERSION", "write_dataset"]
+__all__ = ["GENERATOR_VERSION", "write_dataset", "write_photo_set"]

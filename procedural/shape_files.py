@@ -31,6 +31,10 @@ from .shapes import (
 
 LAYOUTS = ("course", "archives")
 TURNS = (0, 90, 180, 270)
+# Where the cameras are: "r2n2" as R2N2 (elevation 25-30 degrees), or "photo": every other view
+# at the height product and phone photos are taken from (0-20 degrees), the rest as R2N2.
+VIEWPOINTS = ("r2n2", "photo")
+PHOTO_ELEVATIONS = (0.0, 20.0)
 N_SURFACE_SAMPLES = 5000
 N_OCCUPANCY_SAMPLES = (5000, 5000)  # uniform, near the surface
 
@@ -143,21 +147,47 @@ def part_frames(parts) -> tuple[np.ndarray, np.ndarray]:
     return np.array(axes), np.array(centres)
 
 
-def sample_views(rng, n_views: int) -> list[tuple[float, float, float]]:
-    """R2N2's viewpoints: azimuth uniform, elevation 25-30 degrees, distance ratio 0.65-0.9."""
-    return list(zip(rng.uniform(0, 360, n_views), rng.uniform(25, 30, n_views), rng.uniform(0.65, 0.9, n_views)))
+def sample_views(rng, n_views: int, viewpoints: str = "r2n2", photo_rng=None) -> list[tuple[float, float, float]]:
+    """(azim, elev, dist_ratio) of each view. R2N2's viewpoints: azimuth uniform, elevation 25-30
+    degrees, distance ratio 0.65-0.9. viewpoints "photo" then lowers every other view (1, 3, ...)
+    to an elevation in PHOTO_ELEVATIONS, drawn from `photo_rng`: `rng` is drawn exactly as for
+    "r2n2", so the two datasets differ in those elevations only (same azimuths, lights, materials)."""
+    views = list(zip(rng.uniform(0, 360, n_views), rng.uniform(25, 30, n_views), rng.uniform(0.65, 0.9, n_views)))
+    if viewpoints == "photo":
+        for k in range(1, n_views, 2):
+            azim, _, dist_ratio = views[k]
+            views[k] = (azim, photo_rng.uniform(*PHOTO_ELEVATIONS), dist_ratio)
+    elif viewpoints != "r2n2":
+        raise ValueError(f"viewpoints must be one of {VIEWPOINTS}, got {viewpoints!r}")
+    return views
+
+
+def shape_appearance(seed: int, synset: str, index: int, turn: int = 0):
+    """(family, parts, mesh, material table, generator): a model as `write_shape` renders it, its
+    generator advanced past the materials (the views are drawn from it next)."""
+    family, parts, rng = shape_parts(seed, synset, index, turn)
+    mesh = parts_to_mesh(parts)
+    axes, centres = part_frames(parts)
+    materials = assign_materials(FAMILIES[synset][family].style, [p.group for p in parts], axes, centres, rng)
+    return family, parts, mesh, material_table(materials), rng
 
 
 def write_shape(
-    root: str, synset: str, index: int, seed: int, n_views: int, layout: str = "course", turn: int = 0
+    root: str,
+    synset: str,
+    index: int,
+    seed: int,
+    n_views: int,
+    layout: str = "course",
+    turn: int = 0,
+    viewpoints: str = "r2n2",
 ) -> tuple[str, str]:
     """Generate and write one shape (mesh, exact samples, voxels, views, metadata). Returns (its id, its family)."""
     import imageio.v3 as iio
     import torch
     from pytorch3d.io import save_obj
 
-    family, parts, rng = shape_parts(seed, synset, index, turn)
-    mesh = parts_to_mesh(parts)
+    family, parts, mesh, table, rng = shape_appearance(seed, synset, index, turn)
     mid = shape_id(seed, synset, index)
     dirs = shape_dirs(root, layout, synset, mid)
     for folder in dirs.values():
@@ -172,15 +202,11 @@ def write_shape(
         write_exact_samples(dirs["mesh"], parts, np.random.default_rng([seed, int(synset), index, 1]))
     write_voxels(os.path.join(dirs["voxels"], "model.binvox"), parts, mesh.verts, layout)
 
-    axes, centres = part_frames(parts)
-    materials = assign_materials(FAMILIES[synset][family].style, [p.group for p in parts], axes, centres, rng)
-    views = sample_views(rng, n_views)
+    views = sample_views(rng, n_views, viewpoints, np.random.default_rng([seed, int(synset), index, 2]))
     cameras = [r2n2_camera(*view) for view in views]
     Rs, Ts = torch.stack([R for R, _ in cameras]), torch.stack([T for _, T in cameras])
     lights = [sample_lighting(rng) for _ in views]
-    rgba = render_views(
-        mesh.verts, mesh.faces, mesh.normals, mesh.part_index, material_table(materials), Rs, Ts, lights
-    )
+    rgba = render_views(mesh.verts, mesh.faces, mesh.normals, mesh.part_index, table, Rs, Ts, lights)
     for view, image in enumerate(rgba):
         iio.imwrite(os.path.join(dirs["render"], f"{view:02d}.png"), image)
     with open(os.path.join(dirs["render"], "rendering_metadata.txt"), "w") as f:

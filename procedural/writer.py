@@ -30,7 +30,7 @@ from dataset_location import ARCHIVES_GENERATOR_FILE
 from splits import split_counts
 
 from .categories import SYNSETS, family_synset
-from .shape_files import LAYOUTS, TURNS, write_shape
+from .shape_files import LAYOUTS, TURNS, VIEWPOINTS, write_shape
 
 # Bumped whenever the generator writes different files for the same seed; readers refuse data of
 # another version (`dataset.ensure_data`). 4: the ShapeNet v1 orientation (front +x, width along z).
@@ -41,8 +41,14 @@ def _worker(job):
     import torch
 
     torch.set_num_threads(1)
-    root, synset, index, seed, n_views, layout, turn = job
-    return synset, index, write_shape(root, synset, index, seed, n_views, layout, turn)
+    root, synset, index, seed, n_views, layout, turn, viewpoints = job
+    return synset, index, write_shape(root, synset, index, seed, n_views, layout, turn, viewpoints)
+
+
+def models_per_category(n_models: int) -> dict[str, int]:
+    """{synset: models}: n_models shared out over the categories as evenly as possible."""
+    synsets = list(SYNSETS)
+    return {s: n_models // len(synsets) + (k < n_models % len(synsets)) for k, s in enumerate(synsets)}
 
 
 def make_splits(synsets, per_cat, ids, families, n_views, holdout=()) -> dict:
@@ -62,7 +68,9 @@ def make_splits(synsets, per_cat, ids, families, n_views, holdout=()) -> dict:
     return splits
 
 
-def check_request(root: str, n_models: int, n_views: int, layout: str, holdout, turn: int) -> None:
+def check_request(
+    root: str, n_models: int, n_views: int, layout: str, holdout, turn: int, viewpoints: str = "r2n2"
+) -> None:
     """ValueError or FileExistsError saying what is wrong with a request, before anything is written."""
     if n_models < 1 or n_views < 1:
         raise ValueError("--n_models and --n_views must be at least 1")
@@ -70,6 +78,8 @@ def check_request(root: str, n_models: int, n_views: int, layout: str, holdout, 
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if turn not in TURNS:
         raise ValueError(f"--turn must be one of {TURNS} degrees, got {turn}")
+    if viewpoints not in VIEWPOINTS:
+        raise ValueError(f"--viewpoints must be one of {VIEWPOINTS}, got {viewpoints!r}")
     for family in holdout:
         family_synset(family)  # ValueError naming the known families
     if os.path.exists(root):
@@ -108,6 +118,7 @@ def write_dataset(
     layout: str = "course",
     holdout=(),
     turn: int = 0,
+    viewpoints: str = "r2n2",
 ) -> dict:
     """Write the dataset to `root` atomically (built in a temp folder, then renamed).
 
@@ -119,17 +130,21 @@ def write_dataset(
     stand-in for the real download. `holdout` names families whose shapes form the split
     "heldout" (the shapes are the same as without it: each is drawn from its own seed). `turn`
     (degrees about y) writes every shape turned out of ShapeNet's frame, a fixture for the frame
-    check. Returns the dataset's description (embedded.json's).
+    check. `viewpoints` "photo" renders every other view from photo height (0-20 degrees of
+    elevation, `shape_files.sample_views`), the same shapes otherwise. Returns the dataset's
+    description (embedded.json's).
     """
-    check_request(root, n_models, n_views, layout, holdout, turn)
+    check_request(root, n_models, n_views, layout, holdout, turn, viewpoints)
     synsets = list(SYNSETS)
-    per_cat = [n_models // len(synsets) + (k < n_models % len(synsets)) for k in range(len(synsets))]
+    per_cat = list(models_per_category(n_models).values())
     parent = os.path.dirname(os.path.abspath(root))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-dataset-", dir=parent)
     start = time.time()
     try:
-        jobs = [(tmp, s, i, seed, n_views, layout, turn) for s, n in zip(synsets, per_cat) for i in range(n)]
+        jobs = [
+            (tmp, s, i, seed, n_views, layout, turn, viewpoints) for s, n in zip(synsets, per_cat) for i in range(n)
+        ]
         ids, families = write_shapes(
             jobs, workers or min(len(jobs), os.cpu_count() or 1), f"generating dataset in {root}", quiet
         )
@@ -145,6 +160,7 @@ def write_dataset(
             "object_frame": "ShapeNet v1: y up, front towards +x, width along z"
             + (f", then turned {turn} degrees about y" if turn else ""),
             "turn": turn,
+            "viewpoints": viewpoints,
             "seconds": round(time.time() - start, 1),
         }
         if layout == "course":

@@ -133,3 +133,13 @@ def result_folder(results_dir, prefix: str):
     ]
     assert len(found) == 1, (prefix, sorted(p.name for p in pathlib.Path(results_dir).iterdir()))
     return found[0]
+
+
+@pytest.fixture(scope="session")
+def photo_set(tiny_root, tmp_path_factory):
+    """Photo-like JPEGs of the tiny dataset's 3 test models, 2 each, with their true masks."""
+    import procedural
+
+    folder = str(tmp_path_factory.mktemp("photos"))
+    rows = procedural.write_photo_set(tiny_root, folder, split="test", per_model=2)
+    return folder, rows

@@ -44,12 +44,11 @@ def test_mesh_outputs_from_a_test_image_load_back(tiny_root, tiny_checkpoints, t
     assert gif_bytes > 0
 
 
-def test_point_cloud_from_a_non_square_rgb_image(tiny_checkpoints, tmp_path):
-    rng = np.random.default_rng(0)
-    image = (rng.random((90, 200, 3)) * 255).astype(np.uint8)
-    iio.imwrite(tmp_path / "wide.jpg", image)
+def test_point_cloud_from_a_non_square_rgb_photo(tiny_checkpoints, tmp_path):
+    write_product_photo(tmp_path / "wide.jpg", size=(90, 200))
     proc = reconstruct(tmp_path / "wide.jpg", tiny_checkpoints / "point" / "checkpoint_point.pth", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
+    assert "mask automatic" in proc.stdout
     cloud = IO().load_pointcloud(str(tmp_path / "out" / "wide_point.ply"))
     assert cloud.points_packed().shape == (100, 3)  # the checkpoint's own n_points
     assert torch.isfinite(cloud.points_packed()).all()
@@ -57,10 +56,11 @@ def test_point_cloud_from_a_non_square_rgb_image(tiny_checkpoints, tmp_path):
 
 def test_grey_rgba_and_dataset_files_become_the_training_input(tiny_root, tmp_path):
     from dataset import R2N2Dataset
-    from reconstruct import load_image
+    from photo import framed_as_training
+    from reconstruct import load_image, load_photo
 
     iio.imwrite(tmp_path / "grey.png", np.full((64, 64), 100, np.uint8))
-    grey = load_image(str(tmp_path / "grey.png"))
+    grey = load_photo(str(tmp_path / "grey.png"), plain=True)[1].image  # --plain: the image as it is
     assert grey.shape == (137, 137, 3)
     torch.testing.assert_close(grey, torch.full_like(grey, 100 / 255))
 
@@ -69,15 +69,23 @@ def test_grey_rgba_and_dataset_files_become_the_training_input(tiny_root, tmp_pa
     iio.imwrite(tmp_path / "rgba.png", rgba)
     composited = load_image(str(tmp_path / "rgba.png"))
     torch.testing.assert_close(composited[0, 0], torch.ones(3))  # transparent -> white, as the dataset does
-    torch.testing.assert_close(composited[65, 65], torch.tensor([200, 50, 50]) / 255)
+    torch.testing.assert_close(composited[70, 68], torch.tensor([200, 50, 50]) / 255)
 
-    # A rendering file of the dataset gives exactly the image the training loader gives.
-    item = R2N2Dataset(tiny_root, "test", views="first", quiet=True)[0]
-    path = os.path.join(
-        tiny_root, "r2n2", "ShapeNetRendering", item["synset"], item["model_id"], "rendering", f"{item['view']:02d}.png"
-    )
-    expected = item["images"].float() / (255.0 if item["images"].dtype == torch.uint8 else 1.0)
-    torch.testing.assert_close(load_image(path), expected, atol=1e-6, rtol=0)
+    # A rendering file of the dataset gives exactly the image the training loader gives (those
+    # framed as training images are, i.e. nearly all: test_photo.py).
+    dataset = R2N2Dataset(tiny_root, "all", views="all", quiet=True)
+    checked = 0
+    for k in range(len(dataset)):
+        item = dataset[k]
+        if not framed_as_training(item["masks"].numpy().astype(float)):
+            continue
+        path = os.path.join(
+            tiny_root, "r2n2", "ShapeNetRendering", item["synset"], item["model_id"], "rendering", f"{item['view']:02d}.png"
+        )
+        expected = item["images"].float() / (255.0 if item["images"].dtype == torch.uint8 else 1.0)
+        torch.testing.assert_close(load_image(path), expected, atol=1e-6, rtol=0)
+        checked += 1
+    assert checked >= len(dataset) // 2
 
 
 def test_unreadable_image_and_bad_checkpoint(tiny_checkpoints, tmp_path):
@@ -86,7 +94,7 @@ def test_unreadable_image_and_bad_checkpoint(tiny_checkpoints, tmp_path):
         tmp_path / "broken.png", tiny_checkpoints / "vox" / "checkpoint_vox.pth", tmp_path
     )  # the real CLI once
     assert proc.returncode == 2 and "cannot read image" in proc.stderr and "Traceback" not in proc.stderr
-    iio.imwrite(tmp_path / "ok.png", np.zeros((10, 10, 3), np.uint8))
+    write_product_photo(tmp_path / "ok.png")
     (tmp_path / "junk.pth").write_bytes(b"junk")
     assert_one_line_error(reconstruct_in_process(tmp_path / "ok.png", tmp_path / "junk.pth", tmp_path), "corrupt")
     mesh_checkpoint = tiny_checkpoints / "mesh" / "checkpoint_mesh.pth"
@@ -104,3 +112,81 @@ def test_unreadable_image_and_bad_checkpoint(tiny_checkpoints, tmp_path):
     )
     assert_one_line_error(out, "--iso applies to vox and occupancy")
     assert not (tmp_path / "iso").exists()  # refused before anything is written
+
+
+def write_product_photo(path, background=240, size=(127, 127)):
+    """A dark chair-like object on a plain grey background, filling the frame top to bottom."""
+    H, W = size
+    image = np.full((H, W, 3), background, np.uint8)
+    image[0 : int(0.5 * H), int(0.3 * W) : int(0.7 * W)] = 20  # back
+    image[int(0.45 * H) : int(0.55 * H), int(0.2 * W) : int(0.8 * W)] = 25  # seat
+    image[int(0.55 * H) :, int(0.46 * W) : int(0.54 * W)] = 30  # column to the floor
+    iio.imwrite(path, image, quality=90) if str(path).endswith(".jpg") else iio.imwrite(path, image)
+    mask = np.zeros((H, W), np.uint8)
+    mask[image[..., 0] < 100] = 255
+    return mask
+
+
+def test_a_folder_and_files_in_one_run_with_masks_and_one_page(tiny_root, tiny_checkpoints, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    write_product_photo(photos / "chair.jpg")
+    given = write_product_photo(photos / "stool.png", background=200, size=(90, 160))
+    iio.imwrite(photos / "stool_mask.png", given)  # a mask beside its photo is that photo's mask
+    rendering = sorted(glob.glob(os.path.join(tiny_root, "r2n2", "ShapeNetRendering", "*", "*", "rendering", "00.png")))[0]
+    out = tmp_path / "out"
+    code, stdout, err = call_main(
+        "reconstruct",
+        photos,
+        rendering,
+        "--checkpoint",
+        tiny_checkpoints / "mesh" / "checkpoint_mesh.pth",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    )
+    assert code == 0, err
+    for stem in ("chair_mesh", "stool_mesh", "00_mesh"):
+        assert (out / f"{stem}.obj").stat().st_size > 0 and (out / f"{stem}.gif").stat().st_size > 1000
+    assert not (out / "stool_mask_mesh.obj").exists()  # the mask file is not an input
+    assert "chair.jpg: mask automatic" in stdout and "stool.png: mask given" in stdout and "00.png: mask alpha" in stdout
+    page = (out / "reconstructions_mesh.html").read_text()
+    assert page.count('class="sample"') == 3 and page.count("Plotly") > 0
+    for label in ("mask (automatic)", "mask (given)", "mask (alpha)", "network input (framed)", ">network input<"):
+        assert label in page, label  # the rendering is already framed as training images: kept as it is
+
+
+def test_mask_flag_and_plain(tiny_checkpoints, tmp_path):
+    mask = write_product_photo(tmp_path / "chair.png")
+    iio.imwrite(tmp_path / "my_mask.png", mask)
+    checkpoint = tiny_checkpoints / "point" / "checkpoint_point.pth"
+    args = ("--checkpoint", checkpoint, "--device", "cpu", "--no_gif")
+    code, stdout, err = call_main("reconstruct", tmp_path / "chair.png", "--mask", tmp_path / "my_mask.png", "--out", tmp_path / "a", *args)
+    assert code == 0 and "mask given" in stdout, err
+    code, stdout, err = call_main("reconstruct", tmp_path / "chair.png", "--plain", "--out", tmp_path / "b", *args)
+    assert code == 0 and "mask none" in stdout and (tmp_path / "b" / "chair_point.ply").exists(), err
+
+
+def test_failure_lines_and_nothing_written(tiny_checkpoints, tmp_path):
+    checkpoint = tiny_checkpoints / "vox" / "checkpoint_vox.pth"
+    out = tmp_path / "out"
+
+    def run(*argv):
+        return call_main("reconstruct", *argv, "--checkpoint", checkpoint, "--out", out, "--device", "cpu")
+
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(run(tmp_path / "empty"), "holds no image files")
+    write_product_photo(tmp_path / "a.png")
+    write_product_photo(tmp_path / "b.png")
+    assert_one_line_error(run(tmp_path / "a.png", tmp_path / "b.png", "--mask", tmp_path / "a.png"), "--mask gives 1 masks for 2 images")
+    iio.imwrite(tmp_path / "wall.jpg", np.full((80, 120, 3), 180, np.uint8))  # no object at all
+    result = run(tmp_path / "wall.jpg")
+    assert_one_line_error(result, "automatic mask is nearly empty")
+    assert "--mask FILE" in result[2]
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    code, _, err = run(tmp_path / "a.png", tmp_path / "wall.jpg", tmp_path / "broken.png")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 2 and "wall.jpg" in lines[0] and "cannot read image" in lines[1]
+    assert "2 images could not be used; nothing was written" in lines[1]
+    assert not out.exists()

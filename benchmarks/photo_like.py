@@ -1,0 +1,125 @@
+"""Checkpoints scored on photo-like images of a split's models, with and without the photo preparation.
+
+    python benchmarks/photo_like.py --checkpoints checkpoints/vox/checkpoint_vox.pth checkpoints/point/checkpoint_point.pth
+
+Not a test: it prints the table the README's "Photos" section gives. It writes (once) the
+photo-like set of the split's models (`procedural.write_photo_set`: JPEGs on plain, gradient and
+textured backgrounds, tight or off-centre, elevations 0-20 degrees; `--photos` folder), then
+scores each checkpoint against the models' ground truth, as `eval_model.py` does (F1@0.05 on
+5000 points, IoU at 32^3), on:
+- renderings: the split's own R2N2-like renderings (first view), the reference;
+- photo, plain: the JPEG as it is, resized to 137x137 (what reconstruct.py did before --plain
+  became an option);
+- photo, prepared: `photo.prepare_photo` (automatic mask, composited on white, framed);
+- photo, true mask: the same framing with the true mask, the mask's ceiling.
+It also reports the automatic masks' IoU with the true masks. Use --split val to choose between
+designs, the test split for the final table.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+MODES = ("renderings", "photo, plain", "photo, prepared", "photo, true mask")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser("Score checkpoints on photo-like images")
+    parser.add_argument("--checkpoints", nargs="+", required=True)
+    parser.add_argument("--data_root", default=None, help="the generated dataset whose models are photographed")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--photos", default=None, help="the photo-like set (default data/photo_like_<split>)")
+    parser.add_argument("--per_model", type=int, default=2, help="photos per model")
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--out", default=None, help="also write the table as JSON here")
+    return parser
+
+
+def prepared_images(folder: str, rows: list[dict]) -> tuple[dict, list[float]]:
+    """{mode: (N, 137, 137, 3)} for the photo modes, and each automatic mask's IoU with the true one."""
+    import imageio.v3 as iio
+
+    from images import prepare_image
+    from photo import PhotoError, prepare_photo
+
+    images = {mode: [] for mode in MODES[1:]}
+    ious = []
+    for row in rows:
+        array = iio.imread(os.path.join(folder, row["file"]))
+        true_mask = iio.imread(os.path.join(folder, row["mask"])) > 127
+        images["photo, plain"].append(prepare_image(array))
+        images["photo, true mask"].append(prepare_photo(array, true_mask).image)
+        try:
+            photo = prepare_photo(array)
+            ious.append(float((photo.mask > 0.5)[true_mask].sum() / ((photo.mask > 0.5) | true_mask).sum()))
+            images["photo, prepared"].append(photo.image)
+        except PhotoError:  # a failed mask: reconstruct.py would refuse the photo; scored as the plain image
+            ious.append(0.0)
+            images["photo, prepared"].append(prepare_image(array))
+    return {mode: torch.stack(stack) for mode, stack in images.items()}, ious
+
+
+def score(model, dataset, rows: list[dict], images: torch.Tensor | None, batch_size: int) -> dict:
+    """Mean F1@0.05 and IoU of a model on the photos' models, the photos' images in place of the
+    renderings (images None: the renderings themselves)."""
+    from evaluation import average, evaluate, predict
+
+    index = {entry.model_id: m for m, entry in enumerate(dataset.entries)}
+    shape_rows = [index[row["model_id"]] for row in rows]
+
+    def batches():
+        for start in range(0, len(rows), batch_size):
+            batch = dataset.__getitems__(shape_rows[start : start + batch_size])
+            if images is not None:
+                batch["images"] = images[start : start + batch_size]
+            yield batch
+
+    torch.manual_seed(0)
+    summary = average(evaluate(lambda batch: predict(model.type, model, batch, 5000), batches(), "cpu"))
+    return {"F1@0.05": summary["F1@0.050000"], "IoU": summary.get("IoU_vox32")}
+
+
+def main(args: argparse.Namespace) -> dict:
+    import procedural
+    from checkpoints import model_from_checkpoint
+    from dataset import R2N2Dataset, ensure_data
+
+    root = ensure_data(args.data_root).root
+    folder = args.photos or os.path.join("data", f"photo_like_{args.split}")
+    if not os.path.isfile(os.path.join(folder, "photos.json")):
+        start = time.time()
+        procedural.write_photo_set(root, folder, args.split, args.per_model)
+        print(f"wrote the photo-like set to {folder} in {time.time() - start:.0f} s")
+    with open(os.path.join(folder, "photos.json")) as f:
+        rows = json.load(f)["photos"]
+    start = time.time()
+    images, ious = prepared_images(folder, rows)
+    print(
+        f"{len(rows)} photos of the {args.split} split; automatic mask IoU with the true mask: mean {np.mean(ious):.3f}, "
+        f"median {np.median(ious):.3f}, under 0.5 for {sum(i < 0.5 for i in ious)} ({time.time() - start:.0f} s)"
+    )
+    dataset = R2N2Dataset(root, args.split, n_points=5000, views="first", quiet=True)
+    table = {"mask_iou_mean": float(np.mean(ious)), "mask_iou_median": float(np.median(ious)), "runs": {}}
+    for path in args.checkpoints:
+        model, _ = model_from_checkpoint(path, device="cpu")
+        model.eval()
+        results = {mode: score(model, dataset, rows, images.get(mode), args.batch_size) for mode in MODES}
+        table["runs"][path] = results
+        for mode, result in results.items():
+            iou = f"  IoU {result['IoU']:.3f}" if result["IoU"] is not None else ""
+            print(f"{path} [{model.type}]  {mode:17s} F1@0.05 {result['F1@0.05']:5.1f}{iou}")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(table, f, indent=1)
+    return table
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())
