@@ -53,10 +53,7 @@ class Framing:
 # README gives its output): the median longest side of the object's box is FILL of the image and
 # its centre sits a little below the image centre (R2N2's cameras look down at the origin).
 FRAMING = Framing(
-    fill=0.693,
-    centre=(0.500, 0.536),
-    fill_range=(0.540, 0.883),
-    centre_range=((0.442, 0.558), (0.496, 0.591)),
+    fill=0.693, centre=(0.500, 0.536), fill_range=(0.540, 0.883), centre_range=((0.442, 0.558), (0.496, 0.591))
 )
 MIN_COVERAGE = 0.005  # a mask covering less of the image than this is "nearly empty" ...
 MAX_COVERAGE = 0.92  # ... and more than this "nearly full": no background was found

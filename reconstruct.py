@@ -160,7 +160,9 @@ def load_all(args) -> list[tuple[str, np.ndarray, Photo]]:
     for line in errors[:-1]:
         print(f"error: {line}", file=sys.stderr)
     if errors:
-        fail(errors[-1] + (f" ({len(errors)} images could not be used; nothing was written)" if len(errors) > 1 else ""))
+        fail(
+            errors[-1] + (f" ({len(errors)} images could not be used; nothing was written)" if len(errors) > 1 else "")
+        )
     return loaded
 
 

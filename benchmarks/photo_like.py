@@ -1,6 +1,7 @@
 """Checkpoints scored on photo-like images of a split's models, with and without the photo preparation.
 
-    python benchmarks/photo_like.py --checkpoints checkpoints/vox/checkpoint_vox.pth checkpoints/point/checkpoint_point.pth
+    python benchmarks/photo_like.py --split val --checkpoints checkpoints/vox/checkpoint_vox.pth \
+        checkpoints/point/checkpoint_point.pth
 
 Not a test: it prints the table the README's "Photos" section gives. It writes (once) the
 photo-like set of the split's models (`procedural.write_photo_set`: JPEGs on plain, gradient and
@@ -102,7 +103,8 @@ def main(args: argparse.Namespace) -> dict:
     start = time.time()
     images, ious = prepared_images(folder, rows)
     print(
-        f"{len(rows)} photos of the {args.split} split; automatic mask IoU with the true mask: mean {np.mean(ious):.3f}, "
+        f"{len(rows)} photos of the {args.split} split; automatic mask IoU with the true mask: "
+        f"mean {np.mean(ious):.3f}, "
         f"median {np.median(ious):.3f}, under 0.5 for {sum(i < 0.5 for i in ious)} ({time.time() - start:.0f} s)"
     )
     dataset = R2N2Dataset(root, args.split, n_points=5000, views="first", quiet=True)

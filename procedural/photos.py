@@ -58,7 +58,9 @@ def background(rng, kind: str, height: int, width: int) -> np.ndarray:
         return ((1 - t) * colour() + t * colour()).astype(np.float32)
     if kind == "textured":
         base = colour()
-        blotches = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), max(height, width) / 12)
+        blotches = cv2.GaussianBlur(
+            rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), max(height, width) / 12
+        )
         blotches /= max(np.abs(blotches).max(), 1e-6)
         grain = cv2.GaussianBlur(rng.normal(0, 1, (height, width, 3)).astype(np.float32), (0, 0), 0.8)
         return np.clip(base + 0.07 * blotches[..., None] + 0.04 * grain, 0, 1).astype(np.float32)
@@ -122,7 +124,9 @@ def write_photo_set(data_root: str, out: str, split: str = "test", per_model: in
     for m, (synset, mid) in enumerate(models):
         _, _, mesh, table, _ = shape_appearance(info["seed"], synset, indices[mid][1], info.get("turn", 0))
         rng = np.random.default_rng([seed, int(synset), indices[mid][1], 3])
-        views = [(rng.uniform(0, 360), rng.uniform(*PHOTO_ELEVATIONS), rng.uniform(0.65, 0.9)) for _ in range(per_model)]
+        views = [
+            (rng.uniform(0, 360), rng.uniform(*PHOTO_ELEVATIONS), rng.uniform(0.65, 0.9)) for _ in range(per_model)
+        ]
         cameras = [r2n2_camera(*view) for view in views]
         Rs, Ts = torch.stack([R for R, _ in cameras]), torch.stack([T for _, T in cameras])
         lights = [sample_lighting(rng) for _ in views]

@@ -103,6 +103,24 @@ def write_shapes(jobs: list[tuple], workers: int, desc: str, quiet: bool) -> tup
     return ids, families
 
 
+def dataset_record(n_models, n_views, seed, layout, holdout, turn, viewpoints) -> dict:
+    """What embedded.json says of a dataset: the generator's version and the request."""
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "layout": layout,
+        "n_models": n_models,
+        "n_views": n_views,
+        "seed": seed,
+        "categories": dict(SYNSETS),
+        "holdout": list(holdout),
+        "voxel_frame": "centred",
+        "object_frame": "ShapeNet v1: y up, front towards +x, width along z"
+        + (f", then turned {turn} degrees about y" if turn else ""),
+        "turn": turn,
+        "viewpoints": viewpoints,
+    }
+
+
 def write_json(path: str, obj) -> None:
     with open(path, "w") as f:
         json.dump(obj, f, indent=1)
@@ -148,21 +166,8 @@ def write_dataset(
         ids, families = write_shapes(
             jobs, workers or min(len(jobs), os.cpu_count() or 1), f"generating dataset in {root}", quiet
         )
-        info = {
-            "generator_version": GENERATOR_VERSION,
-            "layout": layout,
-            "n_models": n_models,
-            "n_views": n_views,
-            "seed": seed,
-            "categories": {s: SYNSETS[s] for s in synsets},
-            "holdout": list(holdout),
-            "voxel_frame": "centred",
-            "object_frame": "ShapeNet v1: y up, front towards +x, width along z"
-            + (f", then turned {turn} degrees about y" if turn else ""),
-            "turn": turn,
-            "viewpoints": viewpoints,
-            "seconds": round(time.time() - start, 1),
-        }
+        info = dataset_record(n_models, n_views, seed, layout, holdout, turn, viewpoints)
+        info["seconds"] = round(time.time() - start, 1)
         if layout == "course":
             write_json(os.path.join(tmp, "splits.json"), make_splits(synsets, per_cat, ids, families, n_views, holdout))
             write_json(os.path.join(tmp, "families.json"), {ids[key]: families[key] for key in sorted(ids)})

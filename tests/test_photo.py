@@ -131,7 +131,9 @@ def test_framing_matches_the_measured_distribution_and_renderings_pass_unchanged
 
     rows = measure(tiny_root, "all")
     assert abs(np.median(rows[:, 0]) - FRAMING.fill) < 0.08
-    assert abs(np.median(rows[:, 1]) - FRAMING.centre[0]) < 0.03 and abs(np.median(rows[:, 2]) - FRAMING.centre[1]) < 0.04
+    assert (
+        abs(np.median(rows[:, 1]) - FRAMING.centre[0]) < 0.03 and abs(np.median(rows[:, 2]) - FRAMING.centre[1]) < 0.04
+    )
     assert FRAMING.fill_range[0] < FRAMING.fill < FRAMING.fill_range[1]
     kept = 0
     for path in sorted(glob.glob(os.path.join(tiny_root, "r2n2", "ShapeNetRendering", "*", "*", "rendering", "*.png"))):

@@ -80,7 +80,13 @@ def test_grey_rgba_and_dataset_files_become_the_training_input(tiny_root, tmp_pa
         if not framed_as_training(item["masks"].numpy().astype(float)):
             continue
         path = os.path.join(
-            tiny_root, "r2n2", "ShapeNetRendering", item["synset"], item["model_id"], "rendering", f"{item['view']:02d}.png"
+            tiny_root,
+            "r2n2",
+            "ShapeNetRendering",
+            item["synset"],
+            item["model_id"],
+            "rendering",
+            f"{item['view']:02d}.png",
         )
         expected = item["images"].float() / (255.0 if item["images"].dtype == torch.uint8 else 1.0)
         torch.testing.assert_close(load_image(path), expected, atol=1e-6, rtol=0)
@@ -133,7 +139,9 @@ def test_a_folder_and_files_in_one_run_with_masks_and_one_page(tiny_root, tiny_c
     write_product_photo(photos / "chair.jpg")
     given = write_product_photo(photos / "stool.png", background=200, size=(90, 160))
     iio.imwrite(photos / "stool_mask.png", given)  # a mask beside its photo is that photo's mask
-    rendering = sorted(glob.glob(os.path.join(tiny_root, "r2n2", "ShapeNetRendering", "*", "*", "rendering", "00.png")))[0]
+    rendering = sorted(
+        glob.glob(os.path.join(tiny_root, "r2n2", "ShapeNetRendering", "*", "*", "rendering", "00.png"))
+    )[0]
     out = tmp_path / "out"
     code, stdout, err = call_main(
         "reconstruct",
@@ -150,7 +158,9 @@ def test_a_folder_and_files_in_one_run_with_masks_and_one_page(tiny_root, tiny_c
     for stem in ("chair_mesh", "stool_mesh", "00_mesh"):
         assert (out / f"{stem}.obj").stat().st_size > 0 and (out / f"{stem}.gif").stat().st_size > 1000
     assert not (out / "stool_mask_mesh.obj").exists()  # the mask file is not an input
-    assert "chair.jpg: mask automatic" in stdout and "stool.png: mask given" in stdout and "00.png: mask alpha" in stdout
+    assert (
+        "chair.jpg: mask automatic" in stdout and "stool.png: mask given" in stdout and "00.png: mask alpha" in stdout
+    )
     page = (out / "reconstructions_mesh.html").read_text()
     assert page.count('class="sample"') == 3 and page.count("Plotly") > 0
     for label in ("mask (automatic)", "mask (given)", "mask (alpha)", "network input (framed)", ">network input<"):
@@ -162,7 +172,9 @@ def test_mask_flag_and_plain(tiny_checkpoints, tmp_path):
     iio.imwrite(tmp_path / "my_mask.png", mask)
     checkpoint = tiny_checkpoints / "point" / "checkpoint_point.pth"
     args = ("--checkpoint", checkpoint, "--device", "cpu", "--no_gif")
-    code, stdout, err = call_main("reconstruct", tmp_path / "chair.png", "--mask", tmp_path / "my_mask.png", "--out", tmp_path / "a", *args)
+    code, stdout, err = call_main(
+        "reconstruct", tmp_path / "chair.png", "--mask", tmp_path / "my_mask.png", "--out", tmp_path / "a", *args
+    )
     assert code == 0 and "mask given" in stdout, err
     code, stdout, err = call_main("reconstruct", tmp_path / "chair.png", "--plain", "--out", tmp_path / "b", *args)
     assert code == 0 and "mask none" in stdout and (tmp_path / "b" / "chair_point.ply").exists(), err
@@ -179,7 +191,9 @@ def test_failure_lines_and_nothing_written(tiny_checkpoints, tmp_path):
     assert_one_line_error(run(tmp_path / "empty"), "holds no image files")
     write_product_photo(tmp_path / "a.png")
     write_product_photo(tmp_path / "b.png")
-    assert_one_line_error(run(tmp_path / "a.png", tmp_path / "b.png", "--mask", tmp_path / "a.png"), "--mask gives 1 masks for 2 images")
+    assert_one_line_error(
+        run(tmp_path / "a.png", tmp_path / "b.png", "--mask", tmp_path / "a.png"), "--mask gives 1 masks for 2 images"
+    )
     iio.imwrite(tmp_path / "wall.jpg", np.full((80, 120, 3), 180, np.uint8))  # no object at all
     result = run(tmp_path / "wall.jpg")
     assert_one_line_error(result, "automatic mask is nearly empty")

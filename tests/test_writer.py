@@ -215,3 +215,29 @@ def test_written_files_are_in_shapenet_orientation(tiny_root, archives_root):
                 )
             checked += 1
     assert checked >= 3
+
+
+def test_photo_viewpoints_lower_every_other_view_and_change_nothing_else(tiny_root, tmp_path):
+    """--viewpoints photo: views 1, 3, ... from 0-20 degrees of elevation; everything else (the
+    shapes, the other views, their azimuths and distances) exactly the R2N2-like dataset's."""
+    from r2n2 import read_metadata
+
+    photo = str(tmp_path / "photo")
+    info = procedural.write_dataset(photo, n_models=9, n_views=2, seed=0, workers=1, quiet=True, viewpoints="photo")
+    assert info["viewpoints"] == "photo"
+    splits = json.load(open(os.path.join(photo, "splits.json")))
+    for synset, models in splits["train"].items():
+        for model in models:
+            render = f"r2n2/ShapeNetRendering/{synset}/{model}/rendering"
+            ours = read_metadata(os.path.join(photo, render, "rendering_metadata.txt"))
+            r2n2 = read_metadata(os.path.join(tiny_root, render, "rendering_metadata.txt"))
+            assert 25 <= ours[0][1] <= 30 and 0 <= ours[1][1] <= 20 and 25 <= r2n2[1][1] <= 30
+            assert ours[0] == r2n2[0] and ours[1][0] == r2n2[1][0] and ours[1][2] == r2n2[1][2]
+            assert filecmp.cmp(os.path.join(photo, render, "00.png"), os.path.join(tiny_root, render, "00.png"), False)
+            assert filecmp.cmp(
+                os.path.join(photo, f"r2n2/ShapeNetVoxels/{synset}/{model}/model.binvox"),
+                os.path.join(tiny_root, f"r2n2/ShapeNetVoxels/{synset}/{model}/model.binvox"),
+                shallow=False,
+            )
+    with pytest.raises(ValueError, match="--viewpoints must be one of"):
+        procedural.write_dataset(str(tmp_path / "bad"), n_models=3, n_views=1, quiet=True, viewpoints="drone")
