@@ -83,8 +83,16 @@ def score(model, dataset, rows: list[dict], images: torch.Tensor | None, batch_s
             yield batch
 
     torch.manual_seed(0)
-    summary = average(evaluate(lambda batch: predict(model.type, model, batch, 5000), batches(), "cpu"))
-    return {"F1@0.05": summary["F1@0.050000"], "IoU": summary.get("IoU_vox32")}
+    samples = evaluate(lambda batch: predict(model.type, model, batch, 5000), batches(), "cpu")
+    summary = average(samples)
+    f1 = np.array([sample["F1@0.050000"] for sample in samples])
+    return {
+        "F1@0.05": summary["F1@0.050000"],
+        "F1@0.05_se": float(f1.std(ddof=1) / np.sqrt(len(f1))),
+        "IoU": summary.get("IoU_vox32"),
+        "per_sample_F1@0.05": f1.round(2).tolist(),
+        "per_sample_IoU": [round(sample["IoU_vox32"], 4) for sample in samples] if "IoU_vox32" in samples[0] else None,
+    }
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -116,7 +124,8 @@ def main(args: argparse.Namespace) -> dict:
         table["runs"][path] = results
         for mode, result in results.items():
             iou = f"  IoU {result['IoU']:.3f}" if result["IoU"] is not None else ""
-            print(f"{path} [{model.type}]  {mode:17s} F1@0.05 {result['F1@0.05']:5.1f}{iou}")
+            f1 = f"{result['F1@0.05']:5.1f} +- {result['F1@0.05_se']:.1f}"
+            print(f"{path} [{model.type}]  {mode:17s} F1@0.05 {f1}{iou}")
     if args.out:
         with open(args.out, "w") as f:
             json.dump(table, f, indent=1)
