@@ -248,6 +248,11 @@ def thumbnail(array: np.ndarray, side: int = 256) -> np.ndarray:
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def mask_picture(photo: Photo) -> np.ndarray:
+    """The mask as a picture, (H, W) uint8: white object, black background."""
+    return (np.clip(photo.mask, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 def page_row(path: str, array: np.ndarray, photo: Photo, model_type: str, prediction: dict) -> dict:
     """One row of the page: the input, its mask and the framed network input beside the shape."""
     import viewer
@@ -255,7 +260,7 @@ def page_row(path: str, array: np.ndarray, photo: Photo, model_type: str, predic
     size = f"{len(prediction['points'])} points" if "points" in prediction else f"{len(prediction['faces'])} faces"
     images = [("input", viewer.image_payload(thumbnail(array)))]
     if photo.mask_source != "none":
-        images.append((f"mask ({photo.mask_source})", viewer.image_payload(thumbnail(photo.mask))))
+        images.append((f"mask ({photo.mask_source})", viewer.image_payload(thumbnail(mask_picture(photo)))))
     images.append(("network input" + (" (framed)" if photo.framed else ""), viewer.image_payload(photo.image.numpy())))
     return {
         "images": images,

@@ -167,6 +167,15 @@ def test_a_folder_and_files_in_one_run_with_masks_and_one_page(tiny_root, tiny_c
         assert label in page, label  # the rendering is already framed as training images: kept as it is
 
 
+def test_the_page_shows_the_mask_as_used(tmp_path):
+    from reconstruct import load_photo, mask_picture, thumbnail
+
+    true_mask = write_product_photo(tmp_path / "chair.png")
+    _, photo = load_photo(str(tmp_path / "chair.png"))
+    shown = thumbnail(mask_picture(photo))[..., 0] > 127  # what the page's mask image holds
+    assert (shown & (true_mask > 127)).sum() / (shown | (true_mask > 127)).sum() > 0.95
+
+
 def test_mask_flag_and_plain(tiny_checkpoints, tmp_path):
     mask = write_product_photo(tmp_path / "chair.png")
     iio.imwrite(tmp_path / "my_mask.png", mask)
