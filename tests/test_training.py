@@ -107,5 +107,8 @@ def test_ddp_averages_to_the_gradient_of_one_process_at_the_combined_batch(tmp_p
     loss, _ = compute_loss(model, fixed_batch(), step_args("vox"))
     loss.backward()
     ddp = torch.load(out, weights_only=True)
+    # rtol 1e-3: float32 sums in another order differ by more than 1e-4; the same single-process
+    # gradient with 1 and with 2 threads differs by 1.6e-4 (relative, the last bias, measured), and
+    # CI once failed at 1e-4. A wrong average (a factor of 2) is far above it.
     for name, p in model.named_parameters():
-        torch.testing.assert_close(ddp[name], p.grad, rtol=1e-4, atol=1e-7, msg=name)
+        torch.testing.assert_close(ddp[name], p.grad, rtol=1e-3, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
