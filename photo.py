@@ -195,6 +195,9 @@ def automatic_mask(rgb: np.ndarray, grabcut_iterations: int = 5) -> np.ndarray:
     labels = np.where(foreground, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     labels[border & (distance < 3 * spread)] = cv2.GC_BGD
     bgd_model, fgd_model = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut starts its colour mixtures by k-means from OpenCV's global generator: seeded here, a
+    # photo's mask does not depend on which photos were masked before it (folder runs, batches).
+    cv2.setRNGSeed(0)
     cv2.grabCut(
         cv2.cvtColor(rgb8, cv2.COLOR_RGB2BGR),
         labels,

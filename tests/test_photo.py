@@ -68,6 +68,14 @@ def test_automatic_mask_of_a_tight_product_photo(kind):
     assert score > 0.93
 
 
+def test_a_mask_does_not_depend_on_the_photos_masked_before_it(photo_set):
+    folder, rows = photo_set
+    first, second = (split_alpha(iio.imread(os.path.join(folder, row["file"])))[0] for row in rows[:2])
+    alone = automatic_mask(first)
+    automatic_mask(second)
+    np.testing.assert_array_equal(automatic_mask(first), alone)
+
+
 def test_automatic_masks_of_photo_like_renderings(photo_set):
     """The generated photo-like set (plain, gradient and textured backgrounds, tight and
     off-centre, 0-20 degrees): the automatic masks against the true ones."""
