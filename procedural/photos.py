@@ -17,10 +17,7 @@ import os
 
 import numpy as np
 
-from r2n2 import r2n2_camera
-
-from .rendering import render_views, sample_lighting
-from .shape_files import PHOTO_ELEVATIONS, shape_appearance, shape_id
+from .shape_files import PHOTO_ELEVATIONS, render_shape_views, shape_appearance, shape_id
 
 RENDER_SIZE = 256  # rendered larger than R2N2's 137, then cut and resized as a camera would frame it
 BACKGROUNDS = ("plain", "gradient", "textured")
@@ -112,7 +109,6 @@ def write_photo_set(data_root: str, out: str, split: str = "test", per_model: in
     (NNNN.jpg, NNNN_mask.png and photos.json: file, mask, synset, model_id, elev, azim,
     background, framing). Backgrounds and framings take turns, so each is equally represented."""
     import imageio.v3 as iio
-    import torch
 
     with open(os.path.join(data_root, "embedded.json")) as f:
         info = json.load(f)
@@ -127,12 +123,7 @@ def write_photo_set(data_root: str, out: str, split: str = "test", per_model: in
         views = [
             (rng.uniform(0, 360), rng.uniform(*PHOTO_ELEVATIONS), rng.uniform(0.65, 0.9)) for _ in range(per_model)
         ]
-        cameras = [r2n2_camera(*view) for view in views]
-        Rs, Ts = torch.stack([R for R, _ in cameras]), torch.stack([T for _, T in cameras])
-        lights = [sample_lighting(rng) for _ in views]
-        rgba = render_views(
-            mesh.verts, mesh.faces, mesh.normals, mesh.part_index, table, Rs, Ts, lights, image_size=RENDER_SIZE
-        )
+        rgba = render_shape_views(mesh, table, views, rng, image_size=RENDER_SIZE)
         for j, (view, image) in enumerate(zip(views, rgba)):
             k = len(rows)
             kind, framing = BACKGROUNDS[(m + j) % len(BACKGROUNDS)], FRAMINGS[(m * per_model + j) % len(FRAMINGS)]

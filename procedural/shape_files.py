@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from r2n2 import R2N2_FOV, r2n2_camera
+from r2n2 import IMAGE_SIZE, R2N2_FOV, r2n2_camera
 
 from .categories import FAMILIES, make_shape
 from .materials import assign_materials, material_table
@@ -172,6 +172,19 @@ def shape_appearance(seed: int, synset: str, index: int, turn: int = 0):
     return family, parts, mesh, material_table(materials), rng
 
 
+def render_shape_views(mesh, table, views, rng, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """A shape (`shape_appearance`'s mesh and material table) rendered from each (azim, elev,
+    dist_ratio) through R2N2's cameras, under lights drawn from `rng`: (V, S, S, 4) uint8 RGBA."""
+    import torch
+
+    cameras = [r2n2_camera(*view) for view in views]
+    Rs, Ts = torch.stack([R for R, _ in cameras]), torch.stack([T for _, T in cameras])
+    lights = [sample_lighting(rng) for _ in views]
+    return render_views(
+        mesh.verts, mesh.faces, mesh.normals, mesh.part_index, table, Rs, Ts, lights, image_size=image_size
+    )
+
+
 def write_shape(
     root: str,
     synset: str,
@@ -203,10 +216,7 @@ def write_shape(
     write_voxels(os.path.join(dirs["voxels"], "model.binvox"), parts, mesh.verts, layout)
 
     views = sample_views(rng, n_views, viewpoints, np.random.default_rng([seed, int(synset), index, 2]))
-    cameras = [r2n2_camera(*view) for view in views]
-    Rs, Ts = torch.stack([R for R, _ in cameras]), torch.stack([T for _, T in cameras])
-    lights = [sample_lighting(rng) for _ in views]
-    rgba = render_views(mesh.verts, mesh.faces, mesh.normals, mesh.part_index, table, Rs, Ts, lights)
+    rgba = render_shape_views(mesh, table, views, rng)
     for view, image in enumerate(rgba):
         iio.imwrite(os.path.join(dirs["render"], f"{view:02d}.png"), image)
     with open(os.path.join(dirs["render"], "rendering_metadata.txt"), "w") as f:
