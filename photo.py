@@ -73,7 +73,12 @@ class Photo:
 
     @property
     def coverage(self) -> float:
-        return float((self.mask > 0.5).mean())
+        return mask_coverage(self.mask)
+
+
+def mask_coverage(mask: np.ndarray) -> float:
+    """The share of the image a mask (H, W) covers (> 0.5)."""
+    return float((mask > 0.5).mean())
 
 
 def split_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -268,7 +273,7 @@ def frame_object(rgb: np.ndarray, alpha: np.ndarray, framing: Framing = FRAMING,
 
 def check_coverage(mask: np.ndarray, source: str) -> None:
     """PhotoError when a mask is nearly empty or nearly full, saying what to do."""
-    coverage = float((mask > 0.5).mean())
+    coverage = mask_coverage(mask)
     what = {
         "automatic": "the automatic mask",
         "alpha": "the image's alpha channel",

@@ -243,7 +243,6 @@ def write_page(folder: str, title: str, header_html: str, samples: list[dict], n
         for label, url in sample.get("images", ()):  # several labelled images (input, mask, ...)
             label = html.escape(label)
             image += f'<figure><img src="{url}" alt="{label}"><figcaption>{label}</figcaption></figure>'
-
         rows.append(
             f'<div class="sample">{image}<div class="plot"><div class="caption">{html.escape(sample["caption"])}</div>'
             f'<div class="view" id="plot{k}"></div></div></div>'

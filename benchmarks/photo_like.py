@@ -48,6 +48,7 @@ def prepared_images(folder: str, rows: list[dict]) -> tuple[dict, list[float]]:
     import imageio.v3 as iio
 
     from images import prepare_image
+    from metrics import voxel_iou  # flattens each item: the IoU of two masks as of two grids
     from photo import PhotoError, prepare_photo
 
     images = {mode: [] for mode in MODES[1:]}
@@ -59,7 +60,7 @@ def prepared_images(folder: str, rows: list[dict]) -> tuple[dict, list[float]]:
         images["photo, true mask"].append(prepare_photo(array, true_mask).image)
         try:
             photo = prepare_photo(array)
-            ious.append(float((photo.mask > 0.5)[true_mask].sum() / ((photo.mask > 0.5) | true_mask).sum()))
+            ious.append(float(voxel_iou(torch.from_numpy(photo.mask > 0.5)[None], torch.from_numpy(true_mask)[None])))
             images["photo, prepared"].append(photo.image)
         except PhotoError:  # a failed mask: reconstruct.py would refuse the photo; scored as the plain image
             ious.append(0.0)
