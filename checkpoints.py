@@ -75,7 +75,14 @@ def checkpoint_model_args(checkpoint: dict) -> dict:
     model_args = dict(checkpoint["model_args"])
     if model_args.get("type") == "occupancy":
         model_args.setdefault("occ_grid", 0)
+    for key, value in LEGACY_MODEL_ARGS.items():
+        model_args.setdefault(key, value)
     return model_args
+
+
+# What checkpoints written before a model argument existed were built with.
+LEGACY_MODEL_ARGS = {"vox_decoder": "deconv", "vox_latent": "pooled", "vox_deep_supervision": False}
+VOXEL_BRANCH_ARGS = ("arch", "image_size", "vox_decoder", "vox_channels", "vox_latent", "vox_deep_supervision")
 
 
 def model_from_checkpoint(path: str, expected_type: str | None = None, device="cpu") -> tuple[SingleViewto3D, dict]:
@@ -96,12 +103,13 @@ def init_voxel_branch(model: SingleViewto3D, init: str) -> str:
     if init == "none" or (init == "auto" and not os.path.isfile(path)):
         return "voxmesh: voxel branch trained from scratch (no --init vox checkpoint)"
     source = load_checkpoint(path, expected_type="vox")
-    mine = model.model_args
-    if any(source["model_args"][k] != mine[k] for k in ("arch", "image_size", "vox_channels")):
+    mine, theirs = model.model_args, checkpoint_model_args(source)
+    differ = [k for k in VOXEL_BRANCH_ARGS if theirs[k] != mine[k]]
+    if differ:
         raise ModelError(
-            f"{path}: its encoder or voxel branch differs (image_size {source['model_args']['image_size']}, "
-            f"vox_channels {source['model_args']['vox_channels']}); train with the same --image_size or pass --init "
-            "none"
+            f"{path}: its encoder or voxel branch differs ("
+            + ", ".join(f"{k} {theirs[k]} here {mine[k]}" for k in differ)
+            + "); train voxmesh with the vox run's settings or pass --init none"
         )
     state = {k.replace("decoder.", "decoder.voxels.", 1): v for k, v in source["model"].items()}
     missing, unexpected = model.load_state_dict(state, strict=False)

@@ -40,7 +40,7 @@ from evaluation import (
     summarize_frame_check,
 )
 from frames import describe_frame_check
-from metrics import DEFAULT_THRESHOLDS, MESHRCNN_THRESHOLDS, compute_sampling_metrics  # noqa: F401 (the course's name)
+from metrics import DEFAULT_THRESHOLDS, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS, compute_sampling_metrics  # noqa: F401 (the course's name)
 from model import TYPES, ModelError
 from r2n2 import DatasetError
 from reports import write_results, write_run_page, write_visuals
@@ -190,10 +190,18 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
     print(f"{name:<22}" + "".join(f"{v:8.1f}" for v in f1_curve(summary, args.thresholds)))
     if baseline:
         print(f"{'mean-shape baseline':<22}" + "".join(f"{v:8.1f}" for v in f1_curve(baseline, args.thresholds)))
-    extras = {k: v for k, v in summary.items() if k in ("ChamferL2", "IoU_vox32", "IoU_labels", "NormalConsistency")}
+    extras = {
+        k: v
+        for k, v in summary.items()
+        if k in ("ChamferL2", "IoU_vox32", "IoU_labels", "NormalConsistency", "thin_recall")
+    }
     print("model " + ", ".join(f"{k} {v:.4f}" for k, v in extras.items()))
     if baseline:
         print("baseline " + ", ".join(f"{k} {baseline[k]:.4f}" for k in extras if k in baseline))
+    print(
+        f"thin_recall: the share of the GT's rod-like cells (legs, rails, spindles) covered, over the "
+        f"{summary['thin_recall_samples']} of {result['n_samples']} samples with at least {THIN_MIN_CELLS} of them"
+    )
     meshrcnn = ", ".join(f"F1@{t:g} {summary[f'MeshRCNN_F1@{t:g}']:.1f}" for t in MESHRCNN_THRESHOLDS)
     print(
         f"Mesh R-CNN's protocol (each GT's longest bounding-box edge scaled to 10): {meshrcnn}, "

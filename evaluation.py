@@ -26,13 +26,20 @@ from metrics import (
     meshrcnn_metrics,
     nearest_neighbours,
     normal_consistency,
+    points_to_cells,
     precision_recall_f1,
+    thin_recall,
     voxel_iou,
 )
 from r2n2 import DatasetError
 
 FRAME_CHECK_POINTS = 1000  # points per side for the frame check's F1 (see `frame_scores`)
 ISO_TYPES = ("vox", "occupancy")  # the types whose surface is extracted from a probability grid at `iso`
+
+# What covers a GT's rod-like cells in thin_recall (`covered_cells`), by type: a voxel grid's occupied
+# cells; a surface's sample points (a point inside a thin part counts); occupancy, read at the cell
+# centres, which a solid thinner than a cell can miss, by both.
+THIN_COVER = {"vox": "volume", "occupancy": "both", "point": "surface", "mesh": "surface", "voxmesh": "surface"}
 
 # What the GT surfaces are, as every table and figure says it.
 GT_LABELS = {
@@ -89,7 +96,21 @@ def predict(model_type: str, model, batch: dict, n_points: int, grid_res: int = 
     prediction = mesh_prediction(meshes, grid, n_points)
     if model_type == "occupancy":  # the function itself, for IoU against exact labels at any points
         prediction["occupancy_at"] = lambda points: torch.sigmoid(model(images, points).float())
-    return prediction
+    return {**prediction, "thin_cover": THIN_COVER[model_type]}
+
+
+def covered_cells(pred: dict, iso: float) -> torch.Tensor:
+    """The 32^3 cells a prediction covers, for thin_recall: (B, 32, 32, 32) bool, [z, y, x]. Its
+    voxels at `iso`, the cells its surface points fall in, or both (pred["thin_cover"], by type:
+    `THIN_COVER`; point predictions have only points)."""
+    cover = pred.get("thin_cover", "surface" if pred["voxels"] is None else "volume")
+    covered = None
+    if cover in ("volume", "both"):
+        covered = pred["voxels"] >= iso
+    if cover in ("surface", "both"):
+        surface = points_to_cells(pred["points"], pred["lengths"])
+        covered = surface if covered is None else covered | surface
+    return covered
 
 
 class ConstantPredictor(torch.nn.Module):
@@ -123,7 +144,7 @@ class ConstantPredictor(torch.nn.Module):
         voxels = (
             self.mean_voxels.to(device).expand(B, -1, -1, -1) if self.type in ("vox", "occupancy", "voxmesh") else None
         )
-        return mesh_prediction(meshes, voxels, n_points)
+        return {**mesh_prediction(meshes, voxels, n_points), "thin_cover": THIN_COVER[self.type]}
 
 
 @torch.no_grad()
@@ -231,6 +252,7 @@ def evaluate(
         iou_labels = labels_iou(pred, batch, iso)
         if iou_labels is not None:
             metrics["IoU_labels"] = iou_labels
+        metrics["thin_recall"], metrics["thin_cells"] = thin_recall(covered_cells(pred, iso), batch["voxels"] >= 0.5)
         if frame_rows is not None:
             scores = frame_scores(pred, batch, iso)
             frame_rows.extend({key: float(values[i]) for key, values in scores.items()} for i in range(len(points_gt)))
@@ -247,12 +269,16 @@ def evaluate(
 
 
 def average(rows: list[dict]) -> dict:
-    """Mean of every metric over samples (NaN entries, e.g. Chamfer of empty predictions, skipped)."""
-    keys = [k for k in rows[0] if k not in ("synset", "model_id", "view", "n_pred_points")]
+    """Mean of every metric over samples (NaN entries skipped: thin_recall of a GT with too few
+    rod-like cells, Chamfer of empty predictions), and thin_recall_samples: how many samples
+    thin_recall's mean is over."""
+    keys = [k for k in rows[0] if k not in ("synset", "model_id", "view", "n_pred_points", "thin_cells")]
     out = {}
     for k in keys:
         values = np.array([r[k] for r in rows], dtype=float)
         out[k] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+        if k == "thin_recall":
+            out["thin_recall_samples"] = int(np.isfinite(values).sum())
     return out
 
 
@@ -283,4 +309,4 @@ def baseline_voxels(checkpoint: dict | None, data_root: str | None) -> tuple[tor
 def predict_gt_voxels(batch: dict, n_points: int) -> dict:
     """The oracle: GT voxels as if predicted, through the exact vox evaluation path."""
     voxels = batch["voxels"].float()
-    return mesh_prediction(voxels_to_meshes(voxels, 0.5), voxels, n_points)
+    return {**mesh_prediction(voxels_to_meshes(voxels, 0.5), voxels, n_points), "thin_cover": "volume"}

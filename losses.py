@@ -104,3 +104,67 @@ def chamfer_and_normal_loss(
     cos_gt = (unit_gt * knn_gather(unit_pred, to_pred.idx)[:, :, 0]).sum(-1).abs()  # (B, M)
     normal = ((1 - cos_pred).mean(1) + (1 - cos_gt).mean(1)).mean()
     return chamfer, normal
+
+
+def dice_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """Soft Dice loss, 1 - 2|P G| / (|P| + |G|) with P the predicted probabilities, per item then
+    averaged over the batch (V-Net, Milletari et al. 2016).
+
+    Each shape counts by its overlap, not by its cells: the ~95% of a 32^3 grid that is empty
+    does not outweigh a leg's few cells as it does in the per-cell mean of BCE.
+
+    Args:
+        voxels_pred: (B, D, H, W) float logits.
+        voxels_gt: (B, D, H, W) targets in {0, 1}.
+        eps: added to numerator and denominator, so an empty GT predicted empty scores 0.
+    """
+    if voxels_gt.shape != voxels_pred.shape:
+        raise ValueError(f"voxels_gt {tuple(voxels_gt.shape)} must have the shape of voxels_pred")
+    probs = torch.sigmoid(voxels_pred.float()).flatten(1)
+    gt = voxels_gt.float().flatten(1)
+    dice = (2 * (probs * gt).sum(1) + eps) / (probs.sum(1) + gt.sum(1) + eps)
+    return (1 - dice).mean()
+
+
+def pool_voxels(voxels_gt: torch.Tensor, resolution: int) -> torch.Tensor:
+    """(B, D, D, D) {0, 1} grids -> (B, R, R, R): a coarse cell is occupied when any of its
+    sub-cells is, as R2N2's grids mark a cell that any part of the solid reaches."""
+    factor = voxels_gt.shape[-1] // resolution
+    return F.max_pool3d(voxels_gt[:, None].float(), factor)[:, 0]
+
+
+def voxel_terms(
+    logits: torch.Tensor,
+    voxels_gt: torch.Tensor,
+    aux_logits: list | tuple = (),
+    pos_weight: float | None = None,
+    w_dice: float = 0.0,
+    w_aux: float = 0.0,
+) -> tuple[torch.Tensor, dict]:
+    """The voxel loss of a vox prediction with its coarse logits: BCE (`voxel_loss`) plus w_dice
+    times the Dice loss at 32^3, and w_aux times the same pair at each coarse resolution (deep
+    supervision, against `pool_voxels` targets).
+
+    Args:
+        logits: (B, 32, 32, 32); voxels_gt: (B, 32, 32, 32) in {0, 1}.
+        aux_logits: coarse logits (B, R, R, R), e.g. at 8^3 and 16^3.
+    Returns:
+        (weighted total, unweighted terms: bce, dice (when weighted) and the coarse terms).
+    """
+    bce = voxel_loss(logits.float(), voxels_gt, pos_weight)
+    terms = {"bce": bce.detach()}
+    total = bce
+    if w_dice > 0:
+        dice = dice_loss(logits, voxels_gt)
+        total = total + w_dice * dice
+        terms["dice"] = dice.detach()
+    if w_aux > 0:
+        for coarse in aux_logits:
+            resolution = coarse.shape[-1]
+            target = pool_voxels(voxels_gt, resolution)
+            coarse_loss = voxel_loss(coarse.float(), target, pos_weight)
+            if w_dice > 0:
+                coarse_loss = coarse_loss + w_dice * dice_loss(coarse, target)
+            total = total + w_aux * coarse_loss
+            terms[f"coarse{resolution}"] = coarse_loss.detach()
+    return total, terms

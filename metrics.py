@@ -140,3 +140,69 @@ def label_iou(inside_pred: torch.Tensor, inside_gt: torch.Tensor) -> torch.Tenso
     """IoU of two (B, Q) boolean labellings of the same query points (Occupancy Networks' IoU,
     on points uniform in the volume): (B,); 1 if both are empty."""
     return voxel_iou(inside_pred, inside_gt)
+
+
+# Thin structure: the cells of a GT grid that no axis-aligned 3x3 square of occupied cells covers.
+THIN_MIN_CELLS = 20  # a sample with fewer rod-like cells (a sofa) carries no thin_recall
+
+
+def _opening_with_square(occupied: torch.Tensor, kernel: tuple[int, int, int]) -> torch.Tensor:
+    """Binary opening of (B, D, H, W) {0, 1} grids by one 3x3x1 square: an erosion (outside the
+    grid counts as empty) then a dilation. Returns (B, D, H, W) float."""
+    pad = [k // 2 for k in reversed(kernel) for _ in range(2)]  # F.pad's order: last axis first
+    empty_outside = torch.nn.functional.pad(occupied[:, None], pad, value=0.0)
+    eroded = -torch.nn.functional.max_pool3d(-empty_outside, kernel, stride=1)  # min over the square
+    return torch.nn.functional.max_pool3d(eroded, kernel, stride=1, padding=tuple(k // 2 for k in kernel))[:, 0]
+
+
+@torch.no_grad()
+def thin_cells(voxels_gt: torch.Tensor) -> torch.Tensor:
+    """The rod-like cells of GT grids: (B, D, H, W) {0, 1} -> (B, D, H, W) bool.
+
+    A cell is rod-like (a leg, rail, stretcher, spindle or thin arm) when it is occupied and no
+    axis-aligned 3x3 square of occupied cells covers it, i.e. the binary opening with each of the
+    three 3x3x1 squares removes it. A plate (seat, back, top) keeps a square in its own plane and
+    a thick solid one in every plane, so neither is thin. From the grid alone: the same number runs
+    on R2N2's own voxels."""
+    if voxels_gt.dim() != 4:
+        raise ValueError(f"voxels_gt must be (B, D, H, W), got shape {tuple(voxels_gt.shape)}")
+    occupied = (voxels_gt >= 0.5).float()
+    covered = torch.zeros_like(occupied, dtype=torch.bool)
+    for kernel in ((1, 3, 3), (3, 1, 3), (3, 3, 1)):  # squares in the (y, x), (z, x) and (z, y) planes
+        covered |= _opening_with_square(occupied, kernel) > 0.5
+    return occupied.bool() & ~covered
+
+
+@torch.no_grad()
+def points_to_cells(points: torch.Tensor, lengths: torch.Tensor, resolution: int = 32) -> torch.Tensor:
+    """The cells of a resolution^3 grid over [-0.5, 0.5]^3 that hold at least one of the first
+    lengths[b] object-frame points (B, N, 3) (x, y, z): (B, R, R, R) bool, [z, y, x]."""
+    B, N, _ = points.shape
+    cells = torch.zeros(B, resolution**3, dtype=torch.bool, device=points.device)
+    index = ((points + 0.5) * resolution).floor().long()  # (B, N, 3) as (i, j, k) = (x, y, z)
+    inside = ((index >= 0) & (index < resolution)).all(-1)
+    inside &= torch.arange(N, device=points.device)[None] < lengths[:, None]
+    flat = (index[..., 2] * resolution + index[..., 1]) * resolution + index[..., 0]  # [z, y, x]
+    cells.scatter_(1, torch.where(inside, flat, 0), inside)
+    return cells.view(B, resolution, resolution, resolution)
+
+
+@torch.no_grad()
+def thin_recall(covered_pred: torch.Tensor, voxels_gt: torch.Tensor, min_cells: int = THIN_MIN_CELLS):
+    """The share of each GT's rod-like cells (`thin_cells`) that the prediction covers.
+
+    Args:
+        covered_pred: (B, D, H, W) bool, the cells the prediction covers (its occupied cells,
+            and/or the cells its surface points fall in: `points_to_cells`).
+        voxels_gt: (B, D, H, W) GT occupancy.
+    Returns:
+        (recall (B,) float, NaN where the GT has fewer than min_cells rod-like cells; counts (B,)
+        long, each GT's number of rod-like cells).
+    """
+    if covered_pred.shape != voxels_gt.shape:
+        raise ValueError(f"covered_pred {tuple(covered_pred.shape)} and voxels_gt {tuple(voxels_gt.shape)} differ")
+    thin = thin_cells(voxels_gt).flatten(1)
+    counts = thin.sum(1)
+    hits = (thin & covered_pred.bool().flatten(1)).sum(1)
+    recall = hits.float() / counts.clamp_min(1)
+    return torch.where(counts >= min_cells, recall, torch.full_like(recall, float("nan"))), counts

@@ -37,7 +37,11 @@ def default_model_args(type: str, **overrides) -> dict:
         "image_size": 137,  # the encoder's input resolution; dataset images are resized to it
         "n_points": 1000,
         "ico_level": 4,
-        "vox_channels": (64, 32, 16),
+        # vox: "subpixel" (below) or "deconv", the earlier decoder that checkpoints before it hold
+        "vox_decoder": "subpixel",
+        "vox_channels": (256, 64, 32),  # subpixel: channels at 4^3, 8^3, 16^3; deconv: at 8^3, 16^3, 32^3
+        "vox_latent": "spatial",  # subpixel: "spatial" (pooled feature + the last feature map) or "pooled"
+        "vox_deep_supervision": True,  # subpixel: logits at 8^3 and 16^3 too, for the loss
         "occ_hidden": 128,
         "occ_blocks": 4,
         "occ_freqs": 6,
@@ -71,7 +75,9 @@ class ImageEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, return_map: bool = False):
+        """(B, 512) pooled features; with return_map, also layer4's map (B, 512, s, s),
+        s = ceil(image_size / 32), before the average pooling that makes the feature global."""
         if images.dim() != 4 or images.shape[-1] != 3:
             raise ValueError(f"images must be (B, H, W, 3) in [0, 1], got shape {tuple(images.shape)}")
         x = images.permute(0, 3, 1, 2)
@@ -79,8 +85,20 @@ class ImageEncoder(nn.Module):
             x = F.interpolate(
                 x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False
             )
-        x = (x - self.mean) / self.std
-        return self.backbone(x.contiguous(memory_format=torch.channels_last))
+        x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        net = self.backbone
+        x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
+        feature_map = net.layer4(net.layer3(net.layer2(net.layer1(x))))
+        pooled = torch.flatten(net.avgpool(feature_map), 1)  # torchvision's ResNet.forward, without fc
+        return (pooled, feature_map) if return_map else pooled
+
+    @property
+    def map_size(self) -> int:
+        """The side s of layer4's feature map: the input halves five times, rounding up."""
+        size = self.image_size
+        for _ in range(5):
+            size = (size + 1) // 2
+        return size
 
 
 def load_pretrained_resnet18(path: str) -> dict:
@@ -101,9 +119,11 @@ def load_pretrained_resnet18(path: str) -> dict:
     return state
 
 
-class VoxelDecoder(nn.Module):
+class DeconvVoxelDecoder(nn.Module):
     """(B, 512) -> (B, 32, 32, 32) logits: a linear map to a (512, 4, 4, 4) volume, three
-    stride-2 transposed convolutions (4 -> 8 -> 16 -> 32) and a final 3x3x3 convolution."""
+    stride-2 transposed convolutions (4 -> 8 -> 16 -> 32) and a final 3x3x3 convolution. The
+    earlier default (`vox_decoder="deconv"`), kept so that its checkpoints load: four fifths of
+    its step on a CPU is spent on its two 32^3 layers."""
 
     def __init__(self, channels=(64, 32, 16)):
         super().__init__()
@@ -119,9 +139,89 @@ class VoxelDecoder(nn.Module):
         layers.append(nn.Conv3d(c_in, 1, kernel_size=3, padding=1))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, feature_map=None, return_aux: bool = False):
         volume = F.relu(self.project(features)).view(-1, 512, 4, 4, 4)
-        return self.layers(volume)[:, 0]  # (B, 32, 32, 32), [z, y, x]
+        logits = self.layers(volume)[:, 0]  # (B, 32, 32, 32), [z, y, x]
+        return (logits, []) if return_aux else logits
+
+
+def pixel_shuffle_3d(x: torch.Tensor) -> torch.Tensor:
+    """(B, 8 C, D, H, W) -> (B, C, 2 D, 2 H, 2 W): each cell's 8 channel groups become its 2x2x2
+    sub-cells, channel group 4 dz + 2 dy + dx at [2 z + dz, 2 y + dy, 2 x + dx] (a sub-pixel
+    convolution's shuffle, ESPCN, in 3D)."""
+    B, C8, D, H, W = x.shape
+    C = C8 // 8
+    x = x.reshape(B, C, 2, 2, 2, D, H, W).permute(0, 1, 5, 2, 6, 3, 7, 4)  # (B, C, D, dz, H, dy, W, dx)
+    return x.reshape(B, C, 2 * D, 2 * H, 2 * W)
+
+
+def up_block(c_in: int, c_out: int) -> nn.Sequential:
+    """x2 upsampling of a (B, c_in, R, R, R) volume: transposed convolution, batch norm, ReLU."""
+    return nn.Sequential(
+        nn.ConvTranspose3d(c_in, c_out, kernel_size=4, stride=2, padding=1), nn.BatchNorm3d(c_out), nn.ReLU(True)
+    )
+
+
+class VoxelDecoder(nn.Module):
+    """Image features -> (B, 32, 32, 32) occupancy logits, [z, y, x], every 32^3 layer avoided.
+
+    latent "spatial": the pooled feature (B, 512) and layer4's map (B, 512, s, s), reduced to 32
+    channels by a 1x1 convolution and flattened, so where a part lies in the image reaches the
+    decoder (average pooling alone keeps what is there, not where); "pooled": the pooled feature
+    only. A linear map makes a (C0, 4, 4, 4) volume; two transposed convolutions go to 8^3 (C1)
+    and 16^3 (C2), a 3x3x3 convolution refines it, and a sub-pixel convolution (ESPCN) gives each
+    16^3 cell the logits of its 2x2x2 sub-cells: the output keeps one-cell legs at 32^3 without a
+    single layer at 32^3, where the earlier decoder spent four fifths of its step. With deep
+    supervision, 1x1x1 heads also give logits at 8^3 and 16^3 (their targets: `losses.pool_voxels`).
+    """
+
+    MAP_CHANNELS = 32  # layer4's map reduced to this many channels before flattening
+
+    def __init__(self, channels=(256, 64, 32), latent: str = "spatial", map_size: int = 2, deep_supervision=True):
+        super().__init__()
+        if latent not in ("spatial", "pooled"):
+            raise ModelError(f"unknown vox_latent {latent!r}: spatial or pooled")
+        c0, c1, c2 = channels
+        self.latent, self.c0 = latent, c0
+        n_in = 512
+        if latent == "spatial":
+            self.reduce = nn.Sequential(nn.Conv2d(512, self.MAP_CHANNELS, kernel_size=1), nn.ReLU(True))
+            n_in += self.MAP_CHANNELS * map_size * map_size
+        self.project = nn.Linear(n_in, c0 * 4 * 4 * 4)
+        self.up8, self.up16 = up_block(c0, c1), up_block(c1, c2)
+        self.refine16 = nn.Sequential(nn.Conv3d(c2, c2, kernel_size=3, padding=1), nn.BatchNorm3d(c2), nn.ReLU(True))
+        self.subcells = nn.Conv3d(c2, 8, kernel_size=3, padding=1)  # 2x2x2 sub-cell logits per 16^3 cell
+        self.aux = nn.ModuleList([nn.Conv3d(c1, 1, 1), nn.Conv3d(c2, 1, 1)]) if deep_supervision else None
+
+    def forward(self, features: torch.Tensor, feature_map: torch.Tensor | None = None, return_aux: bool = False):
+        """features (B, 512), feature_map (B, 512, s, s) for the spatial latent. Returns logits
+        (B, 32, 32, 32); with return_aux, (logits, [(B, 8, 8, 8), (B, 16, 16, 16)] logits, or []
+        without deep supervision)."""
+        latent = features
+        if self.latent == "spatial":
+            if feature_map is None:
+                raise ValueError("the spatial vox latent needs the encoder's feature map (B, 512, s, s)")
+            latent = torch.cat([features, self.reduce(feature_map).flatten(1)], dim=1)
+        volume = F.relu(self.project(latent)).view(-1, self.c0, 4, 4, 4)
+        volume8 = self.up8(volume)  # (B, C1, 8, 8, 8)
+        volume16 = self.refine16(self.up16(volume8))  # (B, C2, 16, 16, 16)
+        logits = pixel_shuffle_3d(self.subcells(volume16))[:, 0]  # (B, 32, 32, 32), [z, y, x]
+        if not return_aux:
+            return logits
+        aux = [head(v)[:, 0] for head, v in zip(self.aux, (volume8, volume16))] if self.aux is not None else []
+        return logits, aux
+
+
+def make_voxel_decoder(model_args: dict, map_size: int) -> nn.Module:
+    """The voxel decoder `model_args` name (vox, and voxmesh's voxel branch)."""
+    kind = model_args["vox_decoder"]
+    if kind == "deconv":
+        return DeconvVoxelDecoder(model_args["vox_channels"])
+    if kind != "subpixel":
+        raise ModelError(f"unknown vox_decoder {kind!r}: subpixel or deconv")
+    return VoxelDecoder(
+        model_args["vox_channels"], model_args["vox_latent"], map_size, model_args["vox_deep_supervision"]
+    )
 
 
 class PointDecoder(nn.Module):
@@ -186,11 +286,11 @@ class VoxMeshDecoder(nn.Module):
     differentiable; the voxel branch learns from the voxel loss, the stages from mesh losses.
     """
 
-    def __init__(self, vox_channels=(64, 32, 16), hidden: int = 128, stages: int = 2, threshold: float = 0.5):
+    def __init__(self, voxels: nn.Module, hidden: int = 128, stages: int = 2, threshold: float = 0.5):
         super().__init__()
         from pytorch3d.ops import GraphConv
 
-        self.voxels = VoxelDecoder(vox_channels)
+        self.voxels = voxels  # the voxel branch: the vox model's decoder (`make_voxel_decoder`)
         self.threshold = threshold
         self.project = nn.Linear(512, hidden)
         self.convs = nn.ModuleList()
@@ -206,13 +306,14 @@ class VoxMeshDecoder(nn.Module):
         """The parameters of the refinement stages (everything but the voxel branch)."""
         return [p for name, p in self.named_parameters() if not name.startswith("voxels.")]
 
-    def forward(self, features: torch.Tensor):
+    def forward(self, features: torch.Tensor, feature_map: torch.Tensor | None = None, return_aux: bool = False):
         """Returns logits (B, 32, 32, 32) [z, y, x] and a list of Meshes, one per stage (the
-        cubified mesh when every grid is empty)."""
-        logits = self.voxels(features)
+        cubified mesh when every grid is empty); with return_aux, also the voxel branch's coarse
+        logits (see `VoxelDecoder`)."""
+        logits, aux = self.voxels(features, feature_map, return_aux=True)
         meshes = cubify_meshes(torch.sigmoid(logits.detach().float()), self.threshold)
         if meshes.isempty():
-            return logits, [meshes]
+            return (logits, [meshes], aux) if return_aux else (logits, [meshes])
         verts, edges = meshes.verts_packed(), meshes.edges_packed()
         image_features = self.project(features.float())[meshes.verts_packed_to_mesh_idx()]  # (V, hidden)
         stages, vert_features = [], None
@@ -223,7 +324,7 @@ class VoxMeshDecoder(nn.Module):
             verts = verts + step
             meshes = meshes.offset_verts(step)
             stages.append(meshes)
-        return logits, stages
+        return (logits, stages, aux) if return_aux else (logits, stages)
 
 
 def cubify_meshes(voxels: torch.Tensor, threshold: float = 0.5):
@@ -330,32 +431,47 @@ class SingleViewto3D(nn.Module):
         self.type = type
         self.encoder = ImageEncoder(a["arch"], a["image_size"], pretrained)
         if type == "vox":
-            self.decoder = VoxelDecoder(a["vox_channels"])
+            self.decoder = make_voxel_decoder(a, self.encoder.map_size)
         elif type == "point":
             self.decoder = PointDecoder(a["n_points"])
         elif type == "mesh":
             self.decoder = MeshDecoder(a["ico_level"])
         elif type == "voxmesh":
             self.decoder = VoxMeshDecoder(
-                a["vox_channels"], a["refine_hidden"], a["refine_stages"], a["cubify_threshold"]
+                make_voxel_decoder(a, self.encoder.map_size),
+                a["refine_hidden"],
+                a["refine_stages"],
+                a["cubify_threshold"],
             )
         else:
             self.decoder = OccupancyDecoder(
                 a["occ_hidden"], a["occ_blocks"], a["occ_freqs"], a["occ_grid"], a["occ_grid_channels"]
             )
 
-    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> torch.Tensor:
+    @property
+    def uses_feature_map(self) -> bool:
+        """Whether the decoder reads the encoder's feature map, not only its pooled feature."""
+        a = self.model_args
+        return self.type in ("vox", "voxmesh") and a["vox_decoder"] == "subpixel" and a["vox_latent"] == "spatial"
+
+    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None, return_aux: bool = False):
         """images (B, H, W, 3) in [0, 1]; query_points (B, P, 3) for occupancy only.
 
         Returns vox (B, 32, 32, 32) logits, point (B, N, 3), mesh (B, V, 3) vertices (see
-        `to_meshes`), occupancy (B, P) logits, voxmesh (logits, [Meshes per stage]).
+        `to_meshes`), occupancy (B, P) logits, voxmesh (logits, [Meshes per stage]). With
+        return_aux (vox and voxmesh, for the loss), the voxel decoder's coarse logits come too:
+        vox (logits, aux), voxmesh (logits, stages, aux).
         """
-        features = self.encoder(images)
         if self.type == "occupancy":
             if query_points is None:
                 raise ValueError("the occupancy model needs query_points (B, P, 3)")
-            return self.decoder(query_points, features)
-        return self.decoder(features)
+            return self.decoder(query_points, self.encoder(images))
+        if self.type in ("vox", "voxmesh"):
+            features, feature_map = (
+                self.encoder(images, return_map=True) if self.uses_feature_map else (self.encoder(images), None)
+            )
+            return self.decoder(features, feature_map, return_aux=return_aux)
+        return self.decoder(self.encoder(images))
 
     @torch.no_grad()
     def occupancy_grid(

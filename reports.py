@@ -114,10 +114,11 @@ def write_run_page(out_dir: str, run_name: str, result: dict, samples: list[dict
         "Chamfer-L2",
         "normal cons.",
         "Mesh R-CNN F1@0.3",
+        "thin_recall",
     ]
 
     def values(summary):
-        keys = ("IoU_vox32", "IoU_labels", "ChamferL2", "NormalConsistency", "MeshRCNN_F1@0.3")
+        keys = ("IoU_vox32", "IoU_labels", "ChamferL2", "NormalConsistency", "MeshRCNN_F1@0.3", "thin_recall")
         return [summary["F1@%f" % t] for t in thresholds] + [summary.get(k, float("nan")) for k in keys]
 
     table = [("model" if not result["oracle"] else "oracle", values(result["model"]))]

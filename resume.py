@@ -71,11 +71,15 @@ def history_entry(checkpoint: dict | None, given: set[str]) -> dict:
     }
 
 
+# The values of flags a run's checkpoint predates: what those runs computed with.
+LEGACY_FLAGS = {"w_dice": 0.0, "w_aux": 0.0, "vox_decoder": "deconv", "vox_latent": "pooled"}
+
+
 def restore_run_flags(args: argparse.Namespace, checkpoint: dict, given: set[str], ckpt_path: str) -> list[str]:
     """Put the run's own training flags (checkpoint["args"]) back into `args`. A flag given on
     this command line with another value than the run's stops with one line naming both, except
     the ones in MAY_DIFFER_ON_RESUME. Returns the flags restored from the run (for the log)."""
-    stored = checkpoint.get("args", {})
+    stored = {**LEGACY_FLAGS, **checkpoint.get("args", {})}
     restored = []
     for flag, value in stored.items():
         if flag in NOT_RECORDED or flag in MAY_DIFFER_ON_RESUME or not hasattr(args, flag):

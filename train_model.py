@@ -57,9 +57,22 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--image_size",
         type=positive_int,
-        default=64,
-        help="encoder input resolution; images are resized to it (64 keeps the CPU budget; 137, the R2N2 size, on a "
-        "GPU)",
+        default=None,
+        help="encoder input resolution; images are resized to it (default: per type, sized for a 2-core CPU: "
+        f"{DEFAULT_IMAGE_SIZE}; 137, the R2N2 size, on a GPU)",
+    )
+    group.add_argument(
+        "--vox_decoder",
+        default="subpixel",
+        choices=["subpixel", "deconv"],
+        help="vox, voxmesh: the voxel decoder (model.py): subpixel (default) or deconv, the earlier one",
+    )
+    group.add_argument(
+        "--vox_latent",
+        default="spatial",
+        choices=["spatial", "pooled"],
+        help="vox, voxmesh (subpixel decoder): the image feature the decoder starts from: the pooled feature and the "
+        "encoder's last feature map (spatial, default) or the pooled feature only",
     )
     group.add_argument(
         "--n_points",
@@ -106,8 +119,21 @@ def add_loss_flags(parser: argparse.ArgumentParser) -> None:
         "--pos_weight",
         type=positive_float,
         default=3.0,
-        help="vox: weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE (--pos_weight 1) "
-        "under-fills thin parts",
+        help="vox, voxmesh: weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE "
+        "(--pos_weight 1) under-fills thin parts",
+    )
+    group.add_argument(
+        "--w_dice",
+        type=non_negative_float,
+        default=0.0,
+        help="vox, voxmesh: weight of the soft Dice loss beside the BCE (losses.dice_loss)",
+    )
+    group.add_argument(
+        "--w_aux",
+        type=non_negative_float,
+        default=0.0,
+        help="vox, voxmesh (subpixel decoder): deep supervision, the weight of the same loss at 8^3 and 16^3; 0 "
+        "builds no coarse heads",
     )
 
 
@@ -182,6 +208,7 @@ VAL_FREQ_MIN = 25  # the default --val_freq is max_iter // 10, but at least this
 
 # Steps of the default budget: 7-11 minutes each at batch 32 on a 2-core CPU, 13-17 on a slower one (see the README).
 DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
+DEFAULT_IMAGE_SIZE = {"vox": 64, "point": 64, "mesh": 64, "occupancy": 64, "voxmesh": 64}
 
 
 def default_num_workers(device: str) -> int:
@@ -214,6 +241,7 @@ def prepare_run(args: argparse.Namespace) -> Run:
         if os.path.exists(ckpt_path) and not args.overwrite:
             fail(existing_run_message(ckpt_path, args.out_dir, args.type))
         args.max_iter = args.max_iter or DEFAULT_MAX_ITER[args.type]
+        args.image_size = args.image_size or DEFAULT_IMAGE_SIZE[args.type]
     history.append(history_entry(checkpoint, given))
     rank, world_size, device = setup_distributed(args)
     if rank == 0:
@@ -236,7 +264,14 @@ def make_model(args: argparse.Namespace, run: Run) -> tuple[torch.nn.Module, dic
                 )
         else:
             model_args = default_model_args(
-                args.type, arch=args.arch, image_size=args.image_size, n_points=args.n_points, occ_grid=args.occ_grid
+                args.type,
+                arch=args.arch,
+                image_size=args.image_size,
+                n_points=args.n_points,
+                occ_grid=args.occ_grid,
+                vox_decoder=args.vox_decoder,
+                vox_latent=args.vox_latent,
+                vox_deep_supervision=args.w_aux > 0,
             )
         torch.manual_seed(args.seed)
         model = SingleViewto3D(pretrained=args.pretrained if checkpoint is None else None, **model_args).to(run.device)

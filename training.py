@@ -13,7 +13,7 @@ import threading
 import torch
 import torch.nn.functional as F
 
-from losses import chamfer_and_normal_loss, chamfer_loss, smoothness_loss, voxel_loss
+from losses import chamfer_and_normal_loss, chamfer_loss, smoothness_loss, voxel_terms
 
 
 class StepBatchSampler(torch.utils.data.Sampler):
@@ -155,9 +155,10 @@ def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
 
     raw_model = model.module if hasattr(model, "module") else model
     images = batch["images"]
+    vox_loss = dict(pos_weight=args.pos_weight, w_dice=args.w_dice, w_aux=args.w_aux)
     if args.type == "vox":
-        loss = voxel_loss(model(images), batch["voxels"], pos_weight=args.pos_weight)
-        return loss, {"bce": loss.detach()}
+        logits, aux = model(images, return_aux=True)
+        return voxel_terms(logits, batch["voxels"], aux, **vox_loss)
     if args.type in ("point", "mesh", "voxmesh"):
         points_gt, normals_gt = point_subsets(batch["points"], batch["normals"], args.n_points)
     if args.type == "point":
@@ -172,9 +173,8 @@ def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
             "smooth": smooth.detach(),
         }
     if args.type == "voxmesh":
-        logits, stages = model(images)
-        bce = voxel_loss(logits, batch["voxels"], pos_weight=args.pos_weight)
-        total, terms = bce, {"bce": bce.detach()}
+        logits, stages, aux = model(images, return_aux=True)
+        total, terms = voxel_terms(logits, batch["voxels"], aux, **vox_loss)
         if stages[0].isempty():  # no cell above the threshold: no mesh to refine this step
             # A zero term keeps the refinement's parameters in the graph: DDP requires every
             # parameter to receive a gradient at every step.

@@ -48,8 +48,8 @@ class Validator:
     @torch.no_grad()
     def score(self, model, device) -> dict:
         """Mean metrics over the subset: F1 at every threshold, Chamfer-L2, IoU where the type has
-        a volume, and the seconds it took. The model is put back in train mode; the caller's
-        random stream is left as it was."""
+        a volume, thin_recall (NaN when no shape of the subset has rods), and the seconds it took.
+        The model is put back in train mode; the caller's random stream is left as it was."""
         start = time.perf_counter()
         model.eval()
         self._first = None
@@ -59,7 +59,7 @@ class Validator:
         model.train()
         summary = average(rows)
         scores = {f"F1@{t:g}": summary["F1@%f" % t] for t in DEFAULT_THRESHOLDS}
-        scores.update({k: summary[k] for k in ("ChamferL2", "IoU_vox32", "IoU_labels") if k in summary})
+        scores.update({k: summary[k] for k in ("ChamferL2", "IoU_vox32", "IoU_labels", "thin_recall") if k in summary})
         return {**scores, "seconds": time.perf_counter() - start}
 
     @torch.no_grad()
