@@ -11,15 +11,17 @@ project.
 import contextlib
 import json
 import os
+import uuid
 
 import torch
 
 
 @contextlib.contextmanager
-def atomic_path(path: str):
+def atomic_path(path: str, suffix: str = ""):
     """A temporary path beside `path` to write to; renamed onto `path` when the block ends
-    normally, removed when it raises."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    normally, removed when it raises. Unique to the call (two processes or threads writing the
+    same file never share it); `suffix` ends it, for writers that choose the format by extension."""
+    tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}"
     try:
         yield tmp
         os.replace(tmp, path)

@@ -8,15 +8,25 @@ flags (args), the model's own settings (model_args, enough to rebuild it) and th
 training shape; `train_model.py` writes it through `atomic_io`, so it is whole or absent.
 """
 
+import atexit
+import glob
 import hashlib
+import json
 import os
 import pickle
+import shutil
+import socket
 
 import torch
 
 from model import ModelError, SingleViewto3D, build_model
 
 RUNS_DIR = "checkpoints"
+LOCK_NAME = ".train.lock"  # held by the process training into a run folder
+
+
+class RunError(Exception):
+    """A run cannot start or resume as asked; the message says why and what to do."""
 
 
 def run_dir(model_type: str, out_dir: str | None = None) -> str:
@@ -62,6 +72,8 @@ def load_checkpoint(path: str, expected_type: str | None = None, map_location="c
         raise ModelError(f"checkpoint {path} is unreadable or corrupt ({type(err).__name__})") from None
     if not isinstance(checkpoint, dict) or "model" not in checkpoint or "model_args" not in checkpoint:
         raise ModelError(f"{path} is not a checkpoint of train_model.py (no model / model_args)")
+    if not isinstance(checkpoint["model_args"], dict) or not isinstance(checkpoint["model"], dict):
+        raise ModelError(f"{path} is not a checkpoint of train_model.py (model_args or model is not a dict)")
     found = checkpoint["model_args"].get("type")
     if expected_type is not None and found != expected_type:
         raise ModelError(f"checkpoint {path} holds a {found!r} model, not --type {expected_type!r}")
@@ -85,12 +97,58 @@ LEGACY_MODEL_ARGS = {"vox_decoder": "deconv", "vox_latent": "pooled", "vox_deep_
 VOXEL_BRANCH_ARGS = ("arch", "image_size", "vox_decoder", "vox_channels", "vox_latent", "vox_deep_supervision")
 
 
+def rebuild_model(checkpoint: dict, path: str) -> SingleViewto3D:
+    """The model a loaded checkpoint holds, its weights in place; ModelError in one line when its
+    model_args cannot build a model or its weights do not fit the model they build (a model
+    layout of another version, a truncated state dict)."""
+    try:
+        model = build_model(checkpoint_model_args(checkpoint))
+    except ModelError as err:
+        raise ModelError(f"{path}: {err}") from None
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
+        raise ModelError(f"{path}: its model_args cannot build a model ({type(err).__name__}: {err})") from None
+    load_weights(model, checkpoint["model"], path)
+    return model
+
+
+def load_weights(model: torch.nn.Module, state: dict, path: str) -> None:
+    """model.load_state_dict(state), or ModelError naming what is missing or does not fit."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        missing = [k for k in model.state_dict() if k not in state]
+        unexpected = [k for k in state if k not in model.state_dict()]
+        what = (
+            f"missing {len(missing)} weights (e.g. {missing[0]})"
+            if missing
+            else f"{len(unexpected)} unknown weights (e.g. {unexpected[0]})"
+            if unexpected
+            else "weights of other shapes (" + str(err).split("size mismatch for ", 1)[-1].split("\n")[0][:160] + ")"
+        )
+        raise ModelError(
+            f"{path}: its weights do not fit the model its model_args build: {what}; it was written by another "
+            "version of model.py"
+        ) from None
+
+
 def model_from_checkpoint(path: str, expected_type: str | None = None, device="cpu") -> tuple[SingleViewto3D, dict]:
-    """The model a checkpoint file holds, on `device` in eval mode, and the checkpoint."""
+    """The model a checkpoint file holds, on `device` in eval mode, and the checkpoint; ModelError
+    (one line) for any checkpoint that cannot rebuild its model."""
     checkpoint = load_checkpoint(path, expected_type)
-    model = build_model(checkpoint_model_args(checkpoint))
-    model.load_state_dict(checkpoint["model"])
-    return model.to(device).eval(), checkpoint
+    return rebuild_model(checkpoint, path).to(device).eval(), checkpoint
+
+
+RESUME_KEYS = ("optimizer", "scheduler", "step", "args")
+
+
+def check_resumable(checkpoint: dict, path: str) -> None:
+    """ModelError (one line) when a checkpoint lacks what resuming its run needs."""
+    missing = [k for k in RESUME_KEYS if k not in checkpoint]
+    if missing:
+        raise ModelError(
+            f"{path} cannot be resumed: it holds no {', '.join(missing)} (a model-only checkpoint); evaluate it, or "
+            "start a new run"
+        )
 
 
 def init_voxel_branch(model: SingleViewto3D, init: str) -> str:
@@ -112,9 +170,99 @@ def init_voxel_branch(model: SingleViewto3D, init: str) -> str:
             + "); train voxmesh with the vox run's settings or pass --init none"
         )
     state = {k.replace("decoder.", "decoder.voxels.", 1): v for k, v in source["model"].items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith("decoder.") and not k.startswith("decoder.voxels.") for k in missing), (
-        missing,
-        unexpected,
-    )
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError:  # weights of other shapes
+        missing, unexpected = [], ["?"]
+    if unexpected or not all(k.startswith("decoder.") and not k.startswith("decoder.voxels.") for k in missing):
+        raise ModelError(f"{path}: its weights do not fit voxmesh's encoder and voxel branch")
     return f"voxmesh: encoder and voxel branch start from {path} (step {source['step']})"
+
+
+def step_checkpoint_path(ckpt_path: str, step: int) -> str:
+    """checkpoint_<type>.stepNNNNNN.pth beside a run's last checkpoint (--keep_checkpoints)."""
+    return ckpt_path[: -len(".pth")] + f".step{step:06d}.pth"
+
+
+def run_files(out_dir: str, model_type: str) -> list[str]:
+    """What a run of `model_type` leaves in its folder: last, best and step checkpoints, args.json
+    and TensorBoard logs (those present)."""
+    ckpt = checkpoint_path(out_dir, model_type)
+    files = [ckpt, best_checkpoint_path(ckpt), os.path.join(out_dir, "args.json"), os.path.join(out_dir, "tensorboard")]
+    files += sorted(glob.glob(glob.escape(ckpt[: -len(".pth")]) + ".step*.pth"))
+    return [path for path in files if os.path.exists(path)]
+
+
+def run_type_of(out_dir: str) -> str | None:
+    """The type of the run whose args.json is in out_dir, None when there is none."""
+    try:
+        with open(os.path.join(out_dir, "args.json")) as f:
+            return json.load(f).get("type")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def clear_run(out_dir: str, model_type: str) -> list[str]:
+    """Remove what an earlier run of `model_type` left in out_dir (`run_files`), so a replacing run
+    never mixes with it (an old best checkpoint, old events). Returns what was removed."""
+    removed = run_files(out_dir, model_type)
+    for path in removed:
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+class RunLock:
+    """A lock file in a run folder (LOCK_NAME, holding "pid host"): one process trains into a
+    folder at a time. A lock left by a process that is gone (same host) is taken over."""
+
+    def __init__(self, out_dir: str):
+        self.path = os.path.join(out_dir, LOCK_NAME)
+        self.held = False
+
+    def acquire(self) -> None:
+        """Take the lock or raise RunError naming the process that holds it."""
+        me = f"{os.getpid()} {socket.gethostname()}"
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    with open(self.path) as f:
+                        pid, host = f.read().split()
+                    pid = int(pid)
+                except (OSError, ValueError):
+                    continue  # being written or removed right now: look again
+                if host != socket.gethostname() or _process_alive(pid):
+                    raise RunError(
+                        f"{os.path.dirname(self.path) or '.'} is in use by another training process (pid {pid} on "
+                        f"{host}); wait for it or use another --out_dir (if no such process runs, remove {self.path})"
+                    ) from None
+                try:
+                    os.remove(self.path)  # left by a process that is gone
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(me)
+            self.held = True
+            atexit.register(self.release)
+            return
+        raise RunError(f"could not take the lock {self.path}; remove it if no training process uses the folder")
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            try:
+                os.remove(self.path)
+            except FileNotFoundError:
+                pass

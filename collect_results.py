@@ -84,7 +84,7 @@ def find_result(
             split,
             views,
             0.5,
-        ):
+        ) or not standard_protocol(result):
             continue
         if (
             os.path.abspath(result.get("data", "")) == os.path.abspath(data_root)
@@ -92,6 +92,18 @@ def find_result(
         ):
             return result
     return None
+
+
+def standard_protocol(result: dict) -> bool:
+    """Whether an evaluation used the protocol the tables publish: the default thresholds (the
+    columns' labels), 5000 points, occupancy at 64^3, seed 0."""
+    return (
+        [round(t, 6) for t in result.get("thresholds", [])] == [round(t, 6) for t in THRESHOLDS]
+        and result.get("n_points") == 5000
+        and (result.get("type") != "occupancy" or result.get("grid_res") == 64)
+        and result.get("seed") == 0
+        and (result.get("train_overlap") or {}).get("shapes", 0) == 0  # never a number on shapes it trained on
+    )
 
 
 def require_result(results: list[dict], model_type: str, checkpoint: str, **where) -> dict:
@@ -111,6 +123,7 @@ COLUMNS = [f"F1@{t:.2f}" for t in THRESHOLDS] + [
     "Chamfer-L2",
     "normal cons.",
     "Mesh R-CNN F1@0.3",
+    "thin_recall",
     "train s",
     "eval s",
 ]
@@ -123,13 +136,14 @@ def table_rows(name: str, result: dict, seconds: float | None) -> list[str]:
     for label, summary in (("model", result["model"]), ("mean-shape baseline", result["mean_shape_baseline"])):
         if summary is None:
             continue
-        cells = [f"{summary['F1@%f' % t]:.1f}" for t in result["thresholds"]]
+        cells = [f"{summary['F1@%f' % t]:.1f}" for t in THRESHOLDS]  # find_result: the stored thresholds are these
         cells += [f"{summary[k]:.3f}" if k in summary else "-" for k in ("IoU_vox32", "IoU_labels")]
         cells += [
             f"{summary['ChamferL2']:.4f}",
             f"{summary['NormalConsistency']:.3f}" if "NormalConsistency" in summary else "-",
         ]
         cells += [f"{summary['MeshRCNN_F1@0.3']:.1f}" if "MeshRCNN_F1@0.3" in summary else "-"]
+        cells += [f"{summary['thin_recall']:.3f}" if "thin_recall" in summary else "-"]
         cells += (
             [f"{seconds:.0f}", f"{result['eval_seconds']:.0f}"]
             if label == "model" and seconds is not None

@@ -11,6 +11,7 @@ read by `ground_truth.py` and cached by `cache.py`; every convention (object fra
 `r2n2.py`'s. The embedded dataset is generated on first use (`procedural.write_dataset`).
 """
 
+import hashlib
 import os
 import shutil
 import sys
@@ -19,7 +20,15 @@ import numpy as np
 import torch
 
 from cache import load_cache
-from dataset_location import DATA_ROOT, EMBEDDED_DATA_ROOT, EMBEDDED_MODELS, Layout, ShapeEntry, detect_layout
+from dataset_location import (
+    DATA_ROOT,
+    EMBEDDED_DATA_ROOT,
+    EMBEDDED_MODELS,
+    Layout,
+    ShapeEntry,
+    detect_layout,
+    generated_without_record,
+)
 from ground_truth import read_shape
 from r2n2 import R2N2_K, DatasetError  # noqa: F401 (DatasetError: what every reader raises, importable from here)
 from splits import load_split, read_splits
@@ -42,6 +51,18 @@ def stale_generator_message(layout: Layout) -> str | None:
     )
 
 
+def write_default_data(root: str) -> None:
+    """Generate the embedded dataset at root. Two processes may do it at once (two trainings
+    started together): the second to finish finds the first one's dataset in place, and uses it."""
+    import procedural
+
+    try:
+        procedural.write_dataset(root, n_models=EMBEDDED_MODELS)
+    except OSError:  # FileExistsError, or ENOTEMPTY from the final rename: another process wrote it
+        if not os.path.isfile(os.path.join(root, "embedded.json")):
+            raise
+
+
 def ensure_data(data_root: str | None) -> Layout:
     """The data root's layout; the embedded dataset is generated on first use, and regenerated
     (saying so) when it was written by another version of the generator or at another size
@@ -49,13 +70,12 @@ def ensure_data(data_root: str | None) -> Layout:
 
     Raises DatasetError if a root given by the user is missing, not an R2N2 layout, or written by
     another version of the generator."""
-    import procedural
 
     root = os.path.abspath(data_root or DATA_ROOT)
     is_default = root == os.path.abspath(EMBEDDED_DATA_ROOT)
     if not os.path.exists(root) and is_default:
         print(f"embedded dataset not found: generating it in {root} (once)", file=sys.stderr)
-        procedural.write_dataset(root, n_models=EMBEDDED_MODELS)
+        write_default_data(root)
     layout = detect_layout(root)
     stale = stale_generator_message(layout)
     resized = is_default and (layout.embedded or {}).get("n_models", EMBEDDED_MODELS) != EMBEDDED_MODELS
@@ -67,11 +87,40 @@ def ensure_data(data_root: str | None) -> Layout:
         )
         print(f"embedded dataset {root} is stale ({why}): regenerating it", file=sys.stderr)
         shutil.rmtree(root)
-        procedural.write_dataset(root, n_models=EMBEDDED_MODELS)
+        write_default_data(root)
         layout = detect_layout(root)
     elif stale:
         raise DatasetError(stale)
+    if generated_without_record(layout):
+        archives = " --layout archives" if layout.kind == "archives" else ""
+        raise DatasetError(
+            f"{root} holds shapes of this project's procedural generator but no record of it (embedded.json / "
+            f".embedded.json): it was written by generator version 3 or older, not by R2N2; regenerate it, e.g. "
+            f"rm -r {root} && python make_dataset.py --root {root}{archives} (with its --n_models, --seed)"
+        )
     return layout
+
+
+def shape_keys(entries: list[ShapeEntry]) -> list[str]:
+    """ "synset/model_id" of each shape, sorted: a split's shapes, as checkpoints record them."""
+    return sorted(f"{e.synset}/{e.model_id}" for e in entries)
+
+
+def data_identity(dataset: "R2N2Dataset") -> dict:
+    """What a split is, as a checkpoint records its training data: the root, the generator's
+    record (None for real data), the split and a digest of its shapes (and views)."""
+    digest = hashlib.sha1()
+    for entry in sorted(dataset.entries, key=lambda e: (e.synset, e.model_id)):
+        digest.update(f"{entry.synset}/{entry.model_id}/{entry.views}\n".encode())
+    generator = dataset.layout.generator
+    return {
+        "root": dataset.layout.root,
+        # the record without its timing, which differs between two writes of the same data
+        "generator": {k: v for k, v in generator.items() if k != "seconds"} if generator else None,
+        "split": dataset.split,
+        "n_shapes": len(dataset.entries),
+        "shapes_digest": digest.hexdigest()[:16],
+    }
 
 
 def describe(layout: Layout, split_source: str, cache: dict | None = None) -> str:

@@ -137,6 +137,32 @@ def detect_layout(data_root: str | None) -> Layout:
     )
 
 
+# Model ids of the procedural generator: md5("embedded-<seed>-<synset>-<index>") (procedural's shape_id,
+# unchanged since its first version). Index 0 exists in every generated folder, so a few indices per
+# seed find one whatever its size.
+GENERATED_ID_SEEDS = range(1000)
+GENERATED_ID_INDICES = range(4)
+
+
+def generated_without_record(layout: Layout) -> bool:
+    """Whether a root that carries no generator record holds shapes of this project's generator:
+    generator versions up to 3 wrote R2N2's archives layout without one, and those files must not
+    be read as real R2N2 data. Checks each synset's model ids against the first ids of seeds
+    0..999 (about 4000 md5s a synset, a few ms)."""
+    if layout.generator is not None or not os.path.isdir(layout.renderings):
+        return False
+    for synset in os.listdir(layout.renderings):
+        folder = os.path.join(layout.renderings, synset)
+        if not os.path.isdir(folder):
+            continue
+        ids = set(os.listdir(folder))
+        for seed in GENERATED_ID_SEEDS:
+            for index in GENERATED_ID_INDICES:
+                if hashlib.md5(f"embedded-{seed}-{synset}-{index}".encode()).hexdigest() in ids:
+                    return True
+    return False
+
+
 def read_json_if_any(path: str) -> dict | None:
     """A small JSON file's content, None when there is no such file (DatasetError if unreadable)."""
     if not os.path.isfile(path):

@@ -18,6 +18,7 @@ interactive index.html (`reports.py`). The numbers are `evaluation.py`'s.
 
 import argparse
 import hashlib
+import json
 import os
 import time
 
@@ -25,7 +26,7 @@ import torch
 
 from checkpoints import best_checkpoint_path, checkpoint_path, file_digest, model_from_checkpoint, run_dir
 from cli import default_device, fail, positive_float, positive_int, probability, resolve_device
-from dataset import R2N2Dataset, collate_batch
+from dataset import R2N2Dataset, collate_batch, shape_keys
 from dataset_location import EMBEDDED_DATA_ROOT
 from evaluation import (
     GT_LABELS,
@@ -40,7 +41,8 @@ from evaluation import (
     summarize_frame_check,
 )
 from frames import describe_frame_check
-from metrics import DEFAULT_THRESHOLDS, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS, compute_sampling_metrics  # noqa: F401 (the course's name)
+from ground_truth import N_SURFACE_POINTS
+from metrics import DEFAULT_THRESHOLDS, EMPTY_PREDICTION, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS, compute_sampling_metrics  # noqa: F401 (the course's name)
 from model import TYPES, ModelError
 from r2n2 import DatasetError
 from reports import write_results, write_run_page, write_visuals
@@ -202,6 +204,11 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
         f"thin_recall: the share of the GT's rod-like cells (legs, rails, spindles) covered, over the "
         f"{summary['thin_recall_samples']} of {result['n_samples']} samples with at least {THIN_MIN_CELLS} of them"
     )
+    if summary["n_empty"]:
+        print(
+            f"{summary['n_empty']} of {result['n_samples']} predictions are empty: each scores F1 0 and the Chamfer of "
+            f"{EMPTY_PREDICTION}, counted in the means"
+        )
     meshrcnn = ", ".join(f"F1@{t:g} {summary[f'MeshRCNN_F1@{t:g}']:.1f}" for t in MESHRCNN_THRESHOLDS)
     print(
         f"Mesh R-CNN's protocol (each GT's longest bounding-box edge scaled to 10): {meshrcnn}, "
@@ -209,6 +216,9 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
     )
     if result["frame_check"]:
         print(describe_frame_check(result["frame_check"][result["frame_check"]["decided_on"]]))
+    overlap = describe_overlap(result["train_overlap"], result["checkpoint"])
+    if overlap:
+        print(overlap)
     print(
         f"wrote {out_dir}/ (metrics.json, per_sample.csv, eval_{args.type}.png, gallery.png, {n_visuals} samples' "
         "PNG/GIFs)"
@@ -225,22 +235,93 @@ def path_slug(path: str) -> str:
 
 def result_folder_name(args: argparse.Namespace, checkpoint_file: str | None, data_root: str) -> str:
     """<type>[_oracle][_<tag>], then whatever differs from the default evaluation (test split,
-    first views, iso 0.5, the run in checkpoints/<type>, the embedded data), so results of
-    different splits, views, levels, checkpoints or data never share a folder."""
+    first views, iso 0.5, 5000 points, the default thresholds, grid 64, seed 0, the run in
+    checkpoints/<type>, the embedded data), so results of different settings, checkpoints or
+    data do not share a folder; `check_result_folder` refuses the few names that could still
+    meet (a --tag spelling another setting)."""
     parts = [args.type + ("_oracle" if args.oracle else "")] + ([args.tag] if args.tag else [])
     parts += [args.split] if args.split != "test" else []
     parts += ["allviews"] if args.views != "first" else []
     parts += [f"iso{args.iso:g}"] if args.iso != 0.5 else []
+    parts += [f"n{args.n_points}"] if args.n_points != 5000 else []
+    parts += (
+        ["t" + "-".join(f"{t:g}" for t in args.thresholds)] if list(args.thresholds) != list(DEFAULT_THRESHOLDS) else []
+    )
+    parts += [f"grid{args.grid_res}"] if args.grid_res != 64 and args.type == "occupancy" else []
+    parts += [f"seed{args.seed}"] if args.seed != 0 else []
     default_checkpoint = os.path.abspath(checkpoint_path(run_dir(args.type), args.type))
     if checkpoint_file and os.path.abspath(checkpoint_file) != default_checkpoint:
-        parts.append(
-            "from-"
-            + path_slug(os.path.dirname(checkpoint_file))
-            + os.path.basename(checkpoint_file)[len(f"checkpoint_{args.type}") : -4]
-        )
+        name = os.path.basename(checkpoint_file)[: -len(".pth")] if checkpoint_file.endswith(".pth") else ""
+        prefix = f"checkpoint_{args.type}"
+        name = name[len(prefix) :] if name.startswith(prefix) else "-" + os.path.basename(checkpoint_file)
+        parts.append("from-" + path_slug(os.path.dirname(checkpoint_file)) + name)
     if os.path.abspath(data_root) != os.path.abspath(EMBEDDED_DATA_ROOT):
         parts.append("on-" + path_slug(data_root))
     return "_".join(parts)
+
+
+# What makes two evaluations' numbers different: a folder holding another value of any of these is not overwritten.
+RESULT_IDENTITY = (
+    "type",
+    "oracle",
+    "checkpoint",
+    "data",
+    "split",
+    "views",
+    "iso",
+    "n_points",
+    "thresholds",
+    "grid_res",
+    "seed",
+)
+
+
+def result_identity(measured: dict) -> dict:
+    """The settings of an evaluation that decide its numbers (`RESULT_IDENTITY`), from metrics.json's fields."""
+    return {k: measured.get(k) for k in RESULT_IDENTITY}
+
+
+def check_result_folder(out_dir: str, measured: dict) -> None:
+    """Refuse (one line) to write into a folder that holds the results of an evaluation with other
+    settings: two different evaluations never overwrite each other. The same evaluation run again
+    (a retrained checkpoint at the same path included) replaces its own results."""
+    path = os.path.join(out_dir, "metrics.json")
+    if not os.path.isfile(path):
+        return
+    try:
+        with open(path) as f:
+            found = result_identity(json.load(f))
+    except (OSError, ValueError):
+        found = None
+    mine = result_identity(measured)
+    if found != mine:
+        differ = [k for k in RESULT_IDENTITY if found is None or found[k] != mine[k]]
+        fail(
+            f"{out_dir} holds the results of another evaluation ({', '.join(differ)} differ): not overwritten; give "
+            "--tag NAME (or another --results_dir) to keep both"
+        )
+
+
+def training_overlap(checkpoint: dict | None, dataset) -> dict | None:
+    """How many of the evaluated shapes the checkpoint trained on ({"shapes": n, "of": m}), from
+    the train shapes it records; None when it records none (the oracle, older checkpoints)."""
+    train = (checkpoint or {}).get("train_shapes")
+    if train is None:
+        return None
+    evaluated = shape_keys(dataset.entries)
+    return {"shapes": len(set(train) & set(evaluated)), "of": len(evaluated)}
+
+
+def describe_overlap(overlap: dict | None, checkpoint: dict | None) -> str | None:
+    """The printout's line about training shapes among the evaluated ones (None: nothing to say)."""
+    if overlap is None:
+        return None if checkpoint is None else "the checkpoint records no training shapes: overlap with them unknown"
+    if overlap["shapes"] == 0:
+        return None
+    return (
+        f"WARNING: {overlap['shapes']} of the {overlap['of']} evaluated shapes are training shapes of this checkpoint: "
+        "these numbers are not held out (metrics.json: train_overlap)"
+    )
 
 
 def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None, dataset) -> dict:
@@ -257,12 +338,22 @@ def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None
         "split": args.split,
         "views": args.views,
         "iso": args.iso,
+        "n_points": args.n_points,
+        "thresholds": list(args.thresholds),
+        "grid_res": args.grid_res,
+        "seed": args.seed,
         "gt_surfaces": GT_LABELS[dataset.surfaces],
+        "train_overlap": training_overlap(checkpoint, dataset),
     }
 
 
 def open_dataset(args) -> R2N2Dataset:
     """The evaluated split, or a one-line exit (also for --vis_ids outside it)."""
+    if args.n_points > N_SURFACE_POINTS:
+        fail(
+            f"--n_points {args.n_points}: the ground truth holds {N_SURFACE_POINTS} surface samples per shape (the "
+            f"cache's), so prediction and GT could not be compared at the same size; use at most {N_SURFACE_POINTS}"
+        )
     try:
         dataset = R2N2Dataset(
             args.data_root, args.split, n_points=args.n_points, views=args.views, seed=args.seed, return_occupancy=True
@@ -282,19 +373,19 @@ def main(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
     name, model, checkpoint_file, checkpoint = load_model_under_test(args)
     dataset = open_dataset(args)
+    run_name = result_folder_name(args, checkpoint_file, dataset.layout.root)
+    out_dir = os.path.join(args.results_dir, run_name)
+    measured = what_was_measured(args, checkpoint_file, checkpoint, dataset)
+    check_result_folder(out_dir, measured)  # before the work: a refused folder costs nothing
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=False, collate_fn=collate_batch)
     predict_fn = make_predictor(args, model)
     rows, frame_report, eval_seconds = score(args, predict_fn, loader, device)
     baseline, baseline_source = score_baseline(args, checkpoint, loader, device)
-
-    run_name = result_folder_name(args, checkpoint_file, dataset.layout.root)
-    out_dir = os.path.join(args.results_dir, run_name)
     os.makedirs(out_dir, exist_ok=True)
     result = {
-        **what_was_measured(args, checkpoint_file, checkpoint, dataset),
+        **measured,
         "mean_shape_from": baseline_source,
         "n_samples": len(rows),
-        "thresholds": args.thresholds,
         "model": average(rows),
         "mean_shape_baseline": baseline,
         "frame_check": frame_report,

@@ -21,8 +21,8 @@ from frames import FRAME_TRANSFORMS, frame_check, transform_points, transform_vo
 from geometry import grid_at_points, sample_meshes, voxels_to_meshes
 from metrics import (
     DEFAULT_THRESHOLDS,
+    chamfer_l2,
     label_iou,
-    masked_mean,
     meshrcnn_metrics,
     nearest_neighbours,
     normal_consistency,
@@ -242,8 +242,7 @@ def evaluate(
         lengths = pred["lengths"]
         dists_pred, idx_pred, dists_gt, idx_gt = nearest_neighbours(pred["points"], points_gt, lengths)
         metrics = precision_recall_f1(dists_pred, dists_gt, lengths, thresholds)
-        chamfer = masked_mean(dists_pred.square(), lengths) + dists_gt.square().mean(1)
-        metrics["ChamferL2"] = torch.where(lengths > 0, chamfer, torch.full_like(chamfer, float("nan")))
+        metrics["ChamferL2"] = chamfer_l2(dists_pred, dists_gt, lengths)  # empty predictions: a penalty, counted
         if pred["voxels"] is not None:
             metrics["IoU_vox32"] = voxel_iou(pred["voxels"] >= iso, batch["voxels"] >= 0.5)
         if pred["normals"] is not None:
@@ -269,9 +268,9 @@ def evaluate(
 
 
 def average(rows: list[dict]) -> dict:
-    """Mean of every metric over samples (NaN entries skipped: thin_recall of a GT with too few
-    rod-like cells, Chamfer of empty predictions), and thin_recall_samples: how many samples
-    thin_recall's mean is over."""
+    """Mean of every metric over samples, with n_empty (the samples predicted empty: F1 0, Chamfer
+    `metrics.EMPTY_PREDICTION`'s penalty, both counted) and thin_recall_samples (how many samples
+    thin_recall's mean is over: NaN entries, GTs with too few rod-like cells, are skipped)."""
     keys = [k for k in rows[0] if k not in ("synset", "model_id", "view", "n_pred_points", "thin_cells")]
     out = {}
     for k in keys:
@@ -279,6 +278,7 @@ def average(rows: list[dict]) -> dict:
         out[k] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
         if k == "thin_recall":
             out["thin_recall_samples"] = int(np.isfinite(values).sum())
+    out["n_empty"] = sum(int(r["n_pred_points"] == 0) for r in rows)
     return out
 
 

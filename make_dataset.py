@@ -77,21 +77,30 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def written_as_asked(root: str, request: dict) -> bool:
-    """Whether `root` already holds the dataset `request` describes, by the current generator."""
+def generator_record(root: str) -> dict | None:
+    """The record this project's generator leaves in a dataset it wrote (embedded.json, or
+    .embedded.json in the archives layout), None when `root` holds none: then this project did
+    not write it (real data, or any other folder) and it is never deleted."""
     from dataset_location import ARCHIVES_GENERATOR_FILE
-    from procedural import GENERATOR_VERSION
 
     for name in ("embedded.json", ARCHIVES_GENERATOR_FILE):
         path = os.path.join(root, name)
         if os.path.isfile(path):
-            with open(path) as f:
-                info = json.load(f)
-            info.setdefault("viewpoints", "r2n2")  # written before the option existed
-            return info.get("generator_version") == GENERATOR_VERSION and all(
-                info.get(k) == v for k, v in request.items()
-            )
-    return False
+            try:
+                with open(path) as f:
+                    info = json.load(f)
+            except (OSError, ValueError):
+                return None
+            return info if isinstance(info, dict) and "generator_version" in info else None
+    return None
+
+
+def written_as_asked(record: dict, request: dict) -> bool:
+    """Whether a generator record describes the dataset `request` asks for, by the current generator."""
+    from procedural import GENERATOR_VERSION
+
+    record = {"viewpoints": "r2n2", **record}  # written before the option existed
+    return record.get("generator_version") == GENERATOR_VERSION and all(record.get(k) == v for k, v in request.items())
 
 
 def main(args: argparse.Namespace) -> None:
@@ -108,8 +117,18 @@ def main(args: argparse.Namespace) -> None:
         "turn": args.turn,
         "viewpoints": args.viewpoints,
     }
+    try:  # the request is checked before anything is kept, replaced or written
+        check_request(request)
+    except (FileExistsError, ValueError) as err:
+        fail(str(err))
     if args.replace_stale and os.path.exists(root):
-        if written_as_asked(root, request):
+        record = generator_record(root)
+        if record is None:
+            fail(
+                f"--replace_stale: {root} was not written by make_dataset.py (it holds no embedded.json or "
+                ".embedded.json), so it is not replaced; remove it yourself or choose another --root"
+            )
+        if written_as_asked(record, request):
             print(f"{root} already holds this dataset, written by the current generator: kept")
             return
         print(f"{root} holds another dataset or one of another generator version: replacing it")
@@ -133,6 +152,13 @@ def main(args: argparse.Namespace) -> None:
     print(
         f"wrote {info['n_models']} models x {info['n_views']} views ({args.layout} layout) to {root} in {seconds:.1f}s"
     )
+
+
+def check_request(request: dict) -> None:
+    """The generator's own check of the flags (`procedural.writer.check_request`), the folder aside."""
+    from procedural import check_request as check
+
+    check(None, **{k: request[k] for k in ("n_models", "n_views", "layout", "holdout", "turn", "viewpoints")})
 
 
 if __name__ == "__main__":

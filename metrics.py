@@ -9,12 +9,20 @@ from pytorch3d.ops import knn_points
 
 DEFAULT_THRESHOLDS = (0.01, 0.02, 0.03, 0.04, 0.05)
 
+# How an empty prediction is scored: as one point at the origin (`nearest_neighbours`). Its
+# Chamfer-L2 is then min_j |g_j|^2 + mean_j |g_j|^2 over the GT samples g (about 0.1 for a shape
+# of diagonal 1, some 50 times a fair prediction's), counted in the mean like any other, so a model
+# that predicts nothing for hard shapes is not rewarded with a better mean.
+EMPTY_PREDICTION = "one point at the origin"
+
 
 @torch.no_grad()
 def nearest_neighbours(pred_points, gt_points, pred_lengths):
     """One knn query each way, shared by every metric (CPU knn is the cost of evaluation).
 
-    Empty predictions (length 0) get a far-away dummy point so knn stays defined.
+    An empty prediction (length 0) is scored as one point at the origin, the centre of the
+    object frame (`EMPTY_PREDICTION`): its distances are those of that point, so its Chamfer is
+    a finite penalty that counts in every mean, and F1 scores it 0 (`precision_recall_f1`).
     Returns dists_pred (B, N) and idx_pred (B, N) into gt, dists_gt (B, M) and idx_gt (B, M)
     into pred, all Euclidean (not squared).
     """
@@ -22,7 +30,7 @@ def nearest_neighbours(pred_points, gt_points, pred_lengths):
     empty = pred_lengths == 0
     if empty.any():
         pred_points = pred_points.clone()
-        pred_points[empty, 0] = 1e6
+        pred_points[empty, 0] = 0.0
     lengths = pred_lengths.clamp_min(1)
     gt_lengths = torch.full((B,), M, dtype=torch.long, device=gt_points.device)
     knn_pred = knn_points(pred_points, gt_points, lengths, gt_lengths, K=1)
@@ -39,6 +47,13 @@ def masked_mean(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Mean of the first lengths[b] entries of each row of values (B, N): (B,); 0 where lengths is 0."""
     valid = torch.arange(values.shape[1], device=values.device)[None] < lengths[:, None]
     return (values * valid).sum(1) / lengths.clamp_min(1)
+
+
+def chamfer_l2(dists_pred: torch.Tensor, dists_gt: torch.Tensor, pred_lengths: torch.Tensor) -> torch.Tensor:
+    """Chamfer-L2 per item from nearest-neighbour distances (B, N), (B, M) (`nearest_neighbours`):
+    mean squared distance each way, summed, as `pytorch3d.loss.chamfer_distance`. An empty
+    prediction is scored by its stand-in point (`EMPTY_PREDICTION`), never skipped."""
+    return masked_mean(dists_pred.square(), pred_lengths.clamp_min(1)) + dists_gt.square().mean(1)
 
 
 def precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds) -> dict:
@@ -130,8 +145,7 @@ def meshrcnn_metrics(dists_pred, dists_gt, pred_lengths, longest_edge_gt) -> dic
     scaled_pred, scaled_gt = dists_pred * scale[:, None], dists_gt * scale[:, None]
     f1 = precision_recall_f1(scaled_pred, scaled_gt, pred_lengths, MESHRCNN_THRESHOLDS)
     metrics = {f"MeshRCNN_F1@{t:g}": f1["F1@%f" % t] for t in MESHRCNN_THRESHOLDS}
-    chamfer = masked_mean(scaled_pred.square(), pred_lengths) + scaled_gt.square().mean(1)
-    metrics["MeshRCNN_ChamferL2"] = torch.where(pred_lengths > 0, chamfer, torch.full_like(chamfer, float("nan")))
+    metrics["MeshRCNN_ChamferL2"] = chamfer_l2(scaled_pred, scaled_gt, pred_lengths)
     return metrics
 
 

@@ -19,12 +19,14 @@ said in one line each and nothing is written.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 
 import numpy as np
 import torch
 
+from atomic_io import atomic_path
 from checkpoints import model_from_checkpoint
 from cli import default_device, fail, positive_int, probability, resolve_device
 from evaluation import ISO_TYPES, predicted_meshes
@@ -94,14 +96,32 @@ def collect_inputs(paths: list[str]) -> list[str]:
 
 
 def read_array(path: str, what: str = "image") -> np.ndarray:
-    """The pixels of an image file; PhotoError (one line) if it cannot be read."""
-    import imageio.v3 as iio
+    """The pixels of an image file as the photo looks: (H, W) grey, (H, W, 2) grey and alpha,
+    (H, W, 3) RGB or (H, W, 4) RGBA, uint8 (uint16 for 16-bit grey); PhotoError (one line) if it
+    cannot be read. A phone's EXIF orientation is applied (the pixels of a portrait JPEG are
+    stored on their side), CMYK and YCbCr are converted to RGB (a CMYK file's fourth channel is
+    black ink, not alpha), a palette image keeps its transparency as alpha, and an animated or
+    multi-page file gives its first frame."""
+    from PIL import Image, ImageOps
 
     try:
-        array = iio.imread(path)
+        with Image.open(path) as opened:
+            opened.seek(0)
+            image = ImageOps.exif_transpose(opened)
+            image.load()
     except Exception as err:
         raise PhotoError(f"cannot read {what} {path}: {type(err).__name__}") from None
-    return array[0] if array.ndim == 4 else array  # animated or multi-page: the first frame
+    transparent = "transparency" in image.info  # a palette's (or grey / RGB PNG's) transparent colour
+    if image.mode in ("P", "PA"):
+        image = image.convert("RGBA" if transparent or image.mode == "PA" else "RGB")
+    elif image.mode in ("L", "RGB") and transparent:
+        image = image.convert("LA" if image.mode == "L" else "RGBA")
+    elif image.mode == "1":
+        image = image.convert("L")
+    elif image.mode not in ("L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L"):
+        image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, 32-bit I / F
+    array = np.asarray(image)
+    return array.astype(np.uint16) if image.mode.startswith("I;16") else array
 
 
 def mask_beside(path: str) -> str | None:
@@ -154,9 +174,12 @@ def load_all(args) -> list[tuple[str, np.ndarray, Photo]]:
     loaded, errors = [], []
     for path, mask_path in zip(inputs, masks):
         try:
-            loaded.append((path, *load_photo(path, mask_path, args.plain)))
+            array, photo = load_photo(path, mask_path, args.plain)
         except PhotoError as err:
             errors.append(str(err))
+            continue
+        # Only what the page shows is kept: a folder of large photos is never held in memory whole.
+        loaded.append((path, thumbnail(array), dataclasses.replace(photo, mask=thumbnail_mask(photo.mask))))
     for line in errors[:-1]:
         print(f"error: {line}", file=sys.stderr)
     if errors:
@@ -177,12 +200,20 @@ def reconstruct(model, image: torch.Tensor, grid_res: int = 64, iso: float = 0.5
 
 
 def output_stems(paths: list[str], out: str, model_type: str) -> list[str]:
-    """out/<name>_<type> for each input; names that two inputs share get the input's position."""
+    """out/<name>_<type> for each input, all different: a name that two inputs share (a.png and
+    a.jpg, or a/x.png and b/x.png) takes a number, _2, _3, ..., skipping any that another input's
+    own name already gives (a_2.png beside two a.png)."""
     names = [os.path.splitext(os.path.basename(p))[0] for p in paths]
-    return [
-        os.path.join(out, f"{name}{f'_{k}' if names.count(name) > 1 else ''}_{model_type}")
-        for k, name in enumerate(names)
-    ]
+    taken = set(names) if len(set(names)) < len(names) else set()
+    stems, used = [], set()
+    for name in names:
+        candidate, k = name, 1
+        while candidate in used or (k > 1 and candidate in taken):
+            k += 1
+            candidate = f"{name}_{k}"
+        used.add(candidate)
+        stems.append(os.path.join(out, f"{candidate}_{model_type}"))
+    return stems
 
 
 def write_prediction(stem: str, prediction: dict, gif: bool) -> list[str]:
@@ -194,13 +225,15 @@ def write_prediction(stem: str, prediction: dict, gif: bool) -> list[str]:
     if "points" in prediction:
         from pytorch3d.structures import Pointclouds
 
-        IO().save_pointcloud(Pointclouds([prediction["points"]]), stem + ".ply")
+        with atomic_path(stem + ".ply", suffix=".ply") as tmp:
+            IO().save_pointcloud(Pointclouds([prediction["points"]]), tmp)
         written = [stem + ".ply"]
         frames = utils_vis.render_points_turntable(prediction["points"]) if gif else None
     else:
         if len(prediction["faces"]) == 0:
             print(f"warning: {stem}: the prediction is empty (no occupancy above --iso); writing an empty mesh")
-        save_obj(stem + ".obj", prediction["verts"], prediction["faces"])
+        with atomic_path(stem + ".obj", suffix=".obj") as tmp:
+            save_obj(tmp, prediction["verts"], prediction["faces"])
         written = [stem + ".obj"]
         frames = utils_vis.render_mesh_turntable(prediction["verts"], prediction["faces"]) if gif else None
     if frames is not None:
@@ -246,6 +279,17 @@ def thumbnail(array: np.ndarray, side: int = 256) -> np.ndarray:
     if scale < 1:
         rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def thumbnail_mask(mask: np.ndarray, side: int = 256) -> np.ndarray:
+    """A mask (H, W) float at most `side` on a side (its coverage and picture for the page)."""
+    import cv2
+
+    scale = min(1.0, side / max(mask.shape[:2]))
+    if scale == 1:
+        return mask
+    size = (round(mask.shape[1] * scale), round(mask.shape[0] * scale))
+    return cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
 
 
 def mask_picture(photo: Photo) -> np.ndarray:

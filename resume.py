@@ -14,22 +14,25 @@ import math
 import os
 import time
 
-from checkpoints import load_checkpoint
+from checkpoints import RunError, load_checkpoint
 from cli import fail
+from dataset_location import DATA_ROOT, EMBEDDED_DATA_ROOT, EMBEDDED_MODELS
 from model import ModelError
 
 
-def existing_run_message(ckpt_path: str, out_dir: str, model_type: str) -> str:
-    """The refusal line for a new run whose folder already holds a checkpoint."""
+def existing_run_message(ckpt_path: str, out_dir: str, model_type: str, files: list[str] | None = None) -> str:
+    """The refusal line for a new run whose folder already holds a run (its checkpoint, or other
+    files of an earlier run: `checkpoints.run_files`)."""
     try:
         found = load_checkpoint(ckpt_path, expected_type=model_type)
         progress = f" at step {found['step']} of {found['args'].get('max_iter', '?')}"
-    except (ModelError, KeyError, TypeError):
+    except (ModelError, KeyError, TypeError, AttributeError):
         progress = ""
+    held = ", ".join(os.path.basename(p) for p in files) if files else os.path.basename(ckpt_path)
+    resume = "resume it with --load_checkpoint, " if os.path.exists(ckpt_path) else ""
     return (
-        f"{out_dir} already holds a {model_type} run ({os.path.basename(ckpt_path)}{progress}): resume it with "
-        "--load_checkpoint, "
-        "start over with --overwrite (it is replaced), or pass another --out_dir"
+        f"{out_dir} already holds a {model_type} run ({held}{progress}): {resume}start over with --overwrite (it is "
+        "replaced), or pass another --out_dir"
     )
 
 
@@ -122,3 +125,56 @@ def stretch_schedule(optimizer, scheduler, max_iter: int, step: int) -> float:
         group["lr"] = scheduler.eta_min + (base_lr - scheduler.eta_min) * (1 + math.cos(math.pi * step / max_iter)) / 2
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
     return optimizer.param_groups[0]["lr"]
+
+
+def stored_data(checkpoint: dict) -> dict:
+    """The training data a checkpoint records (`dataset.data_identity`); older checkpoints
+    recorded the root only."""
+    data = checkpoint.get("data")
+    return {"root": data} if isinstance(data, str) else dict(data or {})
+
+
+def check_resume_data(checkpoint: dict, data_root: str | None, ckpt_path: str) -> None:
+    """Before the data is opened (which could regenerate the embedded data): the resumed run
+    reads the root it trained on, at the size it trained on. Raises RunError naming both."""
+    stored = stored_data(checkpoint)
+    root_now = os.path.abspath(data_root or DATA_ROOT)
+    if stored.get("root") and os.path.abspath(stored["root"]) != root_now:
+        raise RunError(
+            f"{ckpt_path} trained on {stored['root']}, this resume would read {root_now} (R2N2_DATA_ROOT / "
+            "R2N2_EMBEDDED_ROOT?): resume with the run's data, or start a new run"
+        )
+    generator = stored.get("generator") or {}
+    if (
+        root_now == os.path.abspath(EMBEDDED_DATA_ROOT)
+        and generator.get("n_models", EMBEDDED_MODELS) != EMBEDDED_MODELS
+    ):
+        raise RunError(
+            f"{ckpt_path} trained on {generator['n_models']} embedded models, R2N2_EMBEDDED_MODELS asks for "
+            f"{EMBEDDED_MODELS} (which would regenerate the data): resume with R2N2_EMBEDDED_MODELS="
+            f"{generator['n_models']}, or start a new run"
+        )
+
+
+def check_resume_shapes(checkpoint: dict, identity: dict, ckpt_path: str) -> None:
+    """After the train split is opened: it is the one the run trained on (the generator's record
+    and the digest of its shapes). Raises RunError naming both."""
+    stored = stored_data(checkpoint)
+    for key, what in (("generator", "generator record"), ("shapes_digest", "train shapes (digest)")):
+        if key in stored and stored[key] != identity[key]:
+            raise RunError(
+                f"the train split's {what} differs from the one {ckpt_path} trained on ({identity[key]} now, "
+                f"{stored[key]} then): the data changed since; resume on the run's data, or start a new run"
+            )
+
+
+def check_resume_world_size(checkpoint: dict, world_size: int, ckpt_path: str) -> None:
+    """A resumed run keeps its number of processes: the global batch is batch_size x world_size and
+    the step's samples follow from it, so another count would change the batch and replay samples."""
+    stored = checkpoint.get("world_size")
+    if stored is not None and stored != world_size:
+        raise RunError(
+            f"{ckpt_path} trained on {stored} process(es), this resume has {world_size}: the global batch and the "
+            f"samples of each step would change; resume with torchrun --nproc_per_node {stored}"
+            + (" (or without torchrun)" if stored == 1 else "")
+        )

@@ -61,15 +61,42 @@ def generated_splits(layout: Layout) -> dict:
     return splits
 
 
+def check_splits(splits, path: str) -> None:
+    """DatasetError (one line, naming the first bad entry) unless splits is
+    {split: {synset: {model_id: [view indices]}}}."""
+
+    def bad(where: str, expected: str):
+        return DatasetError(
+            f"split file {path} is malformed at {where}: expected {expected} ({{split: {{synset: "
+            "{model_id: [views]}}}})"
+        )
+
+    if not isinstance(splits, dict):
+        raise bad("the top level", "an object of splits")
+    for name, synsets in splits.items():
+        if not isinstance(synsets, dict):
+            raise bad(name, "an object of synsets")
+        for synset, models in synsets.items():
+            if not isinstance(models, dict):
+                raise bad(f"{name}/{synset}", "an object of model ids")
+            for model_id, views in models.items():
+                if not isinstance(views, list) or not all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in views
+                ):
+                    raise bad(f"{name}/{synset}/{model_id}", "a list of view indices")
+
+
 def read_splits(layout: Layout) -> tuple[dict, str]:
     """(splits, where they come from): the data root's splits.json, or the generated split,
     written once to the cache folder (atomically) so it can be inspected and reused."""
     if layout.splits:
         try:
             with open(layout.splits) as f:
-                return json.load(f), layout.splits
+                splits = json.load(f)
         except (OSError, ValueError) as err:
             raise DatasetError(f"cannot read split file {layout.splits}: {err}") from None
+        check_splits(splits, layout.splits)
+        return splits, layout.splits
     path = os.path.join(layout.cache_dir, "generated_splits.json")
     splits = generated_splits(layout)
     os.makedirs(layout.cache_dir, exist_ok=True)

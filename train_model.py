@@ -20,7 +20,19 @@ import os
 
 import torch
 
-from checkpoints import checkpoint_model_args, checkpoint_path, init_voxel_branch, load_checkpoint, run_dir
+from checkpoints import (
+    RunLock,
+    check_resumable,
+    checkpoint_model_args,
+    checkpoint_path,
+    clear_run,
+    init_voxel_branch,
+    load_checkpoint,
+    rebuild_model,
+    run_dir,
+    run_files,
+    run_type_of,
+)
 from cli import (
     check_writable_dir,
     default_device,
@@ -30,10 +42,14 @@ from cli import (
     positive_float,
     positive_int,
 )
-from dataset import DatasetError, R2N2Dataset, collate_batch
+from dataset import DatasetError, R2N2Dataset, collate_batch, data_identity, shape_keys
 from model import TYPES, ModelError, SingleViewto3D, default_model_args
 from monitor import Monitor
 from resume import (
+    RunError,
+    check_resume_data,
+    check_resume_shapes,
+    check_resume_world_size,
     existing_run_message,
     given_flags,
     history_entry,
@@ -217,6 +233,30 @@ def default_num_workers(device: str) -> int:
     return 4 if device.startswith("cuda") else 0
 
 
+def claim_run_folder(args: argparse.Namespace, ckpt_path: str, resuming: bool, is_main: bool) -> None:
+    """Make --out_dir this run's: writable and locked (one training process per folder), not
+    another type's run, and, for a new run, free of an earlier run's files, which --overwrite
+    removes (last, best and step checkpoints, args.json, TensorBoard logs) so nothing of the old
+    run is mistaken for the new one's. Only the main process writes or locks."""
+    if is_main:
+        check_writable_dir(args.out_dir, "--out_dir")
+        try:
+            RunLock(args.out_dir).acquire()  # released when the process exits
+        except RunError as err:
+            fail(str(err))
+    other = run_type_of(args.out_dir)
+    if other not in (None, args.type):
+        fail(f"{args.out_dir} holds a {other} run (args.json): train --type {args.type} into another --out_dir")
+    if resuming:
+        return
+    earlier = run_files(args.out_dir, args.type)
+    if earlier and not args.overwrite:
+        fail(existing_run_message(ckpt_path, args.out_dir, args.type, earlier))
+    if earlier and is_main:
+        removed = clear_run(args.out_dir, args.type)
+        print(f"--overwrite: removed the earlier run's {', '.join(os.path.basename(p) for p in removed)}", flush=True)
+
+
 def prepare_run(args: argparse.Namespace) -> Run:
     """The run the flags ask for: a new one (refused if its folder holds one, unless --overwrite)
     or the one in --out_dir resumed (--load_checkpoint); then the process group under torchrun."""
@@ -232,20 +272,27 @@ def prepare_run(args: argparse.Namespace) -> Run:
     if args.load_checkpoint:
         try:
             checkpoint = load_checkpoint(ckpt_path, expected_type=args.type)
+            check_resumable(checkpoint, ckpt_path)
         except ModelError as err:
             fail(str(err))
         restore_run_flags(args, checkpoint, given, ckpt_path)
         args.max_iter, schedule_note = resume_max_iter(args.max_iter, checkpoint, ckpt_path)
         history = list(checkpoint.get("history", []))
+        try:
+            check_resume_data(checkpoint, args.data_root, ckpt_path)
+        except RunError as err:
+            fail(str(err))
     else:
-        if os.path.exists(ckpt_path) and not args.overwrite:
-            fail(existing_run_message(ckpt_path, args.out_dir, args.type))
         args.max_iter = args.max_iter or DEFAULT_MAX_ITER[args.type]
         args.image_size = args.image_size or DEFAULT_IMAGE_SIZE[args.type]
     history.append(history_entry(checkpoint, given))
+    if checkpoint is not None:
+        try:
+            check_resume_world_size(checkpoint, int(os.environ.get("WORLD_SIZE", "1")), ckpt_path)
+        except RunError as err:
+            fail(str(err))
+    claim_run_folder(args, ckpt_path, resuming=checkpoint is not None, is_main=os.environ.get("RANK", "0") == "0")
     rank, world_size, device = setup_distributed(args)
-    if rank == 0:
-        check_writable_dir(args.out_dir, "--out_dir")
     resumed_step = checkpoint["step"] if checkpoint else None
     return Run(ckpt_path, checkpoint, schedule_note, rank, world_size, device, resumed_step, history)
 
@@ -274,12 +321,13 @@ def make_model(args: argparse.Namespace, run: Run) -> tuple[torch.nn.Module, dic
                 vox_deep_supervision=args.w_aux > 0,
             )
         torch.manual_seed(args.seed)
-        model = SingleViewto3D(pretrained=args.pretrained if checkpoint is None else None, **model_args).to(run.device)
+        if checkpoint is not None:
+            model = rebuild_model(checkpoint, run.ckpt_path).to(run.device)
+        else:
+            model = SingleViewto3D(pretrained=args.pretrained, **model_args).to(run.device)
     except ModelError as err:
         fail(str(err))
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-    elif args.type == "voxmesh":
+    if checkpoint is None and args.type == "voxmesh":
         try:
             note = init_voxel_branch(model, args.init)
         except ModelError as err:
@@ -298,8 +346,11 @@ def build_optimizer(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.max_iter)
     if run.checkpoint is None:
         return optimizer, scheduler, 0
-    optimizer.load_state_dict(run.checkpoint["optimizer"])
-    scheduler.load_state_dict(run.checkpoint["scheduler"])
+    try:
+        optimizer.load_state_dict(run.checkpoint["optimizer"])
+        scheduler.load_state_dict(run.checkpoint["scheduler"])
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        fail(f"{run.ckpt_path}: its optimizer or scheduler state does not fit this model ({err}); start a new run")
     start_step = run.checkpoint["step"]
     note = run.schedule_note
     if note:
@@ -340,6 +391,11 @@ def open_train_split(args: argparse.Namespace, run: Run) -> R2N2Dataset:
         torch.distributed.barrier()
     if isinstance(dataset, str):
         fail(dataset)
+    if run.checkpoint is not None:
+        try:
+            check_resume_shapes(run.checkpoint, data_identity(dataset), run.ckpt_path)
+        except RunError as err:
+            fail(str(err))
     return dataset
 
 
@@ -395,7 +451,15 @@ def main(args: argparse.Namespace) -> dict:
     )
     monitor = make_monitor(args, run, start_step)
     trainer = Trainer(
-        model, optimizer, scheduler, args, run, model_args, mean_train_voxels, dataset.layout.root, monitor
+        model,
+        optimizer,
+        scheduler,
+        args,
+        run,
+        model_args,
+        mean_train_voxels,
+        {**data_identity(dataset), "train_shapes": shape_keys(dataset.entries)},
+        monitor,
     )
     if run.is_main:
         trainer.write_record()

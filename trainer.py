@@ -1,6 +1,6 @@
 """The training loop in named steps: prepare a batch, one optimisation step, validate, checkpoint.
 
-    trainer = Trainer(model, optimizer, scheduler, args, run, model_args, mean_train_voxels, data_root, monitor)
+    trainer = Trainer(model, optimizer, scheduler, args, run, model_args, mean_train_voxels, data, monitor)
     losses = trainer.fit(loader, start_step)
 
 Occupancy Networks' `Trainer` is the model: `train_step` takes a batch and returns the total loss
@@ -20,7 +20,7 @@ import torch
 
 from atomic_io import atomic_torch_save, atomic_write_json
 from augment import AUGMENT_LEVELS, augment_images
-from checkpoints import best_checkpoint_path
+from checkpoints import best_checkpoint_path, step_checkpoint_path
 from cli import fail, resolve_device
 from dataset import batch_to_device
 from monitor import describe_validation
@@ -71,24 +71,12 @@ class Trainer:
     """One run's training loop (see the module docstring)."""
 
     def __init__(
-        self,
-        model,
-        optimizer,
-        scheduler,
-        args,
-        run: Run,
-        model_args: dict,
-        mean_train_voxels,
-        data_root: str,
-        monitor=None,
+        self, model, optimizer, scheduler, args, run: Run, model_args: dict, mean_train_voxels, data: dict, monitor=None
     ):
         self.model, self.optimizer, self.scheduler, self.args, self.run = model, optimizer, scheduler, args, run
-        self.model_args, self.mean_train_voxels, self.data_root, self.monitor = (
-            model_args,
-            mean_train_voxels,
-            data_root,
-            monitor,
-        )
+        # data: the train split (`dataset.data_identity`) with its shapes ("train_shapes", sorted
+        # "synset/model_id"), so an evaluation can tell shapes the model trained on
+        self.model_args, self.mean_train_voxels, self.data, self.monitor = model_args, mean_train_voxels, data, monitor
         self.val_history = list((run.checkpoint or {}).get("val_history", []))
         self.val_seconds = 0.0
 
@@ -131,7 +119,9 @@ class Trainer:
             "step": step,
             "args": vars(self.args),
             "mean_train_voxels": self.mean_train_voxels,
-            "data": self.data_root,
+            "data": {k: v for k, v in self.data.items() if k != "train_shapes"},
+            "train_shapes": self.data.get("train_shapes"),
+            "world_size": self.run.world_size,
             "history": self.run.history,
             "val": self.val_history[-1] if self.val_history else None,
             "best": monitor.best if monitor else None,
@@ -158,7 +148,7 @@ class Trainer:
         state = self.state(step)
         atomic_torch_save(state, run.ckpt_path)
         if self.args.keep_checkpoints:
-            atomic_torch_save(state, run.ckpt_path.replace(".pth", f".step{step:06d}.pth"))
+            atomic_torch_save(state, step_checkpoint_path(run.ckpt_path, step))
         self.write_record()
         run.last_saved = step
 

@@ -25,6 +25,8 @@ from pytorch3d.renderer import (
 )
 from pytorch3d.structures import Meshes, Pointclouds
 
+from atomic_io import atomic_path
+
 PRED_COLOR = (0.95, 0.55, 0.25)  # orange: predictions
 GT_COLOR = (0.35, 0.6, 0.9)  # blue: ground truth
 BACKGROUND = (1.0, 1.0, 1.0)
@@ -151,9 +153,8 @@ def side_by_side(*frame_stacks: np.ndarray) -> np.ndarray:
 def save_gif(path: str, frames: np.ndarray, fps: int = 12) -> str:
     """Write frames (T, H, W, 3) uint8 as a looping GIF, atomically. Returns the path."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp.gif"
-    iio.imwrite(tmp, frames, duration=1000 / fps, loop=0)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".gif") as tmp:
+        iio.imwrite(tmp, frames, duration=1000 / fps, loop=0)
     return path
 
 
@@ -165,7 +166,8 @@ def save_png(path: str, image: np.ndarray, title: str | None = None) -> str:
     if title:
         image = np.concatenate([title_strip(title, image.shape[1]), image], axis=0)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    iio.imwrite(path, image)
+    with atomic_path(path, suffix=".png") as tmp:
+        iio.imwrite(tmp, image)
     return path
 
 
@@ -218,10 +220,9 @@ def plot_curves(path: str, xs, curves: dict, xlabel: str, title: str, ylabel: st
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

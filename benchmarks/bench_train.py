@@ -55,7 +55,7 @@ def make_trainer(model_type: str, args, device) -> Trainer:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=1000)
     run = Run("unused.pth", None, None, 0, 1, device)
-    return Trainer(model, optimizer, scheduler, args, run, {}, None, args.data_root)
+    return Trainer(model, optimizer, scheduler, args, run, {}, None, {"root": args.data_root})
 
 
 def main(args):

@@ -21,6 +21,6 @@ every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's a
 """
 
 from .photos import write_photo_set
-from .writer import GENERATOR_VERSION, write_dataset
+from .writer import GENERATOR_VERSION, check_request, write_dataset
 
-__all__ = ["GENERATOR_VERSION", "write_dataset", "write_photo_set"]
+__all__ = ["GENERATOR_VERSION", "check_request", "write_dataset", "write_photo_set"]

@@ -69,9 +69,10 @@ def make_splits(synsets, per_cat, ids, families, n_views, holdout=()) -> dict:
 
 
 def check_request(
-    root: str, n_models: int, n_views: int, layout: str, holdout, turn: int, viewpoints: str = "r2n2"
+    root: str | None, n_models: int, n_views: int, layout: str, holdout, turn: int, viewpoints: str = "r2n2"
 ) -> None:
-    """ValueError or FileExistsError saying what is wrong with a request, before anything is written."""
+    """ValueError or FileExistsError saying what is wrong with a request, before anything is written
+    (root None: the folder is not checked)."""
     if n_models < 1 or n_views < 1:
         raise ValueError("--n_models and --n_views must be at least 1")
     if layout not in LAYOUTS:
@@ -82,7 +83,7 @@ def check_request(
         raise ValueError(f"--viewpoints must be one of {VIEWPOINTS}, got {viewpoints!r}")
     for family in holdout:
         family_synset(family)  # ValueError naming the known families
-    if os.path.exists(root):
+    if root is not None and os.path.exists(root):
         raise FileExistsError(f"{root} already exists; remove it or choose another --root")
 
 
