@@ -242,13 +242,14 @@ class RunLock:
                     pid = int(pid)
                 except (OSError, ValueError):
                     continue  # being written or removed right now: look again
-                if host != socket.gethostname() or _process_alive(pid):
+                mine = host == socket.gethostname() and pid == os.getpid()  # an earlier run of this process
+                if not mine and (host != socket.gethostname() or _process_alive(pid)):
                     raise RunError(
                         f"{os.path.dirname(self.path) or '.'} is in use by another training process (pid {pid} on "
                         f"{host}); wait for it or use another --out_dir (if no such process runs, remove {self.path})"
                     ) from None
                 try:
-                    os.remove(self.path)  # left by a process that is gone
+                    os.remove(self.path)  # left by a process that is gone (or by this one)
                 except FileNotFoundError:
                     pass
                 continue

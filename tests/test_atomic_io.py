@@ -19,3 +19,14 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
         open(tmp, "w").write("half")
         raise RuntimeError("disk full")
     assert open(path).read().strip() == '{\n "x": 1\n}' and os.listdir(tmp_path) == ["a.json"]
+
+
+def test_temporary_names_are_unique_and_keep_the_suffix(tmp_path):
+    """Two writers of one file (two processes, or threads of one) never share a temporary file,
+    and a writer that picks the format by extension gets it."""
+    path = str(tmp_path / "figure.png")
+    with atomic_path(path, suffix=".png") as first, atomic_path(path, suffix=".png") as second:
+        assert first != second and first.endswith(".png") and second.endswith(".png")
+        for tmp in (first, second):
+            open(tmp, "w").close()
+    assert os.listdir(tmp_path) == ["figure.png"]

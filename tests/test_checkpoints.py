@@ -58,3 +58,47 @@ def test_checkpoints_load_as_weights_only_and_a_pickled_object_is_refused(tiny_c
     torch.save({"model": {}, "model_args": {"type": "vox"}, "extra": NotPlainData()}, tmp_path / "evil.pth")
     with pytest.raises(ModelError, match="holds Python objects besides tensors and plain values.*refused"):
         load_checkpoint(str(tmp_path / "evil.pth"))
+
+
+def test_a_checkpoint_that_cannot_rebuild_its_model_gives_one_reason(tmp_path):
+    """model_args of the wrong kind, weights missing (an older model layout) or of other shapes:
+    a ModelError naming what is wrong, never a traceback from load_state_dict."""
+    import pytest
+
+    from model import ModelError
+
+    model = SingleViewto3D("point", **SMALL)
+    state = model.state_dict()
+    cases = {
+        "args_list.pth": ({"model": state, "model_args": ["point"]}, "not a dict"),
+        "args_kind.pth": (
+            {"model": state, "model_args": {"type": "point", "n_points": "many"}},
+            "cannot build a model",
+        ),
+        "missing.pth": (
+            {"model": {k: v for k, v in state.items() if "mlp.4" not in k}, "model_args": model.model_args},
+            "missing 2 weights",
+        ),
+        "shapes.pth": (
+            {"model": state, "model_args": {**model.model_args, "n_points": 300}},
+            "weights of other shapes",
+        ),
+    }
+    for name, (checkpoint, message) in cases.items():
+        torch.save(checkpoint, tmp_path / name)
+        with pytest.raises(ModelError, match=message):
+            model_from_checkpoint(str(tmp_path / name))
+
+
+def test_old_vox_checkpoints_keep_their_decoder(tmp_path):
+    """A vox checkpoint written before the sub-pixel decoder (no vox_decoder in its model_args)
+    rebuilds the transposed-convolution decoder it was trained with."""
+    from model import DeconvVoxelDecoder
+
+    old = SingleViewto3D("vox", vox_decoder="deconv", vox_channels=(64, 32, 16), image_size=64)
+    model_args = {k: v for k, v in old.model_args.items() if not k.startswith("vox_") or k == "vox_channels"}
+    torch.save({"model": old.state_dict(), "model_args": model_args}, tmp_path / "old.pth")
+    loaded, _ = model_from_checkpoint(str(tmp_path / "old.pth"), "vox")
+    assert isinstance(loaded.decoder, DeconvVoxelDecoder)
+    images = torch.rand(2, 137, 137, 3)
+    torch.testing.assert_close(loaded(images), old.eval()(images))

@@ -13,7 +13,19 @@ from dataset_location import EMBEDDED_DATA_ROOT
 
 def write_result(folder, **fields):
     os.makedirs(folder, exist_ok=True)
-    result = {"type": "vox", "oracle": False, "split": "test", "views": "first", "iso": 0.5, "data": EMBEDDED_DATA_ROOT}
+    result = {
+        "type": "vox",
+        "oracle": False,
+        "split": "test",
+        "views": "first",
+        "iso": 0.5,
+        "data": EMBEDDED_DATA_ROOT,
+        "thresholds": [0.01, 0.02, 0.03, 0.04, 0.05],
+        "n_points": 5000,
+        "grid_res": 64,
+        "seed": 0,
+        "train_overlap": {"shapes": 0, "of": 99},
+    }
     with open(os.path.join(folder, "metrics.json"), "w") as f:
         json.dump({**result, **fields}, f)
 
@@ -28,6 +40,10 @@ def test_only_the_test_split_of_the_collected_checkpoint_counts(tiny_checkpoints
     write_result("output/eval/vox_old", checkpoint_sha256="0" * 16)  # an older checkpoint at the same path
     write_result("output/eval/vox_iso", iso=0.3, checkpoint_sha256=digest)  # another level
     write_result("output/eval/vox_real", data="/elsewhere", checkpoint_sha256=digest)  # other data
+    # other thresholds: the tables' F1@0.01..0.05 headers would label F1@0.1 and 0.2
+    write_result("output/eval/vox_t", thresholds=[0.1, 0.2], checkpoint_sha256=digest)
+    write_result("output/eval/vox_n", n_points=2000, checkpoint_sha256=digest)  # another protocol
+    write_result("output/eval/vox_seen", train_overlap={"shapes": 3, "of": 99}, checkpoint_sha256=digest)  # trained on
     results = collect_results.load_results()
     assert collect_results.find_result(results, "vox", checkpoint) is None
     with pytest.raises(SystemExit):

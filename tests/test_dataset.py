@@ -105,6 +105,7 @@ def test_real_data_with_meshes_reports_how_far_the_placements_disagree(tiny_root
     bounding box (Mesh R-CNN), and the line says how well R2N2's centred grid agrees."""
     root = str(tmp_path / "real")
     shutil.copytree(tiny_root, root, ignore=shutil.ignore_patterns(".cache", "embedded.json"))
+    rename_models_as_real(root)
     ds = R2N2Dataset(root, "test", views="first")
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "voxels: bbox-aligned to the OBJs (the centred grid agrees at IoU" in line and "surfaces: OBJ meshes" in line
@@ -112,6 +113,28 @@ def test_real_data_with_meshes_reports_how_far_the_placements_disagree(tiny_root
     assert (
         torch.isfinite(agreement).all() and (agreement > 0.3).all() and (agreement < 1).any()
     )  # measured: 0.48, 1.0, 0.72
+
+
+def rename_models_as_real(root: str) -> None:
+    """Give a generated course-layout root's models ids that are not the generator's (as real
+    ShapeNet ids are not), in every folder and in splits.json."""
+    import hashlib
+
+    def real_id(model_id: str) -> str:
+        return hashlib.md5(f"real-{model_id}".encode()).hexdigest()
+
+    for top in ("r2n2/ShapeNetRendering", "r2n2/ShapeNetVoxels", "shapenet"):
+        for synset in os.listdir(os.path.join(root, top)):
+            for model_id in os.listdir(os.path.join(root, top, synset)):
+                os.rename(os.path.join(root, top, synset, model_id), os.path.join(root, top, synset, real_id(model_id)))
+    path = os.path.join(root, "splits.json")
+    splits = json.load(open(path))
+    renamed = {
+        name: {synset: {real_id(m): v for m, v in models.items()} for synset, models in part.items()}
+        for name, part in splits.items()
+    }
+    with open(path, "w") as f:
+        json.dump(renamed, f)
 
 
 def set_generator_version(path: str, version: int) -> None:
@@ -154,3 +177,38 @@ def test_the_default_root_regenerates_itself_when_stale(copy_root, monkeypatch, 
     ds = R2N2Dataset(None, "train", quiet=True)
     assert "is stale (generator version 3): regenerating it" in capsys.readouterr().err
     assert ds.layout.generator["generator_version"] == procedural.GENERATOR_VERSION and len(ds.entries) == 3
+
+
+def test_generated_archives_without_a_record_are_not_read_as_real_data(archives_root, tmp_path):
+    """Generator versions up to 3 wrote the archives layout without .embedded.json: their model
+    ids (the generator's) give them away, and they are refused, not read as R2N2's own data."""
+    old = str(tmp_path / "old")
+    shutil.copytree(archives_root, old, ignore=shutil.ignore_patterns(".cache", ".embedded.json"))
+    with pytest.raises(DatasetError, match="shapes of this project's procedural generator but no record"):
+        R2N2Dataset(old, "all", quiet=True)
+    real = str(tmp_path / "real")  # the same files under ids that are not the generator's read as real data
+    shutil.copytree(old, real)
+    for synset in os.listdir(os.path.join(real, "ShapeNetRendering")):
+        for k, model in enumerate(sorted(os.listdir(os.path.join(real, "ShapeNetRendering", synset)))):
+            for top in ("ShapeNetRendering", "ShapeNetVox32"):
+                os.rename(os.path.join(real, top, synset, model), os.path.join(real, top, synset, f"real{k:04d}"))
+    assert R2N2Dataset(real, "all", quiet=True).layout.generator is None
+
+
+def test_two_processes_generating_the_default_root_at_once_both_succeed(copy_root, tmp_path, monkeypatch):
+    """The second writer finds the first one's dataset in place (the final rename fails with
+    ENOTEMPTY or the request with FileExistsError) and uses it instead of crashing."""
+    import dataset
+    import procedural
+
+    root = str(tmp_path / "default")
+
+    def other_process_won(root_, n_models):
+        shutil.copytree(copy_root, root_)  # the other process's dataset lands first
+        raise OSError(39, "Directory not empty")
+
+    monkeypatch.setattr(dataset, "EMBEDDED_DATA_ROOT", root)
+    monkeypatch.setattr(dataset, "DATA_ROOT", root)
+    monkeypatch.setattr(dataset, "EMBEDDED_MODELS", 9)
+    monkeypatch.setattr(procedural, "write_dataset", other_process_won)
+    assert len(R2N2Dataset(None, "train", quiet=True).entries) == 6

@@ -161,3 +161,52 @@ def test_results_of_different_splits_levels_and_checkpoints_never_share_a_folder
         names == {"vox"} and len({json.dumps(r["split"]) + str(r["iso"]) + r["views"] for r in folders.values()}) == 4
     )
     assert len(os.listdir(tmp_path)) == 4  # four folders, none overwritten
+
+
+def test_evaluations_with_other_settings_never_overwrite_each_other(tiny_root, tiny_checkpoints, tmp_path):
+    """--tag val beside --split val, --tag allviews beside --views all: the second is refused
+    before any work, not written over the first; the settings missing from names (--n_points,
+    --thresholds, --seed) name their folders; checkpoints not called checkpoint_<type> keep their
+    own names."""
+    import shutil
+
+    checkpoint = str(tiny_checkpoints / "vox" / "checkpoint_vox.pth")
+    common = ["--type", "vox", "--data_root", tiny_root, "--device", "cpu", "--results_dir", tmp_path]
+    common += ["--no_baseline", "--vis_ids", "--n_points", "300", "--no_frame_check", "--checkpoint", checkpoint]
+    code, _, err = call_main("eval_model", *common, "--tag", "val")
+    assert code == 0, err
+    written = sorted(os.listdir(tmp_path))
+    before = open(tmp_path / written[0] / "metrics.json").read()
+    assert_one_line_error(
+        call_main("eval_model", *common, "--split", "val"), "holds the results of another evaluation (split differ)"
+    )
+    assert open(tmp_path / written[0] / "metrics.json").read() == before and sorted(os.listdir(tmp_path)) == written
+    code, _, err = call_main("eval_model", *common, "--tag", "val")  # the same evaluation again replaces its own
+    assert code == 0, err
+    for extra in (["--thresholds", "0.1", "0.2"], ["--seed", "1"], ["--n_points", "200"]):
+        code, _, err = call_main("eval_model", *common, *extra)
+        assert code == 0, err
+    assert len(os.listdir(tmp_path)) == 5
+    result = json.loads(open(next(tmp_path.glob("*t0.1-0.2*")) / "metrics.json").read())
+    assert result["thresholds"] == [0.1, 0.2] and "F1@0.100000" in result["model"]
+    others = tmp_path / "others"
+    for name in ("model_a.pth", "model_b.pth"):  # two checkpoints in one folder, not named checkpoint_vox
+        shutil.copyfile(checkpoint, tmp_path / name)
+        code, _, err = call_main("eval_model", *common[:-1], tmp_path / name, "--results_dir", others)
+        assert code == 0, err
+    folders = sorted(os.listdir(others))
+    assert len(folders) == 2 and "model_a" in folders[0] and "model_b" in folders[1]
+
+
+def test_training_shapes_among_the_evaluated_ones_are_flagged(tiny_root, tiny_checkpoints, tmp_path):
+    checkpoint = str(tiny_checkpoints / "vox" / "checkpoint_vox.pth")
+    common = ["--type", "vox", "--checkpoint", checkpoint, "--data_root", tiny_root, "--device", "cpu"]
+    common += ["--results_dir", tmp_path, "--no_baseline", "--vis_ids", "--n_points", "300", "--no_frame_check"]
+    code, out, err = call_main("eval_model", *common, "--split", "all")
+    assert code == 0, err
+    assert "WARNING: 6 of the 9 evaluated shapes are training shapes of this checkpoint" in out
+    result = json.loads(open(next(tmp_path.glob("*_all_*")) / "metrics.json").read())
+    assert result["train_overlap"] == {"shapes": 6, "of": 9}
+    code, out, err = call_main("eval_model", *common)
+    assert code == 0 and "WARNING" not in out, err
+    assert_one_line_error(call_main("eval_model", *common, "--n_points", "6000"), "holds 5000 surface samples")

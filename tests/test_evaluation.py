@@ -16,10 +16,10 @@ def test_all_empty_predictions_score_zero_without_crashing():
 
 def test_average_skips_nan_and_oracle_keeps_the_grid():
     rows = [
-        {"synset": "a", "model_id": "m", "view": 0, "n_pred_points": 5, "F1": 50.0, "ChamferL2": float("nan")},
-        {"synset": "a", "model_id": "n", "view": 0, "n_pred_points": 5, "F1": 70.0, "ChamferL2": 0.5},
+        {"synset": "a", "model_id": "m", "view": 0, "n_pred_points": 5, "F1": 50.0, "thin_recall": float("nan")},
+        {"synset": "a", "model_id": "n", "view": 0, "n_pred_points": 0, "F1": 70.0, "thin_recall": 0.5},
     ]
-    assert average(rows) == {"F1": 60.0, "ChamferL2": 0.5}
+    assert average(rows) == {"F1": 60.0, "thin_recall": 0.5, "thin_recall_samples": 1, "n_empty": 1}
     voxels = torch.zeros(1, 32, 32, 32)
     voxels[0, 8:24, 8:24, 8:24] = 1
     pred = predict_gt_voxels({"voxels": voxels}, n_points=100)
@@ -142,3 +142,48 @@ def test_the_mean_shape_baseline_is_the_mean_of_the_training_split(tiny_root):
     mean, source = baseline_voxels(None, tiny_root)
     torch.testing.assert_close(mean, torch.stack(grids).mean(0))
     assert "train split" in source and len(grids) == 6
+
+
+def test_an_empty_prediction_counts_in_the_chamfer_mean_with_its_penalty():
+    """A model that predicts nothing for a hard shape must not get a better mean Chamfer: the
+    empty prediction is scored as one point at the origin (min |g|^2 + mean |g|^2), counted."""
+    from evaluation import evaluate
+
+    gt = plane_points() + torch.tensor([0.0, 0.0, 0.2])  # the plane z = 0.2: |g| >= 0.2 everywhere
+    good = gt + torch.tensor([0.0, 0.0, 0.01])  # sample 0: close; sample 1: nothing
+
+    def predict(batch):
+        return {
+            "points": torch.stack([good, good]),
+            "lengths": torch.tensor([len(gt), 0]),
+            "normals": None,
+            "voxels": None,
+        }
+
+    rows = evaluate(predict, [known_batch(gt)], "cpu", thresholds=(0.05,))
+    squared = gt.square().sum(1)
+    assert rows[1]["n_pred_points"] == 0 and rows[1]["F1@0.050000"] == 0.0
+    assert rows[1]["ChamferL2"] == pytest.approx(float(squared.min() + squared.mean()), rel=1e-5)
+    assert rows[1]["ChamferL2"] > 100 * rows[0]["ChamferL2"] and torch.isfinite(
+        torch.tensor(rows[1]["MeshRCNN_ChamferL2"])
+    )
+    summary = average(rows)
+    assert summary["n_empty"] == 1
+    assert summary["ChamferL2"] == pytest.approx((rows[0]["ChamferL2"] + rows[1]["ChamferL2"]) / 2)
+
+
+def test_thin_recall_by_type_covers_with_the_volume_or_the_surface():
+    """vox covers with its grid, point and mesh types with the cells their points fall in,
+    occupancy with both (a solid thinner than a cell can miss the cell centres)."""
+    from evaluation import covered_cells
+
+    grid = torch.zeros(1, 32, 32, 32)
+    grid[0, 3, 4, 5] = 1.0
+    point = torch.tensor([[[(10 + 0.5) / 32 - 0.5, (4 + 0.5) / 32 - 0.5, (3 + 0.5) / 32 - 0.5]]])  # cell [3, 4, 10]
+    pred = {"voxels": grid, "points": point, "lengths": torch.tensor([1])}
+    volume = covered_cells({**pred, "thin_cover": "volume"}, 0.5)
+    surface = covered_cells({**pred, "thin_cover": "surface"}, 0.5)
+    both = covered_cells({**pred, "thin_cover": "both"}, 0.5)
+    assert volume[0].nonzero().tolist() == [[3, 4, 5]] and surface[0].nonzero().tolist() == [[3, 4, 10]]
+    assert both[0].nonzero().tolist() == [[3, 4, 5], [3, 4, 10]]
+    assert covered_cells({**pred, "voxels": None, "lengths": torch.tensor([0])}, 0.5).sum() == 0  # empty: nothing

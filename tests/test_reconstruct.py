@@ -213,3 +213,38 @@ def test_failure_lines_and_nothing_written(tiny_checkpoints, tmp_path):
     assert code == 2 and len(lines) == 2 and "wall.jpg" in lines[0] and "cannot read image" in lines[1]
     assert "2 images could not be used; nothing was written" in lines[1]
     assert not out.exists()
+
+
+def test_photos_are_read_as_they_look(tmp_path):
+    """A phone JPEG stored on its side with an EXIF orientation, a CMYK JPEG and a palette PNG
+    with a transparent colour are read as a viewer shows them: turned upright, in RGB (no fourth
+    channel taken for alpha), and with the palette's transparency as alpha."""
+    from PIL import Image
+
+    from reconstruct import read_array
+
+    pixels = np.full((20, 40, 3), 250, np.uint8)
+    pixels[:, :8] = 0  # a dark band on the left of the stored pixels
+    stored = Image.fromarray(pixels)
+    exif = stored.getexif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display": the band ends up on top
+    stored.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    upright = read_array(str(tmp_path / "phone.jpg"))
+    assert upright.shape == (40, 20, 3) and upright[:6].mean() < 60 and upright[-20:].mean() > 200
+
+    Image.fromarray(pixels).convert("CMYK").save(tmp_path / "print.jpg", quality=95)
+    cmyk = read_array(str(tmp_path / "print.jpg"))
+    assert cmyk.shape == (20, 40, 3) and cmyk[:, :6].mean() < 60 and cmyk[:, 12:].mean() > 200
+
+    palette = Image.fromarray(pixels).convert("P", palette=Image.Palette.ADAPTIVE, colors=2)
+    background = palette.getpixel((30, 10))  # the light colour's index is made transparent
+    palette.save(tmp_path / "cutout.png", transparency=background)
+    rgba = read_array(str(tmp_path / "cutout.png"))
+    assert rgba.shape == (20, 40, 4) and rgba[:, 30, 3].max() == 0 and rgba[:, 2, 3].min() == 255
+
+
+def test_output_names_never_collide():
+    from reconstruct import output_stems
+
+    stems = output_stems(["x/a.png", "y/a.jpg", "a_2.png", "b.png"], "out", "vox")
+    assert len(set(stems)) == 4 and stems[2] == os.path.join("out", "a_2_vox")

@@ -63,3 +63,20 @@ def test_bad_layouts_name_the_problem(archives_copy, tmp_path):
     shutil.rmtree(os.path.join(archives_copy, "ShapeNetVox32"))
     with pytest.raises(DatasetError, match="extract ShapeNetVox32.tgz"):
         detect_layout(archives_copy)
+
+
+@pytest.mark.parametrize(
+    "content, where",
+    [
+        ([1, 2], "the top level"),
+        ({"train": ["a"]}, "train"),
+        ({"train": {"03001627": ["m"]}}, "train/03001627"),
+        ({"train": {"03001627": {"m": "0 1"}}}, "train/03001627/m"),
+        ({"train": {"03001627": {"m": [0, "1"]}}}, "train/03001627/m"),
+    ],
+)
+def test_a_malformed_split_file_is_refused_in_one_line(archives_copy, content, where):
+    with open(os.path.join(archives_copy, "splits.json"), "w") as f:
+        json.dump(content, f)
+    with pytest.raises(DatasetError, match=f"split file .*splits.json is malformed at {where}: expected"):
+        load_split(detect_layout(archives_copy), "train")

@@ -438,3 +438,110 @@ def test_a_run_resumed_from_an_earlier_checkpoint_logs_each_step_once(small_root
     assert dict(losses)[1] == first[1] and dict(losses)[3] == pytest.approx(
         first[3], rel=1e-5
     )  # resumed exactly, logged once
+
+
+def test_overwrite_clears_the_earlier_run_and_other_types_are_refused(small_root, tmp_path):
+    """--overwrite removes what the earlier run left (best and step checkpoints, TensorBoard
+    events, args.json), so `eval_model --best` can never score the previous run's model; a run
+    folder holding another type's run is refused; --keep_checkpoints works under a folder named
+    like a checkpoint."""
+    out = tmp_path / "runs.pth" / "vox"
+    first = ["--type", "vox", "--max_iter", "2", "--val_freq", "1", "--save_freq", "1", "--keep_checkpoints"]
+    code, _, err = train_in_process(small_root, out, *first)
+    assert code == 0, err
+    names = sorted(os.listdir(out))
+    assert "checkpoint_vox.best.pth" in names and "checkpoint_vox.step000001.pth" in names and "tensorboard" in names
+    events_before = sorted(os.listdir(out / "tensorboard"))
+    code, stdout, err = train_in_process(
+        small_root, out, "--type", "vox", "--max_iter", "1", "--val_freq", "0", "--overwrite"
+    )
+    assert code == 0, err
+    assert "--overwrite: removed the earlier run's" in stdout
+    left = sorted(os.listdir(out))
+    assert "checkpoint_vox.best.pth" not in left and not [n for n in left if ".step" in n]
+    assert not set(os.listdir(out / "tensorboard")) & set(events_before)  # only the new run's events
+    assert_one_line_error(train_in_process(small_root, out, "--type", "point", "--max_iter", "1"), "holds a vox run")
+
+
+def test_a_second_process_cannot_train_into_a_folder_in_use(tiny_root, tmp_path):
+    from checkpoints import LOCK_NAME
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / LOCK_NAME).write_text(f"{sleeper.pid} {os.uname().nodename}")
+        assert_one_line_error(
+            train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "1"),
+            f"in use by another training process (pid {sleeper.pid}",
+        )
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    code, _, err = train_in_process(
+        tiny_root, out, "--type", "vox", "--max_iter", "1"
+    )  # the holder is gone: taken over
+    assert code == 0, err
+
+
+def test_resume_refuses_other_data_another_size_or_another_world_size(tiny_root, tmp_path, monkeypatch):
+    import shutil
+
+    import dataset
+    import resume
+
+    out = tmp_path / "run"
+    code, _, err = train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "1", "--val_freq", "0")
+    assert code == 0, err
+    checkpoint = torch.load(out / "checkpoint_vox.pth", weights_only=True)
+    assert checkpoint["data"]["root"] == tiny_root and checkpoint["world_size"] == 1
+    assert len(checkpoint["train_shapes"]) == checkpoint["data"]["n_shapes"] == 6
+    # The data changed under the run: a shape removed from its split.
+    changed = str(tmp_path / "changed")
+    shutil.copytree(tiny_root, changed, ignore=shutil.ignore_patterns(".cache"))
+    splits = json.load(open(os.path.join(changed, "splits.json")))
+    synset = sorted(splits["train"])[0]
+    splits["train"][synset].pop(sorted(splits["train"][synset])[0])
+    json.dump(splits, open(os.path.join(changed, "splits.json"), "w"))
+    data_args = ["--type", "vox", "--load_checkpoint", "--max_iter", "2", *FAST]
+    assert_one_line_error(
+        call_main("train_model", "--data_root", changed, "--out_dir", out, *data_args),
+        "differs from the run's --data_root",
+    )
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    ckpt = torch.load(moved / "checkpoint_vox.pth", weights_only=True)
+    ckpt["args"]["data_root"] = changed  # as if the run had trained on `changed` before it changed
+    ckpt["data"]["root"] = changed
+    torch.save(ckpt, moved / "checkpoint_vox.pth")
+    assert_one_line_error(
+        call_main("train_model", "--out_dir", moved, *data_args), "train split's train shapes (digest) differs"
+    )
+    # Another size of the default embedded data: refused before anything regenerates it.
+    monkeypatch.setattr(resume, "EMBEDDED_DATA_ROOT", tiny_root)
+    monkeypatch.setattr(resume, "DATA_ROOT", tiny_root)
+    monkeypatch.setattr(resume, "EMBEDDED_MODELS", 30)
+    monkeypatch.setattr(dataset, "write_default_data", lambda root: pytest.fail("the data must not be regenerated"))
+    assert_one_line_error(
+        call_main("train_model", "--out_dir", out, "--data_root", tiny_root, *data_args),
+        "R2N2_EMBEDDED_MODELS asks for 30",
+    )
+    monkeypatch.setattr(resume, "EMBEDDED_MODELS", 9)
+    monkeypatch.setenv("WORLD_SIZE", "2")  # the run trained on one process
+    assert_one_line_error(
+        call_main("train_model", "--out_dir", out, "--data_root", tiny_root, *data_args),
+        "trained on 1 process(es), this resume has 2",
+    )
+
+
+def test_a_checkpoint_without_optimizer_state_is_refused_on_resume(tiny_root, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "1", "--val_freq", "0")
+    assert code == 0, err
+    checkpoint = torch.load(out / "checkpoint_vox.pth", weights_only=True)
+    del checkpoint["optimizer"]
+    torch.save(checkpoint, out / "checkpoint_vox.pth")
+    assert_one_line_error(
+        train_in_process(tiny_root, out, "--type", "vox", "--load_checkpoint", "--max_iter", "2"),
+        "cannot be resumed: it holds no optimizer",
+    )
