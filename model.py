@@ -27,6 +27,14 @@ class ModelError(Exception):
     """A model cannot be built or loaded; the message says why."""
 
 
+def float32(tensor: torch.Tensor):
+    """A block computed in float32 whatever autocast says around it: coordinates, losses and
+    PyTorch3D's ops. Under bf16 autocast (`--amp`) a coordinate keeps 8 bits of mantissa (a
+    vertex of a unit shape moves in steps of ~0.004), and PyTorch3D's CUDA kernels
+    (GatherScatter, sparse mm) take float32 only."""
+    return torch.autocast(device_type=tensor.device.type, enabled=False)
+
+
 def default_model_args(type: str, **overrides) -> dict:
     """The full set of model hyper-parameters for a type, with overrides applied."""
     if type not in TYPES:
@@ -239,7 +247,9 @@ class PointDecoder(nn.Module):
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return 0.5 * torch.tanh(self.mlp(features)).view(-1, self.n_points, 3)
+        hidden = self.mlp[:-1](features)
+        with float32(hidden):  # the coordinate head
+            return 0.5 * torch.tanh(self.mlp[-1](hidden.float())).view(-1, self.n_points, 3)
 
 
 class MeshDecoder(nn.Module):
@@ -262,8 +272,10 @@ class MeshDecoder(nn.Module):
         nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        offsets = self.mlp(features).view(features.shape[0], -1, 3)
-        return self.template[None] + offsets
+        hidden = self.mlp[:-1](features)
+        with float32(hidden):  # the coordinate head
+            offsets = self.mlp[-1](hidden.float()).view(features.shape[0], -1, 3)
+            return self.template[None] + offsets
 
     def to_meshes(self, verts: torch.Tensor):
         """(B, V, 3) vertices -> a pytorch3d Meshes batch."""
@@ -311,11 +323,18 @@ class VoxMeshDecoder(nn.Module):
         cubified mesh when every grid is empty); with return_aux, also the voxel branch's coarse
         logits (see `VoxelDecoder`)."""
         logits, aux = self.voxels(features, feature_map, return_aux=True)
-        meshes = cubify_meshes(torch.sigmoid(logits.detach().float()), self.threshold)
+        with float32(logits):  # cubify, graph convolutions and vertex offsets: coordinates and PyTorch3D ops
+            stages = self.refine(features.float(), torch.sigmoid(logits.detach().float()))
+        return (logits, stages, aux) if return_aux else (logits, stages)
+
+    def refine(self, features: torch.Tensor, voxels: torch.Tensor) -> list:
+        """The refinement stages in float32: (B, 512) features and (B, 32, 32, 32) probabilities ->
+        one Meshes per stage (the cubified mesh alone when every grid is empty)."""
+        meshes = cubify_meshes(voxels, self.threshold)
         if meshes.isempty():
-            return (logits, [meshes], aux) if return_aux else (logits, [meshes])
+            return [meshes]
         verts, edges = meshes.verts_packed(), meshes.edges_packed()
-        image_features = self.project(features.float())[meshes.verts_packed_to_mesh_idx()]  # (V, hidden)
+        image_features = self.project(features)[meshes.verts_packed_to_mesh_idx()]  # (V, hidden)
         stages, vert_features = [], None
         for convs, offset in zip(self.convs, self.offsets):
             x = torch.cat([verts, image_features] + ([vert_features] if vert_features is not None else []), dim=1)
@@ -324,7 +343,7 @@ class VoxMeshDecoder(nn.Module):
             verts = verts + step
             meshes = meshes.offset_verts(step)
             stages.append(meshes)
-        return (logits, stages, aux) if return_aux else (logits, stages)
+        return stages
 
 
 def cubify_meshes(voxels: torch.Tensor, threshold: float = 0.5):
@@ -378,8 +397,9 @@ class FeatureVolume(nn.Module):
 def sample_volume(volume: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Trilinear features of a (B, C, R, R, R) [z, y, x] volume over [-0.5, 0.5]^3 at object-
     frame points (B, P, 3) (x, y, z): (B, P, C). Points outside take the border's value."""
-    grid = 2 * points[:, :, None, None]  # (B, P, 1, 1, 3): grid_sample's last axis is (x, y, z)
-    sampled = F.grid_sample(volume, grid.to(volume.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+    grid = 2 * points[:, :, None, None].float()  # (B, P, 1, 1, 3): grid_sample's last axis is (x, y, z)
+    with float32(volume):  # the query coordinates in float32, not rounded to the volume's bf16 under --amp
+        sampled = F.grid_sample(volume.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
     return sampled[:, :, :, 0, 0].transpose(1, 2)
 
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from losses import chamfer_and_normal_loss, chamfer_loss, smoothness_loss, voxel_terms
+from model import float32
 
 
 class StepBatchSampler(torch.utils.data.Sampler):
@@ -150,7 +151,10 @@ def point_subsets(points: torch.Tensor, normals: torch.Tensor, n: int) -> tuple[
 
 
 def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
-    """Weighted total loss of a batch and the unweighted terms (Mesh R-CNN's MeshLoss style)."""
+    """Weighted total loss of a batch and the unweighted terms (Mesh R-CNN's MeshLoss style).
+
+    The network may run under bf16 autocast (--amp); every loss, its targets and PyTorch3D's ops
+    (knn, sampling, the Laplacian) run in float32 with autocast off (`model.float32`)."""
     from pytorch3d.ops import sample_points_from_meshes
 
     raw_model = model.module if hasattr(model, "module") else model
@@ -158,36 +162,45 @@ def compute_loss(model, batch: dict, args) -> tuple[torch.Tensor, dict]:
     vox_loss = dict(pos_weight=args.pos_weight, w_dice=args.w_dice, w_aux=args.w_aux)
     if args.type == "vox":
         logits, aux = model(images, return_aux=True)
-        return voxel_terms(logits, batch["voxels"], aux, **vox_loss)
+        with float32(images):
+            return voxel_terms(logits.float(), batch["voxels"], [a.float() for a in aux], **vox_loss)
     if args.type in ("point", "mesh", "voxmesh"):
         points_gt, normals_gt = point_subsets(batch["points"], batch["normals"], args.n_points)
     if args.type == "point":
-        chamfer = chamfer_loss(model(images).float(), points_gt)
+        points = model(images)
+        with float32(images):
+            chamfer = chamfer_loss(points.float(), points_gt)
         return args.w_chamfer * chamfer, {"chamfer": chamfer.detach()}
     if args.type == "mesh":
-        meshes = raw_model.decoder.to_meshes(model(images).float())
-        chamfer = chamfer_loss(sample_points_from_meshes(meshes, args.n_points), points_gt)
-        smooth = smoothness_loss(meshes)
+        verts = model(images)
+        with float32(images):
+            meshes = raw_model.decoder.to_meshes(verts.float())
+            chamfer = chamfer_loss(sample_points_from_meshes(meshes, args.n_points), points_gt)
+            smooth = smoothness_loss(meshes)
         return args.w_chamfer * chamfer + args.w_smooth * smooth, {
             "chamfer": chamfer.detach(),
             "smooth": smooth.detach(),
         }
     if args.type == "voxmesh":
         logits, stages, aux = model(images, return_aux=True)
-        total, terms = voxel_terms(logits, batch["voxels"], aux, **vox_loss)
-        if stages[0].isempty():  # no cell above the threshold: no mesh to refine this step
-            # A zero term keeps the refinement's parameters in the graph: DDP requires every
-            # parameter to receive a gradient at every step.
-            return total + 0.0 * sum(p.sum() for p in raw_model.decoder.refinement_parameters()), terms
-        for k, meshes in enumerate(stages):
-            chamfer, normal, edge = mesh_losses(meshes, points_gt, normals_gt, args.n_points)
-            total = total + args.w_chamfer * chamfer + args.w_normal * normal + args.w_edge * edge
-            terms.update({f"chamfer{k}": chamfer.detach(), f"normal{k}": normal.detach(), f"edge{k}": edge.detach()})
+        with float32(images):
+            total, terms = voxel_terms(logits.float(), batch["voxels"], [a.float() for a in aux], **vox_loss)
+            if stages[0].isempty():  # no cell above the threshold: no mesh to refine this step
+                # A zero term keeps the refinement's parameters in the graph: DDP requires every
+                # parameter to receive a gradient at every step.
+                return total + 0.0 * sum(p.sum() for p in raw_model.decoder.refinement_parameters()), terms
+            for k, meshes in enumerate(stages):
+                chamfer, normal, edge = mesh_losses(meshes, points_gt, normals_gt, args.n_points)
+                total = total + args.w_chamfer * chamfer + args.w_normal * normal + args.w_edge * edge
+                terms.update(
+                    {f"chamfer{k}": chamfer.detach(), f"normal{k}": normal.detach(), f"edge{k}": edge.detach()}
+                )
         return total, terms
     if batch.get("occ_points") is not None and batch["occ_points"].shape[1] > 0:
         queries, labels = exact_occupancy_targets(batch["occ_points"], batch["occ_labels"], args.n_queries)
     else:  # data without points.npz: labels read off the 32^3 grid
         queries, labels = occupancy_targets(batch["voxels"], batch["points"], args.n_queries)
-    logits = model(images, queries).float()
-    loss = F.binary_cross_entropy_with_logits(logits, labels)
+    logits = model(images, queries.float())
+    with float32(images):
+        loss = F.binary_cross_entropy_with_logits(logits.float(), labels)
     return loss, {"bce": loss.detach()}

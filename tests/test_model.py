@@ -165,3 +165,22 @@ def test_voxmesh_refinement_starts_at_the_cubified_mesh_and_learns_from_mesh_los
     )
     loss.backward()
     assert model.decoder.offsets[0].weight.grad.abs().sum() > 0
+
+
+def test_coordinate_heads_stay_float32_under_autocast():
+    """Under bf16 autocast (--amp) the network's trunk may run in bf16, but points, vertices and
+    the occupancy decoder's query coordinates are float32: bf16 keeps 8 bits of mantissa, so a
+    vertex of a unit shape would move in steps of ~0.004."""
+    from model import sample_volume
+
+    images = torch.rand(2, 64, 64, 3)
+    for model_type in ("point", "mesh"):
+        model = SingleViewto3D(model_type, **SMALL).eval()
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            assert model(images).dtype == torch.float32, model_type
+    volume = torch.randn(1, 4, 8, 8, 8).to(torch.bfloat16)
+    points = torch.tensor([[[0.1234567, -0.2345678, 0.3456789]]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        sampled = sample_volume(volume, points)
+    exact = sample_volume(volume.float(), points)  # the coordinates are not rounded to bf16 on the way
+    torch.testing.assert_close(sampled.float(), exact)

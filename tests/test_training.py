@@ -3,6 +3,7 @@
 import argparse
 import os
 
+import pytest
 import torch
 
 from training import StepBatchSampler, compute_loss, point_subsets
@@ -112,3 +113,64 @@ def test_ddp_averages_to_the_gradient_of_one_process_at_the_combined_batch(tmp_p
     # CI once failed at 1e-4. A wrong average (a factor of 2) is far above it.
     for name, p in model.named_parameters():
         torch.testing.assert_close(ddp[name], p.grad, rtol=1e-3, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
+
+
+def graph_conv_on_its_compiled_kernel(monkeypatch) -> None:
+    """Make GraphConv call PyTorch3D's compiled GatherScatter on the CPU too, as it does on CUDA:
+    the kernel has a CPU build with the same float32-only check, so a bf16 input fails here as it
+    would on a GPU."""
+    import pytorch3d.ops.graph_conv as graph_conv
+
+    monkeypatch.setattr(
+        graph_conv,
+        "gather_scatter_python",
+        lambda input, edges, directed=False: graph_conv.GatherScatter.apply(input, edges, directed),
+    )
+
+
+def amp_batch(model_type: str) -> dict:
+    torch.manual_seed(0)
+    voxels = torch.zeros(2, 32, 32, 32)
+    voxels[:, 8:24, 8:24, 8:24] = 1.0
+    points = torch.rand(2, 300, 3) - 0.5
+    batch = {
+        "images": torch.rand(2, 64, 64, 3),
+        "voxels": voxels,
+        "points": points,
+        "normals": torch.nn.functional.normalize(torch.randn(2, 300, 3), dim=-1),
+    }
+    if model_type == "occupancy":
+        batch["occ_points"] = torch.rand(2, 400, 3) - 0.5
+        batch["occ_labels"] = batch["occ_points"].abs().max(-1).values < 0.25
+    return batch
+
+
+def flat_gradient(model) -> torch.Tensor:
+    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+
+@pytest.mark.parametrize("model_type", ["vox", "point", "mesh", "occupancy", "voxmesh"])
+def test_amp_steps_keep_losses_coordinates_and_pytorch3d_ops_in_float32(model_type, monkeypatch):
+    """One step of each type under bf16 autocast (--amp) with GraphConv on its compiled
+    float32-only kernel: it runs, the loss and its terms are float32, and the gradient points
+    the way the float32 step's does."""
+    from model import SingleViewto3D
+
+    graph_conv_on_its_compiled_kernel(monkeypatch)
+    args = step_args(model_type)
+    gradients = {}
+    for amp in (False, True):
+        torch.manual_seed(0)
+        model = SingleViewto3D(model_type, image_size=64, n_points=50, ico_level=2, refine_stages=1).eval()
+        if model_type == "voxmesh":  # a cube of cells above the threshold, so there is a mesh to refine
+            with torch.no_grad():
+                model.decoder.voxels.subcells.bias.fill_(0.0)
+                model.decoder.voxels.subcells.weight.fill_(0.0)
+        torch.manual_seed(1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            loss, terms = compute_loss(model, amp_batch(model_type), args)
+        assert loss.dtype == torch.float32 and all(t.dtype == torch.float32 for t in terms.values()), terms
+        loss.backward()
+        gradients[amp] = flat_gradient(model)
+    cosine = torch.nn.functional.cosine_similarity(gradients[False], gradients[True], dim=0)
+    assert cosine > 0.9, float(cosine)
