@@ -377,7 +377,15 @@ def main(args: argparse.Namespace) -> dict:
     out_dir = os.path.join(args.results_dir, run_name)
     measured = what_was_measured(args, checkpoint_file, checkpoint, dataset)
     check_result_folder(out_dir, measured)  # before the work: a refused folder costs nothing
-    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=False, collate_fn=collate_batch)
+    cuda = device.type == "cuda"  # loader workers keep a GPU busy; on the CPU they would take its cores
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=args.batch_size,
+        shuffle=False,
+        collate_fn=collate_batch,
+        num_workers=4 if cuda else 0,
+        pin_memory=cuda,
+    )
     predict_fn = make_predictor(args, model)
     rows, frame_report, eval_seconds = score(args, predict_fn, loader, device)
     baseline, baseline_source = score_baseline(args, checkpoint, loader, device)

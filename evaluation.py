@@ -253,18 +253,29 @@ def evaluate(
             metrics["IoU_labels"] = iou_labels
         metrics["thin_recall"], metrics["thin_cells"] = thin_recall(covered_cells(pred, iso), batch["voxels"] >= 0.5)
         if frame_rows is not None:
-            scores = frame_scores(pred, batch, iso)
-            frame_rows.extend({key: float(values[i]) for key, values in scores.items()} for i in range(len(points_gt)))
+            scores = {key: values.tolist() for key, values in to_cpu(frame_scores(pred, batch, iso)).items()}
+            frame_rows.extend({key: values[i] for key, values in scores.items()} for i in range(len(points_gt)))
+        # One transfer per batch, not one per value: on a GPU each read waits for the device.
+        values = {
+            k: v.tolist() for k, v in to_cpu({**metrics, "n_pred_points": lengths, "view": batch["view"]}).items()
+        }
         for i in range(len(points_gt)):
             row = {
                 "synset": batch["synset"][i],
                 "model_id": batch["model_id"][i],
-                "view": int(batch["view"][i]),
-                "n_pred_points": int(lengths[i]),
+                "view": int(values["view"][i]),
+                "n_pred_points": int(values["n_pred_points"][i]),
             }
-            row.update({k: float(v[i]) for k, v in metrics.items()})
+            row.update({k: float(v[i]) for k, v in values.items() if k not in ("view", "n_pred_points")})
             rows.append(row)
     return rows
+
+
+def to_cpu(tensors: dict) -> dict:
+    """{name: (B,) tensor} on the CPU, stacked into one copy when they share a device."""
+    names = list(tensors)
+    stacked = torch.stack([torch.as_tensor(tensors[k]).double().flatten() for k in names]).cpu()
+    return dict(zip(names, stacked))
 
 
 def average(rows: list[dict]) -> dict:

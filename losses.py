@@ -4,6 +4,8 @@ Conventions: voxels are (B, D, H, W) logits / occupancies in [z, y, x] order; po
 (B, N, 3) in the object frame.
 """
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from pytorch3d.ops import knn_points
@@ -29,10 +31,15 @@ def voxel_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, pos_weight: f
         raise ValueError(
             f"voxels_gt must have the shape of voxels_pred {tuple(voxels_pred.shape)}, got {tuple(voxels_gt.shape)}"
         )
-    weight = (
-        None if pos_weight is None else torch.tensor(pos_weight, dtype=voxels_pred.dtype, device=voxels_pred.device)
-    )
+    weight = None if pos_weight is None else constant(pos_weight, voxels_pred.dtype, voxels_pred.device)
     return F.binary_cross_entropy_with_logits(voxels_pred, voxels_gt.to(voxels_pred.dtype), pos_weight=weight)
+
+
+@functools.cache
+def constant(value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A scalar tensor made once per (value, dtype, device): making it at every step would copy
+    it to the GPU, and wait for the GPU, every step."""
+    return torch.tensor(value, dtype=dtype, device=device)
 
 
 def chamfer_loss(points_pred: torch.Tensor, points_gt: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,10 @@ def existing_run_message(ckpt_path: str, out_dir: str, model_type: str, files: l
         progress = f" at step {found['step']} of {found['args'].get('max_iter', '?')}"
     except (ModelError, KeyError, TypeError, AttributeError):
         progress = ""
-    held = ", ".join(os.path.basename(p) for p in files) if files else os.path.basename(ckpt_path)
+    if os.path.exists(ckpt_path) or not files:
+        held = os.path.basename(ckpt_path)
+    else:  # an earlier run's other files: its best checkpoint, logs, ...
+        held = "files of an earlier run: " + ", ".join(os.path.basename(p) for p in files)
     resume = "resume it with --load_checkpoint, " if os.path.exists(ckpt_path) else ""
     return (
         f"{out_dir} already holds a {model_type} run ({held}{progress}): {resume}start over with --overwrite (it is "
@@ -39,7 +42,18 @@ def existing_run_message(ckpt_path: str, out_dir: str, model_type: str, files: l
 # Flags that do not change what a run computes (how it is watched, where it runs, how fast data
 # arrives) may differ on resume; --max_iter may too, on purpose (`resume_max_iter`). The actions
 # and the run's identity (--type, --out_dir) are not part of the run's record.
-MAY_DIFFER_ON_RESUME = {"max_iter", "num_workers", "log_freq", "save_freq", "keep_checkpoints", "device", "val_freq"}
+MAY_DIFFER_ON_RESUME = {
+    "max_iter",
+    "num_workers",
+    "log_freq",
+    "save_freq",
+    "keep_checkpoints",
+    "device",
+    "val_freq",
+    "profile",
+    "compile",
+    "deterministic",
+}
 NOT_RECORDED = {"type", "out_dir", "load_checkpoint", "overwrite", "init", "pretrained"}
 
 

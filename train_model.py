@@ -57,7 +57,7 @@ from resume import (
     resume_max_iter,
     stretch_schedule,
 )
-from trainer import Run, Trainer, setup_distributed
+from trainer import Run, Trainer, TrainingError, setup_distributed
 from training import StepBatchSampler
 from validation import open_validator
 
@@ -164,9 +164,19 @@ def add_optimisation_flags(parser: argparse.ArgumentParser) -> None:
         help="training steps (default: per type, sized for a 2-core CPU; when resuming, the run's own; a different "
         "value stretches its cosine schedule)",
     )
-    group.add_argument("--batch_size", type=positive_int, default=32)
     group.add_argument(
-        "--num_workers", type=non_negative_int, default=None, help="DataLoader workers (default: 0 on CPU, 4 on CUDA)"
+        "--profile",
+        default="auto",
+        choices=["auto", "cpu", "gpu"],
+        help="defaults sized for a machine (PROFILES: batch, image size, steps, workers, --amp); auto: gpu when "
+        "--device is CUDA, else cpu. Flags given explicitly win",
+    )
+    group.add_argument("--batch_size", type=positive_int, default=None, help="default: the profile's (cpu 32, gpu 64)")
+    group.add_argument(
+        "--num_workers",
+        type=non_negative_int,
+        default=None,
+        help="DataLoader workers (default: the profile's: cpu 0, gpu 4)",
     )
     group.add_argument(
         "--augment",
@@ -182,7 +192,25 @@ def add_optimisation_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--device", default=default_device())
-    group.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    group.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast of the network (losses, coordinates and PyTorch3D's ops stay float32); default: the "
+        "profile's (on for gpu)",
+    )
+    group.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the encoder and the decoders that compile (CUDA: faster steps after a warm-up)",
+    )
+    group.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="CUDA: deterministic kernels where PyTorch has them (no cudnn autotuning); PyTorch3D's atomicAdd "
+        "backward passes stay non-deterministic, so a resumed CUDA run matches an uninterrupted one only closely. "
+        "The CPU is always deterministic",
+    )
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -226,11 +254,45 @@ VAL_FREQ_MIN = 25  # the default --val_freq is max_iter // 10, but at least this
 DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
 DEFAULT_IMAGE_SIZE = {"vox": 64, "point": 64, "mesh": 64, "occupancy": 64, "voxmesh": 64}
 
+# Defaults per machine, for the flags left out. cpu: a 2-core CPU (measured). gpu: one CUDA GPU, the
+# course's setting (R2N2's full 137 px images, batch 64, bf16 autocast, loader workers to keep up);
+# its budgets are a starting point, not measured here (no GPU was available to this project).
+PROFILES = {
+    "cpu": {
+        "batch_size": 32,
+        "num_workers": 0,
+        "amp": False,
+        "max_iter": DEFAULT_MAX_ITER,
+        "image_size": DEFAULT_IMAGE_SIZE,
+    },
+    "gpu": {
+        "batch_size": 64,
+        "num_workers": 4,
+        "amp": True,
+        "max_iter": {"vox": 10000, "point": 10000, "mesh": 10000, "occupancy": 20000, "voxmesh": 5000},
+        "image_size": {t: 137 for t in DEFAULT_IMAGE_SIZE},
+    },
+}
 
-def default_num_workers(device: str) -> int:
-    """DataLoader workers: the cache makes loading cheap, so none on CPU, where they would take
-    cores from the step; 4 on CUDA, to overlap loading with the GPU."""
-    return 4 if device.startswith("cuda") else 0
+
+def profile_name(profile: str, device: str) -> str:
+    """The profile the flags ask for: auto picks gpu for a CUDA device."""
+    return ("gpu" if device.startswith("cuda") else "cpu") if profile == "auto" else profile
+
+
+def apply_profile(args: argparse.Namespace, resuming: bool) -> None:
+    """Fill the flags left out (None) from the profile. A resumed run's computing flags come from
+    its checkpoint instead (`restore_run_flags`); only the loader's workers are the profile's."""
+    profile = PROFILES[profile_name(args.profile, args.device)]
+    if args.num_workers is None:
+        args.num_workers = profile["num_workers"]
+    if resuming:
+        return
+    for flag in ("batch_size", "amp"):
+        if getattr(args, flag) is None:
+            setattr(args, flag, profile[flag])
+    args.max_iter = args.max_iter or profile["max_iter"][args.type]
+    args.image_size = args.image_size or profile["image_size"][args.type]
 
 
 def claim_run_folder(args: argparse.Namespace, ckpt_path: str, resuming: bool, is_main: bool) -> None:
@@ -261,8 +323,6 @@ def prepare_run(args: argparse.Namespace) -> Run:
     """The run the flags ask for: a new one (refused if its folder holds one, unless --overwrite)
     or the one in --out_dir resumed (--load_checkpoint); then the process group under torchrun."""
     args.out_dir = run_dir(args.type, args.out_dir)
-    if args.num_workers is None:
-        args.num_workers = default_num_workers(args.device)
     if args.load_checkpoint and args.overwrite:
         fail("--load_checkpoint resumes the run in --out_dir and --overwrite replaces it: give one of them")
     given = vars(args).pop("given", None)
@@ -282,9 +342,9 @@ def prepare_run(args: argparse.Namespace) -> Run:
             check_resume_data(checkpoint, args.data_root, ckpt_path)
         except RunError as err:
             fail(str(err))
-    else:
-        args.max_iter = args.max_iter or DEFAULT_MAX_ITER[args.type]
-        args.image_size = args.image_size or DEFAULT_IMAGE_SIZE[args.type]
+    apply_profile(args, resuming=checkpoint is not None)
+    if args.val_freq is None:  # about 10 validations a run, whatever its length (every rank knows it)
+        args.val_freq = max(VAL_FREQ_MIN, args.max_iter // 10)
     history.append(history_entry(checkpoint, given))
     if checkpoint is not None:
         try:
@@ -292,9 +352,23 @@ def prepare_run(args: argparse.Namespace) -> Run:
         except RunError as err:
             fail(str(err))
     claim_run_folder(args, ckpt_path, resuming=checkpoint is not None, is_main=os.environ.get("RANK", "0") == "0")
-    rank, world_size, device = setup_distributed(args)
+    rank, world_size, device = setup_distributed(args.device)
     resumed_step = checkpoint["step"] if checkpoint else None
     return Run(ckpt_path, checkpoint, schedule_note, rank, world_size, device, resumed_step, history)
+
+
+def model_args_from_flags(args: argparse.Namespace) -> dict:
+    """The model_args (`model.default_model_args`) a new run's flags ask for."""
+    return default_model_args(
+        args.type,
+        arch=args.arch,
+        image_size=args.image_size,
+        n_points=args.n_points,
+        occ_grid=args.occ_grid,
+        vox_decoder=args.vox_decoder,
+        vox_latent=args.vox_latent,
+        vox_deep_supervision=args.w_aux > 0,
+    )
 
 
 def make_model(args: argparse.Namespace, run: Run) -> tuple[torch.nn.Module, dict]:
@@ -310,16 +384,7 @@ def make_model(args: argparse.Namespace, run: Run) -> tuple[torch.nn.Module, dic
                     f"{args.n_points}"
                 )
         else:
-            model_args = default_model_args(
-                args.type,
-                arch=args.arch,
-                image_size=args.image_size,
-                n_points=args.n_points,
-                occ_grid=args.occ_grid,
-                vox_decoder=args.vox_decoder,
-                vox_latent=args.vox_latent,
-                vox_deep_supervision=args.w_aux > 0,
-            )
+            model_args = model_args_from_flags(args)
         torch.manual_seed(args.seed)
         if checkpoint is not None:
             model = rebuild_model(checkpoint, run.ckpt_path).to(run.device)
@@ -342,7 +407,8 @@ def build_optimizer(
 ) -> tuple[torch.optim.Optimizer, object, int]:
     """Adam with a cosine schedule over the run; restored (and maybe stretched) when resuming.
     Returns (optimizer, scheduler, the step training starts at)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    # Fused Adam on CUDA (one kernel for every parameter); the CPU keeps the default, bit for bit.
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, fused=True if run.device.type == "cuda" else None)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.max_iter)
     if run.checkpoint is None:
         return optimizer, scheduler, 0
@@ -364,11 +430,13 @@ def build_optimizer(
     return optimizer, scheduler, start_step
 
 
-def open_train_split(args: argparse.Namespace, run: Run) -> R2N2Dataset:
+def open_train_split(args: argparse.Namespace, run: Run) -> tuple[R2N2Dataset, tuple]:
     """The train split with every cached surface point (each step draws its own subset:
     `training.compute_loss`). Under torchrun, rank 0 opens it first (generating the embedded data
     and building the cache if needed) while the other ranks wait, so no two processes write the
-    same folder; a bad data root stops every rank with the same one line."""
+    same folder; rank 0 also opens the val split (its cache) before the others go on, so no rank
+    waits in a collective while a cache is built. A bad data root stops every rank with the same
+    one line. Returns the split and (validator or None, what was opened: `open_validator`)."""
 
     def open_split(quiet: bool) -> R2N2Dataset | str:
         try:
@@ -385,8 +453,13 @@ def open_train_split(args: argparse.Namespace, run: Run) -> R2N2Dataset:
             return str(err)
 
     if run.world_size > 1 and not run.is_main:
-        torch.distributed.barrier()  # rank 0 has prepared the data and the cache
+        torch.distributed.barrier()  # rank 0 has prepared the data and both caches
     dataset = open_split(quiet=not run.is_main)
+    validator = (None, "")
+    if run.is_main and not isinstance(dataset, str):  # the val split's cache too, while the others still wait
+        validator = (
+            open_validator(args.data_root, args.type) if args.val_freq > 0 else (None, "no validation (--val_freq 0)")
+        )
     if run.world_size > 1 and run.is_main:
         torch.distributed.barrier()
     if isinstance(dataset, str):
@@ -396,14 +469,15 @@ def open_train_split(args: argparse.Namespace, run: Run) -> R2N2Dataset:
             check_resume_shapes(run.checkpoint, data_identity(dataset), run.ckpt_path)
         except RunError as err:
             fail(str(err))
-    return dataset
+    return dataset, validator
 
 
 def build_loader(
     args: argparse.Namespace, run: Run, start_step: int
-) -> tuple[R2N2Dataset, torch.utils.data.DataLoader]:
-    """The train split and the loader of the batches of steps [start_step, max_iter)."""
-    dataset = open_train_split(args, run)
+) -> tuple[R2N2Dataset, torch.utils.data.DataLoader, tuple]:
+    """The train split, the loader of the batches of steps [start_step, max_iter) and rank 0's
+    validator (`open_train_split`)."""
+    dataset, validator = open_train_split(args, run)
     sampler = StepBatchSampler(
         len(dataset), args.batch_size, args.seed, start_step, args.max_iter, run.rank, run.world_size
     )
@@ -416,40 +490,72 @@ def build_loader(
         persistent_workers=False,
         prefetch_factor=4 if args.num_workers > 0 else None,
     )
-    return dataset, loader
+    return dataset, loader, validator
 
 
-def make_monitor(args: argparse.Namespace, run: Run, start_step: int) -> Monitor | None:
+def make_monitor(args: argparse.Namespace, run: Run, start_step: int, opened_validator: tuple) -> Monitor | None:
     """Rank 0's logs (TensorBoard, validation), None on the other ranks. A resumed run keeps
     its best val score so far."""
     if not run.is_main:
         return None
-    if args.val_freq is None:  # about 10 validations a run, whatever its length
-        args.val_freq = max(VAL_FREQ_MIN, args.max_iter // 10)
-    validator, note = (
-        open_validator(args.data_root, args.type) if args.val_freq > 0 else (None, "no validation (--val_freq 0)")
-    )
+    validator, note = opened_validator
     print(f"{note}" + (f" every {args.val_freq} steps" if validator else ""), flush=True)
     return Monitor(args, args.out_dir, start_step, validator, (run.checkpoint or {}).get("best"))
 
 
+def configure_device(args: argparse.Namespace, run: Run, model: torch.nn.Module) -> torch.nn.Module:
+    """CUDA's speed settings (TF32 matmuls, cudnn autotuning or --deterministic kernels,
+    channels-last weights, --compile); the CPU is left as it is, so CPU results stay bit-identical."""
+    if args.compile:
+        model.encoder.compile()
+        if model.type in ("vox", "point", "occupancy"):  # the others call PyTorch3D ops inside
+            model.decoder.compile()
+    if run.device.type != "cuda":
+        return model
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = not args.deterministic
+    if args.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.deterministic = True
+        torch.use_deterministic_algorithms(True, warn_only=True)  # PyTorch3D's kernels have no deterministic twin
+    for module in model.modules():  # the layout cudnn's fastest kernels want, weights and inputs alike
+        if isinstance(module, torch.nn.Conv2d):
+            module.to(memory_format=torch.channels_last)
+        elif isinstance(module, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)):
+            module.to(memory_format=torch.channels_last_3d)
+    return model
+
+
+def mean_occupancy(voxels: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """The mean of M bool grids (M, D, H, W) as (D, H, W) float, summed chunk by chunk in integers
+    (no M x D x H x W float copy: 4 GB at 30k shapes); equal to voxels.float().mean(0)."""
+    total = torch.zeros(voxels.shape[1:], dtype=torch.int64)
+    for start in range(0, len(voxels), chunk):
+        total += voxels[start : start + chunk].sum(0)
+    return total.float() / len(voxels)
+
+
 def main(args: argparse.Namespace) -> dict:
     run = prepare_run(args)
-    torch.backends.cudnn.benchmark = True
     model, model_args = make_model(args, run)
+    model = configure_device(args, run, model)
     optimizer, scheduler, start_step = build_optimizer(model, args, run)
     if run.world_size > 1:
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[run.device.index] if run.device.type == "cuda" else None
         )
-    dataset, loader = build_loader(args, run, start_step)
+    dataset, loader, validator = build_loader(args, run, start_step)
     # The mean training shape, kept in the checkpoint: evaluation compares the model with it on
-    # any data, also data it was not trained on (see evaluation.baseline_voxels).
+    # any data, also data it was not trained on (see evaluation.baseline_voxels). Only rank 0
+    # writes checkpoints, so only rank 0 computes it.
     resumed = run.checkpoint or {}
-    mean_train_voxels = (
-        resumed["mean_train_voxels"] if "mean_train_voxels" in resumed else dataset.cache["voxels"].float().mean(0)
-    )
-    monitor = make_monitor(args, run, start_step)
+    mean_train_voxels = None
+    if run.is_main:
+        mean_train_voxels = resumed.get("mean_train_voxels")
+        if mean_train_voxels is None:
+            mean_train_voxels = mean_occupancy(dataset.cache["voxels"])
+    monitor = make_monitor(args, run, start_step, validator)
     trainer = Trainer(
         model,
         optimizer,
@@ -465,10 +571,15 @@ def main(args: argparse.Namespace) -> dict:
         trainer.write_record()
         print(
             f"training {args.type} on {run.device} x{run.world_size}: {len(dataset)} train images, "
-            f"steps {start_step}..{args.max_iter}, batch {args.batch_size}",
+            f"steps {start_step}..{args.max_iter}, batch {args.batch_size}" + (", bf16 autocast" if args.amp else ""),
             flush=True,
         )
-    losses = trainer.fit(loader, start_step)
+    try:
+        losses = trainer.fit(loader, start_step)
+    except TrainingError as err:
+        if not run.is_main:  # every rank stops at the same step; rank 0 says why
+            raise SystemExit(2) from None
+        fail(str(err))
     step = start_step + len(losses)
     if run.world_size > 1:
         torch.distributed.barrier()

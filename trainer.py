@@ -12,6 +12,8 @@ it from the flags.
 """
 
 import argparse
+import datetime
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -21,24 +23,47 @@ import torch
 from atomic_io import atomic_torch_save, atomic_write_json
 from augment import AUGMENT_LEVELS, augment_images
 from checkpoints import best_checkpoint_path, step_checkpoint_path
-from cli import fail, resolve_device
+from cli import resolve_device
 from dataset import batch_to_device
 from monitor import describe_validation
 from training import compute_loss, prefetch
 
+# How long a rank waits in a collective before the process group gives up. NCCL's default (10
+# minutes) is shorter than rank 0 building the caches of the real R2N2 data (train and val) while
+# the other ranks wait at the barrier.
+PROCESS_GROUP_TIMEOUT = datetime.timedelta(hours=2)
 
-def setup_distributed(args):
-    """(rank, world_size, device); initialises the process group under torchrun."""
+
+class TrainingError(Exception):
+    """Training cannot go on (a non-finite loss); the message says where it stopped and why."""
+
+
+def setup_distributed(device_name: str):
+    """(rank, world_size, device); initialises the process group under torchrun (NCCL on CUDA,
+    with this rank's device named, gloo on CPU), with a timeout that outlasts cache builds."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    device = resolve_device(args.device)
+    device = resolve_device(device_name)
     if world_size > 1:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         if device.type == "cuda":
             device = torch.device("cuda", local_rank)
             torch.cuda.set_device(device)
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            torch.distributed.init_process_group("nccl", timeout=PROCESS_GROUP_TIMEOUT, device_id=device)
+        else:
+            torch.distributed.init_process_group("gloo", timeout=PROCESS_GROUP_TIMEOUT)
     return rank, world_size, device
+
+
+def agreed_first_bad_step(first_bad: int | None, world_size: int, device) -> int | None:
+    """The first step any rank saw a non-finite loss at (None: none did), agreed by all ranks, so
+    every rank stops together instead of one exiting while the others wait in the next allreduce."""
+    if world_size == 1:
+        return first_bad
+    flag = torch.tensor([float(first_bad) if first_bad is not None else float("inf")], device=device)
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+    value = float(flag.item())
+    return None if value == float("inf") else int(value)
 
 
 @dataclass
@@ -91,21 +116,44 @@ class Trainer:
             batch["images"] = augment_images(batch["images"], batch["masks"], config, generator)
         return batch
 
+    @property
+    def checks_every_step(self) -> bool:
+        """On the CPU a step's loss is checked (and logged) as it comes: reading it costs nothing,
+        and a non-finite one stops the run before its update. On CUDA, reading a value waits for
+        the GPU, so losses are read in one go every --log_freq steps and before every checkpoint
+        and validation (`fit`)."""
+        return self.run.device.type != "cuda"
+
     def train_step(self, batch: dict, step: int) -> tuple[torch.Tensor, dict]:
         """One optimisation step on a prepared batch. Returns the weighted total loss and the
-        unweighted terms; stops with one line on a non-finite loss."""
+        unweighted terms (tensors, not read); on the CPU, raises TrainingError on a non-finite
+        loss before updating the weights."""
         run, args = self.run, self.args
         torch.manual_seed(step_seed(args, step, run))  # point subsets, mesh sampling, occupancy queries
         with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=args.amp):
             loss, terms = compute_loss(self.model, batch, args)
-        if not torch.isfinite(loss):
-            last = f"{run.ckpt_path} (step {run.last_saved})" if run.last_saved is not None else "none written yet"
-            fail(f"non-finite loss {loss.item()} at step {step}; last good checkpoint: {last}. Try a lower --lr")
+        if self.checks_every_step:
+            self.stop_if_non_finite([(step + 1, float(loss))])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.scheduler.step()
         return loss, terms
+
+    def stop_if_non_finite(self, losses: list[tuple[int, float]]) -> None:
+        """Raise TrainingError naming the first step (numbered from 1, as logged) whose loss is
+        not finite, on every rank at once (`agreed_first_bad_step`)."""
+        run = self.run
+        first_bad = next((step for step, loss in losses if not math.isfinite(loss)), None)
+        first_bad = agreed_first_bad_step(first_bad, run.world_size, run.device)
+        if first_bad is None:
+            return
+        value = dict(losses).get(first_bad, float("nan"))
+        value = value if not math.isfinite(value) else "(on another rank)"
+        last = f"{run.ckpt_path} (step {run.last_saved})" if run.last_saved is not None else "none written yet"
+        raise TrainingError(
+            f"non-finite loss {value} at step {first_bad - 1}; last good checkpoint: {last}. Try a lower --lr"
+        )
 
     def state(self, step: int) -> dict:
         """The checkpoint dict of the run at `step`."""
@@ -161,14 +209,43 @@ class Trainer:
             atomic_torch_save(self.state(step), best_checkpoint_path(self.run.ckpt_path))
         return describe_validation(step, scores, self.monitor.best)
 
+    def due(self, step: int) -> bool:
+        """Whether the losses are read (and checked, and logged) after `step`: every step on the
+        CPU; on CUDA every --log_freq steps and before a checkpoint or a validation, the same
+        steps on every rank."""
+        args = self.args
+        return (
+            self.checks_every_step
+            or step % args.log_freq == 0
+            or step % args.save_freq == 0
+            or (args.val_freq > 0 and step % args.val_freq == 0)
+            or step == args.max_iter
+        )
+
+    def read_losses(self, pending: list[tuple]) -> list[tuple]:
+        """The pending steps' losses and terms read in one transfer, checked (`stop_if_non_finite`);
+        each step as (step, loss, {term: value}, lr, seconds, data seconds)."""
+        keys = list(pending[0][2])
+        values = torch.stack(
+            [torch.stack([loss.float(), *(terms[k].float() for k in keys)]) for _, loss, terms, *_ in pending]
+        )
+        rows = values.cpu().tolist()
+        if not self.checks_every_step:
+            self.stop_if_non_finite([(entry[0], row[0]) for entry, row in zip(pending, rows)])
+        return [
+            (step, row[0], dict(zip(keys, row[1:])), lr, seconds, data)
+            for (step, _, _, lr, seconds, data), row in zip(pending, rows)
+        ]
+
     def fit(self, loader, start_step: int) -> list[float]:
         """Steps start_step..max_iter; returns their losses. The time a step waits for its
-        prepared batch is its data time (logged, and in TensorBoard)."""
+        prepared batch is its data time (logged, and in TensorBoard). Raises TrainingError on a
+        non-finite loss (no checkpoint is written after it)."""
         from tqdm import tqdm
 
         args, run = self.args, self.run
         self.model.train()
-        losses, step = [], start_step
+        losses, pending, step = [], [], start_step
         bar = tqdm(
             total=args.max_iter, initial=start_step, desc=f"train {args.type}", unit="step", disable=not run.is_main
         )
@@ -177,21 +254,25 @@ class Trainer:
             ready = time.perf_counter()
             loss, terms = self.train_step(batch, step)
             step += 1
-            losses.append(loss.item())
+            lr = self.scheduler.get_last_lr()[0]
             done = time.perf_counter()
-            step_seconds, data_seconds = done - waited_since, ready - waited_since
+            pending.append((step, loss.detach(), terms, lr, done - waited_since, ready - waited_since))
             if run.is_main:
                 bar.update()
-                line = self.monitor.step(
-                    step,
-                    losses[-1],
-                    {k: v.item() for k, v in terms.items()},
-                    self.scheduler.get_last_lr()[0],
-                    step_seconds,
-                    data_seconds,
+            if not self.due(step):
+                waited_since = time.perf_counter()
+                continue
+            for step_read, loss_read, terms_read, lr_read, seconds, data_seconds in self.read_losses(pending):
+                losses.append(loss_read)
+                line = (
+                    self.monitor.step(step_read, loss_read, terms_read, lr_read, seconds, data_seconds)
+                    if run.is_main
+                    else None
                 )
                 if line:
                     tqdm.write(line)
+            pending = []
+            if run.is_main:
                 if self.monitor.due(step):
                     tqdm.write(self.validate(step))
                 if step % args.save_freq == 0 or step == args.max_iter:

@@ -53,8 +53,11 @@ class Validator:
         start = time.perf_counter()
         model.eval()
         self._first = None
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)  # mesh sampling: the same draws at every validation
+        device = torch.device(device)
+        # Mesh sampling draws on the model's device: seed that generator (and the CPU's) and put
+        # both back afterwards, so training's random stream is the same with or without validation.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(0)
             rows = evaluate(lambda batch: self._predict(model, batch), self.batches, device, DEFAULT_THRESHOLDS)
         model.train()
         summary = average(rows)

@@ -1,12 +1,14 @@
 """Training throughput per type: the real DataLoader vs the same step on a batch already in memory.
 
-    python benchmarks/bench_train.py                       # CPU, every type
-    python benchmarks/bench_train.py --device cuda --amp   # on a GPU, bf16 autocast
+    python benchmarks/bench_train.py                          # CPU, every type at its defaults
+    python benchmarks/bench_train.py --types vox --vox_decoder deconv   # the earlier voxel decoder
+    python benchmarks/bench_train.py --device cuda            # on a GPU: the gpu profile (batch 64, 137 px, bf16)
 
-Not a test: prints images/s and the share of the step spent waiting for data, measured as the
-training log measures it (the wait for the next batch, read, copied to the device and augmented
-ahead in `training.prefetch`'s thread). Settings are train_model.py's defaults (batch 32,
-image_size 64, light augmentation, cache, num_workers 0 on CPU).
+Not a test: prints seconds per step, images/s, the share of the step spent waiting for data,
+measured as the training log measures it (the wait for the next batch, read, copied to the device
+and augmented ahead in `training.prefetch`'s thread), and the step's GFLOP (forward and backward,
+`torch.utils.flop_counter`). Settings are train_model.py's defaults for each type (its profile:
+batch, image size, --amp), or the flags given.
 """
 
 import os
@@ -19,7 +21,7 @@ import torch  # noqa: E402
 
 from dataset import R2N2Dataset, collate_batch  # noqa: E402
 from model import SingleViewto3D  # noqa: E402
-from train_model import default_num_workers, get_args_parser  # noqa: E402
+from train_model import PROFILES, apply_profile, get_args_parser, model_args_from_flags, profile_name  # noqa: E402
 from trainer import Run, Trainer  # noqa: E402
 from training import StepBatchSampler, prefetch  # noqa: E402
 
@@ -49,35 +51,53 @@ def time_steps(trainer, batches, args, device) -> tuple[float, float]:
 
 
 def make_trainer(model_type: str, args, device) -> Trainer:
-    """train_model.py's step (prepare_batch, train_step) on a fresh model, without its logs."""
+    """train_model.py's step (prepare_batch, train_step) on a fresh model built from the flags as
+    train_model.py builds it, without its logs."""
     torch.manual_seed(0)
-    model = SingleViewto3D(model_type, image_size=args.image_size, n_points=args.n_points).to(device).train()
+    model = SingleViewto3D(**model_args_from_flags(args)).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=1000)
     run = Run("unused.pth", None, None, 0, 1, device)
     return Trainer(model, optimizer, scheduler, args, run, {}, None, {"root": args.data_root})
 
 
+def step_gflop(trainer, batch, step: int = 0) -> float:
+    """GFLOP of one training step (forward and backward) on a prepared batch, counted by
+    torch.utils.flop_counter (matrix products and convolutions; PyTorch3D's ops are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        trainer.train_step(batch, step)
+    return counter.get_total_flops() / 1e9
+
+
 def main(args):
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
     dataset = R2N2Dataset(args.data_root, "train", n_points=None, return_meshes=False)  # as train_model.py
-    workers = args.num_workers if args.num_workers is not None else default_num_workers(args.device)
-    steps = args.warmup + args.steps
-    print(
-        f"device {device}{' amp' if args.amp else ''}, batch {args.batch_size}, image_size {args.image_size}, "
-        f"{workers} workers, augment {args.augment}"
+    workers = (
+        args.num_workers if args.num_workers is not None else PROFILES[profile_name("auto", args.device)]["num_workers"]
     )
+    steps = args.warmup + args.steps
+    print(f"device {device}, {workers} workers, augment {args.augment}; each type at train_model.py's defaults")
     columns = (
+        ("batch", 5),
+        ("image", 5),
         ("loader s/step", 14),
         ("in-memory s/step", 17),
         ("waited s/step", 14),
         ("images/s", 9),
         ("data share", 10),
+        ("GFLOP/step", 10),
     )
     print(f"{'type':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
+    given = {k: getattr(args, k) for k in ("batch_size", "image_size", "amp", "max_iter")}
     for model_type in args.types:
         args.type = model_type
+        for key, value in given.items():
+            setattr(args, key, value)
+        apply_profile(args, resuming=False)
         trainer = make_trainer(model_type, args, device)
         loader = torch.utils.data.DataLoader(
             dataset,
@@ -91,8 +111,10 @@ def main(args):
         in_memory, _ = time_steps(trainer, (dict(fixed) for _ in range(steps)), args, device)
         speed = args.batch_size / with_loader
         share = 100 * waited / with_loader
+        gflop = step_gflop(trainer, dict(fixed))
         print(
-            f"{model_type:<10} {with_loader:14.3f} {in_memory:17.3f} {waited:14.3f} {speed:9.1f} {share:9.1f}%",
+            f"{model_type:<10} {args.batch_size:5d} {args.image_size:5d} {with_loader:14.3f} {in_memory:17.3f} "
+            f"{waited:14.3f} {speed:9.1f} {share:9.1f}% {gflop:10.1f}",
             flush=True,
         )
 

@@ -146,7 +146,7 @@ def test_voxmesh_refinement_starts_at_the_cubified_mesh_and_learns_from_mesh_los
     torch.manual_seed(0)
     model = SingleViewto3D("voxmesh", **SMALL, refine_stages=2)  # the default is 1; check the chain of 2
     with torch.no_grad():
-        model.decoder.voxels.layers[-1].bias.fill_(2.0)  # a full grid: cubify has a mesh to refine
+        model.decoder.voxels.subcells.bias.fill_(2.0)  # a full grid: cubify has a mesh to refine
     images = torch.rand(2, 137, 137, 3)
     logits, stages = model(images)
     from model import cubify_meshes
@@ -158,7 +158,9 @@ def test_voxmesh_refinement_starts_at_the_cubified_mesh_and_learns_from_mesh_los
         "points": torch.rand(2, 300, 3) - 0.5,
         "normals": torch.nn.functional.normalize(torch.randn(2, 300, 3), dim=-1),
     }
-    args = SimpleNamespace(type="voxmesh", pos_weight=3.0, w_chamfer=1.0, w_normal=1e-3, w_edge=0.2, n_points=200)
+    args = SimpleNamespace(
+        type="voxmesh", pos_weight=3.0, w_dice=0.0, w_aux=0.0, w_chamfer=1.0, w_normal=1e-3, w_edge=0.2, n_points=200
+    )
     loss, terms = compute_loss(model, batch, args)
     assert {"bce", "chamfer0", "normal0", "edge0", "chamfer1", "normal1", "edge1"} <= set(terms) and torch.isfinite(
         loss

@@ -56,7 +56,7 @@ def test_a_voxmesh_step_with_no_mesh_still_gives_every_parameter_a_gradient():
     torch.manual_seed(0)
     model = SingleViewto3D("voxmesh", image_size=32, refine_stages=1)
     with torch.no_grad():
-        model.decoder.voxels.layers[-1].bias.fill_(-50.0)  # every cell far below the threshold
+        model.decoder.voxels.subcells.bias.fill_(-50.0)  # every cell far below the threshold
     batch = {
         "images": torch.rand(2, 32, 32, 3),
         "voxels": torch.zeros(2, 32, 32, 32),
@@ -113,6 +113,35 @@ def test_ddp_averages_to_the_gradient_of_one_process_at_the_combined_batch(tmp_p
     # CI once failed at 1e-4. A wrong average (a factor of 2) is far above it.
     for name, p in model.named_parameters():
         torch.testing.assert_close(ddp[name], p.grad, rtol=1e-3, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
+
+
+def non_finite_on_one_rank(rank: int, world_size: int, port: int, out: str) -> None:
+    """Rank `rank` of a gloo group checks its losses; only rank 1 saw a NaN (at its 2nd step).
+    Each rank writes what it did: the message it stopped with, or "went on"."""
+    from trainer import Run, Trainer, TrainingError
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world_size)
+    trainer = Trainer.__new__(Trainer)  # the check needs only the run
+    trainer.run = Run("ckpt.pth", None, None, rank, world_size, torch.device("cpu"), last_saved=1)
+    losses = [(1, 0.5), (2, float("nan") if rank == 1 else 0.4), (3, 0.3)]
+    try:
+        trainer.stop_if_non_finite(losses)
+        outcome = "went on"
+    except TrainingError as err:
+        outcome = str(err)
+    with open(f"{out}.{rank}", "w") as f:
+        f.write(outcome)
+    torch.distributed.destroy_process_group()
+
+
+def test_a_non_finite_loss_on_one_rank_stops_every_rank_at_the_same_step(tmp_path):
+    """Under DDP the ranks agree on the first non-finite step, so all stop together (the others
+    would otherwise wait in the next allreduce until the process group times out)."""
+    out = str(tmp_path / "outcome")
+    torch.multiprocessing.spawn(non_finite_on_one_rank, args=(2, 29547, out), nprocs=2, join=True)
+    outcomes = [open(f"{out}.{rank}").read() for rank in range(2)]
+    assert all("non-finite loss" in o and "at step 1;" in o and "(step 1)" in o for o in outcomes), outcomes
 
 
 def graph_conv_on_its_compiled_kernel(monkeypatch) -> None:
