@@ -90,6 +90,7 @@ def main(args):
         ("images/s", 9),
         ("data share", 10),
         ("GFLOP/step", 10),
+        ("peak GiB", 8),
     )
     print(f"{'type':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
     given = {k: getattr(args, k) for k in ("batch_size", "image_size", "amp", "max_iter")}
@@ -106,7 +107,10 @@ def main(args):
             collate_fn=collate_batch,
             pin_memory=device.type == "cuda",
         )
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
         with_loader, waited = time_steps(trainer, prefetch(loader, trainer.prepare_batch, 0), args, device)
+        peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
         fixed = trainer.prepare_batch(next(iter(loader)), 0)
         in_memory, _ = time_steps(trainer, (dict(fixed) for _ in range(steps)), args, device)
         speed = args.batch_size / with_loader
@@ -114,7 +118,7 @@ def main(args):
         gflop = step_gflop(trainer, dict(fixed))
         print(
             f"{model_type:<10} {args.batch_size:5d} {args.image_size:5d} {with_loader:14.3f} {in_memory:17.3f} "
-            f"{waited:14.3f} {speed:9.1f} {share:9.1f}% {gflop:10.1f}",
+            f"{waited:14.3f} {speed:9.1f} {share:9.1f}% {gflop:10.1f} {peak:8.2f}",
             flush=True,
         )
 
