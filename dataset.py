@@ -19,7 +19,6 @@ import sys
 import numpy as np
 import torch
 
-from cache import load_cache
 from dataset_location import (
     DATA_ROOT,
     EMBEDDED_DATA_ROOT,
@@ -29,9 +28,10 @@ from dataset_location import (
     detect_layout,
     generated_without_record,
 )
-from ground_truth import read_shape
-from r2n2 import R2N2_K, DatasetError  # noqa: F401 (DatasetError: what every reader raises, importable from here)
-from splits import load_split, read_splits
+from r2n2.cache import load_cache
+from r2n2.formats import R2N2_K, DatasetError  # noqa: F401 (DatasetError: what every reader raises, importable from here)
+from r2n2.ground_truth import read_shape
+from r2n2.splits import load_split, read_splits
 
 
 def stale_generator_message(layout: Layout) -> str | None:

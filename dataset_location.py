@@ -26,7 +26,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from r2n2 import DatasetError
+from r2n2.formats import DatasetError
 
 REPO_DIR = os.path.dirname(os.path.abspath(__file__))
 

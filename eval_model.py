@@ -24,11 +24,17 @@ import time
 
 import torch
 
-from checkpoints import best_checkpoint_path, checkpoint_path, file_digest, model_from_checkpoint, run_dir
-from cli import default_device, fail, positive_float, positive_int, probability, resolve_device
+from common.cli import default_device, fail, positive_float, positive_int, probability, resolve_device
 from dataset import R2N2Dataset, collate_batch, shape_keys
 from dataset_location import EMBEDDED_DATA_ROOT
-from evaluation import (
+from evaluation.metrics import (  # noqa: F401 (the course's name)
+    DEFAULT_THRESHOLDS,
+    EMPTY_PREDICTION,
+    MESHRCNN_THRESHOLDS,
+    THIN_MIN_CELLS,
+    compute_sampling_metrics,
+)
+from evaluation.protocol import (
     GT_LABELS,
     ISO_TYPES,
     ConstantPredictor,
@@ -40,12 +46,12 @@ from evaluation import (
     predict_gt_voxels,
     summarize_frame_check,
 )
-from frames import describe_frame_check
-from ground_truth import N_SURFACE_POINTS
-from metrics import DEFAULT_THRESHOLDS, EMPTY_PREDICTION, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS, compute_sampling_metrics  # noqa: F401 (the course's name)
+from evaluation.reports import write_results, write_run_page, write_visuals
+from geometry.frames import describe_frame_check
 from model import TYPES, ModelError
-from r2n2 import DatasetError
-from reports import write_results, write_run_page, write_visuals
+from r2n2.formats import DatasetError
+from r2n2.ground_truth import N_SURFACE_POINTS
+from training.checkpoints import best_checkpoint_path, checkpoint_path, file_digest, model_from_checkpoint, run_dir
 
 
 def get_args_parser() -> argparse.ArgumentParser:

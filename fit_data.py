@@ -14,7 +14,7 @@ import time
 import torch
 from tqdm import tqdm
 
-from cli import default_device, fail, non_negative_float, positive_float, positive_int, resolve_device
+from common.cli import default_device, fail, non_negative_float, positive_float, positive_int, resolve_device
 from dataset import DatasetError, R2N2Dataset
 from losses import chamfer_loss, smoothness_loss, voxel_loss
 

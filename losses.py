@@ -1,15 +1,23 @@
-"""Losses for fitting and training 3D predictions. Pure functions, one per loss.
+"""Losses for fitting and training 3D predictions: one pure function per loss, and each type's
+training loss with its targets (`ReconstructionLoss`, Mesh R-CNN's `MeshLoss`).
+
+    loss_fn = ReconstructionLoss(LossConfig("vox", pos_weight=3.0, w_dice=1.0))
+    total, terms = loss_fn(model, batch)       # weighted total, unweighted terms for the logs
 
 Conventions: voxels are (B, D, H, W) logits / occupancies in [z, y, x] order; point clouds are
-(B, N, 3) in the object frame.
+(B, N, 3) in the object frame. The network may run under bf16 autocast (--amp); every loss, its
+targets and PyTorch3D's ops run in float32 with autocast off (`common.precision.float32`).
 """
 
 import functools
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from pytorch3d.ops import knn_points
 from pytorch3d.structures import Meshes
+
+from common.precision import float32
 
 
 def voxel_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, pos_weight: float | None = None) -> torch.Tensor:
@@ -175,3 +183,167 @@ def voxel_terms(
             total = total + w_aux * coarse_loss
             terms[f"coarse{resolution}"] = coarse_loss.detach()
     return total, terms
+
+
+def occupancy_targets(
+    voxels_gt: torch.Tensor, points_gt: torch.Tensor, n_queries: int, generator=None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Query points and 0/1 labels for occupancy training.
+
+    Half the queries are uniform in [-0.5, 0.5]^3, half are surface samples jittered by
+    N(0, 0.03^2) (Occupancy Networks: near-surface samples carry the detail). Labels come from the
+    GT solid, the 32^3 voxel grid, by trilinear interpolation thresholded at 0.5: the same
+    0.5 iso-surface that marching cubes extracts from the GT voxels.
+
+    voxels_gt: (B, D, H, W) [z, y, x]; points_gt: (B, S, 3). Returns (B, P, 3), (B, P).
+    """
+    B = voxels_gt.shape[0]
+    device = voxels_gt.device
+    n_uniform = n_queries // 2
+    uniform = torch.rand(B, n_uniform, 3, device=device, generator=generator) - 0.5
+    pick = torch.randint(points_gt.shape[1], (B, n_queries - n_uniform), device=device, generator=generator)
+    near = torch.gather(points_gt, 1, pick[..., None].expand(-1, -1, 3))
+    near = near + 0.03 * torch.randn(near.shape, device=device, generator=generator)
+    queries = torch.cat([uniform, near], dim=1).clamp(-0.5, 0.5)
+    # grid_sample reads grid (x, y, z) in [-1, 1] against (D, H, W) = (z, y, x); align_corners=False
+    # puts -1 and 1 on the outer faces of the cube, as our voxel centres assume.
+    occupancy = F.grid_sample(voxels_gt[:, None], 2 * queries[:, :, None, None], mode="bilinear", align_corners=False)
+    return queries, (occupancy.view(B, -1) >= 0.5).float()
+
+
+def exact_occupancy_targets(
+    occ_points: torch.Tensor, occ_labels: torch.Tensor, n_queries: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """n_queries of each item's stored exact queries (points.npz: uniform and near-surface
+    points labelled by the true solid), drawn at random. occ_points (B, Q, 3), occ_labels
+    (B, Q) bool -> (B, n_queries, 3), (B, n_queries) float."""
+    B, Q, _ = occ_points.shape
+    pick = torch.randint(Q, (B, n_queries), device=occ_points.device)
+    queries = torch.gather(occ_points, 1, pick[..., None].expand(-1, -1, 3))
+    return queries, torch.gather(occ_labels, 1, pick).float()
+
+
+def mesh_losses(meshes, points_gt: torch.Tensor, normals_gt: torch.Tensor, n_points: int) -> tuple[torch.Tensor, ...]:
+    """Mesh R-CNN's mesh losses of a Meshes batch against GT surface samples (B, S, 3) with
+    normals: Chamfer and normal (`losses.chamfer_and_normal_loss`, on n_points sampled from each
+    mesh) and edge (mean squared edge length, PyTorch3D's). Empty meshes are left out; all three
+    are 0 when every mesh is empty."""
+    from pytorch3d.loss import mesh_edge_loss
+    from pytorch3d.ops import sample_points_from_meshes
+
+    nonempty = [i for i, faces in enumerate(meshes.faces_list()) if len(faces)]
+    if not nonempty:
+        zero = points_gt.new_zeros(())
+        return zero, zero, zero
+    meshes = meshes[nonempty]
+    points, normals = sample_points_from_meshes(meshes, n_points, return_normals=True)
+    chamfer, normal = chamfer_and_normal_loss(points, normals, points_gt[nonempty], normals_gt[nonempty])
+    return chamfer, normal, mesh_edge_loss(meshes)
+
+
+def point_subsets(points: torch.Tensor, normals: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A new random subset of n of each item's S surface samples (without replacement), and
+    their normals: (B, S, 3) -> (B, n, 3). Drawn from the global generator, which train_model.py
+    seeds by (seed, step): every step of every epoch sees other points, and a resumed run draws
+    the ones an uninterrupted run would."""
+    B, S, _ = points.shape
+    if S <= n:
+        return points, normals
+    pick = torch.rand(B, S, device=points.device).argsort(dim=1)[:, :n, None].expand(-1, -1, 3)
+    return torch.gather(points, 1, pick), torch.gather(normals, 1, pick)
+
+
+@dataclass
+class LossConfig:
+    """What a type's training loss weighs and samples (train_model.py's loss flags).
+
+    n_points: surface samples per Chamfer term (a new random subset of the GT's each step);
+    n_queries: occupancy queries per image; w_*: each term's weight; pos_weight: the voxel BCE's
+    weight of occupied cells; w_dice: the soft Dice term beside it; w_aux: deep supervision."""
+
+    type: str
+    n_points: int = 1000
+    n_queries: int = 1024
+    w_chamfer: float = 1.0
+    w_smooth: float = 0.1
+    w_normal: float = 1e-3
+    w_edge: float = 0.2
+    pos_weight: float = 3.0
+    w_dice: float = 0.0
+    w_aux: float = 0.0
+
+
+class ReconstructionLoss:
+    """Each type's training loss with its targets, as Mesh R-CNN's MeshLoss: called on a model and
+    a batch, it returns the weighted total and the unweighted terms (detached, for the logs).
+
+    vox: BCE (+ Dice, + the same at 8^3 and 16^3); point: Chamfer; mesh: Chamfer + Laplacian
+    smoothing; voxmesh: the voxel terms + each stage's Chamfer, normal and edge terms; occupancy:
+    BCE at queries (points.npz's exact labels, or read off the voxels). Random draws (point
+    subsets, mesh samples, queries) come from the global generator, which the trainer seeds by
+    step."""
+
+    def __init__(self, config: LossConfig):
+        self.config = config
+
+    def __call__(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
+        return getattr(self, f"_{self.config.type}")(model, batch)
+
+    def _voxel_terms(self, logits, aux, voxels_gt) -> tuple[torch.Tensor, dict]:
+        c = self.config
+        return voxel_terms(logits.float(), voxels_gt, [a.float() for a in aux], c.pos_weight, c.w_dice, c.w_aux)
+
+    def _vox(self, model, batch):
+        logits, aux = model(batch["images"], return_aux=True)
+        with float32(logits):
+            return self._voxel_terms(logits, aux, batch["voxels"])
+
+    def _point(self, model, batch):
+        points_gt, _ = point_subsets(batch["points"], batch["normals"], self.config.n_points)
+        points = model(batch["images"])
+        with float32(points):
+            chamfer = chamfer_loss(points.float(), points_gt)
+        return self.config.w_chamfer * chamfer, {"chamfer": chamfer.detach()}
+
+    def _mesh(self, model, batch):
+        from pytorch3d.ops import sample_points_from_meshes
+
+        c = self.config
+        points_gt, _ = point_subsets(batch["points"], batch["normals"], c.n_points)
+        verts = model(batch["images"])
+        raw_model = model.module if hasattr(model, "module") else model  # DDP's wrapped model
+        with float32(verts):
+            meshes = raw_model.decoder.to_meshes(verts.float())
+            chamfer = chamfer_loss(sample_points_from_meshes(meshes, c.n_points), points_gt)
+            smooth = smoothness_loss(meshes)
+        return c.w_chamfer * chamfer + c.w_smooth * smooth, {"chamfer": chamfer.detach(), "smooth": smooth.detach()}
+
+    def _voxmesh(self, model, batch):
+        c = self.config
+        points_gt, normals_gt = point_subsets(batch["points"], batch["normals"], c.n_points)
+        logits, stages, aux = model(batch["images"], return_aux=True)
+        raw_model = model.module if hasattr(model, "module") else model
+        with float32(logits):
+            total, terms = self._voxel_terms(logits, aux, batch["voxels"])
+            if stages[0].isempty():  # no cell above the threshold: no mesh to refine this step
+                # A zero term keeps the refinement's parameters in the graph: DDP requires every
+                # parameter to receive a gradient at every step.
+                return total + 0.0 * sum(p.sum() for p in raw_model.decoder.refinement_parameters()), terms
+            for k, meshes in enumerate(stages):
+                chamfer, normal, edge = mesh_losses(meshes, points_gt, normals_gt, c.n_points)
+                total = total + c.w_chamfer * chamfer + c.w_normal * normal + c.w_edge * edge
+                terms.update(
+                    {f"chamfer{k}": chamfer.detach(), f"normal{k}": normal.detach(), f"edge{k}": edge.detach()}
+                )
+        return total, terms
+
+    def _occupancy(self, model, batch):
+        n_queries = self.config.n_queries
+        if batch.get("occ_points") is not None and batch["occ_points"].shape[1] > 0:
+            queries, labels = exact_occupancy_targets(batch["occ_points"], batch["occ_labels"], n_queries)
+        else:  # data without points.npz: labels read off the 32^3 grid
+            queries, labels = occupancy_targets(batch["voxels"], batch["points"], n_queries)
+        logits = model(batch["images"], queries.float())
+        with float32(logits):
+            loss = F.binary_cross_entropy_with_logits(logits.float(), labels)
+        return loss, {"bce": loss.detach()}

@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 
-from cli import fail, positive_int
+from common.cli import fail, positive_int
 from procedural import write_dataset
 
 

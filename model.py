@@ -18,6 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
+from common.precision import float32
+
 TYPES = ("vox", "point", "mesh", "occupancy", "voxmesh")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -25,14 +27,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 class ModelError(Exception):
     """A model cannot be built or loaded; the message says why."""
-
-
-def float32(tensor: torch.Tensor):
-    """A block computed in float32 whatever autocast says around it: coordinates, losses and
-    PyTorch3D's ops. Under bf16 autocast (`--amp`) a coordinate keeps 8 bits of mantissa (a
-    vertex of a unit shape moves in steps of ~0.004), and PyTorch3D's CUDA kernels
-    (GatherScatter, sparse mm) take float32 only."""
-    return torch.autocast(device_type=tensor.device.type, enabled=False)
 
 
 def default_model_args(type: str, **overrides) -> dict:
@@ -501,7 +495,7 @@ class SingleViewto3D(nn.Module):
         grid over [-0.5, 0.5]^3: (B, R, R, R), [z, y, x]. Above 32^3 the grid is refined coarse to
         fine (`geometry.refine_grid`, Occupancy Networks' MISE): the network is queried only
         near the iso-surface at `iso`. Queries go in chunks of `chunk` points per image."""
-        from geometry import grid_centres, refine_grid
+        from geometry.grids import grid_centres, refine_grid
 
         features = self.encoder(images)
         volume = self.decoder.volume(features) if self.decoder.volume is not None else None

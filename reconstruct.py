@@ -26,16 +26,13 @@ import sys
 import numpy as np
 import torch
 
-from atomic_io import atomic_path
-from checkpoints import model_from_checkpoint
-from cli import default_device, fail, positive_int, probability, resolve_device
-from evaluation import ISO_TYPES, predicted_meshes
-from images import prepare_image
+from common.atomic_io import atomic_path
+from common.cli import default_device, fail, positive_int, probability, resolve_device
+from evaluation.protocol import ISO_TYPES, predicted_meshes
 from model import ModelError
-from photo import Photo, PhotoError, mask_from_image, prepare_photo
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-MASK_SUFFIX = "_mask"  # photo.jpg's mask may lie beside it as photo_mask.png
+from photos.files import IMAGE_EXTENSIONS, is_mask_file, load_photo, mask_beside
+from photos.prepare import Photo, PhotoError
+from training.checkpoints import model_from_checkpoint
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -70,10 +67,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def is_mask_file(path: str) -> bool:
-    return os.path.splitext(os.path.basename(path))[0].endswith(MASK_SUFFIX)
-
-
 def collect_inputs(paths: list[str]) -> list[str]:
     """The image files named or inside the folders named (sorted, not recursive; files named
     <name>_mask.* inside a folder are masks, not inputs), each once, in order."""
@@ -93,62 +86,6 @@ def collect_inputs(paths: list[str]) -> list[str]:
         else:
             fail(f"image {path} not found")
     return list(dict.fromkeys(files))
-
-
-def read_array(path: str, what: str = "image") -> np.ndarray:
-    """The pixels of an image file as the photo looks: (H, W) grey, (H, W, 2) grey and alpha,
-    (H, W, 3) RGB or (H, W, 4) RGBA, uint8 (uint16 for 16-bit grey); PhotoError (one line) if it
-    cannot be read. A phone's EXIF orientation is applied (the pixels of a portrait JPEG are
-    stored on their side), CMYK and YCbCr are converted to RGB (a CMYK file's fourth channel is
-    black ink, not alpha), a palette image keeps its transparency as alpha, and an animated or
-    multi-page file gives its first frame."""
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as opened:
-            opened.seek(0)
-            image = ImageOps.exif_transpose(opened)
-            image.load()
-    except Exception as err:
-        raise PhotoError(f"cannot read {what} {path}: {type(err).__name__}") from None
-    transparent = "transparency" in image.info  # a palette's (or grey / RGB PNG's) transparent colour
-    if image.mode in ("P", "PA"):
-        image = image.convert("RGBA" if transparent or image.mode == "PA" else "RGB")
-    elif image.mode in ("L", "RGB") and transparent:
-        image = image.convert("LA" if image.mode == "L" else "RGBA")
-    elif image.mode == "1":
-        image = image.convert("L")
-    elif image.mode not in ("L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L"):
-        image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, 32-bit I / F
-    array = np.asarray(image)
-    return array.astype(np.uint16) if image.mode.startswith("I;16") else array
-
-
-def mask_beside(path: str) -> str | None:
-    """<name>_mask.png (or another image extension) next to the image, if there is one."""
-    stem = os.path.splitext(path)[0] + MASK_SUFFIX
-    return next((stem + ext for ext in IMAGE_EXTENSIONS if os.path.isfile(stem + ext)), None)
-
-
-def load_photo(path: str, mask_path: str | None = None, plain: bool = False) -> tuple[np.ndarray, Photo]:
-    """(the image's pixels, the Photo the network takes) of one file; PhotoError (one line,
-    naming the file) when the image or its mask is unusable."""
-    array = read_array(path)
-    if plain:
-        try:
-            image = prepare_image(array)
-        except ValueError as err:
-            raise PhotoError(f"cannot use image {path}: {err}") from None
-        return array, Photo(image, np.ones(array.shape[:2], np.float32), "none", framed=False)
-    mask = None
-    if mask_path is not None:
-        if not os.path.isfile(mask_path):
-            raise PhotoError(f"mask {mask_path} not found")
-        mask = mask_from_image(read_array(mask_path, "mask"))
-    try:
-        return array, prepare_photo(array, mask)
-    except PhotoError as err:
-        raise PhotoError(f"{path}: {err}") from None
 
 
 def load_image(path: str) -> torch.Tensor:
@@ -270,7 +207,7 @@ def thumbnail(array: np.ndarray, side: int = 256) -> np.ndarray:
     """An image's pixels as (h, w, 3) uint8 at most `side` on a side (transparency over white), for the page."""
     import cv2
 
-    from photo import split_alpha
+    from photos.prepare import split_alpha
 
     rgb, alpha = split_alpha(array)
     if alpha is not None:
@@ -299,7 +236,7 @@ def mask_picture(photo: Photo) -> np.ndarray:
 
 def page_row(path: str, array: np.ndarray, photo: Photo, model_type: str, prediction: dict) -> dict:
     """One row of the page: the input, its mask and the framed network input beside the shape."""
-    import viewer
+    from evaluation import viewer
 
     size = f"{len(prediction['points'])} points" if "points" in prediction else f"{len(prediction['faces'])} faces"
     images = [("input", viewer.image_payload(thumbnail(array)))]
@@ -317,7 +254,7 @@ def page_row(path: str, array: np.ndarray, photo: Photo, model_type: str, predic
 def write_reconstruction_page(path: str, model_type: str, rows: list[dict]) -> str:
     """A page (with plotly.min.js beside it): a row per image with the input, the mask, the image
     the network saw and the prediction in 3D, turnable in a browser."""
-    import viewer
+    from evaluation import viewer
 
     header = (
         f"<p>{len(rows)} image(s). Each row: the input, the object's mask (from the image's alpha, a given mask or "

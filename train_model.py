@@ -20,7 +20,19 @@ import os
 
 import torch
 
-from checkpoints import (
+from common.cli import (
+    check_writable_dir,
+    default_device,
+    fail,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from dataset import DatasetError, R2N2Dataset, collate_batch, data_identity, shape_keys
+from losses import LossConfig, ReconstructionLoss
+from model import TYPES, ModelError, SingleViewto3D, default_model_args
+from training.checkpoints import (
     RunLock,
     check_resumable,
     checkpoint_model_args,
@@ -33,33 +45,22 @@ from checkpoints import (
     run_files,
     run_type_of,
 )
-from cli import (
-    check_writable_dir,
-    default_device,
-    fail,
-    non_negative_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
-)
-from dataset import DatasetError, R2N2Dataset, collate_batch, data_identity, shape_keys
-from model import TYPES, ModelError, SingleViewto3D, default_model_args
-from monitor import Monitor
-from resume import (
+from training.config import RunConfig
+from training.monitor import Monitor
+from training.resume import (
     RunError,
     check_resume_data,
     check_resume_shapes,
     check_resume_world_size,
     existing_run_message,
-    given_flags,
     history_entry,
     restore_run_flags,
     resume_max_iter,
     stretch_schedule,
 )
-from trainer import Run, Trainer, TrainingError, setup_distributed
-from training import StepBatchSampler
-from validation import open_validator
+from training.sampler import StepBatchSampler
+from training.trainer import Run, Trainer, TrainingError, setup_distributed
+from training.validation import open_validator
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
@@ -335,13 +336,14 @@ def prepare_run(args: argparse.Namespace) -> Run:
             check_resumable(checkpoint, ckpt_path)
         except ModelError as err:
             fail(str(err))
-        restore_run_flags(args, checkpoint, given, ckpt_path)
-        args.max_iter, schedule_note = resume_max_iter(args.max_iter, checkpoint, ckpt_path)
-        history = list(checkpoint.get("history", []))
         try:
+            flags, _ = restore_run_flags(vars(args), checkpoint, given, ckpt_path)
+            vars(args).update(flags)
+            args.max_iter, schedule_note = resume_max_iter(args.max_iter, checkpoint, ckpt_path)
             check_resume_data(checkpoint, args.data_root, ckpt_path)
         except RunError as err:
             fail(str(err))
+        history = list(checkpoint.get("history", []))
     apply_profile(args, resuming=checkpoint is not None)
     if args.val_freq is None:  # about 10 validations a run, whatever its length (every rank knows it)
         args.val_freq = max(VAL_FREQ_MIN, args.max_iter // 10)
@@ -355,6 +357,22 @@ def prepare_run(args: argparse.Namespace) -> Run:
     rank, world_size, device = setup_distributed(args.device)
     resumed_step = checkpoint["step"] if checkpoint else None
     return Run(ckpt_path, checkpoint, schedule_note, rank, world_size, device, resumed_step, history)
+
+
+def loss_config(args: argparse.Namespace) -> LossConfig:
+    """The loss the flags ask for (`losses.LossConfig`)."""
+    return LossConfig(
+        args.type,
+        n_points=args.n_points,
+        n_queries=args.n_queries,
+        w_chamfer=args.w_chamfer,
+        w_smooth=args.w_smooth,
+        w_normal=args.w_normal,
+        w_edge=args.w_edge,
+        pos_weight=args.pos_weight,
+        w_dice=args.w_dice,
+        w_aux=args.w_aux,
+    )
 
 
 def model_args_from_flags(args: argparse.Namespace) -> dict:
@@ -500,7 +518,7 @@ def make_monitor(args: argparse.Namespace, run: Run, start_step: int, opened_val
         return None
     validator, note = opened_validator
     print(f"{note}" + (f" every {args.val_freq} steps" if validator else ""), flush=True)
-    return Monitor(args, args.out_dir, start_step, validator, (run.checkpoint or {}).get("best"))
+    return Monitor(RunConfig.from_flags(vars(args)), start_step, validator, (run.checkpoint or {}).get("best"))
 
 
 def configure_device(args: argparse.Namespace, run: Run, model: torch.nn.Module) -> torch.nn.Module:
@@ -560,11 +578,13 @@ def main(args: argparse.Namespace) -> dict:
         model,
         optimizer,
         scheduler,
-        args,
+        ReconstructionLoss(loss_config(args)),
+        RunConfig.from_flags(vars(args)),
         run,
         model_args,
         mean_train_voxels,
         {**data_identity(dataset), "train_shapes": shape_keys(dataset.entries)},
+        dict(vars(args)),
         monitor,
     )
     if run.is_main:
@@ -587,6 +607,23 @@ def main(args: argparse.Namespace) -> dict:
     if run.is_main:
         print(trainer.summary(step, losses))
     return {"step": step, "losses": losses, "checkpoint": run.ckpt_path}
+
+
+def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
+    """The flags a command line gives explicitly (whatever their value): it is parsed again by a
+    copy of `parser` whose defaults are all suppressed, so only given flags appear."""
+    probe = argparse.ArgumentParser(add_help=False)
+    for action in parser._actions:
+        if not action.option_strings or isinstance(action, argparse._HelpAction):
+            continue
+        if action.nargs == 0:  # store_true and the like
+            probe.add_argument(
+                *action.option_strings, dest=action.dest, action="store_const", const=True, default=argparse.SUPPRESS
+            )
+        else:
+            probe.add_argument(*action.option_strings, dest=action.dest, nargs=action.nargs, default=argparse.SUPPRESS)
+    known, _ = probe.parse_known_args(argv)
+    return set(vars(known))
 
 
 def changed_from_defaults(args: argparse.Namespace) -> set[str]:

@@ -25,7 +25,7 @@ from pytorch3d.renderer import (
 )
 from pytorch3d.structures import Meshes, Pointclouds
 
-from atomic_io import atomic_path
+from common.atomic_io import atomic_path
 
 PRED_COLOR = (0.95, 0.55, 0.25)  # orange: predictions
 GT_COLOR = (0.35, 0.6, 0.9)  # blue: ground truth
@@ -139,7 +139,7 @@ def render_points_turntable(
 
 def render_voxels_turntable(voxels: torch.Tensor, color=PRED_COLOR, threshold: float = 0.5, **kwargs) -> np.ndarray:
     """voxels (D, H, W) occupancy probabilities, [z, y, x] -> turntable of its marching-cubes mesh."""
-    from geometry import voxels_to_meshes
+    from geometry.grids import voxels_to_meshes
 
     mesh = voxels_to_meshes(voxels[None], threshold)
     return render_mesh_turntable(mesh.verts_list()[0], mesh.faces_list()[0], color, **kwargs)

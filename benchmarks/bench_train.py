@@ -20,10 +20,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from dataset import R2N2Dataset, collate_batch  # noqa: E402
+from losses import ReconstructionLoss  # noqa: E402
 from model import SingleViewto3D  # noqa: E402
-from train_model import PROFILES, apply_profile, get_args_parser, model_args_from_flags, profile_name  # noqa: E402
-from trainer import Run, Trainer  # noqa: E402
-from training import StepBatchSampler, prefetch  # noqa: E402
+from train_model import PROFILES, apply_profile, get_args_parser, loss_config, model_args_from_flags, profile_name  # noqa: E402
+from training.config import RunConfig  # noqa: E402
+from training.sampler import StepBatchSampler, prefetch  # noqa: E402
+from training.trainer import Run, Trainer  # noqa: E402
 
 
 def sync(device):
@@ -58,7 +60,8 @@ def make_trainer(model_type: str, args, device) -> Trainer:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=1000)
     run = Run("unused.pth", None, None, 0, 1, device)
-    return Trainer(model, optimizer, scheduler, args, run, {}, None, {"root": args.data_root})
+    config = RunConfig.from_flags({**vars(args), "out_dir": "unused", "val_freq": 0})
+    return Trainer(model, optimizer, scheduler, ReconstructionLoss(loss_config(args)), config, run, {}, None, {}, {})
 
 
 def step_gflop(trainer, batch, step: int = 0) -> float:

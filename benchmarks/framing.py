@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 def measure(data_root: str | None, split: str) -> np.ndarray:
     """(N, 3) fill, centre x, centre y of every rendering of the split."""
     from dataset import R2N2Dataset
-    from photo import framing_of
+    from photos.prepare import framing_of
 
     dataset = R2N2Dataset(data_root, split, views="all", return_meshes=False, quiet=True)
     masks = dataset.cache["masks"].numpy()

@@ -15,9 +15,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from dataset import R2N2Dataset, batch_to_device, collate_batch  # noqa: E402
+from losses import ReconstructionLoss  # noqa: E402
 from model import SingleViewto3D  # noqa: E402
-from train_model import get_args_parser, model_args_from_flags  # noqa: E402
-from training import compute_loss  # noqa: E402
+from train_model import get_args_parser, loss_config, model_args_from_flags  # noqa: E402
 
 
 def loss_on(device: str, model_type: str, amp: bool) -> float:
@@ -35,7 +35,7 @@ def loss_on(device: str, model_type: str, amp: bool) -> float:
         batch["occ_labels"] = torch.gather(batch["occ_labels"], 1, pick.to(device))
         args.n_queries = batch["occ_points"].shape[1]
     with torch.no_grad(), torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=amp):
-        loss, _ = compute_loss(model, batch, args)
+        loss, _ = ReconstructionLoss(loss_config(args))(model, batch)
     return float(loss)
 
 

@@ -25,8 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from geometry import grid_centres, sample_meshes, voxels_to_meshes  # noqa: E402
-from metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics, voxel_iou  # noqa: E402
+from evaluation.metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics, voxel_iou  # noqa: E402
+from geometry.grids import grid_centres, sample_meshes, voxels_to_meshes  # noqa: E402
 from procedural.categories import SYNSETS  # noqa: E402
 from procedural.shape_files import shape_id, shape_parts  # noqa: E402
 from procedural.shapes import union_contains, voxelize_parts  # noqa: E402

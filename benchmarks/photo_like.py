@@ -47,9 +47,9 @@ def prepared_images(folder: str, rows: list[dict]) -> tuple[dict, list[float]]:
     """{mode: (N, 137, 137, 3)} for the photo modes, and each automatic mask's IoU with the true one."""
     import imageio.v3 as iio
 
-    from images import prepare_image
-    from metrics import voxel_iou  # flattens each item: the IoU of two masks as of two grids
-    from photo import PhotoError, prepare_photo
+    from evaluation.metrics import voxel_iou  # flattens each item: the IoU of two masks as of two grids
+    from photos.prepare import PhotoError, prepare_photo
+    from r2n2.images import prepare_image
 
     images = {mode: [] for mode in MODES[1:]}
     ious = []
@@ -71,7 +71,7 @@ def prepared_images(folder: str, rows: list[dict]) -> tuple[dict, list[float]]:
 def score(model, dataset, rows: list[dict], images: torch.Tensor | None, batch_size: int) -> dict:
     """Mean F1@0.05 and IoU of a model on the photos' models, the photos' images in place of the
     renderings (images None: the renderings themselves)."""
-    from evaluation import average, evaluate, predict
+    from evaluation.protocol import average, evaluate, predict
 
     index = {entry.model_id: m for m, entry in enumerate(dataset.entries)}
     shape_rows = [index[row["model_id"]] for row in rows]
@@ -98,8 +98,8 @@ def score(model, dataset, rows: list[dict], images: torch.Tensor | None, batch_s
 
 def main(args: argparse.Namespace) -> dict:
     import procedural
-    from checkpoints import model_from_checkpoint
     from dataset import R2N2Dataset, ensure_data
+    from training.checkpoints import model_from_checkpoint
 
     root = ensure_data(args.data_root).root
     folder = args.photos or os.path.join("data", f"photo_like_{args.split}")

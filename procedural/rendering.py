@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from r2n2 import IMAGE_SIZE, R2N2_K
+from r2n2.formats import IMAGE_SIZE, R2N2_K
 
 from .materials import surface
 

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from r2n2 import IMAGE_SIZE, R2N2_FOV, r2n2_camera
+from r2n2.formats import IMAGE_SIZE, R2N2_FOV, r2n2_camera
 
 from .categories import FAMILIES, make_shape
 from .materials import assign_materials, material_table

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from r2n2 import VOXEL_RES
+from r2n2.formats import VOXEL_RES
 
 from .parts import Box, Part
 

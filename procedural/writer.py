@@ -27,7 +27,7 @@ import tempfile
 import time
 
 from dataset_location import ARCHIVES_GENERATOR_FILE
-from splits import split_counts
+from r2n2.splits import split_counts
 
 from .categories import SYNSETS, family_synset
 from .shape_files import LAYOUTS, TURNS, VIEWPOINTS, write_shape

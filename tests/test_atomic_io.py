@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from atomic_io import atomic_path, atomic_write_json
+from common.atomic_io import atomic_path, atomic_write_json
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):

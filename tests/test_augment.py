@@ -1,6 +1,13 @@
 import torch
 
-from augment import AugmentConfig, augment_images, gaussian_blur, jitter_colour, random_backgrounds, zoom_and_shift
+from training.augment import (
+    AugmentConfig,
+    augment_images,
+    gaussian_blur,
+    jitter_colour,
+    random_backgrounds,
+    zoom_and_shift,
+)
 
 
 def square_batch(B=3, size=64):

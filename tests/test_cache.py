@@ -4,9 +4,9 @@ import os
 
 import torch
 
-from cache import load_cache
 from dataset_location import detect_layout
-from splits import load_split
+from r2n2.cache import load_cache
+from r2n2.splits import load_split
 
 
 def test_cache_records_what_the_gt_is(archives_root):
@@ -21,7 +21,7 @@ def test_cache_records_what_the_gt_is(archives_root):
 
 
 def test_a_cache_is_rebuilt_when_the_code_that_reads_the_files_changes(archives_copy, monkeypatch, capsys):
-    import cache as cache_module
+    from r2n2 import cache as cache_module
 
     layout = detect_layout(archives_copy)
     entries, _ = load_split(layout, "test")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from geometry import voxels_to_meshes
-from metrics import compute_sampling_metrics
+from evaluation.metrics import compute_sampling_metrics
+from geometry.grids import voxels_to_meshes
 from procedural.categories import FAMILIES, SYNSETS, draw_family, family_synset, make_shape
 from procedural.shapes import normalize_parts, parts_to_mesh, sample_union_surface, union_contains, voxelize_parts
 

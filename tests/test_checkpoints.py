@@ -4,8 +4,8 @@ import os
 
 import torch
 
-from checkpoints import model_from_checkpoint
 from model import SingleViewto3D
+from training.checkpoints import model_from_checkpoint
 
 SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
 
@@ -24,8 +24,8 @@ def test_occupancy_checkpoints_without_a_feature_volume_still_load(tmp_path):
 def test_run_folders_and_bad_files(tmp_path):
     import pytest
 
-    from checkpoints import checkpoint_path, load_checkpoint, run_dir
     from model import ModelError
+    from training.checkpoints import checkpoint_path, load_checkpoint, run_dir
 
     assert run_dir("vox") == os.path.join("checkpoints", "vox") and run_dir("vox", "elsewhere") == "elsewhere"
     assert checkpoint_path("elsewhere", "mesh") == os.path.join("elsewhere", "checkpoint_mesh.pth")
@@ -49,8 +49,8 @@ class NotPlainData:
 def test_checkpoints_load_as_weights_only_and_a_pickled_object_is_refused(tiny_checkpoints, tmp_path):
     import pytest
 
-    from checkpoints import load_checkpoint
     from model import ModelError
+    from training.checkpoints import load_checkpoint
 
     for model_type in ("vox", "point", "mesh", "occupancy", "voxmesh"):  # everything train_model.py writes is plain
         path = tiny_checkpoints / model_type / f"checkpoint_{model_type}.pth"

@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from cli import fail, positive_float, positive_int, probability
+from common.cli import fail, positive_float, positive_int, probability
 
 
 def test_positive_int_refuses_zero_and_junk():

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-import collect_results
-from checkpoints import file_digest
 from dataset_location import EMBEDDED_DATA_ROOT
+from tools import collect_results
+from training.checkpoints import file_digest
 
 
 def write_result(folder, **fields):

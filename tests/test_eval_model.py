@@ -123,7 +123,7 @@ def test_wrong_or_missing_checkpoint(tiny_root, tiny_checkpoints, tmp_path):
 
 
 def test_results_of_different_splits_levels_and_checkpoints_never_share_a_folder(tiny_root, tiny_checkpoints, tmp_path):
-    from checkpoints import file_digest
+    from training.checkpoints import file_digest
 
     checkpoint = str(tiny_checkpoints / "vox" / "checkpoint_vox.pth")
     common = [

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from evaluation import ConstantPredictor, average, predict_gt_voxels
-from geometry import sample_meshes, voxels_to_meshes
-from metrics import compute_sampling_metrics
+from evaluation.metrics import compute_sampling_metrics
+from evaluation.protocol import ConstantPredictor, average, predict_gt_voxels
+from geometry.grids import sample_meshes, voxels_to_meshes
 
 
 def test_all_empty_predictions_score_zero_without_crashing():
@@ -65,7 +65,7 @@ def test_evaluate_end_to_end_on_shapes_with_a_known_answer():
     (longest edge 0.95 -> 10) the distance is d * 10 / 0.95."""
     from pytorch3d.loss import chamfer_distance
 
-    from evaluation import evaluate
+    from evaluation.protocol import evaluate
 
     gt = plane_points()  # a 0.95 x 0.95 square: longest bbox edge 0.95
     d = 0.025
@@ -89,7 +89,7 @@ def test_evaluate_end_to_end_on_shapes_with_a_known_answer():
 def test_evaluate_matches_pytorch3d_chamfer_on_random_clouds():
     from pytorch3d.loss import chamfer_distance
 
-    from evaluation import evaluate
+    from evaluation.protocol import evaluate
 
     torch.manual_seed(0)
     gt, pred = torch.rand(2, 300, 3) - 0.5, torch.rand(2, 200, 3) - 0.5
@@ -104,7 +104,7 @@ def test_evaluate_matches_pytorch3d_chamfer_on_random_clouds():
 def test_iou_against_exact_labels_reads_every_volume_the_same_way():
     """A half-space solid (x < 0): a grid that holds it exactly and an occupancy function that is
     it both score 1 against exact labels at uniform points; the empty grid scores 0."""
-    from evaluation import labels_iou
+    from evaluation.protocol import labels_iou
 
     torch.manual_seed(0)
     points = torch.rand(1, 2000, 3) - 0.5
@@ -126,8 +126,8 @@ def test_the_mean_shape_baseline_is_the_mean_of_the_training_split(tiny_root):
     import json
     import os
 
-    from evaluation import baseline_voxels
-    from r2n2 import read_binvox, voxels_object_frame
+    from evaluation.protocol import baseline_voxels
+    from r2n2.formats import read_binvox, voxels_object_frame
 
     splits = json.load(open(os.path.join(tiny_root, "splits.json")))
     grids = [
@@ -147,7 +147,7 @@ def test_the_mean_shape_baseline_is_the_mean_of_the_training_split(tiny_root):
 def test_an_empty_prediction_counts_in_the_chamfer_mean_with_its_penalty():
     """A model that predicts nothing for a hard shape must not get a better mean Chamfer: the
     empty prediction is scored as one point at the origin (min |g|^2 + mean |g|^2), counted."""
-    from evaluation import evaluate
+    from evaluation.protocol import evaluate
 
     gt = plane_points() + torch.tensor([0.0, 0.0, 0.2])  # the plane z = 0.2: |g| >= 0.2 everywhere
     good = gt + torch.tensor([0.0, 0.0, 0.01])  # sample 0: close; sample 1: nothing
@@ -175,7 +175,7 @@ def test_an_empty_prediction_counts_in_the_chamfer_mean_with_its_penalty():
 def test_thin_recall_by_type_covers_with_the_volume_or_the_surface():
     """vox covers with its grid, point and mesh types with the cells their points fall in,
     occupancy with both (a solid thinner than a cell can miss the cell centres)."""
-    from evaluation import covered_cells
+    from evaluation.protocol import covered_cells
 
     grid = torch.zeros(1, 32, 32, 32)
     grid[0, 3, 4, 5] = 1.0

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import call_main, result_folder
 
-from frames import FRAME_MARGIN, FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
+from geometry.frames import FRAME_MARGIN, FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
 
 
 def cell_centres(voxels: torch.Tensor) -> torch.Tensor:
@@ -85,7 +85,7 @@ def frame_fixtures(tmp_path_factory):
 
 def test_a_turned_world_holds_the_same_models_turned(frame_fixtures):
     from dataset import R2N2Dataset
-    from metrics import voxel_iou
+    from evaluation.metrics import voxel_iou
 
     plain, turned = (R2N2Dataset(frame_fixtures[t], "all", views="first", quiet=True) for t in (0, 90))
     assert plain.cache["model_ids"] == turned.cache["model_ids"]
@@ -99,8 +99,8 @@ def test_frame_check_finds_the_turn_of_a_fixture_in_a_turned_frame(frame_fixture
     world), scored on both fixtures: the check agrees on the plain one and names the turn on the
     turned one."""
     from dataset import R2N2Dataset, collate_batch
-    from evaluation import evaluate, mesh_prediction, summarize_frame_check
-    from geometry import voxels_to_meshes
+    from evaluation.protocol import evaluate, mesh_prediction, summarize_frame_check
+    from geometry.grids import voxels_to_meshes
 
     plain = R2N2Dataset(frame_fixtures[0], "all", views="first", quiet=True)
     by_model = {model_id: plain.cache["voxels"][m].float() for m, model_id in enumerate(plain.cache["model_ids"])}

@@ -1,6 +1,6 @@
 import torch
 
-from geometry import sample_meshes, sample_surface, voxels_to_meshes
+from geometry.grids import sample_meshes, sample_surface, voxels_to_meshes
 
 
 def test_voxels_to_meshes_places_cells_in_object_frame():
@@ -32,7 +32,7 @@ def test_sample_meshes_marks_empty_meshes_and_sample_surface_is_seeded():
 
 
 def test_coarse_to_fine_grid_matches_the_dense_grid_with_few_queries():
-    from geometry import grid_centres, refine_grid
+    from geometry.grids import grid_centres, refine_grid
 
     def query(points):  # two balls, one thin enough to need the fine grid
         return (
@@ -54,7 +54,7 @@ def test_coarse_to_fine_grid_matches_the_dense_grid_with_few_queries():
 
 
 def test_coarse_to_fine_grid_follows_the_iso_level():
-    from geometry import grid_centres, refine_grid
+    from geometry.grids import grid_centres, refine_grid
 
     def query(points):  # a soft ball: probability 0.5 at radius 0.2, 0.3 further out
         return torch.sigmoid((0.2 - points.norm(dim=-1)) / 0.01)

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from dataset_location import detect_layout, shape_paths
-from ground_truth import read_shape
 from procedural.shape_files import write_binvox
-from r2n2 import DatasetError, read_binvox
-from splits import load_split
+from r2n2.formats import DatasetError, read_binvox
+from r2n2.ground_truth import read_shape
+from r2n2.splits import load_split
 
 
 def first_shape(root):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from images import prepare_image
+from r2n2.images import prepare_image
 
 
 def test_prepare_image_formats():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from metrics import compute_sampling_metrics, nearest_neighbours, normal_consistency, voxel_iou
+from evaluation.metrics import compute_sampling_metrics, nearest_neighbours, normal_consistency, voxel_iou
 
 
 def brute_force_metrics(pred, gt, thresholds):
@@ -76,7 +76,7 @@ def slab_with_four_legs() -> torch.Tensor:
 
 
 def test_thin_cells_are_the_legs_not_the_slab():
-    from metrics import thin_cells
+    from evaluation.metrics import thin_cells
 
     grid = slab_with_four_legs()
     thin = thin_cells(grid)[0]
@@ -95,7 +95,7 @@ def test_thin_cells_are_the_legs_not_the_slab():
 def test_thin_cells_match_a_naive_opening():
     """Against a per-cell reference: a cell is kept (not thin) when some 3x3 square of occupied
     cells, axis-aligned in one of the three planes, contains it."""
-    from metrics import thin_cells
+    from evaluation.metrics import thin_cells
 
     torch.manual_seed(0)
     grid = (torch.rand(1, 10, 10, 10) < 0.6).float()
@@ -120,7 +120,7 @@ def test_thin_cells_match_a_naive_opening():
 
 
 def test_thin_recall_counts_covered_legs_and_skips_shapes_without_rods():
-    from metrics import thin_recall
+    from evaluation.metrics import thin_recall
 
     grid = slab_with_four_legs()
     half = grid.clone()
@@ -134,7 +134,7 @@ def test_thin_recall_counts_covered_legs_and_skips_shapes_without_rods():
 
 
 def test_points_to_cells_indexes_z_y_x():
-    from metrics import points_to_cells
+    from evaluation.metrics import points_to_cells
 
     points = torch.tensor([[[-0.49, 0.0, 0.49], [0.6, 0.0, 0.0], [0.0, 0.0, 0.0]]])  # the second is outside
     cells = points_to_cells(points, torch.tensor([3]))

@@ -2,9 +2,8 @@ import pytest
 import torch
 
 from dataset import R2N2Dataset, batch_to_device, collate_batch
+from losses import LossConfig, ReconstructionLoss
 from model import ModelError, SingleViewto3D, build_model
-from train_model import get_args_parser
-from training import compute_loss
 
 SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
 
@@ -109,14 +108,12 @@ def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps
     dataset = R2N2Dataset(tiny_root, "train", n_points=200, return_meshes=False, quiet=True)
     batch = batch_to_device(collate_batch(dataset.__getitems__([0, 1, 2, 3])), "cpu")
     model = SingleViewto3D(model_type, **SMALL)
-    # train_model.py's own flags; plain BCE for vox, the loss this factor was set for.
-    args = get_args_parser().parse_args(
-        ["--type", model_type, "--n_points", "200", "--n_queries", "512", "--pos_weight", "1"]
-    )
+    # plain BCE for vox, the loss this factor was set for
+    loss_fn = ReconstructionLoss(LossConfig(model_type, n_points=200, n_queries=512, pos_weight=1.0))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(steps):
-        loss, _ = compute_loss(model, batch, args)
+        loss, _ = loss_fn(model, batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -126,7 +123,7 @@ def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps
 
 
 def test_cubify_meshes_are_in_the_object_frame_like_marching_cubes():
-    from geometry import voxels_to_meshes
+    from geometry.grids import voxels_to_meshes
     from model import cubify_meshes
 
     voxels = torch.zeros(1, 32, 32, 32)
@@ -139,10 +136,6 @@ def test_cubify_meshes_are_in_the_object_frame_like_marching_cubes():
 
 def test_voxmesh_refinement_starts_at_the_cubified_mesh_and_learns_from_mesh_losses():
     """Offsets start at zero; a step on the mesh losses moves the vertices, not the voxel branch."""
-    from types import SimpleNamespace
-
-    from training import compute_loss
-
     torch.manual_seed(0)
     model = SingleViewto3D("voxmesh", **SMALL, refine_stages=2)  # the default is 1; check the chain of 2
     with torch.no_grad():
@@ -158,10 +151,7 @@ def test_voxmesh_refinement_starts_at_the_cubified_mesh_and_learns_from_mesh_los
         "points": torch.rand(2, 300, 3) - 0.5,
         "normals": torch.nn.functional.normalize(torch.randn(2, 300, 3), dim=-1),
     }
-    args = SimpleNamespace(
-        type="voxmesh", pos_weight=3.0, w_dice=0.0, w_aux=0.0, w_chamfer=1.0, w_normal=1e-3, w_edge=0.2, n_points=200
-    )
-    loss, terms = compute_loss(model, batch, args)
+    loss, terms = ReconstructionLoss(LossConfig("voxmesh", n_points=200))(model, batch)
     assert {"bce", "chamfer0", "normal0", "edge0", "chamfer1", "normal1", "edge1"} <= set(terms) and torch.isfinite(
         loss
     )

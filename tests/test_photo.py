@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from images import prepare_image
-from photo import (
+from photos.prepare import (
     FRAMING,
     PhotoError,
     automatic_mask,
@@ -21,6 +20,7 @@ from photo import (
     prepare_photo,
     split_alpha,
 )
+from r2n2.images import prepare_image
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

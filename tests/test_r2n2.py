@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from procedural.shape_files import write_binvox
-from r2n2 import (
+from r2n2.formats import (
     DatasetError,
     binvox_centers,
     r2n2_camera,

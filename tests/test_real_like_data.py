@@ -139,8 +139,8 @@ def silhouette_iou(dataset, placement: str) -> float:
     from pytorch3d.renderer import MeshRasterizer, RasterizationSettings
 
     from dataset_location import shape_paths
-    from geometry import voxels_to_meshes
-    from r2n2 import read_binvox, voxels_object_frame
+    from geometry.grids import voxels_to_meshes
+    from r2n2.formats import read_binvox, voxels_object_frame
 
     ious = []
     for m, entry in enumerate(dataset.entries):

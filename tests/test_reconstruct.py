@@ -56,8 +56,9 @@ def test_point_cloud_from_a_non_square_rgb_photo(tiny_checkpoints, tmp_path):
 
 def test_grey_rgba_and_dataset_files_become_the_training_input(tiny_root, tmp_path):
     from dataset import R2N2Dataset
-    from photo import framed_as_training
-    from reconstruct import load_image, load_photo
+    from photos.files import load_photo
+    from photos.prepare import framed_as_training
+    from reconstruct import load_image
 
     iio.imwrite(tmp_path / "grey.png", np.full((64, 64), 100, np.uint8))
     grey = load_photo(str(tmp_path / "grey.png"), plain=True)[1].image  # --plain: the image as it is
@@ -168,7 +169,8 @@ def test_a_folder_and_files_in_one_run_with_masks_and_one_page(tiny_root, tiny_c
 
 
 def test_the_page_shows_the_mask_as_used(tmp_path):
-    from reconstruct import load_photo, mask_picture, thumbnail
+    from photos.files import load_photo
+    from reconstruct import mask_picture, thumbnail
 
     true_mask = write_product_photo(tmp_path / "chair.png")
     _, photo = load_photo(str(tmp_path / "chair.png"))
@@ -221,7 +223,7 @@ def test_photos_are_read_as_they_look(tmp_path):
     channel taken for alpha), and with the palette's transparency as alpha."""
     from PIL import Image
 
-    from reconstruct import read_array
+    from photos.files import read_array
 
     pixels = np.full((20, 40, 3), 250, np.uint8)
     pixels[:, :8] = 0  # a dark band on the left of the stored pixels

@@ -5,7 +5,7 @@ from procedural.materials import make_material, material_table
 from procedural.parts import box
 from procedural.rendering import Lighting, rasterize_view, render_views, screen_window, window_intrinsics
 from procedural.shapes import normalize_parts, parts_to_mesh
-from r2n2 import R2N2_K, r2n2_camera
+from r2n2.formats import R2N2_K, r2n2_camera
 
 LIGHT = Lighting(ambient=0.4, key=0.6, key_dir=(0.3, 0.8, -1.0), fill=0.2, fill_dir=(-0.5, 0.1, -1.0))
 

@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from dataset_location import detect_layout
-from r2n2 import DatasetError
-from splits import generated_splits, load_split, read_splits, split_counts
+from r2n2.formats import DatasetError
+from r2n2.splits import generated_splits, load_split, read_splits, split_counts
 
 
 def test_generated_split_is_deterministic_by_model_id_and_written_beside_the_cache(archives_copy):

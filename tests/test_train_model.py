@@ -131,17 +131,17 @@ def test_cli_error_is_one_line_without_traceback(tiny_root, tmp_path):
 
 def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, monkeypatch, capsys):
     import train_model
-    import trainer
+    from losses import ReconstructionLoss
 
-    real_loss = trainer.compute_loss
+    real_loss = ReconstructionLoss.__call__
     calls = []
 
-    def loss_that_diverges(model, batch, args):
+    def loss_that_diverges(self, model, batch):
         calls.append(1)
-        loss, terms = real_loss(model, batch, args)
+        loss, terms = real_loss(self, model, batch)
         return (loss * float("nan") if len(calls) == 4 else loss), terms
 
-    monkeypatch.setattr(trainer, "compute_loss", loss_that_diverges)
+    monkeypatch.setattr(ReconstructionLoss, "__call__", loss_that_diverges)
     args = train_model.get_args_parser().parse_args(
         [
             "--data_root",
@@ -188,9 +188,9 @@ def test_every_flag_with_an_impossible_value_is_refused_in_one_line(tiny_root, t
             train_in_process(tiny_root, tmp_path / "bad", "--type", "vox", flag, value), f"argument {flag}: {message}"
         )
     assert not os.path.exists(tmp_path / "bad")
-    assert_one_line_error(call_main("study_mesh", "--max_iter", "0"), "argument --max_iter: must be at least 1")
+    assert_one_line_error(call_main("tools.study_mesh", "--max_iter", "0"), "argument --max_iter: must be at least 1")
     assert_one_line_error(
-        call_main("study_mesh", "--w_chamfer", "-1"), "argument --w_chamfer: must be a positive number"
+        call_main("tools.study_mesh", "--w_chamfer", "-1"), "argument --w_chamfer: must be a positive number"
     )
     assert_one_line_error(
         call_main("fit_data", "--w_smooth", "-1"), "argument --w_smooth: must be 0 or a positive number"
@@ -309,7 +309,7 @@ def test_validation_best_checkpoint_and_tensorboard_logs_survive_a_resume(small_
     best checkpoint is kept beside the last one with its step and score, and TensorBoard holds
     each step's loss (the very values training returned), the learning rate, the data share and
     the val metrics. A resume continues the same logs: every step once, none twice."""
-    from monitor import scalars_of
+    from training.monitor import scalars_of
 
     out = tmp_path / "run"
     args = ["--data_root", small_root, "--out_dir", out, *FAST, "--type", "vox", "--val_freq", "2"]
@@ -347,7 +347,7 @@ def test_validation_best_checkpoint_and_tensorboard_logs_survive_a_resume(small_
 
 def test_tensorboard_losses_are_the_losses_trained_on(small_root, tmp_path):
     import train_model
-    from monitor import scalars_of
+    from training.monitor import scalars_of
 
     args = train_model.parse_args(
         [
@@ -423,7 +423,7 @@ def test_a_run_resumed_from_an_earlier_checkpoint_logs_each_step_once(small_root
     by the resumed run's own, not shown twice."""
     import shutil
 
-    from monitor import scalars_of
+    from training.monitor import scalars_of
 
     out = tmp_path / "run"
     args = ["--data_root", small_root, "--out_dir", out, *FAST, "--type", "point", "--val_freq", "0"]
@@ -464,7 +464,7 @@ def test_overwrite_clears_the_earlier_run_and_other_types_are_refused(small_root
 
 
 def test_a_second_process_cannot_train_into_a_folder_in_use(tiny_root, tmp_path):
-    from checkpoints import LOCK_NAME
+    from training.checkpoints import LOCK_NAME
 
     out = tmp_path / "busy"
     out.mkdir()
@@ -488,7 +488,7 @@ def test_resume_refuses_other_data_another_size_or_another_world_size(tiny_root,
     import shutil
 
     import dataset
-    import resume
+    from training import resume
 
     out = tmp_path / "run"
     code, _, err = train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "1", "--val_freq", "0")

@@ -1,12 +1,12 @@
 """What a training step computes: the batches of each step, the point subsets, the losses, DDP's averaging."""
 
-import argparse
 import os
 
 import pytest
 import torch
 
-from training import StepBatchSampler, compute_loss, point_subsets
+from losses import LossConfig, ReconstructionLoss, point_subsets
+from training.sampler import StepBatchSampler
 
 
 def test_every_epoch_covers_the_dataset_and_ranks_take_disjoint_shares():
@@ -42,10 +42,9 @@ def test_each_draw_takes_a_new_reproducible_subset_of_the_points():
     assert point_subsets(points, normals, 800)[0] is points  # asking for more than there are: all of them
 
 
-def step_args(model_type: str) -> argparse.Namespace:
-    from train_model import get_args_parser
-
-    return get_args_parser().parse_args(["--type", model_type, "--n_points", "50"])
+def loss_of(model_type: str) -> ReconstructionLoss:
+    """The loss train_model.py's default flags give a type, with few points."""
+    return ReconstructionLoss(LossConfig(model_type, n_points=50))
 
 
 def test_a_voxmesh_step_with_no_mesh_still_gives_every_parameter_a_gradient():
@@ -63,7 +62,7 @@ def test_a_voxmesh_step_with_no_mesh_still_gives_every_parameter_a_gradient():
         "points": torch.rand(2, 80, 3) - 0.5,
         "normals": torch.nn.functional.normalize(torch.randn(2, 80, 3), dim=-1),
     }
-    loss, terms = compute_loss(model, batch, step_args("voxmesh"))
+    loss, terms = loss_of("voxmesh")(model, batch)
     loss.backward()
     assert set(terms) == {"bce"} and all(p.grad is not None for p in model.parameters())
     assert all(p.grad.abs().sum() == 0 for p in model.decoder.refinement_parameters())
@@ -81,7 +80,7 @@ def ddp_gradients(rank: int, world_size: int, port: int, out: str) -> None:
     batch = fixed_batch()
     half = {key: value[2 * rank : 2 * rank + 2] for key, value in batch.items()}
     ddp = torch.nn.parallel.DistributedDataParallel(model)
-    loss, _ = compute_loss(ddp, half, step_args("vox"))
+    loss, _ = loss_of("vox")(ddp, half)
     loss.backward()
     if rank == 0:
         torch.save({name: p.grad for name, p in model.named_parameters()}, out)
@@ -105,7 +104,7 @@ def test_ddp_averages_to_the_gradient_of_one_process_at_the_combined_batch(tmp_p
     torch.multiprocessing.spawn(ddp_gradients, args=(2, 29541, out), nprocs=2, join=True)
     torch.manual_seed(0)
     model = SingleViewto3D("vox", image_size=32).eval()
-    loss, _ = compute_loss(model, fixed_batch(), step_args("vox"))
+    loss, _ = loss_of("vox")(model, fixed_batch())
     loss.backward()
     ddp = torch.load(out, weights_only=True)
     # rtol 1e-3: float32 sums in another order differ by more than 1e-4; the same single-process
@@ -118,7 +117,7 @@ def test_ddp_averages_to_the_gradient_of_one_process_at_the_combined_batch(tmp_p
 def non_finite_on_one_rank(rank: int, world_size: int, port: int, out: str) -> None:
     """Rank `rank` of a gloo group checks its losses; only rank 1 saw a NaN (at its 2nd step).
     Each rank writes what it did: the message it stopped with, or "went on"."""
-    from trainer import Run, Trainer, TrainingError
+    from training.trainer import Run, Trainer, TrainingError
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world_size)
@@ -186,7 +185,7 @@ def test_amp_steps_keep_losses_coordinates_and_pytorch3d_ops_in_float32(model_ty
     from model import SingleViewto3D
 
     graph_conv_on_its_compiled_kernel(monkeypatch)
-    args = step_args(model_type)
+    loss_fn = loss_of(model_type)
     gradients = {}
     for amp in (False, True):
         torch.manual_seed(0)
@@ -197,7 +196,7 @@ def test_amp_steps_keep_losses_coordinates_and_pytorch3d_ops_in_float32(model_ty
                 model.decoder.voxels.subcells.weight.fill_(0.0)
         torch.manual_seed(1)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            loss, terms = compute_loss(model, amp_batch(model_type), args)
+            loss, terms = loss_fn(model, amp_batch(model_type))
         assert loss.dtype == torch.float32 and all(t.dtype == torch.float32 for t in terms.values()), terms
         loss.backward()
         gradients[amp] = flat_gradient(model)

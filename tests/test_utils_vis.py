@@ -1,7 +1,7 @@
 import torch
 from pytorch3d.utils import ico_sphere
 
-from geometry import voxels_to_meshes
+from geometry.grids import voxels_to_meshes
 from utils_vis import decimate_for_display, plot_f1, render_mesh_turntable
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from pytorch3d.utils import ico_sphere
 
-import viewer
+from evaluation import viewer
 
 
 def sample_pages(folder):

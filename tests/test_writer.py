@@ -8,8 +8,8 @@ import torch
 
 import procedural
 from dataset import R2N2Dataset
-from geometry import voxels_to_meshes
-from metrics import compute_sampling_metrics
+from evaluation.metrics import compute_sampling_metrics
+from geometry.grids import voxels_to_meshes
 from procedural.categories import SYNSETS
 from procedural.shape_files import shape_id, shape_parts
 
@@ -220,7 +220,7 @@ def test_written_files_are_in_shapenet_orientation(tiny_root, archives_root):
 def test_photo_viewpoints_lower_every_other_view_and_change_nothing_else(tiny_root, tmp_path):
     """--viewpoints photo: views 1, 3, ... from 0-20 degrees of elevation; everything else (the
     shapes, the other views, their azimuths and distances) exactly the R2N2-like dataset's."""
-    from r2n2 import read_metadata
+    from r2n2.formats import read_metadata
 
     photo = str(tmp_path / "photo")
     info = procedural.write_dataset(photo, n_models=9, n_views=2, seed=0, workers=1, quiet=True, viewpoints="photo")

@@ -1,6 +1,6 @@
 """What a training run shows while it runs: log lines, TensorBoard scalars and pictures, validation.
 
-    monitor = Monitor(args, out_dir, start_step, validator, best)   # on rank 0 only
+    monitor = Monitor(config, start_step, validator, best)          # on rank 0 only
     monitor.step(step, loss, terms, lr, step_seconds, data_seconds)  # every step
     scores = monitor.validate(step, model, device)                   # every --val_freq steps
     monitor.close()
@@ -30,11 +30,12 @@ def log_line(step: int, loss: float, terms: dict, lr: float, seconds: float, dat
 class Monitor:
     """Logs of one run (see the module docstring); only rank 0 makes one."""
 
-    def __init__(self, args, out_dir: str, start_step: int, validator, best: dict | None):
+    def __init__(self, config, start_step: int, validator, best: dict | None):
+        """config: the run's `config.RunConfig` (out_dir, log_freq, val_freq, max_iter)."""
         from torch.utils.tensorboard import SummaryWriter
 
-        self.args, self.validator, self.best = args, validator, best
-        self.tensorboard_dir = os.path.join(out_dir, "tensorboard")
+        self.config, self.validator, self.best = config, validator, best
+        self.tensorboard_dir = os.path.join(config.out_dir, "tensorboard")
         # Steps are logged as 1..max_iter; a run resumed at step S logs S + 1 on: hide what the
         # interrupted run logged from there on.
         self.writer = SummaryWriter(self.tensorboard_dir, purge_step=start_step + 1 if start_step > 0 else None)
@@ -59,7 +60,7 @@ class Monitor:
         window["n"] += 1
         window["seconds"] += step_seconds
         window["data_seconds"] += data_seconds
-        if step % self.args.log_freq and step != self.args.max_iter:
+        if step % self.config.log_freq and step != self.config.max_iter:
             return None
         line = log_line(step, loss, terms, lr, window["seconds"], window["data_seconds"], window["n"])
         self.window = {"n": 0, "seconds": 0.0, "data_seconds": 0.0}
@@ -68,8 +69,8 @@ class Monitor:
     def due(self, step: int) -> bool:
         return (
             self.validator is not None
-            and self.args.val_freq > 0
-            and (step % self.args.val_freq == 0 or step == self.args.max_iter)
+            and self.config.val_freq > 0
+            and (step % self.config.val_freq == 0 or step == self.config.max_iter)
         )
 
     def validate(self, step: int, model, device) -> tuple[dict, bool]:

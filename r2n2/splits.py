@@ -12,9 +12,9 @@ import hashlib
 import json
 import os
 
-from atomic_io import atomic_write_text
+from common.atomic_io import atomic_write_text
 from dataset_location import Layout, ShapeEntry, listed_views, shape_paths
-from r2n2 import DatasetError
+from r2n2.formats import DatasetError
 
 SPLIT_NAMES = ("train", "val", "test")
 

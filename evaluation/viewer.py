@@ -20,7 +20,7 @@ import os
 import numpy as np
 import torch
 
-from atomic_io import atomic_write_text
+from common.atomic_io import atomic_write_text
 
 MAX_FACES = 1500  # per displayed mesh: keeps a page of five samples well under a megabyte
 MAX_POINTS = 1500

@@ -13,23 +13,32 @@ import sys
 
 import torch
 
-from atomic_io import atomic_torch_save
+from common.atomic_io import atomic_torch_save
 from dataset_location import Layout, ShapeEntry, shape_paths
-from ground_truth import N_SURFACE_POINTS, read_shape
-from r2n2 import DatasetError
+from r2n2.formats import DatasetError
+from r2n2.ground_truth import N_SURFACE_POINTS, read_shape
 
 CACHE_VERSION = 4
 
 
 # The code that decides what a cache holds: a change to any of these files rebuilds every cache.
-READER_MODULES = ("cache", "ground_truth", "r2n2", "images", "geometry", "metrics", "dataset_location")
+# (Metrics are not among them: they score what is cached, they do not decide it.)
+READER_FILES = (
+    "r2n2/cache.py",
+    "r2n2/ground_truth.py",
+    "r2n2/formats.py",
+    "r2n2/images.py",
+    "geometry/grids.py",
+    "dataset_location.py",
+)
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def reader_code_digest() -> str:
-    """sha1 of the source of READER_MODULES, so a cache never outlives the code that wrote it."""
+    """sha1 of the source of READER_FILES, so a cache never outlives the code that wrote it."""
     digest = hashlib.sha1()
-    for name in READER_MODULES:
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py"), "rb") as f:
+    for name in READER_FILES:
+        with open(os.path.join(REPO_ROOT, name), "rb") as f:
             digest.update(f.read())
     return digest.hexdigest()
 

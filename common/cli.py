@@ -1,6 +1,6 @@
 """Helpers every command-line script shares: one-line errors, flag types, device choice.
 
-    from cli import fail, positive_int, default_device, resolve_device
+    from common.cli import fail, positive_int, default_device, resolve_device
 
 The scripts (`make_dataset.py`, `fit_data.py`, `train_model.py`, `eval_model.py`,
 `reconstruct.py`, ...) import this module; it imports nothing of the project, so no library

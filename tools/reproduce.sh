@@ -5,10 +5,10 @@
 # the mesh study and the interpretation figures. It retrains every type (--overwrite: the runs in
 # checkpoints/<type>/ are replaced). Results land in output/results/ (small files, committed) and
 # output/eval, output/study, output/interpretation (full outputs).
-#   bash reproduce.sh                  # 1.5-2 hours on a 2-core CPU (128 min on the slower one of 2026-12-01)
-#   EXTRA="--device cuda" bash reproduce.sh   # extra train_model.py flags
+#   bash tools/reproduce.sh                  # 1.5-2 hours on a 2-core CPU (128 min on the slower one of 2026-12-01)
+#   EXTRA="--device cuda" bash tools/reproduce.sh   # extra train_model.py flags
 set -euo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/.."   # the repo root
 EXTRA=${EXTRA:-}
 VIS="--vis_ids 0 20 40 60 80"
 start=$(date +%s)
@@ -20,7 +20,7 @@ for t in vox point mesh occupancy voxmesh; do
   python3 eval_model.py --type "$t" --load_checkpoint $VIS
 done
 python3 eval_model.py --type vox --oracle --vis_ids 0 20
-python3 compare_runs.py output/eval/vox output/eval/point output/eval/mesh output/eval/occupancy output/eval/voxmesh \
+python3 tools/compare_runs.py output/eval/vox output/eval/point output/eval/mesh output/eval/occupancy output/eval/voxmesh \
   --out output/eval/compare/compare_f1.png
 # Transfer to shape families never trained on: the same models, cantilever chairs and folding
 # X-leg tables moved to a split "heldout"; the default vox training on the rest.
@@ -45,7 +45,7 @@ python3 make_dataset.py --root data/photo --viewpoints photo --replace_stale
 python3 train_model.py --type vox --data_root data/photo --out_dir checkpoints/vox_photo --overwrite $EXTRA
 python3 benchmarks/photo_like.py --split test --checkpoints checkpoints/vox/checkpoint_vox.pth \
   checkpoints/vox_photo/checkpoint_vox.pth checkpoints/point/checkpoint_point.pth --out output/results/photo_like_test.json
-python3 study_mesh.py --max_iter 200
+python3 tools/study_mesh.py --max_iter 200
 mkdir -p output/interpretation
 python3 -c "
 import nbformat
@@ -54,4 +54,4 @@ nb = nbformat.read('interpret_vis.ipynb', as_version=4)
 NotebookClient(nb, timeout=1200, kernel_name='python3', resources={'metadata': {'path': '.'}}).execute()
 nbformat.write(nb, 'output/interpretation/interpret_vis.executed.ipynb')
 "
-python3 collect_results.py --seconds $(( $(date +%s) - start ))
+python3 tools/collect_results.py --seconds $(( $(date +%s) - start ))

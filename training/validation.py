@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from dataset import DatasetError, R2N2Dataset, collate_batch
-from evaluation import average, evaluate, predict
-from metrics import DEFAULT_THRESHOLDS
+from evaluation.metrics import DEFAULT_THRESHOLDS
+from evaluation.protocol import average, evaluate, predict
 
 VAL_SHAPES = 24  # shapes of the val split scored at each validation
 VAL_POINTS = 2000  # surface samples of prediction and GT

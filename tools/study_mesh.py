@@ -1,7 +1,7 @@
 """Hyper-parameter study of the mesh model: train and evaluate several loss weightings.
 
-    python study_mesh.py                                    # w_chamfer 1.0, 0.8, 0.6 at w_smooth 0.1
-    python study_mesh.py --w_chamfer 1.0 --w_smooth 0.01 0.1 1.0 --max_iter 800
+    python tools/study_mesh.py                                    # w_chamfer 1.0, 0.8, 0.6 at w_smooth 0.1
+    python tools/study_mesh.py --w_chamfer 1.0 --w_smooth 0.01 0.1 1.0 --max_iter 800
 
 Each setting is trained with train_model.py into checkpoints/study/<name> (replacing an earlier
 study's run) and evaluated with
@@ -18,8 +18,11 @@ import time
 
 import numpy as np
 
-from checkpoints import RUNS_DIR
-from cli import non_negative_float, positive_float, positive_int
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+
+from common.cli import non_negative_float, positive_float, positive_int  # noqa: E402
+from dataset_location import REPO_DIR  # noqa: E402
+from training.checkpoints import RUNS_DIR  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -66,7 +69,7 @@ def train_and_evaluate(args: argparse.Namespace, wc: float, ws: float, common: l
     run(
         [
             sys.executable,
-            "train_model.py",
+            os.path.join(REPO_DIR, "train_model.py"),
             "--type",
             "mesh",
             *weights,
@@ -84,7 +87,7 @@ def train_and_evaluate(args: argparse.Namespace, wc: float, ws: float, common: l
     run(
         [
             sys.executable,
-            "eval_model.py",
+            os.path.join(REPO_DIR, "eval_model.py"),
             "--type",
             "mesh",
             "--load_checkpoint",

@@ -17,9 +17,7 @@ import numpy as np
 import torch
 
 from dataset import R2N2Dataset, batch_to_device
-from frames import FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
-from geometry import grid_at_points, sample_meshes, voxels_to_meshes
-from metrics import (
+from evaluation.metrics import (
     DEFAULT_THRESHOLDS,
     chamfer_l2,
     label_iou,
@@ -31,7 +29,9 @@ from metrics import (
     thin_recall,
     voxel_iou,
 )
-from r2n2 import DatasetError
+from geometry.frames import FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
+from geometry.grids import grid_at_points, sample_meshes, voxels_to_meshes
+from r2n2.formats import DatasetError
 
 FRAME_CHECK_POINTS = 1000  # points per side for the frame check's F1 (see `frame_scores`)
 ISO_TYPES = ("vox", "occupancy")  # the types whose surface is extracted from a probability grid at `iso`

@@ -10,7 +10,7 @@ photos) goes through `prepare_image`.
 import numpy as np
 import torch
 
-from r2n2 import IMAGE_SIZE
+from r2n2.formats import IMAGE_SIZE
 
 
 def prepare_image(image: np.ndarray, size: int = IMAGE_SIZE) -> torch.Tensor:

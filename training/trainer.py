@@ -1,6 +1,6 @@
 """The training loop in named steps: prepare a batch, one optimisation step, validate, checkpoint.
 
-    trainer = Trainer(model, optimizer, scheduler, args, run, model_args, mean_train_voxels, data, monitor)
+    trainer = Trainer(model, optimizer, scheduler, loss_fn, config, run, model_args, mean_voxels, data, flags, monitor)
     losses = trainer.fit(loader, start_step)
 
 Occupancy Networks' `Trainer` is the model: `train_step` takes a batch and returns the total loss
@@ -8,10 +8,9 @@ and its unweighted terms; `fit` runs the steps, with the batches prepared ahead 
 read, copied to the device and augmented in a background thread while the step before
 computes), validation every --val_freq steps (`monitor.py`), the last checkpoint every
 --save_freq steps and the best one whenever validation improves. `train_model.py` builds all of
-it from the flags.
+it from the flags: a `config.RunConfig`, a `losses.ReconstructionLoss`, the model and optimizer.
 """
 
-import argparse
 import datetime
 import math
 import os
@@ -20,13 +19,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from atomic_io import atomic_torch_save, atomic_write_json
-from augment import AUGMENT_LEVELS, augment_images
-from checkpoints import best_checkpoint_path, step_checkpoint_path
-from cli import resolve_device
+from common.atomic_io import atomic_torch_save, atomic_write_json
+from common.cli import resolve_device
 from dataset import batch_to_device
-from monitor import describe_validation
-from training import compute_loss, prefetch
+from training.augment import AUGMENT_LEVELS, augment_images
+from training.checkpoints import best_checkpoint_path, step_checkpoint_path
+from training.config import RunConfig
+from training.monitor import describe_validation
+from training.sampler import prefetch
 
 # How long a rank waits in a collective before the process group gives up. NCCL's default (10
 # minutes) is shorter than rank 0 building the caches of the real R2N2 data (train and val) while
@@ -86,21 +86,35 @@ class Run:
         return self.rank == 0
 
 
-def step_seed(args: argparse.Namespace, step: int, run: Run) -> int:
+def step_seed(seed: int, step: int, run: Run) -> int:
     """The seed of everything random in a step: a function of (seed, step, rank) only, so a
     resumed run draws exactly what an uninterrupted one would."""
-    return args.seed * 1_000_003 + step * run.world_size + run.rank
+    return seed * 1_000_003 + step * run.world_size + run.rank
 
 
 class Trainer:
     """One run's training loop (see the module docstring)."""
 
     def __init__(
-        self, model, optimizer, scheduler, args, run: Run, model_args: dict, mean_train_voxels, data: dict, monitor=None
+        self,
+        model,
+        optimizer,
+        scheduler,
+        loss_fn,
+        config: RunConfig,
+        run: Run,
+        model_args: dict,
+        mean_train_voxels,
+        data: dict,
+        flags: dict,
+        monitor=None,
     ):
-        self.model, self.optimizer, self.scheduler, self.args, self.run = model, optimizer, scheduler, args, run
-        # data: the train split (`dataset.data_identity`) with its shapes ("train_shapes", sorted
-        # "synset/model_id"), so an evaluation can tell shapes the model trained on
+        """loss_fn(model, batch) -> (total, terms): `losses.ReconstructionLoss`. data: the train
+        split (`dataset.data_identity`) with its shapes ("train_shapes", sorted "synset/model_id"),
+        so an evaluation can tell shapes the model trained on. flags: the command line's flags, kept
+        in checkpoints and args.json so a resume restores them."""
+        self.model, self.optimizer, self.scheduler, self.loss_fn = model, optimizer, scheduler, loss_fn
+        self.config, self.run, self.flags = config, run, flags
         self.model_args, self.mean_train_voxels, self.data, self.monitor = model_args, mean_train_voxels, data, monitor
         self.val_history = list((run.checkpoint or {}).get("val_history", []))
         self.val_seconds = 0.0
@@ -110,10 +124,10 @@ class Trainer:
         generator of the step's own (so this may run ahead, in another thread)."""
         run = self.run
         batch = batch_to_device(batch, run.device, non_blocking=run.device.type == "cuda")
-        config = AUGMENT_LEVELS[self.args.augment]
-        if config is not None:
-            generator = torch.Generator(device=run.device).manual_seed(step_seed(self.args, step, run) + 7_919)
-            batch["images"] = augment_images(batch["images"], batch["masks"], config, generator)
+        augmentation = AUGMENT_LEVELS[self.config.augment]
+        if augmentation is not None:
+            generator = torch.Generator(device=run.device).manual_seed(step_seed(self.config.seed, step, run) + 7_919)
+            batch["images"] = augment_images(batch["images"], batch["masks"], augmentation, generator)
         return batch
 
     @property
@@ -128,10 +142,10 @@ class Trainer:
         """One optimisation step on a prepared batch. Returns the weighted total loss and the
         unweighted terms (tensors, not read); on the CPU, raises TrainingError on a non-finite
         loss before updating the weights."""
-        run, args = self.run, self.args
-        torch.manual_seed(step_seed(args, step, run))  # point subsets, mesh sampling, occupancy queries
-        with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=args.amp):
-            loss, terms = compute_loss(self.model, batch, args)
+        run, config = self.run, self.config
+        torch.manual_seed(step_seed(config.seed, step, run))  # point subsets, mesh sampling, occupancy queries
+        with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=config.amp):
+            loss, terms = self.loss_fn(self.model, batch)
         if self.checks_every_step:
             self.stop_if_non_finite([(step + 1, float(loss))])
         self.optimizer.zero_grad(set_to_none=True)
@@ -165,7 +179,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "step": step,
-            "args": vars(self.args),
+            "args": self.flags,
             "mean_train_voxels": self.mean_train_voxels,
             "data": {k: v for k, v in self.data.items() if k != "train_shapes"},
             "train_shapes": self.data.get("train_shapes"),
@@ -181,13 +195,13 @@ class Trainer:
         resume, with the steps and seconds each trained), rewritten at every checkpoint."""
         run = self.run
         record = {
-            **vars(self.args),
+            **self.flags,
             "model_args": self.model_args,
             "world_size": run.world_size,
             "history": run.history,
             "train_seconds": sum(entry["seconds"] for entry in run.history),
         }
-        atomic_write_json(os.path.join(self.args.out_dir, "args.json"), record)
+        atomic_write_json(os.path.join(self.config.out_dir, "args.json"), record)
 
     def save(self, step: int) -> None:
         """The last checkpoint (and a copy named by its step with --keep_checkpoints), args.json."""
@@ -195,7 +209,7 @@ class Trainer:
         run.history[-1].update(to_step=step, seconds=round(time.time() - run.started, 1))
         state = self.state(step)
         atomic_torch_save(state, run.ckpt_path)
-        if self.args.keep_checkpoints:
+        if self.config.keep_checkpoints:
             atomic_torch_save(state, step_checkpoint_path(run.ckpt_path, step))
         self.write_record()
         run.last_saved = step
@@ -213,13 +227,13 @@ class Trainer:
         """Whether the losses are read (and checked, and logged) after `step`: every step on the
         CPU; on CUDA every --log_freq steps and before a checkpoint or a validation, the same
         steps on every rank."""
-        args = self.args
+        config = self.config
         return (
             self.checks_every_step
-            or step % args.log_freq == 0
-            or step % args.save_freq == 0
-            or (args.val_freq > 0 and step % args.val_freq == 0)
-            or step == args.max_iter
+            or step % config.log_freq == 0
+            or step % config.save_freq == 0
+            or (config.val_freq > 0 and step % config.val_freq == 0)
+            or step == config.max_iter
         )
 
     def read_losses(self, pending: list[tuple]) -> list[tuple]:
@@ -243,11 +257,11 @@ class Trainer:
         non-finite loss (no checkpoint is written after it)."""
         from tqdm import tqdm
 
-        args, run = self.args, self.run
+        config, run = self.config, self.run
         self.model.train()
         losses, pending, step = [], [], start_step
         bar = tqdm(
-            total=args.max_iter, initial=start_step, desc=f"train {args.type}", unit="step", disable=not run.is_main
+            total=config.max_iter, initial=start_step, desc=f"train {config.type}", unit="step", disable=not run.is_main
         )
         waited_since = time.perf_counter()
         for batch in prefetch(loader, self.prepare_batch, start_step):
@@ -275,7 +289,7 @@ class Trainer:
             if run.is_main:
                 if self.monitor.due(step):
                     tqdm.write(self.validate(step))
-                if step % args.save_freq == 0 or step == args.max_iter:
+                if step % config.save_freq == 0 or step == config.max_iter:
                     self.save(step)
             waited_since = time.perf_counter()  # validation and checkpoints are not data time
         bar.close()

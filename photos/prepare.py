@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from images import prepare_image
-from r2n2 import IMAGE_SIZE
+from r2n2.formats import IMAGE_SIZE
+from r2n2.images import prepare_image
 
 
 class PhotoError(ValueError):

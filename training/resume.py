@@ -9,15 +9,13 @@
 decisions it takes on the way.
 """
 
-import argparse
 import math
 import os
 import time
 
-from checkpoints import RunError, load_checkpoint
-from cli import fail
 from dataset_location import DATA_ROOT, EMBEDDED_DATA_ROOT, EMBEDDED_MODELS
 from model import ModelError
+from training.checkpoints import RunError, load_checkpoint
 
 
 def existing_run_message(ckpt_path: str, out_dir: str, model_type: str, files: list[str] | None = None) -> str:
@@ -57,23 +55,6 @@ MAY_DIFFER_ON_RESUME = {
 NOT_RECORDED = {"type", "out_dir", "load_checkpoint", "overwrite", "init", "pretrained"}
 
 
-def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
-    """The flags a command line gives explicitly (whatever their value): it is parsed again by a
-    copy of `parser` whose defaults are all suppressed, so only given flags appear."""
-    probe = argparse.ArgumentParser(add_help=False)
-    for action in parser._actions:
-        if not action.option_strings or isinstance(action, argparse._HelpAction):
-            continue
-        if action.nargs == 0:  # store_true and the like
-            probe.add_argument(
-                *action.option_strings, dest=action.dest, action="store_const", const=True, default=argparse.SUPPRESS
-            )
-        else:
-            probe.add_argument(*action.option_strings, dest=action.dest, nargs=action.nargs, default=argparse.SUPPRESS)
-    known, _ = probe.parse_known_args(argv)
-    return set(vars(known))
-
-
 def history_entry(checkpoint: dict | None, given: set[str]) -> dict:
     """The run record's entry for this start or resume (the checkpoint resumed, or None): the
     steps it covers (`to_step` and `seconds` grow as it trains) and the flags it was given."""
@@ -92,29 +73,30 @@ def history_entry(checkpoint: dict | None, given: set[str]) -> dict:
 LEGACY_FLAGS = {"w_dice": 0.0, "w_aux": 0.0, "vox_decoder": "deconv", "vox_latent": "pooled"}
 
 
-def restore_run_flags(args: argparse.Namespace, checkpoint: dict, given: set[str], ckpt_path: str) -> list[str]:
-    """Put the run's own training flags (checkpoint["args"]) back into `args`. A flag given on
-    this command line with another value than the run's stops with one line naming both, except
-    the ones in MAY_DIFFER_ON_RESUME. Returns the flags restored from the run (for the log)."""
+def restore_run_flags(flags: dict, checkpoint: dict, given: set[str], ckpt_path: str) -> tuple[dict, list[str]]:
+    """The flags with the run's own training flags (checkpoint["args"]) put back. A flag given on
+    this command line with another value than the run's raises RunError naming both, except the
+    ones in MAY_DIFFER_ON_RESUME. Returns (the flags, the names restored from the run)."""
     stored = {**LEGACY_FLAGS, **checkpoint.get("args", {})}
-    restored = []
+    flags, restored = dict(flags), []
     for flag, value in stored.items():
-        if flag in NOT_RECORDED or flag in MAY_DIFFER_ON_RESUME or not hasattr(args, flag):
+        if flag in NOT_RECORDED or flag in MAY_DIFFER_ON_RESUME or flag not in flags:
             continue
-        current = getattr(args, flag)
+        current = flags[flag]
         if flag in given and current != value:
-            fail(
+            raise RunError(
                 f"--{flag} {current} differs from the run's --{flag} {value} ({ckpt_path}): a resumed run keeps "
                 f"its own flags; drop --{flag}, or start a new run (--overwrite, or another --out_dir)"
             )
         if current != value:
             restored.append(flag)
-        setattr(args, flag, value)
-    return restored
+        flags[flag] = value
+    return flags, restored
 
 
 def resume_max_iter(requested: int | None, checkpoint: dict, ckpt_path: str) -> tuple[int, str | None]:
-    """The run's step budget when resuming, and a note if it changes the plan.
+    """The run's step budget when resuming, and a note if it changes the plan (RunError when the
+    run is already past it).
 
     Without --max_iter a resumed run keeps its own budget. A different --max_iter stretches (or
     shrinks) the cosine schedule on purpose: from the resume step on, the learning rate follows
@@ -123,7 +105,9 @@ def resume_max_iter(requested: int | None, checkpoint: dict, ckpt_path: str) -> 
     if requested is None or requested == planned:
         return planned, None
     if requested <= step:
-        fail(f"--max_iter {requested}: {ckpt_path} is already at step {step}; give a larger --max_iter to train longer")
+        raise RunError(
+            f"--max_iter {requested}: {ckpt_path} is already at step {step}; give a larger --max_iter to train longer"
+        )
     return (
         requested,
         f"--max_iter {requested} differs from the run's {planned}: the cosine schedule now ends at step {requested}",

@@ -1,6 +1,6 @@
 """Gather the small, committable results of reproduce.sh into output/results/.
 
-    python collect_results.py [--seconds N]
+    python tools/collect_results.py [--seconds N]
 
 Copies each type's F1 plot, gallery, two sample GIFs and interactive page (index.html, with one
 shared plotly.min.js), the comparison plot and page, the occupancy learning curve, the held-out
@@ -14,12 +14,15 @@ import glob
 import json
 import os
 import shutil
+import sys
 
-from checkpoints import RUNS_DIR, checkpoint_path, file_digest, run_dir
-from cli import fail
-from dataset_location import EMBEDDED_DATA_ROOT, REPO_DIR
-from metrics import DEFAULT_THRESHOLDS as THRESHOLDS
-from model import TYPES
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+
+from common.cli import fail  # noqa: E402
+from dataset_location import EMBEDDED_DATA_ROOT, REPO_DIR  # noqa: E402
+from evaluation.metrics import DEFAULT_THRESHOLDS as THRESHOLDS  # noqa: E402
+from model import TYPES  # noqa: E402
+from training.checkpoints import RUNS_DIR, checkpoint_path, file_digest, run_dir  # noqa: E402
 
 HOLDOUT_DATA_ROOT = os.path.join(REPO_DIR, "data", "holdout")  # reproduce.sh's held-out-family world
 
@@ -194,7 +197,7 @@ def validation_rows() -> list[str]:
 def frame_check_rows(results: list[dict]) -> list[str]:
     """The default vox model's frame check on the real-like fixture, on the same fixture written
     a quarter turn round (reproduce.sh's last evaluations) and on the embedded test split."""
-    from frames import describe_frame_check
+    from geometry.frames import describe_frame_check
 
     checkpoint = checkpoint_path(run_dir("vox"), "vox")
     if not os.path.exists(checkpoint):

@@ -1,6 +1,6 @@
 """Compare evaluated runs: their F1 curves in one plot and their predictions side by side in one page.
 
-    python compare_runs.py output/eval/vox output/eval/point output/eval/mesh --out output/eval/compare/compare_f1.png
+    python tools/compare_runs.py output/eval/vox output/eval/point --out output/eval/compare/compare_f1.png
 
 Each RUN_DIR is a folder `eval_model.py` wrote (metrics.json, samples.json). The page shows each
 sample the runs share (same shape and view): its input, every run's prediction and the GT in 3D.
@@ -9,9 +9,12 @@ sample the runs share (same shape and view): its input, every run's prediction a
 import argparse
 import json
 import os
+import sys
 
-from cli import fail
-from evaluation import f1_curve
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+
+from common.cli import fail  # noqa: E402
+from evaluation.protocol import f1_curve  # noqa: E402
 
 
 def run_label(result: dict, folder_name: str, taken) -> str:
@@ -37,7 +40,7 @@ def compare_runs(run_dirs: list[str], out_path: str) -> tuple[str, str | None]:
     import imageio.v3 as iio
 
     import utils_vis
-    import viewer
+    from evaluation import viewer
 
     curves, thresholds, runs = {}, None, []
     for run in run_dirs:

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import torch
 
-from atomic_io import atomic_path, atomic_write_json
+from common.atomic_io import atomic_path, atomic_write_json
 from dataset import batch_to_device, collate_batch
 
 
@@ -51,7 +51,7 @@ def write_visuals(
     input | prediction at two angles | GT at the same angles). Returns the samples for the
     interactive page (`viewer.write_page`), with each sample's metrics from `rows`."""
     import utils_vis
-    import viewer
+    from evaluation import viewer
 
     gallery, samples = [], []
     for i in ids:
@@ -105,7 +105,7 @@ def write_run_page(out_dir: str, run_name: str, result: dict, samples: list[dict
     input beside its prediction and GT in 3D; samples.json keeps the shapes for --compare."""
     import imageio.v3 as iio
 
-    import viewer
+    from evaluation import viewer
 
     thresholds = result["thresholds"]
     columns = [f"F1@{t:.2f}" for t in thresholds] + [
