@@ -27,13 +27,7 @@ import torch
 from common.cli import default_device, fail, positive_float, positive_int, probability, resolve_device
 from dataset import R2N2Dataset, collate_batch, shape_keys
 from dataset_location import EMBEDDED_DATA_ROOT
-from evaluation.metrics import (  # noqa: F401 (the course's name)
-    DEFAULT_THRESHOLDS,
-    EMPTY_PREDICTION,
-    MESHRCNN_THRESHOLDS,
-    THIN_MIN_CELLS,
-    compute_sampling_metrics,
-)
+from evaluation.metrics import DEFAULT_THRESHOLDS, EMPTY_PREDICTION, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS
 from evaluation.protocol import (
     GT_LABELS,
     ISO_TYPES,

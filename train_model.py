@@ -29,7 +29,7 @@ from common.cli import (
     positive_float,
     positive_int,
 )
-from dataset import DatasetError, R2N2Dataset, collate_batch, data_identity, shape_keys
+from dataset import DatasetError, R2N2Dataset, collate_batch, data_identity, mean_occupancy, shape_keys
 from losses import LossConfig, ReconstructionLoss
 from model import TYPES, ModelError, SingleViewto3D, default_model_args
 from training.checkpoints import (
@@ -45,7 +45,7 @@ from training.checkpoints import (
     run_files,
     run_type_of,
 )
-from training.config import RunConfig
+from training.config import PROFILES, RunConfig, profile_defaults
 from training.monitor import Monitor
 from training.resume import (
     RunError,
@@ -59,8 +59,10 @@ from training.resume import (
     stretch_schedule,
 )
 from training.sampler import StepBatchSampler
-from training.trainer import Run, Trainer, TrainingError, setup_distributed
+from training.trainer import Run, Trainer, TrainingError, configure_cuda, setup_distributed
 from training.validation import open_validator
+
+CPU_IMAGE_SIZE = PROFILES["cpu"]["image_size"]
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +78,7 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="encoder input resolution; images are resized to it (default: per type, sized for a 2-core CPU: "
-        f"{DEFAULT_IMAGE_SIZE}; 137, the R2N2 size, on a GPU)",
+        f"{CPU_IMAGE_SIZE}; gpu 137, the R2N2 size)",
     )
     group.add_argument(
         "--vox_decoder",
@@ -251,49 +253,10 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 VAL_FREQ_MIN = 25  # the default --val_freq is max_iter // 10, but at least this
 
-# Steps of the default budget: 7-11 minutes each at batch 32 on a 2-core CPU, 13-17 on a slower one (see the README).
-DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
-DEFAULT_IMAGE_SIZE = {"vox": 64, "point": 64, "mesh": 64, "occupancy": 64, "voxmesh": 64}
-
-# Defaults per machine, for the flags left out. cpu: a 2-core CPU (measured). gpu: one CUDA GPU, the
-# course's setting (R2N2's full 137 px images, batch 64, bf16 autocast, loader workers to keep up);
-# its budgets are a starting point, not measured here (no GPU was available to this project).
-PROFILES = {
-    "cpu": {
-        "batch_size": 32,
-        "num_workers": 0,
-        "amp": False,
-        "max_iter": DEFAULT_MAX_ITER,
-        "image_size": DEFAULT_IMAGE_SIZE,
-    },
-    "gpu": {
-        "batch_size": 64,
-        "num_workers": 4,
-        "amp": True,
-        "max_iter": {"vox": 10000, "point": 10000, "mesh": 10000, "occupancy": 20000, "voxmesh": 5000},
-        "image_size": {t: 137 for t in DEFAULT_IMAGE_SIZE},
-    },
-}
-
-
-def profile_name(profile: str, device: str) -> str:
-    """The profile the flags ask for: auto picks gpu for a CUDA device."""
-    return ("gpu" if device.startswith("cuda") else "cpu") if profile == "auto" else profile
-
 
 def apply_profile(args: argparse.Namespace, resuming: bool) -> None:
-    """Fill the flags left out (None) from the profile. A resumed run's computing flags come from
-    its checkpoint instead (`restore_run_flags`); only the loader's workers are the profile's."""
-    profile = PROFILES[profile_name(args.profile, args.device)]
-    if args.num_workers is None:
-        args.num_workers = profile["num_workers"]
-    if resuming:
-        return
-    for flag in ("batch_size", "amp"):
-        if getattr(args, flag) is None:
-            setattr(args, flag, profile[flag])
-    args.max_iter = args.max_iter or profile["max_iter"][args.type]
-    args.image_size = args.image_size or profile["image_size"][args.type]
+    """Fill the flags left out (None) from the profile (`training.config.profile_defaults`)."""
+    vars(args).update(profile_defaults(vars(args), resuming))
 
 
 def claim_run_folder(args: argparse.Namespace, ckpt_path: str, resuming: bool, is_main: bool) -> None:
@@ -521,43 +484,10 @@ def make_monitor(args: argparse.Namespace, run: Run, start_step: int, opened_val
     return Monitor(RunConfig.from_flags(vars(args)), start_step, validator, (run.checkpoint or {}).get("best"))
 
 
-def configure_device(args: argparse.Namespace, run: Run, model: torch.nn.Module) -> torch.nn.Module:
-    """CUDA's speed settings (TF32 matmuls, cudnn autotuning or --deterministic kernels,
-    channels-last weights, --compile); the CPU is left as it is, so CPU results stay bit-identical."""
-    if args.compile:
-        model.encoder.compile()
-        if model.type in ("vox", "point", "occupancy"):  # the others call PyTorch3D ops inside
-            model.decoder.compile()
-    if run.device.type != "cuda":
-        return model
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    torch.backends.cudnn.benchmark = not args.deterministic
-    if args.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.backends.cudnn.deterministic = True
-        torch.use_deterministic_algorithms(True, warn_only=True)  # PyTorch3D's kernels have no deterministic twin
-    for module in model.modules():  # the layout cudnn's fastest kernels want, weights and inputs alike
-        if isinstance(module, torch.nn.Conv2d):
-            module.to(memory_format=torch.channels_last)
-        elif isinstance(module, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)):
-            module.to(memory_format=torch.channels_last_3d)
-    return model
-
-
-def mean_occupancy(voxels: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """The mean of M bool grids (M, D, H, W) as (D, H, W) float, summed chunk by chunk in integers
-    (no M x D x H x W float copy: 4 GB at 30k shapes); equal to voxels.float().mean(0)."""
-    total = torch.zeros(voxels.shape[1:], dtype=torch.int64)
-    for start in range(0, len(voxels), chunk):
-        total += voxels[start : start + chunk].sum(0)
-    return total.float() / len(voxels)
-
-
 def main(args: argparse.Namespace) -> dict:
     run = prepare_run(args)
     model, model_args = make_model(args, run)
-    model = configure_device(args, run, model)
+    model = configure_cuda(model, run.device, args.compile, args.deterministic)
     optimizer, scheduler, start_step = build_optimizer(model, args, run)
     if run.world_size > 1:
         model = torch.nn.parallel.DistributedDataParallel(

@@ -22,8 +22,12 @@ import torch  # noqa: E402
 from dataset import R2N2Dataset, collate_batch  # noqa: E402
 from losses import ReconstructionLoss  # noqa: E402
 from model import SingleViewto3D  # noqa: E402
-from train_model import PROFILES, apply_profile, get_args_parser, loss_config, model_args_from_flags, profile_name  # noqa: E402
-from training.config import RunConfig  # noqa: E402
+from train_model import apply_profile, get_args_parser, loss_config, model_args_from_flags  # noqa: E402
+from training.config import (  # noqa: E402
+    PROFILES,
+    RunConfig,  # noqa: E402
+    profile_name,
+)
 from training.sampler import StepBatchSampler, prefetch  # noqa: E402
 from training.trainer import Run, Trainer  # noqa: E402
 

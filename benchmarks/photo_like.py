@@ -98,10 +98,10 @@ def score(model, dataset, rows: list[dict], images: torch.Tensor | None, batch_s
 
 def main(args: argparse.Namespace) -> dict:
     import procedural
-    from dataset import R2N2Dataset, ensure_data
+    from dataset import R2N2Dataset
     from training.checkpoints import model_from_checkpoint
 
-    root = ensure_data(args.data_root).root
+    root = procedural.ready_layout(args.data_root).root
     folder = args.photos or os.path.join("data", f"photo_like_{args.split}")
     if not os.path.isfile(os.path.join(folder, "photos.json")):
         start = time.time()

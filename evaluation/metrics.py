@@ -22,7 +22,7 @@ def nearest_neighbours(pred_points, gt_points, pred_lengths):
 
     An empty prediction (length 0) is scored as one point at the origin, the centre of the
     object frame (`EMPTY_PREDICTION`): its distances are those of that point, so its Chamfer is
-    a finite penalty that counts in every mean, and F1 scores it 0 (`precision_recall_f1`).
+    a finite penalty that counts in every mean, and F1 scores it 0 (`compute_sampling_metrics`).
     Returns dists_pred (B, N) and idx_pred (B, N) into gt, dists_gt (B, M) and idx_gt (B, M)
     into pred, all Euclidean (not squared).
     """
@@ -56,8 +56,9 @@ def chamfer_l2(dists_pred: torch.Tensor, dists_gt: torch.Tensor, pred_lengths: t
     return masked_mean(dists_pred.square(), pred_lengths.clamp_min(1)) + dists_gt.square().mean(1)
 
 
-def precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds) -> dict:
-    """Percent precision / recall / F1 per item from nearest-neighbour distances (B, N), (B, M)."""
+def _precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds) -> dict:
+    """Percent precision / recall / F1 per item from nearest-neighbour distances (B, N), (B, M):
+    the arithmetic of `compute_sampling_metrics`, the one F1 of the project."""
     empty = pred_lengths == 0
     metrics = {}
     for t in thresholds:
@@ -70,8 +71,11 @@ def precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds) -> dict:
 
 
 @torch.no_grad()
-def compute_sampling_metrics(pred_points, gt_points, thresholds=DEFAULT_THRESHOLDS, pred_lengths=None) -> dict:
-    """Precision, recall and F1 (percent) at each threshold, as in the course and Mesh R-CNN.
+def compute_sampling_metrics(
+    pred_points, gt_points, thresholds=DEFAULT_THRESHOLDS, pred_lengths=None, neighbours=None
+) -> dict:
+    """Precision, recall and F1 (percent) at each threshold, as in the course and Mesh R-CNN: the
+    project's one F1 (evaluation, validation, the frame check and the benchmarks all call it).
 
     precision@t: % of predicted points within t of the GT; recall@t: % of GT points within t of
     the prediction; F1 their harmonic mean.
@@ -82,6 +86,8 @@ def compute_sampling_metrics(pred_points, gt_points, thresholds=DEFAULT_THRESHOL
         thresholds: distances t.
         pred_lengths: (B,) number of valid predicted points per item (for padded batches);
             an item with 0 points scores 0 everywhere.
+        neighbours: (dists_pred (B, N), dists_gt (B, M)) of `nearest_neighbours`, when the caller
+            already has them (they serve Chamfer and normals too): no second query.
 
     Returns:
         {"Precision@%f" % t, "Recall@%f" % t, "F1@%f" % t: (B,) tensors, or floats if the input
@@ -103,8 +109,11 @@ def compute_sampling_metrics(pred_points, gt_points, thresholds=DEFAULT_THRESHOL
         zeros = torch.zeros(B, device=device)
         metrics = {f"{k}@{t:f}": zeros for t in thresholds for k in ("Precision", "Recall", "F1")}
     else:
-        dists_pred, _, dists_gt, _ = nearest_neighbours(pred_points, gt_points, pred_lengths)
-        metrics = precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds)
+        if neighbours is None:
+            dists_pred, _, dists_gt, _ = nearest_neighbours(pred_points, gt_points, pred_lengths)
+        else:
+            dists_pred, dists_gt = neighbours
+        metrics = _precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds)
     if unbatched:
         metrics = {k: float(v[0]) for k, v in metrics.items()}
     return metrics
@@ -143,7 +152,7 @@ def meshrcnn_metrics(dists_pred, dists_gt, pred_lengths, longest_edge_gt) -> dic
     edge. Returns {"MeshRCNN_F1@0.1": (B,), ..., "MeshRCNN_ChamferL2": (B,)}."""
     scale = MESHRCNN_EDGE / longest_edge_gt.clamp_min(1e-9)
     scaled_pred, scaled_gt = dists_pred * scale[:, None], dists_gt * scale[:, None]
-    f1 = precision_recall_f1(scaled_pred, scaled_gt, pred_lengths, MESHRCNN_THRESHOLDS)
+    f1 = _precision_recall_f1(scaled_pred, scaled_gt, pred_lengths, MESHRCNN_THRESHOLDS)  # in their units
     metrics = {f"MeshRCNN_F1@{t:g}": f1["F1@%f" % t] for t in MESHRCNN_THRESHOLDS}
     metrics["MeshRCNN_ChamferL2"] = chamfer_l2(scaled_pred, scaled_gt, pred_lengths)
     return metrics

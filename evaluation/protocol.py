@@ -20,12 +20,12 @@ from dataset import R2N2Dataset, batch_to_device
 from evaluation.metrics import (
     DEFAULT_THRESHOLDS,
     chamfer_l2,
+    compute_sampling_metrics,
     label_iou,
     meshrcnn_metrics,
     nearest_neighbours,
     normal_consistency,
     points_to_cells,
-    precision_recall_f1,
     thin_recall,
     voxel_iou,
 )
@@ -180,7 +180,8 @@ def frame_scores(pred: dict, batch: dict, iso: float) -> dict[str, torch.Tensor]
     for name, matrix in FRAME_TRANSFORMS.items():
         points = transform_points(points_pred, matrix)
         dists_pred, _, dists_gt, _ = nearest_neighbours(points, points_gt, lengths)
-        scores[f"F1@0.05/{name}"] = precision_recall_f1(dists_pred, dists_gt, lengths, (0.05,))["F1@%f" % 0.05]
+        f1 = compute_sampling_metrics(points, points_gt, (0.05,), lengths, neighbours=(dists_pred, dists_gt))
+        scores[f"F1@0.05/{name}"] = f1["F1@%f" % 0.05]
     return scores
 
 
@@ -241,7 +242,7 @@ def evaluate(
         points_gt, normals_gt = batch["points"], batch["normals"]
         lengths = pred["lengths"]
         dists_pred, idx_pred, dists_gt, idx_gt = nearest_neighbours(pred["points"], points_gt, lengths)
-        metrics = precision_recall_f1(dists_pred, dists_gt, lengths, thresholds)
+        metrics = compute_sampling_metrics(pred["points"], points_gt, thresholds, lengths, (dists_pred, dists_gt))
         metrics["ChamferL2"] = chamfer_l2(dists_pred, dists_gt, lengths)  # empty predictions: a penalty, counted
         if pred["voxels"] is not None:
             metrics["IoU_vox32"] = voxel_iou(pred["voxels"] >= iso, batch["voxels"] >= 0.5)

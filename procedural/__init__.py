@@ -18,9 +18,11 @@ every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's a
     shape_files.py  one shape written as OBJ, exact samples, binvox, renderings and metadata
     photos.py       photo-like JPEGs of a dataset's models: backgrounds, framing, photo viewpoints
     writer.py       a whole dataset: shapes over worker processes, splits, the record
+    default_data.py the data root made ready: the default one generated or regenerated, stale ones refused
 """
 
+from .default_data import ready_layout
 from .photos import write_photo_set
 from .writer import GENERATOR_VERSION, check_request, write_dataset
 
-__all__ = ["GENERATOR_VERSION", "check_request", "write_dataset", "write_photo_set"]
+__all__ = ["GENERATOR_VERSION", "check_request", "ready_layout", "write_dataset", "write_photo_set"]

@@ -33,7 +33,7 @@ from .categories import SYNSETS, family_synset
 from .shape_files import LAYOUTS, TURNS, VIEWPOINTS, write_shape
 
 # Bumped whenever the generator writes different files for the same seed; readers refuse data of
-# another version (`dataset.ensure_data`). 4: the ShapeNet v1 orientation (front +x, width along z).
+# another version (`default_data.ready_layout`). 4: the ShapeNet v1 orientation (front +x, width along z).
 GENERATOR_VERSION = 4
 
 

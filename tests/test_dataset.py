@@ -163,16 +163,18 @@ def test_data_of_another_generator_version_is_refused(copy_root, archives_root, 
 
 
 def test_the_default_root_regenerates_itself_when_stale(copy_root, monkeypatch, capsys):
-    import dataset
     import procedural
+    from procedural import default_data
 
     set_generator_version(os.path.join(copy_root, "embedded.json"), 3)
-    monkeypatch.setattr(dataset, "EMBEDDED_DATA_ROOT", copy_root)
-    monkeypatch.setattr(dataset, "DATA_ROOT", copy_root)
-    monkeypatch.setattr(dataset, "EMBEDDED_MODELS", 6)
+    monkeypatch.setattr(default_data, "EMBEDDED_DATA_ROOT", copy_root)
+    monkeypatch.setattr(default_data, "DATA_ROOT", copy_root)
+    monkeypatch.setattr(default_data, "EMBEDDED_MODELS", 6)
     real_write = procedural.write_dataset
     monkeypatch.setattr(
-        procedural, "write_dataset", lambda root, n_models: real_write(root, n_models, n_views=1, workers=1, quiet=True)
+        default_data,
+        "write_dataset",
+        lambda root, n_models: real_write(root, n_models, n_views=1, workers=1, quiet=True),
     )
     ds = R2N2Dataset(None, "train", quiet=True)
     assert "is stale (generator version 3): regenerating it" in capsys.readouterr().err
@@ -198,8 +200,7 @@ def test_generated_archives_without_a_record_are_not_read_as_real_data(archives_
 def test_two_processes_generating_the_default_root_at_once_both_succeed(copy_root, tmp_path, monkeypatch):
     """The second writer finds the first one's dataset in place (the final rename fails with
     ENOTEMPTY or the request with FileExistsError) and uses it instead of crashing."""
-    import dataset
-    import procedural
+    from procedural import default_data
 
     root = str(tmp_path / "default")
 
@@ -207,8 +208,8 @@ def test_two_processes_generating_the_default_root_at_once_both_succeed(copy_roo
         shutil.copytree(copy_root, root_)  # the other process's dataset lands first
         raise OSError(39, "Directory not empty")
 
-    monkeypatch.setattr(dataset, "EMBEDDED_DATA_ROOT", root)
-    monkeypatch.setattr(dataset, "DATA_ROOT", root)
-    monkeypatch.setattr(dataset, "EMBEDDED_MODELS", 9)
-    monkeypatch.setattr(procedural, "write_dataset", other_process_won)
+    monkeypatch.setattr(default_data, "EMBEDDED_DATA_ROOT", root)
+    monkeypatch.setattr(default_data, "DATA_ROOT", root)
+    monkeypatch.setattr(default_data, "EMBEDDED_MODELS", 9)
+    monkeypatch.setattr(default_data, "write_dataset", other_process_won)
     assert len(R2N2Dataset(None, "train", quiet=True).entries) == 6

@@ -1,14 +1,30 @@
-"""The project's layering, checked from its own source: imports point one way and files stay readable."""
+"""The project's layering, checked from its own source: imports point one way, down the pipeline."""
 
 import ast
 import os
+import warnings
 
 from conftest import REPO
 
-MAX_LINES = 400  # a file past this usually owns two concepts
-MAX_FUNCTION_LINES = 60  # a function a reader sees on one screen (argument parsers included)
-PACKAGE = "procedural"
-BUILDING_BLOCKS = ("cli", "atomic_io", "r2n2", "geometry", "metrics", "losses", "augment", "frames", "procedural.parts")
+PACKAGES = ("common", "geometry", "r2n2", "photos", "procedural", "training", "evaluation", "tools")
+
+# Layers, bottom up: a module imports only modules of its own layer or of a lower one (and no
+# cycle within a layer). Anything not named here is a script (the root's command lines, tools/).
+LAYERS = (
+    (  # building blocks: formats, geometry, metrics, losses, augmentation
+        "common",
+        "geometry",
+        "r2n2.formats",
+        "r2n2.images",
+        "evaluation.metrics",
+        "losses",
+        "training.augment",
+    ),
+    ("dataset_location", "r2n2", "procedural", "photos", "dataset"),  # data: reading, caching, generating, photos
+    ("model",),  # the networks
+    ("evaluation", "utils_vis"),  # scoring and drawing predictions
+    ("training",),  # a training run
+)
 GRAMMAR = tuple(
     f"procedural.{name}"
     for name in (
@@ -24,24 +40,26 @@ GRAMMAR = tuple(
     )
 )
 # What the procedural world may stand on: the file formats it writes and the split rule it shares.
-PROCEDURAL_MAY_IMPORT = {"r2n2", "dataset_location", "splits", "atomic_io"}
+PROCEDURAL_MAY_IMPORT = {"r2n2.formats", "dataset_location", "r2n2.splits", "common.atomic_io"}
+LONG_FILE, LONG_FUNCTION = 400, 60  # reported, not refused: a long file that owns one thing is fine
 
 
 def project_modules() -> dict[str, str]:
-    """{module name: path}: the root's .py files and the package's, as "procedural.<name>"."""
+    """{module name: path}: the root's .py files and every package's, as "<package>.<name>"."""
     modules = {name[:-3]: os.path.join(REPO, name) for name in sorted(os.listdir(REPO)) if name.endswith(".py")}
-    package = os.path.join(REPO, PACKAGE)
-    for name in sorted(os.listdir(package)):
-        if name.endswith(".py"):
-            modules[PACKAGE if name == "__init__.py" else f"{PACKAGE}.{name[:-3]}"] = os.path.join(package, name)
+    for package in PACKAGES:
+        folder = os.path.join(REPO, package)
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                modules[package if name == "__init__.py" else f"{package}.{name[:-3]}"] = os.path.join(folder, name)
     return modules
 
 
 def imported_project_modules(name: str, path: str, modules) -> set[str]:
     """Project modules a file imports anywhere (top level or inside functions); relative imports
-    inside the package resolved, `from procedural import x` counted as the package's entry."""
+    resolved, `from package import x` counted as the module x when it is one, else the package."""
     found = set()
-    package = PACKAGE if name.startswith(PACKAGE) else ""
+    package = name.split(".")[0] if "." in name or name in PACKAGES else ""
     for node in ast.walk(ast.parse(open(path).read())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
@@ -59,16 +77,32 @@ def dependency_graph() -> dict[str, set[str]]:
     return {name: imported_project_modules(name, path, modules) - {name} for name, path in modules.items()}
 
 
+def layer_of(name: str) -> int | None:
+    """The layer of a module (None: a script). The most specific entry of LAYERS decides."""
+    best, depth = None, -1
+    for level, entries in enumerate(LAYERS):
+        for entry in entries:
+            if (name == entry or name.startswith(entry + ".")) and entry.count(".") > depth:
+                best, depth = level, entry.count(".")
+    return best
+
+
 def is_script(path: str) -> bool:
     return '__name__ == "__main__"' in open(path).read()
 
 
-def test_no_import_cycles_and_no_module_imports_a_script():
+def test_imports_point_down_the_layers_without_cycles_and_no_module_imports_a_script():
     modules = project_modules()
     graph = dependency_graph()
     scripts = {name for name, path in modules.items() if is_script(path)}
     for name, deps in graph.items():
         assert not deps & scripts, f"{name} imports the script(s) {sorted(deps & scripts)}"
+        level = layer_of(name)
+        if level is None:
+            assert name in scripts or name.startswith("tools"), f"{name} is in no layer (add it to LAYERS)"
+            continue
+        upward = {dep for dep in deps if layer_of(dep) is not None and layer_of(dep) > level}
+        assert not upward, f"{name} (layer {level}) imports {sorted(upward)} from a higher layer"
     state = {}
 
     def visit(name, trail):  # depth-first search for a cycle
@@ -84,43 +118,44 @@ def test_no_import_cycles_and_no_module_imports_a_script():
         visit(name, [])
 
 
-def test_building_blocks_and_the_grammar_stand_alone():
+def test_the_building_blocks_and_the_grammar_stand_alone():
     graph = dependency_graph()
-    for name in BUILDING_BLOCKS:
+    for name in ("common.atomic_io", "common.cli", "common.precision", "r2n2.formats", "evaluation.metrics"):
         assert graph[name] == set(), (name, graph[name])
     assert graph["procedural.swept_parts"] == {"procedural.parts"}  # more parts, on the same base
     parts = {"procedural.parts", "procedural.swept_parts"}
     for name in GRAMMAR:  # the shape grammar stands on its parts: no data, rendering or model code
-        assert graph[name] <= set(GRAMMAR) | parts | {"r2n2"}, (name, graph[name])
+        assert graph[name] <= set(GRAMMAR) | parts | {"r2n2.formats"}, (name, graph[name])
 
 
 def test_the_procedural_world_is_entered_through_its_package_only():
     graph = dependency_graph()
     for name, deps in graph.items():
-        inside = name.startswith(PACKAGE)
-        if inside:
-            outside_deps = {d for d in deps if not d.startswith(PACKAGE)}
-            assert outside_deps <= PROCEDURAL_MAY_IMPORT, (
-                f"{name} imports {sorted(outside_deps - PROCEDURAL_MAY_IMPORT)}"
-            )
+        if name.startswith("procedural"):
+            outside = {d for d in deps if not d.startswith("procedural")}
+            assert outside <= PROCEDURAL_MAY_IMPORT, f"{name} imports {sorted(outside - PROCEDURAL_MAY_IMPORT)}"
         else:
-            internals = {d for d in deps if d.startswith(PACKAGE + ".")}
-            assert not internals, (
-                f"{name} imports {sorted(internals)}: enter the procedural world through `procedural` only"
-            )
+            internals = {d for d in deps if d.startswith("procedural.")}
+            assert not internals, f"{name} imports {sorted(internals)}: enter the procedural world through `procedural`"
 
 
-def test_every_module_is_short_says_what_it_owns_and_has_short_functions():
+def test_every_module_says_what_it_owns_and_long_ones_are_reported():
+    """Every module opens with a docstring saying what it owns. Files over LONG_FILE lines and
+    functions over LONG_FUNCTION are reported as warnings (a file that owns one concept may be
+    long; one that owns two should be split by concept, not by a count)."""
+    long = []
     for name, path in project_modules().items():
         source = open(path).read()
-        n_lines = source.count("\n")
-        assert n_lines <= MAX_LINES, f"{name} has {n_lines} lines (over {MAX_LINES}: split it by what it owns)"
         tree = ast.parse(source)
         docstring = ast.get_docstring(tree)
         assert docstring and len(docstring.splitlines()[0]) > 20, f"{name} has no opening docstring saying what it owns"
+        if source.count("\n") > LONG_FILE:
+            long.append(f"{name}: {source.count(chr(10))} lines")
         for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                length = node.end_lineno - node.lineno + 1
-                assert length <= MAX_FUNCTION_LINES, (
-                    f"{name}.{node.name} is {length} lines (over {MAX_FUNCTION_LINES}: split it into named steps)"
-                )
+            if (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.end_lineno - node.lineno >= LONG_FUNCTION
+            ):
+                long.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    if long:
+        warnings.warn("long files and functions (does each own one concept?): " + "; ".join(long), stacklevel=1)

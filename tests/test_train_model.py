@@ -487,7 +487,7 @@ def test_a_second_process_cannot_train_into_a_folder_in_use(tiny_root, tmp_path)
 def test_resume_refuses_other_data_another_size_or_another_world_size(tiny_root, tmp_path, monkeypatch):
     import shutil
 
-    import dataset
+    from procedural import default_data
     from training import resume
 
     out = tmp_path / "run"
@@ -521,7 +521,7 @@ def test_resume_refuses_other_data_another_size_or_another_world_size(tiny_root,
     monkeypatch.setattr(resume, "EMBEDDED_DATA_ROOT", tiny_root)
     monkeypatch.setattr(resume, "DATA_ROOT", tiny_root)
     monkeypatch.setattr(resume, "EMBEDDED_MODELS", 30)
-    monkeypatch.setattr(dataset, "write_default_data", lambda root: pytest.fail("the data must not be regenerated"))
+    monkeypatch.setattr(default_data, "write_default_data", lambda root: pytest.fail("must not be regenerated"))
     assert_one_line_error(
         call_main("train_model", "--out_dir", out, "--data_root", tiny_root, *data_args),
         "R2N2_EMBEDDED_MODELS asks for 30",

@@ -10,6 +10,52 @@ as a plain dict, so a resumed run restores them (`resume.restore_run_flags`).
 
 from dataclasses import dataclass, fields
 
+# Steps of the default budget: 7-11 minutes each at batch 32 on a 2-core CPU, 13-17 on a slower one (see the README).
+DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
+DEFAULT_IMAGE_SIZE = {"vox": 64, "point": 64, "mesh": 64, "occupancy": 64, "voxmesh": 64}
+
+# Defaults per machine, for the flags left out. cpu: a 2-core CPU (measured). gpu: one CUDA GPU, the
+# course's setting (R2N2's full 137 px images, batch 64, bf16 autocast, loader workers to keep up);
+# its budgets are a starting point, not measured here (no GPU was available to this project).
+PROFILES = {
+    "cpu": {
+        "batch_size": 32,
+        "num_workers": 0,
+        "amp": False,
+        "max_iter": DEFAULT_MAX_ITER,
+        "image_size": DEFAULT_IMAGE_SIZE,
+    },
+    "gpu": {
+        "batch_size": 64,
+        "num_workers": 4,
+        "amp": True,
+        "max_iter": {"vox": 10000, "point": 10000, "mesh": 10000, "occupancy": 20000, "voxmesh": 5000},
+        "image_size": {t: 137 for t in DEFAULT_IMAGE_SIZE},
+    },
+}
+
+
+def profile_name(profile: str, device: str) -> str:
+    """The profile the flags ask for: auto picks gpu for a CUDA device."""
+    return ("gpu" if device.startswith("cuda") else "cpu") if profile == "auto" else profile
+
+
+def profile_defaults(flags: dict, resuming: bool) -> dict:
+    """The values of the flags left out (None) from the profile the flags name (profile, device,
+    type): {flag: value}. A resumed run's computing flags come from its checkpoint instead
+    (`resume.restore_run_flags`); only the loader's workers are the profile's."""
+    profile = PROFILES[profile_name(flags["profile"], flags["device"])]
+    values = {"num_workers": profile["num_workers"]} if flags.get("num_workers") is None else {}
+    if resuming:
+        return values
+    for flag in ("batch_size", "amp"):
+        if flags.get(flag) is None:
+            values[flag] = profile[flag]
+    for flag in ("max_iter", "image_size"):
+        if not flags.get(flag):
+            values[flag] = profile[flag][flags["type"]]
+    return values
+
 
 @dataclass
 class RunConfig:

@@ -1,0 +1,88 @@
+"""The data root made ready: the embedded dataset generated on first use, regenerated when stale,
+and generated data that this code cannot read refused.
+
+    layout = ready_layout(None)          # the default root (data/embedded), generated if absent
+    layout = ready_layout("DIR")         # any R2N2-layout folder, checked
+
+Real R2N2 data is only detected (`dataset_location.detect_layout`); only the default root is
+ever written or replaced, and only when it carries this generator's record.
+"""
+
+import os
+import shutil
+import sys
+
+from dataset_location import (
+    DATA_ROOT,
+    EMBEDDED_DATA_ROOT,
+    EMBEDDED_MODELS,
+    Layout,
+    detect_layout,
+    generated_without_record,
+)
+from r2n2.formats import DatasetError
+
+from .writer import GENERATOR_VERSION, write_dataset
+
+
+def stale_generator_message(layout: Layout) -> str | None:
+    """Why a generated data root cannot be read by this code (it was written by another version
+    of the procedural generator), or None: real data, or data of the current generator."""
+    version = (layout.generator or {}).get("generator_version", GENERATOR_VERSION)
+    if version == GENERATOR_VERSION:
+        return None
+    archives = " --layout archives" if layout.kind == "archives" else ""
+    return (
+        f"{layout.root} was written by version {version} of the procedural generator, this code reads version "
+        f"{GENERATOR_VERSION} (version 4 turned the world into ShapeNet's orientation): regenerate it, e.g. "
+        f"rm -r {layout.root} && python make_dataset.py --root {layout.root}{archives} "
+        "(with its --n_models, --n_views, --seed)"
+    )
+
+
+def write_default_data(root: str) -> None:
+    """Generate the embedded dataset at root. Two processes may do it at once (two trainings
+    started together): the second to finish finds the first one's dataset in place, and uses it."""
+    try:
+        write_dataset(root, n_models=EMBEDDED_MODELS)
+    except OSError:  # FileExistsError, or ENOTEMPTY from the final rename: another process wrote it
+        if not os.path.isfile(os.path.join(root, "embedded.json")):
+            raise
+
+
+def ready_layout(data_root: str | None) -> Layout:
+    """The data root's layout; the embedded dataset is generated on first use, and regenerated
+    (saying so) when it was written by another version of the generator or at another size
+    (`EMBEDDED_MODELS`).
+
+    Raises DatasetError if a root given by the user is missing, not an R2N2 layout, or written by
+    another version of the generator."""
+
+    root = os.path.abspath(data_root or DATA_ROOT)
+    is_default = root == os.path.abspath(EMBEDDED_DATA_ROOT)
+    if not os.path.exists(root) and is_default:
+        print(f"embedded dataset not found: generating it in {root} (once)", file=sys.stderr)
+        write_default_data(root)
+    layout = detect_layout(root)
+    stale = stale_generator_message(layout)
+    resized = is_default and (layout.embedded or {}).get("n_models", EMBEDDED_MODELS) != EMBEDDED_MODELS
+    if is_default and (stale or resized):
+        why = (
+            f"generator version {layout.generator.get('generator_version')}"
+            if stale
+            else f"{layout.embedded['n_models']} models, not {EMBEDDED_MODELS}"
+        )
+        print(f"embedded dataset {root} is stale ({why}): regenerating it", file=sys.stderr)
+        shutil.rmtree(root)
+        write_default_data(root)
+        layout = detect_layout(root)
+    elif stale:
+        raise DatasetError(stale)
+    if generated_without_record(layout):
+        archives = " --layout archives" if layout.kind == "archives" else ""
+        raise DatasetError(
+            f"{root} holds shapes of this project's procedural generator but no record of it (embedded.json / "
+            f".embedded.json): it was written by generator version 3 or older, not by R2N2; regenerate it, e.g. "
+            f"rm -r {root} && python make_dataset.py --root {root}{archives} (with its --n_models, --seed)"
+        )
+    return layout
