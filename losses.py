@@ -141,6 +141,25 @@ def dice_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, eps: float = 1
     return (1 - dice).mean()
 
 
+def thin_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor) -> torch.Tensor:
+    """BCE on the GT's rod-like cells only (legs, rails, spindles: `evaluation.metrics.thin_cells`),
+    averaged over them: -log p of each rod cell. 0 when the batch has none.
+
+    A leg is a few dozen of a grid's 32768 cells: in the per-cell mean of BCE it hardly counts,
+    and the network learns the plates first and the rods late. This term gives the rods a voice
+    of their own (in the spirit of clDice's skeleton term for tubular structures).
+
+    Args:
+        voxels_pred: (B, D, H, W) logits; voxels_gt: (B, D, H, W) in {0, 1}.
+    """
+    from evaluation.metrics import thin_cells
+
+    rods = thin_cells(voxels_gt)
+    if not rods.any():
+        return voxels_pred.float().sum() * 0.0
+    return F.softplus(-voxels_pred.float()[rods]).mean()
+
+
 def pool_voxels(voxels_gt: torch.Tensor, resolution: int) -> torch.Tensor:
     """(B, D, D, D) {0, 1} grids -> (B, R, R, R): a coarse cell is occupied when any of its
     sub-cells is, as R2N2's grids mark a cell that any part of the solid reaches."""
@@ -155,10 +174,11 @@ def voxel_terms(
     pos_weight: float | None = None,
     w_dice: float = 0.0,
     w_aux: float = 0.0,
+    w_thin: float = 0.0,
 ) -> tuple[torch.Tensor, dict]:
     """The voxel loss of a vox prediction with its coarse logits: BCE (`voxel_loss`) plus w_dice
-    times the Dice loss at 32^3, and w_aux times the same pair at each coarse resolution (deep
-    supervision, against `pool_voxels` targets).
+    times the Dice loss and w_thin times the rods' BCE (`thin_loss`) at 32^3, and w_aux times BCE
+    and Dice at each coarse resolution (deep supervision, against `pool_voxels` targets).
 
     Args:
         logits: (B, 32, 32, 32); voxels_gt: (B, 32, 32, 32) in {0, 1}.
@@ -173,6 +193,10 @@ def voxel_terms(
         dice = dice_loss(logits, voxels_gt)
         total = total + w_dice * dice
         terms["dice"] = dice.detach()
+    if w_thin > 0:
+        thin = thin_loss(logits, voxels_gt)
+        total = total + w_thin * thin
+        terms["thin"] = thin.detach()
     if w_aux > 0:
         for coarse in aux_logits:
             resolution = coarse.shape[-1]
@@ -259,7 +283,8 @@ class LossConfig:
 
     n_points: surface samples per Chamfer term (a new random subset of the GT's each step);
     n_queries: occupancy queries per image; w_*: each term's weight; pos_weight: the voxel BCE's
-    weight of occupied cells; w_dice: the soft Dice term beside it; w_aux: deep supervision."""
+    weight of occupied cells; w_dice: the soft Dice term beside it; w_aux: deep supervision;
+    w_thin: BCE on the GT's rod-like cells (`thin_loss`)."""
 
     type: str
     n_points: int = 1000
@@ -271,6 +296,7 @@ class LossConfig:
     pos_weight: float = 3.0
     w_dice: float = 0.0
     w_aux: float = 0.0
+    w_thin: float = 0.0
 
 
 class ReconstructionLoss:
@@ -291,7 +317,8 @@ class ReconstructionLoss:
 
     def _voxel_terms(self, logits, aux, voxels_gt) -> tuple[torch.Tensor, dict]:
         c = self.config
-        return voxel_terms(logits.float(), voxels_gt, [a.float() for a in aux], c.pos_weight, c.w_dice, c.w_aux)
+        aux = [a.float() for a in aux]
+        return voxel_terms(logits.float(), voxels_gt, aux, c.pos_weight, c.w_dice, c.w_aux, c.w_thin)
 
     def _vox(self, model, batch):
         logits, aux = model(batch["images"], return_aux=True)

@@ -148,6 +148,12 @@ def add_loss_flags(parser: argparse.ArgumentParser) -> None:
         help="vox, voxmesh: weight of the soft Dice loss beside the BCE (losses.dice_loss)",
     )
     group.add_argument(
+        "--w_thin",
+        type=non_negative_float,
+        default=0.0,
+        help="vox, voxmesh: weight of a BCE term on the GT's rod-like cells only (legs, rails: losses.thin_loss)",
+    )
+    group.add_argument(
         "--w_aux",
         type=non_negative_float,
         default=0.0,
@@ -335,6 +341,7 @@ def loss_config(args: argparse.Namespace) -> LossConfig:
         pos_weight=args.pos_weight,
         w_dice=args.w_dice,
         w_aux=args.w_aux,
+        w_thin=args.w_thin,
     )
 
 

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from pytorch3d.loss import chamfer_distance, mesh_laplacian_smoothing
@@ -99,3 +101,43 @@ def test_chamfer_and_normal_loss_match_pytorch3d():
     torch.testing.assert_close(normal, ref_normal, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="normals"):
         chamfer_and_normal_loss(pred, normals_pred[:, :10], gt, normals_gt)
+
+
+def test_dice_loss_matches_its_formula_and_is_zero_for_a_perfect_prediction():
+    from losses import dice_loss
+
+    torch.manual_seed(0)
+    logits, target = torch.randn(2, 8, 8, 8), (torch.rand(2, 8, 8, 8) > 0.7).float()
+    p = torch.sigmoid(logits).flatten(1)
+    t = target.flatten(1)
+    naive = (1 - (2 * (p * t).sum(1) + 1) / (p.sum(1) + t.sum(1) + 1)).mean()
+    torch.testing.assert_close(dice_loss(logits, target), naive)
+    assert dice_loss(torch.full((1, 4, 4, 4), 40.0), torch.ones(1, 4, 4, 4)) < 1e-6
+    assert dice_loss(torch.full((1, 4, 4, 4), -40.0), torch.zeros(1, 4, 4, 4)) < 1e-6
+
+
+def test_coarse_targets_keep_a_cell_any_part_reaches():
+    from losses import pool_voxels
+
+    grid = torch.zeros(1, 32, 32, 32)
+    grid[0, 5, 9, 30] = 1
+    coarse = pool_voxels(grid, 8)
+    assert coarse.shape == (1, 8, 8, 8) and coarse.sum() == 1 and coarse[0, 1, 2, 7] == 1
+
+
+def test_thin_loss_weighs_only_the_rods():
+    """A leg's cells count, the top's do not; a batch without rods gives 0 with a gradient."""
+    from losses import thin_loss
+
+    grid = torch.zeros(1, 32, 32, 32)
+    grid[0, 8:24, 20:22, 6:26] = 1  # a top two cells thick
+    grid[0, 8, 5:20, 6] = 1  # one leg of 15 cells
+    logits = torch.zeros(1, 32, 32, 32, requires_grad=True)
+    loss = thin_loss(logits, grid)
+    loss.backward()
+    assert loss.item() == pytest.approx(math.log(2))
+    assert logits.grad[0, 8, 5:20, 6].ne(0).all() and logits.grad.ne(0).sum() == 15
+    solid = torch.zeros(1, 32, 32, 32)
+    solid[0, 4:12, 4:12, 4:12] = 1
+    empty = thin_loss(logits, solid)
+    assert empty.item() == 0.0 and empty.requires_grad
