@@ -34,6 +34,9 @@ from training.sampler import prefetch
 PROCESS_GROUP_TIMEOUT = datetime.timedelta(hours=2)
 
 
+ETA_AFTER_STEPS = 10  # the log says how long the run will take after this many steps
+
+
 class TrainingError(Exception):
     """Training cannot go on (a non-finite loss); the message says where it stopped and why."""
 
@@ -288,7 +291,7 @@ class Trainer:
         bar = tqdm(
             total=config.max_iter, initial=start_step, desc=f"train {config.type}", unit="step", disable=not run.is_main
         )
-        waited_since = time.perf_counter()
+        waited_since = self.fit_started = time.perf_counter()
         for batch in prefetch(loader, self.prepare_batch, start_step):
             ready = time.perf_counter()
             loss, terms = self.train_step(batch, step)
@@ -298,6 +301,8 @@ class Trainer:
             pending.append((step, loss.detach(), terms, lr, done - waited_since, ready - waited_since))
             if run.is_main:
                 bar.update()
+                if step == start_step + ETA_AFTER_STEPS and step < config.max_iter:
+                    tqdm.write(self.eta_line(step, start_step))
             if not self.due(step):
                 waited_since = time.perf_counter()
                 continue
@@ -321,6 +326,15 @@ class Trainer:
         if self.monitor:
             self.monitor.close()
         return losses
+
+    def eta_line(self, step: int, start_step: int) -> str:
+        """After the first steps: their speed and the minutes the run will take at that speed."""
+        seconds = (time.perf_counter() - self.fit_started) / (step - start_step)
+        left = (self.config.max_iter - step) * seconds / 60
+        return (
+            f"{seconds:.2f} s/step over the first {step - start_step} steps: about {left:.0f} more minutes to step "
+            f"{self.config.max_iter} (validations add a few percent)"
+        )
 
     def summary(self, step: int, losses: list[float]) -> str:
         """The run's last line: where it ended, its best validation and what validation cost."""
