@@ -266,6 +266,7 @@ RESULT_IDENTITY = (
     "oracle",
     "checkpoint",
     "data",
+    "data_record",
     "split",
     "views",
     "iso",
@@ -277,8 +278,9 @@ RESULT_IDENTITY = (
 
 
 def result_identity(measured: dict) -> dict:
-    """The settings of an evaluation that decide its numbers (`RESULT_IDENTITY`), from metrics.json's fields."""
-    return {k: measured.get(k) for k in RESULT_IDENTITY}
+    """The settings of an evaluation that decide its numbers (`RESULT_IDENTITY`), from metrics.json's fields
+    (JSON's lists for tuples, so a value read back compares equal)."""
+    return {k: json.loads(json.dumps(measured.get(k))) for k in RESULT_IDENTITY}
 
 
 def check_result_folder(out_dir: str, measured: dict) -> None:
@@ -294,8 +296,9 @@ def check_result_folder(out_dir: str, measured: dict) -> None:
     except (OSError, ValueError):
         found = None
     mine = result_identity(measured)
-    if found != mine:
-        differ = [k for k in RESULT_IDENTITY if found is None or found[k] != mine[k]]
+    # A file written before a setting was recorded is judged on the settings it records.
+    differ = [k for k in RESULT_IDENTITY if found is None or (found[k] is not None and found[k] != mine[k])]
+    if differ:
         fail(
             f"{out_dir} holds the results of another evaluation ({', '.join(differ)} differ): not overwritten; give "
             "--tag NAME (or another --results_dir) to keep both"
@@ -331,10 +334,12 @@ def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None
         "type": args.type,
         "oracle": args.oracle,
         "checkpoint": os.path.abspath(checkpoint_file) if checkpoint_file else None,
-        "checkpoint_step": checkpoint["step"] if checkpoint else None,
+        "checkpoint_step": checkpoint.get("step") if checkpoint else None,
         "checkpoint_sha256": file_digest(checkpoint_file) if checkpoint_file else None,
         "data": dataset.layout.root,
         "generator_version": generator.get("generator_version"),
+        # what the data is (seed, size, turn, viewpoints...), so a root regenerated in place is another evaluation
+        "data_record": {k: v for k, v in generator.items() if k != "seconds"} or None,
         "split": args.split,
         "views": args.views,
         "iso": args.iso,

@@ -1,14 +1,16 @@
 """Generate the embedded procedural dataset in the R2N2 / ShapeNet layout.
 
     python make_dataset.py --root data/embedded --n_models 1000 --n_views 4 --seed 0
-    python make_dataset.py --root data/r2n2_like --layout archives --n_models 6   # what R2N2's download holds
+    python make_dataset.py --root data/r2n2_like --layout archives --n_models 30 --seed 1   # what R2N2's download holds
     python make_dataset.py --root data/holdout --holdout cantilever folding_x     # families never trained on
-    python make_dataset.py --root data/turned --layout archives --n_models 30 --turn 90   # another object frame
+    python make_dataset.py --root data/turned --layout archives --n_models 30 --seed 1 --turn 90   # another frame
     python make_dataset.py --root data/photo --viewpoints photo      # every other view from photo height
 
 A thin command line over `procedural.write_dataset` (what is written, and how, is described
 there). Scripts generate the default dataset on first use, so running this by hand is needed
-only for another root, size or seed.
+only for another root, size or seed. Fixtures get a seed of their own (--seed 1): a shape's
+identity is (seed, category, index), so a seed-0 fixture would hold the default model's training
+shapes (eval_model.py would say so).
 """
 
 import argparse
@@ -105,6 +107,7 @@ def written_as_asked(record: dict, request: dict) -> bool:
 
 def main(args: argparse.Namespace) -> None:
     from dataset_location import EMBEDDED_DATA_ROOT
+    from procedural import DEFAULT_WORLD
 
     root = args.root or EMBEDDED_DATA_ROOT
     n_views = args.n_views or (24 if args.layout == "archives" else 4)
@@ -121,6 +124,12 @@ def main(args: argparse.Namespace) -> None:
         check_request(request)
     except (FileExistsError, ValueError) as err:
         fail(str(err))
+    is_default = os.path.abspath(root) == os.path.abspath(EMBEDDED_DATA_ROOT)
+    if is_default and any(request[k] != v for k, v in DEFAULT_WORLD.items()):
+        fail(
+            f"{root} is the default root, which holds the default world (the scripts regenerate anything else "
+            "there): give this dataset its own --root"
+        )
     if args.replace_stale and os.path.exists(root):
         record = generator_record(root)
         if record is None:

@@ -32,6 +32,7 @@ from common.cli import (
 from dataset import DatasetError, R2N2Dataset, collate_batch, data_identity, mean_occupancy, shape_keys
 from losses import LossConfig, ReconstructionLoss
 from model import TYPES, ModelError, SingleViewto3D, default_model_args
+from r2n2.ground_truth import N_SURFACE_POINTS
 from training.checkpoints import (
     RunLock,
     check_resumable,
@@ -267,9 +268,9 @@ def apply_profile(args: argparse.Namespace, resuming: bool) -> None:
 
 def claim_run_folder(args: argparse.Namespace, ckpt_path: str, resuming: bool, is_main: bool) -> None:
     """Make --out_dir this run's: writable and locked (one training process per folder), not
-    another type's run, and, for a new run, free of an earlier run's files, which --overwrite
-    removes (last, best and step checkpoints, args.json, TensorBoard logs) so nothing of the old
-    run is mistaken for the new one's. Only the main process writes or locks."""
+    another type's run, and, for a new run, free of an earlier run's files unless --overwrite asks
+    to replace them (`clear_earlier_run` does, once the new run is ready). Only the main process
+    writes or locks."""
     if is_main:
         check_writable_dir(args.out_dir, "--out_dir")
         try:
@@ -284,8 +285,14 @@ def claim_run_folder(args: argparse.Namespace, ckpt_path: str, resuming: bool, i
     earlier = run_files(args.out_dir, args.type)
     if earlier and not args.overwrite:
         fail(existing_run_message(ckpt_path, args.out_dir, args.type, earlier))
-    if earlier and is_main:
-        removed = clear_run(args.out_dir, args.type)
+
+
+def clear_earlier_run(args: argparse.Namespace) -> None:
+    """--overwrite: remove the earlier run's files (`checkpoints.clear_run`), once the new run's
+    model, optimizer and data are ready and just before it writes anything, so a run that fails
+    to start leaves the earlier one as it was."""
+    removed = clear_run(args.out_dir, args.type)
+    if removed:
         print(f"--overwrite: removed the earlier run's {', '.join(os.path.basename(p) for p in removed)}", flush=True)
 
 
@@ -295,6 +302,12 @@ def prepare_run(args: argparse.Namespace) -> Run:
     args.out_dir = run_dir(args.type, args.out_dir)
     if args.load_checkpoint and args.overwrite:
         fail("--load_checkpoint resumes the run in --out_dir and --overwrite replaces it: give one of them")
+    if args.n_points > N_SURFACE_POINTS and args.type in ("point", "mesh", "voxmesh"):
+        fail(
+            f"--n_points {args.n_points}: the ground truth holds {N_SURFACE_POINTS} surface samples per shape, so the "
+            f"Chamfer terms would compare {args.n_points} points with {N_SURFACE_POINTS}"
+            f"; use at most {N_SURFACE_POINTS}"
+        )
     given = vars(args).pop("given", None)
     given = set(given) if given is not None else changed_from_defaults(args)
     ckpt_path = checkpoint_path(args.out_dir, args.type)
@@ -510,6 +523,8 @@ def main(args: argparse.Namespace) -> dict:
         mean_train_voxels = resumed.get("mean_train_voxels")
         if mean_train_voxels is None:
             mean_train_voxels = mean_occupancy(dataset.cache["voxels"])
+    if run.is_main and run.checkpoint is None and args.overwrite:
+        clear_earlier_run(args)
     monitor = make_monitor(args, run, start_step, validator)
     trainer = Trainer(
         model,

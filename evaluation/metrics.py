@@ -9,7 +9,8 @@ from pytorch3d.ops import knn_points
 
 DEFAULT_THRESHOLDS = (0.01, 0.02, 0.03, 0.04, 0.05)
 
-# How an empty prediction is scored: as one point at the origin (`nearest_neighbours`). Its
+# How an empty prediction (or one with a non-finite coordinate) is scored: as one point at the
+# origin (`nearest_neighbours`). Its
 # Chamfer-L2 is then min_j |g_j|^2 + mean_j |g_j|^2 over the GT samples g (about 0.1 for a shape
 # of diagonal 1, some 50 times a fair prediction's), counted in the mean like any other, so a model
 # that predicts nothing for hard shapes is not rewarded with a better mean.

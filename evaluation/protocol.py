@@ -240,7 +240,9 @@ def evaluate(
         batch = batch_to_device(batch, device)
         pred = predict_fn(batch)
         points_gt, normals_gt = batch["points"], batch["normals"]
-        lengths = pred["lengths"]
+        # A prediction with a non-finite coordinate (a diverged model) is scored as an empty one.
+        finite = torch.isfinite(pred["points"]).flatten(1).all(1)
+        lengths = torch.where(finite, pred["lengths"], torch.zeros_like(pred["lengths"]))
         dists_pred, idx_pred, dists_gt, idx_gt = nearest_neighbours(pred["points"], points_gt, lengths)
         metrics = compute_sampling_metrics(pred["points"], points_gt, thresholds, lengths, (dists_pred, dists_gt))
         metrics["ChamferL2"] = chamfer_l2(dists_pred, dists_gt, lengths)  # empty predictions: a penalty, counted

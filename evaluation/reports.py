@@ -37,6 +37,20 @@ def display_shape(model_type: str, pred: dict, i: int) -> dict:
     return {"verts": mesh.verts_packed().cpu(), "faces": mesh.faces_packed().cpu()}
 
 
+VISUAL_SUFFIXES = ("_gt.png", "_pred.gif", "_gt_mesh.gif")
+
+
+def clear_visuals(out_dir: str) -> None:
+    """Remove the per-sample pictures an earlier evaluation left in out_dir (<id>_gt.png,
+    <id>_pred.gif, <id>_gt_mesh.gif, gallery.png)."""
+    if not os.path.isdir(out_dir):
+        return
+    for name in os.listdir(out_dir):
+        stem = name.split("_", 1)[0]
+        if name == "gallery.png" or (stem.isdigit() and name[len(stem) :] in VISUAL_SUFFIXES):
+            os.remove(os.path.join(out_dir, name))
+
+
 def write_visuals(
     model_type: str,
     predict_fn,
@@ -53,6 +67,7 @@ def write_visuals(
     import utils_vis
     from evaluation import viewer
 
+    clear_visuals(out_dir)  # a re-run never leaves an earlier model's pictures beside its own
     gallery, samples = [], []
     for i in ids:
         batch = batch_to_device(collate_batch(dataset.__getitems__([i])), device)

@@ -21,8 +21,8 @@ every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's a
     default_data.py the data root made ready: the default one generated or regenerated, stale ones refused
 """
 
-from .default_data import ready_layout
+from .default_data import DEFAULT_WORLD, ready_layout
 from .photos import write_photo_set
 from .writer import GENERATOR_VERSION, check_request, write_dataset
 
-__all__ = ["GENERATOR_VERSION", "check_request", "ready_layout", "write_dataset", "write_photo_set"]
+__all__ = ["DEFAULT_WORLD", "GENERATOR_VERSION", "check_request", "ready_layout", "write_dataset", "write_photo_set"]

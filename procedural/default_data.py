@@ -50,14 +50,46 @@ def write_default_data(root: str) -> None:
             raise
 
 
+# What the default root holds: the default world (make_dataset.py's defaults), EMBEDDED_MODELS models.
+DEFAULT_WORLD = {"n_views": 4, "seed": 0, "layout": "course", "holdout": [], "turn": 0, "viewpoints": "r2n2"}
+
+
+def default_root_mismatch(layout: Layout) -> str | None:
+    """Why the default root's generated data is not the default world (another generator version,
+    size, seed, turn, ...), or None; real data (no record) is never judged."""
+    record = layout.embedded
+    if record is None:
+        return None
+    if stale_generator_message(layout):
+        return f"generator version {record.get('generator_version')}"
+    if record.get("n_models") != EMBEDDED_MODELS:
+        return f"{record.get('n_models')} models, not {EMBEDDED_MODELS}"
+    other = {k: record.get(k, "r2n2" if k == "viewpoints" else None) for k in DEFAULT_WORLD}
+    differ = [f"{k} {other[k]}" for k in DEFAULT_WORLD if other[k] != DEFAULT_WORLD[k]]
+    return ", ".join(differ) + " (not the default world)" if differ else None
+
+
+def replace_default_data(root: str, why: str) -> None:
+    """Regenerate a stale default root. The stale folder is first renamed aside (atomic: of two
+    processes doing this at once, one renames it, the other finds it gone and takes the first
+    one's new data) and removed only after."""
+    print(f"embedded dataset {root} is stale ({why}): regenerating it", file=sys.stderr)
+    aside = f"{root}.stale-{os.getpid()}"
+    try:
+        os.rename(root, aside)
+    except FileNotFoundError:
+        pass
+    write_default_data(root)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def ready_layout(data_root: str | None) -> Layout:
     """The data root's layout; the embedded dataset is generated on first use, and regenerated
-    (saying so) when it was written by another version of the generator or at another size
-    (`EMBEDDED_MODELS`).
+    (saying so) when it is not the default world any more: another version of the generator,
+    another size (`EMBEDDED_MODELS`), another seed, turn or viewpoints.
 
     Raises DatasetError if a root given by the user is missing, not an R2N2 layout, or written by
     another version of the generator."""
-
     root = os.path.abspath(data_root or DATA_ROOT)
     is_default = root == os.path.abspath(EMBEDDED_DATA_ROOT)
     if not os.path.exists(root) and is_default:
@@ -65,16 +97,9 @@ def ready_layout(data_root: str | None) -> Layout:
         write_default_data(root)
     layout = detect_layout(root)
     stale = stale_generator_message(layout)
-    resized = is_default and (layout.embedded or {}).get("n_models", EMBEDDED_MODELS) != EMBEDDED_MODELS
-    if is_default and (stale or resized):
-        why = (
-            f"generator version {layout.generator.get('generator_version')}"
-            if stale
-            else f"{layout.embedded['n_models']} models, not {EMBEDDED_MODELS}"
-        )
-        print(f"embedded dataset {root} is stale ({why}): regenerating it", file=sys.stderr)
-        shutil.rmtree(root)
-        write_default_data(root)
+    why = default_root_mismatch(layout) if is_default else None
+    if why:
+        replace_default_data(root, why)
         layout = detect_layout(root)
     elif stale:
         raise DatasetError(stale)

@@ -164,7 +164,7 @@ def test_results_of_different_splits_levels_and_checkpoints_never_share_a_folder
 
 
 def test_evaluations_with_other_settings_never_overwrite_each_other(tiny_root, tiny_checkpoints, tmp_path):
-    """--tag val beside --split val, --tag allviews beside --views all: the second is refused
+    """--tag train beside --split train (as --tag val beside --split val): the second is refused
     before any work, not written over the first; the settings missing from names (--n_points,
     --thresholds, --seed) name their folders; checkpoints not called checkpoint_<type> keep their
     own names."""
@@ -173,20 +173,20 @@ def test_evaluations_with_other_settings_never_overwrite_each_other(tiny_root, t
     checkpoint = str(tiny_checkpoints / "vox" / "checkpoint_vox.pth")
     common = ["--type", "vox", "--data_root", tiny_root, "--device", "cpu", "--results_dir", tmp_path]
     common += ["--no_baseline", "--vis_ids", "--n_points", "300", "--no_frame_check", "--checkpoint", checkpoint]
-    code, _, err = call_main("eval_model", *common, "--tag", "val")
+    code, _, err = call_main("eval_model", *common, "--tag", "train")
     assert code == 0, err
     written = sorted(os.listdir(tmp_path))
     before = open(tmp_path / written[0] / "metrics.json").read()
     assert_one_line_error(
-        call_main("eval_model", *common, "--split", "val"), "holds the results of another evaluation (split differ)"
+        call_main("eval_model", *common, "--split", "train"), "holds the results of another evaluation (split differ)"
     )
     assert open(tmp_path / written[0] / "metrics.json").read() == before and sorted(os.listdir(tmp_path)) == written
-    code, _, err = call_main("eval_model", *common, "--tag", "val")  # the same evaluation again replaces its own
+    code, _, err = call_main("eval_model", *common, "--tag", "train")  # the same evaluation again replaces its own
     assert code == 0, err
     for extra in (["--thresholds", "0.1", "0.2"], ["--seed", "1"], ["--n_points", "200"]):
         code, _, err = call_main("eval_model", *common, *extra)
         assert code == 0, err
-    assert len(os.listdir(tmp_path)) == 5
+    assert len(os.listdir(tmp_path)) == 4
     result = json.loads(open(next(tmp_path.glob("*t0.1-0.2*")) / "metrics.json").read())
     assert result["thresholds"] == [0.1, 0.2] and "F1@0.100000" in result["model"]
     others = tmp_path / "others"
@@ -210,3 +210,21 @@ def test_training_shapes_among_the_evaluated_ones_are_flagged(tiny_root, tiny_ch
     code, out, err = call_main("eval_model", *common)
     assert code == 0 and "WARNING" not in out, err
     assert_one_line_error(call_main("eval_model", *common, "--n_points", "6000"), "holds 5000 surface samples")
+
+
+def test_a_model_only_checkpoint_is_evaluated_and_a_broken_one_refused(tiny_root, tiny_checkpoints, tmp_path):
+    """A checkpoint holding only the weights and model settings (no step, no optimizer) can be
+    evaluated; one whose settings cannot build a model is refused in one line."""
+    import torch
+
+    full = torch.load(tiny_checkpoints / "vox" / "checkpoint_vox.pth", weights_only=True)
+    torch.save({"model": full["model"], "model_args": full["model_args"]}, tmp_path / "weights.pth")
+    common = ["--type", "vox", "--data_root", tiny_root, "--device", "cpu", "--results_dir", tmp_path / "eval"]
+    common += ["--no_baseline", "--vis_ids", "--n_points", "300", "--no_frame_check"]
+    code, _, err = call_main("eval_model", *common, "--checkpoint", tmp_path / "weights.pth")
+    assert code == 0, err
+    broken = {"model": full["model"], "model_args": {**full["model_args"], "vox_channels": [-5, 4, 4]}}
+    torch.save(broken, tmp_path / "broken.pth")
+    assert_one_line_error(
+        call_main("eval_model", *common, "--checkpoint", tmp_path / "broken.pth"), "cannot build a model"
+    )

@@ -170,6 +170,18 @@ def test_an_empty_prediction_counts_in_the_chamfer_mean_with_its_penalty():
     summary = average(rows)
     assert summary["n_empty"] == 1
     assert summary["ChamferL2"] == pytest.approx((rows[0]["ChamferL2"] + rows[1]["ChamferL2"]) / 2)
+    diverged = evaluate(  # a NaN prediction is no better off than an empty one
+        lambda b: {
+            "points": torch.full((2, len(gt), 3), float("nan")),
+            "lengths": torch.tensor([len(gt)] * 2),
+            "normals": None,
+            "voxels": None,
+        },
+        [known_batch(gt)],
+        "cpu",
+        thresholds=(0.05,),
+    )
+    assert diverged[0]["ChamferL2"] == pytest.approx(rows[1]["ChamferL2"]) and average(diverged)["n_empty"] == 2
 
 
 def test_thin_recall_by_type_covers_with_the_volume_or_the_surface():

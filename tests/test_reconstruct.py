@@ -248,5 +248,7 @@ def test_photos_are_read_as_they_look(tmp_path):
 def test_output_names_never_collide():
     from reconstruct import output_stems
 
+    stems = output_stems(["a.png", "b/a.png", "a_0.png"], "out", "vox")  # the case that collided
+    assert len(set(stems)) == 3 and stems[2] == os.path.join("out", "a_0_vox")
     stems = output_stems(["x/a.png", "y/a.jpg", "a_2.png", "b.png"], "out", "vox")
     assert len(set(stems)) == 4 and stems[2] == os.path.join("out", "a_2_vox")

@@ -165,6 +165,13 @@ def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, mon
     assert torch.load(tmp_path / "nan" / "checkpoint_point.pth", weights_only=False)["step"] == 2
 
 
+def test_more_points_than_the_ground_truth_holds_are_refused(tiny_root, tmp_path):
+    assert_one_line_error(
+        train_in_process(tiny_root, tmp_path / "p", "--type", "point", "--n_points", "6000"),
+        "holds 5000 surface samples",
+    )
+
+
 def test_zero_or_negative_budgets_are_refused(tiny_root, tmp_path):
     for flag in ("--max_iter", "--batch_size", "--save_freq"):
         assert_one_line_error(
@@ -452,6 +459,12 @@ def test_overwrite_clears_the_earlier_run_and_other_types_are_refused(small_root
     names = sorted(os.listdir(out))
     assert "checkpoint_vox.best.pth" in names and "checkpoint_vox.step000001.pth" in names and "tensorboard" in names
     events_before = sorted(os.listdir(out / "tensorboard"))
+    before = (out / "checkpoint_vox.pth").read_bytes()
+    missing = tmp_path / "no.pth"
+    failed = train_in_process(
+        small_root, out, "--type", "vox", "--max_iter", "1", "--overwrite", "--pretrained", missing
+    )
+    assert failed[0] == 2 and (out / "checkpoint_vox.pth").read_bytes() == before  # a failed start removes nothing
     code, stdout, err = train_in_process(
         small_root, out, "--type", "vox", "--max_iter", "1", "--val_freq", "0", "--overwrite"
     )
@@ -463,24 +476,30 @@ def test_overwrite_clears_the_earlier_run_and_other_types_are_refused(small_root
     assert_one_line_error(train_in_process(small_root, out, "--type", "point", "--max_iter", "1"), "holds a vox run")
 
 
-def test_a_second_process_cannot_train_into_a_folder_in_use(tiny_root, tmp_path):
-    from training.checkpoints import LOCK_NAME
+HOLD_LOCK = (
+    "from training.checkpoints import RunLock; RunLock({out!r}).acquire(); print('held', flush=True); "
+    "import time; time.sleep(60)"
+)
 
+
+def test_a_second_process_cannot_train_into_a_folder_in_use(tiny_root, tmp_path):
+    """A process holding a run folder's lock (another training) keeps a second one out; once it
+    is gone, however it ended, the folder is free again (the system drops its lock)."""
     out = tmp_path / "busy"
     out.mkdir()
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK.format(out=str(out))], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     try:
-        (out / LOCK_NAME).write_text(f"{sleeper.pid} {os.uname().nodename}")
+        assert holder.stdout.readline().strip() == "held"
         assert_one_line_error(
             train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "1"),
-            f"in use by another training process (pid {sleeper.pid}",
+            f"in use by another training process (pid {holder.pid}",
         )
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    code, _, err = train_in_process(
-        tiny_root, out, "--type", "vox", "--max_iter", "1"
-    )  # the holder is gone: taken over
+        holder.kill()
+        holder.wait()
+    code, _, err = train_in_process(tiny_root, out, "--type", "vox", "--max_iter", "1")  # killed: the folder is free
     assert code == 0, err
 
 
@@ -527,6 +546,18 @@ def test_resume_refuses_other_data_another_size_or_another_world_size(tiny_root,
         "R2N2_EMBEDDED_MODELS asks for 30",
     )
     monkeypatch.setattr(resume, "EMBEDDED_MODELS", 9)
+    # The run's --data_root left out, the default root moved (R2N2_DATA_ROOT): refused before reading.
+    default_run = tmp_path / "default_run"
+    monkeypatch.setattr(resume, "DATA_ROOT", tiny_root)
+    monkeypatch.setattr(default_data, "DATA_ROOT", tiny_root)
+    code, _, err = call_main("train_model", "--out_dir", default_run, *FAST, "--type", "vox", "--max_iter", "1")
+    assert code == 0, err
+    monkeypatch.setattr(resume, "DATA_ROOT", changed)
+    assert_one_line_error(
+        call_main("train_model", "--out_dir", default_run, *data_args),
+        f"trained on {tiny_root}, this resume would read",
+    )
+    monkeypatch.setattr(resume, "DATA_ROOT", tiny_root)
     monkeypatch.setenv("WORLD_SIZE", "2")  # the run trained on one process
     assert_one_line_error(
         call_main("train_model", "--out_dir", out, "--data_root", tiny_root, *data_args),

@@ -49,8 +49,19 @@ def compare_runs(run_dirs: list[str], out_path: str) -> tuple[str, str | None]:
             fail(f"--compare {run}: no metrics.json there (run eval_model.py first)")
         with open(path) as f:
             result = json.load(f)
+        if thresholds is not None and [round(t, 6) for t in result["thresholds"]] != [round(t, 6) for t in thresholds]:
+            fail(
+                f"{run} was evaluated at thresholds {result['thresholds']}, the runs before it at {thresholds}: "
+                "one plot needs one set of thresholds (re-run eval_model.py with the same --thresholds)"
+            )
         thresholds = result["thresholds"]
         name = run_label(result, os.path.basename(os.path.normpath(run)), curves)
+        overlap = result.get("train_overlap") or {}
+        if overlap.get("shapes"):
+            print(
+                f"warning: {run}: {overlap['shapes']} of its {overlap['of']} shapes are training shapes of its "
+                "checkpoint"
+            )
         curves[name] = f1_curve(result["model"], thresholds)
         samples_path = os.path.join(run, "samples.json")
         if os.path.isfile(samples_path):

@@ -105,7 +105,7 @@ def rebuild_model(checkpoint: dict, path: str) -> SingleViewto3D:
         model = build_model(checkpoint_model_args(checkpoint))
     except ModelError as err:
         raise ModelError(f"{path}: {err}") from None
-    except (TypeError, ValueError, KeyError, AttributeError) as err:
+    except (TypeError, ValueError, KeyError, AttributeError, RuntimeError) as err:
         raise ModelError(f"{path}: its model_args cannot build a model ({type(err).__name__}: {err})") from None
     load_weights(model, checkpoint["model"], path)
     return model
@@ -162,11 +162,11 @@ def init_voxel_branch(model: SingleViewto3D, init: str) -> str:
         return "voxmesh: voxel branch trained from scratch (no --init vox checkpoint)"
     source = load_checkpoint(path, expected_type="vox")
     mine, theirs = model.model_args, checkpoint_model_args(source)
-    differ = [k for k in VOXEL_BRANCH_ARGS if theirs[k] != mine[k]]
+    differ = [k for k in VOXEL_BRANCH_ARGS if theirs.get(k) != mine[k]]
     if differ:
         raise ModelError(
             f"{path}: its encoder or voxel branch differs ("
-            + ", ".join(f"{k} {theirs[k]} here {mine[k]}" for k in differ)
+            + ", ".join(f"{k} {theirs.get(k)} here {mine[k]}" for k in differ)
             + "); train voxmesh with the vox run's settings or pass --init none"
         )
     state = {k.replace("decoder.", "decoder.voxels.", 1): v for k, v in source["model"].items()}
@@ -176,7 +176,7 @@ def init_voxel_branch(model: SingleViewto3D, init: str) -> str:
         missing, unexpected = [], ["?"]
     if unexpected or not all(k.startswith("decoder.") and not k.startswith("decoder.voxels.") for k in missing):
         raise ModelError(f"{path}: its weights do not fit voxmesh's encoder and voxel branch")
-    return f"voxmesh: encoder and voxel branch start from {path} (step {source['step']})"
+    return f"voxmesh: encoder and voxel branch start from {path} (step {source.get('step', '?')})"
 
 
 def step_checkpoint_path(ckpt_path: str, step: int) -> str:
@@ -185,11 +185,12 @@ def step_checkpoint_path(ckpt_path: str, step: int) -> str:
 
 
 def run_files(out_dir: str, model_type: str) -> list[str]:
-    """What a run of `model_type` leaves in its folder: last, best and step checkpoints, args.json
-    and TensorBoard logs (those present)."""
+    """What a run of `model_type` leaves in its folder: last, best and step checkpoints, and, when
+    args.json is that run's record, args.json and TensorBoard logs (those present)."""
     ckpt = checkpoint_path(out_dir, model_type)
-    files = [ckpt, best_checkpoint_path(ckpt), os.path.join(out_dir, "args.json"), os.path.join(out_dir, "tensorboard")]
-    files += sorted(glob.glob(glob.escape(ckpt[: -len(".pth")]) + ".step*.pth"))
+    files = [ckpt, best_checkpoint_path(ckpt)] + sorted(glob.glob(glob.escape(ckpt[: -len(".pth")]) + ".step*.pth"))
+    if run_type_of(out_dir) == model_type:  # the record and logs of a run of this type, not a user's own files
+        files += [os.path.join(out_dir, "args.json"), os.path.join(out_dir, "tensorboard")]
     return [path for path in files if os.path.exists(path)]
 
 
@@ -211,59 +212,46 @@ def clear_run(out_dir: str, model_type: str) -> list[str]:
     return removed
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
+_HELD_LOCKS: dict[str, object] = {}  # path -> open file holding the lock, for the life of this process
 
 
 class RunLock:
-    """A lock file in a run folder (LOCK_NAME, holding "pid host"): one process trains into a
-    folder at a time. A lock left by a process that is gone (same host) is taken over."""
+    """A run folder's lock (LOCK_NAME): one process trains into a folder at a time.
+
+    An advisory lock (flock) on the file, held while the process lives: the system drops it when
+    the process ends, however it ends, so there is no stale lock to take over and no race in
+    taking one. The file says which process holds it ("pid host"), for the message. This process
+    taking the same folder again (a second run in one Python session) keeps its lock."""
 
     def __init__(self, out_dir: str):
-        self.path = os.path.join(out_dir, LOCK_NAME)
-        self.held = False
+        self.path = os.path.abspath(os.path.join(out_dir, LOCK_NAME))
 
     def acquire(self) -> None:
         """Take the lock or raise RunError naming the process that holds it."""
-        me = f"{os.getpid()} {socket.gethostname()}"
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    with open(self.path) as f:
-                        pid, host = f.read().split()
-                    pid = int(pid)
-                except (OSError, ValueError):
-                    continue  # being written or removed right now: look again
-                mine = host == socket.gethostname() and pid == os.getpid()  # an earlier run of this process
-                if not mine and (host != socket.gethostname() or _process_alive(pid)):
-                    raise RunError(
-                        f"{os.path.dirname(self.path) or '.'} is in use by another training process (pid {pid} on "
-                        f"{host}); wait for it or use another --out_dir (if no such process runs, remove {self.path})"
-                    ) from None
-                try:
-                    os.remove(self.path)  # left by a process that is gone (or by this one)
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(me)
-            self.held = True
-            atexit.register(self.release)
+        import fcntl
+
+        if self.path in _HELD_LOCKS:
             return
-        raise RunError(f"could not take the lock {self.path}; remove it if no training process uses the folder")
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunError(
+                f"{os.path.dirname(self.path)} is in use by another training process ({holder}); wait for it or use "
+                "another --out_dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        _HELD_LOCKS[self.path] = handle
+        atexit.register(self.release)
 
     def release(self) -> None:
-        if self.held:
-            self.held = False
-            try:
-                os.remove(self.path)
-            except FileNotFoundError:
-                pass
+        """Drop the lock (the file stays: removing it could race with a process opening it)."""
+        handle = _HELD_LOCKS.pop(self.path, None)
+        if handle is not None:
+            handle.close()

@@ -15,6 +15,7 @@ import time
 
 from dataset_location import DATA_ROOT, EMBEDDED_DATA_ROOT, EMBEDDED_MODELS
 from model import ModelError
+from procedural import GENERATOR_VERSION
 from training.checkpoints import RunError, load_checkpoint
 
 
@@ -143,10 +144,13 @@ def check_resume_data(checkpoint: dict, data_root: str | None, ckpt_path: str) -
             "R2N2_EMBEDDED_ROOT?): resume with the run's data, or start a new run"
         )
     generator = stored.get("generator") or {}
-    if (
-        root_now == os.path.abspath(EMBEDDED_DATA_ROOT)
-        and generator.get("n_models", EMBEDDED_MODELS) != EMBEDDED_MODELS
-    ):
+    is_default = root_now == os.path.abspath(EMBEDDED_DATA_ROOT)
+    if is_default and generator.get("generator_version", GENERATOR_VERSION) != GENERATOR_VERSION:
+        raise RunError(
+            f"{ckpt_path} trained on data of generator version {generator['generator_version']}, this code writes "
+            f"version {GENERATOR_VERSION} (opening the default data would regenerate it): start a new run"
+        )
+    if is_default and generator.get("n_models", EMBEDDED_MODELS) != EMBEDDED_MODELS:
         raise RunError(
             f"{ckpt_path} trained on {generator['n_models']} embedded models, R2N2_EMBEDDED_MODELS asks for "
             f"{EMBEDDED_MODELS} (which would regenerate the data): resume with R2N2_EMBEDDED_MODELS="
