@@ -125,18 +125,21 @@ def test_coarse_targets_keep_a_cell_any_part_reaches():
     assert coarse.shape == (1, 8, 8, 8) and coarse.sum() == 1 and coarse[0, 1, 2, 7] == 1
 
 
-def test_thin_loss_weighs_only_the_rods():
-    """A leg's cells count, the top's do not; a batch without rods gives 0 with a gradient."""
+def test_thin_loss_weighs_the_rods_and_the_empty_cells_beside_them():
+    """A leg's cells should be occupied and its empty neighbours empty; the top's cells and cells
+    far from any rod do not count; a batch without rods gives 0 with a gradient."""
     from losses import thin_loss
 
     grid = torch.zeros(1, 32, 32, 32)
     grid[0, 8:24, 20:22, 6:26] = 1  # a top two cells thick
-    grid[0, 8, 5:20, 6] = 1  # one leg of 15 cells
+    grid[0, 8, 5:20, 6] = 1  # one leg of 15 cells, y 5-19, at z 8, x 6
     logits = torch.zeros(1, 32, 32, 32, requires_grad=True)
     loss = thin_loss(logits, grid)
     loss.backward()
-    assert loss.item() == pytest.approx(math.log(2))
-    assert logits.grad[0, 8, 5:20, 6].ne(0).all() and logits.grad.ne(0).sum() == 15
+    assert loss.item() == pytest.approx(2 * math.log(2))  # log 2 for the rods, log 2 for the ring
+    assert (logits.grad[0, 8, 5:20, 6] < 0).all()  # push the leg up
+    assert (logits.grad[0, 7, 10, 5:8] > 0).all() and (logits.grad[0, 9, 10, 6] > 0)  # and its sides down
+    assert logits.grad[0, 16, 21, 16] == 0 and logits.grad[0, 30, 30, 30] == 0  # the top, far away: untouched
     solid = torch.zeros(1, 32, 32, 32)
     solid[0, 4:12, 4:12, 4:12] = 1
     empty = thin_loss(logits, solid)
