@@ -28,6 +28,7 @@ from common.cli import (
     non_negative_int,
     positive_float,
     positive_int,
+    resolve_device,
 )
 from dataset import DatasetError, R2N2Dataset, collate_batch, data_identity, mean_occupancy, shape_keys
 from losses import LossConfig, ReconstructionLoss
@@ -336,7 +337,7 @@ def prepare_run(args: argparse.Namespace) -> Run:
         except RunError as err:
             fail(str(err))
     claim_run_folder(args, ckpt_path, resuming=checkpoint is not None, is_main=os.environ.get("RANK", "0") == "0")
-    rank, world_size, device = setup_distributed(args.device)
+    rank, world_size, device = setup_distributed(resolve_device(args.device))
     resumed_step = checkpoint["step"] if checkpoint else None
     return Run(ckpt_path, checkpoint, schedule_note, rank, world_size, device, resumed_step, history)
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import torch
 
 from common.atomic_io import atomic_torch_save, atomic_write_json
-from common.cli import resolve_device
 from dataset import batch_to_device
 from training.augment import AUGMENT_LEVELS, augment_images
 from training.checkpoints import best_checkpoint_path, step_checkpoint_path
@@ -41,12 +40,12 @@ class TrainingError(Exception):
     """Training cannot go on (a non-finite loss); the message says where it stopped and why."""
 
 
-def setup_distributed(device_name: str):
+def setup_distributed(device: torch.device):
     """(rank, world_size, device); initialises the process group under torchrun (NCCL on CUDA,
-    with this rank's device named, gloo on CPU), with a timeout that outlasts cache builds."""
+    each rank on its own GPU, named to the group; gloo on CPU), with a timeout that outlasts
+    cache builds."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    device = resolve_device(device_name)
     if world_size > 1:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         if device.type == "cuda":
