@@ -12,7 +12,7 @@ def test_notebook_runs_headless_and_writes_figures(tiny_root, tiny_checkpoints, 
     monkeypatch.setenv("INTERP_OUT_DIR", str(out))
     notebook = nbformat.read(os.path.join(REPO, "interpret_vis.ipynb"), as_version=4)
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": REPO}}).execute()
-    for stage in ("proj_4", "up1_8", "up2_16", "up3_32", "logits_32"):
+    for stage in ("proj_4", "up_8", "up_16", "refine_16", "logits_32"):
         assert (out / f"feat_map={stage}.png").stat().st_size > 1000, stage
     for name in ("saliency.png", "views.png"):
         assert (out / name).stat().st_size > 1000, name

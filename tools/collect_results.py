@@ -290,7 +290,7 @@ def copy_figures(out: str) -> None:
     copy_page(os.path.join("output", "eval", "compare", "compare.html"), os.path.join(out, "compare"), "index.html")
     copy(os.path.join("output", "study", "mesh_study.png"), out)
     copy(os.path.join("output", "study", "mesh_study.md"), out)
-    for name in ("feat_map=up2_16.png", "feat_map=up3_32.png", "saliency.png", "views.png"):
+    for name in ("feat_map=up_16.png", "feat_map=refine_16.png", "feat_map=logits_32.png", "saliency.png", "views.png"):
         copy(os.path.join("output", "interpretation", name), os.path.join(out, "interpretation"))
     if os.path.exists(os.path.join(EMBEDDED_DATA_ROOT, "families.json")):
         import utils_vis
