@@ -21,6 +21,7 @@ import torchvision
 from common.precision import float32
 
 TYPES = ("vox", "point", "mesh", "occupancy", "voxmesh")
+VOX_CHANNELS = {"subpixel": (256, 64, 32), "deconv": (64, 32, 16)}  # each voxel decoder's default widths
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -41,7 +42,7 @@ def default_model_args(type: str, **overrides) -> dict:
         "ico_level": 4,
         # vox: "subpixel" (below) or "deconv", the earlier decoder that checkpoints before it hold
         "vox_decoder": "subpixel",
-        "vox_channels": (256, 64, 32),  # subpixel: channels at 4^3, 8^3, 16^3; deconv: at 8^3, 16^3, 32^3
+        "vox_channels": None,  # VOX_CHANNELS[vox_decoder]: subpixel at 4^3, 8^3, 16^3; deconv at 8^3, 16^3, 32^3
         "vox_latent": "spatial",  # subpixel: "spatial" (pooled feature + the last feature map) or "pooled"
         "vox_deep_supervision": False,  # subpixel: logits at 8^3 and 16^3 too, for the loss (train_model: --w_aux > 0)
         "occ_hidden": 128,
@@ -58,6 +59,8 @@ def default_model_args(type: str, **overrides) -> dict:
     if unknown:
         raise ModelError(f"unknown model arguments {sorted(unknown)}")
     args.update({k: v for k, v in overrides.items() if v is not None})
+    if args["vox_channels"] is None:
+        args["vox_channels"] = VOX_CHANNELS[args["vox_decoder"]] if args["vox_decoder"] in VOX_CHANNELS else ()
     args["vox_channels"] = tuple(args["vox_channels"])
     return args
 
