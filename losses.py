@@ -145,26 +145,26 @@ def thin_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor) -> torch.Tenso
     """BCE around the GT's rod-like cells (legs, rails, spindles: `evaluation.metrics.thin_cells`):
     the rods themselves, which should be occupied, and the empty cells next to them (their 26
     neighbours not in the GT), which should stay empty, each group averaged on its own and the two
-    summed. 0 when the batch has none.
+    summed; 0 for a shape without rods.
 
     A leg is a few dozen of a grid's 32768 cells: in the per-cell mean of BCE it hardly counts,
     and the network learns the plates first and the rods late or never. This term gives the rods
     a voice of their own (in the spirit of clDice's skeleton term for tubular structures); its
-    second half keeps them thin, where the first alone makes them fat.
+    second half keeps them thin, where the first alone makes them fat. Each shape counts alike
+    (its own means, then the batch's), so the loss of a batch split over DDP ranks is the same.
 
     Args:
         voxels_pred: (B, D, H, W) logits; voxels_gt: (B, D, H, W) in {0, 1}.
     """
     from evaluation.metrics import thin_cells
 
-    rods = thin_cells(voxels_gt)
-    if not rods.any():
-        return voxels_pred.float().sum() * 0.0
-    near = F.max_pool3d(rods[:, None].float(), 3, stride=1, padding=1)[:, 0] > 0
-    ring = near & (voxels_gt < 0.5)
-    logits = voxels_pred.float()
-    loss = F.softplus(-logits[rods]).mean()
-    return loss + F.softplus(logits[ring]).mean() if ring.any() else loss
+    rods = thin_cells(voxels_gt).flatten(1).float()  # (B, N)
+    near = F.max_pool3d(thin_cells(voxels_gt)[:, None].float(), 3, stride=1, padding=1)[:, 0].flatten(1)
+    ring = near * (voxels_gt.flatten(1) < 0.5).float()
+    logits = voxels_pred.float().flatten(1)
+    rods_term = (F.softplus(-logits) * rods).sum(1) / rods.sum(1).clamp_min(1)
+    ring_term = (F.softplus(logits) * ring).sum(1) / ring.sum(1).clamp_min(1)
+    return (rods_term + ring_term).mean()  # per shape, then over the batch (a shape without rods adds 0)
 
 
 def pool_voxels(voxels_gt: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -301,9 +301,9 @@ class LossConfig:
     w_normal: float = 1e-3
     w_edge: float = 0.2
     pos_weight: float = 3.0
-    w_dice: float = 0.0
-    w_aux: float = 0.0
-    w_thin: float = 0.0
+    w_dice: float = 1.0
+    w_aux: float = 0.5
+    w_thin: float = 0.25
 
 
 class ReconstructionLoss:

@@ -44,7 +44,7 @@ def default_model_args(type: str, **overrides) -> dict:
         "vox_decoder": "subpixel",
         "vox_channels": None,  # VOX_CHANNELS[vox_decoder]: subpixel at 4^3, 8^3, 16^3; deconv at 8^3, 16^3, 32^3
         "vox_latent": "spatial",  # subpixel: "spatial" (pooled feature + the last feature map) or "pooled"
-        "vox_deep_supervision": False,  # subpixel: logits at 8^3 and 16^3 too, for the loss (train_model: --w_aux > 0)
+        "vox_deep_supervision": True,  # subpixel: logits at 8^3 and 16^3 too, for the loss (train_model: --w_aux > 0)
         "occ_hidden": 128,
         "occ_blocks": 4,
         "occ_freqs": 6,

@@ -146,19 +146,19 @@ def add_loss_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--w_dice",
         type=non_negative_float,
-        default=0.0,
+        default=1.0,
         help="vox, voxmesh: weight of the soft Dice loss beside the BCE (losses.dice_loss)",
     )
     group.add_argument(
         "--w_thin",
         type=non_negative_float,
-        default=0.0,
+        default=0.25,
         help="vox, voxmesh: weight of a BCE term on the GT's rod-like cells only (legs, rails: losses.thin_loss)",
     )
     group.add_argument(
         "--w_aux",
         type=non_negative_float,
-        default=0.0,
+        default=0.5,
         help="vox, voxmesh (subpixel decoder): deep supervision, the weight of the same loss at 8^3 and 16^3; 0 "
         "builds no coarse heads",
     )
