@@ -153,7 +153,8 @@ def add_loss_flags(parser: argparse.ArgumentParser) -> None:
         "--w_thin",
         type=non_negative_float,
         default=0.25,
-        help="vox, voxmesh: weight of a BCE term on the GT's rod-like cells only (legs, rails: losses.thin_loss)",
+        help="vox, voxmesh: weight of the thin loss (losses.thin_loss): BCE on the GT's rod-like cells "
+        "(legs, rails), which should be occupied, and on the empty cells beside them",
     )
     group.add_argument(
         "--w_aux",

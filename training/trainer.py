@@ -174,7 +174,7 @@ class Trainer:
         with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=config.amp):
             loss, terms = self.loss_fn(self.model, batch)
         if self.checks_every_step:
-            self.stop_if_non_finite([(step + 1, float(loss))])
+            self.stop_if_non_finite([(step + 1, loss.item())])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
