@@ -202,13 +202,17 @@ def points_to_cells(points: torch.Tensor, lengths: torch.Tensor, resolution: int
     """The cells of a resolution^3 grid over [-0.5, 0.5]^3 that hold at least one of the first
     lengths[b] object-frame points (B, N, 3) (x, y, z): (B, R, R, R) bool, [z, y, x]."""
     B, N, _ = points.shape
-    cells = torch.zeros(B, resolution**3, dtype=torch.bool, device=points.device)
-    index = ((points + 0.5) * resolution).floor().long()  # (B, N, 3) as (i, j, k) = (x, y, z)
-    inside = ((index >= 0) & (index < resolution)).all(-1)
+    n_cells = resolution**3
+    # One extra slot takes the points outside the grid, padded or non-finite: scattering them
+    # into a real cell could overwrite a hit there.
+    cells = torch.zeros(B, n_cells + 1, dtype=torch.bool, device=points.device)
+    finite = torch.isfinite(points).all(-1)
+    index = ((torch.where(finite[..., None], points, 0.0) + 0.5) * resolution).floor().long()  # (i, j, k) = (x, y, z)
+    inside = ((index >= 0) & (index < resolution)).all(-1) & finite
     inside &= torch.arange(N, device=points.device)[None] < lengths[:, None]
     flat = (index[..., 2] * resolution + index[..., 1]) * resolution + index[..., 0]  # [z, y, x]
-    cells.scatter_(1, torch.where(inside, flat, 0), inside)
-    return cells.view(B, resolution, resolution, resolution)
+    cells.scatter_(1, torch.where(inside, flat, n_cells), True)
+    return cells[:, :n_cells].view(B, resolution, resolution, resolution)
 
 
 @torch.no_grad()

@@ -199,3 +199,15 @@ def test_thin_recall_by_type_covers_with_the_volume_or_the_surface():
     assert volume[0].nonzero().tolist() == [[3, 4, 5]] and surface[0].nonzero().tolist() == [[3, 4, 10]]
     assert both[0].nonzero().tolist() == [[3, 4, 5], [3, 4, 10]]
     assert covered_cells({**pred, "voxels": None, "lengths": torch.tensor([0])}, 0.5).sum() == 0  # empty: nothing
+    # A mesh is covered by a dense sample of its surface, not by the evaluation's few points:
+    # a one-cell rod 24 cells long, scored with a single evaluation point, is covered whole.
+    from evaluation.metrics import thin_recall
+
+    rod = torch.zeros(1, 32, 32, 32)
+    rod[0, 16, 4:28, 16] = 1.0
+    state = torch.random.get_rng_state()
+    covered = covered_cells(
+        {**pred, "voxels": None, "meshes": voxels_to_meshes(rod, 0.5), "thin_cover": "surface"}, 0.5
+    )
+    assert torch.equal(torch.random.get_rng_state(), state)  # the evaluation's random stream is untouched
+    assert thin_recall(covered, rod)[0].item() == 1.0

@@ -140,3 +140,14 @@ def test_points_to_cells_indexes_z_y_x():
     cells = points_to_cells(points, torch.tensor([3]))
     assert cells[0].nonzero().tolist() == [[16, 16, 16], [31, 16, 0]]
     assert points_to_cells(points, torch.tensor([0])).sum() == 0
+
+
+def test_points_to_cells_keeps_a_hit_in_the_first_cell_whatever_follows():
+    """Points outside the grid, non-finite or beyond the length go to no cell: they must not
+    overwrite a real hit, even in cell [0, 0, 0]."""
+    from evaluation.metrics import points_to_cells
+
+    corner = [-0.49, -0.49, -0.49]
+    points = torch.tensor([[corner, [0.9, 0.0, 0.0], [float("nan"), 0.0, 0.0], [0.0, 0.0, 0.0]]])
+    cells = points_to_cells(points, torch.tensor([3]))  # the last point is padding
+    assert cells[0].nonzero().tolist() == [[0, 0, 0]]

@@ -96,6 +96,28 @@ def fixed_batch() -> dict:
     }
 
 
+def test_losses_read_in_one_transfer_keep_each_steps_own_terms():
+    """On CUDA the losses of --log_freq steps are read together; a voxmesh step with nothing to
+    cubify has no mesh terms, and the steps beside it keep theirs."""
+    from types import SimpleNamespace
+
+    from training.trainer import Trainer
+
+    full = {"bce": torch.tensor(0.5), "chamfer0": torch.tensor(2.0)}
+    pending = [
+        (1, torch.tensor(1.0), full, 0.1, 0.2, 0.0),
+        (2, torch.tensor(3.0), {"bce": torch.tensor(0.25)}, 0.1, 0.2, 0.0),
+        (3, torch.tensor(4.0), full, 0.1, 0.2, 0.0),
+    ]
+    trainer = SimpleNamespace(checks_every_step=False, stop_if_non_finite=lambda losses: None)
+    rows = Trainer.read_losses(trainer, pending)
+    assert [(step, loss, terms) for step, loss, terms, *_ in rows] == [
+        (1, 1.0, {"bce": 0.5, "chamfer0": 2.0}),
+        (2, 3.0, {"bce": 0.25}),
+        (3, 4.0, {"bce": 0.5, "chamfer0": 2.0}),
+    ]
+
+
 def test_ddp_averages_to_the_gradient_of_one_process_at_the_combined_batch(tmp_path):
     """Two processes at batch 2 give the gradient of one at batch 4: the loss is a mean over
     items and batch norm uses its running statistics, so the maths says they must agree."""

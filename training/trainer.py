@@ -266,16 +266,23 @@ class Trainer:
     def read_losses(self, pending: list[tuple]) -> list[tuple]:
         """The pending steps' losses and terms read in one transfer, checked (`stop_if_non_finite`);
         each step as (step, loss, {term: value}, lr, seconds, data seconds)."""
-        keys = list(pending[0][2])
-        values = torch.stack(
-            [torch.stack([loss.float(), *(terms[k].float() for k in keys)]) for _, loss, terms, *_ in pending]
+        # Steps need not share their terms (a voxmesh step with nothing to cubify has no mesh
+        # terms): one flat transfer of every step's values, split back by each step's own keys.
+        flat = torch.cat(
+            [
+                torch.stack([loss.float(), *(value.float() for value in terms.values())])
+                for _, loss, terms, *_ in pending
+            ]
         )
-        rows = values.cpu().tolist()
+        values, start, rows = flat.cpu().tolist(), 0, []
+        for _, _, terms, *_ in pending:
+            rows.append(values[start : start + 1 + len(terms)])
+            start += 1 + len(terms)
         if not self.checks_every_step:
             self.stop_if_non_finite([(entry[0], row[0]) for entry, row in zip(pending, rows)])
         return [
-            (step, row[0], dict(zip(keys, row[1:])), lr, seconds, data)
-            for (step, _, _, lr, seconds, data), row in zip(pending, rows)
+            (step, row[0], dict(zip(terms, row[1:])), lr, seconds, data)
+            for (step, _, terms, lr, seconds, data), row in zip(pending, rows)
         ]
 
     def fit(self, loader, start_step: int) -> list[float]:
