@@ -61,7 +61,7 @@ from training.resume import (
     stretch_schedule,
 )
 from training.sampler import StepBatchSampler
-from training.trainer import Run, Trainer, TrainingError, configure_cuda, setup_distributed
+from training.trainer import Run, Trainer, TrainingError, configure_cuda, match_state_layouts, setup_distributed
 from training.validation import open_validator
 
 CPU_IMAGE_SIZE = PROFILES["cpu"]["image_size"]
@@ -417,6 +417,7 @@ def build_optimizer(
         return optimizer, scheduler, 0
     try:
         optimizer.load_state_dict(run.checkpoint["optimizer"])
+        match_state_layouts(optimizer)
         scheduler.load_state_dict(run.checkpoint["scheduler"])
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         fail(f"{run.ckpt_path}: its optimizer or scheduler state does not fit this model ({err}); start a new run")

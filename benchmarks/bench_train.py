@@ -29,7 +29,7 @@ from training.config import (  # noqa: E402
     profile_name,
 )
 from training.sampler import StepBatchSampler, prefetch  # noqa: E402
-from training.trainer import Run, Trainer  # noqa: E402
+from training.trainer import Run, Trainer, configure_cuda  # noqa: E402
 
 
 def sync(device):
@@ -61,7 +61,9 @@ def make_trainer(model_type: str, args, device) -> Trainer:
     train_model.py builds it, without its logs."""
     torch.manual_seed(0)
     model = SingleViewto3D(**model_args_from_flags(args)).to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    # train_model.py's settings: on CUDA TF32, channels-last weights and fused Adam.
+    model = configure_cuda(model, device, compile=args.compile, deterministic=args.deterministic)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True if device.type == "cuda" else None)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=1000)
     run = Run("unused.pth", None, None, 0, 1, device)
     config = RunConfig.from_flags({**vars(args), "out_dir": "unused", "val_freq": 0})

@@ -12,8 +12,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from unittest import mock  # noqa: E402
+
 import torch  # noqa: E402
 
+import losses  # noqa: E402
 from dataset import R2N2Dataset, batch_to_device, collate_batch  # noqa: E402
 from losses import ReconstructionLoss  # noqa: E402
 from model import SingleViewto3D  # noqa: E402
@@ -33,8 +36,16 @@ def loss_on(device: str, model_type: str, amp: bool) -> float:
         pick = torch.randint(batch["occ_points"].shape[1], (8, args.n_queries))
         batch["occ_points"] = torch.gather(batch["occ_points"], 1, pick.to(device)[..., None].expand(-1, -1, 3))
         batch["occ_labels"] = torch.gather(batch["occ_labels"], 1, pick.to(device))
-        args.n_queries = batch["occ_points"].shape[1]
-    with torch.no_grad(), torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=amp):
+    # The float32 column in float32: cuDNN convolutions would use TF32 by default on CUDA.
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = amp
+    # The loss's own query draw would differ between the devices' generators: it takes the
+    # queries drawn above as they are.
+    keep_drawn = lambda points, labels, n_queries: (points, labels.float())  # noqa: E731
+    with (
+        mock.patch.object(losses, "exact_occupancy_targets", keep_drawn),
+        torch.no_grad(),
+        torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=amp),
+    ):
         loss, _ = ReconstructionLoss(loss_config(args))(model, batch)
     return float(loss)
 

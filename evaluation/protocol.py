@@ -16,7 +16,7 @@ through the vox path (`predict_gt_voxels`, the oracle).
 import numpy as np
 import torch
 
-from dataset import R2N2Dataset, batch_to_device
+from dataset import R2N2Dataset, batch_to_device, mean_occupancy
 from evaluation.metrics import (
     DEFAULT_THRESHOLDS,
     chamfer_l2,
@@ -319,7 +319,7 @@ def average(rows: list[dict]) -> dict:
 def mean_training_voxels(data_root: str | None) -> torch.Tensor:
     """The average occupancy grid (32, 32, 32) of a data root's train split (every model once)."""
     train = R2N2Dataset(data_root, "train", views="first", quiet=True)
-    return train.cache["voxels"].float().mean(0)
+    return mean_occupancy(train.cache["voxels"])
 
 
 def baseline_voxels(checkpoint: dict | None, data_root: str | None) -> tuple[torch.Tensor, str]:

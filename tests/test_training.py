@@ -225,3 +225,107 @@ def test_amp_steps_keep_losses_coordinates_and_pytorch3d_ops_in_float32(model_ty
         gradients[amp] = flat_gradient(model)
     cosine = torch.nn.functional.cosine_similarity(gradients[False], gradients[True], dim=0)
     assert cosine > 0.9, float(cosine)
+
+
+def test_mesh_smoothness_under_amp_is_the_float32_value():
+    """The Laplacian product (`mm`, on autocast's bf16 list) runs in float32: at initialisation
+    the mesh head's offsets are zero, so the mesh, and its smoothness, is the same with and
+    without autocast."""
+    from model import SingleViewto3D
+
+    smooth = {}
+    for amp in (False, True):
+        torch.manual_seed(0)
+        model = SingleViewto3D("mesh", image_size=64, ico_level=2).eval()
+        torch.manual_seed(1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            _, terms = loss_of("mesh")(model, amp_batch("mesh"))
+        smooth[amp] = terms["smooth"]
+    assert torch.allclose(smooth[True], smooth[False], rtol=1e-6, atol=0), smooth
+
+
+def test_restored_optimizer_state_takes_the_channels_last_weights_layout():
+    """A run saved with contiguous weights (CPU) and resumed with channels-last ones (CUDA's
+    `configure_cuda`): Adam's moments get the parameters' strides, which fused CUDA Adam requires."""
+    from training.trainer import match_state_layouts
+
+    conv = torch.nn.Conv3d(2, 4, 3)
+    optimizer = torch.optim.Adam(conv.parameters())
+    conv(torch.rand(1, 2, 5, 5, 5)).sum().backward()
+    optimizer.step()
+    saved = optimizer.state_dict()
+    conv.to(memory_format=torch.channels_last_3d)
+    resumed = torch.optim.Adam(conv.parameters())
+    resumed.load_state_dict(saved)
+    moments = resumed.state[conv.weight]
+    assert moments["exp_avg"].stride() != conv.weight.stride()  # what load_state_dict leaves
+    before = moments["exp_avg"].clone()
+    match_state_layouts(resumed)
+    moments = resumed.state[conv.weight]
+    assert moments["exp_avg"].stride() == moments["exp_avg_sq"].stride() == conv.weight.stride()
+    assert torch.equal(moments["exp_avg"], before)  # the same values
+
+
+def test_prefetch_makes_the_loader_iterator_in_the_callers_thread():
+    """The loader's iterator (and its pin-memory thread, which takes the current CUDA device) is
+    made in the training thread, whose device is the rank's, not in the prefetch thread."""
+    import threading
+
+    from training.sampler import prefetch
+
+    class Loader:
+        def __iter__(self):
+            self.thread = threading.current_thread()
+            return iter(range(3))
+
+    loader = Loader()
+    assert list(prefetch(loader, lambda batch, step: (step, batch), start_step=5)) == [(5, 0), (6, 1), (7, 2)]
+    assert loader.thread is threading.current_thread()
+
+
+def test_setup_distributed_names_the_device_and_outlasts_cache_builds(monkeypatch):
+    """Under torchrun the process group gets the long timeout (rank 0 builds caches while the
+    others wait) and, on CUDA, the rank's device."""
+    from training import trainer
+
+    calls = []
+    monkeypatch.setattr(torch.distributed, "init_process_group", lambda backend, **kw: calls.append((backend, kw)))
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert trainer.setup_distributed(torch.device("cuda")) == (1, 2, torch.device("cuda", 1))
+    assert trainer.setup_distributed(torch.device("cpu")) == (1, 2, torch.device("cpu"))
+    timeout = trainer.PROCESS_GROUP_TIMEOUT
+    assert calls == [
+        ("nccl", {"timeout": timeout, "device_id": torch.device("cuda", 1)}),
+        ("gloo", {"timeout": timeout}),
+    ]
+    assert timeout.total_seconds() >= 3600
+
+
+def test_mean_occupancy_is_the_float_mean_in_chunks():
+    from dataset import mean_occupancy
+
+    voxels = torch.rand(11, 4, 5, 6) < 0.3
+    assert torch.equal(mean_occupancy(voxels, chunk=4), voxels.float().mean(0))
+
+
+def test_profiles_fill_only_the_flags_left_out():
+    """auto picks the gpu profile on CUDA; a flag given keeps its value; a resumed run takes only
+    the loader's workers from the profile (its other flags come from its checkpoint)."""
+    from training.config import PROFILES, profile_defaults
+
+    flags = {"profile": "auto", "device": "cuda:0", "type": "vox", "num_workers": None, "batch_size": None}
+    flags.update(amp=None, max_iter=None, image_size=None)
+    gpu = PROFILES["gpu"]
+    assert profile_defaults(flags, resuming=False) == {
+        "num_workers": gpu["num_workers"],
+        "batch_size": gpu["batch_size"],
+        "amp": gpu["amp"],
+        "max_iter": gpu["max_iter"]["vox"],
+        "image_size": gpu["image_size"]["vox"],
+    }
+    cpu = profile_defaults({**flags, "device": "cpu", "batch_size": 8}, resuming=False)
+    assert "batch_size" not in cpu and cpu["image_size"] == PROFILES["cpu"]["image_size"]["vox"] == 128
+    assert profile_defaults(flags, resuming=True) == {"num_workers": gpu["num_workers"]}

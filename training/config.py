@@ -10,7 +10,7 @@ as a plain dict, so a resumed run restores them (`resume.restore_run_flags`).
 
 from dataclasses import dataclass, fields
 
-# Steps of the default budget: 7-11 minutes each at batch 32 on a 2-core CPU, 13-17 on a slower one (see the README).
+# Steps of the default budget at batch 32 on a 2-core CPU: 8 to 25 minutes a type, by machine (docs/training.md).
 DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
 # vox (and voxmesh, which starts from a vox run) at 128 px: a leg 2-3 px wide in a 137 px rendering
 # is about one pixel at 64 (docs/vox_design.md); the others keep 64.
@@ -18,7 +18,7 @@ DEFAULT_IMAGE_SIZE = {"vox": 128, "point": 64, "mesh": 64, "occupancy": 64, "vox
 
 # Defaults per machine, for the flags left out. cpu: a 2-core CPU (measured). gpu: one CUDA GPU, the
 # course's setting (R2N2's full 137 px images, batch 64, bf16 autocast, loader workers to keep up);
-# its budgets are a starting point, not measured here (no GPU was available to this project).
+# its budgets are a starting point, not yet measured on a GPU (benchmarks/gpu_check.sh measures them).
 PROFILES = {
     "cpu": {
         "batch_size": 32,

@@ -63,9 +63,14 @@ def prefetch(loader, prepare, start_step: int, depth: int = 2):
     ready: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
 
+    # The iterator is made here, not in the thread: the CUDA device is set per thread, and the
+    # loader's pin-memory thread takes the device current where the iterator is made (under DDP a
+    # thread's default, device 0, would give every rank a context on GPU 0).
+    batches = iter(loader)
+
     def work():
         try:
-            for step, batch in enumerate(loader, start_step):
+            for step, batch in enumerate(batches, start_step):
                 ready.put(prepare(batch, step))
         except BaseException as err:  # handed to the consumer, raised there
             ready.put(err)

@@ -68,6 +68,19 @@ def agreed_first_bad_step(first_bad: int | None, world_size: int, device) -> int
     return None if value == float("inf") else int(value)
 
 
+def match_state_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each restored optimizer state tensor its parameter's memory layout. A run saved with
+    contiguous weights (on the CPU) and resumed with channels-last ones (`configure_cuda`) would
+    otherwise hand fused CUDA Adam moments whose strides differ from their parameters', which it
+    refuses."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def configure_cuda(model: torch.nn.Module, device: torch.device, compile: bool, deterministic: bool) -> torch.nn.Module:
     """CUDA's speed settings (TF32 matmuls, cudnn autotuning, or deterministic kernels, channels-last
     weights) and torch.compile of the parts that compile; the CPU gets only the compile, so CPU
