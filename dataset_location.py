@@ -73,7 +73,7 @@ class Layout:
 
     @property
     def voxel_placement(self) -> str:
-        """How binvox grids are put in the object frame (see `r2n2.binvox_centers`): the embedded
+        """How binvox grids are put in the object frame (see `r2n2.formats.binvox_centers`): the embedded
         data's grids are exact ("centred" reads them exactly); real ones are aligned to the OBJ's
         bounding box when there is one, as Mesh R-CNN does, else placed by R2N2's centred grid."""
         if self.embedded is not None or not self.meshes:

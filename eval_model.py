@@ -3,9 +3,9 @@
     python eval_model.py --type vox --load_checkpoint            # the run train_model.py wrote
     python eval_model.py --type mesh --checkpoint path/to/checkpoint_mesh.pth --tag long
     python eval_model.py --type vox --oracle                     # GT voxels through the same path
-    python compare_runs.py output/eval/vox output/eval/point         # several runs side by side
+    python tools/compare_runs.py output/eval/vox output/eval/point         # several runs side by side
 
-Protocol (the course's, made explicit in `evaluation.py`): every prediction and the GT are
+Protocol (the course's, made explicit in `evaluation/protocol.py`): every prediction and the GT are
 compared in the object frame; `--n_points` points are sampled from the prediction and from the GT
 mesh; precision / recall / F1 use nearest-neighbour distances both ways at thresholds 0.01..0.05
 (the object's bounding-box diagonal is 1). One fixed view per model by default (`--views first`),
@@ -13,7 +13,7 @@ or every listed view (`--views all`).
 
 Writes output/eval/<type>[_<tag>]/: metrics.json, per_sample.csv, eval_<type>.png, and for the
 chosen samples <id>_gt.png (input), <id>_pred.gif, <id>_gt_mesh.gif plus gallery.png and the
-interactive index.html (`reports.py`). The numbers are `evaluation.py`'s.
+interactive index.html (`reports.py`). The numbers are `evaluation/protocol.py`'s.
 """
 
 import argparse

@@ -496,7 +496,7 @@ class SingleViewto3D(nn.Module):
     ) -> torch.Tensor:
         """Occupancy probabilities of an occupancy model on the cell centres of a resolution^3
         grid over [-0.5, 0.5]^3: (B, R, R, R), [z, y, x]. Above 32^3 the grid is refined coarse to
-        fine (`geometry.refine_grid`, Occupancy Networks' MISE): the network is queried only
+        fine (`geometry.grids.refine_grid`, Occupancy Networks' MISE): the network is queried only
         near the iso-surface at `iso`. Queries go in chunks of `chunk` points per image."""
         from geometry.grids import grid_centres, refine_grid
 

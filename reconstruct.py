@@ -4,7 +4,7 @@
     python reconstruct.py my_photos/ a.png b.jpg --checkpoint ...     # a folder and files, in one run
     python reconstruct.py chair.jpg --mask chair_mask.png --checkpoint ...   # your own mask
 
-Any PNG/JPG (any size; RGB, RGBA or grey) is made ready as a photo (`photo.prepare_photo`): the
+Any PNG/JPG (any size; RGB, RGBA or grey) is made ready as a photo (`photos.prepare.prepare_photo`): the
 object is found (the image's alpha; a mask given with --mask or lying beside the photo as
 <name>_mask.png; else an automatic mask of a plain background), composited on white and framed
 as the training renderings are. --plain skips that and uses the whole image as it is (alpha over

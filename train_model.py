@@ -329,6 +329,12 @@ def prepare_run(args: argparse.Namespace) -> Run:
             fail(str(err))
         history = list(checkpoint.get("history", []))
     apply_profile(args, resuming=checkpoint is not None)
+    if checkpoint is None and args.vox_decoder == "deconv" and args.w_aux > 0:
+        # The earlier decoder has no coarse heads: deep supervision does not apply, and the run
+        # records what it trains with.
+        if "w_aux" in given:
+            fail("--w_aux needs --vox_decoder subpixel: the deconv decoder has no coarse outputs to supervise")
+        args.w_aux = 0.0
     if args.val_freq is None:  # about 10 validations a run, whatever its length (every rank knows it)
         args.val_freq = max(VAL_FREQ_MIN, args.max_iter // 10)
     history.append(history_entry(checkpoint, given))
@@ -436,7 +442,7 @@ def build_optimizer(
 
 def open_train_split(args: argparse.Namespace, run: Run) -> tuple[R2N2Dataset, tuple]:
     """The train split with every cached surface point (each step draws its own subset:
-    `training.compute_loss`). Under torchrun, rank 0 opens it first (generating the embedded data
+    `losses.ReconstructionLoss`). Under torchrun, rank 0 opens it first (generating the embedded data
     and building the cache if needed) while the other ranks wait, so no two processes write the
     same folder; rank 0 also opens the val split (its cache) before the others go on, so no rank
     waits in a collective while a cache is built. A bad data root stops every rank with the same

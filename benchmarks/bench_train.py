@@ -6,7 +6,7 @@
 
 Not a test: prints seconds per step, images/s, the share of the step spent waiting for data,
 measured as the training log measures it (the wait for the next batch, read, copied to the device
-and augmented ahead in `training.prefetch`'s thread), and the step's GFLOP (forward and backward,
+and augmented ahead in `training.sampler.prefetch`'s thread), and the step's GFLOP (forward and backward,
 `torch.utils.flop_counter`). Settings are train_model.py's defaults for each type (its profile:
 batch, image size, --amp), or the flags given.
 """

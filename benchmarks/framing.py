@@ -1,10 +1,10 @@
-"""How the embedded renderings frame their object: the distribution `photo.FRAMING` is made of.
+"""How the embedded renderings frame their object: the distribution `photos.prepare.FRAMING` is made of.
 
     python benchmarks/framing.py [--data_root DIR] [--split train]
 
 Not a test: it prints the median and the 5th / 95th percentiles of the object's bounding box in
 every rendering of a split (its longest side and its centre, as fractions of the image side,
-`photo.framing_of`), the figures `photo.FRAMING` holds.
+`photos.prepare.framing_of`), the figures `photos.prepare.FRAMING` holds.
 """
 
 import argparse

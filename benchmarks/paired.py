@@ -4,10 +4,12 @@
 
 The first folder is the reference. For every other one, each metric's difference is taken sample
 by sample on the samples both scored (same synset, model and view), and its mean is given with
-the standard error of that mean: the two models saw the same images, so what the samples share
-(hard shapes, easy views) cancels. thin_recall differs on the samples whose GT has rods. The
-training cost comes from each checkpoint's run folder (args.json: train_seconds over the steps).
-Not a test; for choosing designs on the val split (`eval_model.py --split val --views all`).
+its standard error: the two models saw the same images, so what the samples share (hard shapes,
+easy views) cancels. The views of one model are not independent samples, so the standard error
+is over models: each model's differences are averaged over its views first. thin_recall differs
+on the samples whose GT has rods. The training cost comes from each checkpoint's run folder
+(args.json: train_seconds over the steps). Not a test; for choosing designs on the val split
+(`eval_model.py --split val --views all`).
 """
 
 import argparse
@@ -26,22 +28,24 @@ def read_rows(folder: str) -> dict[tuple, dict]:
 
 
 def paired(reference: dict, candidate: dict, key: str) -> tuple[float, float, float, int]:
-    """(candidate's mean, mean difference, its standard error, n) over the samples where both
-    have a finite value of `key`."""
-    diffs, values = [], []
+    """(candidate's mean, mean difference, its standard error over models, n samples) over the
+    samples where both have a finite value of `key`."""
+    by_model, values = {}, []
     for sample, row in candidate.items():
         if sample not in reference or key not in row:
             continue
         a, b = float(reference[sample][key]), float(row[key])
         if math.isfinite(a) and math.isfinite(b):
-            diffs.append(b - a)
+            by_model.setdefault(sample[:2], []).append(b - a)  # (synset, model_id)
             values.append(b)
-    n = len(diffs)
-    if n < 2:
+    n = len(values)
+    model_diffs = [sum(d) / len(d) for d in by_model.values()]
+    if len(model_diffs) < 2:
         return float("nan"), float("nan"), float("nan"), n
-    mean = sum(diffs) / n
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-    return sum(values) / n, mean, sd / math.sqrt(n), n
+    mean = sum(d for ds in by_model.values() for d in ds) / n  # the mean over samples, as the tables give
+    centre = sum(model_diffs) / len(model_diffs)
+    sd = math.sqrt(sum((d - centre) ** 2 for d in model_diffs) / (len(model_diffs) - 1))
+    return sum(values) / n, mean, sd / math.sqrt(len(model_diffs)), n
 
 
 def step_cost(folder: str) -> str:

@@ -5,7 +5,7 @@
         --out output/results/photos_by_eye.png
 
 Not a test: a figure to judge by eye. One row per photo: the framed network input
-(`photo.prepare_photo`), then two turntable frames of each checkpoint's reconstruction (the GIFs
+(`photos.prepare.prepare_photo`), then two turntable frames of each checkpoint's reconstruction (the GIFs
 `reconstruct.py` writes, into a temporary folder).
 """
 

@@ -3,7 +3,7 @@
     python benchmarks/photo_like.py --split val --checkpoints checkpoints/vox/checkpoint_vox.pth \
         checkpoints/point/checkpoint_point.pth
 
-Not a test: it prints the table the README's "Photos" section gives. It writes (once) the
+Not a test: it prints the table docs/photos.md gives. It writes (once) the
 photo-like set of the split's models (`procedural.write_photo_set`: JPEGs on plain, gradient and
 textured backgrounds, tight or off-centre, elevations 0-20 degrees; `--photos` folder), then
 scores each checkpoint against the models' ground truth, as `eval_model.py` does (F1@0.05 on
@@ -11,7 +11,7 @@ scores each checkpoint against the models' ground truth, as `eval_model.py` does
 - renderings: the split's own R2N2-like renderings (first view), the reference;
 - photo, plain: the JPEG as it is, resized to 137x137 (what reconstruct.py did before --plain
   became an option);
-- photo, prepared: `photo.prepare_photo` (automatic mask, composited on white, framed);
+- photo, prepared: `photos.prepare.prepare_photo` (automatic mask, composited on white, framed);
 - photo, true mask: the same framing with the true mask, the mask's ceiling.
 It also reports the automatic masks' IoU with the true masks. Use --split val to choose between
 designs, the test split for the final table.

@@ -4,8 +4,8 @@
     samples = write_visuals("vox", predict_fn, dataset, [0, 20], out_dir, device, title, rows)
     page = write_run_page(out_dir, "vox", result, samples, plot_path)
 
-The numbers themselves come from `evaluation.py`; this module only draws and writes them.
-Every figure says which ground truth it was scored against (`evaluation.GT_LABELS`).
+The numbers themselves come from `evaluation/protocol.py`; this module only draws and writes them.
+Every figure says which ground truth it was scored against (`evaluation.protocol.GT_LABELS`).
 """
 
 import csv

@@ -3,7 +3,7 @@
     meshes = voxels_to_meshes(torch.sigmoid(logits))        # (B, 32, 32, 32) [z, y, x] -> Meshes
     points, normals, lengths = sample_meshes(meshes, 5000)   # empty meshes give length 0
 
-Grids cover the cube [-0.5, 0.5]^3 with index order [z, y, x] (see `r2n2.py`).
+Grids cover the cube [-0.5, 0.5]^3 with index order [z, y, x] (see `r2n2/formats.py`).
 """
 
 import torch

@@ -21,7 +21,7 @@ a colour or a texture, the object touches the border, any size), so before the n
    dataset reads it (`images.prepare_image`).
 
 The viewpoint is the data's part: `make_dataset.py --viewpoints photo` renders every other view
-from photo height (0-20 degrees); see the README's "Photos" section.
+from photo height (0-20 degrees); see docs/photos.md.
 """
 
 from dataclasses import dataclass

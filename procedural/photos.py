@@ -2,7 +2,7 @@
 
     rows = write_photo_set("data/embedded", "data/photo_like_test", split="test", per_model=2)
 
-Product and phone photos differ from R2N2's renderings in four ways (issue 22): no alpha (a plain,
+Product and phone photos differ from R2N2's renderings in four ways: no alpha (a plain,
 gradient or textured background), framing (tight, the object touching the border, or
 off-centre), viewpoint (0-20 degrees of elevation instead of 25-30) and size (any size and
 aspect ratio, JPEG). Each photo here is one of the split's models, with its own materials,

@@ -114,7 +114,7 @@ def write_voxels(path: str, parts, verts: np.ndarray, layout: str) -> None:
     (header translate -0.5, scale 1). The archives layout writes what R2N2's ShapeNetVox32 holds:
     a grid of side = the object's largest side, centred on the origin, with the header's
     translate = the bounding box's minimum corner, so reading it by the header's translate
-    would misplace it (see `r2n2.binvox_centers`)."""
+    would misplace it (see `r2n2.formats.binvox_centers`)."""
     if layout == "archives":
         lo, hi = verts.min(0), verts.max(0)
         side = float((hi - lo).max())

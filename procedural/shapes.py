@@ -165,7 +165,7 @@ def voxelize_parts(
     inside some part: by default any of them, which is what R2N2's ShapeNetVox32 grids are
     (binvox marks every voxel the surface touches, then fills the inside), so thin tubes and
     slats are kept, drawn a cell thick, rather than dropped. side=1 is the object-frame grid
-    the models predict; R2N2's files use the object's largest side (see `r2n2.binvox_centers`).
+    the models predict; R2N2's files use the object's largest side (see `r2n2.formats.binvox_centers`).
 
     Returns: (res, res, res) bool, index order [z, y, x] (D, H, W, as PyTorch3D's cubify and
     marching_cubes expect), voxel [k, j, i] centred at (x, y, z) = side * voxel_centers_1d()[[i, j, k]].

@@ -3,7 +3,7 @@
     shape = read_shape(layout, entry)            # mesh or voxel surface, voxels, samples, views
 
 Ground truth: the voxels are the binvox grid placed in the object frame (`layout.voxel_placement`,
-see `r2n2.binvox_centers`). Surface samples (points and normals) are the exact ones of
+see `r2n2.formats.binvox_centers`). Surface samples (points and normals) are the exact ones of
 pointcloud.npz beside the OBJ when there is one (the embedded data writes it, as Occupancy
 Networks' data has), else samples of the OBJ, else of the voxel grid's own surface (marching
 cubes at 0.5, as the oracle does), which is what R2N2's two archives alone allow;

@@ -108,7 +108,7 @@ def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps
     dataset = R2N2Dataset(tiny_root, "train", n_points=200, return_meshes=False, quiet=True)
     batch = batch_to_device(collate_batch(dataset.__getitems__([0, 1, 2, 3])), "cpu")
     model = SingleViewto3D(model_type, **SMALL)
-    # plain BCE for vox, the loss this factor was set for
+    # BCE with pos_weight 1 (and the default Dice, deep supervision and thin terms for vox)
     loss_fn = ReconstructionLoss(LossConfig(model_type, n_points=200, n_queries=512, pos_weight=1.0))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
@@ -176,3 +176,38 @@ def test_coordinate_heads_stay_float32_under_autocast():
         sampled = sample_volume(volume, points)
     exact = sample_volume(volume.float(), points)  # the coordinates are not rounded to bf16 on the way
     torch.testing.assert_close(sampled.float(), exact)
+
+
+def test_the_default_vox_model_at_train_models_defaults():
+    """The architecture the default command trains (docs/vox_design.md): 128 px input, layer4's
+    4x4 map in the spatial latent, a 256x4^3 projection, coarse logits at 8^3 and 16^3, 32^3
+    logits from a sub-pixel convolution and no layer at 32^3; the loss's terms are the chosen ones."""
+    from model import VoxelDecoder, pixel_shuffle_3d
+    from train_model import loss_config, model_args_from_flags, parse_args
+    from training.config import profile_defaults
+
+    args = parse_args(["--type", "vox"])
+    vars(args).update(profile_defaults(vars(args), resuming=False))
+    model_args = model_args_from_flags(args)
+    assert args.image_size == 128 and model_args["vox_decoder"] == "subpixel" and model_args["vox_latent"] == "spatial"
+    model = SingleViewto3D(**model_args).eval()
+    decoder = model.decoder
+    assert isinstance(decoder, VoxelDecoder) and decoder.project.out_features == 256 * 4**3
+    assert decoder.project.in_features == 512 + VoxelDecoder.MAP_CHANNELS * 4 * 4  # layer4's map is 4x4 at 128 px
+    sizes = []
+    for module in decoder.modules():
+        if isinstance(module, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)):
+            module.register_forward_hook(lambda m, inputs, out: sizes.append(out.shape[-1]))
+    with torch.no_grad():
+        logits, aux = model(torch.rand(2, 128, 128, 3), return_aux=True)
+    assert logits.shape == (2, 32, 32, 32) and [a.shape for a in aux] == [(2, 8, 8, 8), (2, 16, 16, 16)]
+    assert sizes and max(sizes) == 16  # every 3D layer works at 16^3 or below
+    config = loss_config(args)
+    assert (config.w_aux, config.w_dice, config.w_thin, config.pos_weight) == (0.5, 1.0, 0.25, 3.0)
+    # The shuffle's order: channel group 4 dz + 2 dy + dx lands at [2z + dz, 2y + dy, 2x + dx].
+    x = torch.arange(8.0).view(1, 8, 1, 1, 1)
+    shuffled = pixel_shuffle_3d(x)[0, 0]
+    for dz in range(2):
+        for dy in range(2):
+            for dx in range(2):
+                assert shuffled[dz, dy, dx] == 4 * dz + 2 * dy + dx

@@ -159,3 +159,25 @@ def test_every_module_says_what_it_owns_and_long_ones_are_reported():
                 long.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
     if long:
         warnings.warn("long files and functions (does each own one concept?): " + "; ".join(long), stacklevel=1)
+
+
+def test_library_modules_take_configs_and_raise_instead_of_exiting():
+    """Only scripts parse flags and end the process: a library module (one with a layer) imports
+    neither argparse nor `common.cli` (the scripts' flag types and one-line exit) and never calls
+    sys.exit, exit or quit. `common.cli` itself is the scripts' toolbox."""
+    graph = dependency_graph()
+    for name, path in project_modules().items():
+        if layer_of(name) is None or name == "common.cli":
+            continue
+        assert "common.cli" not in graph[name], f"{name} imports common.cli: raise an exception, let the script fail"
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.Import):
+                assert "argparse" not in {a.name for a in node.names}, f"{name} imports argparse"
+            elif isinstance(node, ast.ImportFrom):
+                assert node.module != "argparse", f"{name} imports from argparse"
+            elif isinstance(node, ast.Call):
+                f = node.func
+                exits = (isinstance(f, ast.Attribute) and f.attr == "exit" and getattr(f.value, "id", "") == "sys") or (
+                    isinstance(f, ast.Name) and f.id in ("exit", "quit")
+                )
+                assert not exits, f"{name}:{node.lineno} exits the process: raise an exception instead"

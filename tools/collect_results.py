@@ -5,7 +5,7 @@
 Copies each type's F1 plot, gallery, two sample GIFs and interactive page (index.html, with one
 shared plotly.min.js), the comparison plot and page, the occupancy learning curve, the held-out
 family results, the mesh study, the interpretation figures and a figure of the embedded
-dataset's families, and writes output/results/results.md: F1 at every threshold for each model
+dataset's families, and writes docs/results.md (--doc): F1 at every threshold for each model
 and its mean-shape baseline, the oracle, training and eval times.
 """
 
@@ -135,6 +135,14 @@ COLUMNS = [f"F1@{t:.2f}" for t in THRESHOLDS] + [
 HEADER = ["| type | | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
 
 
+def thin_cell(summary: dict, n_samples: int | None) -> str:
+    """thin_recall with how many samples it is over (those with rods), e.g. "0.562 (45/99)"."""
+    if "thin_recall" not in summary:
+        return "-"
+    count = summary.get("thin_recall_samples")
+    return f"{summary['thin_recall']:.3f}" + (f" ({count}/{n_samples})" if count is not None and n_samples else "")
+
+
 def table_rows(name: str, result: dict, seconds: float | None) -> list[str]:
     """The model's row and its mean-shape baseline's, in HEADER's columns."""
     rows = []
@@ -148,7 +156,7 @@ def table_rows(name: str, result: dict, seconds: float | None) -> list[str]:
             f"{summary['NormalConsistency']:.3f}" if "NormalConsistency" in summary else "-",
         ]
         cells += [f"{summary['MeshRCNN_F1@0.3']:.1f}" if "MeshRCNN_F1@0.3" in summary else "-"]
-        cells += [f"{summary['thin_recall']:.3f}" if "thin_recall" in summary else "-"]
+        cells += [thin_cell(summary, result.get("n_samples"))]
         cells += (
             [f"{seconds:.0f}", f"{result['eval_seconds']:.0f}"]
             if label == "model" and seconds is not None

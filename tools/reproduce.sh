@@ -38,7 +38,7 @@ python3 make_dataset.py --root data/r2n2_turned --layout archives --n_models 30 
 for root in data/r2n2_like data/r2n2_turned; do
   python3 eval_model.py --type vox --load_checkpoint --data_root "$root" --split all --vis_ids 0 10 20
 done
-# Photos (README "Photos"): a vox model trained on the same shapes with every other view from
+# Photos (docs/photos.md): a vox model trained on the same shapes with every other view from
 # photo height (0-20 degrees), and the default vox and point models and it scored on photo-like
 # JPEGs of the test models, with and without reconstruct.py's photo preparation.
 python3 make_dataset.py --root data/photo --viewpoints photo --replace_stale

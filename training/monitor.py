@@ -95,6 +95,8 @@ class Monitor:
 def describe_validation(step: int, scores: dict, best: dict) -> str:
     """One log line of a validation."""
     iou = "".join(f", {k} {scores[k]:.3f}" for k in ("IoU_vox32", "IoU_labels", "thin_recall") if k in scores)
+    if "thin_recall_samples" in scores:  # how many of the val shapes have rods
+        iou += f" over {scores['thin_recall_samples']} shapes"
     return (
         f"val at step {step}: F1@0.01 {scores['F1@0.01']:.1f}, F1@0.05 {scores['F1@0.05']:.1f}{iou} "
         f"({scores['seconds']:.1f}s); best F1@0.05 {best['F1@0.05']:.1f} at step {best['step']}"

@@ -62,7 +62,13 @@ class Validator:
         model.train()
         summary = average(rows)
         scores = {f"F1@{t:g}": summary["F1@%f" % t] for t in DEFAULT_THRESHOLDS}
-        scores.update({k: summary[k] for k in ("ChamferL2", "IoU_vox32", "IoU_labels", "thin_recall") if k in summary})
+        scores.update(
+            {
+                k: summary[k]
+                for k in ("ChamferL2", "IoU_vox32", "IoU_labels", "thin_recall", "thin_recall_samples")
+                if k in summary
+            }
+        )
         return {**scores, "seconds": time.perf_counter() - start}
 
     @torch.no_grad()
