@@ -12,6 +12,7 @@ the object, not only the image. Random draws come from torch's global generator,
 training loop seeds per step, so a resumed run augments exactly as an uninterrupted one.
 """
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -76,7 +77,7 @@ def jitter_colour(images: torch.Tensor, strength: float, hue: float, generator=N
     angle = _uniform(-hue, hue, B, device, generator) * 2 * torch.pi
     # Rotation about (1, 1, 1) / sqrt(3) (Rodrigues), which keeps grey levels.
     axis = torch.full((3,), 3**-0.5, device=device)
-    cross = torch.tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=images.dtype, device=device) * 3**-0.5
+    cross = cross_matrix(images.dtype, device)
     rotation = (
         torch.cos(angle).view(B, 1, 1) * torch.eye(3, device=device)
         + torch.sin(angle).view(B, 1, 1) * cross
@@ -107,6 +108,13 @@ def random_backgrounds(B: int, H: int, W: int, device, generator=None) -> torch.
     textured = base * (0.75 + 0.4 * blotches)  # light and dark patches of the wall's own colour
     out = torch.where((kind == 0).view(B, 1, 1, 1), base.expand(B, H, W, 3), gradient)
     return torch.where((kind == 2).view(B, 1, 1, 1), textured, out).clamp(0, 1)
+
+
+@functools.cache
+def cross_matrix(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The cross-product matrix of the grey axis (1, 1, 1) / sqrt(3), (3, 3), made once per dtype
+    and device: a tensor from a Python list is a copy to the GPU that waits for it."""
+    return torch.tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=dtype, device=device) * 3**-0.5
 
 
 def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -149,7 +157,10 @@ def augment_images(
     else:  # on white: the same blend, without building a background
         images = object_colour * coverage + (1 - coverage)
     blurred = torch.rand(B, device=device, generator=generator) < config.blur
-    if blurred.any():
+    if device.type == "cuda":  # no host sync: every image blurred, the chosen ones kept
+        sigma = _uniform(0.3, 1.0, B, device, generator)
+        images = torch.where(blurred.view(B, 1, 1, 1), gaussian_blur(images, sigma), images)
+    elif blurred.any():  # the CPU's draws, bit for bit as before
         images[blurred] = gaussian_blur(images[blurred], _uniform(0.3, 1.0, int(blurred.sum()), device, generator))
     noise = _uniform(0, config.noise, B, device, generator).view(B, 1, 1, 1)
     images = images + torch.randn(images.shape, device=device, generator=generator) * noise
