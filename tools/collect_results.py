@@ -384,12 +384,25 @@ def main(args: argparse.Namespace) -> None:
         "eval_model.py --type vox --load_checkpoint --data_root D --split all",
         frame_check_rows(results),
     )
-    lines += section("Photos", "python benchmarks/photo_like.py --split test --checkpoints ...", photo_rows())
+    earlier = [
+        "",
+        "*Not re-run by the run above: these numbers are from an earlier `reproduce.sh` run, with the "
+        "checkpoints of that run (for photos, the earlier default vox model).*",
+    ]
+    photos = photo_rows()
+    lines += section(
+        "Photos",
+        "python benchmarks/photo_like.py --split test --checkpoints ...",
+        photos + (earlier if "photos" in args.not_rerun and photos else []),
+    )
     study = os.path.join("output", "study", "mesh_study.md")
+    if not os.path.exists(study):  # the copy the last study left in output/results
+        study = os.path.join(args.out, "mesh_study.md")
+    study_lines = open(study).read().splitlines() if os.path.exists(study) else []
     lines += section(
         "Mesh loss weights",
         "python tools/study_mesh.py --max_iter 200",
-        open(study).read().splitlines() if os.path.exists(study) else [],
+        study_lines + (earlier if "study" in args.not_rerun and study_lines else []),
     )
     copy_figures(out)
     lines += figures()
@@ -405,4 +418,11 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="output/results", help="where the figures and pages are copied")
     parser.add_argument("--doc", default="docs/results.md", help="the results document written")
     parser.add_argument("--seconds", type=int, default=None, help="reproduce.sh's wall time, to report")
+    parser.add_argument(
+        "--not_rerun",
+        nargs="*",
+        default=[],
+        choices=["photos", "study"],
+        help="sections whose results were not re-run: marked as an earlier run's",
+    )
     main(parser.parse_args())
