@@ -37,7 +37,13 @@ if not torch.cuda.is_available() or missing:
 PY
 export R2N2_EMBEDDED_ROOT=${R2N2_EMBEDDED_ROOT:-/tmp/gpu_check_data}
 export R2N2_EMBEDDED_MODELS=${R2N2_EMBEDDED_MODELS:-300}
-[ -d "$R2N2_EMBEDDED_ROOT" ] || python3 make_dataset.py --root "$R2N2_EMBEDDED_ROOT" --n_models "$R2N2_EMBEDDED_MODELS" 2>&1 | tail -1
+rm -f "$OUT/failed"
+if [ ! -d "$R2N2_EMBEDDED_ROOT" ]; then
+  # A failed generation leaves no half-written data behind for the next call to trust.
+  python3 make_dataset.py --root "$R2N2_EMBEDDED_ROOT" --n_models "$R2N2_EMBEDDED_MODELS" >"$OUT/logs/data.log" 2>&1 \
+    || { tail -20 "$OUT/logs/data.log"; rm -rf "$R2N2_EMBEDDED_ROOT"; exit 1; }
+  tail -1 "$OUT/logs/data.log"
+fi
 RUNS=/tmp/gpu_check_runs
 
 # run NAME CMD...: the command's summary lines, or, when it fails, its exit status and last 20 lines.
@@ -45,10 +51,11 @@ run() {
   local name=$1 pattern=$2 keep=${KEEP:-3}
   shift 2
   if "$@" >"$OUT/logs/$name.log" 2>&1; then
-    grep -E "$pattern" "$OUT/logs/$name.log" | tail -"$keep"
+    grep -E "$pattern" "$OUT/logs/$name.log" | tail -"$keep" || true
   else
     echo "FAILED $name (exit $?), its last lines ($OUT/logs/$name.log):"
     tail -20 "$OUT/logs/$name.log"
+    touch "$OUT/failed"  # a file, not a variable: the runs are in subshells (the pipes to tee)
   fi
 }
 
@@ -71,3 +78,8 @@ for amp in no-amp amp; do
 done 2>&1 | tee -a "$OUT/gpu_check.txt"
 # One fixed batch's loss on the CPU and on CUDA, per type (float32, and CUDA under --amp).
 KEEP=40 run losses "." python3 benchmarks/gpu_check.py 2>&1 | tee -a "$OUT/gpu_check.txt"
+# The exit status says whether every run succeeded (each failure is printed above).
+if [ -e "$OUT/failed" ]; then
+  echo "gpu_check: some runs failed (see FAILED above and $OUT/logs)"
+  exit 1
+fi

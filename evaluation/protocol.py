@@ -127,7 +127,10 @@ def dense_surface_points(meshes) -> tuple[torch.Tensor, torch.Tensor]:
     it was."""
     devices = [meshes.device] if meshes.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(0)
+        torch.random.default_generator.manual_seed(0)  # the CPU's, and the meshes' GPU's only
+        if devices:
+            with torch.cuda.device(meshes.device):
+                torch.cuda.manual_seed(0)
         points, _, lengths = sample_meshes(meshes, THIN_COVER_POINTS)
     return points, lengths
 
