@@ -22,7 +22,7 @@ import torch  # noqa: E402
 from dataset import R2N2Dataset, collate_batch  # noqa: E402
 from losses import ReconstructionLoss  # noqa: E402
 from model import SingleViewto3D  # noqa: E402
-from train_model import apply_profile, get_args_parser, loss_config, model_args_from_flags  # noqa: E402
+from train_model import apply_profile, build_optimizer, get_args_parser, loss_config, model_args_from_flags  # noqa: E402
 from training.config import (  # noqa: E402
     PROFILES,
     RunConfig,  # noqa: E402
@@ -63,9 +63,8 @@ def make_trainer(model_type: str, args, device) -> Trainer:
     model = SingleViewto3D(**model_args_from_flags(args)).to(device).train()
     # train_model.py's settings: on CUDA TF32, channels-last weights and fused Adam.
     model = configure_cuda(model, device, compile=args.compile, deterministic=args.deterministic)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True if device.type == "cuda" else None)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=1000)
     run = Run("unused.pth", None, None, 0, 1, device)
+    optimizer, scheduler, _ = build_optimizer(model, args, run)
     config = RunConfig.from_flags({**vars(args), "out_dir": "unused", "val_freq": 0})
     return Trainer(model, optimizer, scheduler, ReconstructionLoss(loss_config(args)), config, run, {}, None, {}, {})
 
