@@ -41,6 +41,7 @@ from evaluation.protocol import (
     summarize_frame_check,
 )
 from evaluation.reports import write_results, write_run_page, write_visuals
+from evaluation.viewer import NoPlotlyJs
 from geometry.frames import describe_frame_check
 from model import TYPES, ModelError
 from r2n2.formats import DatasetError
@@ -181,7 +182,7 @@ def score_baseline(args, checkpoint, loader, device) -> tuple[dict | None, str |
     ), source
 
 
-def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_visuals: int, page: str) -> None:
+def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_visuals: int, page: str | None) -> None:
     """The evaluation's lines on stdout: the F1 table, the other metrics, the frame check, the files."""
     summary, baseline = result["model"], result["mean_shape_baseline"]
     print(
@@ -223,7 +224,8 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
         f"wrote {out_dir}/ (metrics.json, per_sample.csv, eval_{args.type}.png, gallery.png, {n_visuals} samples' "
         "PNG/GIFs)"
     )
-    print(f"interactive page: {page} ({os.path.getsize(page) / 1e6:.2f} MB, with plotly.min.js beside it)")
+    if page:
+        print(f"interactive page: {page} ({os.path.getsize(page) / 1e6:.2f} MB, with plotly.min.js beside it)")
 
 
 def path_slug(path: str) -> str:
@@ -424,7 +426,11 @@ def main(args: argparse.Namespace) -> dict:
         title=f"{run_name}: input | prediction | GT ({gt_label})",
         rows=rows,
     )
-    page = write_run_page(out_dir, run_name, result, samples, plot_path)
+    try:
+        page = write_run_page(out_dir, run_name, result, samples, plot_path)
+    except NoPlotlyJs as err:  # metrics, plots and galleries are written either way
+        page = None
+        print(str(err))
     print_summary(args, name, run_name, result, out_dir, len(ids), page)
     return result
 

@@ -109,16 +109,21 @@ def chamfer_and_normal_loss(
     """
     if points_pred.shape != normals_pred.shape or points_gt.shape != normals_gt.shape:
         raise ValueError("normals must have their points' shape (B, N, 3)")
-    from pytorch3d.ops import knn_gather
-
     to_gt = knn_points(points_pred, points_gt, K=1)
     to_pred = knn_points(points_gt, points_pred, K=1)
     chamfer = (to_gt.dists[..., 0].mean(1) + to_pred.dists[..., 0].mean(1)).mean()
     unit_pred, unit_gt = F.normalize(normals_pred, dim=-1), F.normalize(normals_gt, dim=-1)
-    cos_pred = (unit_pred * knn_gather(unit_gt, to_gt.idx)[:, :, 0]).sum(-1).abs()  # (B, N)
-    cos_gt = (unit_gt * knn_gather(unit_pred, to_pred.idx)[:, :, 0]).sum(-1).abs()  # (B, M)
+    cos_pred = (unit_pred * gather_points(unit_gt, to_gt.idx[..., 0])).sum(-1).abs()  # (B, N)
+    cos_gt = (unit_gt * gather_points(unit_pred, to_pred.idx[..., 0])).sum(-1).abs()  # (B, M)
     normal = ((1 - cos_pred).mean(1) + (1 - cos_gt).mean(1)).mean()
     return chamfer, normal
+
+
+def gather_points(values: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """values (B, M, C) at idx (B, N) long -> (B, N, C). `pytorch3d.ops.knn_gather` does the same
+    for full clouds but reads `lengths.min()` to decide on padding, which waits for the GPU at
+    every call; the clouds here are never padded."""
+    return torch.gather(values, 1, idx[..., None].expand(-1, -1, values.shape[-1]))
 
 
 def dice_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, eps: float = 1.0) -> torch.Tensor:

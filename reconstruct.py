@@ -29,6 +29,7 @@ import torch
 from common.atomic_io import atomic_path
 from common.cli import default_device, fail, positive_int, probability, resolve_device
 from evaluation.protocol import ISO_TYPES, predicted_meshes
+from evaluation.viewer import NoPlotlyJs
 from model import ModelError
 from photos.files import IMAGE_EXTENSIONS, is_mask_file, load_photo, mask_beside
 from photos.prepare import Photo, PhotoError
@@ -198,8 +199,11 @@ def main(args: argparse.Namespace) -> list[str]:
         written += files
         rows.append(page_row(path, array, photo, model.type, prediction))
     page = stems[0] + ".html" if len(loaded) == 1 else os.path.join(args.out, f"reconstructions_{model.type}.html")
-    written.append(write_reconstruction_page(page, model.type, rows))
-    print(f"interactive page: {written[-1]}")
+    try:
+        written.append(write_reconstruction_page(page, model.type, rows))
+        print(f"interactive page: {written[-1]}")
+    except NoPlotlyJs as err:  # the shapes and GIFs are written either way
+        print(str(err))
     return written
 
 

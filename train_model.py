@@ -61,7 +61,7 @@ from training.resume import (
     stretch_schedule,
 )
 from training.sampler import StepBatchSampler
-from training.trainer import Run, Trainer, TrainingError, configure_cuda, match_state_layouts, setup_distributed
+from training.trainer import Run, Trainer, TrainingError, configure_cuda, load_optimizer_state, setup_distributed
 from training.validation import open_validator
 
 CPU_IMAGE_SIZE = PROFILES["cpu"]["image_size"]
@@ -422,8 +422,7 @@ def build_optimizer(
     if run.checkpoint is None:
         return optimizer, scheduler, 0
     try:
-        optimizer.load_state_dict(run.checkpoint["optimizer"])
-        match_state_layouts(optimizer)
+        load_optimizer_state(optimizer, run.checkpoint["optimizer"])
         scheduler.load_state_dict(run.checkpoint["scheduler"])
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         fail(f"{run.ckpt_path}: its optimizer or scheduler state does not fit this model ({err}); start a new run")

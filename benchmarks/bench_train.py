@@ -21,8 +21,9 @@ import torch  # noqa: E402
 
 from dataset import R2N2Dataset, collate_batch  # noqa: E402
 from losses import ReconstructionLoss  # noqa: E402
-from model import SingleViewto3D  # noqa: E402
+from model import ModelError, SingleViewto3D  # noqa: E402
 from train_model import apply_profile, build_optimizer, get_args_parser, loss_config, model_args_from_flags  # noqa: E402
+from training.checkpoints import init_voxel_branch  # noqa: E402
 from training.config import (  # noqa: E402
     PROFILES,
     RunConfig,  # noqa: E402
@@ -56,17 +57,35 @@ def time_steps(trainer, batches, args, device) -> tuple[float, float]:
     return (time.perf_counter() - start) / n, waited / n
 
 
-def make_trainer(model_type: str, args, device) -> Trainer:
+def make_trainer(model_type: str, args, device) -> tuple[Trainer, str]:
     """train_model.py's step (prepare_batch, train_step) on a fresh model built from the flags as
-    train_model.py builds it, without its logs."""
+    train_model.py builds it, without its logs; and a note on how the model starts. voxmesh starts,
+    as train_model.py starts it, from a vox run (--init: a path, or auto, the default vox run): at
+    random initialisation about 40 % of cells pass the threshold (some 97k faces per mesh), far
+    more than a trained voxel branch gives, which would time another step than training's."""
     torch.manual_seed(0)
-    model = SingleViewto3D(**model_args_from_flags(args)).to(device).train()
+    model = SingleViewto3D(**model_args_from_flags(args))
+    note = ""
+    if model_type == "voxmesh":
+        try:
+            note = init_voxel_branch(model, args.init)
+        except ModelError as err:
+            raise SystemExit(f"bench_train: voxmesh --init: {err}") from None
+    model = model.to(device).train()
     # train_model.py's settings: on CUDA TF32, channels-last weights and fused Adam.
     model = configure_cuda(model, device, compile=args.compile, deterministic=args.deterministic)
     run = Run("unused.pth", None, None, 0, 1, device)
     optimizer, scheduler, _ = build_optimizer(model, args, run)
     config = RunConfig.from_flags({**vars(args), "out_dir": "unused", "val_freq": 0})
-    return Trainer(model, optimizer, scheduler, ReconstructionLoss(loss_config(args)), config, run, {}, None, {}, {})
+    trainer = Trainer(model, optimizer, scheduler, ReconstructionLoss(loss_config(args)), config, run, {}, None, {}, {})
+    return trainer, note
+
+
+def mesh_faces(trainer, batch) -> float:
+    """voxmesh: the mean number of faces of the cubified meshes of a batch (what its step costs)."""
+    with torch.no_grad():
+        _, stages = trainer.model(batch["images"])
+    return float(stages[0].num_faces_per_mesh().float().mean())
 
 
 def step_gflop(trainer, batch, step: int = 0) -> float:
@@ -83,7 +102,13 @@ def step_gflop(trainer, batch, step: int = 0) -> float:
 def main(args):
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
-    dataset = R2N2Dataset(args.data_root, "train", n_points=None, return_meshes=False)  # as train_model.py
+    # As train_model.py opens it; occupancy trains on points.npz's exact labels where the data has them.
+    datasets = {
+        occupancy: R2N2Dataset(
+            args.data_root, "train", n_points=None, return_meshes=False, return_occupancy=occupancy, quiet=occupancy
+        )
+        for occupancy in sorted({t == "occupancy" for t in args.types})
+    }
     workers = (
         args.num_workers if args.num_workers is not None else PROFILES[profile_name("auto", args.device)]["num_workers"]
     )
@@ -107,7 +132,10 @@ def main(args):
         for key, value in given.items():
             setattr(args, key, value)
         apply_profile(args, resuming=False)
-        trainer = make_trainer(model_type, args, device)
+        trainer, note = make_trainer(model_type, args, device)
+        if note:
+            print(note, flush=True)
+        dataset = datasets[model_type == "occupancy"]
         loader = torch.utils.data.DataLoader(
             dataset,
             batch_sampler=StepBatchSampler(len(dataset), args.batch_size, 0, 0, steps),
@@ -124,6 +152,8 @@ def main(args):
         speed = args.batch_size / with_loader
         share = 100 * waited / with_loader
         gflop = step_gflop(trainer, dict(fixed))
+        if model_type == "voxmesh":
+            print(f"voxmesh: {mesh_faces(trainer, fixed):.0f} faces per cubified mesh on average", flush=True)
         print(
             f"{model_type:<10} {args.batch_size:5d} {args.image_size:5d} {with_loader:14.3f} {in_memory:17.3f} "
             f"{waited:14.3f} {speed:9.1f} {share:9.1f}% {gflop:10.1f} {peak:8.2f}",
@@ -131,12 +161,16 @@ def main(args):
         )
 
 
-if __name__ == "__main__":
-    # train_model.py's own flags and defaults (batch, image size, loss weights, ...), so the
-    # benchmark times exactly the step a default training run takes.
+def get_parser():
+    """train_model.py's own flags and defaults (batch, image size, loss weights, ...), so the
+    benchmark times exactly the step a default training run takes, and the benchmark's."""
     parser = get_args_parser()
     parser.prog = "bench_train.py"
     parser.add_argument("--types", nargs="+", default=["vox", "point", "mesh", "occupancy"])
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=8)
-    main(parser.parse_args())
+    return parser
+
+
+if __name__ == "__main__":
+    main(get_parser().parse_args())

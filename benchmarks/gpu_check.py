@@ -1,14 +1,29 @@
-"""One fixed batch's training loss of each type on the CPU and on CUDA (float32 and bf16 autocast).
+"""The GPU check's runs, in one process: short trainings and evaluations of every type with and
+without --amp, the training step's speed and memory, and one batch's loss on the CPU and on CUDA.
 
-    python benchmarks/gpu_check.py          # needs CUDA; part of benchmarks/gpu_check.sh
+    python benchmarks/gpu_check.py --work /tmp/gpu_check --data /tmp/gpu_check/data --budget 330
+    bash benchmarks/gpu_check.sh "$OUT"         # what runs it on the GPU machine, with the rest
 
-The same weights, batch and random draws on both devices: the float32 losses of vox, point and
-occupancy must agree to a relative 1e-3 (CUDA's kernels sum in other orders), mesh and voxmesh to
-their surface sampling's noise, the autocast ones to a few percent. Not a test (CI has no GPU).
+One process pays torch's, PyTorch3D's and CUDA's start-up once for every run. Each sub-run gets a
+time limit of its own (an alarm; a sub-run past it is stopped and the check goes on) and none
+starts once the budget cannot hold it, so the check ends inside its budget whatever happens.
+Each sub-run's output goes to <work>/logs/<name>.log; each result is a line of
+<work>/summary.txt as soon as it is known (a check stopped from outside keeps what it measured).
+Types, amp settings and steps come from the flags (gpu_check.sh passes its environment's).
+
+The loss comparison: the same weights, batch and random draws on both devices; the float32 losses
+of vox, point and occupancy must agree to a relative 1e-3 (CUDA's kernels sum in other orders),
+mesh and voxmesh to their surface sampling's noise, the bf16 ones to a few percent.
 """
 
+import argparse
+import contextlib
 import os
+import re
+import signal
 import sys
+import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -16,20 +31,165 @@ from unittest import mock  # noqa: E402
 
 import torch  # noqa: E402
 
-import losses  # noqa: E402
-from dataset import R2N2Dataset, batch_to_device, collate_batch  # noqa: E402
-from losses import ReconstructionLoss  # noqa: E402
-from model import SingleViewto3D  # noqa: E402
-from train_model import get_args_parser, loss_config, model_args_from_flags  # noqa: E402
+TYPES = ("vox", "point", "mesh", "occupancy", "voxmesh")
 
 
-def loss_on(device: str, model_type: str, amp: bool) -> float:
-    # All 5000 GT surface samples (no random subset); mesh sampling still draws on the device, so
-    # mesh and voxmesh agree only to the sampling's noise (about 1e-2).
+class SubRunTimeout(Exception):
+    """A sub-run went past its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise SubRunTimeout in this (the main) thread after `seconds`."""
+
+    def expire(signum, frame):
+        raise SubRunTimeout(f"stopped after its limit of {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1.0))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def output_to(path: str):
+    """The process's stdout and stderr (file descriptors too: loader workers, C++ warnings) into a file."""
+    sys.stdout.flush(), sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 1), os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush(), sys.stderr.flush()
+            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+            os.close(saved[0]), os.close(saved[1])
+
+
+def log_lines(path: str) -> list[str]:
+    """A log's lines, a progress bar's carriage returns read as line ends."""
+    try:
+        with open(path, errors="replace") as f:
+            return [line.strip() for line in re.split(r"[\r\n]+", f.read()) if line.strip()]
+    except OSError:
+        return []
+
+
+class Check:
+    """Runs sub-runs within a budget and writes the summary as it goes."""
+
+    def __init__(self, work: str, budget: float, device: str):
+        self.work, self.device = work, device
+        self.deadline = time.monotonic() + budget
+        self.logs = os.path.join(work, "logs")
+        os.makedirs(self.logs, exist_ok=True)
+        self.summary_path = os.path.join(work, "summary.txt")
+        self.failed = []
+
+    def say(self, line: str = "") -> None:
+        print(line, flush=True)
+        with open(self.summary_path, "a") as f:
+            f.write(line + "\n")
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def sub_run(self, name: str, limit: float, fn, *args):
+        """fn(*args) with its output in logs/<name>.log, under min(limit, the time left); None
+        (and a FAILED or SKIPPED line) when it fails, times out or cannot fit."""
+        seconds = min(limit, self.left() - 5)
+        if seconds < 0.25 * limit:
+            self.say(f"SKIPPED {name}: {self.left():.0f} s of the budget left, it needs up to {limit:.0f} s")
+            self.failed.append(name)
+            return None
+        path = os.path.join(self.logs, f"{name}.log")
+        start = time.perf_counter()
+        try:
+            with output_to(path), time_limit(seconds):
+                return fn(*args)
+        except SystemExit as err:  # a script's one-line refusal
+            why = f"exit {err.code}"
+        except SubRunTimeout as err:
+            why = str(err)
+        except Exception as err:  # noqa: BLE001 - every failure is reported and the check goes on
+            with open(path, "a") as f:
+                traceback.print_exc(file=f)
+            why = f"{type(err).__name__}: {err}"
+        finally:
+            if self.device == "cuda":
+                torch.cuda.synchronize()
+            self.stage_seconds = time.perf_counter() - start
+        self.failed.append(name)
+        self.say(f"FAILED {name} ({why}, after {self.stage_seconds:.0f} s); its last lines ({path}):")
+        for line in log_lines(path)[-8:]:
+            self.say("    " + line[:200])
+        return None
+
+
+def train(data: str, out_dir: str, model_type: str, amp: str, steps: int, device: str, init: str | None):
+    """train_model.py's main on the check's data; returns (its result, peak GiB or nan)."""
+    import train_model
+
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    flags = ["--type", model_type, "--device", device, "--max_iter", str(steps), f"--{amp}", "--data_root", data]
+    flags += ["--out_dir", out_dir, "--overwrite", "--val_freq", str(max(1, steps // 2))]
+    flags += ["--log_freq", str(max(1, steps // 4)), "--save_freq", str(steps)]
+    if model_type == "voxmesh":
+        flags += ["--init", init or "none"]
+    if device == "cpu":  # the dry run: the CPU profile's small images, with the gpu profile's batch
+        flags += ["--profile", "gpu"]
+    result = train_model.main(train_model.parse_args(flags))
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
+    return result, peak
+
+
+def evaluate(data: str, checkpoint: str, model_type: str, results: str, device: str) -> dict:
+    """eval_model.py's main on the check's test split: its metrics.json as a dict."""
+    import eval_model
+
+    flags = ["--type", model_type, "--checkpoint", checkpoint, "--data_root", data, "--device", device]
+    flags += ["--no_baseline", "--vis_ids", "--results_dir", results, "--grid_res", "32"]
+    return eval_model.main(eval_model.get_args_parser().parse_args(flags))
+
+
+def step_seconds(log: str) -> float | None:
+    """The last training log line's seconds per step (`monitor.log_line`)."""
+    found = [re.search(r"\| ([0-9.]+) s/step \|", line) for line in log_lines(log)]
+    found = [m for m in found if m]
+    return float(found[-1].group(1)) if found else None
+
+
+def bench(data: str, model_types: list[str], amp: str, device: str, steps: int, init: str | None) -> list[str]:
+    """bench_train.py at the gpu profile: its table's lines."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_train
+
+    parser = bench_train.get_parser()
+    flags = ["--device", device, f"--{amp}", "--data_root", data, "--types", *model_types]
+    flags += ["--steps", str(steps), "--warmup", "3", "--init", init or "none"]
+    if device == "cpu":
+        flags += ["--profile", "gpu"]
+    bench_train.main(parser.parse_args(flags))
+
+
+def loss_on(data: str, device: str, model_type: str, amp: bool) -> float:
+    """One fixed batch's training loss. All 5000 GT surface samples (no random subset); mesh
+    sampling still draws on the device, so mesh and voxmesh agree only to the sampling's noise
+    (about 1e-2)."""
+    import losses
+    from dataset import R2N2Dataset, batch_to_device, collate_batch
+    from losses import ReconstructionLoss
+    from model import SingleViewto3D
+    from train_model import get_args_parser, loss_config, model_args_from_flags
+
     args = get_args_parser().parse_args(["--type", model_type, "--image_size", "137", "--n_points", "5000"])
     torch.manual_seed(0)
     model = SingleViewto3D(**model_args_from_flags(args)).eval().to(device)  # batch norm on running statistics
-    dataset = R2N2Dataset(None, "train", n_points=None, return_meshes=False, quiet=True, return_occupancy=True)
+    dataset = R2N2Dataset(data, "train", n_points=None, return_meshes=False, quiet=True, return_occupancy=True)
     batch = batch_to_device(collate_batch(dataset.__getitems__(list(range(8)))), device)
     torch.manual_seed(1)
     if model_type == "occupancy":  # the same query draw on both devices: drawn on the CPU, then moved
@@ -50,17 +210,105 @@ def loss_on(device: str, model_type: str, amp: bool) -> float:
     return float(loss)
 
 
-def main() -> None:
-    print(f"{'type':<10} {'CPU fp32':>10} {'CUDA fp32':>10} {'rel. diff':>10} {'CUDA bf16':>10} {'rel. diff':>10}")
-    for model_type in ("vox", "point", "mesh", "occupancy", "voxmesh"):
-        cpu = loss_on("cpu", model_type, False)
-        cuda = loss_on("cuda", model_type, False)
-        amp = loss_on("cuda", model_type, True)
-        print(
+def compare_losses(data: str, model_types: list[str]) -> list[str]:
+    """The loss table: CPU float32, CUDA float32, CUDA bf16 autocast, and their relative differences."""
+    lines = [f"{'type':<10} {'CPU fp32':>10} {'CUDA fp32':>10} {'rel. diff':>10} {'CUDA bf16':>10} {'rel. diff':>10}"]
+    for model_type in model_types:
+        cpu = loss_on(data, "cpu", model_type, False)
+        cuda = loss_on(data, "cuda", model_type, False)
+        amp = loss_on(data, "cuda", model_type, True)
+        lines.append(
             f"{model_type:<10} {cpu:10.5f} {cuda:10.5f} {abs(cuda - cpu) / abs(cpu):10.2e} {amp:10.5f} "
             f"{abs(amp - cpu) / abs(cpu):10.2e}"
         )
+    return lines
+
+
+def main(args) -> int:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # logs of lines, not progress bars
+    check = Check(args.work, args.budget, args.device)
+    device, data = args.device, args.data
+    if device == "cuda":
+        name = torch.cuda.get_device_name(0)
+        check.say(
+            f"torch {torch.__version__}, {name}, {torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB"
+        )
+    runs = os.path.join(args.work, "runs")
+    results = os.path.join(args.work, "eval")
+    vox_init = {}  # amp -> the vox run's checkpoint, voxmesh's --init
+
+    def train_and_evaluate(model_type: str, amp: str) -> None:
+        name = f"{model_type}_{amp}"
+        out_dir = os.path.join(runs, name)
+        start = time.perf_counter()
+        done = check.sub_run(
+            f"train_{name}", args.train_limit, train, data, out_dir, model_type, amp, args.steps, device,
+            vox_init.get(amp),
+        )  # fmt: skip
+        if done is None:
+            return
+        wall = time.perf_counter() - start
+        result, peak = done
+        if model_type == "vox":
+            vox_init[amp] = result["checkpoint"]
+        per_step = step_seconds(os.path.join(check.logs, f"train_{name}.log"))
+        metrics = check.sub_run(
+            f"eval_{name}", args.eval_limit, evaluate, data, result["checkpoint"], model_type, results, device
+        )
+        summary = (metrics or {}).get("model", {})
+        iou = f", IoU {summary['IoU_vox32']:.3f}" if "IoU_vox32" in summary else ""
+        f1 = f"F1@0.05 {summary['F1@0.050000']:.1f}{iou}" if summary else "no evaluation"
+        speed = f"{per_step:.3f} s/step (last log window)" if per_step else "s/step not logged"
+        check.say(
+            f"train {model_type:<9} --{amp:<6}: {args.steps} steps in {wall:5.1f} s wall (start-up and validation "
+            f"included), {speed}, peak {peak:.2f} GiB; {f1}"
+        )
+
+    order = [(t, a) for t in args.types for a in args.amp]
+    # vox first (voxmesh's bench and runs start from it), then the step benchmark and the loss
+    # comparison (the speed figures), then the other trainings.
+    first = [(t, a) for t, a in order if t == "vox"]
+    for model_type, amp in first:
+        train_and_evaluate(model_type, amp)
+    for amp in args.amp:
+        check.say(f"bench_train --{amp} (batch 64, 137 px, {args.bench_steps} timed steps after 3):")
+        if check.sub_run(f"bench_{amp}", args.bench_limit, bench, data, args.types, amp, device, args.bench_steps,
+                         vox_init.get(amp)) is not None:  # fmt: skip
+            for line in log_lines(os.path.join(check.logs, f"bench_{amp}.log")):
+                if re.match(r"^(type|vox|point|mesh|occupancy|voxmesh)\b", line):
+                    check.say("    " + line)
+    if device == "cuda":
+        lines = check.sub_run("losses", args.loss_limit, compare_losses, data, args.types)
+        if lines:
+            check.say("one batch's loss, CPU vs CUDA:")
+            for line in lines:
+                check.say("    " + line)
+    for model_type, amp in order:
+        if model_type != "vox":
+            train_and_evaluate(model_type, amp)
+    check.say(
+        f"gpu_check.py: {len(check.failed)} sub-runs failed or skipped"
+        + (f": {', '.join(check.failed)}" if check.failed else "")
+    )
+    return 0  # failures are lines of the summary (gpu_check.sh reads them); a non-zero status is a crash
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gpu_check.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", required=True, help="folder for logs, runs, results and summary.txt")
+    parser.add_argument("--data", required=True, help="the check's data root (make_dataset.py's)")
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: the dry run that sizes it")
+    parser.add_argument("--types", nargs="+", default=list(TYPES), choices=TYPES)
+    parser.add_argument("--amp", nargs="+", default=["amp", "no-amp"], choices=["amp", "no-amp"])
+    parser.add_argument("--steps", type=int, default=200, help="training steps per run")
+    parser.add_argument("--bench_steps", type=int, default=15, help="timed steps per type in bench_train")
+    parser.add_argument("--budget", type=float, default=330, help="seconds for everything here")
+    parser.add_argument("--train_limit", type=float, default=60, help="seconds a training may take")
+    parser.add_argument("--eval_limit", type=float, default=30, help="seconds an evaluation may take")
+    parser.add_argument("--bench_limit", type=float, default=60, help="seconds a bench_train run may take")
+    parser.add_argument("--loss_limit", type=float, default=60, help="seconds the loss comparison may take")
+    return parser
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(get_parser().parse_args()))

@@ -1,85 +1,104 @@
 #!/usr/bin/env bash
-# The prepared GPU check: every type trained a few hundred steps with and without --amp on CUDA and
-# evaluated, its images/s and peak memory, and one batch's loss on the CPU against CUDA.
+# The prepared GPU check, sized for one device call: the CUDA smoke tests, then every type trained a
+# few hundred steps with and without --amp and evaluated, the training step's images/s and peak
+# memory (bench_train.py), and one batch's loss on the CPU against CUDA (gpu_check.py).
 #
-#   bash benchmarks/gpu_check.sh [OUT]         # on a CUDA machine, from the repo root; about 6-8 minutes
+#   bash benchmarks/gpu_check.sh "$OUT"                 # on a CUDA machine, from the repo root
+#   GPU_CHECK_TYPES="vox mesh" GPU_CHECK_AMP=amp GPU_CHECK_STEPS=100 bash benchmarks/gpu_check.sh "$OUT"   # a rerun
+#   GPU_CHECK_DEVICE=cpu GPU_CHECK_STEPS=4 GPU_CHECK_BENCH_STEPS=2 bash benchmarks/gpu_check.sh /tmp/dry   # CPU dry run
 #
+# It ends within GPU_CHECK_BUDGET seconds (default 420) of wall time, whatever happens: every
+# stage runs under `timeout`, and gpu_check.py starts no sub-run the budget cannot hold. Its
+# stages and their limits (how they were sized: docs/training.md, "The GPU check"):
+#   unpack PyTorch3D 60 s, imports 60 s, smoke tests 120 s, data 120 s, runs what is left.
+# OUT receives two files: summary.txt (every figure, and each stage's seconds) and
+# gpu_check.tar.gz (every log, each evaluation's metrics.json, summary.txt).
 # For a machine whose image has torch but no PyTorch3D and no network (the lent GPU machines): run
-# `bash ../shared/gpu/pack-pytorch3d.sh` here first and carry .gpu/; this script unpacks it. It needs
-# the runtime packages of requirements.txt besides; the first thing it prints is any that is missing.
-# Data: a small embedded dataset generated on the machine (R2N2_EMBEDDED_MODELS, default 300).
-# Results: OUT (default output/gpu_check) holds gpu_check.txt, the summary, and each run's metrics.json.
-# A failed run does not stop the check: its last lines are printed, its full log kept in OUT/logs.
+# `bash ../shared/gpu/pack-pytorch3d.sh` here first and carry .gpu/; this script unpacks it.
+# Without an NVIDIA GPU it exits at once (status 3) with one line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-output/gpu_check}
-STEPS=${STEPS:-200}
-mkdir -p "$OUT/logs"
+DEVICE=${GPU_CHECK_DEVICE:-cuda}
+TYPES=${GPU_CHECK_TYPES:-vox point mesh occupancy voxmesh}
+AMP=${GPU_CHECK_AMP:-amp no-amp}
+STEPS=${GPU_CHECK_STEPS:-200}
+BENCH_STEPS=${GPU_CHECK_BENCH_STEPS:-15}
+MODELS=${GPU_CHECK_MODELS:-200}
+BUDGET=${GPU_CHECK_BUDGET:-420}
+T0=$(date +%s)
+if [ "$DEVICE" = cuda ] && ! nvidia-smi -L >/dev/null 2>&1 \
+  && ! python3 -c "import sys, torch; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+  echo "gpu_check: no CUDA GPU here (neither nvidia-smi nor torch finds one): nothing run (GPU_CHECK_DEVICE=cpu: the CPU dry run)"
+  exit 3
+fi
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/gpu_check.XXXXXX)
+mkdir -p "$WORK/logs"
+SUMMARY=$WORK/summary.txt
+STATUS=0
+elapsed() { echo $(( $(date +%s) - T0 )); }
+say() { echo "$*" | tee -a "$SUMMARY"; }
+finish() {
+  say "gpu_check: $(elapsed) s in all (budget $BUDGET s), status $STATUS"
+  cp "$SUMMARY" "$OUT/summary.txt"
+  # Each evaluation's metrics and per-sample scores, not its copy of plotly.js (4.8 MB each).
+  tar -czf "$OUT/gpu_check.tar.gz" -C "$WORK" --exclude=plotly.min.js --exclude=index.html --exclude=samples.json \
+    logs summary.txt $(cd "$WORK" && ls -d eval 2>/dev/null)
+}
+trap finish EXIT
+# stage NAME LIMIT CMD...: the command under `timeout`, its output in logs/NAME.log; its seconds,
+# or its exit status and last lines, in the summary. Returns the command's status.
+stage() {
+  local name=$1 limit=$2 start status
+  shift 2
+  start=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@" >"$WORK/logs/$name.log" 2>&1
+  status=$?
+  if [ "$status" -eq 0 ]; then
+    say "stage $name: $(( $(date +%s) - start )) s (limit $limit s)"
+  else
+    STATUS=1
+    say "FAILED stage $name (exit $status$([ "$status" -eq 124 ] && echo ": past its limit of $limit s"), after $(( $(date +%s) - start )) s); its last lines:"
+    tail -12 "$WORK/logs/$name.log" | tr '\r' '\n' | tail -12 | sed 's/^/    /' | tee -a "$SUMMARY"
+  fi
+  return "$status"
+}
+say "gpu_check on $(hostname): device $DEVICE, types $TYPES, amp $AMP, $STEPS steps, $MODELS models, budget $BUDGET s"
 if ! python3 -c "import pytorch3d" 2>/dev/null && [ -f .gpu/pytorch3d-cp312.tar.xz ]; then
-  mkdir -p /tmp/site && tar -xJf .gpu/pytorch3d-cp312.tar.xz -C /tmp/site
+  mkdir -p /tmp/site
+  stage unpack 60 tar -xJf .gpu/pytorch3d-cp312.tar.xz -C /tmp/site || exit
   export PYTHONPATH=/tmp/site:$PWD
 fi
 # The imports the runs make, not only the packages' names: PyTorch3D's compiled ops, its io and
 # R2N2 readers (iopath needs portalocker, pytorch3d.datasets tabulate) and the scripts themselves.
-python3 - <<'PY' || exit 1
-import importlib, torch
-print(f"torch {torch.__version__}, CUDA {torch.cuda.is_available()} ({torch.cuda.get_device_name(0) if torch.cuda.is_available() else '-'})")
+# plotly is not among them: without it the evaluation pages use the committed plotly.min.js.
+stage imports 60 python3 - "$DEVICE" <<'PY' || exit
+import importlib, sys, torch
+cuda = torch.cuda.is_available()
+print(f"torch {torch.__version__}, CUDA {cuda} ({torch.cuda.get_device_name(0) if cuda else '-'})")
 missing = []
-for name in ("pytorch3d._C", "pytorch3d.io", "pytorch3d.datasets", "portalocker", "tabulate", "numpy", "imageio", "tqdm",
-             "matplotlib", "tensorboard", "cv2", "plotly", "train_model", "eval_model"):
+for name in ("pytorch3d._C", "pytorch3d.io", "pytorch3d.datasets", "portalocker", "tabulate", "numpy", "imageio",
+             "tqdm", "matplotlib", "tensorboard", "cv2", "train_model", "eval_model"):
     try:
         importlib.import_module(name)
     except Exception as err:  # noqa: BLE001 - every failure is reported, then the check stops
         missing.append(f"{name} ({type(err).__name__}: {err})")
 print("cannot import: " + ("; ".join(missing) if missing else "nothing"))
-if not torch.cuda.is_available() or missing:
+if (sys.argv[1] == "cuda" and not cuda) or missing:
     raise SystemExit("gpu_check needs CUDA and every import above")
 PY
-export R2N2_EMBEDDED_ROOT=${R2N2_EMBEDDED_ROOT:-/tmp/gpu_check_data}
-export R2N2_EMBEDDED_MODELS=${R2N2_EMBEDDED_MODELS:-300}
-rm -f "$OUT/failed"
-if [ ! -d "$R2N2_EMBEDDED_ROOT" ]; then
-  # A failed generation leaves no half-written data behind for the next call to trust.
-  python3 make_dataset.py --root "$R2N2_EMBEDDED_ROOT" --n_models "$R2N2_EMBEDDED_MODELS" >"$OUT/logs/data.log" 2>&1 \
-    || { tail -20 "$OUT/logs/data.log"; rm -rf "$R2N2_EMBEDDED_ROOT"; exit 1; }
-  tail -1 "$OUT/logs/data.log"
-fi
-RUNS=/tmp/gpu_check_runs
-
-# run NAME CMD...: the command's summary lines, or, when it fails, its exit status and last 20 lines.
-run() {
-  local name=$1 pattern=$2 keep=${KEEP:-3}
-  shift 2
-  if "$@" >"$OUT/logs/$name.log" 2>&1; then
-    grep -E "$pattern" "$OUT/logs/$name.log" | tail -"$keep" || true
-  else
-    echo "FAILED $name (exit $?), its last lines ($OUT/logs/$name.log):"
-    tail -20 "$OUT/logs/$name.log"
-    touch "$OUT/failed"  # a file, not a variable: the runs are in subshells (the pipes to tee)
-  fi
-}
-
-for amp in no-amp amp; do
-  for t in vox point mesh occupancy voxmesh; do
-    init=()
-    [ "$t" = voxmesh ] && init=(--init "$RUNS/vox_$amp/checkpoint_vox.pth")
-    start=$(date +%s.%N)
-    run "train_${t}_$amp" "^(step|val|done)" python3 train_model.py --type "$t" --device cuda --max_iter "$STEPS" \
-      --"$amp" --out_dir "$RUNS/${t}_$amp" --overwrite --val_freq 100 --log_freq 100 "${init[@]}"
-    echo "train $t --$amp: $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s wall, $STEPS steps"
-    run "eval_${t}_$amp" "^model|samples in" python3 eval_model.py --type "$t" --checkpoint \
-      "$RUNS/${t}_$amp/checkpoint_$t.pth" --device cuda --no_baseline --vis_ids --tag "gpu_$amp" --results_dir "$OUT/eval"
-  done
-done 2>&1 | tee "$OUT/gpu_check.txt"
-# Images/s, peak memory and GFLOP of each type's step at the gpu profile, with and without bf16 autocast.
-for amp in no-amp amp; do
-  KEEP=40 run "bench_$amp" "." python3 benchmarks/bench_train.py --device cuda --"$amp" --types vox point mesh occupancy voxmesh \
-    --steps 20
-done 2>&1 | tee -a "$OUT/gpu_check.txt"
-# One fixed batch's loss on the CPU and on CUDA, per type (float32, and CUDA under --amp).
-KEEP=40 run losses "." python3 benchmarks/gpu_check.py 2>&1 | tee -a "$OUT/gpu_check.txt"
-# The exit status says whether every run succeeded (each failure is printed above).
-if [ -e "$OUT/failed" ]; then
-  echo "gpu_check: some runs failed (see FAILED above and $OUT/logs)"
-  exit 1
-fi
+grep -h "^torch" "$WORK/logs/imports.log" | tee -a "$SUMMARY"
+# The CUDA smoke tests (skipped on the CPU): PyTorch3D's kernels forward and backward in bf16 and
+# float32, and one training step of each type.
+stage smoke 120 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_precision.py
+grep -E "passed|failed|skipped" "$WORK/logs/smoke.log" | tail -1 | sed 's/^/    /' | tee -a "$SUMMARY"
+# A small embedded dataset, generated on the machine's cores.
+stage data 120 python3 make_dataset.py --root "$WORK/data" --n_models "$MODELS" || exit
+left=$(( BUDGET - $(elapsed) - 20 ))
+# shellcheck disable=SC2086 # the lists split into words on purpose
+stage runs $(( left + 15 )) python3 benchmarks/gpu_check.py --work "$WORK" --data "$WORK/data" --device "$DEVICE" \
+  --types $TYPES --amp $AMP --steps "$STEPS" --bench_steps "$BENCH_STEPS" --budget "$left"
+# gpu_check.py writes its lines into the same summary as it goes; a failure inside it is there too.
+grep -q "^FAILED\|^SKIPPED" "$SUMMARY" && STATUS=1
+exit "$STATUS"

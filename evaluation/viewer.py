@@ -219,14 +219,34 @@ for (const id of Object.keys(figures)) {{
 """
 
 
-def write_plotly_js(folder: str) -> str:
-    """plotly.min.js beside the pages (written once; offline: no CDN)."""
-    from plotly.offline import get_plotlyjs
+# The committed copy of plotly.js (output/results/): pages are written with it where the plotly
+# package is not installed (a bare GPU image, say).
+COMMITTED_PLOTLY_JS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "output", "results", "plotly.min.js"
+)
 
+
+class NoPlotlyJs(Exception):
+    """Neither the plotly package nor the committed plotly.min.js is there: no page can be drawn."""
+
+
+def write_plotly_js(folder: str) -> str:
+    """plotly.min.js beside the pages (written once; offline: no CDN): from the plotly package,
+    else copied from the committed one (`COMMITTED_PLOTLY_JS`); NoPlotlyJs when neither exists."""
     path = os.path.join(folder, "plotly.min.js")
-    if not os.path.exists(path):
-        atomic_write_text(path, get_plotlyjs())
-    return path
+    if os.path.exists(path):
+        return path
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError:
+        if not os.path.isfile(COMMITTED_PLOTLY_JS):
+            raise NoPlotlyJs(
+                f"no interactive page: the plotly package is not installed and {COMMITTED_PLOTLY_JS} is missing "
+                "(pip install plotly)"
+            ) from None
+        with open(COMMITTED_PLOTLY_JS) as f:
+            return atomic_write_text(path, f.read())
+    return atomic_write_text(path, get_plotlyjs())
 
 
 def write_page(folder: str, title: str, header_html: str, samples: list[dict], name: str = "index.html") -> str:

@@ -228,3 +228,31 @@ def test_a_model_only_checkpoint_is_evaluated_and_a_broken_one_refused(tiny_root
     assert_one_line_error(
         call_main("eval_model", *common, "--checkpoint", tmp_path / "broken.pth"), "cannot build a model"
     )
+
+
+@pytest.mark.parametrize("committed_copy", [True, False])
+def test_eval_without_plotly(tiny_root, tiny_checkpoints, tmp_path, monkeypatch, committed_copy):
+    """With plotly's import blocked (the GPU image has no plotly), an evaluation writes its metrics,
+    plot and gallery; its page uses the committed plotly.min.js, or is skipped with one line."""
+    import sys
+
+    from evaluation import viewer
+
+    monkeypatch.setitem(sys.modules, "plotly", None)  # `import plotly...` raises ImportError
+    monkeypatch.setitem(sys.modules, "plotly.offline", None)
+    if not committed_copy:
+        monkeypatch.setattr(viewer, "COMMITTED_PLOTLY_JS", str(tmp_path / "missing.js"))
+    code, out, err = call_main(
+        "eval_model",
+        "--type", "vox", "--load_checkpoint", "--out_dir", tiny_checkpoints / "vox", "--data_root", tiny_root,
+        "--device", "cpu", "--n_points", "300", "--results_dir", tmp_path / "results", "--vis_ids", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    folder = result_folder(tmp_path / "results", "vox")
+    for name in ("metrics.json", "per_sample.csv", "eval_vox.png", "gallery.png", "0_pred.gif"):
+        assert (folder / name).stat().st_size > 0, name
+    if committed_copy:
+        assert (folder / "index.html").exists() and (folder / "plotly.min.js").stat().st_size > 1_000_000
+    else:
+        assert not (folder / "index.html").exists()
+        assert [line for line in out.splitlines() if line.startswith("no interactive page")], out

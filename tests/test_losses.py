@@ -144,3 +144,12 @@ def test_thin_loss_weighs_the_rods_and_the_empty_cells_beside_them():
     solid[0, 4:12, 4:12, 4:12] = 1
     empty = thin_loss(logits, solid)
     assert empty.item() == 0.0 and empty.requires_grad
+
+
+def test_gather_points_matches_knn_gather():
+    from pytorch3d.ops import knn_gather
+
+    from losses import gather_points
+
+    values, idx = torch.randn(3, 20, 3), torch.randint(20, (3, 7))
+    assert torch.equal(gather_points(values, idx), knn_gather(values, idx[..., None])[:, :, 0])

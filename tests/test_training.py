@@ -266,6 +266,34 @@ def test_restored_optimizer_state_takes_the_channels_last_weights_layout():
     assert torch.equal(moments["exp_avg"], before)  # the same values
 
 
+@pytest.mark.parametrize("saved_fused, now_fused", [(None, True), (True, None)])
+def test_resumed_optimizer_keeps_its_device_choice(saved_fused, now_fused):
+    """A CPU run (foreach Adam: fused None) resumed on CUDA runs fused Adam, and a CUDA run (fused)
+    resumed on the CPU the CPU's default: the device's choice, not the checkpoint's
+    (`load_optimizer_state`). Fused Adam exists on the CPU too, which lets the CPU test both ways;
+    the learned state (moments, step, lr) comes back whole."""
+    from training.trainer import load_optimizer_state
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(linear.parameters(), lr=1e-2, fused=saved_fused)
+    linear(torch.rand(4, 3)).sum().backward()
+    optimizer.step()
+    saved = optimizer.state_dict()
+    resumed = torch.optim.Adam(linear.parameters(), lr=1e-3, fused=now_fused)
+    plain = torch.optim.Adam(linear.parameters(), lr=1e-3, fused=now_fused)
+    plain.load_state_dict(saved)
+    assert plain.param_groups[0]["fused"] == saved_fused  # what load_state_dict alone does
+    load_optimizer_state(resumed, saved)
+    group = resumed.param_groups[0]
+    assert group["fused"] == now_fused and group["lr"] == 1e-2
+    state = resumed.state[linear.weight]
+    assert torch.equal(state["exp_avg"], optimizer.state[linear.weight]["exp_avg"]) and float(state["step"]) == 1
+    linear(torch.rand(4, 3)).sum().backward()
+    resumed.step()  # the restored state works with the device's implementation
+    assert float(resumed.state[linear.weight]["step"]) == 2
+
+
 def test_prefetch_makes_the_loader_iterator_in_the_callers_thread():
     """The loader's iterator (and its pin-memory thread, which takes the current CUDA device) is
     made in the training thread, whose device is the rank's, not in the prefetch thread."""

@@ -81,6 +81,24 @@ def match_state_layouts(optimizer: torch.optim.Optimizer) -> None:
                     state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
+# Param-group keys that say how the optimizer computes on its device, not what it learned: a run
+# resumed on another device takes the new optimizer's own, not the checkpoint's.
+DEVICE_CHOICES = ("fused", "foreach", "capturable")
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict) -> None:
+    """optimizer.load_state_dict(saved), keeping this optimizer's device choices (`DEVICE_CHOICES`):
+    `load_state_dict` would put back the saved groups' own, so a CPU checkpoint resumed on CUDA
+    would run foreach Adam for the rest of its life instead of fused, and a CUDA one resumed on the
+    CPU fused CPU Adam. The state is then laid out as its parameters are (`match_state_layouts`)."""
+    choices = [{k: group[k] for k in DEVICE_CHOICES if k in group} for group in optimizer.param_groups]
+    groups = saved["param_groups"]
+    if len(groups) != len(choices):
+        raise ValueError(f"the saved optimizer has {len(groups)} parameter groups, this model's has {len(choices)}")
+    optimizer.load_state_dict({**saved, "param_groups": [{**group, **mine} for group, mine in zip(groups, choices)]})
+    match_state_layouts(optimizer)
+
+
 def configure_cuda(model: torch.nn.Module, device: torch.device, compile: bool, deterministic: bool) -> torch.nn.Module:
     """CUDA's speed settings (TF32 matmuls, cudnn autotuning, or deterministic kernels, channels-last
     weights) and torch.compile of the parts that compile; the CPU gets only the compile, so CPU
@@ -308,7 +326,11 @@ class Trainer:
         self.model.train()
         losses, pending, step = [], [], start_step
         bar = tqdm(
-            total=config.max_iter, initial=start_step, desc=f"train {config.type}", unit="step", disable=not run.is_main
+            total=config.max_iter,
+            initial=start_step,
+            desc=f"train {config.type}",
+            unit="step",
+            disable=None if run.is_main else True,  # None: no bar where stderr is not a terminal (a log file)
         )
         waited_since = self.fit_started = time.perf_counter()
         for batch in prefetch(loader, self.prepare_batch, start_step):
