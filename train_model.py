@@ -209,7 +209,7 @@ def add_optimisation_flags(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="bf16 autocast of the network (losses, coordinates and PyTorch3D's ops stay float32); default: the "
-        "profile's (on for gpu)",
+        "profile's (off in both: slower on an H200 at batch 64, docs/training.md)",
     )
     group.add_argument(
         "--compile",

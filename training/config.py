@@ -17,8 +17,10 @@ DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "v
 DEFAULT_IMAGE_SIZE = {"vox": 128, "point": 64, "mesh": 64, "occupancy": 64, "voxmesh": 128}
 
 # Defaults per machine, for the flags left out. cpu: a 2-core CPU (measured). gpu: one CUDA GPU, the
-# course's setting (R2N2's full 137 px images, batch 64, bf16 autocast, loader workers to keep up);
-# its budgets are a starting point, not yet measured on a GPU (benchmarks/gpu_check.sh measures them).
+# course's setting (R2N2's full 137 px images, batch 64, loader workers to keep up). bf16 autocast
+# is off there: on an H200 every type's step was slower with it (vox 0.018 s against 0.015 s, voxmesh
+# 0.090 against 0.064; benchmarks/gpu_check.sh, docs/training.md), the casts outweighing the
+# arithmetic at this size, and memory is no constraint (1-3.5 GiB a run).
 PROFILES = {
     "cpu": {
         "batch_size": 32,
@@ -30,7 +32,7 @@ PROFILES = {
     "gpu": {
         "batch_size": 64,
         "num_workers": 4,
-        "amp": True,
+        "amp": False,
         "max_iter": {"vox": 10000, "point": 10000, "mesh": 10000, "occupancy": 20000, "voxmesh": 5000},
         "image_size": {t: 137 for t in DEFAULT_IMAGE_SIZE},
     },
