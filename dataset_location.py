@@ -36,6 +36,10 @@ REPO_DIR = os.path.dirname(os.path.abspath(__file__))
 EMBEDDED_DATA_ROOT = os.environ.get("R2N2_EMBEDDED_ROOT", os.path.join(REPO_DIR, "data", "embedded"))
 EMBEDDED_MODELS = int(os.environ.get("R2N2_EMBEDDED_MODELS", "1000"))
 DATA_ROOT = os.environ.get("R2N2_DATA_ROOT", EMBEDDED_DATA_ROOT)
+# The smoke profile's data (train_model.py --profile smoke): a small world of its own, generated on
+# first use, so a first run takes minutes; its numbers are not results.
+SMOKE_DATA_ROOT = os.path.join(REPO_DIR, "data", "smoke")
+SMOKE_MODELS = 60
 
 VOXEL_DIRS = ("ShapeNetVoxels", "ShapeNetVox32")
 # Where the generator's archives layout says how it was written: a hidden file, so the folder
@@ -99,7 +103,7 @@ def detect_layout(data_root: str | None) -> Layout:
     root = os.path.abspath(data_root or DATA_ROOT)
     if not os.path.isdir(root):
         raise DatasetError(
-            f"data root {root} does not exist: pass --data_root DIR holding the R2N2 data (see the README), or create "
+            f"data root {root} does not exist: pass --data_root DIR holding the R2N2 data (docs/data.md), or create "
             "one with make_dataset.py --root DIR"
         )
 

@@ -30,7 +30,6 @@ from dataset_location import EMBEDDED_DATA_ROOT
 from evaluation.metrics import DEFAULT_THRESHOLDS, EMPTY_PREDICTION, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS
 from evaluation.protocol import (
     GT_LABELS,
-    ISO_TYPES,
     ConstantPredictor,
     average,
     baseline_voxels,
@@ -43,15 +42,17 @@ from evaluation.protocol import (
 from evaluation.reports import write_results, write_run_page, write_visuals
 from evaluation.viewer import NoPlotlyJs
 from geometry.frames import describe_frame_check
-from model import TYPES, ModelError
+from model import ModelError
 from r2n2.formats import DatasetError
 from r2n2.ground_truth import N_SURFACE_POINTS
+from representations import get as get_representation
+from representations import names as type_names
 from training.checkpoints import best_checkpoint_path, checkpoint_path, file_digest, model_from_checkpoint, run_dir
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser("Evaluate a single-view to 3D model", add_help=True)
-    parser.add_argument("--type", default="vox", choices=TYPES)
+    parser.add_argument("--type", default="vox", choices=type_names())
     parser.add_argument(
         "--load_checkpoint", action="store_true", help="evaluate <out_dir>/checkpoint_<type>.pth (train_model.py's run)"
     )
@@ -114,14 +115,13 @@ def get_args_parser() -> argparse.ArgumentParser:
 def load_model_under_test(args) -> tuple[str, object, str | None, dict | None]:
     """(name, model or None for the oracle, checkpoint file, checkpoint) from the flags, or a
     one-line exit."""
-    if args.iso != 0.5 and (args.oracle or args.type not in ISO_TYPES):
-        fail(
-            "--iso applies to vox and occupancy models (not the oracle, point, mesh or voxmesh, whose surfaces are "
-            "not read off a probability grid)"
-        )
+    if args.iso != 0.5 and (args.oracle or not get_representation(args.type).iso_surface):
+        takes = ", ".join(name for name in type_names() if get_representation(name).iso_surface)
+        fail(f"--iso applies to the types whose surface is read off a probability grid ({takes}), not the oracle")
     if args.oracle:
-        if args.type != "vox":
-            fail("--oracle evaluates GT voxels through the vox path: use it with --type vox")
+        if not get_representation(args.type).has_oracle:
+            takes = ", ".join(name for name in type_names() if get_representation(name).has_oracle)
+            fail(f"--oracle evaluates the GT voxels as a voxel grid's prediction: use it with --type {takes}")
         return "oracle", None, None, None
     if args.best and not args.load_checkpoint:
         fail("--best picks the best checkpoint of the run in --out_dir: use it with --load_checkpoint")
@@ -154,7 +154,7 @@ def make_predictor(args, model):
     """predict_fn(batch) -> prediction dict of the model under test (or of the GT voxels, --oracle)."""
     if args.oracle:
         return lambda batch: predict_gt_voxels(batch, args.n_points)
-    return lambda batch: predict(args.type, model, batch, args.n_points, args.grid_res, args.iso)
+    return lambda batch: predict(model, batch, args.n_points, args.grid_res, args.iso)
 
 
 def score(args, predict_fn, loader, device) -> tuple[list[dict], dict | None, float]:
@@ -249,7 +249,7 @@ def result_folder_name(args: argparse.Namespace, checkpoint_file: str | None, da
     parts += (
         ["t" + "-".join(f"{t:g}" for t in args.thresholds)] if list(args.thresholds) != list(DEFAULT_THRESHOLDS) else []
     )
-    parts += [f"grid{args.grid_res}"] if args.grid_res != 64 and args.type == "occupancy" else []
+    parts += [f"grid{args.grid_res}"] if args.grid_res != 64 and get_representation(args.type).grid_resolution else []
     parts += [f"seed{args.seed}"] if args.seed != 0 else []
     default_checkpoint = os.path.abspath(checkpoint_path(run_dir(args.type), args.type))
     if checkpoint_file and os.path.abspath(checkpoint_file) != default_checkpoint:
@@ -417,20 +417,16 @@ def main(args: argparse.Namespace) -> dict:
     )
     ids = visual_ids(args, len(dataset))
     samples = write_visuals(
-        "vox" if args.oracle else args.type,
-        predict_fn,
-        dataset,
-        ids,
-        out_dir,
-        device,
-        title=f"{run_name}: input | prediction | GT ({gt_label})",
-        rows=rows,
+        predict_fn, dataset, ids, out_dir, device, title=f"{run_name}: input | prediction | GT ({gt_label})", rows=rows
     )
     try:
         page = write_run_page(out_dir, run_name, result, samples, plot_path)
     except NoPlotlyJs as err:  # metrics, plots and galleries are written either way
         page = None
         print(str(err))
+        stale = os.path.join(out_dir, "index.html")  # an earlier evaluation's page would show other results
+        if os.path.exists(stale):
+            os.remove(stale)
     print_summary(args, name, run_name, result, out_dir, len(ids), page)
     return result
 

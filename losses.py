@@ -1,12 +1,13 @@
-"""Losses for fitting and training 3D predictions: one pure function per loss, and each type's
-training loss with its targets (`ReconstructionLoss`, Mesh R-CNN's `MeshLoss`).
+"""Losses for fitting and training 3D predictions: one pure function per loss, and the loss weights.
 
-    loss_fn = ReconstructionLoss(LossConfig("vox", pos_weight=3.0, w_dice=1.0))
-    total, terms = loss_fn(model, batch)       # weighted total, unweighted terms for the logs
+    loss = chamfer_loss(points_pred, points_gt)             # (B, N, 3), (B, M, 3) -> scalar
+    total, terms = voxel_terms(logits, voxels_gt, coarse, pos_weight=3.0, w_dice=1.0)
 
-Conventions: voxels are (B, D, H, W) logits / occupancies in [z, y, x] order; point clouds are
-(B, N, 3) in the object frame. The network may run under bf16 autocast (--amp); every loss, its
-targets and PyTorch3D's ops run in float32 with autocast off (`common.precision.float32`).
+Each type's training loss composes these with its targets in its representation
+(`representations/<type>.py`), weighted by a `LossConfig`. Conventions: voxels are (B, D, H, W)
+logits / occupancies in [z, y, x] order; point clouds are (B, N, 3) in the object frame. The
+network may run under bf16 autocast (--amp); the representations run every loss, its targets and
+PyTorch3D's ops in float32 with autocast off (`common.precision.float32`).
 """
 
 import functools
@@ -17,7 +18,8 @@ import torch.nn.functional as F
 from pytorch3d.ops import knn_points
 from pytorch3d.structures import Meshes
 
-from common.precision import float32
+from common.flags import flag
+from geometry.rods import thin_cells
 
 
 def voxel_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, pos_weight: float | None = None) -> torch.Tensor:
@@ -147,7 +149,7 @@ def dice_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, eps: float = 1
 
 
 def thin_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor) -> torch.Tensor:
-    """BCE around the GT's rod-like cells (legs, rails, spindles: `evaluation.metrics.thin_cells`):
+    """BCE around the GT's rod-like cells (legs, rails, spindles: `geometry.rods.thin_cells`):
     the rods themselves, which should be occupied, and the empty cells next to them (their 26
     neighbours not in the GT), which should stay empty, each group averaged on its own and the two
     summed; 0 for a shape without rods.
@@ -161,8 +163,6 @@ def thin_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor) -> torch.Tenso
     Args:
         voxels_pred: (B, D, H, W) logits; voxels_gt: (B, D, H, W) in {0, 1}.
     """
-    from evaluation.metrics import thin_cells
-
     rods = thin_cells(voxels_gt).flatten(1).float()  # (B, N)
     near = F.max_pool3d(thin_cells(voxels_gt)[:, None].float(), 3, stride=1, padding=1)[:, 0].flatten(1)
     ring = near * (voxels_gt.flatten(1) < 0.5).float()
@@ -289,100 +289,33 @@ def point_subsets(points: torch.Tensor, normals: torch.Tensor, n: int) -> tuple[
     return torch.gather(points, 1, pick), torch.gather(normals, 1, pick)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LossConfig:
-    """What a type's training loss weighs and samples (train_model.py's loss flags).
+    """What a type's training loss weighs and samples; each field is also train_model.py's flag of
+    the same name (`common.cli.flag`), its default here only. type: the model's type (not a flag)."""
 
-    n_points: surface samples per Chamfer term (a new random subset of the GT's each step);
-    n_queries: occupancy queries per image; w_*: each term's weight; pos_weight: the voxel BCE's
-    weight of occupied cells; w_dice: the soft Dice term beside it; w_aux: deep supervision;
-    w_thin: BCE on the GT's rod-like cells (`thin_loss`)."""
-
-    type: str
-    n_points: int = 1000
-    n_queries: int = 1024
-    w_chamfer: float = 1.0
-    w_smooth: float = 0.1
-    w_normal: float = 1e-3
-    w_edge: float = 0.2
-    pos_weight: float = 3.0
-    w_dice: float = 1.0
-    w_aux: float = 0.5
-    w_thin: float = 0.25
-
-
-class ReconstructionLoss:
-    """Each type's training loss with its targets, as Mesh R-CNN's MeshLoss: called on a model and
-    a batch, it returns the weighted total and the unweighted terms (detached, for the logs).
-
-    vox: BCE (+ Dice, + the same at 8^3 and 16^3); point: Chamfer; mesh: Chamfer + Laplacian
-    smoothing; voxmesh: the voxel terms + each stage's Chamfer, normal and edge terms; occupancy:
-    BCE at queries (points.npz's exact labels, or read off the voxels). Random draws (point
-    subsets, mesh samples, queries) come from the global generator, which the trainer seeds by
-    step."""
-
-    def __init__(self, config: LossConfig):
-        self.config = config
-
-    def __call__(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
-        return getattr(self, f"_{self.config.type}")(model, batch)
-
-    def _voxel_terms(self, logits, aux, voxels_gt) -> tuple[torch.Tensor, dict]:
-        c = self.config
-        aux = [a.float() for a in aux]
-        return voxel_terms(logits.float(), voxels_gt, aux, c.pos_weight, c.w_dice, c.w_aux, c.w_thin)
-
-    def _vox(self, model, batch):
-        logits, aux = model(batch["images"], return_aux=True)
-        with float32(logits):
-            return self._voxel_terms(logits, aux, batch["voxels"])
-
-    def _point(self, model, batch):
-        points_gt, _ = point_subsets(batch["points"], batch["normals"], self.config.n_points)
-        points = model(batch["images"])
-        with float32(points):
-            chamfer = chamfer_loss(points.float(), points_gt)
-        return self.config.w_chamfer * chamfer, {"chamfer": chamfer.detach()}
-
-    def _mesh(self, model, batch):
-        from pytorch3d.ops import sample_points_from_meshes
-
-        c = self.config
-        points_gt, _ = point_subsets(batch["points"], batch["normals"], c.n_points)
-        verts = model(batch["images"])
-        raw_model = model.module if hasattr(model, "module") else model  # DDP's wrapped model
-        with float32(verts):
-            meshes = raw_model.decoder.to_meshes(verts.float())
-            chamfer = chamfer_loss(sample_points_from_meshes(meshes, c.n_points), points_gt)
-            smooth = smoothness_loss(meshes)
-        return c.w_chamfer * chamfer + c.w_smooth * smooth, {"chamfer": chamfer.detach(), "smooth": smooth.detach()}
-
-    def _voxmesh(self, model, batch):
-        c = self.config
-        points_gt, normals_gt = point_subsets(batch["points"], batch["normals"], c.n_points)
-        logits, stages, aux = model(batch["images"], return_aux=True)
-        raw_model = model.module if hasattr(model, "module") else model
-        with float32(logits):
-            total, terms = self._voxel_terms(logits, aux, batch["voxels"])
-            if stages[0].isempty():  # no cell above the threshold: no mesh to refine this step
-                # A zero term keeps the refinement's parameters in the graph: DDP requires every
-                # parameter to receive a gradient at every step.
-                return total + 0.0 * sum(p.sum() for p in raw_model.decoder.refinement_parameters()), terms
-            for k, meshes in enumerate(stages):
-                chamfer, normal, edge = mesh_losses(meshes, points_gt, normals_gt, c.n_points)
-                total = total + c.w_chamfer * chamfer + c.w_normal * normal + c.w_edge * edge
-                terms.update(
-                    {f"chamfer{k}": chamfer.detach(), f"normal{k}": normal.detach(), f"edge{k}": edge.detach()}
-                )
-        return total, terms
-
-    def _occupancy(self, model, batch):
-        n_queries = self.config.n_queries
-        if batch.get("occ_points") is not None and batch["occ_points"].shape[1] > 0:
-            queries, labels = exact_occupancy_targets(batch["occ_points"], batch["occ_labels"], n_queries)
-        else:  # data without points.npz: labels read off the 32^3 grid
-            queries, labels = occupancy_targets(batch["voxels"], batch["points"], n_queries)
-        logits = model(batch["images"], queries.float())
-        with float32(logits):
-            loss = F.binary_cross_entropy_with_logits(logits.float(), labels)
-        return loss, {"bce": loss.detach()}
+    type: str = "vox"
+    n_points: int = flag(
+        1000, "predicted points (point type) and GT surface samples per Chamfer term (a new subset each step)",
+        "positive_int",
+    )  # fmt: skip
+    n_queries: int = flag(1024, "occupancy: query points per image per step", "positive_int")
+    w_chamfer: float = flag(1.0, "point, mesh, voxmesh: the Chamfer data term; must be > 0", "positive_float")
+    w_smooth: float = flag(0.1, "mesh: Laplacian smoothing of the ico-sphere", "non_negative_float")
+    w_normal: float = flag(1e-3, "voxmesh: normal loss (1 - |cos| to the nearest GT normal)", "non_negative_float")
+    w_edge: float = flag(0.2, "voxmesh: edge-length loss, as Mesh R-CNN", "non_negative_float")
+    pos_weight: float = flag(
+        3.0, "vox, voxmesh: weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE "
+        "(--pos_weight 1) under-fills thin parts", "positive_float",
+    )  # fmt: skip
+    w_dice: float = flag(
+        1.0, "vox, voxmesh: the soft Dice loss beside the BCE (losses.dice_loss)", "non_negative_float"
+    )
+    w_thin: float = flag(
+        0.25, "vox, voxmesh: the thin loss (losses.thin_loss): BCE on the GT's rod-like cells (legs, rails), "
+        "which should be occupied, and on the empty cells beside them", "non_negative_float",
+    )  # fmt: skip
+    w_aux: float = flag(
+        0.5, "vox, voxmesh (subpixel decoder): deep supervision, the same loss at 8^3 and 16^3; 0 builds no "
+        "coarse heads", "non_negative_float",
+    )  # fmt: skip

@@ -1,17 +1,21 @@
-"""Single-view 3D reconstruction networks: a ResNet18 image encoder and one decoder per output.
+"""Single-view 3D reconstruction networks: a ResNet18 image encoder, the decoders, and what they return.
 
-    model = SingleViewto3D(type="vox")                    # (B, 137, 137, 3) -> (B, 32, 32, 32) logits
-    model = SingleViewto3D(type="point", n_points=1000)  # -> (B, 1000, 3)
-    model = SingleViewto3D(type="mesh")                   # -> (B, 2562, 3) vertices of an ico-sphere
-    model = SingleViewto3D(type="occupancy")              # (images, (B, P, 3) queries) -> (B, P) logits
-    model = SingleViewto3D(type="voxmesh")                # -> 32^3 logits, refined cubified Meshes per stage
+    from representations import make_model
+    model = make_model("vox")                             # (B, H, W, 3) images -> Prediction
+    prediction = model(images)                            # .voxels (B, 32, 32, 32) logits
+    prediction = make_model("occupancy")(images, queries) # .occupancy (B, P) logits at (B, P, 3) queries
 
-All outputs are in the object frame (y up, within [-0.5, 0.5]^3); voxels are [z, y, x]. Everything
-needed to rebuild a model is `model.model_args`, which checkpoints store (`build_model`).
+Every model is `SingleViewto3D`: the encoder and one decoder, built by the type's representation
+(`representations/`, which also says how the type trains, is evaluated and is drawn). Every
+forward returns a `Prediction`, the same fields for every type, None where a type has none. All
+outputs are in the object frame (y up, within [-0.5, 0.5]^3); voxels are [z, y, x]. Everything
+needed to rebuild a model is `model.model_args`, which checkpoints store.
 """
 
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -20,8 +24,6 @@ import torchvision
 
 from common.precision import float32
 
-TYPES = ("vox", "point", "mesh", "occupancy", "voxmesh")
-VOX_CHANNELS = {"subpixel": (256, 64, 32), "deconv": (64, 32, 16)}  # each voxel decoder's default widths
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -30,43 +32,48 @@ class ModelError(Exception):
     """A model cannot be built or loaded; the message says why."""
 
 
-def default_model_args(type: str, **overrides) -> dict:
-    """The full set of model hyper-parameters for a type, with overrides applied."""
-    if type not in TYPES:
-        raise ModelError(f"unknown type {type!r}: choose one of {', '.join(TYPES)}")
-    args = {
-        "type": type,
-        "arch": "resnet18",
-        "image_size": 137,  # the encoder's input resolution; dataset images are resized to it
-        "n_points": 1000,
-        "ico_level": 4,
-        # vox: "subpixel" (below) or "deconv", the earlier decoder that checkpoints before it hold
-        "vox_decoder": "subpixel",
-        "vox_channels": None,  # VOX_CHANNELS[vox_decoder]: subpixel at 4^3, 8^3, 16^3; deconv at 8^3, 16^3, 32^3
-        "vox_latent": "spatial",  # subpixel: "spatial" (pooled feature + the last feature map) or "pooled"
-        "vox_deep_supervision": True,  # subpixel: logits at 8^3 and 16^3 too, for the loss (train_model: --w_aux > 0)
-        "occ_hidden": 128,
-        "occ_blocks": 4,
-        "occ_freqs": 6,
-        # occupancy: resolution of a feature volume sampled at the queries; 0: the global feature only (OccNet)
-        "occ_grid": 0,
-        "occ_grid_channels": 32,
-        "refine_stages": 1,  # Mesh R-CNN uses 3; one keeps the CPU budget (see the README)
-        "refine_hidden": 64,
-        "cubify_threshold": 0.5,
-    }
-    unknown = set(overrides) - set(args)
-    if unknown:
-        raise ModelError(f"unknown model arguments {sorted(unknown)}")
-    args.update({k: v for k, v in overrides.items() if v is not None})
-    if args["vox_channels"] is None:
-        args["vox_channels"] = VOX_CHANNELS[args["vox_decoder"]] if args["vox_decoder"] in VOX_CHANNELS else ()
-    args["vox_channels"] = tuple(args["vox_channels"])
-    return args
+@dataclass
+class Prediction:
+    """What every model's forward returns (Mesh R-CNN's heads return `(voxel_scores, meshes)` with
+    None where a part is absent; this is the same idea with a field per kind of output).
+
+    voxels: (B, 32, 32, 32) occupancy logits, [z, y, x], on the cube [-0.5, 0.5]^3.
+    points: (B, N, 3) points, object frame.
+    meshes: a pytorch3d `Meshes` batch of B meshes, object frame (voxmesh: its last stage).
+    occupancy: (B, P) occupancy logits at the (B, P, 3) queries the forward was given.
+    occupancy_fn: (B, P, 3) object-frame points -> (B, P) logits, reusing the images' encoding.
+    aux: what only the training loss reads, by name: "coarse", the coarse voxel logits [(B, R, R, R)]
+        of deep supervision; "stages", voxmesh's Meshes after each refinement stage;
+        "keep_in_graph", a zero that keeps parameters a step did not use in the graph (DDP).
+    """
+
+    voxels: torch.Tensor | None = None
+    points: torch.Tensor | None = None
+    meshes: object | None = None
+    occupancy: torch.Tensor | None = None
+    occupancy_fn: Callable | None = None
+    aux: dict = field(default_factory=dict)
+
+
+@dataclass
+class Encoding:
+    """An image batch encoded: features (B, 512), layer4's pooled output; feature_map (B, 512, s, s),
+    layer4's map before the pooling, s = ceil(image_size / 32), None unless the decoder reads it."""
+
+    features: torch.Tensor
+    feature_map: torch.Tensor | None = None
+
+
+def feature_map_size(image_size: int) -> int:
+    """The side s of ResNet's layer4 map for an input of image_size: it halves five times, rounding up."""
+    size = image_size
+    for _ in range(5):
+        size = (size + 1) // 2
+    return size
 
 
 class ImageEncoder(nn.Module):
-    """torchvision ResNet18 without its classifier: (B, H, W, 3) in [0, 1] -> (B, 512)."""
+    """torchvision ResNet18 without its classifier: (B, H, W, 3) images in [0, 1] -> `Encoding`."""
 
     def __init__(self, arch: str = "resnet18", image_size: int = 137, pretrained: str | None = None):
         super().__init__()
@@ -80,9 +87,9 @@ class ImageEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, images: torch.Tensor, return_map: bool = False):
-        """(B, 512) pooled features; with return_map, also layer4's map (B, 512, s, s),
-        s = ceil(image_size / 32), before the average pooling that makes the feature global."""
+    def forward(self, images: torch.Tensor, return_map: bool = False) -> Encoding:
+        """The pooled feature (B, 512) and, with return_map, layer4's map (B, 512, s, s) before
+        the average pooling that makes the feature global (s = `map_size`)."""
         if images.dim() != 4 or images.shape[-1] != 3:
             raise ValueError(f"images must be (B, H, W, 3) in [0, 1], got shape {tuple(images.shape)}")
         x = images.permute(0, 3, 1, 2)
@@ -95,15 +102,12 @@ class ImageEncoder(nn.Module):
         x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
         feature_map = net.layer4(net.layer3(net.layer2(net.layer1(x))))
         pooled = torch.flatten(net.avgpool(feature_map), 1)  # torchvision's ResNet.forward, without fc
-        return (pooled, feature_map) if return_map else pooled
+        return Encoding(pooled, feature_map if return_map else None)
 
     @property
     def map_size(self) -> int:
-        """The side s of layer4's feature map: the input halves five times, rounding up."""
-        size = self.image_size
-        for _ in range(5):
-            size = (size + 1) // 2
-        return size
+        """The side s of layer4's feature map."""
+        return feature_map_size(self.image_size)
 
 
 def load_pretrained_resnet18(path: str) -> dict:
@@ -126,11 +130,13 @@ def load_pretrained_resnet18(path: str) -> dict:
 
 class DeconvVoxelDecoder(nn.Module):
     """(B, 512) -> (B, 32, 32, 32) logits: a linear map to a (512, 4, 4, 4) volume, three
-    stride-2 transposed convolutions (4 -> 8 -> 16 -> 32) and a final 3x3x3 convolution. The
-    earlier default (`vox_decoder="deconv"`), kept so that its checkpoints load: four fifths of
-    its step on a CPU is spent on its two 32^3 layers."""
+    stride-2 transposed convolutions (4 -> 8 -> 16 -> 32) and a final 3x3x3 convolution
+    (`vox_decoder="deconv"`, which checkpoints of the first vox models hold). Four fifths of its
+    step on a CPU is spent on its two 32^3 layers."""
 
-    def __init__(self, channels=(64, 32, 16)):
+    uses_feature_map = False
+
+    def __init__(self, channels: tuple):
         super().__init__()
         self.project = nn.Linear(512, 512 * 4 * 4 * 4)
         layers, c_in = [], 512
@@ -144,10 +150,9 @@ class DeconvVoxelDecoder(nn.Module):
         layers.append(nn.Conv3d(c_in, 1, kernel_size=3, padding=1))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, features: torch.Tensor, feature_map=None, return_aux: bool = False):
-        volume = F.relu(self.project(features)).view(-1, 512, 4, 4, 4)
-        logits = self.layers(volume)[:, 0]  # (B, 32, 32, 32), [z, y, x]
-        return (logits, []) if return_aux else logits
+    def forward(self, encoding: Encoding, queries=None) -> Prediction:
+        volume = F.relu(self.project(encoding.features)).view(-1, 512, 4, 4, 4)
+        return Prediction(voxels=self.layers(volume)[:, 0], aux={"coarse": []})  # (B, 32, 32, 32), [z, y, x]
 
 
 def pixel_shuffle_3d(x: torch.Tensor) -> torch.Tensor:
@@ -176,18 +181,19 @@ class VoxelDecoder(nn.Module):
     only. A linear map makes a (C0, 4, 4, 4) volume; two transposed convolutions go to 8^3 (C1)
     and 16^3 (C2), a 3x3x3 convolution refines it, and a sub-pixel convolution (ESPCN) gives each
     16^3 cell the logits of its 2x2x2 sub-cells: the output keeps one-cell legs at 32^3 without a
-    single layer at 32^3, where the earlier decoder spent four fifths of its step. With deep
+    single layer at 32^3 (where the deconv decoder spends four fifths of its step). With deep
     supervision, 1x1x1 heads also give logits at 8^3 and 16^3 (their targets: `losses.pool_voxels`).
     """
 
     MAP_CHANNELS = 32  # layer4's map reduced to this many channels before flattening
 
-    def __init__(self, channels=(256, 64, 32), latent: str = "spatial", map_size: int = 2, deep_supervision=True):
+    def __init__(self, channels: tuple, latent: str, map_size: int, deep_supervision: bool):
         super().__init__()
         if latent not in ("spatial", "pooled"):
             raise ModelError(f"unknown vox_latent {latent!r}: spatial or pooled")
         c0, c1, c2 = channels
         self.latent, self.c0 = latent, c0
+        self.uses_feature_map = latent == "spatial"
         n_in = 512
         if latent == "spatial":
             self.reduce = nn.Sequential(nn.Conv2d(512, self.MAP_CHANNELS, kernel_size=1), nn.ReLU(True))
@@ -198,39 +204,26 @@ class VoxelDecoder(nn.Module):
         self.subcells = nn.Conv3d(c2, 8, kernel_size=3, padding=1)  # 2x2x2 sub-cell logits per 16^3 cell
         self.aux = nn.ModuleList([nn.Conv3d(c1, 1, 1), nn.Conv3d(c2, 1, 1)]) if deep_supervision else None
 
-    def forward(self, features: torch.Tensor, feature_map: torch.Tensor | None = None, return_aux: bool = False):
-        """features (B, 512), feature_map (B, 512, s, s) for the spatial latent. Returns logits
-        (B, 32, 32, 32); with return_aux, (logits, [(B, 8, 8, 8), (B, 16, 16, 16)] logits, or []
-        without deep supervision)."""
-        latent = features
+    def forward(self, encoding: Encoding, queries=None) -> Prediction:
+        """voxels (B, 32, 32, 32) logits; aux["coarse"]: [(B, 8, 8, 8), (B, 16, 16, 16)] logits
+        with deep supervision, else []."""
+        latent = encoding.features
         if self.latent == "spatial":
-            if feature_map is None:
+            if encoding.feature_map is None:
                 raise ValueError("the spatial vox latent needs the encoder's feature map (B, 512, s, s)")
-            latent = torch.cat([features, self.reduce(feature_map).flatten(1)], dim=1)
+            latent = torch.cat([latent, self.reduce(encoding.feature_map).flatten(1)], dim=1)
         volume = F.relu(self.project(latent)).view(-1, self.c0, 4, 4, 4)
         volume8 = self.up8(volume)  # (B, C1, 8, 8, 8)
         volume16 = self.refine16(self.up16(volume8))  # (B, C2, 16, 16, 16)
         logits = pixel_shuffle_3d(self.subcells(volume16))[:, 0]  # (B, 32, 32, 32), [z, y, x]
-        if not return_aux:
-            return logits
-        aux = [head(v)[:, 0] for head, v in zip(self.aux, (volume8, volume16))] if self.aux is not None else []
-        return logits, aux
-
-
-def make_voxel_decoder(model_args: dict, map_size: int) -> nn.Module:
-    """The voxel decoder `model_args` name (vox, and voxmesh's voxel branch)."""
-    kind = model_args["vox_decoder"]
-    if kind == "deconv":
-        return DeconvVoxelDecoder(model_args["vox_channels"])
-    if kind != "subpixel":
-        raise ModelError(f"unknown vox_decoder {kind!r}: subpixel or deconv")
-    return VoxelDecoder(
-        model_args["vox_channels"], model_args["vox_latent"], map_size, model_args["vox_deep_supervision"]
-    )
+        coarse = [head(v)[:, 0] for head, v in zip(self.aux, (volume8, volume16))] if self.aux is not None else []
+        return Prediction(voxels=logits, aux={"coarse": coarse})
 
 
 class PointDecoder(nn.Module):
     """(B, 512) -> (B, n_points, 3) with tanh bounding the cloud to [-0.5, 0.5]^3."""
+
+    uses_feature_map = False
 
     def __init__(self, n_points: int):
         super().__init__()
@@ -243,19 +236,25 @@ class PointDecoder(nn.Module):
             nn.Linear(2048, n_points * 3),
         )
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        hidden = self.mlp[:-1](features)
-        with float32(hidden):  # the coordinate head
+    def forward(self, encoding: Encoding, queries=None) -> Prediction:
+        return Prediction(points=self.coordinates(self.mlp[:-1](encoding.features)))
+
+    @torch.compiler.disable  # float32 in fact: a compiled graph would drop the TF32 switch
+    def coordinates(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The coordinate head in float32: (B, 2048) -> (B, n_points, 3)."""
+        with float32(hidden):
             return 0.5 * torch.tanh(self.mlp[-1](hidden.float())).view(-1, self.n_points, 3)
 
 
 class MeshDecoder(nn.Module):
-    """(B, 512) -> (B, V, 3) vertices: an ico-sphere template plus predicted per-vertex offsets.
+    """(B, 512) -> B meshes: an ico-sphere template plus predicted per-vertex offsets.
 
     The template is a buffer of one sphere, broadcast to any batch size; `faces` (F, 3) is shared.
     """
 
-    def __init__(self, ico_level: int = 4):
+    uses_feature_map = False
+
+    def __init__(self, ico_level: int):
         super().__init__()
         from pytorch3d.utils import ico_sphere
 
@@ -268,22 +267,21 @@ class MeshDecoder(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, encoding: Encoding, queries=None) -> Prediction:
+        """meshes: B deformed spheres (their vertices (B, V, 3) in float32)."""
+        from pytorch3d.structures import Meshes
+
+        features = encoding.features
         hidden = self.mlp[:-1](features)
         with float32(hidden):  # the coordinate head
             offsets = self.mlp[-1](hidden.float()).view(features.shape[0], -1, 3)
-            return self.template[None] + offsets
-
-    def to_meshes(self, verts: torch.Tensor):
-        """(B, V, 3) vertices -> a pytorch3d Meshes batch."""
-        from pytorch3d.structures import Meshes
-
-        return Meshes(verts=list(verts), faces=[self.faces] * verts.shape[0])
+            verts = self.template[None] + offsets
+        return Prediction(meshes=Meshes(verts=list(verts), faces=[self.faces] * len(verts)))
 
 
 class VoxMeshDecoder(nn.Module):
-    """Mesh R-CNN's mesh head on our voxel branch: (B, 512) -> voxel logits and meshes of free
-    topology.
+    """Mesh R-CNN's mesh head on our voxel branch: image features -> voxel logits and meshes of
+    free topology.
 
     The voxel branch (a `VoxelDecoder`) predicts a 32^3 grid; PyTorch3D's `cubify` turns its
     cells above `threshold` into a watertight mesh of cube faces (separate legs stay separate,
@@ -295,11 +293,12 @@ class VoxMeshDecoder(nn.Module):
     differentiable; the voxel branch learns from the voxel loss, the stages from mesh losses.
     """
 
-    def __init__(self, voxels: nn.Module, hidden: int = 128, stages: int = 2, threshold: float = 0.5):
+    def __init__(self, voxels: nn.Module, hidden: int, stages: int, threshold: float):
         super().__init__()
         from pytorch3d.ops import GraphConv
 
-        self.voxels = voxels  # the voxel branch: the vox model's decoder (`make_voxel_decoder`)
+        self.voxels = voxels  # the voxel branch: the vox model's decoder
+        self.uses_feature_map = voxels.uses_feature_map
         self.threshold = threshold
         self.project = nn.Linear(512, hidden)
         self.convs = nn.ModuleList()
@@ -315,14 +314,18 @@ class VoxMeshDecoder(nn.Module):
         """The parameters of the refinement stages (everything but the voxel branch)."""
         return [p for name, p in self.named_parameters() if not name.startswith("voxels.")]
 
-    def forward(self, features: torch.Tensor, feature_map: torch.Tensor | None = None, return_aux: bool = False):
-        """Returns logits (B, 32, 32, 32) [z, y, x] and a list of Meshes, one per stage (the
-        cubified mesh when every grid is empty); with return_aux, also the voxel branch's coarse
-        logits (see `VoxelDecoder`)."""
-        logits, aux = self.voxels(features, feature_map, return_aux=True)
+    def forward(self, encoding: Encoding, queries=None) -> Prediction:
+        """voxels (B, 32, 32, 32) [z, y, x] logits; meshes: the last stage's (the cubified mesh
+        when every grid is empty); aux: the voxel branch's "coarse" logits, "stages" (Meshes after
+        each stage) and, when there is no mesh to refine, "keep_in_graph"."""
+        prediction = self.voxels(encoding)
+        logits = prediction.voxels
         with float32(logits):  # cubify, graph convolutions and vertex offsets: coordinates and PyTorch3D ops
-            stages = self.refine(features.float(), torch.sigmoid(logits.detach().float()))
-        return (logits, stages, aux) if return_aux else (logits, stages)
+            stages = self.refine(encoding.features.float(), torch.sigmoid(logits.detach().float()))
+        aux = {**prediction.aux, "stages": stages}
+        if stages[0].isempty():  # DDP requires every parameter to receive a gradient at every step
+            aux["keep_in_graph"] = 0.0 * sum(p.sum() for p in self.refinement_parameters())
+        return Prediction(voxels=logits, meshes=stages[-1], aux=aux)
 
     def refine(self, features: torch.Tensor, voxels: torch.Tensor) -> list:
         """The refinement stages in float32: (B, 512) features and (B, 32, 32, 32) probabilities ->
@@ -370,7 +373,7 @@ class FeatureVolume(nn.Module):
     (128, 4, 4, 4) volume and stride-2 transposed convolutions up to R (a power of 2 >= 8), as
     the voxel decoder but narrower and coarser."""
 
-    def __init__(self, resolution: int = 16, channels: int = 32):
+    def __init__(self, resolution: int, channels: int):
         super().__init__()
         if resolution < 8 or resolution & (resolution - 1):
             raise ModelError(f"occ_grid must be 0 or a power of 2 >= 8, got {resolution}")
@@ -391,6 +394,7 @@ class FeatureVolume(nn.Module):
         return self.layers(F.relu(self.project(features)).view(-1, 128, 4, 4, 4))
 
 
+@torch.compiler.disable  # float32 in fact: a compiled graph would drop the TF32 switch
 def sample_volume(volume: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Trilinear features of a (B, C, R, R, R) [z, y, x] volume over [-0.5, 0.5]^3 at object-
     frame points (B, P, 3) (x, y, z): (B, P, C). Points outside take the border's value."""
@@ -401,7 +405,7 @@ def sample_volume(volume: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
 
 class OccupancyDecoder(nn.Module):
-    """Implicit decoder: ((B, P, 3) query points, (B, 512) feature) -> (B, P) occupancy logits.
+    """Implicit decoder: (B, P, 3) query points and an image encoding -> (B, P) occupancy logits.
 
     As in Convolutional Occupancy Networks' decoder: the point is embedded, and before every
     residual block the image feature, projected to the hidden width, is added (equivalent to
@@ -412,10 +416,12 @@ class OccupancyDecoder(nn.Module):
     trilinear features at the point, as Convolutional Occupancy Networks do: the MLP then
     refines a local description of the shape instead of drawing the whole shape from one
     vector. It learns more per step but costs more per step; at the CPU budget the two are
-    level for the same time (see the README), so grid 0, the original decoder, is the default.
+    level for the same time (docs/evaluation.md), so grid 0, the original decoder, is the default.
     """
 
-    def __init__(self, hidden: int = 128, n_blocks: int = 4, n_freqs: int = 6, grid: int = 0, grid_channels: int = 32):
+    uses_feature_map = False
+
+    def __init__(self, hidden: int, n_blocks: int, n_freqs: int, grid: int, grid_channels: int):
         super().__init__()
         self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(n_freqs), persistent=False)
         self.volume = FeatureVolume(grid, grid_channels) if grid else None
@@ -424,14 +430,26 @@ class OccupancyDecoder(nn.Module):
         self.blocks = nn.ModuleList([ResnetBlockFC(hidden) for _ in range(n_blocks)])
         self.fc_out = nn.Linear(hidden, 1)
 
-    def forward(self, points: torch.Tensor, features: torch.Tensor, volume: torch.Tensor | None = None) -> torch.Tensor:
-        """volume: `self.volume(features)`, when already computed (queries in chunks)."""
+    def forward(self, encoding: Encoding, queries: torch.Tensor | None = None) -> Prediction:
+        """occupancy: (B, P) logits at queries (B, P, 3) when given; occupancy_fn: the same at any
+        points, the feature volume computed once."""
+        features = encoding.features
+        volume = self.volume(features) if self.volume is not None else None
+
+        def occupancy_fn(points: torch.Tensor) -> torch.Tensor:
+            return self.logits(points, features, volume)
+
+        logits = occupancy_fn(queries) if queries is not None else None
+        return Prediction(occupancy=logits, occupancy_fn=occupancy_fn)
+
+    def logits(self, points: torch.Tensor, features: torch.Tensor, volume: torch.Tensor | None) -> torch.Tensor:
+        """(B, P, 3) points, (B, 512) features, the feature volume or None -> (B, P) logits."""
         if points.dim() != 3 or points.shape[-1] != 3:
             raise ValueError(f"query points must be (B, P, 3), got shape {tuple(points.shape)}")
         angles = (points[..., None] * self.freqs).flatten(-2)  # (B, P, 3 * n_freqs)
         inputs = [points, angles.sin(), angles.cos()]
-        if self.volume is not None:
-            inputs.append(sample_volume(self.volume(features) if volume is None else volume, points))
+        if volume is not None:
+            inputs.append(sample_volume(volume, points))
         net = self.fc_p(torch.cat(inputs, dim=-1))  # (B, P, hidden)
         for fc_c, block in zip(self.fc_c, self.blocks):
             net = block(net + fc_c(features)[:, None])
@@ -439,86 +457,18 @@ class OccupancyDecoder(nn.Module):
 
 
 class SingleViewto3D(nn.Module):
-    """Image encoder + the decoder of `type`. Build from `default_model_args(type, ...)` keys."""
+    """The image encoder and a decoder (`representations.build_model` makes one from model_args)."""
 
-    def __init__(self, type: str = "vox", pretrained: str | None = None, **model_args):
+    def __init__(self, model_args: dict, make_decoder: Callable[[dict], nn.Module], pretrained: str | None = None):
+        """make_decoder(model_args) builds the decoder, after the encoder: the order in which the
+        layers draw their initial weights from the seeded generator."""
         super().__init__()
-        self.model_args = default_model_args(type, **model_args)
-        a = self.model_args
-        self.type = type
-        self.encoder = ImageEncoder(a["arch"], a["image_size"], pretrained)
-        if type == "vox":
-            self.decoder = make_voxel_decoder(a, self.encoder.map_size)
-        elif type == "point":
-            self.decoder = PointDecoder(a["n_points"])
-        elif type == "mesh":
-            self.decoder = MeshDecoder(a["ico_level"])
-        elif type == "voxmesh":
-            self.decoder = VoxMeshDecoder(
-                make_voxel_decoder(a, self.encoder.map_size),
-                a["refine_hidden"],
-                a["refine_stages"],
-                a["cubify_threshold"],
-            )
-        else:
-            self.decoder = OccupancyDecoder(
-                a["occ_hidden"], a["occ_blocks"], a["occ_freqs"], a["occ_grid"], a["occ_grid_channels"]
-            )
+        self.model_args = dict(model_args)
+        self.type = model_args["type"]
+        self.encoder = ImageEncoder(model_args["arch"], model_args["image_size"], pretrained)
+        self.decoder = make_decoder(self.model_args)
 
-    @property
-    def uses_feature_map(self) -> bool:
-        """Whether the decoder reads the encoder's feature map, not only its pooled feature."""
-        a = self.model_args
-        return self.type in ("vox", "voxmesh") and a["vox_decoder"] == "subpixel" and a["vox_latent"] == "spatial"
-
-    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None, return_aux: bool = False):
-        """images (B, H, W, 3) in [0, 1]; query_points (B, P, 3) for occupancy only.
-
-        Returns vox (B, 32, 32, 32) logits, point (B, N, 3), mesh (B, V, 3) vertices (see
-        `to_meshes`), occupancy (B, P) logits, voxmesh (logits, [Meshes per stage]). With
-        return_aux (vox and voxmesh, for the loss), the voxel decoder's coarse logits come too:
-        vox (logits, aux), voxmesh (logits, stages, aux).
-        """
-        if self.type == "occupancy":
-            if query_points is None:
-                raise ValueError("the occupancy model needs query_points (B, P, 3)")
-            return self.decoder(query_points, self.encoder(images))
-        if self.type in ("vox", "voxmesh"):
-            features, feature_map = (
-                self.encoder(images, return_map=True) if self.uses_feature_map else (self.encoder(images), None)
-            )
-            return self.decoder(features, feature_map, return_aux=return_aux)
-        return self.decoder(self.encoder(images))
-
-    @torch.no_grad()
-    def occupancy_grid(
-        self, images: torch.Tensor, resolution: int = 32, chunk: int = 32768, iso: float = 0.5
-    ) -> torch.Tensor:
-        """Occupancy probabilities of an occupancy model on the cell centres of a resolution^3
-        grid over [-0.5, 0.5]^3: (B, R, R, R), [z, y, x]. Above 32^3 the grid is refined coarse to
-        fine (`geometry.grids.refine_grid`, Occupancy Networks' MISE): the network is queried only
-        near the iso-surface at `iso`. Queries go in chunks of `chunk` points per image."""
-        from geometry.grids import grid_centres, refine_grid
-
-        features = self.encoder(images)
-        volume = self.decoder.volume(features) if self.decoder.volume is not None else None
-
-        def query(points):  # (B, P, 3) -> (B, P) probabilities
-            logits = [
-                self.decoder(points[:, i : i + chunk], features, volume) for i in range(0, points.shape[1], chunk)
-            ]
-            return torch.sigmoid(torch.cat(logits, dim=1).float())
-
-        base = min(resolution, 32)
-        grid = query(grid_centres(base, images.device).view(1, -1, 3).expand(len(images), -1, -1)).view(
-            -1, base, base, base
-        )
-        while grid.shape[-1] < resolution:
-            grid = refine_grid(grid, query, min(2 * grid.shape[-1], resolution), iso)
-        return grid
-
-
-def build_model(model_args: dict, pretrained: str | None = None) -> SingleViewto3D:
-    """Rebuild a model from the `model_args` a checkpoint stores."""
-    model_args = dict(model_args)
-    return SingleViewto3D(model_args.pop("type"), pretrained=pretrained, **model_args)
+    def forward(self, images: torch.Tensor, queries: torch.Tensor | None = None) -> Prediction:
+        """images (B, H, W, 3) in [0, 1]; queries (B, P, 3) object-frame points where the
+        occupancy decoder is read (ignored by the others)."""
+        return self.decoder(self.encoder(images, return_map=self.decoder.uses_feature_map), queries)

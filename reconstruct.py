@@ -8,8 +8,8 @@ Any PNG/JPG (any size; RGB, RGBA or grey) is made ready as a photo (`photos.prep
 object is found (the image's alpha; a mask given with --mask or lying beside the photo as
 <name>_mask.png; else an automatic mask of a plain background), composited on white and framed
 as the training renderings are. --plain skips that and uses the whole image as it is (alpha over
-white, resized to 137x137). For each image it writes <name>_<type>.obj (vox and occupancy
-through marching cubes at --iso, mesh as predicted) or <name>_point.ply, and <name>_<type>.gif,
+white, resized to 137x137). For each image it writes <name>_<type>.obj (the predicted mesh; vox and
+occupancy through marching cubes at --iso) or, for a point cloud, <name>_<type>.ply, and <name>_<type>.gif,
 a turntable of the prediction in the object frame; and one page for the run (<name>_<type>.html
 for one image, reconstructions_<type>.html for several) with a row per image: the input, the
 mask, the framed image the network saw, and the shape to turn round (offline).
@@ -28,11 +28,12 @@ import torch
 
 from common.atomic_io import atomic_path
 from common.cli import default_device, fail, positive_int, probability, resolve_device
-from evaluation.protocol import ISO_TYPES, predicted_meshes
 from evaluation.viewer import NoPlotlyJs
 from model import ModelError
 from photos.files import IMAGE_EXTENSIONS, is_mask_file, load_photo, mask_beside
 from photos.prepare import Photo, PhotoError
+from representations import get as get_representation
+from representations import names
 from training.checkpoints import model_from_checkpoint
 
 
@@ -129,12 +130,13 @@ def load_all(args) -> list[tuple[str, np.ndarray, Photo]]:
 
 @torch.no_grad()
 def reconstruct(model, image: torch.Tensor, grid_res: int = 64, iso: float = 0.5) -> dict:
-    """image (137, 137, 3) -> {"verts", "faces"} (object frame) or {"points"}."""
+    """image (137, 137, 3) -> {"verts", "faces"} (object frame) or {"points"}, as the type predicts
+    for evaluation (`Representation.predict`): its mesh, or its points when it has none."""
     images = image[None].to(next(model.parameters()).device)
-    if model.type == "point":
-        return {"points": model(images)[0].float().cpu()}
-    meshes, _ = predicted_meshes(model, images, grid_res, iso)
-    return {"verts": meshes.verts_list()[0].cpu(), "faces": meshes.faces_list()[0].cpu()}
+    prediction = get_representation(model.type).predict(model, images, grid_res, iso)
+    if prediction.meshes is None:
+        return {"points": prediction.points[0].float().cpu()}
+    return {"verts": prediction.meshes.verts_list()[0].cpu(), "faces": prediction.meshes.faces_list()[0].cpu()}
 
 
 def output_stems(paths: list[str], out: str, model_type: str) -> list[str]:
@@ -186,8 +188,12 @@ def main(args: argparse.Namespace) -> list[str]:
         model, _ = model_from_checkpoint(args.checkpoint, device=device)
     except ModelError as err:
         fail(str(err))
-    if args.iso != 0.5 and model.type not in ISO_TYPES:
-        fail(f"--iso applies to vox and occupancy models; this checkpoint is a {model.type} model")
+    if args.iso != 0.5 and not get_representation(model.type).iso_surface:
+        takes = ", ".join(name for name in names() if get_representation(name).iso_surface)
+        fail(
+            f"--iso applies to the types whose surface is read off a probability grid ({takes}); this checkpoint is "
+            f"a {model.type} model"
+        )
 
     os.makedirs(args.out, exist_ok=True)
     stems = output_stems([path for path, _, _ in loaded], args.out, model.type)

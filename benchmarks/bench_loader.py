@@ -2,8 +2,9 @@
 
     python benchmarks/bench_loader.py [--data_root DIR] [--batch_size 32] [--num_workers 0 2]
 
-Not a test: it prints figures for the README. Each mode iterates a shuffled DataLoader over the
-train split with the settings a training run uses (no GT meshes in the batch).
+Not a test: it prints items/s per mode (the cache, docs/data.md, is why training waits so little
+for its data). Each mode iterates a shuffled DataLoader over the train split with the settings a
+training run uses (no GT meshes in the batch).
 """
 
 import argparse

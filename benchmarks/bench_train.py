@@ -1,8 +1,8 @@
 """Training throughput per type: the real DataLoader vs the same step on a batch already in memory.
 
     python benchmarks/bench_train.py                          # CPU, every type at its defaults
-    python benchmarks/bench_train.py --types vox --vox_decoder deconv   # the earlier voxel decoder
-    python benchmarks/bench_train.py --device cuda            # on a GPU: the gpu profile (batch 64, 137 px, bf16)
+    python benchmarks/bench_train.py --types vox --vox_decoder deconv   # the transposed-convolution voxel decoder
+    python benchmarks/bench_train.py --device cuda            # on a GPU: the gpu profile (batch 64, 137 px)
 
 Not a test: prints seconds per step, images/s, the share of the step spent waiting for data,
 measured as the training log measures it (the wait for the next batch, read, copied to the device
@@ -17,19 +17,19 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import dataclasses  # noqa: E402
+
 import torch  # noqa: E402
 
+from common.cli import default_device  # noqa: E402
 from dataset import R2N2Dataset, collate_batch  # noqa: E402
-from losses import ReconstructionLoss  # noqa: E402
-from model import ModelError, SingleViewto3D  # noqa: E402
-from train_model import apply_profile, build_optimizer, get_args_parser, loss_config, model_args_from_flags  # noqa: E402
-from training.checkpoints import init_voxel_branch  # noqa: E402
-from training.config import (  # noqa: E402
-    PROFILES,
-    RunConfig,  # noqa: E402
-    profile_name,
-)
+from model import ModelError  # noqa: E402
+from representations import ReconstructionLoss, build_model, get, names  # noqa: E402
+from train_model import get_args_parser  # noqa: E402
+from training.checkpoints import init_from_run  # noqa: E402
+from training.config import resolve_config  # noqa: E402
 from training.sampler import StepBatchSampler, prefetch  # noqa: E402
+from training.setup import build_optimizer  # noqa: E402
 from training.trainer import Run, Trainer, configure_cuda  # noqa: E402
 
 
@@ -57,35 +57,33 @@ def time_steps(trainer, batches, args, device) -> tuple[float, float]:
     return (time.perf_counter() - start) / n, waited / n
 
 
-def make_trainer(model_type: str, args, device) -> tuple[Trainer, str]:
-    """train_model.py's step (prepare_batch, train_step) on a fresh model built from the flags as
-    train_model.py builds it, without its logs; and a note on how the model starts. voxmesh starts,
-    as train_model.py starts it, from a vox run (--init: a path, or auto, the default vox run): at
-    random initialisation about 40 % of cells pass the threshold (some 97k faces per mesh), far
-    more than a trained voxel branch gives, which would time another step than training's."""
+def make_trainer(config, device) -> tuple[Trainer, str]:
+    """train_model.py's step (prepare_batch, train_step) on a fresh model built from a resolved
+    config as train_model.py builds it, without its logs; and a note on how the model starts. A
+    type that starts from another's run starts from it (--init; voxmesh from vox: at random
+    initialisation about 40 % of cells pass the threshold, some 97k faces per mesh, far more than
+    a trained voxel branch gives, which would time another step than training's)."""
     torch.manual_seed(0)
-    model = SingleViewto3D(**model_args_from_flags(args))
-    note = ""
-    if model_type == "voxmesh":
-        try:
-            note = init_voxel_branch(model, args.init)
-        except ModelError as err:
-            raise SystemExit(f"bench_train: voxmesh --init: {err}") from None
+    model = build_model(dict(config.model_args))
+    try:
+        note = init_from_run(model, config.init) or ""
+    except ModelError as err:
+        raise SystemExit(f"bench_train: {config.run.type} --init: {err}") from None
     model = model.to(device).train()
     # train_model.py's settings: on CUDA TF32, channels-last weights and fused Adam.
-    model = configure_cuda(model, device, compile=args.compile, deterministic=args.deterministic)
+    model = configure_cuda(model, device, compile=config.run.compile, deterministic=config.run.deterministic)
     run = Run("unused.pth", None, None, 0, 1, device)
-    optimizer, scheduler, _ = build_optimizer(model, args, run)
-    config = RunConfig.from_flags({**vars(args), "out_dir": "unused", "val_freq": 0})
-    trainer = Trainer(model, optimizer, scheduler, ReconstructionLoss(loss_config(args)), config, run, {}, None, {}, {})
+    optimizer, scheduler, _ = build_optimizer(model, config, run)
+    run_config = dataclasses.replace(config.run, out_dir="unused", val_freq=0)
+    trainer = Trainer(model, optimizer, scheduler, ReconstructionLoss(config.loss), run_config, run, {}, None, {}, {})
     return trainer, note
 
 
 def mesh_faces(trainer, batch) -> float:
     """voxmesh: the mean number of faces of the cubified meshes of a batch (what its step costs)."""
     with torch.no_grad():
-        _, stages = trainer.model(batch["images"])
-    return float(stages[0].num_faces_per_mesh().float().mean())
+        meshes = trainer.model(batch["images"]).aux["stages"][0]
+    return float(meshes.num_faces_per_mesh().float().mean())
 
 
 def step_gflop(trainer, batch, step: int = 0) -> float:
@@ -100,20 +98,22 @@ def step_gflop(trainer, batch, step: int = 0) -> float:
 
 
 def main(args):
-    device = torch.device(args.device)
+    given = {k: v for k, v in vars(args).items() if k not in ("types", "warmup", "steps")}
+    device = torch.device(given.get("device", default_device()))
     torch.backends.cudnn.benchmark = True
+    configs = [resolve_config({**given, "type": model_type}, default_device=str(device)) for model_type in args.types]
     # As train_model.py opens it; occupancy trains on points.npz's exact labels where the data has them.
     datasets = {
-        occupancy: R2N2Dataset(
-            args.data_root, "train", n_points=None, return_meshes=False, return_occupancy=occupancy, quiet=occupancy
+        labels: R2N2Dataset(
+            configs[0].run.data_root, "train", n_points=None, return_meshes=False, return_occupancy=labels, quiet=labels
         )
-        for occupancy in sorted({t == "occupancy" for t in args.types})
+        for labels in sorted({get(t).needs_occupancy_labels for t in args.types})
     }
-    workers = (
-        args.num_workers if args.num_workers is not None else PROFILES[profile_name("auto", args.device)]["num_workers"]
-    )
     steps = args.warmup + args.steps
-    print(f"device {device}, {workers} workers, augment {args.augment}; each type at train_model.py's defaults")
+    print(
+        f"device {device}, {configs[0].run.num_workers} workers, augment {configs[0].run.augment}; each type at "
+        "train_model.py's defaults"
+    )
     columns = (
         ("batch", 5),
         ("image", 5),
@@ -126,20 +126,16 @@ def main(args):
         ("peak GiB", 8),
     )
     print(f"{'type':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
-    given = {k: getattr(args, k) for k in ("batch_size", "image_size", "amp", "max_iter")}
-    for model_type in args.types:
-        args.type = model_type
-        for key, value in given.items():
-            setattr(args, key, value)
-        apply_profile(args, resuming=False)
-        trainer, note = make_trainer(model_type, args, device)
+    for config in configs:
+        model_type, batch_size = config.run.type, config.run.batch_size
+        trainer, note = make_trainer(config, device)
         if note:
             print(note, flush=True)
-        dataset = datasets[model_type == "occupancy"]
+        dataset = datasets[get(model_type).needs_occupancy_labels]
         loader = torch.utils.data.DataLoader(
             dataset,
-            batch_sampler=StepBatchSampler(len(dataset), args.batch_size, 0, 0, steps),
-            num_workers=workers,
+            batch_sampler=StepBatchSampler(len(dataset), batch_size, 0, 0, steps),
+            num_workers=config.run.num_workers,
             collate_fn=collate_batch,
             pin_memory=device.type == "cuda",
         )
@@ -149,14 +145,14 @@ def main(args):
         peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
         fixed = trainer.prepare_batch(next(iter(loader)), 0)
         in_memory, _ = time_steps(trainer, (dict(fixed) for _ in range(steps)), args, device)
-        speed = args.batch_size / with_loader
+        speed = batch_size / with_loader
         share = 100 * waited / with_loader
         gflop = step_gflop(trainer, dict(fixed))
-        if model_type == "voxmesh":
-            print(f"voxmesh: {mesh_faces(trainer, fixed):.0f} faces per cubified mesh on average", flush=True)
+        if "stages" in trainer.model(fixed["images"][:1]).aux:
+            print(f"{model_type}: {mesh_faces(trainer, fixed):.0f} faces per cubified mesh on average", flush=True)
         print(
-            f"{model_type:<10} {args.batch_size:5d} {args.image_size:5d} {with_loader:14.3f} {in_memory:17.3f} "
-            f"{waited:14.3f} {speed:9.1f} {share:9.1f}% {gflop:10.1f} {peak:8.2f}",
+            f"{model_type:<10} {batch_size:5d} {config.model_args['image_size']:5d} {with_loader:14.3f} "
+            f"{in_memory:17.3f} {waited:14.3f} {speed:9.1f} {share:9.1f}% {gflop:10.1f} {peak:8.2f}",
             flush=True,
         )
 
@@ -166,7 +162,7 @@ def get_parser():
     benchmark times exactly the step a default training run takes, and the benchmark's."""
     parser = get_args_parser()
     parser.prog = "bench_train.py"
-    parser.add_argument("--types", nargs="+", default=["vox", "point", "mesh", "occupancy"])
+    parser.add_argument("--types", nargs="+", default=["vox", "point", "mesh", "occupancy"], choices=names())
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=8)
     return parser

@@ -1,7 +1,7 @@
 """The GPU check's runs, in one process: short trainings and evaluations of every type with and
 without --amp, the training step's speed and memory, and one batch's loss on the CPU and on CUDA.
 
-    python benchmarks/gpu_check.py --work /tmp/gpu_check --data /tmp/gpu_check/data --budget 330
+    python benchmarks/gpu_check.py --work /tmp/gpu_check --data /tmp/gpu_check/data --deadline $(( $(date +%s) + 330 ))
     bash benchmarks/gpu_check.sh "$OUT"         # what runs it on the GPU machine, with the rest
 
 One process pays torch's, PyTorch3D's and CUDA's start-up once for every run. Each sub-run gets a
@@ -18,6 +18,7 @@ mesh and voxmesh to their surface sampling's noise, the bf16 ones to a few perce
 
 import argparse
 import contextlib
+import gc
 import os
 import re
 import signal
@@ -31,7 +32,7 @@ from unittest import mock  # noqa: E402
 
 import torch  # noqa: E402
 
-TYPES = ("vox", "point", "mesh", "occupancy", "voxmesh")
+TYPES = ("vox", "point", "mesh", "occupancy", "voxmesh")  # the built-in types, in the order they run
 
 
 class SubRunTimeout(Exception):
@@ -106,6 +107,10 @@ class Check:
             self.failed.append(name)
             return None
         path = os.path.join(self.logs, f"{name}.log")
+        if self.device == "cuda":  # each sub-run's memory its own: what the ones before held is freed
+            gc.collect()
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         try:
             with output_to(path), time_limit(seconds):
@@ -120,7 +125,11 @@ class Check:
             why = f"{type(err).__name__}: {err}"
         finally:
             if self.device == "cuda":
-                torch.cuda.synchronize()
+                try:
+                    torch.cuda.synchronize()
+                except RuntimeError as err:  # a CUDA error that outlives the sub-run: said, the check goes on
+                    with open(path, "a") as f:
+                        f.write(f"after the sub-run, CUDA: {err}\n")
             self.stage_seconds = time.perf_counter() - start
         self.failed.append(name)
         self.say(f"FAILED {name} ({why}, after {self.stage_seconds:.0f} s); its last lines ({path}):")
@@ -133,17 +142,15 @@ def train(data: str, out_dir: str, model_type: str, amp: str, steps: int, device
     """train_model.py's main on the check's data; returns (its result, peak GiB or nan)."""
     import train_model
 
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated() if device == "cuda" else 0
     flags = ["--type", model_type, "--device", device, "--max_iter", str(steps), f"--{amp}", "--data_root", data]
     flags += ["--out_dir", out_dir, "--overwrite", "--val_freq", str(max(1, steps // 2))]
     flags += ["--log_freq", str(max(1, steps // 4)), "--save_freq", str(steps)]
-    if model_type == "voxmesh":
-        flags += ["--init", init or "none"]
+    flags += ["--init", init or "none"]  # a type that starts from another's run: the check's own run of it
     if device == "cpu":  # the dry run: the CPU profile's small images, with the gpu profile's batch
         flags += ["--profile", "gpu"]
     result = train_model.main(train_model.parse_args(flags))
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
+    peak = (torch.cuda.max_memory_allocated() - base) / 2**30 if device == "cuda" else float("nan")
     return result, peak
 
 
@@ -177,57 +184,67 @@ def bench(data: str, model_types: list[str], amp: str, device: str, steps: int, 
     return True  # its table is in its log
 
 
-def loss_on(data: str, device: str, model_type: str, amp: bool) -> float:
-    """One fixed batch's training loss. All 5000 GT surface samples (no random subset); mesh
+def loss_on(data: str, device: str, model_type: str, amp: bool, checkpoint: str | None) -> float:
+    """One fixed batch's training loss of the check's own trained model of the type (its weights
+    from `checkpoint`; at random initialisation the mesh heads' offsets are zero and their loss
+    does not depend on the network). All 5000 GT surface samples (no random subset); mesh
     sampling still draws on the device, so mesh and voxmesh agree only to the sampling's noise
     (about 1e-2)."""
-    import losses
+    import representations
     from dataset import R2N2Dataset, batch_to_device, collate_batch
-    from losses import ReconstructionLoss
-    from model import SingleViewto3D
-    from train_model import get_args_parser, loss_config, model_args_from_flags
+    from representations import ReconstructionLoss, build_model
+    from training.config import resolve_config
 
-    args = get_args_parser().parse_args(["--type", model_type, "--image_size", "137", "--n_points", "5000"])
+    config = resolve_config({"type": model_type, "image_size": 137, "n_points": 5000})
     torch.manual_seed(0)
-    model = SingleViewto3D(**model_args_from_flags(args)).eval().to(device)  # batch norm on running statistics
+    model = build_model(dict(config.model_args))
+    if checkpoint:
+        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["model"])
+    model = model.eval().to(device)  # batch norm on running statistics
     dataset = R2N2Dataset(data, "train", n_points=None, return_meshes=False, quiet=True, return_occupancy=True)
     batch = batch_to_device(collate_batch(dataset.__getitems__(list(range(8)))), device)
     torch.manual_seed(1)
-    if model_type == "occupancy":  # the same query draw on both devices: drawn on the CPU, then moved
-        pick = torch.randint(batch["occ_points"].shape[1], (8, args.n_queries))
+    if representations.get(model_type).needs_occupancy_labels:  # the same query draw on both devices
+        pick = torch.randint(batch["occ_points"].shape[1], (8, config.loss.n_queries))
         batch["occ_points"] = torch.gather(batch["occ_points"], 1, pick.to(device)[..., None].expand(-1, -1, 3))
         batch["occ_labels"] = torch.gather(batch["occ_labels"], 1, pick.to(device))
-    # The float32 column in float32: cuDNN convolutions would use TF32 by default on CUDA.
+    # The float32 column in float32: cuDNN convolutions would use TF32 by default on CUDA. The
+    # check's runs set their own flags (`training.trainer.configure_cuda`).
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = amp
     # The loss's own query draw would differ between the devices' generators: it takes the
     # queries drawn above as they are.
     keep_drawn = lambda points, labels, n_queries: (points, labels.float())  # noqa: E731
     with (
-        mock.patch.object(losses, "exact_occupancy_targets", keep_drawn),
+        mock.patch.object(representations.occupancy, "exact_occupancy_targets", keep_drawn),
         torch.no_grad(),
         torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=amp),
     ):
-        loss, _ = ReconstructionLoss(loss_config(args))(model, batch)
+        loss, _ = ReconstructionLoss(config.loss)(model, batch)
     return float(loss)
 
 
-def compare_losses(data: str, model_types: list[str]) -> list[str]:
-    """The loss table: CPU float32, CUDA float32, CUDA bf16 autocast, and their relative differences."""
+def compare_losses(data: str, model_types: list[str], checkpoints: dict) -> list[str]:
+    """The loss table: CPU float32, CUDA float32, CUDA bf16 autocast, and their relative
+    differences, each type's trained model (checkpoints: {type: file}) or, without one, at its
+    initialisation (said)."""
     lines = [f"{'type':<10} {'CPU fp32':>10} {'CUDA fp32':>10} {'rel. diff':>10} {'CUDA bf16':>10} {'rel. diff':>10}"]
     for model_type in model_types:
-        cpu = loss_on(data, "cpu", model_type, False)
-        cuda = loss_on(data, "cuda", model_type, False)
-        amp = loss_on(data, "cuda", model_type, True)
+        checkpoint = checkpoints.get(model_type)
+        cpu = loss_on(data, "cpu", model_type, False, checkpoint)
+        cuda = loss_on(data, "cuda", model_type, False, checkpoint)
+        amp = loss_on(data, "cuda", model_type, True, checkpoint)
         lines.append(
             f"{model_type:<10} {cpu:10.5f} {cuda:10.5f} {abs(cuda - cpu) / abs(cpu):10.2e} {amp:10.5f} "
-            f"{abs(amp - cpu) / abs(cpu):10.2e}"
+            f"{abs(amp - cpu) / abs(cpu):10.2e}" + ("" if checkpoint else "  (untrained: its run failed)")
         )
     return lines
 
 
 def main(args) -> int:
-    os.environ.setdefault("TQDM_DISABLE", "1")  # logs of lines, not progress bars
-    check = Check(args.work, args.budget, args.device)
+    # Logs of lines, not progress bars (bars that set `disable` themselves still draw: the summary
+    # reads the logs through their carriage returns).
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    check = Check(args.work, args.deadline - time.time(), args.device)
     device, data = args.device, args.data
     if device == "cuda":
         name = torch.cuda.get_device_name(0)
@@ -236,57 +253,70 @@ def main(args) -> int:
         )
     runs = os.path.join(args.work, "runs")
     results = os.path.join(args.work, "eval")
-    vox_init = {}  # amp -> the vox run's checkpoint, voxmesh's --init
+    from representations import get
+
+    trained = {}  # (type, amp) -> the run's checkpoint, for the types that start from it (--init)
+
+    def init_for(model_type: str, amp: str) -> str | None:
+        return trained.get((get(model_type).init_from, amp))
 
     def train_and_evaluate(model_type: str, amp: str) -> None:
         name = f"{model_type}_{amp}"
         out_dir = os.path.join(runs, name)
         start = time.perf_counter()
+        init = init_for(model_type, amp)
         done = check.sub_run(
-            f"train_{name}", args.train_limit, train, data, out_dir, model_type, amp, args.steps, device,
-            vox_init.get(amp),
+            f"train_{name}", args.train_limit * max(1.0, args.steps / 200), train, data, out_dir, model_type, amp,
+            args.steps, device, init,
         )  # fmt: skip
         if done is None:
             return
         wall = time.perf_counter() - start
         result, peak = done
-        if model_type == "vox":
-            vox_init[amp] = result["checkpoint"]
+        trained[(model_type, amp)] = result["checkpoint"]
         per_step = step_seconds(os.path.join(check.logs, f"train_{name}.log"))
         metrics = check.sub_run(
             f"eval_{name}", args.eval_limit, evaluate, data, result["checkpoint"], model_type, results, device
         )
         summary = (metrics or {}).get("model", {})
         iou = f", IoU {summary['IoU_vox32']:.3f}" if "IoU_vox32" in summary else ""
-        f1 = f"F1@0.05 {summary['F1@0.050000']:.1f}{iou}" if summary else "no evaluation"
+        f1 = f"F1@0.05 {summary['F1@0.05']:.1f}{iou}" if summary else "no evaluation"
         speed = f"{per_step:.3f} s/step (last log window)" if per_step else "s/step not logged"
+        source = get(model_type).init_from
+        start_note = (
+            f", from the {source} run" if source and init else f", from scratch (no {source} run)" if source else ""
+        )
         check.say(
             f"train {model_type:<9} --{amp:<6}: {args.steps} steps in {wall:5.1f} s wall (start-up and validation "
-            f"included), {speed}, peak {peak:.2f} GiB; {f1}"
+            f"included), {speed}, peak {peak:.2f} GiB above the process's start; {f1}{start_note}"
         )
 
     order = [(t, a) for t in args.types for a in args.amp]
-    # vox first (voxmesh's bench and runs start from it), then the step benchmark and the loss
-    # comparison (the speed figures), then the other trainings.
-    first = [(t, a) for t, a in order if t == "vox"]
+    # The types others start from first (vox: voxmesh's bench and runs start from it), then the step
+    # benchmark and the loss comparison (the speed figures), then the other trainings.
+    sources = {get(t).init_from for t in args.types}
+    first = [(t, a) for t, a in order if t in sources]
     for model_type, amp in first:
         train_and_evaluate(model_type, amp)
     for amp in args.amp:
         check.say(f"bench_train --{amp} (batch 64, 137 px, {args.bench_steps} timed steps after 3):")
+        init = next((trained[(t, amp)] for t in sources if (t, amp) in trained), None)
         if check.sub_run(f"bench_{amp}", args.bench_limit, bench, data, args.types, amp, device, args.bench_steps,
-                         vox_init.get(amp)) is not None:  # fmt: skip
+                         init) is not None:  # fmt: skip
+            table = ("type", *args.types)
             for line in log_lines(os.path.join(check.logs, f"bench_{amp}.log")):
-                if re.match(r"^(type|vox|point|mesh|occupancy|voxmesh)\b", line):
+                if line.split(" ", 1)[0].rstrip(":") in table:  # the table, and the notes on how a type started
                     check.say("    " + line)
-    if device == "cuda":
-        lines = check.sub_run("losses", args.loss_limit, compare_losses, data, args.types)
+    for model_type, amp in order:
+        if model_type not in sources:
+            train_and_evaluate(model_type, amp)
+    if device == "cuda":  # each type's trained model (its float32 run)
+        checkpoints = {t: trained[(t, a)] for t, a in trained if a == "no-amp"}
+        lines = check.sub_run("losses", args.loss_limit, compare_losses, data, args.types, checkpoints)
         if lines:
-            check.say("one batch's loss, CPU vs CUDA:")
+            check.say("one batch's loss of each trained model, CPU vs CUDA:")
             for line in lines:
                 check.say("    " + line)
-    for model_type, amp in order:
-        if model_type != "vox":
-            train_and_evaluate(model_type, amp)
     check.say(
         f"gpu_check.py: {len(check.failed)} sub-runs failed or skipped"
         + (f": {', '.join(check.failed)}" if check.failed else "")
@@ -303,8 +333,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--amp", nargs="+", default=["amp", "no-amp"], choices=["amp", "no-amp"])
     parser.add_argument("--steps", type=int, default=200, help="training steps per run")
     parser.add_argument("--bench_steps", type=int, default=15, help="timed steps per type in bench_train")
-    parser.add_argument("--budget", type=float, default=330, help="seconds for everything here")
-    parser.add_argument("--train_limit", type=float, default=60, help="seconds a training may take")
+    parser.add_argument("--deadline", type=float, required=True, help="when everything here must end (epoch seconds)")
+    parser.add_argument(
+        "--train_limit", type=float, default=60, help="seconds a training of 200 steps may take (scaled with --steps)"
+    )
     parser.add_argument("--eval_limit", type=float, default=30, help="seconds an evaluation may take")
     parser.add_argument("--bench_limit", type=float, default=60, help="seconds a bench_train run may take")
     parser.add_argument("--loss_limit", type=float, default=60, help="seconds the loss comparison may take")

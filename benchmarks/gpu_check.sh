@@ -6,6 +6,9 @@
 #   bash benchmarks/gpu_check.sh "$OUT"                 # on a CUDA machine, from the repo root
 #   GPU_CHECK_TYPES="vox mesh" GPU_CHECK_AMP=amp GPU_CHECK_STEPS=100 bash benchmarks/gpu_check.sh "$OUT"   # a rerun
 #   GPU_CHECK_DEVICE=cpu GPU_CHECK_STEPS=4 GPU_CHECK_BENCH_STEPS=2 bash benchmarks/gpu_check.sh /tmp/dry   # CPU dry run
+# Environment: GPU_CHECK_TYPES, GPU_CHECK_AMP, GPU_CHECK_STEPS (a training's limit grows with it),
+# GPU_CHECK_BENCH_STEPS, GPU_CHECK_MODELS, GPU_CHECK_BUDGET, GPU_CHECK_DEVICE (cpu: the dry run),
+# GPU_CHECK_KEEP=1 (keep the data and the runs' checkpoints in /tmp).
 #
 # It ends within GPU_CHECK_BUDGET seconds (default 420) of wall time, whatever happens: every
 # stage runs under `timeout`, and gpu_check.py starts no sub-run the budget cannot hold. Its
@@ -45,6 +48,8 @@ finish() {
   # Each evaluation's metrics and per-sample scores, not its copy of plotly.js (4.8 MB each).
   tar -czf "$OUT/gpu_check.tar.gz" -C "$WORK" --exclude=plotly.min.js --exclude=index.html --exclude=samples.json \
     logs summary.txt $(cd "$WORK" && ls -d eval 2>/dev/null)
+  # The data and the runs' checkpoints (1-2 GB) go, unless GPU_CHECK_KEEP=1 keeps them.
+  [ "${GPU_CHECK_KEEP:-0}" = 1 ] && echo "kept $WORK (data, runs)" || rm -rf "$WORK"
 }
 trap finish EXIT
 # stage NAME LIMIT CMD...: the command under `timeout`, its output in logs/NAME.log; its seconds,
@@ -96,9 +101,14 @@ grep -E "passed|failed|skipped" "$WORK/logs/smoke.log" | tail -1 | sed 's/^/    
 # A small embedded dataset, generated on the machine's cores.
 stage data 120 python3 make_dataset.py --root "$WORK/data" --n_models "$MODELS" || exit
 left=$(( BUDGET - $(elapsed) - 20 ))
+if [ "$left" -lt 30 ]; then
+  say "SKIPPED stage runs: $left s of the budget left"
+  exit 1
+fi
+# gpu_check.py gets an absolute deadline: its own start-up (imports) counts against it.
 # shellcheck disable=SC2086 # the lists split into words on purpose
 stage runs $(( left + 15 )) python3 benchmarks/gpu_check.py --work "$WORK" --data "$WORK/data" --device "$DEVICE" \
-  --types $TYPES --amp $AMP --steps "$STEPS" --bench_steps "$BENCH_STEPS" --budget "$left"
+  --types $TYPES --amp $AMP --steps "$STEPS" --bench_steps "$BENCH_STEPS" --deadline $(( $(date +%s) + left ))
 # gpu_check.py writes its lines into the same summary as it goes; a failure inside it is there too.
 grep -q "^FAILED\|^SKIPPED" "$SUMMARY" && STATUS=1
 exit "$STATUS"

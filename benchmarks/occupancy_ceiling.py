@@ -2,7 +2,7 @@
 
     python benchmarks/occupancy_ceiling.py [--data_root data/embedded] [--resolutions 32 64 128] [--n_models 99]
 
-Not a test: it prints figures for the README. For each test model of the embedded dataset the
+Not a test: it prints the figures docs/evaluation.md quotes. For each test model of the embedded dataset the
 generator's own parts are rebuilt (same seed, category and index as `make_dataset.py`) and
 their exact inside test is evaluated at the cell centres of an R^3 grid over [-0.5, 0.5]^3
 (binary, as a perfect occupancy network thresholded at each cell), and on an R^3 grid of the
@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from evaluation.metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics, voxel_iou  # noqa: E402
+from evaluation.metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics, f1_key, voxel_iou  # noqa: E402
 from geometry.grids import grid_centres, sample_meshes, voxels_to_meshes  # noqa: E402
 from procedural.categories import SYNSETS  # noqa: E402
 from procedural.shape_files import shape_id, shape_parts  # noqa: E402
@@ -62,7 +62,7 @@ def f1_of_grid(grid: torch.Tensor, gt_points: torch.Tensor, n_points: int = 5000
     torch.manual_seed(0)
     points, _, lengths = sample_meshes(voxels_to_meshes(grid[None], 0.5), n_points)
     metrics = compute_sampling_metrics(points, gt_points[None], DEFAULT_THRESHOLDS, lengths)
-    return {t: float(metrics["F1@%f" % t][0]) for t in DEFAULT_THRESHOLDS}
+    return {t: float(metrics[f1_key(t)][0]) for t in DEFAULT_THRESHOLDS}
 
 
 def main(args: argparse.Namespace) -> None:

@@ -17,14 +17,20 @@ import csv
 import json
 import math
 import os
+import sys
 
-METRICS = (("IoU_vox32", 3), ("F1@0.050000", 1), ("thin_recall", 3))  # (per_sample.csv column, digits)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+METRICS = (("IoU_vox32", 3), ("F1@0.05", 1), ("thin_recall", 3))  # (per_sample.csv column, digits)
 
 
 def read_rows(folder: str) -> dict[tuple, dict]:
-    """{(synset, model_id, view): row} of an evaluation folder's per_sample.csv."""
+    """{(synset, model_id, view): row} of an evaluation folder's per_sample.csv, its columns spelled
+    as `evaluation.metrics.metric_key` spells them (older files wrote "F1@0.050000")."""
+    from evaluation.metrics import canonical_keys
+
     with open(os.path.join(folder, "per_sample.csv")) as f:
-        return {(r["synset"], r["model_id"], r["view"]): r for r in csv.DictReader(f)}
+        return {(r["synset"], r["model_id"], r["view"]): canonical_keys(r) for r in csv.DictReader(f)}
 
 
 def paired(reference: dict, candidate: dict, key: str) -> tuple[float, float, float, int]:

@@ -86,9 +86,9 @@ def score(model, dataset, rows: list[dict], images: torch.Tensor | None, batch_s
     torch.manual_seed(0)
     samples = evaluate(lambda batch: predict(model.type, model, batch, 5000), batches(), "cpu")
     summary = average(samples)
-    f1 = np.array([sample["F1@0.050000"] for sample in samples])
+    f1 = np.array([sample["F1@0.05"] for sample in samples])
     return {
-        "F1@0.05": summary["F1@0.050000"],
+        "F1@0.05": summary["F1@0.05"],
         "F1@0.05_se": float(f1.std(ddof=1) / np.sqrt(len(f1))),
         "IoU": summary.get("IoU_vox32"),
         "per_sample_F1@0.05": f1.round(2).tolist(),

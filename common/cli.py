@@ -97,3 +97,56 @@ def check_writable_dir(path: str, flag: str) -> None:
         os.remove(probe)
     except OSError as err:
         fail(f"{flag} {path} is not writable ({err.strerror})")
+
+
+def shown(value) -> str:
+    """A default as --help shows it."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+# The flag types a config field may name (`common.flags.flag`): by name, so config modules need not
+# import this module (library code raises; only scripts parse and exit).
+FLAG_TYPES = {
+    "int": int,
+    "positive_int": positive_int,
+    "non_negative_int": non_negative_int,
+    "positive_float": positive_float,
+    "non_negative_float": non_negative_float,
+    "probability": probability,
+}
+
+
+def add_flags(group, config_class, defaults: dict | None = None, only=None) -> None:
+    """A --<name> flag for each field of config_class made with `common.flags.flag` (those in `only`,
+    when given).
+    argparse gets no default: a flag left out is absent from the parsed namespace, so what the user
+    gave is exactly what it holds (`given_flags`), and the config's own default applies when it is
+    resolved. The help shows that default (or defaults[name], for one decided elsewhere)."""
+    import dataclasses
+
+    for field in dataclasses.fields(config_class):
+        meta = field.metadata
+        if "help" not in meta or (only is not None and field.name not in only):
+            continue
+        default = (defaults or {}).get(field.name, field.default)
+        kwargs = {"default": argparse.SUPPRESS, "help": f"{meta['help']} (default: {shown(default)})"}
+        if meta["action"]:
+            kwargs["action"] = {"store_true": "store_true", "boolean": argparse.BooleanOptionalAction}[meta["action"]]
+        else:
+            if meta["type"]:
+                kwargs["type"] = FLAG_TYPES[meta["type"]]
+            choices = meta["choices"]
+            if choices is not None:
+                kwargs["choices"] = list(choices() if callable(choices) else choices)
+            if meta["metavar"]:
+                kwargs["metavar"] = meta["metavar"]
+        group.add_argument(f"--{field.name}", **kwargs)
+
+
+def given_flags(namespace: argparse.Namespace) -> dict:
+    """The flags a command line gave (a parser built with `add_flags` leaves out the others)."""
+    return dict(vars(namespace))

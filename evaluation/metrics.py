@@ -7,7 +7,32 @@ thresholds are in those units: 0.05 is 5% of the object's diagonal.
 import torch
 from pytorch3d.ops import knn_points
 
+from geometry.rods import thin_cells
+
 DEFAULT_THRESHOLDS = (0.01, 0.02, 0.03, 0.04, 0.05)
+
+
+def metric_key(name: str, threshold: float) -> str:
+    """The one spelling of a thresholded metric, everywhere (results files, logs, tables): "F1@0.05"."""
+    return f"{name}@{threshold:g}"
+
+
+def f1_key(threshold: float) -> str:
+    return metric_key("F1", threshold)
+
+
+def canonical_keys(summary: dict) -> dict:
+    """A summary read from an older results file, whose thresholded keys were spelled "F1@0.050000",
+    with every key spelled as `metric_key` spells it."""
+    out = {}
+    for key, value in summary.items():
+        name, at, threshold = key.partition("@")
+        try:
+            out[metric_key(name, float(threshold)) if at else key] = value
+        except ValueError:  # "F1@0.05/turned" and the like
+            out[key] = value
+    return out
+
 
 # How an empty prediction (or one with a non-finite coordinate) is scored: as one point at the
 # origin (`nearest_neighbours`). Its
@@ -67,7 +92,11 @@ def _precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds) -> dict
         recall = 100.0 * (dists_gt < t).float().mean(1)
         f1 = 2.0 * precision * recall / (precision + recall + 1e-8)
         precision, recall, f1 = (torch.where(empty, torch.zeros_like(x), x) for x in (precision, recall, f1))
-        metrics["Precision@%f" % t], metrics["Recall@%f" % t], metrics["F1@%f" % t] = precision, recall, f1
+        metrics[metric_key("Precision", t)], metrics[metric_key("Recall", t)], metrics[f1_key(t)] = (
+            precision,
+            recall,
+            f1,
+        )
     return metrics
 
 
@@ -91,8 +120,8 @@ def compute_sampling_metrics(
             already has them (they serve Chamfer and normals too): no second query.
 
     Returns:
-        {"Precision@%f" % t, "Recall@%f" % t, "F1@%f" % t: (B,) tensors, or floats if the input
-        was unbatched}.
+        {"Precision@<t>", "Recall@<t>", "F1@<t>" (`metric_key`: "F1@0.05"): (B,) tensors, or floats
+        if the input was unbatched}.
     """
     unbatched = pred_points.dim() == 2
     if unbatched:
@@ -108,7 +137,7 @@ def compute_sampling_metrics(
     pred_lengths = pred_lengths.to(device)
     if N == 0 or gt_points.shape[1] == 0:
         zeros = torch.zeros(B, device=device)
-        metrics = {f"{k}@{t:f}": zeros for t in thresholds for k in ("Precision", "Recall", "F1")}
+        metrics = {metric_key(k, t): zeros for t in thresholds for k in ("Precision", "Recall", "F1")}
     else:
         if neighbours is None:
             dists_pred, _, dists_gt, _ = nearest_neighbours(pred_points, gt_points, pred_lengths)
@@ -154,7 +183,7 @@ def meshrcnn_metrics(dists_pred, dists_gt, pred_lengths, longest_edge_gt) -> dic
     scale = MESHRCNN_EDGE / longest_edge_gt.clamp_min(1e-9)
     scaled_pred, scaled_gt = dists_pred * scale[:, None], dists_gt * scale[:, None]
     f1 = _precision_recall_f1(scaled_pred, scaled_gt, pred_lengths, MESHRCNN_THRESHOLDS)  # in their units
-    metrics = {f"MeshRCNN_F1@{t:g}": f1["F1@%f" % t] for t in MESHRCNN_THRESHOLDS}
+    metrics = {metric_key("MeshRCNN_F1", t): f1[f1_key(t)] for t in MESHRCNN_THRESHOLDS}
     metrics["MeshRCNN_ChamferL2"] = chamfer_l2(scaled_pred, scaled_gt, pred_lengths)
     return metrics
 
@@ -168,33 +197,6 @@ def label_iou(inside_pred: torch.Tensor, inside_gt: torch.Tensor) -> torch.Tenso
 
 # Thin structure: the cells of a GT grid that no axis-aligned 3x3 square of occupied cells covers.
 THIN_MIN_CELLS = 20  # a sample with fewer rod-like cells (a sofa) carries no thin_recall
-
-
-def _opening_with_square(occupied: torch.Tensor, kernel: tuple[int, int, int]) -> torch.Tensor:
-    """Binary opening of (B, D, H, W) {0, 1} grids by one 3x3x1 square: an erosion (outside the
-    grid counts as empty) then a dilation. Returns (B, D, H, W) float."""
-    pad = [k // 2 for k in reversed(kernel) for _ in range(2)]  # F.pad's order: last axis first
-    empty_outside = torch.nn.functional.pad(occupied[:, None], pad, value=0.0)
-    eroded = -torch.nn.functional.max_pool3d(-empty_outside, kernel, stride=1)  # min over the square
-    return torch.nn.functional.max_pool3d(eroded, kernel, stride=1, padding=tuple(k // 2 for k in kernel))[:, 0]
-
-
-@torch.no_grad()
-def thin_cells(voxels_gt: torch.Tensor) -> torch.Tensor:
-    """The rod-like cells of GT grids: (B, D, H, W) {0, 1} -> (B, D, H, W) bool.
-
-    A cell is rod-like (a leg, rail, stretcher, spindle or thin arm) when it is occupied and no
-    axis-aligned 3x3 square of occupied cells covers it, i.e. the binary opening with each of the
-    three 3x3x1 squares removes it. A plate (seat, back, top) keeps a square in its own plane and
-    a thick solid one in every plane, so neither is thin. From the grid alone: the same number runs
-    on R2N2's own voxels."""
-    if voxels_gt.dim() != 4:
-        raise ValueError(f"voxels_gt must be (B, D, H, W), got shape {tuple(voxels_gt.shape)}")
-    occupied = (voxels_gt >= 0.5).float()
-    covered = torch.zeros_like(occupied, dtype=torch.bool)
-    for kernel in ((1, 3, 3), (3, 1, 3), (3, 3, 1)):  # squares in the (y, x), (z, x) and (z, y) planes
-        covered |= _opening_with_square(occupied, kernel) > 0.5
-    return occupied.bool() & ~covered
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 """Evaluation protocol: any predictor's output turned into surface samples and scored against the GT.
 
     rows = evaluate(lambda batch: predict("vox", model, batch, n_points=5000), loader, device="cpu")
-    summary = average(rows)                              # {"F1@0.050000": ..., "ChamferL2": ...}
+    summary = average(rows)                              # {"F1@0.05": ..., "ChamferL2": ...}
 
 Every prediction and the GT are compared in the object frame. Vox and occupancy predictions become
 meshes by marching cubes at probability 0.5, mesh predictions are sampled, point predictions are
@@ -21,6 +21,7 @@ from evaluation.metrics import (
     DEFAULT_THRESHOLDS,
     chamfer_l2,
     compute_sampling_metrics,
+    f1_key,
     label_iou,
     meshrcnn_metrics,
     nearest_neighbours,
@@ -31,18 +32,13 @@ from evaluation.metrics import (
 )
 from geometry.frames import FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
 from geometry.grids import grid_at_points, sample_meshes, voxels_to_meshes
+from model import Prediction
 from r2n2.formats import DatasetError
+from representations import get as get_representation
 
 FRAME_CHECK_POINTS = 1000  # points per side for the frame check's F1 (see `frame_scores`)
-ISO_TYPES = ("vox", "occupancy")  # the types whose surface is extracted from a probability grid at `iso`
-
-# What covers a GT's rod-like cells in thin_recall (`covered_cells`), by type: a voxel grid's occupied
-# cells; a surface's points (a point inside a thin part counts); occupancy, read at the cell
-# centres, which a solid thinner than a cell can miss, by both. A mesh's surface is sampled
-# densely for it (THIN_COVER_POINTS: the GT's own surface samples cover 0.95 of its rods at 5000
-# points, 0.81 at 2000); a point cloud has only its own points (the point model's 1000: GT
-# samples of that size cover 0.59, its ceiling).
-THIN_COVER = {"vox": "volume", "occupancy": "both", "point": "surface", "mesh": "surface", "voxmesh": "surface"}
+# A mesh's surface is sampled densely for thin_recall (the GT's own surface samples cover 0.95 of
+# its rods at 5000 points, 0.81 at 2000); what covers the rods is each type's `thin_cover`.
 THIN_COVER_POINTS = 20000
 
 # What the GT surfaces are, as every table and figure says it.
@@ -55,58 +51,44 @@ GT_LABELS = {
 
 def f1_curve(summary: dict, thresholds) -> list[float]:
     """The F1 values of a summary (`average`) at the thresholds, in order."""
-    return [summary["F1@%f" % t] for t in thresholds]
-
-
-def predicted_meshes(model, images: torch.Tensor, grid_res: int, iso: float = 0.5):
-    """The surfaces a vox / occupancy / mesh model predicts for images (B, H, W, 3).
-
-    Returns (Meshes batch, grid): grid is the (B, R, R, R) occupancy probabilities the vox and
-    occupancy surfaces were extracted from (marching cubes at `iso`) or the voxmesh surface was
-    cubified from (before refinement), None for the mesh model.
-    """
-    if model.type == "vox":
-        grid = torch.sigmoid(model(images).float())
-    elif model.type == "voxmesh":
-        logits, stages = model(images)
-        return stages[-1], torch.sigmoid(logits.float())
-    elif model.type == "occupancy":
-        grid = model.occupancy_grid(images, resolution=grid_res, iso=iso)
-    else:
-        return model.decoder.to_meshes(model(images).float()), None
-    return voxels_to_meshes(grid, iso), grid
+    return [summary[f1_key(t)] for t in thresholds]
 
 
 def mesh_prediction(meshes, voxels, n_points: int) -> dict:
-    """A prediction given as surfaces, in evaluation form (see `predict`)."""
+    """A prediction given as surfaces, in evaluation form (see `evaluation_form`)."""
     points, normals, lengths = sample_meshes(meshes, n_points)
     return {"points": points, "normals": normals, "lengths": lengths, "voxels": voxels, "meshes": meshes}
 
 
-def predict(model_type: str, model, batch: dict, n_points: int, grid_res: int = 32, iso: float = 0.5) -> dict:
-    """Predictions of a batch in evaluation form.
-
-    Returns points (B, n, 3), lengths (B,), normals (B, n, 3) or None, voxels (B, 32, 32, 32)
-    probabilities or None, meshes (a Meshes batch) or None.
-    """
-    images = batch["images"]
-    if model_type == "point":
-        points = model(images).float()
+def evaluation_form(prediction: Prediction, n_points: int, thin_cover: str) -> dict:
+    """What the metrics read of a `Prediction`: points (B, n, 3) sampled from its meshes (or its own
+    points when it has no mesh), their lengths (B,) and normals (B, n, 3) (None for a cloud),
+    voxels (B, 32, 32, 32) probabilities or None, the meshes or None, "occupancy_at" ((B, P, 3) ->
+    (B, P) probabilities) where it has an occupancy function, and how it covers rods (`covered_cells`)."""
+    voxels = torch.sigmoid(prediction.voxels.float()) if prediction.voxels is not None else None
+    if prediction.meshes is not None:
+        form = mesh_prediction(prediction.meshes, voxels, n_points)
+    else:
+        points = prediction.points.float()
         lengths = torch.full((len(points),), points.shape[1], device=points.device)
-        return {"points": points, "lengths": lengths, "normals": None, "voxels": None, "meshes": None}
-    meshes, grid = predicted_meshes(model, images, grid_res, iso)
-    if model_type == "occupancy" and grid_res != 32:
-        grid = model.occupancy_grid(images, resolution=32, iso=iso)  # IoU is reported at 32^3 for every type
-    prediction = mesh_prediction(meshes, grid, n_points)
-    if model_type == "occupancy":  # the function itself, for IoU against exact labels at any points
-        prediction["occupancy_at"] = lambda points: torch.sigmoid(model(images, points).float())
-    return {**prediction, "thin_cover": THIN_COVER[model_type]}
+        form = {"points": points, "lengths": lengths, "normals": None, "voxels": voxels, "meshes": None}
+    if prediction.occupancy_fn is not None:
+        form["occupancy_at"] = lambda points: torch.sigmoid(prediction.occupancy_fn(points).float())
+    return {**form, "thin_cover": thin_cover}
+
+
+def predict(model, batch: dict, n_points: int, grid_res: int = 32, iso: float = 0.5) -> dict:
+    """A model's predictions of a batch in evaluation form (`evaluation_form`), as its type predicts
+    for evaluation (`Representation.predict`)."""
+    representation = get_representation(model.type)
+    prediction = representation.predict(model, batch["images"], grid_res, iso)
+    return evaluation_form(prediction, n_points, representation.thin_cover)
 
 
 def covered_cells(pred: dict, iso: float) -> torch.Tensor:
     """The 32^3 cells a prediction covers, for thin_recall: (B, 32, 32, 32) bool, [z, y, x]. Its
-    voxels at `iso`, the cells its surface points fall in, or both (pred["thin_cover"], by type:
-    `THIN_COVER`; point predictions have only points)."""
+    voxels at `iso` ("volume"), the cells its surface points fall in ("surface": THIN_COVER_POINTS
+    points sampled on its meshes, or its own points), or both (pred["thin_cover"], its type's)."""
     cover = pred.get("thin_cover", "surface" if pred["voxels"] is None else "volume")
     covered = None
     if cover in ("volume", "both"):
@@ -135,12 +117,13 @@ def dense_surface_points(meshes) -> tuple[torch.Tensor, torch.Tensor]:
     return points, lengths
 
 
-class ConstantPredictor(torch.nn.Module):
-    """The mean training shape, as a prediction of the given type for every image."""
+class ConstantPredictor:
+    """The mean training shape, predicted for every image as a type predicts: its marching-cubes
+    mesh (or a cloud sampled on it, for a type that predicts points), beside its grid where the
+    type has a volume."""
 
     def __init__(self, model_type: str, mean_voxels: torch.Tensor, n_points: int, seed: int):
-        super().__init__()
-        self.type = model_type
+        self.representation = get_representation(model_type)
         self.mean_voxels = mean_voxels  # (32, 32, 32) probabilities
         mesh = voxels_to_meshes(mean_voxels[None], 0.5)
         self.mesh_verts, self.mesh_faces = mesh.verts_list()[0], mesh.faces_list()[0]
@@ -153,20 +136,15 @@ class ConstantPredictor(torch.nn.Module):
 
         B = len(batch["images"])
         device = batch["images"].device
-        if self.type == "point":
-            points = self.points.to(device).expand(B, -1, -1)
-            return {
-                "points": points,
-                "lengths": torch.full((B,), points.shape[1], device=device),
-                "normals": None,
-                "voxels": None,
-                "meshes": None,
-            }
-        meshes = Meshes([self.mesh_verts.to(device)] * B, [self.mesh_faces.to(device)] * B)
-        voxels = (
-            self.mean_voxels.to(device).expand(B, -1, -1, -1) if self.type in ("vox", "occupancy", "voxmesh") else None
-        )
-        return {**mesh_prediction(meshes, voxels, n_points), "thin_cover": THIN_COVER[self.type]}
+        representation = self.representation
+        prediction = Prediction()
+        if representation.surface == "points":
+            prediction.points = self.points.to(device).expand(B, -1, -1)
+        else:
+            prediction.meshes = Meshes([self.mesh_verts.to(device)] * B, [self.mesh_faces.to(device)] * B)
+        if representation.has_volume:
+            prediction.voxels = torch.logit(self.mean_voxels.to(device), eps=1e-7).expand(B, -1, -1, -1)
+        return evaluation_form(prediction, n_points, representation.thin_cover)
 
 
 @torch.no_grad()
@@ -203,7 +181,7 @@ def frame_scores(pred: dict, batch: dict, iso: float) -> dict[str, torch.Tensor]
         points = transform_points(points_pred, matrix)
         dists_pred, _, dists_gt, _ = nearest_neighbours(points, points_gt, lengths)
         f1 = compute_sampling_metrics(points, points_gt, (0.05,), lengths, neighbours=(dists_pred, dists_gt))
-        scores[f"F1@0.05/{name}"] = f1["F1@%f" % 0.05]
+        scores[f"F1@0.05/{name}"] = f1[f1_key(0.05)]
     return scores
 
 
@@ -253,7 +231,7 @@ def evaluate(
 
     The GT points and normals are the batch's (the dataset's cached surface samples: n_points
     of them when the dataset was opened with n_points). One nearest-neighbour query each way per
-    batch serves F1, Chamfer and normal consistency. Returns one dict per sample: ids, "F1@%f" % t
+    batch serves F1, Chamfer and normal consistency. Returns one dict per sample: ids, "F1@<t>" (`metrics.metric_key`)
     (and Precision, Recall) per threshold, ChamferL2, and IoU_vox32 / NormalConsistency where the
     prediction has voxels / normals (IoU of the voxels >= iso against the GT's). A list given as
     `frame_rows` receives each sample's `frame_scores` (the frame check)."""
@@ -344,6 +322,8 @@ def baseline_voxels(checkpoint: dict | None, data_root: str | None) -> tuple[tor
 
 
 def predict_gt_voxels(batch: dict, n_points: int) -> dict:
-    """The oracle: GT voxels as if predicted, through the exact vox evaluation path."""
+    """The oracle: GT voxels as if predicted, through the vox evaluation path (the marching-cubes
+    surface of the grid, its cells for thin_recall)."""
     voxels = batch["voxels"].float()
-    return {**mesh_prediction(voxels_to_meshes(voxels, 0.5), voxels, n_points), "thin_cover": "volume"}
+    prediction = Prediction(voxels=torch.logit(voxels, eps=1e-7), meshes=voxels_to_meshes(voxels, 0.5))
+    return evaluation_form(prediction, n_points, "volume")

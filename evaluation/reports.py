@@ -1,7 +1,7 @@
 """What an evaluation writes besides its numbers: metrics files, the F1 plot, galleries, GIFs and its page.
 
     write_results(out_dir, result, rows)                     # metrics.json, per_sample.csv
-    samples = write_visuals("vox", predict_fn, dataset, [0, 20], out_dir, device, title, rows)
+    samples = write_visuals(predict_fn, dataset, [0, 20], out_dir, device, title, rows)
     page = write_run_page(out_dir, "vox", result, samples, plot_path)
 
 The numbers themselves come from `evaluation/protocol.py`; this module only draws and writes them.
@@ -17,21 +17,24 @@ import torch
 
 from common.atomic_io import atomic_path, atomic_write_json
 from dataset import batch_to_device, collate_batch
+from evaluation.metrics import f1_key
 
 
-def render_prediction(model_type: str, pred: dict, i: int, color) -> np.ndarray:
-    """Turntable frames of sample i of a prediction (display only: big meshes are decimated)."""
+def render_prediction(pred: dict, i: int, color) -> np.ndarray:
+    """Turntable frames of sample i of a prediction in evaluation form: its mesh, or its points
+    when it has none (display only: big meshes are decimated)."""
     import utils_vis
 
-    if model_type == "point":
+    if pred["meshes"] is None:
         return utils_vis.render_points_turntable(pred["points"][i].cpu(), color)
     mesh = pred["meshes"][i]
     return utils_vis.render_mesh_turntable(mesh.verts_packed().cpu(), mesh.faces_packed().cpu(), color)
 
 
-def display_shape(model_type: str, pred: dict, i: int) -> dict:
-    """Sample i of a prediction as a shape for display: points, or a mesh's verts and faces."""
-    if model_type == "point":
+def display_shape(pred: dict, i: int) -> dict:
+    """Sample i of a prediction in evaluation form as a shape for display: a mesh's verts and faces,
+    or its points when it has no mesh."""
+    if pred["meshes"] is None:
         return {"points": pred["points"][i].cpu()}
     mesh = pred["meshes"][i]
     return {"verts": mesh.verts_packed().cpu(), "faces": mesh.faces_packed().cpu()}
@@ -52,14 +55,7 @@ def clear_visuals(out_dir: str) -> None:
 
 
 def write_visuals(
-    model_type: str,
-    predict_fn,
-    dataset,
-    ids: list[int],
-    out_dir: str,
-    device,
-    title: str | None = None,
-    rows: list[dict] | None = None,
+    predict_fn, dataset, ids: list[int], out_dir: str, device, title: str | None = None, rows: list[dict] | None = None
 ) -> list[dict]:
     """<id>_gt.png, <id>_pred.gif, <id>_gt_mesh.gif per sample, and gallery.png (rows of
     input | prediction at two angles | GT at the same angles). Returns the samples for the
@@ -74,7 +70,7 @@ def write_visuals(
         with torch.no_grad():
             pred = predict_fn(batch)
         image = (batch["images"][0].cpu().numpy() * 255).astype(np.uint8)
-        pred_frames = render_prediction(model_type, pred, 0, utils_vis.PRED_COLOR)
+        pred_frames = render_prediction(pred, 0, utils_vis.PRED_COLOR)
         gt_frames = utils_vis.render_mesh_turntable(
             batch["verts"][0].cpu(), batch["faces"][0].cpu(), utils_vis.GT_COLOR
         )
@@ -94,9 +90,9 @@ def write_visuals(
                 "model_id": batch["model_id"][0],
                 "view": int(batch["view"][0]),
                 "image": viewer.image_payload(image),
-                "f1": metrics.get("F1@0.050000"),
+                "f1": metrics.get(f1_key(0.05)),
                 "chamfer": metrics.get("ChamferL2"),
-                "prediction": viewer.shape_payload(display_shape(model_type, pred, 0)),
+                "prediction": viewer.shape_payload(display_shape(pred, 0)),
                 "ground_truth": viewer.shape_payload({"verts": batch["verts"][0], "faces": batch["faces"][0]}),
             }
         )
@@ -134,7 +130,7 @@ def write_run_page(out_dir: str, run_name: str, result: dict, samples: list[dict
 
     def values(summary):
         keys = ("IoU_vox32", "IoU_labels", "ChamferL2", "NormalConsistency", "MeshRCNN_F1@0.3", "thin_recall")
-        return [summary["F1@%f" % t] for t in thresholds] + [summary.get(k, float("nan")) for k in keys]
+        return [summary[f1_key(t)] for t in thresholds] + [summary.get(k, float("nan")) for k in keys]
 
     table = [("model" if not result["oracle"] else "oracle", values(result["model"]))]
     if result["mean_shape_baseline"]:
@@ -160,6 +156,21 @@ def write_run_page(out_dir: str, run_name: str, result: dict, samples: list[dict
     ]
     atomic_write_json(os.path.join(out_dir, "samples.json"), {"run": run_name, "samples": samples})
     return viewer.write_page(out_dir, f"{run_name}: {result['split']} split", header, shown)
+
+
+def read_results(path: str) -> dict:
+    """A metrics.json, its summaries' keys spelled as today (`metrics.canonical_keys`: files
+    written before spelled them "F1@0.050000")."""
+    import json
+
+    from evaluation.metrics import canonical_keys
+
+    with open(path) as f:
+        result = json.load(f)
+    for key in ("model", "mean_shape_baseline"):
+        if isinstance(result.get(key), dict):
+            result[key] = canonical_keys(result[key])
+    return result
 
 
 def write_results(out_dir: str, result: dict, rows: list[dict]) -> None:

@@ -20,7 +20,7 @@ import os
 import numpy as np
 import torch
 
-from common.atomic_io import atomic_write_text
+from common.atomic_io import atomic_path, atomic_write_text
 
 MAX_FACES = 1500  # per displayed mesh: keeps a page of five samples well under a megabyte
 MAX_POINTS = 1500
@@ -244,8 +244,11 @@ def write_plotly_js(folder: str) -> str:
                 f"no interactive page: the plotly package is not installed and {COMMITTED_PLOTLY_JS} is missing "
                 "(pip install plotly)"
             ) from None
-        with open(COMMITTED_PLOTLY_JS) as f:
-            return atomic_write_text(path, f.read())
+        import shutil
+
+        with atomic_path(path) as tmp:
+            shutil.copyfile(COMMITTED_PLOTLY_JS, tmp)  # bytes as they are, whatever the locale's encoding
+        return path
     return atomic_write_text(path, get_plotlyjs())
 
 

@@ -41,7 +41,7 @@ FRAME_TRANSFORMS: dict[str, torch.Tensor] = {
 # average (voxel IoU, or F1@0.05 in percent) and by 3 standard errors of the per-sample gain.
 # Why this size: in a matching frame the near-symmetries of furniture (left-right mirroring,
 # a table's half turn) tie with the identity, and on the embedded test split no transform gains
-# more than a hair (see the README); the turned frame measured on real ShapeNet chairs gained
+# more than a hair (docs/results.md, "Frame check"); the turned frame measured on real ShapeNet chairs gained
 # 0.146 IoU and 15.9 F1 points. A tenth of that gain would be noise; a third is not.
 FRAME_MARGIN = {"IoU": 0.05, "F1@0.05": 5.0}
 FRAME_SIGMAS = 3.0
@@ -121,8 +121,8 @@ def describe_frame_check(report: dict) -> str:
         return (
             line + f": LIKELY FRAME MISMATCH, the predictions fit this data better after {report['best']}; the data's "
             "object frame is not the "
-            "one the model was trained in (the embedded world uses ShapeNet v1's: y up, front towards +x; see the "
-            "README)"
+            "one the model was trained in (the embedded world uses ShapeNet v1's: y up, front towards +x; "
+            "docs/data.md)"
         )
     return (
         line

@@ -49,8 +49,8 @@ class Framing:
     centre_range: tuple[tuple[float, float], tuple[float, float]]
 
 
-# Measured on the embedded train split's 3208 renderings (`python benchmarks/framing.py`, the
-# README gives its output): the median longest side of the object's box is FILL of the image and
+# Measured on the embedded train split's 3208 renderings (`python benchmarks/framing.py`; its
+# output is in docs/photos.md): the median longest side of the object's box is FILL of the image and
 # its centre sits a little below the image centre (R2N2's cameras look down at the origin).
 FRAMING = Framing(
     fill=0.693, centre=(0.500, 0.536), fill_range=(0.540, 0.883), centre_range=((0.442, 0.558), (0.496, 0.591))

@@ -16,6 +16,8 @@ from dataset_location import (
     DATA_ROOT,
     EMBEDDED_DATA_ROOT,
     EMBEDDED_MODELS,
+    SMOKE_DATA_ROOT,
+    SMOKE_MODELS,
     Layout,
     detect_layout,
     generated_without_record,
@@ -40,11 +42,17 @@ def stale_generator_message(layout: Layout) -> str | None:
     )
 
 
-def write_default_data(root: str) -> None:
-    """Generate the embedded dataset at root. Two processes may do it at once (two trainings
+def generated_worlds() -> dict[str, int]:
+    """The roots the scripts generate on first use, and their sizes: the default root (the embedded
+    dataset) and the smoke profile's small one."""
+    return {os.path.abspath(EMBEDDED_DATA_ROOT): EMBEDDED_MODELS, os.path.abspath(SMOKE_DATA_ROOT): SMOKE_MODELS}
+
+
+def write_default_data(root: str, n_models: int = EMBEDDED_MODELS) -> None:
+    """Generate the default world at root. Two processes may do it at once (two trainings
     started together): the second to finish finds the first one's dataset in place, and uses it."""
     try:
-        write_dataset(root, n_models=EMBEDDED_MODELS)
+        write_dataset(root, n_models=n_models)
     except OSError:  # FileExistsError, or ENOTEMPTY from the final rename: another process wrote it
         if not os.path.isfile(os.path.join(root, "embedded.json")):
             raise
@@ -54,22 +62,22 @@ def write_default_data(root: str) -> None:
 DEFAULT_WORLD = {"n_views": 4, "seed": 0, "layout": "course", "holdout": [], "turn": 0, "viewpoints": "r2n2"}
 
 
-def default_root_mismatch(layout: Layout) -> str | None:
-    """Why the default root's generated data is not the default world (another generator version,
-    size, seed, turn, ...), or None; real data (no record) is never judged."""
+def default_root_mismatch(layout: Layout, n_models: int = EMBEDDED_MODELS) -> str | None:
+    """Why a generated root's data is not the default world of n_models models (another generator
+    version, size, seed, turn, ...), or None; real data (no record) is never judged."""
     record = layout.embedded
     if record is None:
         return None
     if stale_generator_message(layout):
         return f"generator version {record.get('generator_version')}"
-    if record.get("n_models") != EMBEDDED_MODELS:
-        return f"{record.get('n_models')} models, not {EMBEDDED_MODELS}"
+    if record.get("n_models") != n_models:
+        return f"{record.get('n_models')} models, not {n_models}"
     other = {k: record.get(k, "r2n2" if k == "viewpoints" else None) for k in DEFAULT_WORLD}
     differ = [f"{k} {other[k]}" for k in DEFAULT_WORLD if other[k] != DEFAULT_WORLD[k]]
     return ", ".join(differ) + " (not the default world)" if differ else None
 
 
-def replace_default_data(root: str, why: str) -> None:
+def replace_default_data(root: str, why: str, n_models: int = EMBEDDED_MODELS) -> None:
     """Regenerate a stale default root. The stale folder is first renamed aside (atomic: of two
     processes doing this at once, one renames it, the other finds it gone and takes the first
     one's new data) and removed only after."""
@@ -79,7 +87,7 @@ def replace_default_data(root: str, why: str) -> None:
         os.rename(root, aside)
     except FileNotFoundError:
         pass
-    write_default_data(root)
+    write_default_data(root, n_models)
     shutil.rmtree(aside, ignore_errors=True)
 
 
@@ -91,15 +99,15 @@ def ready_layout(data_root: str | None) -> Layout:
     Raises DatasetError if a root given by the user is missing, not an R2N2 layout, or written by
     another version of the generator."""
     root = os.path.abspath(data_root or DATA_ROOT)
-    is_default = root == os.path.abspath(EMBEDDED_DATA_ROOT)
-    if not os.path.exists(root) and is_default:
-        print(f"embedded dataset not found: generating it in {root} (once)", file=sys.stderr)
-        write_default_data(root)
+    n_models = generated_worlds().get(root)  # None: a root the user owns, never written here
+    if not os.path.exists(root) and n_models:
+        print(f"embedded dataset not found: generating it in {root} ({n_models} models, once)", file=sys.stderr)
+        write_default_data(root, n_models)
     layout = detect_layout(root)
     stale = stale_generator_message(layout)
-    why = default_root_mismatch(layout) if is_default else None
+    why = default_root_mismatch(layout, n_models) if n_models else None
     if why:
-        replace_default_data(root, why)
+        replace_default_data(root, why, n_models)
         layout = detect_layout(root)
     elif stale:
         raise DatasetError(stale)

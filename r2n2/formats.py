@@ -4,7 +4,7 @@
     coords, dim, translate, scale = read_binvox("model.binvox")
     voxels = voxels_object_frame(coords, dim, translate, scale, None, "centred")   # (32, 32, 32) [z, y, x]
 
-Conventions (see the README's "Coordinate conventions"):
+Conventions (docs/data.md, "Coordinate conventions"):
 - Object frame: ShapeNet v1's, in which the OBJ is stored (y up, shape within [-0.5, 0.5]^3).
 - Voxels: (32, 32, 32) occupancy on the cube [-0.5, 0.5]^3, index order [z, y, x] (D, H, W, as
   PyTorch3D's `cubify` and `marching_cubes` expect): voxels[k, j, i] is the cell centred at

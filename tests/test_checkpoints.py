@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from model import SingleViewto3D
+from representations import make_model
 from training.checkpoints import model_from_checkpoint
 
 SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
@@ -12,13 +12,13 @@ SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
 
 def test_occupancy_checkpoints_without_a_feature_volume_still_load(tmp_path):
     """Checkpoints of the global-feature decoder (before occ_grid existed) load as occ_grid 0."""
-    old = SingleViewto3D("occupancy", occ_grid=0, **SMALL)
+    old = make_model("occupancy", occ_grid=0, **SMALL)
     assert old.decoder.volume is None
     model_args = {k: v for k, v in old.model_args.items() if k not in ("occ_grid", "occ_grid_channels")}
     torch.save({"model": old.state_dict(), "model_args": model_args}, tmp_path / "old.pth")
     loaded, _ = model_from_checkpoint(str(tmp_path / "old.pth"), "occupancy")
     images, queries = torch.rand(1, 137, 137, 3), torch.rand(1, 10, 3) - 0.5
-    torch.testing.assert_close(loaded(images, queries), old.eval()(images, queries))
+    torch.testing.assert_close(loaded(images, queries).occupancy, old.eval()(images, queries).occupancy)
 
 
 def test_run_folders_and_bad_files(tmp_path):
@@ -67,7 +67,7 @@ def test_a_checkpoint_that_cannot_rebuild_its_model_gives_one_reason(tmp_path):
 
     from model import ModelError
 
-    model = SingleViewto3D("point", **SMALL)
+    model = make_model("point", **SMALL)
     state = model.state_dict()
     cases = {
         "args_list.pth": ({"model": state, "model_args": ["point"]}, "not a dict"),
@@ -95,10 +95,20 @@ def test_old_vox_checkpoints_keep_their_decoder(tmp_path):
     rebuilds the transposed-convolution decoder it was trained with."""
     from model import DeconvVoxelDecoder
 
-    old = SingleViewto3D("vox", vox_decoder="deconv", vox_channels=(64, 32, 16), image_size=64)
+    old = make_model("vox", vox_decoder="deconv", vox_channels=(64, 32, 16), image_size=64)
     model_args = {k: v for k, v in old.model_args.items() if not k.startswith("vox_") or k == "vox_channels"}
     torch.save({"model": old.state_dict(), "model_args": model_args}, tmp_path / "old.pth")
     loaded, _ = model_from_checkpoint(str(tmp_path / "old.pth"), "vox")
     assert isinstance(loaded.decoder, DeconvVoxelDecoder)
     images = torch.rand(2, 137, 137, 3)
-    torch.testing.assert_close(loaded(images), old.eval()(images))
+    torch.testing.assert_close(loaded(images).voxels, old.eval()(images).voxels)
+
+
+def test_checkpoints_that_hold_every_types_arguments_still_load(tmp_path):
+    """Checkpoints written before each type declared its own arguments held every type's (a vox
+    model's model_args had occ_hidden, ico_level, ...): they load, the other types' ignored."""
+    old = make_model("point", **SMALL)
+    every = {**old.model_args, "ico_level": 2, "occ_hidden": 128, "refine_stages": 1, "cubify_threshold": 0.5}
+    torch.save({"model": old.state_dict(), "model_args": every}, tmp_path / "old.pth")
+    loaded, _ = model_from_checkpoint(str(tmp_path / "old.pth"), "point")
+    assert loaded.model_args == old.model_args

@@ -94,3 +94,21 @@ def test_one_training_step_of_each_type_on_cuda(model_type, tiny_root, tmp_path)
     checkpoint = torch.load(tmp_path / model_type / f"checkpoint_{model_type}.pth", weights_only=True)
     assert checkpoint["step"] == 1
     assert all(torch.isfinite(v).all() for v in checkpoint["model"].values() if v.is_floating_point())
+
+
+def test_a_cpu_run_resumed_on_cuda_takes_fused_adam_with_its_step_on_the_gpu():
+    from training.trainer import load_optimizer_state
+
+    linear = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(linear.parameters())  # the CPU's default: foreach
+    linear(torch.rand(4, 3)).sum().backward()
+    optimizer.step()
+    saved = optimizer.state_dict()
+    linear.cuda()
+    resumed = torch.optim.Adam(linear.parameters(), fused=True)
+    load_optimizer_state(resumed, saved)
+    state = resumed.state[linear.weight]
+    assert resumed.param_groups[0]["fused"] is True and state["step"].device.type == "cuda"
+    linear(torch.rand(4, 3, device="cuda")).sum().backward()
+    resumed.step()
+    assert float(state["step"]) == 2

@@ -23,9 +23,9 @@ def test_oracle_scores_high(tiny_root, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     result = json.load(open(result_folder(tmp_path, "vox_oracle") / "metrics.json"))
-    assert result["model"]["F1@0.050000"] >= 95.0
+    assert result["model"]["F1@0.05"] >= 95.0
     assert result["model"]["IoU_vox32"] == pytest.approx(1.0)
-    assert result["mean_shape_baseline"]["F1@0.050000"] < result["model"]["F1@0.050000"]
+    assert result["mean_shape_baseline"]["F1@0.05"] < result["model"]["F1@0.05"]
 
 
 @pytest.mark.parametrize("model_type", ["vox", "point", "mesh", "occupancy", "voxmesh"])
@@ -69,7 +69,7 @@ def test_eval_end_to_end_writes_every_output(tiny_root, tiny_checkpoints, tmp_pa
         assert (out / name).stat().st_size > 0, name
     result = json.load(open(out / "metrics.json"))
     assert result["n_samples"] == 3 and result["checkpoint"].endswith(f"checkpoint_{model_type}.pth")
-    for key in ("F1@0.010000", "F1@0.050000", "ChamferL2"):
+    for key in ("F1@0.01", "F1@0.05", "ChamferL2"):
         assert key in result["model"] and key in result["mean_shape_baseline"]
     # voxmesh predicts a voxel grid too (its first stage), so its IoU is reported beside its mesh scores
     assert ("IoU_vox32" in result["model"]) == (model_type in ("vox", "occupancy", "voxmesh"))
@@ -87,7 +87,10 @@ def test_wrong_or_missing_checkpoint(tiny_root, tiny_checkpoints, tmp_path):
         (["--type", "vox", "--checkpoint", str(tmp_path / "nope.pth")], "not found"),
         (["--type", "vox"], "say which model"),
         (["--type", "mesh", "--oracle"], "--oracle"),
-        (["--type", "point", "--load_checkpoint", "--iso", "0.3"], "--iso applies to vox and occupancy"),
+        (
+            ["--type", "point", "--load_checkpoint", "--iso", "0.3"],
+            "--iso applies to the types whose surface is read off a probability grid (vox, occupancy)",
+        ),
         (
             [
                 "--type",
@@ -188,7 +191,7 @@ def test_evaluations_with_other_settings_never_overwrite_each_other(tiny_root, t
         assert code == 0, err
     assert len(os.listdir(tmp_path)) == 4
     result = json.loads(open(next(tmp_path.glob("*t0.1-0.2*")) / "metrics.json").read())
-    assert result["thresholds"] == [0.1, 0.2] and "F1@0.100000" in result["model"]
+    assert result["thresholds"] == [0.1, 0.2] and "F1@0.1" in result["model"]
     others = tmp_path / "others"
     for name in ("model_a.pth", "model_b.pth"):  # two checkpoints in one folder, not named checkpoint_vox
         shutil.copyfile(checkpoint, tmp_path / name)

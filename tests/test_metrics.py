@@ -24,22 +24,22 @@ def test_metrics_match_brute_force_on_random_clouds():
         ref = brute_force_metrics(pred[b], gt[b], thresholds)
         for t in thresholds:
             p, r, f1 = ref[t]
-            assert batched["Precision@%f" % t][b].item() == pytest.approx(p, abs=1e-3)
-            assert batched["Recall@%f" % t][b].item() == pytest.approx(r, abs=1e-3)
-            assert batched["F1@%f" % t][b].item() == pytest.approx(f1, abs=1e-3)
+            assert batched[f"Precision@{t:g}"][b].item() == pytest.approx(p, abs=1e-3)
+            assert batched[f"Recall@{t:g}"][b].item() == pytest.approx(r, abs=1e-3)
+            assert batched[f"F1@{t:g}"][b].item() == pytest.approx(f1, abs=1e-3)
 
 
 def test_identical_disjoint_and_empty():
     points = torch.rand(100, 3)
-    assert compute_sampling_metrics(points, points)["F1@0.010000"] == pytest.approx(100.0)
-    assert compute_sampling_metrics(points, points + 10.0)["F1@0.050000"] == 0.0
+    assert compute_sampling_metrics(points, points)["F1@0.01"] == pytest.approx(100.0)
+    assert compute_sampling_metrics(points, points + 10.0)["F1@0.05"] == 0.0
     empty = compute_sampling_metrics(torch.zeros(0, 3), points)
     assert all(v == 0.0 for v in empty.values())
     # A padded batch whose second prediction is empty scores 0 there, the first unaffected.
     batch = compute_sampling_metrics(
         torch.stack([points, points]), torch.stack([points, points]), pred_lengths=torch.tensor([100, 0])
     )
-    assert batch["F1@0.010000"].tolist() == pytest.approx([100.0, 0.0])
+    assert batch["F1@0.01"].tolist() == pytest.approx([100.0, 0.0])
     with pytest.raises(ValueError, match=r"\(B, N, 3\)"):
         compute_sampling_metrics(torch.rand(2, 5, 2), torch.rand(2, 5, 3))
 
@@ -76,7 +76,7 @@ def slab_with_four_legs() -> torch.Tensor:
 
 
 def test_thin_cells_are_the_legs_not_the_slab():
-    from evaluation.metrics import thin_cells
+    from geometry.rods import thin_cells
 
     grid = slab_with_four_legs()
     thin = thin_cells(grid)[0]
@@ -95,7 +95,7 @@ def test_thin_cells_are_the_legs_not_the_slab():
 def test_thin_cells_match_a_naive_opening():
     """Against a per-cell reference: a cell is kept (not thin) when some 3x3 square of occupied
     cells, axis-aligned in one of the three planes, contains it."""
-    from evaluation.metrics import thin_cells
+    from geometry.rods import thin_cells
 
     torch.manual_seed(0)
     grid = (torch.rand(1, 10, 10, 10) < 0.6).float()

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from dataset import R2N2Dataset, batch_to_device, collate_batch
-from losses import LossConfig, ReconstructionLoss
-from model import ModelError, SingleViewto3D, build_model
+from losses import LossConfig
+from model import ModelError, Prediction
+from representations import ReconstructionLoss, build_model, make_model
 
 SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
 
@@ -12,14 +13,23 @@ SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
 @pytest.mark.parametrize("batch_size", [1, 2])
 def test_output_shapes_and_finite_gradients(model_type, batch_size):
     torch.manual_seed(0)
-    model = SingleViewto3D(model_type, **SMALL)
+    model = make_model(model_type, **SMALL)
     images = torch.rand(batch_size, 137, 137, 3)
     queries = torch.rand(batch_size, 50, 3) - 0.5
-    out = model(images, queries if model_type == "occupancy" else None)
+    prediction = model(images, queries)
+    assert isinstance(prediction, Prediction)
+    if model_type in ("vox", "voxmesh", "occupancy"):  # what each type's prediction holds
+        assert (prediction.voxels is not None) == (model_type != "occupancy")
     if model_type == "voxmesh":
-        logits, stages = out
-        assert logits.shape == (batch_size, 32, 32, 32) and len(stages) in (1, 2)
-        out = logits + sum(m.verts_packed().sum() for m in stages)
+        assert prediction.voxels.shape == (batch_size, 32, 32, 32) and len(prediction.aux["stages"]) in (1, 2)
+        out = prediction.voxels + sum(m.verts_packed().sum() for m in prediction.aux["stages"])
+    else:
+        out = {
+            "vox": prediction.voxels,
+            "point": prediction.points,
+            "mesh": prediction.meshes.verts_padded() if prediction.meshes is not None else None,
+            "occupancy": prediction.occupancy,
+        }[model_type]
     expected = {
         "vox": (batch_size, 32, 32, 32),
         "point": (batch_size, 200, 3),
@@ -34,14 +44,19 @@ def test_output_shapes_and_finite_gradients(model_type, batch_size):
     if model_type == "point":
         assert out.abs().max() <= 0.5  # tanh bound keeps the cloud in the object cube
     if model_type == "mesh":
-        meshes = model.decoder.to_meshes(out)
-        assert len(meshes) == batch_size and meshes.faces_packed().shape[0] == batch_size * 320
+        assert len(prediction.meshes) == batch_size and prediction.meshes.faces_packed().shape[0] == batch_size * 320
 
 
 def test_occupancy_grid_is_chunked_and_shaped():
-    model = SingleViewto3D("occupancy", **SMALL).eval()
-    grid = model.occupancy_grid(torch.rand(2, 137, 137, 3), resolution=8, chunk=100)
+    from representations.occupancy import occupancy_grid
+
+    model = make_model("occupancy", **SMALL).eval()
+    with torch.no_grad():
+        fn = model(torch.rand(2, 137, 137, 3)).occupancy_fn
+    grid = occupancy_grid(fn, 2, "cpu", resolution=8, chunk=100)
     assert grid.shape == (2, 8, 8, 8) and ((grid >= 0) & (grid <= 1)).all()
+    whole = occupancy_grid(fn, 2, "cpu", resolution=8, chunk=10_000)
+    torch.testing.assert_close(grid, whole)  # chunks change nothing
 
 
 def test_feature_volume_is_sampled_trilinearly_in_the_object_frame():
@@ -66,35 +81,39 @@ def test_feature_volume_is_sampled_trilinearly_in_the_object_frame():
 
 def test_occupancy_with_a_feature_volume_shapes_gradients_and_grid():
     torch.manual_seed(0)
-    model = SingleViewto3D("occupancy", occ_grid=16, **SMALL)
+    model = make_model("occupancy", occ_grid=16, **SMALL)
     assert model.decoder.volume(torch.rand(2, 512)).shape == (2, 32, 16, 16, 16)
-    logits = model(torch.rand(2, 137, 137, 3), torch.rand(2, 50, 3) - 0.5)
+    logits = model(torch.rand(2, 137, 137, 3), torch.rand(2, 50, 3) - 0.5).occupancy
     assert logits.shape == (2, 50)
     logits.square().mean().backward()
     assert (
         torch.isfinite(model.decoder.volume.project.weight.grad).all()
         and model.decoder.volume.project.weight.grad.abs().sum() > 0
     )
-    grid = model.eval().occupancy_grid(torch.rand(1, 137, 137, 3), resolution=8, chunk=100)
+    from representations.occupancy import occupancy_grid
+
+    with torch.no_grad():
+        fn = model.eval()(torch.rand(1, 137, 137, 3)).occupancy_fn
+    grid = occupancy_grid(fn, 1, "cpu", resolution=8, chunk=100)
     assert grid.shape == (1, 8, 8, 8) and ((grid >= 0) & (grid <= 1)).all()
 
 
 def test_rebuild_from_model_args_gives_same_outputs():
-    model = SingleViewto3D("point", **SMALL).eval()
+    model = make_model("point", **SMALL).eval()
     clone = build_model(model.model_args)
     clone.load_state_dict(model.state_dict())
     images = torch.rand(1, 137, 137, 3)
-    torch.testing.assert_close(model(images), clone.eval()(images))
+    torch.testing.assert_close(model(images).points, clone.eval()(images).points)
 
 
 def test_pretrained_weights_load_locally_or_fail_clearly(tmp_path):
     with pytest.raises(ModelError, match="not found"):
-        SingleViewto3D("vox", pretrained=str(tmp_path / "missing.pth"))
+        make_model("vox", pretrained=str(tmp_path / "missing.pth"))
     import torchvision
 
     reference = torchvision.models.resnet18(weights=None)
     torch.save(reference.state_dict(), tmp_path / "r18.pth")
-    model = SingleViewto3D("vox", pretrained=str(tmp_path / "r18.pth"))
+    model = make_model("vox", pretrained=str(tmp_path / "r18.pth"))
     torch.testing.assert_close(model.encoder.backbone.conv1.weight, reference.conv1.weight)
 
 
@@ -107,7 +126,7 @@ def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps
     torch.manual_seed(0)
     dataset = R2N2Dataset(tiny_root, "train", n_points=200, return_meshes=False, quiet=True)
     batch = batch_to_device(collate_batch(dataset.__getitems__([0, 1, 2, 3])), "cpu")
-    model = SingleViewto3D(model_type, **SMALL)
+    model = make_model(model_type, **SMALL)
     # BCE with pos_weight 1 (and the default Dice, deep supervision and thin terms for vox)
     loss_fn = ReconstructionLoss(LossConfig(model_type, n_points=200, n_queries=512, pos_weight=1.0))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -137,14 +156,16 @@ def test_cubify_meshes_are_in_the_object_frame_like_marching_cubes():
 def test_voxmesh_refinement_starts_at_the_cubified_mesh_and_learns_from_mesh_losses():
     """Offsets start at zero; a step on the mesh losses moves the vertices, not the voxel branch."""
     torch.manual_seed(0)
-    model = SingleViewto3D("voxmesh", **SMALL, refine_stages=2)  # the default is 1; check the chain of 2
+    model = make_model("voxmesh", **SMALL, refine_stages=2)  # the default is 1; check the chain of 2
     with torch.no_grad():
         model.decoder.voxels.subcells.bias.fill_(2.0)  # a full grid: cubify has a mesh to refine
     images = torch.rand(2, 137, 137, 3)
-    logits, stages = model(images)
+    prediction = model(images)
     from model import cubify_meshes
 
-    torch.testing.assert_close(stages[-1].verts_packed(), cubify_meshes(torch.sigmoid(logits)).verts_packed())
+    torch.testing.assert_close(
+        prediction.meshes.verts_packed(), cubify_meshes(torch.sigmoid(prediction.voxels)).verts_packed()
+    )
     batch = {
         "images": images,
         "voxels": torch.ones(2, 32, 32, 32),
@@ -167,9 +188,11 @@ def test_coordinate_heads_stay_float32_under_autocast():
 
     images = torch.rand(2, 64, 64, 3)
     for model_type in ("point", "mesh"):
-        model = SingleViewto3D(model_type, **SMALL).eval()
+        model = make_model(model_type, **SMALL).eval()
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            assert model(images).dtype == torch.float32, model_type
+            prediction = model(images)
+            coordinates = prediction.points if prediction.points is not None else prediction.meshes.verts_packed()
+            assert coordinates.dtype == torch.float32, model_type
     volume = torch.randn(1, 4, 8, 8, 8).to(torch.bfloat16)
     points = torch.tensor([[[0.1234567, -0.2345678, 0.3456789]]])
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -183,14 +206,13 @@ def test_the_default_vox_model_at_train_models_defaults():
     4x4 map in the spatial latent, a 256x4^3 projection, coarse logits at 8^3 and 16^3, 32^3
     logits from a sub-pixel convolution and no layer at 32^3; the loss's terms are the chosen ones."""
     from model import VoxelDecoder, pixel_shuffle_3d
-    from train_model import loss_config, model_args_from_flags, parse_args
-    from training.config import profile_defaults
+    from train_model import parse_args, resolve
 
-    args = parse_args(["--type", "vox"])
-    vars(args).update(profile_defaults(vars(args), resuming=False))
-    model_args = model_args_from_flags(args)
-    assert args.image_size == 128 and model_args["vox_decoder"] == "subpixel" and model_args["vox_latent"] == "spatial"
-    model = SingleViewto3D(**model_args).eval()
+    config, _, _ = resolve(parse_args(["--type", "vox", "--device", "cpu"]))
+    model_args = dict(config.model_args)
+    assert model_args["image_size"] == 128 and model_args["vox_decoder"] == "subpixel"
+    assert model_args["vox_latent"] == "spatial"
+    model = build_model(model_args).eval()
     decoder = model.decoder
     assert isinstance(decoder, VoxelDecoder) and decoder.project.out_features == 256 * 4**3
     assert decoder.project.in_features == 512 + VoxelDecoder.MAP_CHANNELS * 4 * 4  # layer4's map is 4x4 at 128 px
@@ -199,11 +221,12 @@ def test_the_default_vox_model_at_train_models_defaults():
         if isinstance(module, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)):
             module.register_forward_hook(lambda m, inputs, out: sizes.append(out.shape[-1]))
     with torch.no_grad():
-        logits, aux = model(torch.rand(2, 128, 128, 3), return_aux=True)
-    assert logits.shape == (2, 32, 32, 32) and [a.shape for a in aux] == [(2, 8, 8, 8), (2, 16, 16, 16)]
+        prediction = model(torch.rand(2, 128, 128, 3))
+    coarse = prediction.aux["coarse"]
+    assert prediction.voxels.shape == (2, 32, 32, 32) and [a.shape for a in coarse] == [(2, 8, 8, 8), (2, 16, 16, 16)]
     assert sizes and max(sizes) == 16  # every 3D layer works at 16^3 or below
-    config = loss_config(args)
-    assert (config.w_aux, config.w_dice, config.w_thin, config.pos_weight) == (0.5, 1.0, 0.25, 3.0)
+    loss = config.loss
+    assert (loss.w_aux, loss.w_dice, loss.w_thin, loss.pos_weight) == (0.5, 1.0, 0.25, 3.0)
     # The shuffle's order: channel group 4 dz + 2 dy + dx lands at [2z + dz, 2y + dy, 2x + dx].
     x = torch.arange(8.0).view(1, 8, 1, 1, 1)
     shuffled = pixel_shuffle_3d(x)[0, 0]

@@ -7,7 +7,7 @@ from common.precision import float32, tf32_off
 
 
 def test_tf32_off_nests_and_restores():
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    saved = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
     try:
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         with tf32_off():
@@ -20,7 +20,8 @@ def test_tf32_off_nests_and_restores():
             raise RuntimeError("restored on the way out, also after an error")
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cudnn.allow_tf32 = saved[1]
 
 
 def test_float32_turns_autocast_off():
@@ -35,7 +36,11 @@ def test_float32_turns_autocast_off():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_float32_turns_tf32_off_on_cuda():
     x = torch.randn(4, 4, device="cuda")
-    torch.backends.cuda.matmul.allow_tf32 = True
-    with float32(x):
-        assert not torch.backends.cuda.matmul.allow_tf32
-    assert torch.backends.cuda.matmul.allow_tf32
+    saved = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("medium")
+        with float32(x):
+            assert not torch.backends.cuda.matmul.allow_tf32
+        assert torch.get_float32_matmul_precision() == "medium"  # the setting around it, as it was
+    finally:
+        torch.set_float32_matmul_precision(saved)

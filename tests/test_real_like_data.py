@@ -82,7 +82,7 @@ def test_oracle_against_voxel_surfaces(archives_root, tmp_path):
     )
     assert code == 0, err
     result = json.load(open(result_folder(tmp_path, "vox_oracle") / "metrics.json"))
-    assert result["model"]["F1@0.050000"] >= 95.0 and result["model"]["IoU_vox32"] == pytest.approx(1.0)
+    assert result["model"]["F1@0.05"] >= 95.0 and result["model"]["IoU_vox32"] == pytest.approx(1.0)
 
 
 def test_a_model_trained_on_embedded_data_is_evaluated_on_r2n2_renderings(archives_root, tiny_checkpoints, tmp_path):
@@ -108,11 +108,7 @@ def test_a_model_trained_on_embedded_data_is_evaluated_on_r2n2_renderings(archiv
     )
     assert code == 0, err
     result = json.load(open(result_folder(tmp_path, "point") / "metrics.json"))
-    assert (
-        result["n_samples"] == 6
-        and result["data"] == archives_root
-        and result["mean_shape_baseline"]["F1@0.050000"] > 0
-    )
+    assert result["n_samples"] == 6 and result["data"] == archives_root and result["mean_shape_baseline"]["F1@0.05"] > 0
 
 
 def test_reconstruct_a_real_like_rendering(archives_root, archives_checkpoints, tmp_path):

@@ -117,7 +117,9 @@ def test_unreadable_image_and_bad_checkpoint(tiny_checkpoints, tmp_path):
         "--iso",
         "0.3",
     )
-    assert_one_line_error(out, "--iso applies to vox and occupancy")
+    assert_one_line_error(
+        out, "--iso applies to the types whose surface is read off a probability grid (vox, occupancy)"
+    )
     assert not (tmp_path / "iso").exists()  # refused before anything is written
 
 

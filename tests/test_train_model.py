@@ -131,7 +131,7 @@ def test_cli_error_is_one_line_without_traceback(tiny_root, tmp_path):
 
 def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_root, tmp_path, monkeypatch, capsys):
     import train_model
-    from losses import ReconstructionLoss
+    from representations import ReconstructionLoss
 
     real_loss = ReconstructionLoss.__call__
     calls = []

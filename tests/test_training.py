@@ -5,7 +5,8 @@ import os
 import pytest
 import torch
 
-from losses import LossConfig, ReconstructionLoss, point_subsets
+from losses import LossConfig, point_subsets
+from representations import ReconstructionLoss
 from training.sampler import StepBatchSampler
 
 
@@ -50,10 +51,10 @@ def loss_of(model_type: str) -> ReconstructionLoss:
 def test_a_voxmesh_step_with_no_mesh_still_gives_every_parameter_a_gradient():
     """With every grid empty there is nothing to refine; DDP still needs a gradient (zero) for
     each refinement parameter."""
-    from model import SingleViewto3D
+    from representations import make_model
 
     torch.manual_seed(0)
-    model = SingleViewto3D("voxmesh", image_size=32, refine_stages=1)
+    model = make_model("voxmesh", image_size=32, refine_stages=1)
     with torch.no_grad():
         model.decoder.voxels.subcells.bias.fill_(-50.0)  # every cell far below the threshold
     batch = {
@@ -72,12 +73,12 @@ def test_a_voxmesh_step_with_no_mesh_still_gives_every_parameter_a_gradient():
 def ddp_gradients(rank: int, world_size: int, port: int, out: str) -> None:
     """Rank `rank` of a gloo group: the vox loss of its half of a fixed batch of 4, backward
     through DDP; rank 0 saves the averaged gradients."""
-    from model import SingleViewto3D
+    from representations import make_model
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world_size)
     torch.manual_seed(0)
-    model = SingleViewto3D("vox", image_size=32).eval()  # batch norm on running statistics: per-item losses
+    model = make_model("vox", image_size=32).eval()  # batch norm on running statistics: per-item losses
     batch = fixed_batch()
     half = {key: value[2 * rank : 2 * rank + 2] for key, value in batch.items()}
     ddp = torch.nn.parallel.DistributedDataParallel(model)
@@ -121,12 +122,12 @@ def test_losses_read_in_one_transfer_keep_each_steps_own_terms():
 def test_ddp_averages_to_the_gradient_of_one_process_at_the_combined_batch(tmp_path):
     """Two processes at batch 2 give the gradient of one at batch 4: the loss is a mean over
     items and batch norm uses its running statistics, so the maths says they must agree."""
-    from model import SingleViewto3D
+    from representations import make_model
 
     out = str(tmp_path / "ddp_grads.pt")
     torch.multiprocessing.spawn(ddp_gradients, args=(2, 29541, out), nprocs=2, join=True)
     torch.manual_seed(0)
-    model = SingleViewto3D("vox", image_size=32).eval()
+    model = make_model("vox", image_size=32).eval()
     loss, _ = loss_of("vox")(model, fixed_batch())
     loss.backward()
     ddp = torch.load(out, weights_only=True)
@@ -205,14 +206,14 @@ def test_amp_steps_keep_losses_coordinates_and_pytorch3d_ops_in_float32(model_ty
     """One step of each type under bf16 autocast (--amp) with GraphConv on its compiled
     float32-only kernel: it runs, the loss and its terms are float32, and the gradient points
     the way the float32 step's does."""
-    from model import SingleViewto3D
+    from representations import make_model
 
     graph_conv_on_its_compiled_kernel(monkeypatch)
     loss_fn = loss_of(model_type)
     gradients = {}
     for amp in (False, True):
         torch.manual_seed(0)
-        model = SingleViewto3D(model_type, image_size=64, n_points=50, ico_level=2, refine_stages=1).eval()
+        model = make_model(model_type, image_size=64, n_points=50, ico_level=2, refine_stages=1).eval()
         if model_type == "voxmesh":  # a cube of cells above the threshold, so there is a mesh to refine
             with torch.no_grad():
                 model.decoder.voxels.subcells.bias.fill_(0.0)
@@ -231,12 +232,12 @@ def test_mesh_smoothness_under_amp_is_the_float32_value():
     """The Laplacian product (`mm`, on autocast's bf16 list) runs in float32: at initialisation
     the mesh head's offsets are zero, so the mesh, and its smoothness, is the same with and
     without autocast."""
-    from model import SingleViewto3D
+    from representations import make_model
 
     smooth = {}
     for amp in (False, True):
         torch.manual_seed(0)
-        model = SingleViewto3D("mesh", image_size=64, ico_level=2).eval()
+        model = make_model("mesh", image_size=64, ico_level=2).eval()
         torch.manual_seed(1)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             _, terms = loss_of("mesh")(model, amp_batch("mesh"))
@@ -340,20 +341,18 @@ def test_mean_occupancy_is_the_float_mean_in_chunks():
 
 
 def test_profiles_fill_only_the_flags_left_out():
-    """auto picks the gpu profile on CUDA; a flag given keeps its value; a resumed run takes only
-    the loader's workers from the profile (its other flags come from its checkpoint)."""
-    from training.config import PROFILES, profile_defaults
+    """auto picks the gpu profile on CUDA; a flag given keeps its value; the type's budget and
+    image size are its representation's."""
+    from representations import get
+    from training.config import PROFILES, resolve_config
 
-    flags = {"profile": "auto", "device": "cuda:0", "type": "vox", "num_workers": None, "batch_size": None}
-    flags.update(amp=None, max_iter=None, image_size=None)
-    gpu = PROFILES["gpu"]
-    assert profile_defaults(flags, resuming=False) == {
-        "num_workers": gpu["num_workers"],
-        "batch_size": gpu["batch_size"],
-        "amp": gpu["amp"],
-        "max_iter": gpu["max_iter"]["vox"],
-        "image_size": gpu["image_size"]["vox"],
-    }
-    cpu = profile_defaults({**flags, "device": "cpu", "batch_size": 8}, resuming=False)
-    assert "batch_size" not in cpu and cpu["image_size"] == PROFILES["cpu"]["image_size"]["vox"] == 128
-    assert profile_defaults(flags, resuming=True) == {"num_workers": gpu["num_workers"]}
+    gpu = resolve_config({"type": "vox"}, default_device="cuda:0")
+    assert gpu.profile == "gpu" and gpu.run.batch_size == PROFILES["gpu"]["batch_size"]
+    assert gpu.run.max_iter == get("vox").max_iter["gpu"] and gpu.model_args["image_size"] == 137
+    assert (gpu.run.num_workers, gpu.run.amp) == (PROFILES["gpu"]["num_workers"], PROFILES["gpu"]["amp"])
+    cpu = resolve_config({"type": "vox", "batch_size": 8}, default_device="cpu")
+    assert cpu.run.batch_size == 8 and cpu.model_args["image_size"] == get("vox").image_size["cpu"] == 128
+    assert cpu.run.val_freq == max(25, cpu.run.max_iter // 10)
+    smoke = resolve_config({"type": "point", "profile": "smoke"})
+    assert smoke.run.max_iter == PROFILES["smoke"]["max_iter"] and smoke.run.data_root.endswith("smoke")
+    assert smoke.run.out_dir == os.path.join("checkpoints", "smoke", "point")

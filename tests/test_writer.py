@@ -93,9 +93,9 @@ def test_voxels_mesh_and_exact_surface_agree_on_every_model(tiny_root):
             points_vox = sample_points_from_meshes(voxels_to_meshes(item["voxels"][None]), 5000)[0]
             points_mesh = sample_points_from_meshes(Meshes([item["verts"]], [item["faces"]]), 5000)[0]
             for name, points in (("voxels", points_vox), ("OBJ", points_mesh)):
-                f1 = compute_sampling_metrics(points, item["points"], (0.05,))["F1@0.050000"]
+                f1 = compute_sampling_metrics(points, item["points"], (0.05,))["F1@0.05"]
                 assert f1 >= 95.0, f"{item['model_id']}: {name} vs exact samples F1@0.05 {f1:.1f}"
-            f1 = compute_sampling_metrics(points_mesh, item["points"], (0.02,))["F1@0.020000"]
+            f1 = compute_sampling_metrics(points_mesh, item["points"], (0.02,))["F1@0.02"]
             assert f1 >= 85.0, f"{item['model_id']}: OBJ vs exact samples F1@0.02 {f1:.1f}"
     assert checked == 9
 

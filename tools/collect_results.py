@@ -21,7 +21,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from common.cli import fail  # noqa: E402
 from dataset_location import EMBEDDED_DATA_ROOT, REPO_DIR  # noqa: E402
 from evaluation.metrics import DEFAULT_THRESHOLDS as THRESHOLDS  # noqa: E402
-from model import TYPES  # noqa: E402
+from evaluation.metrics import f1_key  # noqa: E402
+from evaluation.reports import read_results  # noqa: E402
+from representations import get as get_representation  # noqa: E402
+from representations import names as representation_names  # noqa: E402
 from training.checkpoints import RUNS_DIR, checkpoint_path, file_digest, run_dir  # noqa: E402
 
 HOLDOUT_DATA_ROOT = os.path.join(REPO_DIR, "data", "holdout")  # reproduce.sh's held-out-family world
@@ -63,8 +66,7 @@ def load_results(results_dir: str = os.path.join("output", "eval")) -> list[dict
     """Every metrics.json under results_dir, each with its folder ("folder")."""
     found = []
     for path in sorted(glob.glob(os.path.join(results_dir, "*", "metrics.json"))):
-        with open(path) as f:
-            found.append({**json.load(f), "folder": os.path.dirname(path)})
+        found.append({**read_results(path), "folder": os.path.dirname(path)})
     return found
 
 
@@ -99,12 +101,12 @@ def find_result(
 
 def standard_protocol(result: dict) -> bool:
     """Whether an evaluation used the protocol the tables publish: the default thresholds (the
-    columns' labels), 5000 points, occupancy at 64^3, seed 0, on shapes the checkpoint records it
-    never trained on."""
+    columns' labels), 5000 points, implicit functions extracted at 64^3, seed 0, on shapes the
+    checkpoint records it never trained on."""
     return (
         [round(t, 6) for t in result.get("thresholds", [])] == [round(t, 6) for t in THRESHOLDS]
         and result.get("n_points") == 5000
-        and (result.get("type") != "occupancy" or result.get("grid_res") == 64)
+        and (not get_representation(result.get("type")).grid_resolution or result.get("grid_res") == 64)
         and result.get("seed") == 0
         # never a number on shapes the model trained on, nor one whose overlap is unknown (the oracle has no training)
         and (result.get("oracle") or (result.get("train_overlap") or {}).get("shapes", 1) == 0)
@@ -149,7 +151,7 @@ def table_rows(name: str, result: dict, seconds: float | None) -> list[str]:
     for label, summary in (("model", result["model"]), ("mean-shape baseline", result["mean_shape_baseline"])):
         if summary is None:
             continue
-        cells = [f"{summary['F1@%f' % t]:.1f}" for t in THRESHOLDS]  # find_result: the stored thresholds are these
+        cells = [f"{summary[f1_key(t)]:.1f}" for t in THRESHOLDS]  # find_result: the stored thresholds are these
         cells += [f"{summary[k]:.3f}" if k in summary else "-" for k in ("IoU_vox32", "IoU_labels")]
         cells += [
             f"{summary['ChamferL2']:.4f}",
@@ -184,7 +186,7 @@ def validation_rows() -> list[str]:
         "| run | validations | best step | best val F1@0.05 | last val F1@0.05 | validation s | of train s |",
         "|---|---|---|---|---|---|---|",
     ]
-    for model_type in TYPES:
+    for model_type in representation_names():
         history, best = run_validations(model_type)
         if not history or not best:
             continue
@@ -262,7 +264,7 @@ def copy_run_figures(result: dict, model_type: str, out: str) -> None:
 def main_table(results: list[dict], out: str) -> list[str]:
     """The five types (and the oracle) on the embedded test split; their figures copied."""
     lines = list(HEADER)
-    for model_type in TYPES:
+    for model_type in representation_names():
         checkpoint = checkpoint_path(run_dir(model_type), model_type)
         if not os.path.exists(checkpoint):
             continue
@@ -339,7 +341,7 @@ def section(title: str, command: str, lines: list[str], anchor: str | None = Non
 def figures() -> list[str]:
     """The galleries and figures of output/results/, as docs/results.md shows them."""
     lines = ["", "## Galleries", "", "Each row: input | prediction at 0 and 45 degrees | GT at the same angles."]
-    for model_type in TYPES:
+    for model_type in representation_names():
         if os.path.exists(os.path.join("output", "results", model_type, "gallery.png")):
             lines += ["", f"**{model_type}** ([page](../output/results/{model_type}/index.html))", ""]
             lines += [f"![{model_type}](../output/results/{model_type}/gallery.png)"]

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 from common.cli import fail  # noqa: E402
 from evaluation.protocol import f1_curve  # noqa: E402
+from evaluation.reports import read_results  # noqa: E402
 
 
 def run_label(result: dict, folder_name: str, taken) -> str:
@@ -47,8 +48,7 @@ def compare_runs(run_dirs: list[str], out_path: str) -> tuple[str, str | None]:
         path = os.path.join(run, "metrics.json")
         if not os.path.isfile(path):
             fail(f"--compare {run}: no metrics.json there (run eval_model.py first)")
-        with open(path) as f:
-            result = json.load(f)
+        result = read_results(path)
         if thresholds is not None and [round(t, 6) for t in result["thresholds"]] != [round(t, 6) for t in thresholds]:
             fail(
                 f"{run} was evaluated at thresholds {result['thresholds']}, the runs before it at {thresholds}: "
@@ -96,9 +96,13 @@ def compare_runs(run_dirs: list[str], out_path: str) -> tuple[str, str | None]:
         [f"F1@{t:.2f}" for t in thresholds], [(name, f1_curve(result["model"], thresholds)) for name, result, _ in runs]
     )
     header = table + f'<img src="{viewer.image_payload(iio.imread(out_path)[..., :3])}" alt="F1 curves" width="440">'
-    page = viewer.write_page(
-        folder, "Comparison: " + ", ".join(name for name, _, _ in runs), header, shown, name="compare.html"
-    )
+    try:
+        page = viewer.write_page(
+            folder, "Comparison: " + ", ".join(name for name, _, _ in runs), header, shown, name="compare.html"
+        )
+    except viewer.NoPlotlyJs as err:  # the plot is written either way
+        print(str(err))
+        page = None
     return out_path, page
 
 

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 from common.cli import non_negative_float, positive_float, positive_int  # noqa: E402
 from dataset_location import REPO_DIR  # noqa: E402
+from evaluation.metrics import f1_key  # noqa: E402
 from training.checkpoints import RUNS_DIR  # noqa: E402
 
 
@@ -101,7 +102,7 @@ def train_and_evaluate(args: argparse.Namespace, wc: float, ws: float, common: l
     )
     with open(os.path.join(results_folder(args, name), "metrics.json")) as f:
         model = json.load(f)["model"]
-    return name, wc, ws, model["F1@0.050000"], model["NormalConsistency"], train_seconds
+    return name, wc, ws, model[f1_key(0.05)], model["NormalConsistency"], train_seconds
 
 
 def study_figure(args: argparse.Namespace, names: list[str]) -> str:

@@ -31,8 +31,8 @@ class AugmentConfig:
 
 
 # "light" (the default) changes only the object's colours and sharpness, which R2N2's renderings
-# vary too; "full" adds what photos need (framing, backgrounds) at the cost of slower learning:
-# measured on held-out families at the default 450 vox steps, see the README.
+# vary too; "full" adds what photos need (framing, backgrounds), which a model trained on
+# renderings alone never meets (docs/data.md, "Training augmentation"; docs/photos.md).
 AUGMENT_LEVELS = {
     "none": None,
     "light": AugmentConfig(),

@@ -19,7 +19,8 @@ import socket
 
 import torch
 
-from model import ModelError, SingleViewto3D, build_model
+from model import ModelError, SingleViewto3D
+from representations import build_model, complete_model_args, get
 
 RUNS_DIR = "checkpoints"
 LOCK_NAME = ".train.lock"  # held by the process training into a run folder
@@ -81,20 +82,10 @@ def load_checkpoint(path: str, expected_type: str | None = None, map_location="c
 
 
 def checkpoint_model_args(checkpoint: dict) -> dict:
-    """A checkpoint's model_args, with the settings of older versions for keys they predate
-    (occupancy checkpoints before the feature volume used the global feature only), so a
-    change of a default never changes what an old checkpoint builds."""
-    model_args = dict(checkpoint["model_args"])
-    if model_args.get("type") == "occupancy":
-        model_args.setdefault("occ_grid", 0)
-    for key, value in LEGACY_MODEL_ARGS.items():
-        model_args.setdefault(key, value)
-    return model_args
-
-
-# What checkpoints written before a model argument existed were built with.
-LEGACY_MODEL_ARGS = {"vox_decoder": "deconv", "vox_latent": "pooled", "vox_deep_supervision": False}
-VOXEL_BRANCH_ARGS = ("arch", "image_size", "vox_decoder", "vox_channels", "vox_latent", "vox_deep_supervision")
+    """A checkpoint's model_args made complete (`representations.complete_model_args`: the
+    settings of older versions for keys they predate), so a change of a default never changes what
+    an old checkpoint builds."""
+    return complete_model_args(checkpoint["model_args"])
 
 
 def rebuild_model(checkpoint: dict, path: str) -> SingleViewto3D:
@@ -151,32 +142,20 @@ def check_resumable(checkpoint: dict, path: str) -> None:
         )
 
 
-def init_voxel_branch(model: SingleViewto3D, init: str) -> str:
-    """Start a voxmesh model's encoder and voxel branch from a trained vox checkpoint, as Mesh
-    R-CNN starts from a trained voxel head: the refinement then learns on meaningful cubified
-    meshes from its first step. init: a path, "auto" (the default vox run, if there is one) or
-    "none" (train the voxel branch from scratch too). Returns what was done, in one line; raises
-    ModelError when the checkpoint cannot be used."""
-    path = checkpoint_path(run_dir("vox"), "vox") if init == "auto" else init
+def init_from_run(model: SingleViewto3D, init: str) -> str | None:
+    """Start a new model from a trained run of the type its representation starts from
+    (`Representation.init_from`, e.g. voxmesh from vox, as Mesh R-CNN starts from a trained voxel
+    head). init: a checkpoint path, "auto" (that type's default run, checkpoints/<type>/, if there
+    is one) or "none". Returns what was done in one line (None for a type that starts from
+    nothing); raises ModelError when the checkpoint cannot be used."""
+    representation = get(model.type)
+    source_type = representation.init_from
+    if source_type is None:
+        return None
+    path = checkpoint_path(run_dir(source_type), source_type) if init == "auto" else init
     if init == "none" or (init == "auto" and not os.path.isfile(path)):
-        return "voxmesh: voxel branch trained from scratch (no --init vox checkpoint)"
-    source = load_checkpoint(path, expected_type="vox")
-    mine, theirs = model.model_args, checkpoint_model_args(source)
-    differ = [k for k in VOXEL_BRANCH_ARGS if theirs.get(k) != mine[k]]
-    if differ:
-        raise ModelError(
-            f"{path}: its encoder or voxel branch differs ("
-            + ", ".join(f"{k} {theirs.get(k)} here {mine[k]}" for k in differ)
-            + "); train voxmesh with the vox run's settings or pass --init none"
-        )
-    state = {k.replace("decoder.", "decoder.voxels.", 1): v for k, v in source["model"].items()}
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError:  # weights of other shapes
-        missing, unexpected = [], ["?"]
-    if unexpected or not all(k.startswith("decoder.") and not k.startswith("decoder.voxels.") for k in missing):
-        raise ModelError(f"{path}: its weights do not fit voxmesh's encoder and voxel branch")
-    return f"voxmesh: encoder and voxel branch start from {path} (step {source.get('step', '?')})"
+        return f"{model.type}: trained from scratch (no --init {source_type} checkpoint)"
+    return representation.initialise(model, load_checkpoint(path, expected_type=source_type), path)
 
 
 def step_checkpoint_path(ckpt_path: str, step: int) -> str:

@@ -1,42 +1,188 @@
-"""A training run's settings as typed configs: what `train_model.py`'s flags become below it.
+"""A training run's settings, resolved once into frozen configs before the run starts.
 
-    config = RunConfig(type="vox", out_dir="checkpoints/vox", max_iter=450, seed=0, augment="light")
-    trainer = Trainer(model, optimizer, scheduler, ReconstructionLoss(LossConfig("vox")), config, run, ...)
+    given = {"type": "vox", "max_iter": 100}                     # the flags a command line gave
+    config = resolve_config(given, checkpoint=None, default_device="cpu")
+    config.run.max_iter, config.loss.w_dice, config.model_args["image_size"]
 
-The model's own settings are `model.default_model_args`'s dict (checkpoints store it to rebuild
-the model); the loss's are `losses.LossConfig`. A checkpoint also keeps the command line's flags
-as a plain dict, so a resumed run restores them (`resume.restore_run_flags`).
+Where a value comes from, in order (a later one wins): the field's default here (`RunConfig`,
+`ModelFlags`, `losses.LossConfig`; a model argument's default is its representation's), the
+profile's (`PROFILES`: the machine's batch, workers, autocast; the type's budget and image size),
+on resume the run's own recorded settings (`resume.restore_run_flags`), and the flags given. Each
+default is in one place, which the flag's --help shows (`common.cli.flag`). The result is frozen;
+train_model.py prints it and saves it in args.json and every checkpoint (`TrainConfig.flags`),
+which is what a resume compares.
 """
 
-from dataclasses import dataclass, fields
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
-# Steps of the default budget at batch 32 on a 2-core CPU: 8 to 25 minutes a type, by machine (docs/training.md).
-DEFAULT_MAX_ITER = {"vox": 450, "point": 800, "mesh": 800, "occupancy": 1200, "voxmesh": 300}
-# vox (and voxmesh, which starts from a vox run) at 128 px: a leg 2-3 px wide in a 137 px rendering
-# is about one pixel at 64 (docs/vox_design.md); the others keep 64.
-DEFAULT_IMAGE_SIZE = {"vox": 128, "point": 64, "mesh": 64, "occupancy": 64, "voxmesh": 128}
+from common.flags import flag
+from dataset_location import SMOKE_DATA_ROOT
+from evaluation.metrics import DEFAULT_THRESHOLDS, f1_key
+from losses import LossConfig
+from r2n2.ground_truth import N_SURFACE_POINTS
+from representations import COMMON_MODEL_ARGS, default_model_args, get, names
+from training.augment import AUGMENT_LEVELS
+from training.checkpoints import RunError, checkpoint_model_args, run_dir
 
 # Defaults per machine, for the flags left out. cpu: a 2-core CPU (measured). gpu: one CUDA GPU, the
 # course's setting (R2N2's full 137 px images, batch 64, loader workers to keep up). bf16 autocast
-# is off there: on an H200 every type's step was slower with it (vox 0.018 s against 0.015 s, voxmesh
-# 0.090 against 0.064; benchmarks/gpu_check.sh, docs/training.md), the casts outweighing the
-# arithmetic at this size, and memory is no constraint (1-3.5 GiB a run).
+# is off there: on an H200 bench_train timed every type's step slower with it (vox 0.018 s against
+# 0.015 s; benchmarks/gpu_check.sh, docs/training.md), and memory is no constraint (1-3.5 GiB a run).
+# smoke: a first run in about three minutes on 2 cores, on a small generated set of its own: it
+# shows the pipeline works, its numbers are not results. Each type's step budget and image size for cpu and gpu are
+# its representation's (`Representation.max_iter`, `.image_size`).
 PROFILES = {
-    "cpu": {
-        "batch_size": 32,
-        "num_workers": 0,
-        "amp": False,
-        "max_iter": DEFAULT_MAX_ITER,
-        "image_size": DEFAULT_IMAGE_SIZE,
-    },
-    "gpu": {
-        "batch_size": 64,
-        "num_workers": 4,
-        "amp": False,
-        "max_iter": {"vox": 10000, "point": 10000, "mesh": 10000, "occupancy": 20000, "voxmesh": 5000},
-        "image_size": {t: 137 for t in DEFAULT_IMAGE_SIZE},
-    },
+    "cpu": {"batch_size": 32, "num_workers": 0, "amp": False},
+    "gpu": {"batch_size": 64, "num_workers": 4, "amp": False},
+    "smoke": {"batch_size": 16, "num_workers": 0, "amp": False, "max_iter": 150, "image_size": 64},
 }
+VAL_FREQ_MIN = 25  # the default --val_freq is max_iter // 10, but at least this
+SELECTION_METRICS = tuple(f1_key(t) for t in DEFAULT_THRESHOLDS)  # every type's validation has them
+
+
+@dataclass(frozen=True)
+class ModelFlags:
+    """The flags that say what the network is; the model's own arguments (model_args) follow from
+    them and the type's defaults (`representations.default_model_args`)."""
+
+    type: str = flag("vox", "what the model predicts", choices=names)
+    arch: str = flag(None, "the image encoder", choices=("resnet18",))
+    pretrained: str | None = flag(None, "local ImageNet ResNet18 weights (.pth); none: train from scratch")
+    image_size: int | None = flag(None, "encoder input resolution; images are resized to it", "positive_int")
+    vox_decoder: str | None = flag(None, "vox, voxmesh: the voxel decoder (model.py)", choices=("subpixel", "deconv"))
+    vox_latent: str | None = flag(
+        None, "vox, voxmesh (subpixel decoder): the pooled feature and the encoder's last feature map (spatial) "
+        "or the pooled feature only", choices=("spatial", "pooled"),
+    )  # fmt: skip
+    occ_grid: int | None = flag(
+        None, "occupancy: also decode a feature volume of this resolution and sample it at each query "
+        "(Convolutional Occupancy Networks); 0: the global image feature only (Occupancy Networks)", "int",
+        choices=(0, 8, 16, 32),
+    )  # fmt: skip
+    init: str = flag(
+        "auto", "a type that starts from another type's run (voxmesh from vox): that run's checkpoint; auto: "
+        "checkpoints/<that type>/ if present; none: from scratch",
+    )  # fmt: skip
+
+
+# The model flags that are model arguments, and what the help shows as their default.
+MODEL_ARG_FLAGS = ("arch", "image_size", "vox_decoder", "vox_latent", "occ_grid")
+
+
+def model_flag_defaults() -> dict:
+    """What --help shows as each model flag's default: the first type's that has the argument."""
+    shown = {"arch": COMMON_MODEL_ARGS["arch"], "image_size": "per type and profile"}
+    for name in names():
+        for key, value in default_model_args(name).items():
+            if key in MODEL_ARG_FLAGS and key not in shown:
+                shown[key] = value
+    return shown
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How a run trains, watches and records itself. None: decided when the config is resolved
+    (by the profile, or from max_iter, or the type)."""
+
+    type: str = "vox"
+    lr: float = flag(1e-3, "Adam's learning rate, on a cosine schedule over the run", "positive_float")
+    max_iter: int | None = flag(
+        None, "training steps (when resuming, the run's own; a different value stretches its cosine schedule)",
+        "positive_int",
+    )  # fmt: skip
+    profile: str = flag(
+        "auto", "defaults sized for a machine (training.config.PROFILES: batch, image size, steps, workers, --amp); "
+        "auto: gpu when --device is CUDA, else cpu; smoke: a 3-minute first run on a small generated set",
+        choices=("auto", "cpu", "gpu", "smoke"),
+    )  # fmt: skip
+    batch_size: int | None = flag(None, "images per step", "positive_int")
+    num_workers: int | None = flag(None, "DataLoader worker processes", "non_negative_int")
+    augment: str = flag(
+        "light", "image augmentation (training/augment.py): light = colour jitter, blur, noise; full = also "
+        "zoom/shift and random backgrounds, for photos; none", choices=tuple(AUGMENT_LEVELS),
+    )  # fmt: skip
+    data_root: str | None = flag(
+        None, "an R2N2-layout folder: the course layout or the two R2N2 archives; none: the embedded dataset"
+    )
+    seed: int = flag(0, "what every random draw of the run derives from", "int")
+    device: str | None = flag(None, "cpu, cuda, cuda:N")
+    amp: bool | None = flag(
+        None, "bf16 autocast of the network (losses, coordinates and PyTorch3D's ops stay float32)",
+        action="boolean",
+    )  # fmt: skip
+    compile: bool = flag(
+        False, "torch.compile the encoder and the decoders that compile (CUDA: faster steps after a warm-up)",
+        action="store_true",
+    )  # fmt: skip
+    deterministic: bool = flag(
+        False, "CUDA: deterministic kernels where PyTorch has them (no cudnn autotuning); PyTorch3D's atomicAdd "
+        "backward passes stay non-deterministic. The CPU is always deterministic", action="store_true",
+    )  # fmt: skip
+    out_dir: str | None = flag(None, "the run folder; none: checkpoints/<type> (checkpoints/smoke/<type> for smoke)")
+    load_checkpoint: bool = flag(False, "resume the run in --out_dir (its checkpoint_<type>.pth)", action="store_true")
+    overwrite: bool = flag(
+        False, "start a new run even if --out_dir holds one of this type (replaced once the new one is ready)",
+        action="store_true",
+    )  # fmt: skip
+    save_freq: int = flag(200, "steps between checkpoints (and at the last step)", "positive_int")
+    keep_checkpoints: bool = flag(
+        False, "also keep checkpoint_<type>.stepNNNNNN.pth at every --save_freq", action="store_true"
+    )
+    log_freq: int = flag(50, "steps between log lines (on CUDA, between reads of the losses)", "positive_int")
+    val_freq: int | None = flag(
+        None, "steps between validations on a fixed val subset, which keep the best checkpoint "
+        "(checkpoint_<type>.best.pth); none: max_iter // 10, at least 25; 0: never", "non_negative_int",
+    )  # fmt: skip
+    selection_metric: str = flag(
+        "F1@0.05", "the validation score the best checkpoint is chosen by", choices=SELECTION_METRICS
+    )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run is: its model's arguments, its loss, how it runs, and how the model starts."""
+
+    model_args: MappingProxyType
+    loss: LossConfig
+    run: RunConfig
+    pretrained: str | None = None
+    init: str = "auto"
+    profile: str = "cpu"  # the profile resolved (auto made cpu or gpu)
+    given: tuple = field(default_factory=tuple)  # the flags the command line gave
+
+    def flags(self) -> dict:
+        """The run's settings as one flat dict of flag names (args.json, checkpoint["args"])."""
+        values = {k: v for k, v in dataclasses.asdict(self.run).items()}
+        values.update({k: v for k, v in dataclasses.asdict(self.loss).items() if k != "type"})
+        values.update({k: self.model_args[k] for k in MODEL_ARG_FLAGS if k in self.model_args})
+        values.update(pretrained=self.pretrained, init=self.init)
+        return values
+
+    def describe(self) -> str:
+        """The resolved config in a few lines: what train_model.py prints before the run."""
+        run, loss = self.run, self.loss
+        model = ", ".join(f"{k} {v}" for k, v in self.model_args.items() if k != "type")
+        losses = ", ".join(f"{f.name} {getattr(loss, f.name)}" for f in dataclasses.fields(loss) if f.name != "type")
+        given = " ".join(f"--{name}" for name in self.given) or "none"
+        return "\n".join(
+            [
+                f"config ({self.profile} profile; flags given: {given}):",
+                f"  model {run.type}: {model}",
+                f"  loss: {losses}",
+                f"  run: {run.max_iter} steps of {run.batch_size}, lr {run.lr}, seed {run.seed}, augment "
+                f"{run.augment}, amp {run.amp}, device {run.device}, workers {run.num_workers}, data "
+                f"{run.data_root or 'embedded'}",
+                f"  folder {run.out_dir}: checkpoint every {run.save_freq} steps, log every {run.log_freq}, validate "
+                f"every {run.val_freq} (best by {run.selection_metric})",
+            ]
+        )
+
+
+class ConfigError(Exception):
+    """Flags that cannot make a run; the message says which and what to do."""
 
 
 def profile_name(profile: str, device: str) -> str:
@@ -44,46 +190,88 @@ def profile_name(profile: str, device: str) -> str:
     return ("gpu" if device.startswith("cuda") else "cpu") if profile == "auto" else profile
 
 
-def profile_defaults(flags: dict, resuming: bool) -> dict:
-    """The values of the flags left out (None) from the profile the flags name (profile, device,
-    type): {flag: value}. A resumed run's computing flags come from its checkpoint instead
-    (`resume.restore_run_flags`); only the loader's workers are the profile's."""
-    profile = PROFILES[profile_name(flags["profile"], flags["device"])]
-    values = {"num_workers": profile["num_workers"]} if flags.get("num_workers") is None else {}
-    if resuming:
-        return values
-    for flag in ("batch_size", "amp"):
-        if flags.get(flag) is None:
-            values[flag] = profile[flag]
-    for flag in ("max_iter", "image_size"):
-        if not flags.get(flag):
-            values[flag] = profile[flag][flags["type"]]
-    return values
+SMOKE_RUNS_DIR = os.path.join("checkpoints", "smoke")
 
 
-@dataclass
-class RunConfig:
-    """How a run trains, watches and records itself.
+def default_out_dir(model_type: str, profile: str) -> str:
+    """A run's folder when --out_dir is left out: checkpoints/<type>, checkpoints/smoke/<type> for smoke runs."""
+    return os.path.join(SMOKE_RUNS_DIR, model_type) if profile == "smoke" else run_dir(model_type)
 
-    type: the model type (its logs and tqdm say it); out_dir: the run folder; max_iter: the step
-    budget; seed: what every step's random draws derive from (`trainer.step_seed`); augment:
-    `augment.AUGMENT_LEVELS`' key; amp: bf16 autocast of the network; save_freq: steps between
-    checkpoints; keep_checkpoints: also keep one per save, named by its step; log_freq: steps
-    between log lines (and, on CUDA, between reads of the losses); val_freq: steps between
-    validations (0: none)."""
 
-    type: str
-    out_dir: str
-    max_iter: int
-    seed: int = 0
-    augment: str = "light"
-    amp: bool = False
-    save_freq: int = 200
-    keep_checkpoints: bool = False
-    log_freq: int = 50
-    val_freq: int = 0
+def resolve_config(
+    given: dict, checkpoint: dict | None = None, default_device: str = "cpu", checkpoint_file: str = ""
+) -> TrainConfig:
+    """The frozen config of a run from the flags given ({name: value}, only those the command line
+    named), the run's checkpoint when resuming (read from checkpoint_file, named in messages), and
+    the device used when --device is left out. Pure: it reads no file. Raises ConfigError (flags
+    that cannot make a run) or RunError (a resume the run's record refuses), each in one line."""
+    from training.resume import restore_run_flags, resume_max_iter
 
-    @classmethod
-    def from_flags(cls, flags: dict) -> "RunConfig":
-        """The config of a flags dict (train_model.py's, as vars(args)): its matching keys."""
-        return cls(**{f.name: flags[f.name] for f in fields(cls) if f.name in flags})
+    values = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    values.update({f.name: f.default for f in dataclasses.fields(LossConfig)})
+    values.update({f.name: f.default for f in dataclasses.fields(ModelFlags)})
+    values.update(device=default_device)
+    model_type = given.get("type", values["type"])
+    representation = get(model_type)
+    values.update(given)
+    if checkpoint is not None:  # the run's own flags back; a flag given with another value is refused
+        values, _ = restore_run_flags(values, checkpoint, set(given), checkpoint_file)
+        values["max_iter"], _ = resume_max_iter(given.get("max_iter"), checkpoint, checkpoint_file)
+    values["type"] = model_type
+    profile = profile_name(values["profile"], values["device"])
+    defaults = PROFILES[profile]
+    for key in ("batch_size", "num_workers", "amp"):
+        if values[key] is None:
+            values[key] = defaults[key]
+    if values["max_iter"] is None:
+        values["max_iter"] = defaults.get("max_iter") or representation.max_iter[profile]
+    if values["image_size"] is None:
+        values["image_size"] = defaults.get("image_size") or representation.image_size[profile]
+    if values["val_freq"] is None:  # about 10 validations a run, whatever its length
+        values["val_freq"] = max(VAL_FREQ_MIN, values["max_iter"] // 10)
+    if values["out_dir"] is None:
+        values["out_dir"] = default_out_dir(model_type, profile)
+    if profile == "smoke" and values["data_root"] is None:
+        values["data_root"] = SMOKE_DATA_ROOT
+    loss = LossConfig(**{f.name: values[f.name] for f in dataclasses.fields(LossConfig)})
+    if checkpoint is not None:
+        model_args = checkpoint_model_args(checkpoint)
+    else:
+        model_args, loss = new_model_args(representation, values, loss, given)
+    if representation.uses_surface_samples and loss.n_points > N_SURFACE_POINTS:
+        raise ConfigError(
+            f"--n_points {loss.n_points}: the ground truth holds {N_SURFACE_POINTS} surface samples per shape, so "
+            f"the Chamfer terms would compare {loss.n_points} points with {N_SURFACE_POINTS}; use at most "
+            f"{N_SURFACE_POINTS}"
+        )
+    run = RunConfig(**{f.name: values[f.name] for f in dataclasses.fields(RunConfig)})
+    return TrainConfig(
+        MappingProxyType(dict(model_args)),
+        loss,
+        run,
+        values["pretrained"],
+        values["init"],
+        profile,
+        tuple(sorted(given)),
+    )
+
+
+def new_model_args(representation, values: dict, loss: LossConfig, given: dict) -> tuple[dict, LossConfig]:
+    """A new run's model arguments from its flags, and its loss (deep supervision needs coarse heads:
+    a decoder without them trains with --w_aux 0, and records it)."""
+    own = default_model_args(representation.name)
+    overrides = {k: values[k] for k in MODEL_ARG_FLAGS if k in own and values.get(k) is not None}
+    if "n_points" in own:
+        overrides["n_points"] = loss.n_points
+    if own.get("vox_decoder", overrides.get("vox_decoder")) is not None and "vox_deep_supervision" in own:
+        if overrides.get("vox_decoder", own["vox_decoder"]) == "deconv" and loss.w_aux > 0:
+            if "w_aux" in given:
+                raise ConfigError(
+                    "--w_aux needs --vox_decoder subpixel: the deconv decoder has no coarse outputs to supervise"
+                )
+            loss = dataclasses.replace(loss, w_aux=0.0)
+        overrides["vox_deep_supervision"] = loss.w_aux > 0
+    return default_model_args(representation.name, **overrides), loss
+
+
+__all__ = ["ConfigError", "PROFILES", "RunConfig", "RunError", "TrainConfig", "resolve_config"]

@@ -9,13 +9,11 @@ TensorBoard logs go to <out_dir>/tensorboard: every step's total loss and unweig
 learning rate, seconds per step, seconds waiting for data and their share; every validation's
 metrics (`validation.py`) and a picture of a few val predictions. A resumed run writes to the
 same folder with `purge_step` after its resume step, so steps logged after the last checkpoint by
-the interrupted run are hidden, not shown twice. The best val F1@0.05 so far decides the best
-checkpoint (`train_model.py`).
+the interrupted run are hidden, not shown twice. The best val score so far by the run's
+--selection_metric (F1@0.05 by default) decides the best checkpoint (`trainer.py`).
 """
 
 import os
-
-BEST_METRIC = "F1@0.05"  # the val score the best checkpoint is chosen by (every type has it)
 
 
 def log_line(step: int, loss: float, terms: dict, lr: float, seconds: float, data_seconds: float, n: int) -> str:
@@ -31,7 +29,7 @@ class Monitor:
     """Logs of one run (see the module docstring); only rank 0 makes one."""
 
     def __init__(self, config, start_step: int, validator, best: dict | None):
-        """config: the run's `config.RunConfig` (out_dir, log_freq, val_freq, max_iter)."""
+        """config: the run's `config.RunConfig` (out_dir, log_freq, val_freq, max_iter, selection_metric)."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.config, self.validator, self.best = config, validator, best
@@ -83,7 +81,8 @@ class Monitor:
             "val/input | prediction | GT", self.validator.picture(raw, device), step, dataformats="HWC"
         )
         self.writer.flush()
-        improved = self.best is None or scores[BEST_METRIC] > self.best[BEST_METRIC]
+        metric = self.config.selection_metric
+        improved = self.best is None or scores[metric] > self.best.get(metric, float("-inf"))
         if improved:
             self.best = {"step": step, **scores}
         return scores, improved
@@ -92,14 +91,14 @@ class Monitor:
         self.writer.close()
 
 
-def describe_validation(step: int, scores: dict, best: dict) -> str:
-    """One log line of a validation."""
+def describe_validation(step: int, scores: dict, best: dict, metric: str = "F1@0.05") -> str:
+    """One log line of a validation; best: the best validation so far by `metric`."""
     iou = "".join(f", {k} {scores[k]:.3f}" for k in ("IoU_vox32", "IoU_labels", "thin_recall") if k in scores)
     if "thin_recall_samples" in scores:  # how many of the val shapes have rods
         iou += f" over {scores['thin_recall_samples']} shapes"
     return (
         f"val at step {step}: F1@0.01 {scores['F1@0.01']:.1f}, F1@0.05 {scores['F1@0.05']:.1f}{iou} "
-        f"({scores['seconds']:.1f}s); best F1@0.05 {best['F1@0.05']:.1f} at step {best['step']}"
+        f"({scores['seconds']:.1f}s); best {metric} {best[metric]:.1f} at step {best['step']}"
     )
 
 

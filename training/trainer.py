@@ -21,6 +21,7 @@ import torch
 
 from common.atomic_io import atomic_torch_save, atomic_write_json
 from dataset import batch_to_device
+from representations import get as get_representation
 from training.augment import AUGMENT_LEVELS, augment_images
 from training.checkpoints import best_checkpoint_path, step_checkpoint_path
 from training.config import RunConfig
@@ -105,7 +106,7 @@ def configure_cuda(model: torch.nn.Module, device: torch.device, compile: bool, 
     results stay bit-identical."""
     if compile:
         model.encoder.compile()
-        if model.type in ("vox", "point", "occupancy"):  # the others call PyTorch3D ops inside
+        if get_representation(model.type).compiles:  # not the decoders with PyTorch3D ops inside
             model.decoder.compile()
     if device.type != "cuda":
         return model
@@ -279,7 +280,7 @@ class Trainer:
         self.val_history.append({"step": step, **scores})
         if improved:
             atomic_torch_save(self.state(step), best_checkpoint_path(self.run.ckpt_path))
-        return describe_validation(step, scores, self.monitor.best)
+        return describe_validation(step, scores, self.monitor.best, self.config.selection_metric)
 
     def due(self, step: int) -> bool:
         """Whether the losses are read (and checked, and logged) after `step`: every step on the
@@ -386,6 +387,7 @@ class Trainer:
         if best:
             share = 100 * self.val_seconds / max(seconds, 1e-9)
             best_path = best_checkpoint_path(self.run.ckpt_path)
-            line += f"; best val F1@0.05 {best['F1@0.05']:.1f} at step {best['step']} ({best_path}); "
+            metric = self.config.selection_metric
+            line += f"; best val {metric} {best[metric]:.1f} at step {best['step']} ({best_path}); "
             line += f"validation took {self.val_seconds:.0f}s, {share:.1f}% of the run"
         return line

@@ -1,6 +1,6 @@
 """Validation while training: a fixed subset of the val split, scored with each type's own metrics.
 
-    validator = open_validator(data_root, "vox")      # None when the data has no val split
+    validator, note = open_validator(data_root)        # None (and why) when the data has no val split
     scores = validator.score(model, device)           # {"F1@0.05": ..., "IoU_vox32": ..., "seconds": ...}
     picture = validator.picture(model, device)        # (H, W, 3) uint8: input | prediction | GT rows
 
@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from dataset import DatasetError, R2N2Dataset, collate_batch
-from evaluation.metrics import DEFAULT_THRESHOLDS
+from evaluation.metrics import DEFAULT_THRESHOLDS, f1_key
 from evaluation.protocol import average, evaluate, predict
+from evaluation.reports import display_shape
 
 VAL_SHAPES = 24  # shapes of the val split scored at each validation
 VAL_POINTS = 2000  # surface samples of prediction and GT
@@ -30,8 +31,7 @@ PICTURE_SIZE = 112  # pixels per view in it (PyTorch3D rasterizes on the CPU: sm
 class Validator:
     """Scores a model on fixed batches of the val split (see the module docstring)."""
 
-    def __init__(self, dataset: R2N2Dataset, model_type: str, n_shapes: int = VAL_SHAPES):
-        self.model_type = model_type
+    def __init__(self, dataset: R2N2Dataset, n_shapes: int = VAL_SHAPES):
         picks = np.unique(np.linspace(0, len(dataset) - 1, min(n_shapes, len(dataset))).round().astype(int)).tolist()
         self.batches = [
             collate_batch(dataset.__getitems__(picks[i : i + VAL_BATCH])) for i in range(0, len(picks), VAL_BATCH)
@@ -40,7 +40,7 @@ class Validator:
         self._first = None  # (batch, prediction) of the first batch at the last `score`
 
     def _predict(self, model, batch: dict) -> dict:
-        prediction = predict(self.model_type, model, batch, VAL_POINTS, grid_res=32)
+        prediction = predict(model, batch, VAL_POINTS, grid_res=32)
         if self._first is None:  # kept for `picture`, which then only draws
             self._first = (batch, prediction)
         return prediction
@@ -61,7 +61,7 @@ class Validator:
             rows = evaluate(lambda batch: self._predict(model, batch), self.batches, device, DEFAULT_THRESHOLDS)
         model.train()
         summary = average(rows)
-        scores = {f"F1@{t:g}": summary["F1@%f" % t] for t in DEFAULT_THRESHOLDS}
+        scores = {f1_key(t): summary[f1_key(t)] for t in DEFAULT_THRESHOLDS}
         scores.update(
             {
                 k: summary[k]
@@ -84,11 +84,11 @@ class Validator:
         rows = []
         draw = dict(n_frames=1, image_size=PICTURE_SIZE)
         for i in range(min(PICTURE_SHAPES, len(batch["images"]))):
-            if self.model_type == "point":
-                frame = utils_vis.render_points_turntable(pred["points"][i].cpu(), utils_vis.PRED_COLOR, **draw)[0]
+            shape = display_shape(pred, i)
+            if "points" in shape:
+                frame = utils_vis.render_points_turntable(shape["points"], utils_vis.PRED_COLOR, **draw)[0]
             else:
-                verts, faces = pred["meshes"][i].verts_packed().cpu(), pred["meshes"][i].faces_packed().cpu()
-                frame = utils_vis.render_mesh_turntable(verts, faces, utils_vis.PRED_COLOR, **draw)[0]
+                frame = utils_vis.render_mesh_turntable(shape["verts"], shape["faces"], utils_vis.PRED_COLOR, **draw)[0]
             gt = utils_vis.render_mesh_turntable(
                 batch["verts"][i].cpu(), batch["faces"][i].cpu(), utils_vis.GT_COLOR, **draw
             )[0]
@@ -97,11 +97,11 @@ class Validator:
         return np.concatenate(rows, axis=0)
 
 
-def open_validator(data_root: str | None, model_type: str, n_shapes: int = VAL_SHAPES) -> tuple[Validator | None, str]:
+def open_validator(data_root: str | None, n_shapes: int = VAL_SHAPES) -> tuple[Validator | None, str]:
     """The validator of a data root's val split, or None and why (no val split, or an empty one)."""
     try:
         dataset = R2N2Dataset(data_root, "val", n_points=VAL_POINTS, views="first", quiet=True, return_occupancy=True)
     except DatasetError as err:
         return None, f"no validation ({err})"
-    validator = Validator(dataset, model_type, n_shapes)
+    validator = Validator(dataset, n_shapes)
     return validator, f"validating on {validator.n_shapes} shapes of the val split"

@@ -1,0 +1,89 @@
+"""The output types, one module each, looked up by name: what a model predicts, how it trains, how it is scored.
+
+    model = make_model("vox", image_size=64)             # a SingleViewto3D with the vox decoder
+    model = build_model(checkpoint["model_args"])         # what a checkpoint rebuilds
+    loss_fn = ReconstructionLoss(LossConfig("vox"))       # loss_fn(model, batch) -> (total, terms)
+    get("occupancy").needs_occupancy_labels               # any question the code asks of a type
+
+A type is a `base.Representation` in a module of this package (vox.py, point.py, mesh.py,
+occupancy.py, voxmesh.py) and one line in `BUILT_IN`; `register` adds one from anywhere (a test, a
+notebook). Scripts, training and evaluation ask the type, never test its name (Occupancy Networks'
+`method_dict`).
+"""
+
+import torch
+
+from model import ModelError, SingleViewto3D
+
+from .base import Representation
+from .mesh import Mesh
+from .occupancy import Occupancy
+from .point import Point
+from .registry import (
+    COMMON_MODEL_ARGS,
+    REGISTRY,
+    complete_model_args,
+    default_model_args,
+    get,
+    names,
+    register,
+    unregister,
+)
+from .vox import Vox
+from .voxmesh import VoxMesh
+
+__all__ = [
+    "BUILT_IN",
+    "COMMON_MODEL_ARGS",
+    "REGISTRY",
+    "ReconstructionLoss",
+    "Representation",
+    "build_model",
+    "complete_model_args",
+    "default_model_args",
+    "get",
+    "make_model",
+    "names",
+    "register",
+    "unregister",
+]
+
+BUILT_IN = (Vox(), Point(), Mesh(), Occupancy(), VoxMesh())
+
+
+def build_model(model_args: dict, pretrained: str | None = None) -> SingleViewto3D:
+    """The model complete model_args describe (a checkpoint's, or `default_model_args`'s)."""
+    return SingleViewto3D(model_args, get(model_args["type"]).build_decoder, pretrained)
+
+
+def make_model(type: str, pretrained: str | None = None, **overrides) -> SingleViewto3D:
+    """A new model of a type: `build_model(default_model_args(type, **overrides))`, where
+    overrides may hold other types' arguments too (one set of settings for several types), which
+    this type ignores; an argument no type has is a ModelError."""
+    own = default_model_args(type)
+    anywhere = set(COMMON_MODEL_ARGS).union(*(r.model_defaults for r in REGISTRY.values()))
+    unknown = set(overrides) - anywhere
+    if unknown:
+        raise ModelError(f"unknown model arguments {sorted(unknown)}")
+    return build_model(default_model_args(type, **{k: v for k, v in overrides.items() if k in own}), pretrained)
+
+
+class ReconstructionLoss:
+    """A type's training loss with its targets, as Mesh R-CNN's MeshLoss: called on a model and a
+    batch, it draws the targets (`Representation.targets`), runs the model and returns the weighted
+    total and the unweighted terms (`Representation.loss`). Random draws come from the global
+    generator, which the trainer seeds by step."""
+
+    def __init__(self, config):
+        """config: `losses.LossConfig`."""
+        self.config = config
+        self.representation = get(config.type)
+
+    def __call__(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
+        targets = self.representation.targets(batch, self.config)
+        prediction = model(batch["images"], targets.get("queries"))
+        return self.representation.loss(prediction, batch, targets, self.config)
+
+
+for _representation in BUILT_IN:
+    register(_representation)

@@ -1,0 +1,63 @@
+"""The registry of output types: each type's `Representation` by name, and the model arguments it declares.
+
+register(Toy())              # a type added (representations/__init__.py registers the built-in ones)
+get("vox").has_volume        # what the code asks of a type
+default_model_args("vox", image_size=64)
+"""
+
+from model import ModelError
+
+from .base import Representation
+
+REGISTRY: dict[str, Representation] = {}
+# Every model's arguments besides its type's own: the encoder and the size of its input.
+COMMON_MODEL_ARGS = {"arch": "resnet18", "image_size": 137}
+
+
+def register(representation: Representation) -> Representation:
+    """Add a type (replacing one of the same name)."""
+    if not representation.name:
+        raise ValueError("a representation needs a name (its --type)")
+    REGISTRY[representation.name] = representation
+    return representation
+
+
+def unregister(name: str) -> None:
+    REGISTRY.pop(name, None)
+
+
+def names() -> tuple[str, ...]:
+    """The registered types, in the order they were registered."""
+    return tuple(REGISTRY)
+
+
+def get(name: str) -> Representation:
+    """The representation of a --type, or ModelError naming the known ones."""
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ModelError(f"unknown type {name!r}: choose one of {', '.join(REGISTRY)}") from None
+
+
+def default_model_args(type: str, **overrides) -> dict:
+    """The full model arguments of a type with overrides applied (None leaves the default);
+    ModelError for an argument the type does not have."""
+    representation = get(type)
+    args = {"type": type, **COMMON_MODEL_ARGS, **representation.model_defaults}
+    unknown = set(overrides) - set(args)
+    if unknown:
+        raise ModelError(f"unknown model arguments for {type}: {sorted(unknown)}")
+    args.update({k: v for k, v in overrides.items() if v is not None})
+    return representation.complete(args)
+
+
+def complete_model_args(model_args: dict) -> dict:
+    """A checkpoint's model_args made complete: the settings of older versions for keys they predate
+    (`Representation.legacy_model_args`, so a change of a default never changes what an old
+    checkpoint builds), the defaults for the rest; keys of other types, which earlier checkpoints
+    held, dropped."""
+    representation = get(model_args.get("type"))
+    known = {"type", *COMMON_MODEL_ARGS, *representation.model_defaults}
+    stored = {k: v for k, v in model_args.items() if k in known}
+    stored = {**representation.legacy_model_args, **stored}
+    return default_model_args(stored.pop("type"), **stored)

@@ -1,0 +1,83 @@
+"""vox: a 32^3 occupancy grid, its surface extracted by marching cubes at --iso.
+
+    prediction = make_model("vox")(images)        # .voxels (B, 32, 32, 32) logits, [z, y, x]
+
+The decoder is `model.VoxelDecoder` (sub-pixel, default) or `model.DeconvVoxelDecoder`; the loss is
+`losses.voxel_terms` (BCE, Dice, the thin loss and deep supervision). docs/vox_design.md says why.
+"""
+
+from common.precision import float32
+from geometry.grids import voxels_to_meshes
+from losses import voxel_terms
+from model import DeconvVoxelDecoder, ModelError, Prediction, VoxelDecoder, feature_map_size
+
+from .base import Representation
+
+# Each voxel decoder's default widths: sub-pixel at 4^3, 8^3, 16^3; deconv at 8^3, 16^3, 32^3.
+VOX_CHANNELS = {"subpixel": (256, 64, 32), "deconv": (64, 32, 16)}
+VOX_MODEL_DEFAULTS = {
+    "vox_decoder": "subpixel",  # or "deconv"
+    "vox_channels": None,  # None: VOX_CHANNELS[vox_decoder]
+    "vox_latent": "spatial",  # subpixel: "spatial" (the pooled feature and the last feature map) or "pooled"
+    "vox_deep_supervision": True,  # subpixel: logits at 8^3 and 16^3 too, for the loss (--w_aux > 0)
+}
+# What vox checkpoints written before these arguments existed were built with.
+VOX_LEGACY = {"vox_decoder": "deconv", "vox_latent": "pooled", "vox_deep_supervision": False}
+
+
+def complete_voxel_args(model_args: dict) -> dict:
+    """vox_channels left None made the default widths of the decoder named (`VOX_CHANNELS`)."""
+    channels = model_args["vox_channels"] or VOX_CHANNELS.get(model_args["vox_decoder"], ())
+    return {**model_args, "vox_channels": tuple(channels)}
+
+
+def voxel_decoder(model_args: dict):
+    """The voxel decoder model_args name (vox, and voxmesh's voxel branch)."""
+    kind = model_args["vox_decoder"]
+    channels = tuple(model_args["vox_channels"])
+    if kind == "deconv":
+        return DeconvVoxelDecoder(channels)
+    if kind != "subpixel":
+        raise ModelError(f"unknown vox_decoder {kind!r}: subpixel or deconv")
+    map_size = feature_map_size(model_args["image_size"])
+    return VoxelDecoder(channels, model_args["vox_latent"], map_size, model_args["vox_deep_supervision"])
+
+
+def voxel_loss_terms(prediction: Prediction, batch: dict, config):
+    """The voxel terms of a prediction with its coarse logits (`losses.voxel_terms`), float32."""
+    logits = prediction.voxels
+    coarse = [c.float() for c in prediction.aux.get("coarse", [])]
+    return voxel_terms(
+        logits.float(), batch["voxels"], coarse, config.pos_weight, config.w_dice, config.w_aux, config.w_thin
+    )
+
+
+class Vox(Representation):
+    name = "vox"
+    model_defaults = VOX_MODEL_DEFAULTS
+    legacy_model_args = VOX_LEGACY
+    # 450 steps at batch 32 on a 2-core CPU; 128 px: a leg 2-3 px wide in a 137 px rendering is
+    # about one pixel at 64 (docs/vox_design.md).
+    max_iter = {"cpu": 450, "gpu": 10000}
+    image_size = {"cpu": 128, "gpu": 137}
+    has_volume = True
+    iso_surface = True
+    thin_cover = "volume"
+    has_oracle = True
+
+    def complete(self, model_args):
+        return complete_voxel_args(model_args)
+
+    def build_decoder(self, model_args):
+        return voxel_decoder(model_args)
+
+    def loss(self, prediction, batch, targets, config):
+        with float32(prediction.voxels):
+            return voxel_loss_terms(prediction, batch, config)
+
+    def predict(self, model, images, grid_res=32, iso=0.5):
+        import torch
+
+        prediction = model(images)
+        prediction.meshes = voxels_to_meshes(torch.sigmoid(prediction.voxels.float()), iso)
+        return prediction
