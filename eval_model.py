@@ -93,6 +93,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="vox, occupancy: the probability at which surfaces are extracted and voxel IoU is read",
     )
+    parser.add_argument(
+        "--camera",
+        default="known",
+        choices=["known", "predicted"],
+        help="a model that reads the image where points project: the input views' cameras from the data's "
+        "metadata (known, default) or from its camera head (predicted, what a photo gets)",
+    )
     parser.add_argument("--batch_size", type=positive_int, default=16)
     parser.add_argument("--device", default=default_device())
     parser.add_argument("--seed", type=int, default=0)
@@ -154,7 +161,7 @@ def make_predictor(args, model):
     """predict_fn(batch) -> prediction dict of the model under test (or of the GT voxels, --oracle)."""
     if args.oracle:
         return lambda batch: predict_gt_voxels(batch, args.n_points)
-    return lambda batch: predict(model, batch, args.n_points, args.grid_res, args.iso)
+    return lambda batch: predict(model, batch, args.n_points, args.grid_res, args.iso, args.camera)
 
 
 def score(args, predict_fn, loader, device) -> tuple[list[dict], dict | None, float]:
@@ -196,7 +203,7 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
     extras = {
         k: v
         for k, v in summary.items()
-        if k in ("ChamferL2", "IoU_vox32", "IoU_labels", "NormalConsistency", "thin_recall")
+        if k in ("ChamferL2", "IoU_vox32", "IoU_labels", "NormalConsistency", "thin_recall", "sil_iou")
     }
     print("model " + ", ".join(f"{k} {v:.4f}" for k, v in extras.items()))
     if baseline:
@@ -205,6 +212,13 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
         f"thin_recall: the share of the GT's rod-like cells (legs, rails, spindles) covered, over the "
         f"{summary['thin_recall_samples']} of {result['n_samples']} samples with at least {THIN_MIN_CELLS} of them"
     )
+    if "sil_iou" in summary:
+        print(
+            "sil_iou: the prediction's silhouette in the input view against the image's mask, "
+            f"{summary['sil_iou']:.3f}; the GT's own as the type represents it, {summary['sil_iou_gt']:.3f} "
+            "(its ceiling): "
+            f"{summary['sil_iou'] / max(summary['sil_iou_gt'], 1e-9):.3f} of it"
+        )
     if summary["n_empty"]:
         print(
             f"{summary['n_empty']} of {result['n_samples']} predictions are empty: each scores F1 0 and the Chamfer of "
@@ -251,6 +265,7 @@ def result_folder_name(args: argparse.Namespace, checkpoint_file: str | None, da
     )
     parts += [f"grid{args.grid_res}"] if args.grid_res != 64 and get_representation(args.type).grid_resolution else []
     parts += [f"seed{args.seed}"] if args.seed != 0 else []
+    parts += ["camera-predicted"] if args.camera != "known" else []
     default_checkpoint = os.path.abspath(checkpoint_path(run_dir(args.type), args.type))
     if checkpoint_file and os.path.abspath(checkpoint_file) != default_checkpoint:
         name = os.path.basename(checkpoint_file)[: -len(".pth")] if checkpoint_file.endswith(".pth") else ""
@@ -276,6 +291,7 @@ RESULT_IDENTITY = (
     "thresholds",
     "grid_res",
     "seed",
+    "camera",
 )
 
 
@@ -349,6 +365,7 @@ def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None
         "thresholds": list(args.thresholds),
         "grid_res": args.grid_res,
         "seed": args.seed,
+        "camera": args.camera,
         "gt_surfaces": GT_LABELS[dataset.surfaces],
         "train_overlap": training_overlap(checkpoint, dataset),
     }

@@ -221,6 +221,68 @@ def voxel_terms(
     return total, terms
 
 
+def silhouette_loss(
+    logits: torch.Tensor,
+    R: torch.Tensor,
+    T: torch.Tensor,
+    K: torch.Tensor,
+    masks: torch.Tensor,
+    size: int = 48,
+    n_samples: int = 64,
+) -> torch.Tensor:
+    """BCE between the silhouette a grid casts in the input view and the rendering's mask: each
+    pixel's ray is sampled through the object's cube and the largest occupancy probability on it
+    is the pixel's (Perspective Transformer Nets' projection; Tulsiani et al.'s ray consistency),
+    against the share of the pixel the mask covers.
+
+    A voxel loss compares the grid with the GT cell by cell; this compares it with the image: a
+    cell that is occupied where the image shows background costs here, however likely its family
+    makes it. The mask is read at size x size (box-averaged), rays sampled n_samples times across
+    the cube's bounding sphere (about half a cell apart).
+
+    Args:
+        logits: (B, D, H, W) [z, y, x] grid logits over [-0.5, 0.5]^3.
+        R, T, K: the views' cameras (B, 3, 3), (B, 3), (B, 4, 4) (`geometry.cameras`).
+        masks: (B, S, S) the renderings' masks (bool or [0, 1]).
+    """
+    from geometry.cameras import camera_rays
+
+    B = logits.shape[0]
+    origins, directions = camera_rays(R, T, K, size)  # (B, 3), (B, P, 3), object frame
+    reach = 0.87  # the cube's half diagonal
+    distance = origins.norm(dim=1, keepdim=True)  # (B, 1): to the cube's centre
+    steps = torch.linspace(-reach, reach, n_samples, device=logits.device)
+    points = origins[:, None, None] + directions[:, :, None] * (distance[:, :, None] + steps)[..., None]  # (B,P,S,3)
+    probs = torch.sigmoid(logits.float())[:, None]  # outside the cube: 0 (grid_sample's zero padding)
+    sampled = F.grid_sample(probs, 2 * points.view(B, -1, 1, 1, 3), mode="bilinear", align_corners=False)
+    silhouettes = sampled.view(B, -1, n_samples).amax(-1)  # (B, P)
+    target = F.interpolate(masks.float()[:, None], size=(size, size), mode="area").flatten(1)  # (B, P)
+    return F.binary_cross_entropy(silhouettes.clamp(1e-6, 1 - 1e-6), target)
+
+
+def camera_loss(predicted: dict, R: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """A camera head's loss against the views' cameras R (B, 3, 3), T (B, 3): cross-entropy of its
+    azimuth bins, the elevation's error in units of 10 degrees and the distance's relative error.
+    Returns (the total, {"camera_azimuth": cross-entropy, "camera_elevation_deg": mean absolute
+    error, "camera_azimuth_deg": mean absolute error of the most likely bin}), float32."""
+    from geometry.cameras import azimuth_bin, azimuth_bins, camera_parameters
+
+    azim, elev, dist = camera_parameters(R.float(), T.float())
+    logits = predicted["azimuth_logits"].float()
+    n_bins = logits.shape[1]
+    azimuth = F.cross_entropy(logits, azimuth_bin(azim, n_bins))
+    elevation = (predicted["elevation"] - elev).abs().mean()
+    distance = ((predicted["distance"] - dist).abs() / dist).mean()
+    guess = azimuth_bins(n_bins).to(logits.device)[logits.detach().argmax(1)]
+    azimuth_error = ((guess - azim + 180) % 360 - 180).abs().mean()
+    total = azimuth + elevation / 10 + distance
+    return total, {
+        "camera_azimuth": azimuth.detach(),
+        "camera_azimuth_deg": azimuth_error.detach(),
+        "camera_elevation_deg": elevation.detach(),
+    }
+
+
 def occupancy_targets(
     voxels_gt: torch.Tensor, points_gt: torch.Tensor, n_queries: int, generator=None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -318,4 +380,12 @@ class LossConfig:
     w_aux: float = flag(
         0.5, "vox, voxmesh (subpixel decoder): deep supervision, the same loss at 8^3 and 16^3; 0 builds no "
         "coarse heads", "non_negative_float",
+    )  # fmt: skip
+    w_silhouette: float = flag(
+        0.0, "vox, voxmesh: the silhouette the grid casts in the input view against the rendering's mask "
+        "(losses.silhouette_loss)", "non_negative_float",
+    )  # fmt: skip
+    w_camera: float = flag(
+        0.1, "a model with a camera head (pixel-aligned features): its loss against the views' metadata "
+        "(losses.camera_loss)", "non_negative_float",
     )  # fmt: skip

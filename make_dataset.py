@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 
-from common.cli import fail, positive_int
+from common.cli import fail, non_negative_int, positive_int
 from procedural import write_dataset
 
 
@@ -54,6 +54,21 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="FAMILY",
         help="shape families whose models go to a split 'heldout' (never trained on), e.g. cantilever folding_x",
+    )
+    parser.add_argument(
+        "--holdout_report",
+        nargs="*",
+        default=[],
+        metavar="FAMILY",
+        help="a second group of held-out families, in a split 'heldout_report' (looked at once, for the final "
+        "table), e.g. rocking trestle chaise",
+    )
+    parser.add_argument(
+        "--assemblies",
+        type=non_negative_int,
+        default=0,
+        help="also write this many random assemblies of boards, rods and tubes, to the train split only "
+        "(procedural/assemblies.py); the world's own shapes stay the same (default 0)",
     )
     parser.add_argument(
         "--turn",
@@ -99,9 +114,9 @@ def generator_record(root: str) -> dict | None:
 
 def written_as_asked(record: dict, request: dict) -> bool:
     """Whether a generator record describes the dataset `request` asks for, by the current generator."""
-    from procedural import GENERATOR_VERSION
+    from procedural import ABSENT_MEANS, GENERATOR_VERSION
 
-    record = {"viewpoints": "r2n2", **record}  # written before the option existed
+    record = {**ABSENT_MEANS, **record}  # written before the options existed
     return record.get("generator_version") == GENERATOR_VERSION and all(record.get(k) == v for k, v in request.items())
 
 
@@ -117,6 +132,8 @@ def main(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "layout": args.layout,
         "holdout": list(args.holdout),
+        "holdout_report": list(args.holdout_report),
+        "assemblies": args.assemblies,
         "turn": args.turn,
         "viewpoints": args.viewpoints,
     }
@@ -152,6 +169,8 @@ def main(args: argparse.Namespace) -> None:
             args.workers,
             layout=args.layout,
             holdout=args.holdout,
+            holdout_report=args.holdout_report,
+            assemblies=args.assemblies,
             turn=args.turn,
             viewpoints=args.viewpoints,
         )
@@ -159,7 +178,9 @@ def main(args: argparse.Namespace) -> None:
         fail(str(err))
     seconds = time.time() - start
     print(
-        f"wrote {info['n_models']} models x {info['n_views']} views ({args.layout} layout) to {root} in {seconds:.1f}s"
+        f"wrote {info['n_models']} models"
+        + (f" and {args.assemblies} random assemblies (train split)" if args.assemblies else "")
+        + f" x {info['n_views']} views ({args.layout} layout) to {root} in {seconds:.1f}s"
     )
 
 
@@ -167,7 +188,8 @@ def check_request(request: dict) -> None:
     """The generator's own check of the flags (`procedural.writer.check_request`), the folder aside."""
     from procedural import check_request as check
 
-    check(None, **{k: request[k] for k in ("n_models", "n_views", "layout", "holdout", "turn", "viewpoints")})
+    keys = ("n_models", "n_views", "layout", "holdout", "turn", "viewpoints", "holdout_report", "assemblies")
+    check(None, **{k: request[k] for k in keys})
 
 
 if __name__ == "__main__":

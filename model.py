@@ -58,10 +58,17 @@ class Prediction:
 @dataclass
 class Encoding:
     """An image batch encoded: features (B, 512), layer4's pooled output; feature_map (B, 512, s, s),
-    layer4's map before the pooling, s = ceil(image_size / 32), None unless the decoder reads it."""
+    layer4's map before the pooling, s = ceil(image_size / 32), None unless the decoder reads it;
+    maps, the earlier maps by name ("stem" (B, 64, S/2, S/2), "layer1" (B, 64, S/4, S/4),
+    "layer2" (B, 128, S/8, S/8), "layer3" (B, 256, S/16, S/16)) when a decoder samples them where
+    points project (`PixelAligned`); cameras, the input view's camera (R (B, 3, 3), T (B, 3),
+    K (B, 4, 4): x_view = x_object @ R + T, `geometry.cameras`), given or predicted, when a decoder
+    projects points."""
 
     features: torch.Tensor
     feature_map: torch.Tensor | None = None
+    maps: dict = field(default_factory=dict)
+    cameras: tuple | None = None
 
 
 def feature_map_size(image_size: int) -> int:
@@ -87,9 +94,10 @@ class ImageEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, images: torch.Tensor, return_map: bool = False) -> Encoding:
+    def forward(self, images: torch.Tensor, return_map: bool = False, return_maps: bool = False) -> Encoding:
         """The pooled feature (B, 512) and, with return_map, layer4's map (B, 512, s, s) before
-        the average pooling that makes the feature global (s = `map_size`)."""
+        the average pooling that makes the feature global (s = `map_size`); with return_maps, the
+        earlier maps (`Encoding.maps`)."""
         if images.dim() != 4 or images.shape[-1] != 3:
             raise ValueError(f"images must be (B, H, W, 3) in [0, 1], got shape {tuple(images.shape)}")
         x = images.permute(0, 3, 1, 2)
@@ -99,10 +107,14 @@ class ImageEncoder(nn.Module):
             )
         x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         net = self.backbone
-        x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
-        feature_map = net.layer4(net.layer3(net.layer2(net.layer1(x))))
+        stem = net.relu(net.bn1(net.conv1(x)))
+        layer1 = net.layer1(net.maxpool(stem))
+        layer2 = net.layer2(layer1)
+        layer3 = net.layer3(layer2)
+        feature_map = net.layer4(layer3)
         pooled = torch.flatten(net.avgpool(feature_map), 1)  # torchvision's ResNet.forward, without fc
-        return Encoding(pooled, feature_map if return_map else None)
+        maps = {"stem": stem, "layer1": layer1, "layer2": layer2, "layer3": layer3} if return_maps else {}
+        return Encoding(pooled, feature_map if return_map else None, maps)
 
     @property
     def map_size(self) -> int:
@@ -126,6 +138,90 @@ def load_pretrained_resnet18(path: str) -> dict:
     if "fc.weight" not in state or "conv1.weight" not in state:
         raise ModelError(f"--pretrained {path}: not a ResNet18 state dict")
     return state
+
+
+class PixelAligned(nn.Module):
+    """Image features where object-frame points project in the input view: Pixel2Mesh's perceptual
+    pooling, DISN's local features. Each named encoder map is reduced by a 1x1 convolution and read
+    bilinearly at each point's projection (zero outside the image); with depth, the point's depth
+    along the view axis relative to the object's centre is appended, so points on one ray differ.
+
+    points (B, P, 3) -> (B, P, channels). A decoder that reads it tells the encoder
+    (`uses_image_maps`) and the model (`uses_cameras`)."""
+
+    def __init__(self, maps: dict, depth: bool):
+        """maps: {encoder map name: (its channels, channels kept)}."""
+        super().__init__()
+        self.reduce = nn.ModuleDict(
+            {name: nn.Sequential(nn.Conv2d(c_in, c_out, 1), nn.ReLU(True)) for name, (c_in, c_out) in maps.items()}
+        )
+        self.depth = depth
+        self.channels = sum(c_out for _, c_out in maps.values()) + int(depth)
+
+    def forward(self, encoding: Encoding, points: torch.Tensor) -> torch.Tensor:
+        from geometry.cameras import project_points
+
+        if encoding.cameras is None:
+            raise ValueError("pixel-aligned features need the input view's camera (Encoding.cameras)")
+        R, T, K = encoding.cameras
+        with float32(points):  # coordinates in float32; the maps are read in float32 too
+            uv, depth = project_points(points, R, T, K)
+            grid = uv[:, :, None]  # (B, P, 1, 2)
+            features = [
+                F.grid_sample(reduce(encoding.maps[name]).float(), grid, mode="bilinear", align_corners=False)
+                for name, reduce in self.reduce.items()
+            ]  # (B, C, P, 1) each
+            features = torch.cat(features, 1)[..., 0].transpose(1, 2)  # (B, P, C)
+            if self.depth:  # about [-1, 1] across the object
+                features = torch.cat([features, 2 * (depth - T.float()[:, None, 2])[..., None]], -1)
+        return features
+
+
+def grid_features(module: PixelAligned, encoding: Encoding, resolution: int) -> torch.Tensor:
+    """`PixelAligned` features at the cell centres of a resolution^3 grid over [-0.5, 0.5]^3:
+    (B, C, R, R, R), [z, y, x]."""
+    from geometry.grids import grid_centres
+
+    B = encoding.features.shape[0]
+    centres = grid_centres(resolution, encoding.features.device).view(1, -1, 3).expand(B, -1, -1)
+    features = module(encoding, centres)  # (B, R^3, C), [z, y, x] order
+    return features.transpose(1, 2).reshape(B, -1, resolution, resolution, resolution)
+
+
+class CameraHead(nn.Module):
+    """The input view's camera from the pooled image feature, for images without one (photos): the
+    azimuth as one of AZIMUTH_BINS bins (a symmetric object's view has several answers; the most
+    likely is taken, not their mean), elevation and distance regressed; the camera is PyTorch3D's
+    look-at camera of them with R2N2's intrinsics (`geometry.cameras`). Trained on the renderings'
+    metadata (`losses.camera_loss`)."""
+
+    AZIMUTH_BINS = 72
+
+    def __init__(self):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(512, 256), nn.ReLU(True), nn.Linear(256, self.AZIMUTH_BINS + 2))
+
+    def forward(self, features: torch.Tensor) -> dict:
+        """{"azimuth_logits": (B, AZIMUTH_BINS), "elevation": (B,) degrees, "distance": (B,)}, float32."""
+        out = self.mlp(features).float()
+        return {
+            "azimuth_logits": out[:, : self.AZIMUTH_BINS],
+            "elevation": 27.5 + 10.0 * out[:, self.AZIMUTH_BINS],  # R2N2's views: 25-30 degrees
+            "distance": 1.35 * torch.exp(out[:, self.AZIMUTH_BINS + 1]),  # 1.75 x 0.65-0.9
+        }
+
+    @staticmethod
+    def cameras(predicted: dict) -> tuple:
+        """(R, T, K) of predicted parameters: the most likely azimuth bin's centre."""
+        from geometry.cameras import azimuth_bins, cameras_from_parameters
+        from r2n2.formats import R2N2_K
+
+        logits = predicted["azimuth_logits"].detach()
+        azim = azimuth_bins(logits.shape[1]).to(logits.device)[logits.argmax(1)]
+        elev, dist = predicted["elevation"].detach(), predicted["distance"].detach()
+        with torch.autocast(device_type=logits.device.type, enabled=False):
+            R, T = cameras_from_parameters(azim, elev, dist)
+        return R, T, R2N2_K.to(logits.device).expand(len(R), 4, 4)
 
 
 class DeconvVoxelDecoder(nn.Module):
@@ -165,6 +261,14 @@ def pixel_shuffle_3d(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(B, C, 2 * D, 2 * H, 2 * W)
 
 
+def pixel_unshuffle_3d(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, 2 D, 2 H, 2 W) -> (B, 8 C, D, H, W), the inverse of `pixel_shuffle_3d`: sub-cell
+    [2 z + dz, 2 y + dy, 2 x + dx] of channel c becomes channel 8 c + 4 dz + 2 dy + dx of cell [z, y, x]."""
+    B, C, D2, H2, W2 = x.shape
+    x = x.reshape(B, C, D2 // 2, 2, H2 // 2, 2, W2 // 2, 2).permute(0, 1, 3, 5, 7, 2, 4, 6)  # (B, C, dz, dy, dx, ...)
+    return x.reshape(B, 8 * C, D2 // 2, H2 // 2, W2 // 2)
+
+
 def up_block(c_in: int, c_out: int) -> nn.Sequential:
     """x2 upsampling of a (B, c_in, R, R, R) volume: transposed convolution, batch norm, ReLU."""
     return nn.Sequential(
@@ -187,21 +291,34 @@ class VoxelDecoder(nn.Module):
 
     MAP_CHANNELS = 32  # layer4's map reduced to this many channels before flattening
 
-    def __init__(self, channels: tuple, latent: str, map_size: int, deep_supervision: bool):
+    def __init__(
+        self, channels: tuple, latent: str, map_size: int, deep_supervision: bool, pixel_aligned: bool = False
+    ):
         super().__init__()
         if latent not in ("spatial", "pooled"):
             raise ModelError(f"unknown vox_latent {latent!r}: spatial or pooled")
         c0, c1, c2 = channels
         self.latent, self.c0 = latent, c0
         self.uses_feature_map = latent == "spatial"
+        self.uses_image_maps = self.uses_cameras = self.pixel_aligned = pixel_aligned
         n_in = 512
         if latent == "spatial":
             self.reduce = nn.Sequential(nn.Conv2d(512, self.MAP_CHANNELS, kernel_size=1), nn.ReLU(True))
             n_in += self.MAP_CHANNELS * map_size * map_size
         self.project = nn.Linear(n_in, c0 * 4 * 4 * 4)
         self.up8, self.up16 = up_block(c0, c1), up_block(c1, c2)
+        head_in = c2
+        if (
+            pixel_aligned
+        ):  # each 16^3 cell reads layer2 and layer3 where it projects, each 32^3 sub-cell the stem and layer1
+            self.pixel16 = PixelAligned({"layer2": (128, 16), "layer3": (256, 16)}, depth=True)
+            self.fuse16 = nn.Sequential(
+                nn.Conv3d(c2 + self.pixel16.channels, c2, kernel_size=1), nn.BatchNorm3d(c2), nn.ReLU(True)
+            )
+            self.pixel32 = PixelAligned({"stem": (64, 4), "layer1": (64, 4)}, depth=False)
+            head_in += 8 * self.pixel32.channels  # the 2x2x2 sub-cells' features of each 16^3 cell
         self.refine16 = nn.Sequential(nn.Conv3d(c2, c2, kernel_size=3, padding=1), nn.BatchNorm3d(c2), nn.ReLU(True))
-        self.subcells = nn.Conv3d(c2, 8, kernel_size=3, padding=1)  # 2x2x2 sub-cell logits per 16^3 cell
+        self.subcells = nn.Conv3d(head_in, 8, kernel_size=3, padding=1)  # 2x2x2 sub-cell logits per 16^3 cell
         self.aux = nn.ModuleList([nn.Conv3d(c1, 1, 1), nn.Conv3d(c2, 1, 1)]) if deep_supervision else None
 
     def forward(self, encoding: Encoding, queries=None) -> Prediction:
@@ -214,8 +331,16 @@ class VoxelDecoder(nn.Module):
             latent = torch.cat([latent, self.reduce(encoding.feature_map).flatten(1)], dim=1)
         volume = F.relu(self.project(latent)).view(-1, self.c0, 4, 4, 4)
         volume8 = self.up8(volume)  # (B, C1, 8, 8, 8)
-        volume16 = self.refine16(self.up16(volume8))  # (B, C2, 16, 16, 16)
-        logits = pixel_shuffle_3d(self.subcells(volume16))[:, 0]  # (B, 32, 32, 32), [z, y, x]
+        volume16 = self.up16(volume8)  # (B, C2, 16, 16, 16)
+        if self.pixel_aligned:  # what the image shows where each cell projects
+            pixels16 = grid_features(self.pixel16, encoding, 16).to(volume16.dtype)
+            volume16 = self.fuse16(torch.cat([volume16, pixels16], 1))
+        volume16 = self.refine16(volume16)
+        head = volume16
+        if self.pixel_aligned:
+            pixels32 = pixel_unshuffle_3d(grid_features(self.pixel32, encoding, 32)).to(volume16.dtype)
+            head = torch.cat([volume16, pixels32], 1)  # (B, C2 + 8 C, 16, 16, 16)
+        logits = pixel_shuffle_3d(self.subcells(head))[:, 0]  # (B, 32, 32, 32), [z, y, x]
         coarse = [head(v)[:, 0] for head, v in zip(self.aux, (volume8, volume16))] if self.aux is not None else []
         return Prediction(voxels=logits, aux={"coarse": coarse})
 
@@ -299,6 +424,8 @@ class VoxMeshDecoder(nn.Module):
 
         self.voxels = voxels  # the voxel branch: the vox model's decoder
         self.uses_feature_map = voxels.uses_feature_map
+        self.uses_image_maps = getattr(voxels, "uses_image_maps", False)
+        self.uses_cameras = getattr(voxels, "uses_cameras", False)
         self.threshold = threshold
         self.project = nn.Linear(512, hidden)
         self.convs = nn.ModuleList()
@@ -421,14 +548,21 @@ class OccupancyDecoder(nn.Module):
 
     uses_feature_map = False
 
-    def __init__(self, hidden: int, n_blocks: int, n_freqs: int, grid: int, grid_channels: int):
+    def __init__(
+        self, hidden: int, n_blocks: int, n_freqs: int, grid: int, grid_channels: int, pixel_aligned: bool = False
+    ):
         super().__init__()
         self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(n_freqs), persistent=False)
         self.volume = FeatureVolume(grid, grid_channels) if grid else None
-        self.fc_p = nn.Linear(3 + 6 * n_freqs + (grid_channels if grid else 0), hidden)
+        # With pixel_aligned, each query also reads the image where it projects (DISN's local features).
+        pixel_maps = {"stem": (64, 16), "layer1": (64, 16), "layer2": (128, 32), "layer3": (256, 32)}
+        pixel_channels = sum(c for _, c in pixel_maps.values()) + 1 if pixel_aligned else 0
+        self.fc_p = nn.Linear(3 + 6 * n_freqs + (grid_channels if grid else 0) + pixel_channels, hidden)
         self.fc_c = nn.ModuleList([nn.Linear(512, hidden) for _ in range(n_blocks)])
         self.blocks = nn.ModuleList([ResnetBlockFC(hidden) for _ in range(n_blocks)])
         self.fc_out = nn.Linear(hidden, 1)
+        self.pixel = PixelAligned(pixel_maps, depth=True) if pixel_aligned else None
+        self.uses_image_maps = self.uses_cameras = pixel_aligned
 
     def forward(self, encoding: Encoding, queries: torch.Tensor | None = None) -> Prediction:
         """occupancy: (B, P) logits at queries (B, P, 3) when given; occupancy_fn: the same at any
@@ -437,19 +571,25 @@ class OccupancyDecoder(nn.Module):
         volume = self.volume(features) if self.volume is not None else None
 
         def occupancy_fn(points: torch.Tensor) -> torch.Tensor:
-            return self.logits(points, features, volume)
+            pixels = self.pixel(encoding, points) if self.pixel is not None else None
+            return self.logits(points, features, volume, pixels)
 
         logits = occupancy_fn(queries) if queries is not None else None
         return Prediction(occupancy=logits, occupancy_fn=occupancy_fn)
 
-    def logits(self, points: torch.Tensor, features: torch.Tensor, volume: torch.Tensor | None) -> torch.Tensor:
-        """(B, P, 3) points, (B, 512) features, the feature volume or None -> (B, P) logits."""
+    def logits(
+        self, points: torch.Tensor, features: torch.Tensor, volume: torch.Tensor | None, pixels=None
+    ) -> torch.Tensor:
+        """(B, P, 3) points, (B, 512) features, the feature volume or None, the points' pixel-aligned
+        features (B, P, C) or None -> (B, P) logits."""
         if points.dim() != 3 or points.shape[-1] != 3:
             raise ValueError(f"query points must be (B, P, 3), got shape {tuple(points.shape)}")
         angles = (points[..., None] * self.freqs).flatten(-2)  # (B, P, 3 * n_freqs)
         inputs = [points, angles.sin(), angles.cos()]
         if volume is not None:
             inputs.append(sample_volume(volume, points))
+        if pixels is not None:
+            inputs.append(pixels.to(points.dtype))
         net = self.fc_p(torch.cat(inputs, dim=-1))  # (B, P, hidden)
         for fc_c, block in zip(self.fc_c, self.blocks):
             net = block(net + fc_c(features)[:, None])
@@ -461,14 +601,31 @@ class SingleViewto3D(nn.Module):
 
     def __init__(self, model_args: dict, make_decoder: Callable[[dict], nn.Module], pretrained: str | None = None):
         """make_decoder(model_args) builds the decoder, after the encoder: the order in which the
-        layers draw their initial weights from the seeded generator."""
+        layers draw their initial weights from the seeded generator. A decoder that projects points
+        into the image (`uses_cameras`) gets a camera head, for images without a camera."""
         super().__init__()
         self.model_args = dict(model_args)
         self.type = model_args["type"]
         self.encoder = ImageEncoder(model_args["arch"], model_args["image_size"], pretrained)
         self.decoder = make_decoder(self.model_args)
+        self.camera_head = CameraHead() if getattr(self.decoder, "uses_cameras", False) else None
 
-    def forward(self, images: torch.Tensor, queries: torch.Tensor | None = None) -> Prediction:
+    def forward(
+        self, images: torch.Tensor, queries: torch.Tensor | None = None, cameras: tuple | None = None
+    ) -> Prediction:
         """images (B, H, W, 3) in [0, 1]; queries (B, P, 3) object-frame points where the
-        occupancy decoder is read (ignored by the others)."""
-        return self.decoder(self.encoder(images, return_map=self.decoder.uses_feature_map), queries)
+        occupancy decoder is read (ignored by the others); cameras (R, T, K) of the images
+        (`Encoding.cameras`), for a decoder that projects points: the camera head's own when None.
+        The camera head's output is aux["camera"], for its loss."""
+        decoder = self.decoder
+        encoding = self.encoder(
+            images, return_map=decoder.uses_feature_map, return_maps=getattr(decoder, "uses_image_maps", False)
+        )
+        camera = None
+        if self.camera_head is not None:
+            camera = self.camera_head(encoding.features)
+            encoding.cameras = tuple(cameras) if cameras is not None else CameraHead.cameras(camera)
+        prediction = decoder(encoding, queries)
+        if camera is not None:
+            prediction.aux["camera"] = camera
+        return prediction

@@ -21,7 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-METRICS = (("IoU_vox32", 3), ("F1@0.05", 1), ("thin_recall", 3))  # (per_sample.csv column, digits)
+METRICS = (("IoU_vox32", 3), ("F1@0.05", 1), ("thin_recall", 3), ("sil_iou", 3))  # (per_sample.csv column, digits)
 
 
 def read_rows(folder: str) -> dict[tuple, dict]:

@@ -30,6 +30,7 @@ from evaluation.metrics import (
     thin_recall,
     voxel_iou,
 )
+from evaluation.silhouette import mesh_silhouettes, point_silhouettes, silhouette_iou
 from geometry.frames import FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
 from geometry.grids import grid_at_points, sample_meshes, voxels_to_meshes
 from model import Prediction
@@ -60,7 +61,7 @@ def mesh_prediction(meshes, voxels, n_points: int) -> dict:
     return {"points": points, "normals": normals, "lengths": lengths, "voxels": voxels, "meshes": meshes}
 
 
-def evaluation_form(prediction: Prediction, n_points: int, thin_cover: str) -> dict:
+def evaluation_form(prediction: Prediction, n_points: int, thin_cover: str, silhouette_ceiling: str = "mesh") -> dict:
     """What the metrics read of a `Prediction`: points (B, n, 3) sampled from its meshes (or its own
     points when it has no mesh), their lengths (B,) and normals (B, n, 3) (None for a cloud),
     voxels (B, 32, 32, 32) probabilities or None, the meshes or None, "occupancy_at" ((B, P, 3) ->
@@ -74,15 +75,47 @@ def evaluation_form(prediction: Prediction, n_points: int, thin_cover: str) -> d
         form = {"points": points, "lengths": lengths, "normals": None, "voxels": voxels, "meshes": None}
     if prediction.occupancy_fn is not None:
         form["occupancy_at"] = lambda points: torch.sigmoid(prediction.occupancy_fn(points).float())
-    return {**form, "thin_cover": thin_cover}
+    return {**form, "thin_cover": thin_cover, "silhouette_ceiling": silhouette_ceiling}
 
 
-def predict(model, batch: dict, n_points: int, grid_res: int = 32, iso: float = 0.5) -> dict:
+CAMERAS = ("known", "predicted")  # where a model that projects points gets the input view's camera
+
+
+def predict(model, batch: dict, n_points: int, grid_res: int = 32, iso: float = 0.5, camera: str = "known") -> dict:
     """A model's predictions of a batch in evaluation form (`evaluation_form`), as its type predicts
-    for evaluation (`Representation.predict`)."""
+    for evaluation (`Representation.predict`). camera: "known", the batch's cameras (renderings'
+    metadata), or "predicted", the model's camera head's (what a photo gets); only a model that
+    projects points reads it."""
+    if camera not in CAMERAS:
+        raise ValueError(f"camera must be one of {CAMERAS}, got {camera!r}")
     representation = get_representation(model.type)
-    prediction = representation.predict(model, batch["images"], grid_res, iso)
-    return evaluation_form(prediction, n_points, representation.thin_cover)
+    cameras = (batch["R"], batch["T"], batch["K"]) if camera == "known" and batch.get("R") is not None else None
+    prediction = representation.predict(model, batch["images"], grid_res, iso, cameras)
+    return evaluation_form(prediction, n_points, representation.thin_cover, representation.silhouette_ceiling)
+
+
+def silhouettes(pred: dict, batch: dict) -> torch.Tensor:
+    """(B, 137, 137) bool: what a prediction in evaluation form covers in the input view (its mesh,
+    or its points as small disks), seen by the batch's cameras."""
+    R, T, K = batch["R"], batch["T"], batch["K"]
+    if pred.get("meshes") is not None:
+        return mesh_silhouettes(pred["meshes"], R, T, K)
+    return point_silhouettes(pred["points"], pred["lengths"], R, T, K)
+
+
+def gt_silhouettes(ceiling: str, batch: dict, n_points: int) -> torch.Tensor:
+    """(B, 137, 137) bool: the GT as the type represents it, seen by the batch's cameras, the ceiling
+    of the type's sil_iou: "voxels", the marching-cubes surface of the GT grid; "mesh", the GT mesh
+    (the grid's surface where the data has no OBJ); "points", n_points GT surface samples as disks."""
+    from pytorch3d.structures import Meshes
+
+    R, T, K = batch["R"], batch["T"], batch["K"]
+    if ceiling == "points":
+        points = batch["points"][:, :n_points]
+        return point_silhouettes(points, torch.full((len(points),), points.shape[1]), R, T, K)
+    if ceiling == "mesh" and batch.get("verts") is not None:
+        return mesh_silhouettes(Meshes([v.float() for v in batch["verts"]], list(batch["faces"])), R, T, K)
+    return mesh_silhouettes(voxels_to_meshes(batch["voxels"].float(), 0.5), R, T, K)
 
 
 def covered_cells(pred: dict, iso: float) -> torch.Tensor:
@@ -144,7 +177,7 @@ class ConstantPredictor:
             prediction.meshes = Meshes([self.mesh_verts.to(device)] * B, [self.mesh_faces.to(device)] * B)
         if representation.has_volume:
             prediction.voxels = torch.logit(self.mean_voxels.to(device), eps=1e-7).expand(B, -1, -1, -1)
-        return evaluation_form(prediction, n_points, representation.thin_cover)
+        return evaluation_form(prediction, n_points, representation.thin_cover, representation.silhouette_ceiling)
 
 
 @torch.no_grad()
@@ -256,6 +289,11 @@ def evaluate(
             metrics["IoU_labels"] = iou_labels
         covered = covered_cells({**pred, "lengths": lengths}, iso)  # non-finite predictions cover nothing
         metrics["thin_recall"], metrics["thin_cells"] = thin_recall(covered, batch["voxels"] >= 0.5)
+        if batch.get("masks") is not None and batch.get("R") is not None:  # image consistency, and its ceiling
+            masks = batch["masks"]
+            metrics["sil_iou"] = silhouette_iou(silhouettes({**pred, "lengths": lengths}, batch), masks)
+            ceiling = pred.get("silhouette_ceiling", "mesh")
+            metrics["sil_iou_gt"] = silhouette_iou(gt_silhouettes(ceiling, batch, pred["points"].shape[1]), masks)
         if frame_rows is not None:
             scores = {key: values.tolist() for key, values in to_cpu(frame_scores(pred, batch, iso)).items()}
             frame_rows.extend({key: values[i] for key, values in scores.items()} for i in range(len(points_gt)))
@@ -326,4 +364,4 @@ def predict_gt_voxels(batch: dict, n_points: int) -> dict:
     surface of the grid, its cells for thin_recall)."""
     voxels = batch["voxels"].float()
     prediction = Prediction(voxels=torch.logit(voxels, eps=1e-7), meshes=voxels_to_meshes(voxels, 0.5))
-    return evaluation_form(prediction, n_points, "volume")
+    return evaluation_form(prediction, n_points, "volume", "voxels")

@@ -126,11 +126,13 @@ def write_run_page(out_dir: str, run_name: str, result: dict, samples: list[dict
         "normal cons.",
         "Mesh R-CNN F1@0.3",
         "thin_recall",
+        "sil_iou (GT's)",
     ]
 
     def values(summary):
         keys = ("IoU_vox32", "IoU_labels", "ChamferL2", "NormalConsistency", "MeshRCNN_F1@0.3", "thin_recall")
-        return [summary[f1_key(t)] for t in thresholds] + [summary.get(k, float("nan")) for k in keys]
+        silhouette = f"{summary['sil_iou']:.3f} ({summary['sil_iou_gt']:.3f})" if "sil_iou" in summary else float("nan")
+        return [summary[f1_key(t)] for t in thresholds] + [summary.get(k, float("nan")) for k in keys] + [silhouette]
 
     table = [("model" if not result["oracle"] else "oracle", values(result["model"]))]
     if result["mean_shape_baseline"]:

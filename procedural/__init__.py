@@ -17,12 +17,21 @@ every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's a
     rendering.py    R2N2-style RGBA renderings with those materials
     shape_files.py  one shape written as OBJ, exact samples, binvox, renderings and metadata
     photos.py       photo-like JPEGs of a dataset's models: backgrounds, framing, photo viewpoints
+    assemblies.py   random assemblies of boards, rods and tubes: shapes of no family (--assemblies)
     writer.py       a whole dataset: shapes over worker processes, splits, the record
     default_data.py the data root made ready: the default one generated or regenerated, stale ones refused
 """
 
-from .default_data import DEFAULT_WORLD, ready_layout
+from .default_data import ABSENT_MEANS, DEFAULT_WORLD, ready_layout
 from .photos import write_photo_set
 from .writer import GENERATOR_VERSION, check_request, write_dataset
 
-__all__ = ["DEFAULT_WORLD", "GENERATOR_VERSION", "check_request", "ready_layout", "write_dataset", "write_photo_set"]
+__all__ = [
+    "ABSENT_MEANS",
+    "DEFAULT_WORLD",
+    "GENERATOR_VERSION",
+    "check_request",
+    "ready_layout",
+    "write_dataset",
+    "write_photo_set",
+]

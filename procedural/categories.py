@@ -12,6 +12,7 @@ measure transfer to shapes never seen in training).
 import numpy as np
 
 from . import chairs, sofas, tables
+from .assemblies import assembly
 from .furniture import Family
 from .parts import Part
 
@@ -21,6 +22,11 @@ FAMILIES: dict[str, dict[str, Family]] = {
     "04379243": tables.FAMILIES,
     "04256520": sofas.FAMILIES,
 }
+
+
+# Families never drawn by weight, written only when asked for (make_dataset.py --assemblies):
+# shapes of no category's grammar, given to each category in turn. "any": materials of every style.
+EXTRA_FAMILIES = {"assembly": Family(0.0, assembly, "any")}
 
 
 def family_synset(family: str) -> str:
@@ -42,7 +48,12 @@ def draw_family(synset: str, rng: np.random.Generator, exclude=()) -> str:
     return names[int(rng.choice(len(names), p=weights / weights.sum()))]
 
 
+def family_of(synset: str, family: str) -> Family:
+    """A family of the category, or one of `EXTRA_FAMILIES`."""
+    return FAMILIES[synset][family] if family in FAMILIES[synset] else EXTRA_FAMILIES[family]
+
+
 def make_shape(synset: str, rng: np.random.Generator, family: str | None = None, exclude=()) -> tuple[str, list[Part]]:
     """(family, parts) of one model of the category, in raw units."""
     family = family or draw_family(synset, rng, exclude)
-    return family, FAMILIES[synset][family].maker(rng)
+    return family, family_of(synset, family).maker(rng)

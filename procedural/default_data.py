@@ -59,7 +59,18 @@ def write_default_data(root: str, n_models: int = EMBEDDED_MODELS) -> None:
 
 
 # What the default root holds: the default world (make_dataset.py's defaults), EMBEDDED_MODELS models.
-DEFAULT_WORLD = {"n_views": 4, "seed": 0, "layout": "course", "holdout": [], "turn": 0, "viewpoints": "r2n2"}
+DEFAULT_WORLD = {
+    "n_views": 4,
+    "seed": 0,
+    "layout": "course",
+    "holdout": [],
+    "turn": 0,
+    "viewpoints": "r2n2",
+    "holdout_report": [],
+    "assemblies": 0,
+}
+# What a record written before an option existed means by its absence.
+ABSENT_MEANS = {"viewpoints": "r2n2", "holdout_report": [], "assemblies": 0}
 
 
 def default_root_mismatch(layout: Layout, n_models: int = EMBEDDED_MODELS) -> str | None:
@@ -72,7 +83,7 @@ def default_root_mismatch(layout: Layout, n_models: int = EMBEDDED_MODELS) -> st
         return f"generator version {record.get('generator_version')}"
     if record.get("n_models") != n_models:
         return f"{record.get('n_models')} models, not {n_models}"
-    other = {k: record.get(k, "r2n2" if k == "viewpoints" else None) for k in DEFAULT_WORLD}
+    other = {k: record.get(k, ABSENT_MEANS.get(k)) for k in DEFAULT_WORLD}
     differ = [f"{k} {other[k]}" for k in DEFAULT_WORLD if other[k] != DEFAULT_WORLD[k]]
     return ", ".join(differ) + " (not the default world)" if differ else None
 

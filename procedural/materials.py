@@ -187,6 +187,8 @@ def assign_materials(style: str, groups: list[int], axes: np.ndarray, centres: n
     """One material per part: parts of the same role share one; "same" reuses the material of
     the first role drawn (a chair's seat in its frame's wood, a sofa upholstered all over).
     axes, centres (P, 3): each part's grain direction and centre."""
+    if style == "any":  # a style drawn for the shape (random assemblies belong to none)
+        style = sorted(STYLES)[int(rng.integers(len(STYLES)))]
     table = STYLES[style]
     prototypes: dict[int, Material] = {}
     first = None

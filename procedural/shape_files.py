@@ -16,7 +16,7 @@ import numpy as np
 
 from r2n2.formats import IMAGE_SIZE, R2N2_FOV, r2n2_camera
 
-from .categories import FAMILIES, make_shape
+from .categories import family_of, make_shape
 from .materials import assign_materials, material_table
 from .parts import rot_y
 from .rendering import render_views, sample_lighting
@@ -44,7 +44,9 @@ def shape_id(seed: int, synset: str, index: int) -> str:
     return hashlib.md5(f"embedded-{seed}-{synset}-{index}".encode()).hexdigest()
 
 
-def shape_parts(seed: int, synset: str, index: int, turn: int = 0) -> tuple[str, list, np.random.Generator]:
+def shape_parts(
+    seed: int, synset: str, index: int, turn: int = 0, family: str | None = None
+) -> tuple[str, list, np.random.Generator]:
     """A model's family, its parts in ShapeNet's frame, and its generator, advanced past the shape
     (materials and views are drawn from it next): what `write_shape` writes, rebuilt. One
     generator per model, so the output does not depend on the number of worker processes.
@@ -54,7 +56,7 @@ def shape_parts(seed: int, synset: str, index: int, turn: int = 0) -> tuple[str,
     if turn not in TURNS:
         raise ValueError(f"turn must be one of {TURNS} degrees, got {turn}")
     rng = np.random.default_rng([seed, int(synset), index])
-    family, raw_parts = make_shape(synset, rng)
+    family, raw_parts = make_shape(synset, rng, family)
     parts = normalize_parts(raw_parts)
     if turn:
         parts = [p.rotated(rot_y(np.radians(turn)).round(), np.zeros(3)) for p in parts]
@@ -162,13 +164,14 @@ def sample_views(rng, n_views: int, viewpoints: str = "r2n2", photo_rng=None) ->
     return views
 
 
-def shape_appearance(seed: int, synset: str, index: int, turn: int = 0):
+def shape_appearance(seed: int, synset: str, index: int, turn: int = 0, family: str | None = None):
     """(family, parts, mesh, material table, generator): a model as `write_shape` renders it, its
-    generator advanced past the materials (the views are drawn from it next)."""
-    family, parts, rng = shape_parts(seed, synset, index, turn)
+    generator advanced past the materials (the views are drawn from it next). family: drawn by
+    weight (None), or the one given (an extra family: random assemblies)."""
+    family, parts, rng = shape_parts(seed, synset, index, turn, family)
     mesh = parts_to_mesh(parts)
     axes, centres = part_frames(parts)
-    materials = assign_materials(FAMILIES[synset][family].style, [p.group for p in parts], axes, centres, rng)
+    materials = assign_materials(family_of(synset, family).style, [p.group for p in parts], axes, centres, rng)
     return family, parts, mesh, material_table(materials), rng
 
 
@@ -194,13 +197,14 @@ def write_shape(
     layout: str = "course",
     turn: int = 0,
     viewpoints: str = "r2n2",
+    family: str | None = None,
 ) -> tuple[str, str]:
     """Generate and write one shape (mesh, exact samples, voxels, views, metadata). Returns (its id, its family)."""
     import imageio.v3 as iio
     import torch
     from pytorch3d.io import save_obj
 
-    family, parts, mesh, table, rng = shape_appearance(seed, synset, index, turn)
+    family, parts, mesh, table, rng = shape_appearance(seed, synset, index, turn, family)
     mid = shape_id(seed, synset, index)
     dirs = shape_dirs(root, layout, synset, mid)
     for folder in dirs.values():

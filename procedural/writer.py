@@ -41,8 +41,13 @@ def _worker(job):
     import torch
 
     torch.set_num_threads(1)
-    root, synset, index, seed, n_views, layout, turn, viewpoints = job
-    return synset, index, write_shape(root, synset, index, seed, n_views, layout, turn, viewpoints)
+    root, synset, index, seed, n_views, layout, turn, viewpoints, family = job
+    return synset, index, write_shape(root, synset, index, seed, n_views, layout, turn, viewpoints, family)
+
+
+# Random assemblies (--assemblies) take shape indices from here on: their ids never meet the
+# world's own, which stay what they are without them.
+ASSEMBLY_INDEX = 1_000_000
 
 
 def models_per_category(n_models: int) -> dict[str, int]:
@@ -51,25 +56,41 @@ def models_per_category(n_models: int) -> dict[str, int]:
     return {s: n_models // len(synsets) + (k < n_models % len(synsets)) for k, s in enumerate(synsets)}
 
 
-def make_splits(synsets, per_cat, ids, families, n_views, holdout=()) -> dict:
+def make_splits(synsets, per_cat, ids, families, n_views, holdout=(), holdout_report=(), extra=None) -> dict:
     """80/10/10 per category by shape index (`split_counts`); shapes of a held-out family go to
-    the split "heldout" instead, so no shape of theirs is trained or tested on in-distribution."""
+    the split "heldout" (`holdout`: the families designs are chosen on) or "heldout_report"
+    (`holdout_report`: looked at once, for the final table) instead, so no shape of theirs is
+    trained or tested on in-distribution. extra: {synset: [index]} of shapes for the train split
+    only (random assemblies)."""
     splits = {"train": {}, "val": {}, "test": {}}
-    if holdout:
-        splits["heldout"] = {}
+    held = {"heldout": set(holdout), "heldout_report": set(holdout_report)}
+    for name, group in held.items():
+        if group:
+            splits[name] = {}
     for synset, n in zip(synsets, per_cat):
-        kept = [i for i in range(n) if families[(synset, i)] not in holdout]
+        kept = [i for i in range(n) if not any(families[(synset, i)] in group for group in held.values())]
         n_train, n_val, _ = split_counts(len(kept))
         for rank, i in enumerate(kept):
             split = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"
             splits[split].setdefault(synset, {})[ids[(synset, i)]] = list(range(n_views))
         for i in sorted(set(range(n)) - set(kept)):
-            splits["heldout"].setdefault(synset, {})[ids[(synset, i)]] = list(range(n_views))
+            name = next(name for name, group in held.items() if families[(synset, i)] in group)
+            splits[name].setdefault(synset, {})[ids[(synset, i)]] = list(range(n_views))
+        for i in (extra or {}).get(synset, []):
+            splits["train"].setdefault(synset, {})[ids[(synset, i)]] = list(range(n_views))
     return splits
 
 
 def check_request(
-    root: str | None, n_models: int, n_views: int, layout: str, holdout, turn: int, viewpoints: str = "r2n2"
+    root: str | None,
+    n_models: int,
+    n_views: int,
+    layout: str,
+    holdout,
+    turn: int,
+    viewpoints: str = "r2n2",
+    holdout_report=(),
+    assemblies: int = 0,
 ) -> None:
     """ValueError or FileExistsError saying what is wrong with a request, before anything is written
     (root None: the folder is not checked)."""
@@ -81,8 +102,14 @@ def check_request(
         raise ValueError(f"--turn must be one of {TURNS} degrees, got {turn}")
     if viewpoints not in VIEWPOINTS:
         raise ValueError(f"--viewpoints must be one of {VIEWPOINTS}, got {viewpoints!r}")
-    for family in holdout:
+    for family in (*holdout, *holdout_report):
         family_synset(family)  # ValueError naming the known families
+    if set(holdout) & set(holdout_report):
+        raise ValueError(f"--holdout and --holdout_report share {sorted(set(holdout) & set(holdout_report))}")
+    if assemblies < 0:
+        raise ValueError("--assemblies must be 0 or more")
+    if assemblies and layout != "course":
+        raise ValueError("--assemblies needs the course layout: its split file keeps them in the train split")
     if root is not None and os.path.exists(root):
         raise FileExistsError(f"{root} already exists; remove it or choose another --root")
 
@@ -104,9 +131,14 @@ def write_shapes(jobs: list[tuple], workers: int, desc: str, quiet: bool) -> tup
     return ids, families
 
 
-def dataset_record(n_models, n_views, seed, layout, holdout, turn, viewpoints) -> dict:
-    """What embedded.json says of a dataset: the generator's version and the request."""
+def dataset_record(n_models, n_views, seed, layout, holdout, turn, viewpoints, holdout_report=(), assemblies=0) -> dict:
+    """What embedded.json says of a dataset: the generator's version and the request (the
+    second held-out group and the assemblies only when asked for, so records of data without
+    them read as they always did)."""
+    extras = {"holdout_report": list(holdout_report)} if holdout_report else {}
+    extras.update({"assemblies": assemblies} if assemblies else {})
     return {
+        **extras,
         "generator_version": GENERATOR_VERSION,
         "layout": layout,
         "n_models": n_models,
@@ -138,6 +170,8 @@ def write_dataset(
     holdout=(),
     turn: int = 0,
     viewpoints: str = "r2n2",
+    holdout_report=(),
+    assemblies: int = 0,
 ) -> dict:
     """Write the dataset to `root` atomically (built in a temp folder, then renamed).
 
@@ -147,13 +181,16 @@ def write_dataset(
     two archives hold (renderings with metadata and renderings.txt, centred 32^3 binvox grids;
     no meshes, no split file; only a hidden .embedded.json naming the generator version), a
     stand-in for the real download. `holdout` names families whose shapes form the split
-    "heldout" (the shapes are the same as without it: each is drawn from its own seed). `turn`
+    "heldout" (the shapes are the same as without it: each is drawn from its own seed), and
+    `holdout_report` the split "heldout_report". `assemblies` adds that many random assemblies of
+    boards, rods and tubes (`assemblies.py`) to the train split only, the world's own shapes
+    unchanged. `turn`
     (degrees about y) writes every shape turned out of ShapeNet's frame, a fixture for the frame
     check. `viewpoints` "photo" renders every other view from photo height (0-20 degrees of
     elevation, `shape_files.sample_views`), the same shapes otherwise. Returns the dataset's
     description (embedded.json's).
     """
-    check_request(root, n_models, n_views, layout, holdout, turn, viewpoints)
+    check_request(root, n_models, n_views, layout, holdout, turn, viewpoints, holdout_report, assemblies)
     synsets = list(SYNSETS)
     per_cat = list(models_per_category(n_models).values())
     parent = os.path.dirname(os.path.abspath(root))
@@ -162,15 +199,23 @@ def write_dataset(
     start = time.time()
     try:
         jobs = [
-            (tmp, s, i, seed, n_views, layout, turn, viewpoints) for s, n in zip(synsets, per_cat) for i in range(n)
+            (tmp, s, i, seed, n_views, layout, turn, viewpoints, None)
+            for s, n in zip(synsets, per_cat)
+            for i in range(n)
         ]
+        extra = {s: [] for s in synsets}  # the assemblies, given to the categories in turn
+        for k in range(assemblies):
+            synset = synsets[k % len(synsets)]
+            extra[synset].append(ASSEMBLY_INDEX + k)
+            jobs.append((tmp, synset, ASSEMBLY_INDEX + k, seed, n_views, layout, turn, viewpoints, "assembly"))
         ids, families = write_shapes(
             jobs, workers or min(len(jobs), os.cpu_count() or 1), f"generating dataset in {root}", quiet
         )
-        info = dataset_record(n_models, n_views, seed, layout, holdout, turn, viewpoints)
+        info = dataset_record(n_models, n_views, seed, layout, holdout, turn, viewpoints, holdout_report, assemblies)
         info["seconds"] = round(time.time() - start, 1)
         if layout == "course":
-            write_json(os.path.join(tmp, "splits.json"), make_splits(synsets, per_cat, ids, families, n_views, holdout))
+            splits = make_splits(synsets, per_cat, ids, families, n_views, holdout, holdout_report, extra)
+            write_json(os.path.join(tmp, "splits.json"), splits)
             write_json(os.path.join(tmp, "families.json"), {ids[key]: families[key] for key in sorted(ids)})
             write_json(os.path.join(tmp, "embedded.json"), info)
         else:

@@ -80,9 +80,19 @@ class ReconstructionLoss:
         self.representation = get(config.type)
 
     def __call__(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
+        from common.precision import float32
+        from losses import camera_loss
+
         targets = self.representation.targets(batch, self.config)
-        prediction = model(batch["images"], targets.get("queries"))
-        return self.representation.loss(prediction, batch, targets, self.config)
+        cameras = (batch["R"], batch["T"], batch["K"]) if batch.get("R") is not None else None
+        prediction = model(batch["images"], targets.get("queries"), cameras=cameras)
+        total, terms = self.representation.loss(prediction, batch, targets, self.config)
+        if "camera" in prediction.aux and cameras is not None:  # a model with a camera head learns the metadata
+            with float32(total):
+                camera, camera_terms = camera_loss(prediction.aux["camera"], batch["R"], batch["T"])
+            total = total + self.config.w_camera * camera
+            terms.update(camera_terms)
+        return total, terms
 
 
 for _representation in BUILT_IN:

@@ -44,6 +44,9 @@ class Representation:
         needs_occupancy_labels: its training batches carry points.npz's exact occupancy labels.
         has_oracle: its prediction is a voxel grid, which the GT's own grid can stand in for
             (eval_model.py --oracle: the alignment check).
+        silhouette_ceiling: the GT as the type represents it, whose silhouette in the input view is
+            the ceiling of its sil_iou: "voxels" (the GT grid's surface), "mesh" (the GT mesh) or
+            "points" (GT surface samples, as many as it predicts).
     """
 
     name: str = ""
@@ -60,6 +63,7 @@ class Representation:
     uses_surface_samples: bool = False
     needs_occupancy_labels: bool = False
     has_oracle: bool = False
+    silhouette_ceiling: str = "mesh"
 
     def complete(self, model_args: dict) -> dict:
         """Model arguments with the values their defaults leave open filled in (e.g. a decoder's
@@ -83,11 +87,14 @@ class Representation:
         config: `losses.LossConfig`."""
         raise NotImplementedError
 
-    def predict(self, model, images: torch.Tensor, grid_res: int = 32, iso: float = 0.5) -> Prediction:
+    def predict(
+        self, model, images: torch.Tensor, grid_res: int = 32, iso: float = 0.5, cameras: tuple | None = None
+    ) -> Prediction:
         """The prediction evaluation reads: the model's own, with `meshes` filled where the type's
         surface is extracted from a grid (at `iso`, from a grid of grid_res^3 for an implicit
-        function) and `voxels` the 32^3 logits where it has a volume."""
-        return model(images)
+        function) and `voxels` the 32^3 logits where it has a volume. cameras: the images' (R, T,
+        K), for a model that projects points; None: its camera head's."""
+        return model(images, cameras=cameras)
 
     # The type of run a new model of this type starts from (train_model.py --init), or None.
     init_from: str | None = None

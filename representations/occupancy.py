@@ -46,8 +46,10 @@ class Occupancy(Representation):
         # the resolution of a feature volume sampled at the queries; 0: the global feature only (OccNet)
         "occ_grid": 0,
         "occ_grid_channels": 32,
+        "occ_pixel_aligned": False,  # each query also reads the image where it projects (a camera head too)
     }
-    legacy_model_args = {"occ_grid": 0}  # checkpoints before the feature volume used the global feature only
+    # checkpoints before the feature volume used the global feature only, and read no pixels
+    legacy_model_args = {"occ_grid": 0, "occ_pixel_aligned": False}
     max_iter = {"cpu": 1200, "gpu": 20000}
     image_size = {"cpu": 64, "gpu": 137}
     has_volume = True
@@ -58,7 +60,10 @@ class Occupancy(Representation):
 
     def build_decoder(self, model_args):
         a = model_args
-        return OccupancyDecoder(a["occ_hidden"], a["occ_blocks"], a["occ_freqs"], a["occ_grid"], a["occ_grid_channels"])
+        return OccupancyDecoder(
+            a["occ_hidden"], a["occ_blocks"], a["occ_freqs"], a["occ_grid"], a["occ_grid_channels"],
+            a["occ_pixel_aligned"],
+        )  # fmt: skip
 
     def targets(self, batch, config):
         if batch.get("occ_points") is not None and batch["occ_points"].shape[1] > 0:
@@ -73,8 +78,8 @@ class Occupancy(Representation):
             loss = F.binary_cross_entropy_with_logits(logits.float(), targets["labels"])
         return loss, {"bce": loss.detach()}
 
-    def predict(self, model, images, grid_res=32, iso=0.5):
-        prediction = model(images)
+    def predict(self, model, images, grid_res=32, iso=0.5, cameras=None):
+        prediction = model(images, cameras=cameras)
         grid = occupancy_grid(prediction.occupancy_fn, len(images), images.device, grid_res, iso)
         prediction.meshes = voxels_to_meshes(grid, iso)
         grid32 = (

@@ -12,6 +12,7 @@ from .base import Representation
 
 class Point(Representation):
     name = "point"
+    silhouette_ceiling = "points"
     model_defaults = {"n_points": 1000}
     max_iter = {"cpu": 800, "gpu": 10000}
     image_size = {"cpu": 64, "gpu": 137}

@@ -8,7 +8,7 @@ The decoder is `model.VoxelDecoder` (sub-pixel, default) or `model.DeconvVoxelDe
 
 from common.precision import float32
 from geometry.grids import voxels_to_meshes
-from losses import voxel_terms
+from losses import silhouette_loss, voxel_terms
 from model import DeconvVoxelDecoder, ModelError, Prediction, VoxelDecoder, feature_map_size
 
 from .base import Representation
@@ -20,9 +20,15 @@ VOX_MODEL_DEFAULTS = {
     "vox_channels": None,  # None: VOX_CHANNELS[vox_decoder]
     "vox_latent": "spatial",  # subpixel: "spatial" (the pooled feature and the last feature map) or "pooled"
     "vox_deep_supervision": True,  # subpixel: logits at 8^3 and 16^3 too, for the loss (--w_aux > 0)
+    "vox_pixel_aligned": False,  # subpixel: each cell also reads the image where it projects (a camera head too)
 }
 # What vox checkpoints written before these arguments existed were built with.
-VOX_LEGACY = {"vox_decoder": "deconv", "vox_latent": "pooled", "vox_deep_supervision": False}
+VOX_LEGACY = {
+    "vox_decoder": "deconv",
+    "vox_latent": "pooled",
+    "vox_deep_supervision": False,
+    "vox_pixel_aligned": False,
+}
 
 
 def complete_voxel_args(model_args: dict) -> dict:
@@ -40,20 +46,29 @@ def voxel_decoder(model_args: dict):
     if kind != "subpixel":
         raise ModelError(f"unknown vox_decoder {kind!r}: subpixel or deconv")
     map_size = feature_map_size(model_args["image_size"])
-    return VoxelDecoder(channels, model_args["vox_latent"], map_size, model_args["vox_deep_supervision"])
+    a = model_args
+    return VoxelDecoder(channels, a["vox_latent"], map_size, a["vox_deep_supervision"], a["vox_pixel_aligned"])
 
 
 def voxel_loss_terms(prediction: Prediction, batch: dict, config):
-    """The voxel terms of a prediction with its coarse logits (`losses.voxel_terms`), float32."""
+    """The voxel terms of a prediction with its coarse logits (`losses.voxel_terms`) and, with
+    --w_silhouette, the silhouette the grid casts in the input view against the rendering's mask
+    (`losses.silhouette_loss`), float32."""
     logits = prediction.voxels
     coarse = [c.float() for c in prediction.aux.get("coarse", [])]
-    return voxel_terms(
+    total, terms = voxel_terms(
         logits.float(), batch["voxels"], coarse, config.pos_weight, config.w_dice, config.w_aux, config.w_thin
     )
+    if config.w_silhouette > 0 and batch.get("masks") is not None and batch.get("R") is not None:
+        silhouette = silhouette_loss(logits.float(), batch["R"], batch["T"], batch["K"], batch["masks"])
+        total = total + config.w_silhouette * silhouette
+        terms["silhouette"] = silhouette.detach()
+    return total, terms
 
 
 class Vox(Representation):
     name = "vox"
+    silhouette_ceiling = "voxels"
     model_defaults = VOX_MODEL_DEFAULTS
     legacy_model_args = VOX_LEGACY
     # 450 steps at batch 32 on a 2-core CPU; 128 px: a leg 2-3 px wide in a 137 px rendering is
@@ -75,9 +90,9 @@ class Vox(Representation):
         with float32(prediction.voxels):
             return voxel_loss_terms(prediction, batch, config)
 
-    def predict(self, model, images, grid_res=32, iso=0.5):
+    def predict(self, model, images, grid_res=32, iso=0.5, cameras=None):
         import torch
 
-        prediction = model(images)
+        prediction = model(images, cameras=cameras)
         prediction.meshes = voxels_to_meshes(torch.sigmoid(prediction.voxels.float()), iso)
         return prediction

@@ -15,11 +15,14 @@ from .base import Representation
 from .vox import VOX_LEGACY, VOX_MODEL_DEFAULTS, complete_voxel_args, voxel_decoder, voxel_loss_terms
 
 # What must match between a vox checkpoint and a voxmesh model for --init to copy its weights.
-VOXEL_BRANCH_ARGS = ("arch", "image_size", "vox_decoder", "vox_channels", "vox_latent", "vox_deep_supervision")
+VOXEL_BRANCH_ARGS = (
+    "arch", "image_size", "vox_decoder", "vox_channels", "vox_latent", "vox_deep_supervision", "vox_pixel_aligned",
+)  # fmt: skip
 
 
 class VoxMesh(Representation):
     name = "voxmesh"
+    silhouette_ceiling = "voxels"
     model_defaults = {
         **VOX_MODEL_DEFAULTS,
         "refine_stages": 1,  # Mesh R-CNN uses 3; one keeps the CPU budget (docs/evaluation.md)
@@ -72,6 +75,7 @@ class VoxMesh(Representation):
                 + ", ".join(f"{k} {theirs.get(k)} here {mine[k]}" for k in differ)
                 + "); train voxmesh with the vox run's settings or pass --init none"
             )
+        # The encoder, the voxel branch and the camera head (a pixel-aligned branch's) come from the vox run.
         state = {k.replace("decoder.", "decoder.voxels.", 1): v for k, v in source["model"].items()}
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)

@@ -27,7 +27,7 @@ def test_nothing_asked_changes_nothing():
 def test_shift_moves_image_and_mask_together_and_pads_white():
     images, masks = square_batch(B=1)
     torch.manual_seed(0)
-    moved, coverage = zoom_and_shift(images, masks.float(), zoom=0.0, shift=0.1)
+    moved, coverage, _ = zoom_and_shift(images, masks.float(), zoom=0.0, shift=0.1)
     red = (moved[0] - torch.tensor([0.8, 0.2, 0.1])).abs().sum(-1) < 0.05
     assert (red == (coverage[0] > 0.99)).float().mean() > 0.99  # the object and its mask stay together
     assert not torch.equal(coverage[0] > 0.5, masks[0])  # and moved
@@ -68,3 +68,25 @@ def test_blur_matches_a_naive_convolution():
     padded = torch.nn.functional.pad(image.permute(0, 3, 1, 2), (2, 2, 2, 2), mode="replicate")
     naive = torch.nn.functional.conv2d(padded, kernel, groups=3).permute(0, 2, 3, 1)
     torch.testing.assert_close(ours, naive, atol=1e-5, rtol=0)
+
+
+def test_a_zoom_and_shift_moves_the_camera_with_the_image(tiny_root):
+    """With --augment full the images are zoomed and shifted: the augmented cameras' intrinsics
+    (`augment_batch`) draw the GT where the augmented mask has it, as the untouched ones did before."""
+    from pytorch3d.structures import Meshes
+
+    from dataset import R2N2Dataset, batch_to_device, collate_batch
+    from evaluation.silhouette import mesh_silhouettes, silhouette_iou
+    from training.augment import AUGMENT_LEVELS, augment_batch
+
+    dataset = R2N2Dataset(tiny_root, "train", quiet=True)
+    batch = batch_to_device(collate_batch(dataset.__getitems__(list(range(6)))), "cpu")
+    meshes = Meshes([v.float() for v in batch["verts"]], batch["faces"])
+    before = silhouette_iou(mesh_silhouettes(meshes, batch["R"], batch["T"], batch["K"]), batch["masks"])
+    images, masks, K = augment_batch(
+        batch["images"], batch["masks"], batch["K"], AUGMENT_LEVELS["full"], torch.Generator().manual_seed(0)
+    )
+    assert images.shape == batch["images"].shape and not torch.equal(masks, batch["masks"])
+    after = silhouette_iou(mesh_silhouettes(meshes, batch["R"], batch["T"], K), masks)
+    stale = silhouette_iou(mesh_silhouettes(meshes, batch["R"], batch["T"], batch["K"]), masks)
+    assert after.mean() > before.mean() - 0.03 and stale.mean() < after.mean() - 0.05, (before, after, stale)

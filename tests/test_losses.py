@@ -153,3 +153,37 @@ def test_gather_points_matches_knn_gather():
 
     values, idx = torch.randn(3, 20, 3), torch.randint(20, (3, 7))
     assert torch.equal(gather_points(values, idx), knn_gather(values, idx[..., None])[:, :, 0])
+
+
+def test_silhouette_loss_is_lowest_for_the_grid_the_mask_shows(tiny_root):
+    """The GT grid seen from its view casts the mask (a low loss); the same grid shifted by four
+    cells, or the view's mask against another view's grid, costs more; gradients reach the grid."""
+    from dataset import R2N2Dataset, batch_to_device, collate_batch
+    from losses import silhouette_loss
+
+    dataset = R2N2Dataset(tiny_root, "train", quiet=True)
+    batch = batch_to_device(collate_batch(dataset.__getitems__(list(range(4)))), "cpu")
+    logits = (batch["voxels"] * 2 - 1) * 8  # the GT grid as confident logits
+    cameras = (batch["R"], batch["T"], batch["K"])
+    right = silhouette_loss(logits, *cameras, batch["masks"])
+    shifted = silhouette_loss(torch.roll(logits, 4, dims=3), *cameras, batch["masks"])
+    assert right < 0.5 * shifted, (right, shifted)
+    logits = logits.clone().requires_grad_(True)
+    silhouette_loss(logits, *cameras, batch["masks"]).backward()
+    assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+
+
+def test_camera_loss_is_low_for_the_right_camera():
+    from geometry.cameras import azimuth_bin, camera_parameters
+    from losses import camera_loss
+    from r2n2.formats import r2n2_camera
+
+    R, T = (torch.stack(x) for x in zip(*(r2n2_camera(a, 27.0, 0.75) for a in (10.0, 130.0))))
+    azim, elev, dist = camera_parameters(R, T)
+    logits = torch.full((2, 72), -10.0)
+    logits[torch.arange(2), azimuth_bin(azim, 72)] = 10.0
+    right = {"azimuth_logits": logits, "elevation": elev, "distance": dist}
+    total, terms = camera_loss(right, R, T)
+    assert total < 1e-3 and terms["camera_azimuth_deg"] <= 2.5
+    wrong = {"azimuth_logits": logits.roll(36, 1), "elevation": elev + 5, "distance": dist * 1.2}
+    assert camera_loss(wrong, R, T)[0] > 10

@@ -234,3 +234,36 @@ def test_the_default_vox_model_at_train_models_defaults():
         for dy in range(2):
             for dx in range(2):
                 assert shuffled[dz, dy, dx] == 4 * dz + 2 * dy + dx
+
+
+@pytest.mark.parametrize("model_type", ["vox", "voxmesh", "occupancy"])
+def test_pixel_aligned_models_read_the_image_where_points_project(model_type):
+    """With --pixel_aligned a model has a camera head; given cameras it projects with them, without
+    it uses its head's; the output cells depend on the pixels they project to."""
+    from r2n2.formats import R2N2_K, r2n2_camera
+
+    torch.manual_seed(0)
+    model = make_model(model_type, **SMALL, vox_pixel_aligned=True, occ_pixel_aligned=True)
+    assert model.camera_head is not None
+    images = torch.rand(2, 137, 137, 3)
+    Rs, Ts = zip(*(r2n2_camera(a, 27.0, 0.8) for a in (30.0, 200.0)))
+    cameras = (torch.stack(Rs), torch.stack(Ts), R2N2_K.expand(2, 4, 4))
+    queries = torch.rand(2, 50, 3) - 0.5
+    given = model(images, queries, cameras=cameras)
+    own = model(images, queries)  # the camera head's cameras
+    assert set(given.aux["camera"]) == {"azimuth_logits", "elevation", "distance"}
+    out = given.voxels if model_type != "occupancy" else given.occupancy
+    assert not torch.allclose(out, own.voxels if model_type != "occupancy" else own.occupancy)
+    out.float().square().mean().backward()
+    reduce = model.decoder.voxels if model_type == "voxmesh" else model.decoder
+    pixel = reduce.pixel16 if model_type != "occupancy" else reduce.pixel
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in pixel.parameters())
+
+
+def test_pixel_unshuffle_inverts_the_shuffle():
+    from model import pixel_shuffle_3d, pixel_unshuffle_3d
+
+    x = torch.randn(2, 16, 3, 4, 5)
+    torch.testing.assert_close(pixel_unshuffle_3d(pixel_shuffle_3d(x)), x)
+    y = torch.randn(2, 3, 6, 4, 8)
+    torch.testing.assert_close(pixel_shuffle_3d(pixel_unshuffle_3d(y)), y)

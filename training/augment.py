@@ -46,14 +46,16 @@ def _uniform(low: float, high: float, n: int, device, generator=None) -> torch.T
 
 def zoom_and_shift(
     images: torch.Tensor, masks: torch.Tensor, zoom: float, shift: float, generator=None
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """images (B, H, W, 3) on white, masks (B, H, W) float: each sample zoomed by a factor in
     [1 - zoom, 1 + zoom] and shifted by up to `shift` of the image; uncovered border is white.
-    With neither (the "light" level) the images are returned as they are: an identity resampling
-    would only add rounding, at a tenth of the augmentation's cost."""
+    Returns the images, the masks and the map of NDC it applied, (B, 4, 4) (None for none): a
+    camera's intrinsics K become map @ K (`augment_batch`). With neither zoom nor shift (the
+    "light" level) the images are returned as they are: an identity resampling would only add
+    rounding, at a tenth of the augmentation's cost."""
     B = images.shape[0]
     if zoom == 0 and shift == 0:
-        return images, masks
+        return images, masks, None
     scale = _uniform(1 - zoom, 1 + zoom, B, images.device, generator)
     offset = _uniform(-2 * shift, 2 * shift, 2 * B, images.device, generator).view(B, 2)  # NDC spans 2
     theta = torch.zeros(B, 2, 3, device=images.device)
@@ -64,7 +66,12 @@ def zoom_and_shift(
     warped = F.grid_sample(stacked, grid, mode="bilinear", padding_mode="zeros", align_corners=False).permute(
         0, 2, 3, 1
     )
-    return warped[..., :3] + 1.0, warped[..., 3]
+    # grid_sample's coordinates u are -NDC: an image point at u moves to scale u + offset, so
+    # NDC n moves to scale n - offset, which clip coordinates (NDC times the view depth) follow.
+    ndc_map = torch.eye(4, device=images.device).repeat(B, 1, 1)
+    ndc_map[:, 0, 0] = ndc_map[:, 1, 1] = scale
+    ndc_map[:, :2, 3] = -offset
+    return warped[..., :3] + 1.0, warped[..., 3], ndc_map
 
 
 def jitter_colour(images: torch.Tensor, strength: float, hue: float, generator=None) -> torch.Tensor:
@@ -140,12 +147,29 @@ def augment_images(
     object. Returns the augmented images, same shape (see the module docstring). `generator`:
     where the random draws come from (default: torch's global one); the training loop gives
     each step its own, so batches can be augmented ahead, in another thread."""
+    return augment_batch(images, masks, None, config, generator)[0]
+
+
+def augment_batch(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    K: torch.Tensor | None,
+    config: AugmentConfig | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """As `augment_images`, with what a zoom or shift changes besides the pixels: the masks
+    (B, H, W) bool and the cameras' intrinsics K (B, 4, 4) (None: none to change), so that the
+    silhouette loss and pixel-aligned features see the object where the augmented image has it.
+    Returns (images, masks, K)."""
     config = config or AugmentConfig()
     B, H, W, _ = images.shape
     if B == 0:
-        return images
+        return images, masks, K
     device = images.device
-    images, coverage = zoom_and_shift(images.float(), masks.float(), config.zoom, config.shift, generator)
+    images, coverage, ndc_map = zoom_and_shift(images.float(), masks.float(), config.zoom, config.shift, generator)
+    if ndc_map is not None:
+        masks = coverage > 0.5
+        K = ndc_map @ K.float() if K is not None else None
     object_colour = jitter_colour(images, config.colour, config.hue, generator).clamp(0, 1)
     coverage = coverage[..., None]
     use_background = (torch.rand(B, device=device, generator=generator) < config.background).view(B, 1, 1, 1)
@@ -164,4 +188,4 @@ def augment_images(
         images[blurred] = gaussian_blur(images[blurred], _uniform(0.3, 1.0, int(blurred.sum()), device, generator))
     noise = _uniform(0, config.noise, B, device, generator).view(B, 1, 1, 1)
     images = images + torch.randn(images.shape, device=device, generator=generator) * noise
-    return images.clamp(0, 1)
+    return images.clamp(0, 1), masks, K

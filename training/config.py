@@ -62,6 +62,10 @@ class ModelFlags:
         "(Convolutional Occupancy Networks); 0: the global image feature only (Occupancy Networks)", "int",
         choices=(0, 8, 16, 32),
     )  # fmt: skip
+    pixel_aligned: bool | None = flag(
+        None, "vox, voxmesh, occupancy: each output cell (each query) also reads the image where it projects in "
+        "the input view, with a camera head for images without a camera", action="boolean",
+    )  # fmt: skip
     init: str = flag(
         "auto", "a type that starts from another type's run (voxmesh from vox): that run's checkpoint; auto: "
         "checkpoints/<that type>/ if present; none: from scratch",
@@ -79,7 +83,16 @@ def model_flag_defaults() -> dict:
         for key, value in default_model_args(name).items():
             if key in MODEL_ARG_FLAGS and key not in shown:
                 shown[key] = value
+            if key.endswith("pixel_aligned"):
+                shown.setdefault("pixel_aligned", {})[name] = value
+    if "pixel_aligned" in shown:
+        shown["pixel_aligned"] = ", ".join(f"{t} {'on' if v else 'off'}" for t, v in shown["pixel_aligned"].items())
     return shown
+
+
+def pixel_aligned_arg(model_args: dict) -> str | None:
+    """The model argument --pixel_aligned sets for a type (vox_pixel_aligned, occ_pixel_aligned), or None."""
+    return next((key for key in model_args if key.endswith("pixel_aligned")), None)
 
 
 @dataclass(frozen=True)
@@ -158,7 +171,9 @@ class TrainConfig:
         values = {k: v for k, v in dataclasses.asdict(self.run).items()}
         values.update({k: v for k, v in dataclasses.asdict(self.loss).items() if k != "type"})
         values.update({k: self.model_args[k] for k in MODEL_ARG_FLAGS if k in self.model_args})
+        pixel_key = pixel_aligned_arg(self.model_args)
         values.update(pretrained=self.pretrained, init=self.init)
+        values.update({"pixel_aligned": self.model_args[pixel_key]} if pixel_key else {})
         return values
 
     def describe(self) -> str:
@@ -261,6 +276,13 @@ def new_model_args(representation, values: dict, loss: LossConfig, given: dict) 
     a decoder without them trains with --w_aux 0, and records it)."""
     own = default_model_args(representation.name)
     overrides = {k: values[k] for k in MODEL_ARG_FLAGS if k in own and values.get(k) is not None}
+    pixel_key = pixel_aligned_arg(own)
+    if values.get("pixel_aligned") is not None:
+        if pixel_key is None:
+            raise ConfigError(
+                f"--pixel_aligned: the {representation.name} decoder reads no pixels where points project"
+            )
+        overrides[pixel_key] = values["pixel_aligned"]
     if "n_points" in own:
         overrides["n_points"] = loss.n_points
     if own.get("vox_decoder", overrides.get("vox_decoder")) is not None and "vox_deep_supervision" in own:

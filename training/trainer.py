@@ -22,7 +22,7 @@ import torch
 from common.atomic_io import atomic_torch_save, atomic_write_json
 from dataset import batch_to_device
 from representations import get as get_representation
-from training.augment import AUGMENT_LEVELS, augment_images
+from training.augment import AUGMENT_LEVELS, augment_batch
 from training.checkpoints import best_checkpoint_path, step_checkpoint_path
 from training.config import RunConfig
 from training.monitor import describe_validation
@@ -186,7 +186,9 @@ class Trainer:
         augmentation = AUGMENT_LEVELS[self.config.augment]
         if augmentation is not None:
             generator = torch.Generator(device=run.device).manual_seed(step_seed(self.config.seed, step, run) + 7_919)
-            batch["images"] = augment_images(batch["images"], batch["masks"], augmentation, generator)
+            batch["images"], batch["masks"], batch["K"] = augment_batch(
+                batch["images"], batch["masks"], batch.get("K"), augmentation, generator
+            )
         return batch
 
     @property

@@ -65,7 +65,7 @@ class Validator:
         scores.update(
             {
                 k: summary[k]
-                for k in ("ChamferL2", "IoU_vox32", "IoU_labels", "thin_recall", "thin_recall_samples")
+                for k in ("ChamferL2", "IoU_vox32", "IoU_labels", "thin_recall", "thin_recall_samples", "sil_iou")
                 if k in summary
             }
         )

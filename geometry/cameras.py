@@ -1,0 +1,69 @@
+"""R2N2's cameras as PyTorch3D sees them: their parameters, object-frame points projected into the image, rays.
+
+    azim, elev, dist = camera_parameters(R, T)           # (B,) each: PyTorch3D's look-at angles
+    R, T = cameras_from_parameters(azim, elev, dist)      # back, through look_at_view_transform
+    uv, depth = project_points(points, R, T, K)           # (B, P, 2) in grid_sample's [-1, 1], (B, P)
+
+An R2N2 camera (`r2n2.formats.r2n2_camera`: x_view = x_object @ R + T, R2N2's intrinsics K) looks
+at the origin from distance dist_ratio * 1.75 with no roll: it is PyTorch3D's
+`look_at_view_transform(dist, elev, 90 - azim)` of the metadata's azim and elev (tests pin it).
+Images are read as PyTorch3D draws them: NDC +x left, +y up, pixel centre i at 1 - (2 i + 1) / S;
+`grid_sample`'s x goes right and y down, so uv = -NDC, at any image resolution.
+"""
+
+import torch
+
+
+def camera_parameters(R: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(azim, elev, dist), (B,) each, of look-at cameras R (B, 3, 3), T (B, 3): the camera centre
+    C = -T R^T in the object frame is dist (cos elev sin azim, sin elev, cos elev cos azim), angles
+    in degrees (PyTorch3D's `look_at_view_transform` convention)."""
+    centre = -(T[:, None] @ R.transpose(1, 2))[:, 0]  # (B, 3)
+    dist = centre.norm(dim=1)
+    elev = torch.rad2deg(torch.asin((centre[:, 1] / dist.clamp_min(1e-9)).clamp(-1, 1)))
+    azim = torch.rad2deg(torch.atan2(centre[:, 0], centre[:, 2])) % 360
+    return azim, elev, dist
+
+
+def cameras_from_parameters(azim, elev, dist) -> tuple[torch.Tensor, torch.Tensor]:
+    """R (B, 3, 3), T (B, 3) of look-at cameras from (B,) azim, elev (degrees) and dist."""
+    from pytorch3d.renderer import look_at_view_transform
+
+    R, T = look_at_view_transform(dist=dist, elev=elev, azim=azim, device=dist.device)
+    return R.to(dist.dtype), T.to(dist.dtype)
+
+
+def project_points(points: torch.Tensor, R: torch.Tensor, T: torch.Tensor, K: torch.Tensor):
+    """Object-frame points (B, P, 3) seen by cameras (R (B, 3, 3), T (B, 3), K (B, 4, 4)): uv (B, P, 2)
+    in `grid_sample`'s coordinates (x right, y down, [-1, 1] across the image, at any resolution)
+    and depth (B, P), the distance along the view axis, in float32."""
+    view = points.float() @ R.float() + T.float()[:, None]  # (B, P, 3)
+    clip = torch.cat([view, torch.ones_like(view[..., :1])], -1) @ K.float().transpose(1, 2)
+    ndc = clip[..., :2] / clip[..., 3:].clamp_min(1e-6)
+    return -ndc, view[..., 2]
+
+
+def camera_rays(R: torch.Tensor, T: torch.Tensor, K: torch.Tensor, size: int):
+    """Rays through the pixel centres of a size x size image: origins (B, 3), the cameras' centres,
+    and unit directions (B, size * size, 3), both in the object frame, pixels row by row (the
+    order of an image's flatten)."""
+    B = len(R)
+    centres = (2 * torch.arange(size, device=R.device, dtype=torch.float32) + 1) / size - 1  # grid_sample's u
+    v, u = torch.meshgrid(centres, centres, indexing="ij")
+    ndc = -torch.stack([u.flatten(), v.flatten()], -1)  # (P, 2)
+    # x_ndc = K00 x / z, y_ndc = K11 y / z (R2N2's K has no skew or offset): a direction in view space.
+    focal = torch.stack([K[:, 0, 0], K[:, 1, 1]], -1).float()[:, None]  # (B, 1, 2)
+    view = torch.cat([ndc[None] / focal, torch.ones(B, len(ndc), 1, device=R.device)], -1)
+    directions = torch.nn.functional.normalize(view @ R.float().transpose(1, 2), dim=-1)  # x_object = x_view R^T
+    origins = -(T.float()[:, None] @ R.float().transpose(1, 2))[:, 0]
+    return origins, directions
+
+
+def azimuth_bins(n_bins: int) -> torch.Tensor:
+    """The centres (n_bins,) of n_bins equal azimuth bins over [0, 360) degrees."""
+    return (torch.arange(n_bins) + 0.5) * (360.0 / n_bins)
+
+
+def azimuth_bin(azim: torch.Tensor, n_bins: int) -> torch.Tensor:
+    """The bin (B,) long of azimuths (B,) in degrees."""
+    return ((azim % 360) / (360.0 / n_bins)).floor().long().clamp(0, n_bins - 1)
