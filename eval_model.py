@@ -59,8 +59,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--best",
         action="store_true",
-        help="with --load_checkpoint: the run's best checkpoint by val F1@0.05 "
-        "(checkpoint_<type>.best.pth), not its last",
+        help="with --load_checkpoint: the run's best checkpoint by its validation score (--selection_metric, "
+        "F1@0.05 by default; checkpoint_<type>.best.pth), not its last",
     )
     parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint file")
     parser.add_argument(

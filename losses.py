@@ -356,7 +356,7 @@ class LossConfig:
     """What a type's training loss weighs and samples; each field is also train_model.py's flag of
     the same name (`common.cli.flag`), its default here only. type: the model's type (not a flag)."""
 
-    type: str = "vox"
+    type: str
     n_points: int = flag(
         1000, "predicted points (point type) and GT surface samples per Chamfer term (a new subset each step)",
         "positive_int",

@@ -42,6 +42,9 @@ class Prediction:
     meshes: a pytorch3d `Meshes` batch of B meshes, object frame (voxmesh: its last stage).
     occupancy: (B, P) occupancy logits at the (B, P, 3) queries the forward was given.
     occupancy_fn: (B, P, 3) object-frame points -> (B, P) logits, reusing the images' encoding.
+    probabilities: (B, 32, 32, 32) occupancy probabilities, [z, y, x], where they are what was
+        computed (an implicit function read on a grid, the mean shape, the GT); evaluation reads
+        them in place of sigmoid(voxels).
     aux: what only the training loss reads, by name: "coarse", the coarse voxel logits [(B, R, R, R)]
         of deep supervision; "stages", voxmesh's Meshes after each refinement stage;
         "keep_in_graph", a zero that keeps parameters a step did not use in the graph (DDP).
@@ -52,6 +55,7 @@ class Prediction:
     meshes: object | None = None
     occupancy: torch.Tensor | None = None
     occupancy_fn: Callable | None = None
+    probabilities: torch.Tensor | None = None
     aux: dict = field(default_factory=dict)
 
 
@@ -542,8 +546,8 @@ class OccupancyDecoder(nn.Module):
     coarse feature volume (`FeatureVolume`) and each point's embedding takes the volume's
     trilinear features at the point, as Convolutional Occupancy Networks do: the MLP then
     refines a local description of the shape instead of drawing the whole shape from one
-    vector. It learns more per step but costs more per step; at the CPU budget the two are
-    level for the same time (docs/evaluation.md), so grid 0, the original decoder, is the default.
+    vector. It learns more per step but costs more per step; at the CPU budget the two were level
+    for the same time, so grid 0, the original decoder, is the default.
     """
 
     uses_feature_map = False

@@ -19,6 +19,7 @@ holds a run of its type (nothing is lost by running the command twice). Defaults
 """
 
 import argparse
+import dataclasses
 
 import torch
 
@@ -53,10 +54,9 @@ OPTIMISATION_FLAGS = (
     "lr", "max_iter", "profile", "batch_size", "num_workers", "augment", "data_root", "seed", "device", "amp",
     "compile", "deterministic",
 )  # fmt: skip
-RUN_FLAGS = (
-    "out_dir", "load_checkpoint", "overwrite", "save_freq", "keep_checkpoints", "log_freq", "val_freq",
-    "selection_metric",
-)  # fmt: skip
+RUN_FLAGS = tuple(
+    f.name for f in dataclasses.fields(RunConfig) if "help" in f.metadata and f.name not in OPTIMISATION_FLAGS
+)  # the run on disk: its folder, resuming or replacing it, logs, validation, checkpoints
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -77,6 +77,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "amp": "per profile (off in each)",
         "device": default_device(),
         "data_root": "the embedded dataset (data/smoke for the smoke profile)",
+        "out_dir": "checkpoints/<type> (checkpoints/smoke/<type> for the smoke profile)",
         "val_freq": f"max_iter // 10, at least {VAL_FREQ_MIN}",
     }
     add_flags(parser.add_argument_group("optimisation and data"), RunConfig, shown, only=OPTIMISATION_FLAGS)

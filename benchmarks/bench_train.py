@@ -66,7 +66,7 @@ def make_trainer(config, device) -> tuple[Trainer, str]:
     torch.manual_seed(0)
     model = build_model(dict(config.model_args))
     try:
-        note = init_from_run(model, config.init) or ""
+        note = init_from_run(model, config.init, config.profile) or ""
     except ModelError as err:
         raise SystemExit(f"bench_train: {config.run.type} --init: {err}") from None
     model = model.to(device).train()

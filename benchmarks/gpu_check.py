@@ -18,6 +18,7 @@ mesh and voxmesh to their surface sampling's noise, the bf16 ones to a few perce
 
 import argparse
 import contextlib
+import dataclasses
 import gc
 import os
 import re
@@ -193,19 +194,22 @@ def loss_on(data: str, device: str, model_type: str, amp: bool, checkpoint: str 
     import representations
     from dataset import R2N2Dataset, batch_to_device, collate_batch
     from representations import ReconstructionLoss, build_model
+    from training.checkpoints import load_checkpoint, rebuild_model
     from training.config import resolve_config
 
-    config = resolve_config({"type": model_type, "image_size": 137, "n_points": 5000})
+    config = resolve_config({"type": model_type, "image_size": 137})
     torch.manual_seed(0)
-    model = build_model(dict(config.model_args))
-    if checkpoint:
-        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["model"])
+    if checkpoint:  # the trained model as it was built (a point model predicts its own number of points)
+        model = rebuild_model(load_checkpoint(checkpoint), checkpoint)
+    else:
+        model = build_model(dict(config.model_args))
     model = model.eval().to(device)  # batch norm on running statistics
+    loss_config = dataclasses.replace(config.loss, n_points=5000)  # every GT sample in the Chamfer terms
     dataset = R2N2Dataset(data, "train", n_points=None, return_meshes=False, quiet=True, return_occupancy=True)
     batch = batch_to_device(collate_batch(dataset.__getitems__(list(range(8)))), device)
     torch.manual_seed(1)
     if representations.get(model_type).needs_occupancy_labels:  # the same query draw on both devices
-        pick = torch.randint(batch["occ_points"].shape[1], (8, config.loss.n_queries))
+        pick = torch.randint(batch["occ_points"].shape[1], (8, loss_config.n_queries))
         batch["occ_points"] = torch.gather(batch["occ_points"], 1, pick.to(device)[..., None].expand(-1, -1, 3))
         batch["occ_labels"] = torch.gather(batch["occ_labels"], 1, pick.to(device))
     # The float32 column in float32: cuDNN convolutions would use TF32 by default on CUDA. The
@@ -219,7 +223,7 @@ def loss_on(data: str, device: str, model_type: str, amp: bool, checkpoint: str 
         torch.no_grad(),
         torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=amp),
     ):
-        loss, _ = ReconstructionLoss(config.loss)(model, batch)
+        loss, _ = ReconstructionLoss(loss_config)(model, batch)
     return float(loss)
 
 

@@ -8,7 +8,6 @@ module ever needs to import a script.
 """
 
 import argparse
-import os
 import sys
 
 import torch
@@ -85,18 +84,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         fail(f"--device {name}: CUDA is not available on this machine; use --device cpu")
     return device
-
-
-def check_writable_dir(path: str, flag: str) -> None:
-    """Create `path` if needed and prove a file can be written there, or exit with one line."""
-    try:
-        os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, f".write-test-{os.getpid()}")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
-    except OSError as err:
-        fail(f"{flag} {path} is not writable ({err.strerror})")
 
 
 def shown(value) -> str:

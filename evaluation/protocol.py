@@ -1,6 +1,6 @@
 """Evaluation protocol: any predictor's output turned into surface samples and scored against the GT.
 
-    rows = evaluate(lambda batch: predict("vox", model, batch, n_points=5000), loader, device="cpu")
+    rows = evaluate(lambda batch: predict(model, batch, n_points=5000), loader, device="cpu")
     summary = average(rows)                              # {"F1@0.05": ..., "ChamferL2": ...}
 
 Every prediction and the GT are compared in the object frame. Vox and occupancy predictions become
@@ -66,7 +66,9 @@ def evaluation_form(prediction: Prediction, n_points: int, thin_cover: str, silh
     points when it has no mesh), their lengths (B,) and normals (B, n, 3) (None for a cloud),
     voxels (B, 32, 32, 32) probabilities or None, the meshes or None, "occupancy_at" ((B, P, 3) ->
     (B, P) probabilities) where it has an occupancy function, and how it covers rods (`covered_cells`)."""
-    voxels = torch.sigmoid(prediction.voxels.float()) if prediction.voxels is not None else None
+    voxels = prediction.probabilities
+    if voxels is None and prediction.voxels is not None:
+        voxels = torch.sigmoid(prediction.voxels.float())
     if prediction.meshes is not None:
         form = mesh_prediction(prediction.meshes, voxels, n_points)
     else:
@@ -176,7 +178,7 @@ class ConstantPredictor:
         else:
             prediction.meshes = Meshes([self.mesh_verts.to(device)] * B, [self.mesh_faces.to(device)] * B)
         if representation.has_volume:
-            prediction.voxels = torch.logit(self.mean_voxels.to(device), eps=1e-7).expand(B, -1, -1, -1)
+            prediction.probabilities = self.mean_voxels.to(device).expand(B, -1, -1, -1)
         return evaluation_form(prediction, n_points, representation.thin_cover, representation.silhouette_ceiling)
 
 
@@ -363,5 +365,5 @@ def predict_gt_voxels(batch: dict, n_points: int) -> dict:
     """The oracle: GT voxels as if predicted, through the vox evaluation path (the marching-cubes
     surface of the grid, its cells for thin_recall)."""
     voxels = batch["voxels"].float()
-    prediction = Prediction(voxels=torch.logit(voxels, eps=1e-7), meshes=voxels_to_meshes(voxels, 0.5))
+    prediction = Prediction(probabilities=voxels, meshes=voxels_to_meshes(voxels, 0.5))
     return evaluation_form(prediction, n_points, "volume", "voxels")

@@ -1,7 +1,7 @@
 """The output types, one module each, looked up by name: what a model predicts, how it trains, how it is scored.
 
     model = make_model("vox", image_size=64)             # a SingleViewto3D with the vox decoder
-    model = build_model(checkpoint["model_args"])         # what a checkpoint rebuilds
+    model = build_model(complete_model_args(checkpoint["model_args"]))   # what a checkpoint rebuilds
     loss_fn = ReconstructionLoss(LossConfig("vox"))       # loss_fn(model, batch) -> (total, terms)
     get("occupancy").needs_occupancy_labels               # any question the code asks of a type
 

@@ -4,10 +4,11 @@ prediction = make_model("mesh")(images)      # .meshes: B spheres of level --ico
 """
 
 from common.precision import float32
-from losses import chamfer_loss, point_subsets, smoothness_loss
+from losses import chamfer_loss, smoothness_loss
 from model import MeshDecoder
 
 from .base import Representation
+from .point import surface_targets
 
 
 class Mesh(Representation):
@@ -22,8 +23,7 @@ class Mesh(Representation):
         return MeshDecoder(model_args["ico_level"])
 
     def targets(self, batch, config):
-        points_gt, _ = point_subsets(batch["points"], batch["normals"], config.n_points)
-        return {"points": points_gt}
+        return surface_targets(batch, config)
 
     def loss(self, prediction, batch, targets, config):
         from pytorch3d.ops import sample_points_from_meshes

@@ -85,5 +85,5 @@ class Occupancy(Representation):
         grid32 = (
             grid if grid_res == 32 else occupancy_grid(prediction.occupancy_fn, len(images), images.device, 32, iso)
         )
-        prediction.voxels = torch.logit(grid32, eps=1e-7)  # IoU is reported at 32^3 for every type
+        prediction.probabilities = grid32  # IoU is reported at 32^3 for every type
         return prediction

@@ -10,8 +10,9 @@ from model import ModelError
 from .base import Representation
 
 REGISTRY: dict[str, Representation] = {}
-# Every model's arguments besides its type's own: the encoder and the size of its input.
-COMMON_MODEL_ARGS = {"arch": "resnet18", "image_size": 137}
+# Every model's arguments besides its type's own: the encoder and the size of its input (None: the
+# type's for the cpu profile, `Representation.image_size`; a run's config sets the profile's).
+COMMON_MODEL_ARGS = {"arch": "resnet18", "image_size": None}
 
 
 def register(representation: Representation) -> Representation:
@@ -48,6 +49,8 @@ def default_model_args(type: str, **overrides) -> dict:
     if unknown:
         raise ModelError(f"unknown model arguments for {type}: {sorted(unknown)}")
     args.update({k: v for k, v in overrides.items() if v is not None})
+    if args["image_size"] is None:
+        args["image_size"] = representation.image_size["cpu"]
     return representation.complete(args)
 
 

@@ -25,7 +25,7 @@ class VoxMesh(Representation):
     silhouette_ceiling = "voxels"
     model_defaults = {
         **VOX_MODEL_DEFAULTS,
-        "refine_stages": 1,  # Mesh R-CNN uses 3; one keeps the CPU budget (docs/evaluation.md)
+        "refine_stages": 1,  # Mesh R-CNN uses 3; one keeps the CPU budget
         "refine_hidden": 64,
         "cubify_threshold": 0.5,
     }

@@ -94,8 +94,7 @@ def test_each_type_declares_what_the_code_asks_and_unknown_ones_are_refused():
 
 def test_no_module_outside_the_representations_names_a_type():
     """Scripts, training and evaluation ask a type; they never compare its name with a literal.
-    (benchmarks/gpu_check.py lists the built-in types it runs; fit_data.py's --type names the free
-    representations it fits, not the models'.)"""
+    (fit_data.py's --type names the free representations it fits, not the models'.)"""
     type_literals = set(names())
     offenders = []
     for folder, _, files in os.walk(REPO):
@@ -103,7 +102,7 @@ def test_no_module_outside_the_representations_names_a_type():
         if rel.split(os.sep)[0] in ("tests", "representations", "data", "output", ".git", "checkpoints"):
             continue
         for name in files:
-            if not name.endswith(".py") or name in ("fit_data.py", "gpu_check.py"):
+            if not name.endswith(".py") or name == "fit_data.py":
                 continue
             path = os.path.join(folder, name)
             for node in ast.walk(ast.parse(open(path).read())):

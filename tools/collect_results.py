@@ -106,7 +106,11 @@ def standard_protocol(result: dict) -> bool:
     return (
         [round(t, 6) for t in result.get("thresholds", [])] == [round(t, 6) for t in THRESHOLDS]
         and result.get("n_points") == 5000
-        and (not get_representation(result.get("type")).grid_resolution or result.get("grid_res") == 64)
+        and (
+            result.get("type") not in representation_names()
+            or not get_representation(result["type"]).grid_resolution
+            or result.get("grid_res") == 64
+        )
         and result.get("seed") == 0
         # never a number on shapes the model trained on, nor one whose overlap is unknown (the oracle has no training)
         and (result.get("oracle") or (result.get("train_overlap") or {}).get("shapes", 1) == 0)

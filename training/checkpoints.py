@@ -35,6 +35,14 @@ def run_dir(model_type: str, out_dir: str | None = None) -> str:
     return out_dir or os.path.join(RUNS_DIR, model_type)
 
 
+SMOKE_RUNS_DIR = os.path.join(RUNS_DIR, "smoke")
+
+
+def default_out_dir(model_type: str, profile: str) -> str:
+    """A run's folder when --out_dir is left out: checkpoints/<type>, checkpoints/smoke/<type> for smoke runs."""
+    return os.path.join(SMOKE_RUNS_DIR, model_type) if profile == "smoke" else run_dir(model_type)
+
+
 def checkpoint_path(out_dir: str, model_type: str) -> str:
     """The checkpoint file of a run folder."""
     return os.path.join(out_dir, f"checkpoint_{model_type}.pth")
@@ -142,17 +150,18 @@ def check_resumable(checkpoint: dict, path: str) -> None:
         )
 
 
-def init_from_run(model: SingleViewto3D, init: str) -> str | None:
+def init_from_run(model: SingleViewto3D, init: str, profile: str = "cpu") -> str | None:
     """Start a new model from a trained run of the type its representation starts from
     (`Representation.init_from`, e.g. voxmesh from vox, as Mesh R-CNN starts from a trained voxel
-    head). init: a checkpoint path, "auto" (that type's default run, checkpoints/<type>/, if there
-    is one) or "none". Returns what was done in one line (None for a type that starts from
-    nothing); raises ModelError when the checkpoint cannot be used."""
+    head). init: a checkpoint path, "auto" (that type's default run for the profile,
+    checkpoints/<type>/ or checkpoints/smoke/<type>/, if there is one) or "none". Returns what was
+    done in one line (None for a type that starts from nothing); raises ModelError when the
+    checkpoint cannot be used."""
     representation = get(model.type)
     source_type = representation.init_from
     if source_type is None:
         return None
-    path = checkpoint_path(run_dir(source_type), source_type) if init == "auto" else init
+    path = checkpoint_path(default_out_dir(source_type, profile), source_type) if init == "auto" else init
     if init == "none" or (init == "auto" and not os.path.isfile(path)):
         return f"{model.type}: trained from scratch (no --init {source_type} checkpoint)"
     return representation.initialise(model, load_checkpoint(path, expected_type=source_type), path)

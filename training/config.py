@@ -14,7 +14,6 @@ which is what a resume compares.
 """
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -25,12 +24,13 @@ from losses import LossConfig
 from r2n2.ground_truth import N_SURFACE_POINTS
 from representations import COMMON_MODEL_ARGS, default_model_args, get, names
 from training.augment import AUGMENT_LEVELS
-from training.checkpoints import RunError, checkpoint_model_args, run_dir
+from training.checkpoints import RunError, checkpoint_model_args, default_out_dir
 
 # Defaults per machine, for the flags left out. cpu: a 2-core CPU (measured). gpu: one CUDA GPU, the
 # course's setting (R2N2's full 137 px images, batch 64, loader workers to keep up). bf16 autocast
-# is off there: on an H200 bench_train timed every type's step slower with it (vox 0.018 s against
-# 0.015 s; benchmarks/gpu_check.sh, docs/training.md), and memory is no constraint (1-3.5 GiB a run).
+# is off there: on an H200 bench_train timed every type's step slower with it (vox 0.023 s against
+# 0.018 s with the loader; benchmarks/gpu_check.sh, docs/training.md), and memory is no constraint
+# (1-3.5 GiB a run).
 # smoke: a first run in about three minutes on 2 cores, on a small generated set of its own: it
 # shows the pipeline works, its numbers are not results. Each type's step budget and image size for cpu and gpu are
 # its representation's (`Representation.max_iter`, `.image_size`).
@@ -50,7 +50,7 @@ class ModelFlags:
 
     type: str = flag("vox", "what the model predicts", choices=names)
     arch: str = flag(None, "the image encoder", choices=("resnet18",))
-    pretrained: str | None = flag(None, "local ImageNet ResNet18 weights (.pth); none: train from scratch")
+    pretrained: str | None = flag(None, "local ImageNet ResNet18 weights (.pth); left out: trained from scratch")
     image_size: int | None = flag(None, "encoder input resolution; images are resized to it", "positive_int")
     vox_decoder: str | None = flag(None, "vox, voxmesh: the voxel decoder (model.py)", choices=("subpixel", "deconv"))
     vox_latent: str | None = flag(
@@ -78,7 +78,8 @@ MODEL_ARG_FLAGS = ("arch", "image_size", "vox_decoder", "vox_latent", "occ_grid"
 
 def model_flag_defaults() -> dict:
     """What --help shows as each model flag's default: the first type's that has the argument."""
-    shown = {"arch": COMMON_MODEL_ARGS["arch"], "image_size": "per type and profile"}
+    sizes = ", ".join(f"{name} {get(name).image_size['cpu']}" for name in names())
+    shown = {"arch": COMMON_MODEL_ARGS["arch"], "image_size": f"per type and profile (cpu: {sizes}; gpu 137)"}
     for name in names():
         for key, value in default_model_args(name).items():
             if key in MODEL_ARG_FLAGS and key not in shown:
@@ -100,7 +101,7 @@ class RunConfig:
     """How a run trains, watches and records itself. None: decided when the config is resolved
     (by the profile, or from max_iter, or the type)."""
 
-    type: str = "vox"
+    type: str
     lr: float = flag(1e-3, "Adam's learning rate, on a cosine schedule over the run", "positive_float")
     max_iter: int | None = flag(
         None, "training steps (when resuming, the run's own; a different value stretches its cosine schedule)",
@@ -117,9 +118,7 @@ class RunConfig:
         "light", "image augmentation (training/augment.py): light = colour jitter, blur, noise; full = also "
         "zoom/shift and random backgrounds, for photos; none", choices=tuple(AUGMENT_LEVELS),
     )  # fmt: skip
-    data_root: str | None = flag(
-        None, "an R2N2-layout folder: the course layout or the two R2N2 archives; none: the embedded dataset"
-    )
+    data_root: str | None = flag(None, "an R2N2-layout folder: the course layout or the two R2N2 archives")
     seed: int = flag(0, "what every random draw of the run derives from", "int")
     device: str | None = flag(None, "cpu, cuda, cuda:N")
     amp: bool | None = flag(
@@ -134,7 +133,7 @@ class RunConfig:
         False, "CUDA: deterministic kernels where PyTorch has them (no cudnn autotuning); PyTorch3D's atomicAdd "
         "backward passes stay non-deterministic. The CPU is always deterministic", action="store_true",
     )  # fmt: skip
-    out_dir: str | None = flag(None, "the run folder; none: checkpoints/<type> (checkpoints/smoke/<type> for smoke)")
+    out_dir: str | None = flag(None, "the run folder")
     load_checkpoint: bool = flag(False, "resume the run in --out_dir (its checkpoint_<type>.pth)", action="store_true")
     overwrite: bool = flag(
         False, "start a new run even if --out_dir holds one of this type (replaced once the new one is ready)",
@@ -147,7 +146,7 @@ class RunConfig:
     log_freq: int = flag(50, "steps between log lines (on CUDA, between reads of the losses)", "positive_int")
     val_freq: int | None = flag(
         None, "steps between validations on a fixed val subset, which keep the best checkpoint "
-        "(checkpoint_<type>.best.pth); none: max_iter // 10, at least 25; 0: never", "non_negative_int",
+        "(checkpoint_<type>.best.pth); 0: never", "non_negative_int",
     )  # fmt: skip
     selection_metric: str = flag(
         "F1@0.05", "the validation score the best checkpoint is chosen by", choices=SELECTION_METRICS
@@ -165,6 +164,7 @@ class TrainConfig:
     init: str = "auto"
     profile: str = "cpu"  # the profile resolved (auto made cpu or gpu)
     given: tuple = field(default_factory=tuple)  # the flags the command line gave
+    schedule_note: str | None = None  # a resume with another --max_iter: how the schedule changes
 
     def flags(self) -> dict:
         """The run's settings as one flat dict of flag names (args.json, checkpoint["args"])."""
@@ -172,7 +172,7 @@ class TrainConfig:
         values.update({k: v for k, v in dataclasses.asdict(self.loss).items() if k != "type"})
         values.update({k: self.model_args[k] for k in MODEL_ARG_FLAGS if k in self.model_args})
         pixel_key = pixel_aligned_arg(self.model_args)
-        values.update(pretrained=self.pretrained, init=self.init)
+        values.update(pretrained=self.pretrained, init=self.init, profile=self.profile)
         values.update({"pixel_aligned": self.model_args[pixel_key]} if pixel_key else {})
         return values
 
@@ -205,14 +205,6 @@ def profile_name(profile: str, device: str) -> str:
     return ("gpu" if device.startswith("cuda") else "cpu") if profile == "auto" else profile
 
 
-SMOKE_RUNS_DIR = os.path.join("checkpoints", "smoke")
-
-
-def default_out_dir(model_type: str, profile: str) -> str:
-    """A run's folder when --out_dir is left out: checkpoints/<type>, checkpoints/smoke/<type> for smoke runs."""
-    return os.path.join(SMOKE_RUNS_DIR, model_type) if profile == "smoke" else run_dir(model_type)
-
-
 def resolve_config(
     given: dict, checkpoint: dict | None = None, default_device: str = "cpu", checkpoint_file: str = ""
 ) -> TrainConfig:
@@ -229,9 +221,11 @@ def resolve_config(
     model_type = given.get("type", values["type"])
     representation = get(model_type)
     values.update(given)
+    schedule_note = None
     if checkpoint is not None:  # the run's own flags back; a flag given with another value is refused
-        values, _ = restore_run_flags(values, checkpoint, set(given), checkpoint_file)
-        values["max_iter"], _ = resume_max_iter(given.get("max_iter"), checkpoint, checkpoint_file)
+        recorded = {**checkpoint, "args": {**checkpoint.get("args", {}), **model_flags_of(checkpoint)}}
+        values, _ = restore_run_flags(values, recorded, set(given), checkpoint_file)
+        values["max_iter"], schedule_note = resume_max_iter(given.get("max_iter"), checkpoint, checkpoint_file)
     values["type"] = model_type
     profile = profile_name(values["profile"], values["device"])
     defaults = PROFILES[profile]
@@ -268,7 +262,18 @@ def resolve_config(
         values["init"],
         profile,
         tuple(sorted(given)),
+        schedule_note,
     )
+
+
+def model_flags_of(checkpoint: dict) -> dict:
+    """The model flags a run was trained with, read off its model (its completed model_args: a
+    record predating a flag says what the model was built with, and a type without the argument
+    records nothing)."""
+    model_args = checkpoint_model_args(checkpoint)
+    flags = {k: model_args[k] for k in MODEL_ARG_FLAGS if k in model_args}
+    pixel_key = pixel_aligned_arg(model_args)
+    return {**flags, "pixel_aligned": model_args[pixel_key]} if pixel_key else flags
 
 
 def new_model_args(representation, values: dict, loss: LossConfig, given: dict) -> tuple[dict, LossConfig]:

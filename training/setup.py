@@ -24,13 +24,14 @@ from training.checkpoints import (
     check_resumable,
     checkpoint_path,
     clear_run,
+    default_out_dir,
     init_from_run,
     load_checkpoint,
     rebuild_model,
     run_files,
     run_type_of,
 )
-from training.config import ConfigError, ModelFlags, TrainConfig, default_out_dir
+from training.config import ConfigError, ModelFlags, TrainConfig
 from training.monitor import Monitor
 from training.resume import (
     check_resume_data,
@@ -105,14 +106,8 @@ def prepare_run(config: TrainConfig, checkpoint: dict | None, ckpt_path: str) ->
     """The run the config asks for: a new one (refused if its folder holds one, unless --overwrite)
     or the one in --out_dir resumed; then the process group under torchrun."""
     history = list(checkpoint.get("history", [])) if checkpoint else []
-    schedule_note = None
+    schedule_note = config.schedule_note
     if checkpoint is not None:
-        planned = checkpoint["args"]["max_iter"]
-        if config.run.max_iter != planned:
-            schedule_note = (
-                f"--max_iter {config.run.max_iter} differs from the run's {planned}: the cosine schedule now ends "
-                f"at step {config.run.max_iter}"
-            )
         check_resume_data(checkpoint, config.run.data_root, ckpt_path)
         check_resume_world_size(checkpoint, int(os.environ.get("WORLD_SIZE", "1")), ckpt_path)
     history.append(history_entry(checkpoint, set(config.given)))
@@ -130,7 +125,7 @@ def make_model(config: TrainConfig, run: Run) -> torch.nn.Module:
         return rebuild_model(run.checkpoint, run.ckpt_path).to(run.device)
     model = build_model(dict(config.model_args), pretrained=config.pretrained)
     try:
-        note = init_from_run(model, config.init)
+        note = init_from_run(model, config.init, config.profile)
     except ModelError as err:
         raise ModelError(f"--init: {err}") from None
     if note and run.is_main:

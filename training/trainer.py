@@ -8,7 +8,8 @@ and its unweighted terms; `fit` runs the steps, with the batches prepared ahead 
 read, copied to the device and augmented in a background thread while the step before
 computes), validation every --val_freq steps (`monitor.py`), the last checkpoint every
 --save_freq steps and the best one whenever validation improves. `train_model.py` builds all of
-it from the flags: a `config.RunConfig`, a `losses.ReconstructionLoss`, the model and optimizer.
+it: a `config.RunConfig`, a `representations.ReconstructionLoss`, the model and optimizer
+(`training/setup.py`).
 """
 
 import datetime
@@ -168,7 +169,7 @@ class Trainer:
         flags: dict,
         monitor=None,
     ):
-        """loss_fn(model, batch) -> (total, terms): `losses.ReconstructionLoss`. data: the train
+        """loss_fn(model, batch) -> (total, terms): `representations.ReconstructionLoss`. data: the train
         split (`dataset.data_identity`) with its shapes ("train_shapes", sorted "synset/model_id"),
         so an evaluation can tell shapes the model trained on. flags: the command line's flags, kept
         in checkpoints and args.json so a resume restores them."""
