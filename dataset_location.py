@@ -32,7 +32,7 @@ REPO_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # The embedded dataset is generated here (git-ignored) the first time a script needs it.
 # R2N2_EMBEDDED_ROOT moves it (a disk with room, a test's temporary folder); R2N2_EMBEDDED_MODELS
-# sizes it (1000 models by default; a different size regenerates it).
+# sizes it (1000 models by default; a root of another size is refused, `procedural.ready_layout`).
 EMBEDDED_DATA_ROOT = os.environ.get("R2N2_EMBEDDED_ROOT", os.path.join(REPO_DIR, "data", "embedded"))
 EMBEDDED_MODELS = int(os.environ.get("R2N2_EMBEDDED_MODELS", "1000"))
 DATA_ROOT = os.environ.get("R2N2_DATA_ROOT", EMBEDDED_DATA_ROOT)

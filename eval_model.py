@@ -24,7 +24,8 @@ import time
 
 import torch
 
-from common.cli import default_device, fail, positive_float, positive_int, probability, resolve_device
+from common.cli import default_device, fail, positive_float, positive_int, probability, resolve_device, script_parser
+from common.paths import FolderBusy, lock_name
 from dataset import R2N2Dataset, collate_batch, shape_keys
 from dataset_location import EMBEDDED_DATA_ROOT
 from evaluation.metrics import DEFAULT_THRESHOLDS, EMPTY_PREDICTION, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS
@@ -39,7 +40,7 @@ from evaluation.protocol import (
     predict_gt_voxels,
     summarize_frame_check,
 )
-from evaluation.reports import write_results, write_run_page, write_visuals
+from evaluation.reports import publish, recover_results, temporary_folder, write_results, write_run_page, write_visuals
 from evaluation.viewer import NoPlotlyJs
 from geometry.frames import describe_frame_check
 from model import ModelError
@@ -51,8 +52,14 @@ from training.checkpoints import best_checkpoint_path, checkpoint_path, file_dig
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser("Evaluate a single-view to 3D model", add_help=True)
-    parser.add_argument("--type", default="vox", choices=type_names())
+    parser = script_parser(
+        __file__,
+        "Evaluate a single-view 3D model on a split. Writes output/eval/<name>/ (--results_dir; the name says "
+        "every setting that differs from the default evaluation): metrics.json, per_sample.csv, the F1 plot, a "
+        "gallery and an interactive page. The same evaluation run again (a retrained checkpoint at the same path "
+        "included) replaces its own folder; another evaluation is never written over it.",
+    )
+    parser.add_argument("--type", default="vox", choices=type_names(), help="the model's type")
     parser.add_argument(
         "--load_checkpoint", action="store_true", help="evaluate <out_dir>/checkpoint_<type>.pth (train_model.py's run)"
     )
@@ -79,7 +86,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--views", default="first", choices=["first", "all"], help="one fixed view per model (default) or all"
     )
     parser.add_argument("--n_points", type=positive_int, default=5000, help="points sampled from prediction and GT")
-    parser.add_argument("--thresholds", type=positive_float, nargs="+", default=list(DEFAULT_THRESHOLDS))
+    parser.add_argument(
+        "--thresholds",
+        type=positive_float,
+        nargs="+",
+        default=list(DEFAULT_THRESHOLDS),
+        help="F1 distance thresholds (the object's bounding-box diagonal is 1)",
+    )
     parser.add_argument(
         "--grid_res",
         type=positive_int,
@@ -100,9 +113,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="a model that reads the image where points project: the input views' cameras from the data's "
         "metadata (known, default) or from its camera head (predicted, what a photo gets)",
     )
-    parser.add_argument("--batch_size", type=positive_int, default=16)
-    parser.add_argument("--device", default=default_device())
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch_size", type=positive_int, default=16, help="images per forward pass")
+    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N")
+    parser.add_argument("--seed", type=int, default=0, help="what the surface samples are drawn from")
     parser.add_argument("--no_baseline", action="store_true", help="skip the mean-shape baseline")
     parser.add_argument(
         "--no_frame_check",
@@ -115,7 +128,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--vis_freq", type=positive_int, default=None, help="visualise every k-th sample (default: 5 evenly spaced)"
     )
     parser.add_argument("--tag", default=None, help="suffix of the results folder")
-    parser.add_argument("--results_dir", default="output/eval")
+    parser.add_argument("--results_dir", default="output/eval", help="where result folders go")
     return parser
 
 
@@ -266,6 +279,9 @@ def result_folder_name(args: argparse.Namespace, checkpoint_file: str | None, da
     parts += [f"grid{args.grid_res}"] if args.grid_res != 64 and get_representation(args.type).grid_resolution else []
     parts += [f"seed{args.seed}"] if args.seed != 0 else []
     parts += ["camera-predicted"] if args.camera != "known" else []
+    parts += [f"batch{args.batch_size}"] if args.batch_size != 16 else []  # the batches decide the samples drawn
+    parts += ["nobaseline"] if args.no_baseline else []
+    parts += ["noframecheck"] if args.no_frame_check else []
     default_checkpoint = os.path.abspath(checkpoint_path(run_dir(args.type), args.type))
     if checkpoint_file and os.path.abspath(checkpoint_file) != default_checkpoint:
         name = os.path.basename(checkpoint_file)[: -len(".pth")] if checkpoint_file.endswith(".pth") else ""
@@ -292,6 +308,9 @@ RESULT_IDENTITY = (
     "grid_res",
     "seed",
     "camera",
+    "batch_size",
+    "no_baseline",
+    "no_frame_check",
 )
 
 
@@ -366,6 +385,9 @@ def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None
         "grid_res": args.grid_res,
         "seed": args.seed,
         "camera": args.camera,
+        "batch_size": args.batch_size,
+        "no_baseline": args.no_baseline,
+        "no_frame_check": args.no_frame_check,
         "gt_surfaces": GT_LABELS[dataset.surfaces],
         "train_overlap": training_overlap(checkpoint, dataset),
     }
@@ -391,7 +413,6 @@ def open_dataset(args) -> R2N2Dataset:
 
 
 def main(args: argparse.Namespace) -> dict:
-    import utils_vis
 
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
@@ -400,6 +421,13 @@ def main(args: argparse.Namespace) -> dict:
     run_name = result_folder_name(args, checkpoint_file, dataset.layout.root)
     out_dir = os.path.join(args.results_dir, run_name)
     measured = what_was_measured(args, checkpoint_file, checkpoint, dataset)
+    os.makedirs(args.results_dir, exist_ok=True)
+    for line in recover_results(args.results_dir):  # what evaluations killed halfway left
+        print(line)
+    try:  # one evaluation of a name at a time; its folder is replaced whole, under this lock
+        lock_name(os.path.join(args.results_dir, f".{run_name}.lock"), out_dir)
+    except FolderBusy as err:
+        fail(str(err))
     check_result_folder(out_dir, measured)  # before the work: a refused folder costs nothing
     cuda = device.type == "cuda"  # loader workers keep a GPU busy; on the CPU they would take its cores
     loader = torch.utils.data.DataLoader(
@@ -413,7 +441,24 @@ def main(args: argparse.Namespace) -> dict:
     predict_fn = make_predictor(args, model)
     rows, frame_report, eval_seconds = score(args, predict_fn, loader, device)
     baseline, baseline_source = score_baseline(args, checkpoint, loader, device)
-    os.makedirs(out_dir, exist_ok=True)
+    final_dir, out_dir = out_dir, temporary_folder(out_dir)  # written whole beside, then put in place
+    try:
+        return write_and_publish(args, name, run_name, measured, rows, frame_report, eval_seconds, baseline,
+                                 baseline_source, predict_fn, dataset, device, out_dir, final_dir)  # fmt: skip
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(out_dir, ignore_errors=True)  # the half-written folder; the published one is untouched
+        raise
+
+
+def write_and_publish(
+    args, name, run_name, measured, rows, frame_report, eval_seconds, baseline, baseline_source, predict_fn, dataset,
+    device, out_dir, final_dir,
+) -> dict:  # fmt: skip
+    """Write an evaluation's files into out_dir (a temporary folder) and put it at final_dir whole."""
+    import utils_vis
+
     result = {
         **measured,
         "mean_shape_from": baseline_source,
@@ -441,10 +486,9 @@ def main(args: argparse.Namespace) -> dict:
     except NoPlotlyJs as err:  # metrics, plots and galleries are written either way
         page = None
         print(str(err))
-        stale = os.path.join(out_dir, "index.html")  # an earlier evaluation's page would show other results
-        if os.path.exists(stale):
-            os.remove(stale)
-    print_summary(args, name, run_name, result, out_dir, len(ids), page)
+    publish(out_dir, final_dir)
+    page = os.path.join(final_dir, os.path.basename(page)) if page else None
+    print_summary(args, name, run_name, result, final_dir, len(ids), page)
     return result
 
 

@@ -14,9 +14,18 @@ import time
 import torch
 from tqdm import tqdm
 
-from common.cli import default_device, fail, non_negative_float, positive_float, positive_int, resolve_device
+from common.cli import (
+    default_device,
+    fail,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    resolve_device,
+    script_parser,
+)
 from dataset import DatasetError, R2N2Dataset
 from losses import chamfer_loss, smoothness_loss, voxel_loss
+from r2n2.ground_truth import N_SURFACE_POINTS
 
 # Adam steps move each free parameter by about lr, so the right lr is set by the scale of the
 # parameters: logits change by units, points by fractions of the [-0.5, 0.5] object.
@@ -24,31 +33,40 @@ DEFAULT_LR = {"vox": 0.05, "point": 0.005, "mesh": 0.005}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser("Fit a 3D representation to one item", add_help=True)
-    parser.add_argument("--type", default="vox", choices=["vox", "point", "mesh"])
+    parser = script_parser(
+        __file__,
+        "Fit a free 3D representation (voxel logits, a point cloud, an ico-sphere) to one shape, part 1 of the "
+        "assignment. Writes --out_dir/<type>_<index>.gif (and prints the loss); a rerun replaces it.",
+    )
+    parser.add_argument(
+        "--type", default="vox", choices=["vox", "point", "mesh"], help="the free representation fitted"
+    )
     parser.add_argument("--index", type=int, default=0, help="item of the split to fit")
-    parser.add_argument("--split", default="train")
+    parser.add_argument("--split", default="train", help="train, val, test or all")
     parser.add_argument(
         "--data_root",
         default=None,
         help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)",
     )
     parser.add_argument(
-        "--lr", type=positive_float, default=None, help="Adam learning rate (default: per type, see DEFAULT_LR)"
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="Adam learning rate (default: per type: vox 0.05, point and mesh 0.005)",
     )
-    parser.add_argument("--max_iter", type=positive_int, default=500)
-    parser.add_argument("--log_freq", type=positive_int, default=100)
+    parser.add_argument("--max_iter", type=positive_int, default=500, help="optimisation steps")
+    parser.add_argument("--log_freq", type=positive_int, default=100, help="steps between log lines")
     parser.add_argument(
         "--n_points",
         type=positive_int,
         default=2000,
         help="points of the fitted cloud, of each mesh sample and of the target (CPU Chamfer cost grows as n_points^2)",
     )
-    parser.add_argument("--w_chamfer", type=positive_float, default=1.0)
-    parser.add_argument("--w_smooth", type=non_negative_float, default=0.1)
-    parser.add_argument("--device", default=default_device())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out_dir", default="output/fit")
+    parser.add_argument("--w_chamfer", type=positive_float, default=1.0, help="point, mesh: the Chamfer term")
+    parser.add_argument("--w_smooth", type=non_negative_float, default=0.1, help="mesh: Laplacian smoothing")
+    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N")
+    parser.add_argument("--seed", type=int, default=0, help="what the initialisation and samples are drawn from")
+    parser.add_argument("--out_dir", default="output/fit", help="where the GIF goes")
     parser.add_argument("--no_vis", action="store_true", help="skip the GIF")
     return parser
 
@@ -121,6 +139,11 @@ def main(args: argparse.Namespace) -> dict:
 
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
+    if args.n_points > N_SURFACE_POINTS:
+        fail(
+            f"--n_points {args.n_points}: the ground truth holds {N_SURFACE_POINTS} surface samples per shape, the "
+            f"target of the fit; use at most {N_SURFACE_POINTS}"
+        )
     try:
         dataset = R2N2Dataset(args.data_root, args.split, n_points=args.n_points)
     except DatasetError as err:

@@ -92,7 +92,10 @@ def smoothness_loss(meshes: Meshes) -> torch.Tensor:
 
     if not isinstance(meshes, Meshes):
         raise ValueError(f"smoothness_loss expects a pytorch3d Meshes batch, got {type(meshes).__name__}")
-    return mesh_laplacian_smoothing(meshes, method="uniform")
+    # PyTorch3D builds the Laplacian as a sparse tensor from indices it made itself: the invariant
+    # checks torch warns it skips ("Sparse invariant checks are implicitly disabled") are off on purpose.
+    with torch.sparse.check_sparse_tensor_invariants(enable=False):
+        return mesh_laplacian_smoothing(meshes, method="uniform")
 
 
 def chamfer_and_normal_loss(

@@ -16,15 +16,18 @@ shapes (eval_model.py would say so).
 import argparse
 import json
 import os
-import shutil
 import time
 
-from common.cli import fail, non_negative_int, positive_int
+from common.cli import fail, non_negative_int, positive_int, script_parser
 from procedural import write_dataset
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser("Generate the embedded procedural R2N2-layout dataset", add_help=True)
+    parser = script_parser(
+        __file__,
+        "Generate the embedded procedural dataset in the R2N2 / ShapeNet layout, into --root (refused if it "
+        "exists, unless --replace_stale).",
+    )
     parser.add_argument(
         "--root", type=str, default=None, help="output folder (default: the embedded data root of dataset_location.py)"
     )
@@ -47,7 +50,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="course: the course layout with meshes and splits.json; archives: exactly what R2N2's ShapeNetRendering "
         "+ ShapeNetVox32 archives hold (no meshes, no split file, centred binvox grids)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="a shape's identity is (seed, category, index)")
     parser.add_argument(
         "--holdout",
         nargs="*",
@@ -88,7 +91,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--replace_stale",
         action="store_true",
-        help="if --root exists: keep it when it holds this very dataset from the current generator, else replace it",
+        help="if --root exists: keep it when it holds this very dataset from the current generator, else replace "
+        "it: the new one is built beside, the old one removed once it is in place, file by file from its manifest "
+        "(a folder holding anything make_dataset.py did not write is refused)",
     )
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     return parser
@@ -121,8 +126,9 @@ def written_as_asked(record: dict, request: dict) -> bool:
 
 
 def main(args: argparse.Namespace) -> None:
+    from common.paths import unsafe_root
     from dataset_location import EMBEDDED_DATA_ROOT
-    from procedural import DEFAULT_WORLD
+    from procedural import DEFAULT_WORLD, recover
 
     root = args.root or EMBEDDED_DATA_ROOT
     n_views = args.n_views or (24 if args.layout == "archives" else 4)
@@ -147,18 +153,21 @@ def main(args: argparse.Namespace) -> None:
             f"{root} is the default root, which holds the default world (the scripts regenerate anything else "
             "there): give this dataset its own --root"
         )
+    reason = unsafe_root(root)
+    if reason:
+        fail(f"--root: {reason}; nothing was written")
+    for line in recover(root):  # what a generation killed halfway left beside the root
+        print(line)
+    replace = False
     if args.replace_stale and os.path.exists(root):
         record = generator_record(root)
-        if record is None:
-            fail(
-                f"--replace_stale: {root} was not written by make_dataset.py (it holds no embedded.json or "
-                ".embedded.json), so it is not replaced; remove it yourself or choose another --root"
-            )
-        if written_as_asked(record, request):
+        if record is not None and written_as_asked(record, request):
             print(f"{root} already holds this dataset, written by the current generator: kept")
             return
-        print(f"{root} holds another dataset or one of another generator version: replacing it")
-        shutil.rmtree(root)
+        replace = True
+    elif os.path.exists(root):
+        fail(f"{root} already exists: --replace_stale replaces a dataset make_dataset.py wrote there, or choose "
+             "another --root")  # fmt: skip
     start = time.time()
     try:
         info = write_dataset(
@@ -173,9 +182,12 @@ def main(args: argparse.Namespace) -> None:
             assemblies=args.assemblies,
             turn=args.turn,
             viewpoints=args.viewpoints,
+            replace=replace,
         )
-    except (FileExistsError, ValueError) as err:
+    except ValueError as err:  # a folder that may not be replaced, said why
         fail(str(err))
+    except OSError as err:  # the final rename found a dataset another process put there meanwhile
+        fail(f"{root} was written by another process while this one generated (it is kept): {err.strerror}")
     seconds = time.time() - start
     print(
         f"wrote {info['n_models']} models"

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from common.atomic_io import atomic_path
-from common.cli import default_device, fail, positive_int, probability, resolve_device
+from common.cli import default_device, fail, positive_int, probability, resolve_device, script_parser
 from evaluation.viewer import NoPlotlyJs
 from model import ModelError
 from photos.files import IMAGE_EXTENSIONS, is_mask_file, load_photo, mask_beside
@@ -38,7 +38,12 @@ from training.checkpoints import model_from_checkpoint
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser("Single-image 3D reconstruction", add_help=True)
+    parser = script_parser(
+        __file__,
+        "Reconstruct 3D shapes from image files with a trained checkpoint. Writes into --out, per image, "
+        "<name>_<type>.obj (or .ply) and .gif, and one page; a rerun writes the same names again, replacing "
+        "them (inputs whose names meet take _2, _3, ...).",
+    )
     parser.add_argument("images", nargs="+", help="image files (PNG, JPG, ...) and folders of them")
     parser.add_argument("--checkpoint", required=True, help="a checkpoint written by train_model.py")
     parser.add_argument("--out", default="output/reconstruct", help="output folder")
@@ -64,8 +69,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--iso", type=probability, default=0.5, help="vox, occupancy: the probability at which the surface is extracted"
     )
-    parser.add_argument("--device", default=default_device())
-    parser.add_argument("--no_gif", action="store_true")
+    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N")
+    parser.add_argument("--no_gif", action="store_true", help="no turntable GIFs")
     return parser
 
 
@@ -224,7 +229,8 @@ def thumbnail(array: np.ndarray, side: int = 256) -> np.ndarray:
         rgb = rgb * alpha[..., None] + (1 - alpha[..., None])
     scale = min(1.0, side / max(rgb.shape[:2]))
     if scale < 1:
-        rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))  # a 5000x1 image keeps a row
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
@@ -235,7 +241,7 @@ def thumbnail_mask(mask: np.ndarray, side: int = 256) -> np.ndarray:
     scale = min(1.0, side / max(mask.shape[:2]))
     if scale == 1:
         return mask
-    size = (round(mask.shape[1] * scale), round(mask.shape[0] * scale))
+    size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
     return cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
 
 

@@ -28,6 +28,7 @@ from dataset import DatasetError, data_identity, mean_occupancy, shape_keys
 from losses import LossConfig
 from model import ModelError
 from representations import ReconstructionLoss, get, names
+from training.checkpoints import restore_aside
 from training.config import (
     PROFILES,
     VAL_FREQ_MIN,
@@ -42,11 +43,11 @@ from training.resume import RunError
 from training.setup import (
     build_loader,
     build_optimizer,
-    clear_earlier_run,
     make_model,
     make_monitor,
     prepare_run,
     resumed_checkpoint,
+    set_earlier_run_aside,
 )
 from training.trainer import Trainer, TrainingError, configure_cuda
 
@@ -63,7 +64,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     """The flags, grouped as the configs that hold them; a flag left out is absent from the parsed
     namespace (`common.cli.add_flags`), and its default is the config's."""
     parser = argparse.ArgumentParser(
-        prog="train_model.py", description="Train a single-view 3D reconstruction model (the README's first command)."
+        prog="train_model.py",
+        description="Train a single-view 3D reconstruction model (the README's first command). Writes the run "
+        "folder: checkpoint_<type>.pth (the last, to resume), checkpoint_<type>.best.pth (the best validation, "
+        "for evaluation), args.json and tensorboard/; a new run refuses a folder holding a run unless --overwrite.",
     )
     add_flags(parser.add_argument_group("model"), ModelFlags, model_flag_defaults())
     add_flags(parser.add_argument_group("loss"), LossConfig)
@@ -113,8 +117,12 @@ def main(args: argparse.Namespace) -> dict:
         model = configure_cuda(model, run.device, config.run.compile, config.run.deterministic)
         optimizer, scheduler, start_step = build_optimizer(model, config, run)
         if run.world_size > 1:
+            # Gradients as views of DDP's buckets: no copy, and no "grad strides do not match bucket
+            # view" warning for the channels-last weights of CUDA runs (`configure_cuda`).
             model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[run.device.index] if run.device.type == "cuda" else None
+                model,
+                device_ids=[run.device.index] if run.device.type == "cuda" else None,
+                gradient_as_bucket_view=True,
             )
         dataset, loader, validator = build_loader(config, run, start_step)
     except (RunError, ModelError, DatasetError) as err:
@@ -128,7 +136,7 @@ def main(args: argparse.Namespace) -> dict:
         if mean_train_voxels is None:
             mean_train_voxels = mean_occupancy(dataset.cache["voxels"])
     if run.is_main and run.checkpoint is None and config.run.overwrite:
-        clear_earlier_run(config)
+        run.aside = set_earlier_run_aside(config)
     monitor = make_monitor(config, run, start_step, validator)
     trainer = Trainer(
         model,
@@ -153,10 +161,18 @@ def main(args: argparse.Namespace) -> dict:
         )
     try:
         losses = trainer.fit(loader, start_step)
-    except TrainingError as err:
-        if not run.is_main:  # every rank stops at the same step; rank 0 says why
-            raise SystemExit(2) from None
-        fail(str(err))
+    except BaseException as err:
+        if run.aside:  # stopped before its first checkpoint: the run it was to replace comes back
+            restore_aside(c.out_dir, run.aside, c.type)
+            print(f"--overwrite: the earlier run is back in {c.out_dir} (this one stopped before its first checkpoint)")
+        if isinstance(err, TrainingError):
+            if not run.is_main:  # every rank stops at the same step; rank 0 says why
+                raise SystemExit(2) from None
+            fail(str(err))
+        if isinstance(err, KeyboardInterrupt):
+            last = f"{run.ckpt_path} (step {run.last_saved})" if run.last_saved is not None else "none written"
+            fail(f"interrupted; last checkpoint: {last}")
+        raise
     step = start_step + len(losses)
     if run.world_size > 1:
         torch.distributed.barrier()

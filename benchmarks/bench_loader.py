@@ -7,7 +7,6 @@ for its data). Each mode iterates a shuffled DataLoader over the train split wit
 training run uses (no GT meshes in the batch).
 """
 
-import argparse
 import os
 import sys
 import time
@@ -56,10 +55,12 @@ def main(args):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data_root", default=None)
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--num_workers", type=int, nargs="+", default=[0, 2])
-    parser.add_argument("--n_points", type=int, default=1000)
-    parser.add_argument("--raw_items", type=int, default=320)
+    from common.cli import script_parser
+
+    parser = script_parser(__file__, __doc__.split("\n")[0] + " Prints a table; writes nothing.")
+    parser.add_argument("--data_root", default=None, help="an R2N2-layout folder (default: the embedded data)")
+    parser.add_argument("--batch_size", type=int, default=32, help="items per batch")
+    parser.add_argument("--num_workers", type=int, nargs="+", default=[0, 2], help="DataLoader workers, each timed")
+    parser.add_argument("--n_points", type=int, default=1000, help="surface points per item")
+    parser.add_argument("--raw_items", type=int, default=320, help="items read from the raw files (slow)")
     main(parser.parse_args())

@@ -38,7 +38,9 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser("Framing of the object in a split's renderings")
-    parser.add_argument("--data_root", default=None)
-    parser.add_argument("--split", default="train")
+    from common.cli import script_parser
+
+    parser = script_parser(__file__, "Framing of the object in a split's renderings. Prints it; writes nothing.")
+    parser.add_argument("--data_root", default=None, help="an R2N2-layout folder (default: the embedded data)")
+    parser.add_argument("--split", default="train", help="train, val, test or all")
     main(parser.parse_args())

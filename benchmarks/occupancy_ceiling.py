@@ -1,6 +1,6 @@
 """What grid extraction itself allows: F1 of the *true* solid read out on a grid, per resolution.
 
-    python benchmarks/occupancy_ceiling.py [--data_root data/embedded] [--resolutions 32 64 128] [--n_models 99]
+    python benchmarks/occupancy_ceiling.py [--data_root DIR] [--resolutions 32 64 128] [--n_models 99]
 
 Not a test: it prints the figures docs/evaluation.md quotes. For each test model of the embedded dataset the
 generator's own parts are rebuilt (same seed, category and index as `make_dataset.py`) and
@@ -66,6 +66,20 @@ def f1_of_grid(grid: torch.Tensor, gt_points: torch.Tensor, n_points: int = 5000
 
 
 def main(args: argparse.Namespace) -> None:
+    import procedural
+    from common.cli import fail
+    from r2n2.formats import DatasetError
+
+    try:  # the data root as the scripts find it (dataset_location; the embedded one is generated if absent)
+        layout = procedural.ready_layout(args.data_root)
+    except DatasetError as err:
+        fail(str(err))
+    if layout.embedded is None or layout.kind != "course":
+        fail(
+            f"{layout.root}: this benchmark rebuilds the generator's own shapes, so it needs data that "
+            "make_dataset.py wrote in the course layout (embedded.json); real R2N2 data has no exact solid"
+        )
+    args.data_root = layout.root
     models = test_models(args.data_root, args.n_models)
     settings = [(r, 1) for r in args.resolutions] + [(r, 2) for r in args.resolutions if r <= 64]
     scores = {s: [] for s in settings}
@@ -96,9 +110,11 @@ def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data_root", default="data/embedded")
-    parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--n_models", type=int, default=99)
-    parser.add_argument("--n_points", type=int, default=5000)
+    from common.cli import script_parser
+
+    parser = script_parser(__file__, __doc__.split("\n")[0] + " Prints a table; writes nothing.")
+    parser.add_argument("--data_root", default=None, help="a dataset of make_dataset.py (default: the embedded one)")
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64, 128], help="grid resolutions")
+    parser.add_argument("--n_models", type=int, default=99, help="test models scored")
+    parser.add_argument("--n_points", type=int, default=5000, help="surface samples per side")
     main(parser.parse_args())

@@ -12,7 +12,6 @@ on the samples whose GT has rods. The training cost comes from each checkpoint's
 (`eval_model.py --split val --views all`).
 """
 
-import argparse
 import csv
 import json
 import math
@@ -86,6 +85,8 @@ def main(args):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from common.cli import script_parser
+
+    parser = script_parser(__file__, __doc__.splitlines()[0] + " Prints a table; writes nothing.")
     parser.add_argument("folders", nargs="+", help="evaluation folders; the first is the reference")
     main(parser.parse_args())

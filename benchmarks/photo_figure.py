@@ -59,8 +59,12 @@ def main(args: argparse.Namespace) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser("Photos through reconstruct.py, side by side")
-    parser.add_argument("photos", nargs="+")
-    parser.add_argument("--checkpoints", nargs="+", required=True)
-    parser.add_argument("--out", default="output/results/photos_by_eye.png")
+    from common.cli import script_parser
+
+    parser = script_parser(
+        __file__, "Photos through reconstruct.py, side by side, in one figure (--out, replaced on a rerun)."
+    )
+    parser.add_argument("photos", nargs="+", help="photo files")
+    parser.add_argument("--checkpoints", nargs="+", required=True, help="checkpoints of train_model.py")
+    parser.add_argument("--out", default="output/results/photos_by_eye.png", help="the figure")
     main(parser.parse_args())

@@ -28,17 +28,23 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from common.cli import script_parser  # noqa: E402
+
 MODES = ("renderings", "photo, plain", "photo, prepared", "photo, true mask")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser("Score checkpoints on photo-like images")
-    parser.add_argument("--checkpoints", nargs="+", required=True)
+    parser = script_parser(
+        __file__,
+        "Score checkpoints on photo-like images of a split's models (written once to --photos, reused after); "
+        "prints a table, and writes it to --out when given (replaced on a rerun).",
+    )
+    parser.add_argument("--checkpoints", nargs="+", required=True, help="checkpoints of train_model.py")
     parser.add_argument("--data_root", default=None, help="the generated dataset whose models are photographed")
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--split", default="test", help="the split whose models are photographed")
     parser.add_argument("--photos", default=None, help="the photo-like set (default data/photo_like_<split>)")
     parser.add_argument("--per_model", type=int, default=2, help="photos per model")
-    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--batch_size", type=int, default=16, help="images per forward pass")
     parser.add_argument("--out", default=None, help="also write the table as JSON here")
     return parser
 

@@ -8,9 +8,27 @@ module ever needs to import a script.
 """
 
 import argparse
+import os
 import sys
 
 import torch
+
+
+class ShowDefaults(argparse.HelpFormatter):
+    """--help with every flag's default after its help ("(default: X)"), unless the help says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.option_strings and action.default is not argparse.SUPPRESS and "(default" not in text:
+            if not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+                text += f" (default: {shown(action.default)})"
+        return text
+
+
+def script_parser(path: str, description: str) -> argparse.ArgumentParser:
+    """A script's parser: its file name in the usage line (and before every error), the
+    description below it, every flag's default shown (`ShowDefaults`)."""
+    return argparse.ArgumentParser(prog=os.path.basename(path), description=description, formatter_class=ShowDefaults)
 
 
 def fail(message: str) -> None:
@@ -92,6 +110,8 @@ def shown(value) -> str:
         return "none"
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value) or "none"
     return str(value)
 
 

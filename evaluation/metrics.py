@@ -79,7 +79,8 @@ def chamfer_l2(dists_pred: torch.Tensor, dists_gt: torch.Tensor, pred_lengths: t
     """Chamfer-L2 per item from nearest-neighbour distances (B, N), (B, M) (`nearest_neighbours`):
     mean squared distance each way, summed, as `pytorch3d.loss.chamfer_distance`. An empty
     prediction is scored by its stand-in point (`EMPTY_PREDICTION`), never skipped."""
-    return masked_mean(dists_pred.square(), pred_lengths.clamp_min(1)) + dists_gt.square().mean(1)
+    # In float64: a point at 1e20 squares to 1e40, past float32's range (inf), not past float64's.
+    return masked_mean(dists_pred.double().square(), pred_lengths.clamp_min(1)) + dists_gt.double().square().mean(1)
 
 
 def _precision_recall_f1(dists_pred, dists_gt, pred_lengths, thresholds) -> dict:
@@ -164,6 +165,8 @@ def normal_consistency(normals_pred, idx_pred, normals_gt, idx_gt, pred_lengths)
     idx_pred (B, N) indexes gt, idx_gt (B, M) indexes pred (from `nearest_neighbours`)."""
     cos_pred = (normals_pred * torch.gather(normals_gt, 1, idx_pred[..., None].expand(-1, -1, 3))).sum(-1).abs()
     cos_gt = (normals_gt * torch.gather(normals_pred, 1, idx_gt[..., None].expand(-1, -1, 3))).sum(-1).abs()
+    # A non-finite normal (a degenerate face) agrees with nothing: 0, counted, not skipped by a NaN mean.
+    cos_pred, cos_gt = (torch.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0) for c in (cos_pred, cos_gt))
     score = 0.5 * (masked_mean(cos_pred, pred_lengths) + cos_gt.mean(1))
     return torch.where(pred_lengths > 0, score, torch.zeros_like(score))
 

@@ -37,6 +37,7 @@ from model import Prediction
 from r2n2.formats import DatasetError
 from representations import get as get_representation
 
+FAR = 1e6  # object-frame units (a shape spans about 1): a coordinate beyond it scores the prediction as empty
 FRAME_CHECK_POINTS = 1000  # points per side for the frame check's F1 (see `frame_scores`)
 # A mesh's surface is sampled densely for thin_recall (the GT's own surface samples cover 0.95 of
 # its rods at 5000 points, 0.81 at 2000); what covers the rods is each type's `thin_cover`.
@@ -275,8 +276,9 @@ def evaluate(
         batch = batch_to_device(batch, device)
         pred = predict_fn(batch)
         points_gt, normals_gt = batch["points"], batch["normals"]
-        # A prediction with a non-finite coordinate (a diverged model) is scored as an empty one.
-        finite = torch.isfinite(pred["points"]).flatten(1).all(1)
+        # A prediction with a non-finite coordinate (a diverged model), or one so far off that its squared
+        # distance would overflow float32 in the neighbour search (`FAR`), is scored as an empty one.
+        finite = (torch.isfinite(pred["points"]) & (pred["points"].abs() < FAR)).flatten(1).all(1)
         lengths = torch.where(finite, pred["lengths"], torch.zeros_like(pred["lengths"]))
         dists_pred, idx_pred, dists_gt, idx_gt = nearest_neighbours(pred["points"], points_gt, lengths)
         metrics = compute_sampling_metrics(pred["points"], points_gt, thresholds, lengths, (dists_pred, dists_gt))

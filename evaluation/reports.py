@@ -11,11 +11,12 @@ Every figure says which ground truth it was scored against (`evaluation.protocol
 import csv
 import html
 import os
+import re
 
 import numpy as np
 import torch
 
-from common.atomic_io import atomic_path, atomic_write_json
+from common.atomic_io import atomic_path, atomic_write_json, fault_point, orphan_pid, pid_alive
 from dataset import batch_to_device, collate_batch
 from evaluation.metrics import f1_key
 
@@ -158,6 +159,85 @@ def write_run_page(out_dir: str, run_name: str, result: dict, samples: list[dict
     ]
     atomic_write_json(os.path.join(out_dir, "samples.json"), {"run": run_name, "samples": samples})
     return viewer.write_page(out_dir, f"{run_name}: {result['split']} split", header, shown)
+
+
+# What an evaluation writes into its folder (`write_results`, `write_visuals`, `write_run_page`): an
+# earlier evaluation's folder it replaces loses these and nothing else.
+RESULT_FILES = re.compile(
+    r"^(metrics\.json|per_sample\.csv|eval_\w+\.png|gallery\.png|index\.html|samples\.json|plotly\.min\.js|"
+    r"\d+_gt\.png|\d+_pred\.gif|\d+_gt_mesh\.gif)$"
+)
+
+
+def temporary_folder(out_dir: str) -> str:
+    """A fresh folder beside out_dir to write an evaluation into (`publish`), named by this process."""
+    import uuid
+
+    tmp = f"{out_dir}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    os.makedirs(tmp)
+    return tmp
+
+
+def remove_results(folder: str) -> list[str]:
+    """Delete an evaluation's own files in folder (`RESULT_FILES`), then the folder if empty;
+    returns what is left (files an evaluation did not write, kept)."""
+    for name in os.listdir(folder):
+        if RESULT_FILES.match(name):
+            os.remove(os.path.join(folder, name))
+    left = os.listdir(folder)
+    if not left:
+        os.rmdir(folder)
+    return left
+
+
+def publish(tmp: str, out_dir: str) -> None:
+    """Put the complete evaluation in tmp at out_dir: an earlier evaluation there (the same one,
+    `check_result_folder` made sure) is moved aside first and removed after (`remove_results`); on
+    an error in between it is put back."""
+    if not os.path.exists(out_dir):
+        os.rename(tmp, out_dir)
+        return
+    aside = f"{out_dir}.stale-{os.getpid()}"
+    os.rename(out_dir, aside)
+    try:
+        fault_point(f"results {out_dir} moved aside")
+        os.rename(tmp, out_dir)
+    except BaseException:
+        if not os.path.exists(out_dir):
+            os.rename(aside, out_dir)
+        raise
+    fault_point(f"results {out_dir} replaced")
+    left = remove_results(aside)
+    if left:
+        print(f"warning: {aside} keeps {len(left)} files an evaluation did not write ({', '.join(left[:3])})")
+
+
+def recover_results(results_dir: str) -> list[str]:
+    """What evaluations killed halfway left in results_dir, settled: their temporary folders
+    removed, a folder moved aside put back when its successor never arrived, else removed. Returns
+    a line per thing done."""
+    done = []
+    for name in sorted(os.listdir(results_dir)) if os.path.isdir(results_dir) else []:
+        path = os.path.join(results_dir, name)
+        pid = orphan_pid(name)
+        if pid is None or pid_alive(pid) or not os.path.isdir(path):
+            continue
+        if ".stale-" in name:
+            target = path[: path.rindex(".stale-")]
+            if not os.path.exists(target):
+                os.rename(path, target)
+                done.append(f"put back {target} (the evaluation replacing it stopped)")
+                continue
+            left = remove_results(path)
+            done.append(
+                f"removed {path}, replaced by a later evaluation" + (f" ({len(left)} files kept)" if left else "")
+            )
+        else:
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)  # a temporary folder: all an evaluation's own
+            done.append(f"removed {path}, an evaluation that stopped halfway")
+    return done
 
 
 def read_results(path: str) -> dict:

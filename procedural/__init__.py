@@ -19,12 +19,12 @@ every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's a
     photos.py       photo-like JPEGs of a dataset's models: backgrounds, framing, photo viewpoints
     assemblies.py   random assemblies of boards, rods and tubes: shapes of no family (--assemblies)
     writer.py       a whole dataset: shapes over worker processes, splits, the record
-    default_data.py the data root made ready: the default one generated or regenerated, stale ones refused
+    default_data.py the data root made ready: the default one generated on first use, stale ones refused
 """
 
 from .default_data import ABSENT_MEANS, DEFAULT_WORLD, ready_layout
 from .photos import write_photo_set
-from .writer import GENERATOR_VERSION, check_request, write_dataset
+from .writer import GENERATOR_VERSION, check_request, recover, write_dataset
 
 __all__ = [
     "ABSENT_MEANS",
@@ -32,6 +32,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "check_request",
     "ready_layout",
+    "recover",
     "write_dataset",
     "write_photo_set",
 ]

@@ -1,5 +1,5 @@
-"""The data root made ready: the embedded dataset generated on first use, regenerated when stale,
-and generated data that this code cannot read refused.
+"""The data root made ready: the embedded dataset generated on first use, and generated data that
+this code cannot read, or that is another world than the one asked for, refused.
 
     layout = ready_layout(None)          # the default root (data/embedded), generated if absent
     layout = ready_layout("DIR")         # any R2N2-layout folder, checked
@@ -9,7 +9,6 @@ ever written or replaced, and only when it carries this generator's record.
 """
 
 import os
-import shutil
 import sys
 
 from dataset_location import (
@@ -24,7 +23,7 @@ from dataset_location import (
 )
 from r2n2.formats import DatasetError
 
-from .writer import GENERATOR_VERSION, write_dataset
+from .writer import GENERATOR_VERSION, recover, write_dataset
 
 
 def stale_generator_message(layout: Layout) -> str | None:
@@ -88,29 +87,20 @@ def default_root_mismatch(layout: Layout, n_models: int = EMBEDDED_MODELS) -> st
     return ", ".join(differ) + " (not the default world)" if differ else None
 
 
-def replace_default_data(root: str, why: str, n_models: int = EMBEDDED_MODELS) -> None:
-    """Regenerate a stale default root. The stale folder is first renamed aside (atomic: of two
-    processes doing this at once, one renames it, the other finds it gone and takes the first
-    one's new data) and removed only after."""
-    print(f"embedded dataset {root} is stale ({why}): regenerating it", file=sys.stderr)
-    aside = f"{root}.stale-{os.getpid()}"
-    try:
-        os.rename(root, aside)
-    except FileNotFoundError:
-        pass
-    write_default_data(root, n_models)
-    shutil.rmtree(aside, ignore_errors=True)
-
-
 def ready_layout(data_root: str | None) -> Layout:
-    """The data root's layout; the embedded dataset is generated on first use, and regenerated
-    (saying so) when it is not the default world any more: another version of the generator,
-    another size (`EMBEDDED_MODELS`), another seed, turn or viewpoints.
+    """The data root's layout; the embedded dataset (and the smoke profile's) is generated on first
+    use. A generated root that holds another world than the one asked for (another version of the
+    generator, another size (`EMBEDDED_MODELS`), seed, turn or viewpoints) is never regenerated in
+    place: refused, naming the command that replaces it. What a generation killed halfway left
+    beside a generated root is settled first (`writer.recover`).
 
     Raises DatasetError if a root given by the user is missing, not an R2N2 layout, or written by
     another version of the generator."""
     root = os.path.abspath(data_root or DATA_ROOT)
-    n_models = generated_worlds().get(root)  # None: a root the user owns, never written here
+    n_models = generated_worlds().get(root)  # None: a root the user names, never written here
+    if n_models:
+        for line in recover(root):
+            print(line, file=sys.stderr)
     if not os.path.exists(root) and n_models:
         print(f"embedded dataset not found: generating it in {root} ({n_models} models, once)", file=sys.stderr)
         write_default_data(root, n_models)
@@ -118,9 +108,12 @@ def ready_layout(data_root: str | None) -> Layout:
     stale = stale_generator_message(layout)
     why = default_root_mismatch(layout, n_models) if n_models else None
     if why:
-        replace_default_data(root, why, n_models)
-        layout = detect_layout(root)
-    elif stale:
+        raise DatasetError(
+            f"{root} holds another dataset than the scripts' default ({why}): it is not regenerated in place; "
+            f"replace it with `python make_dataset.py --root {root} --n_models {n_models} --replace_stale`, or point "
+            "R2N2_EMBEDDED_ROOT at another folder"
+        )
+    if stale:
         raise DatasetError(stale)
     if generated_without_record(layout):
         archives = " --layout archives" if layout.kind == "archives" else ""

@@ -13,6 +13,13 @@ Writes, for chairs (03001627), tables (04379243) and sofas (04256520), in the co
     ROOT/r2n2/ShapeNetVoxels/<synset>/<model>/model.binvox   32^3 solid occupancy
     ROOT/splits.json                                         {split: {synset: {model: [views]}}}
     ROOT/embedded.json                                       how this dataset was made
+    ROOT/.manifest.json                                      every file written here, with its size
+
+A dataset is built in a temporary folder beside its root and renamed into place whole. The
+manifest is what may ever be deleted of it: replacing a dataset (`replace=True`) removes exactly
+those files (and the readers' caches, `.cache/`), refuses a folder holding anything else, and
+removes the old dataset only once the new one is in place; a process killed halfway leaves what
+`recover` restores or removes.
 
 Every shape is a union of analytic parts (`shapes.py`, `furniture.py`). That lets the voxels be
 the exact solid (a point is inside if it is inside any part), not a guess from a non-watertight
@@ -22,10 +29,12 @@ they are spread over worker processes, split and recorded. Output is determinist
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
 
+from common.atomic_io import fault_point, pid_alive
 from dataset_location import ARCHIVES_GENERATOR_FILE
 from r2n2.splits import split_counts
 
@@ -128,6 +137,7 @@ def write_shapes(jobs: list[tuple], workers: int, desc: str, quiet: bool) -> tup
         for synset, index, (shape_id, family) in results:
             ids[(synset, index)], families[(synset, index)] = shape_id, family
             bar.update()
+            fault_point("a shape written")
     return ids, families
 
 
@@ -172,8 +182,10 @@ def write_dataset(
     viewpoints: str = "r2n2",
     holdout_report=(),
     assemblies: int = 0,
+    replace: bool = False,
 ) -> dict:
-    """Write the dataset to `root` atomically (built in a temp folder, then renamed).
+    """Write the dataset to `root` atomically (built in a temp folder, then renamed). With replace,
+    an existing root is replaced (`check_replaceable`, `swap_in`); without, it is refused.
 
     `n_models` counts all categories together, split as evenly as possible. layout "course"
     writes the course layout with meshes, splits.json, families.json (each shape's family) and
@@ -190,12 +202,17 @@ def write_dataset(
     elevation, `shape_files.sample_views`), the same shapes otherwise. Returns the dataset's
     description (embedded.json's).
     """
-    check_request(root, n_models, n_views, layout, holdout, turn, viewpoints, holdout_report, assemblies)
+    check_request(
+        None if replace else root, n_models, n_views, layout, holdout, turn, viewpoints, holdout_report, assemblies
+    )
+    if replace and os.path.exists(root):
+        check_replaceable(root)
     synsets = list(SYNSETS)
     per_cat = list(models_per_category(n_models).values())
     parent = os.path.dirname(os.path.abspath(root))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-dataset-", dir=parent)
+    tmp = tempfile.mkdtemp(prefix=f".tmp-dataset-{os.getpid()}-", dir=parent)
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0700 would keep a shared data root from its readers
     start = time.time()
     try:
         jobs = [
@@ -220,8 +237,151 @@ def write_dataset(
             write_json(os.path.join(tmp, "embedded.json"), info)
         else:
             write_json(os.path.join(tmp, ARCHIVES_GENERATOR_FILE), info)
-        os.replace(tmp, root)
+        write_manifest(tmp)
+        fault_point(f"dataset {root} written beside")
+        if replace and os.path.exists(root):
+            swap_in(tmp, root)
+        else:
+            os.rename(tmp, root)  # refused if another process put a dataset there meanwhile
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return info
+
+
+MANIFEST = ".manifest.json"
+# What the readers write into a dataset (`r2n2.cache`, `r2n2.splits`): a split's cache and the
+# generated split, under .cache/ (and their temporary names while they are written).
+CACHE_FILES = re.compile(r"^(\w+-[0-9a-f]{16}\.pt|generated_splits\.json)(\.tmp-\d+-[0-9a-f]{8})?$")
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_manifest(folder: str) -> None:
+    """MANIFEST in folder: every file below it with its size, the list of what may be deleted."""
+    files = {}
+    for base, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(base, name)
+            files[os.path.relpath(path, folder)] = os.path.getsize(path)
+    write_json(os.path.join(folder, MANIFEST), {"generator_version": GENERATOR_VERSION, "files": files})
+
+
+def read_manifest(root: str) -> dict | None:
+    """{relative path: size} of a dataset's manifest, or None when it has none (or an unreadable one)."""
+    try:
+        with open(os.path.join(root, MANIFEST)) as f:
+            files = json.load(f)["files"]
+        return {str(k): int(v) for k, v in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def foreign_files(root: str) -> list[str]:
+    """The files under root this generator did not write (not in its manifest, or of another size)
+    and the readers' cache did not either; every file when root has no manifest."""
+    manifest = read_manifest(root) or {}
+    foreign = []
+    for base, _, names in os.walk(root):
+        for name in names:
+            rel = os.path.relpath(os.path.join(base, name), root)
+            if rel == MANIFEST and manifest:
+                continue
+            if os.path.dirname(rel) == ".cache" and CACHE_FILES.match(name):
+                continue
+            if manifest.get(rel) != os.path.getsize(os.path.join(base, name)):
+                foreign.append(rel)
+    return sorted(foreign)
+
+
+def check_replaceable(root: str) -> None:
+    """ValueError saying why `root` may not be replaced: it has no manifest (a record alone grants
+    nothing), or it holds files the generator did not write (named)."""
+    if read_manifest(root) is None:
+        raise ValueError(
+            f"{root} has no {MANIFEST} (the list of the files make_dataset.py wrote there), so nothing in it is "
+            "deleted: remove it yourself, or choose another --root"
+        )
+    foreign = foreign_files(root)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ValueError(
+            f"{root} holds files make_dataset.py did not write ({shown}): not replaced; move them out, or choose "
+            "another --root"
+        )
+
+
+def remove_written(root: str) -> list[str]:
+    """Delete the files of root's manifest and the readers' cache, then the folders left empty;
+    returns what is left (files nobody here wrote, kept)."""
+    manifest = read_manifest(root) or {}
+    for rel in [*manifest, MANIFEST]:
+        path = os.path.join(root, rel)
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.remove(path)
+    cache = os.path.join(root, ".cache")
+    for name in os.listdir(cache) if os.path.isdir(cache) else []:
+        if CACHE_FILES.match(name):
+            os.remove(os.path.join(cache, name))
+    for base, _, _ in sorted(os.walk(root), key=lambda entry: -entry[0].count(os.sep)):
+        try:
+            os.rmdir(base)  # only when empty
+        except OSError:
+            pass
+    left = []
+    for base, _, names in os.walk(root):
+        left += [os.path.relpath(os.path.join(base, n), root) for n in names]
+    return left
+
+
+def swap_in(tmp: str, root: str) -> None:
+    """Put the complete dataset in tmp at root, the old one moved aside first and deleted only once
+    the new one is in place (`remove_written`); on an error in between, the old one is put back."""
+    aside = f"{root}.stale-{os.getpid()}"
+    os.rename(root, aside)
+    try:
+        fault_point(f"dataset {root} moved aside")
+        os.rename(tmp, root)
+    except BaseException:
+        if not os.path.exists(root):
+            os.rename(aside, root)
+        raise
+    fault_point(f"dataset {root} replaced")
+    left = remove_written(aside)
+    if left:
+        print(f"warning: {aside} keeps {len(left)} files make_dataset.py did not write", flush=True)
+
+
+def recover(root: str) -> list[str]:
+    """What a generation or replacement of root killed halfway left, settled: a dataset moved aside
+    by a process that is gone is put back when root is missing (the new one never arrived), else
+    deleted (`remove_written`); a half-written temporary dataset of a process that is gone is
+    deleted. Returns a line per thing done."""
+    parent, base = os.path.split(os.path.abspath(root))
+    done = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return done
+    for name in sorted(names):
+        path = os.path.join(parent, name)
+        stale = re.match(re.escape(base) + r"\.stale-(\d+)$", name)
+        if stale and not pid_alive(int(stale.group(1))):
+            if not os.path.exists(root):
+                os.rename(path, root)
+                done.append(f"put back {root} from {path} (its replacement never finished)")
+            else:
+                left = remove_written(path)
+                done.append(
+                    f"removed {path}, a dataset replaced by a process that stopped"
+                    + (f" ({len(left)} files kept)" if left else "")
+                )
+        temporary = re.match(r"\.tmp-dataset-(\d+)-", name)
+        if temporary and not pid_alive(int(temporary.group(1))) and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+            done.append(f"removed {path}, a dataset whose generation stopped halfway")
+    return done

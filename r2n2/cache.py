@@ -103,9 +103,9 @@ def build_cache(layout: Layout, split: str, entries: list[ShapeEntry], out_path:
     """Parse every file of the split once and save one tensor dict, atomically."""
     from tqdm import tqdm
 
-    shapes = [
-        read_shape(layout, entry) for entry in tqdm(entries, desc=f"caching {split} split", unit="model", disable=quiet)
-    ]
+    # The bar is closed however the reading ends, so an error's line starts a line of its own.
+    with tqdm(entries, desc=f"caching {split} split", unit="model", disable=quiet) as bar:
+        shapes = [read_shape(layout, entry) for entry in bar]
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     atomic_torch_save(pack_shapes(entries, shapes), out_path)
 

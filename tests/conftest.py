@@ -19,11 +19,11 @@ def tiny_root(tmp_path_factory) -> str:
     return root
 
 
-def run_script(*args, timeout=600):
-    """Run a repo script as a user does; returns the CompletedProcess."""
+def run_script(*args, timeout=600, env=None):
+    """Run a repo script as a user does (env: more environment variables); returns the CompletedProcess."""
     import subprocess
 
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
 
 

@@ -187,3 +187,23 @@ def test_camera_loss_is_low_for_the_right_camera():
     assert total < 1e-3 and terms["camera_azimuth_deg"] <= 2.5
     wrong = {"azimuth_logits": logits.roll(36, 1), "elevation": elev + 5, "distance": dist * 1.2}
     assert camera_loss(wrong, R, T)[0] > 10
+
+
+def test_smoothness_loss_raises_no_warning():
+    """PyTorch3D's Laplacian is a sparse tensor whose invariant checks torch would warn it skips:
+    they are turned off on purpose, without a warning each mesh step."""
+    import warnings
+
+    from pytorch3d.utils import ico_sphere
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert smoothness_loss(ico_sphere(2)) >= 0
+
+
+def test_a_refused_resume_names_a_left_out_data_root_by_what_it_meant():
+    from dataset_location import EMBEDDED_DATA_ROOT
+    from training.resume import recorded
+
+    assert recorded("data_root", None) == f"left out (the default data: {EMBEDDED_DATA_ROOT})"
+    assert recorded("lr", 0.001) == "0.001" and recorded("pretrained", None) == "left out"

@@ -329,6 +329,9 @@ def test_validation_best_checkpoint_and_tensorboard_logs_survive_a_resume(small_
     best_entry = max(last["val_history"], key=lambda v: v["F1@0.05"])
     assert last["best"] == best["best"] and best["step"] == best_entry["step"] == best["best"]["step"]
     assert best["best"]["F1@0.05"] == best_entry["F1@0.05"] and "IoU_vox32" in best_entry and "IoU_labels" in best_entry
+    # The best checkpoint is for evaluation: its weights, model and record, not the optimizer (the last keeps it).
+    assert "optimizer" not in best and "scheduler" not in best and "optimizer" in last
+    assert (out / "checkpoint_vox.best.pth").stat().st_size < 0.5 * (out / "checkpoint_vox.pth").stat().st_size
     scalars = scalars_of(str(out / "tensorboard"))
     assert [s for s, _ in scalars["loss/total"]] == [1, 2, 3, 4] and [s for s, _ in scalars["loss/bce"]] == [1, 2, 3, 4]
     assert [s for s, _ in scalars["val/F1@0.05"]] == [2, 4]

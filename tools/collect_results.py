@@ -420,7 +420,11 @@ def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
+    from common.cli import script_parser
+
+    parser = script_parser(
+        __file__, "Collect reproduce.sh's results into docs/results.md and output/results/ (both rewritten on a rerun)."
+    )
     parser.add_argument("--out", default="output/results", help="where the figures and pages are copied")
     parser.add_argument("--doc", default="docs/results.md", help="the results document written")
     parser.add_argument("--seconds", type=int, default=None, help="reproduce.sh's wall time, to report")

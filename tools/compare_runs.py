@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 
-from common.cli import fail  # noqa: E402
+from common.cli import fail, script_parser  # noqa: E402
 from evaluation.protocol import f1_curve  # noqa: E402
 from evaluation.reports import read_results  # noqa: E402
 
@@ -27,7 +27,9 @@ def run_label(result: dict, folder_name: str, taken) -> str:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser("Compare evaluated runs", add_help=True)
+    parser = script_parser(
+        __file__, "Compare evaluated runs: F1 curves in one plot (--out) and a page of their shared samples."
+    )
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="result folders of eval_model.py")
     parser.add_argument(
         "--out", default="output/eval/compare_f1.png", help="the plot; compare.html is written beside it"

@@ -20,21 +20,27 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 
-from common.cli import non_negative_float, positive_float, positive_int  # noqa: E402
+from common.cli import non_negative_float, positive_float, positive_int, script_parser  # noqa: E402
 from dataset_location import REPO_DIR  # noqa: E402
 from evaluation.metrics import f1_key  # noqa: E402
 from training.checkpoints import RUNS_DIR  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser("Mesh loss-weight study", add_help=True)
-    parser.add_argument("--w_chamfer", type=positive_float, nargs="+", default=[1.0, 0.8, 0.6])
-    parser.add_argument("--w_smooth", type=non_negative_float, nargs="+", default=[0.1])
+    parser = script_parser(
+        __file__,
+        "The mesh loss-weight study: a mesh run per setting into checkpoints/study/, evaluated into --out; a "
+        "rerun replaces both.",
+    )
+    parser.add_argument(
+        "--w_chamfer", type=positive_float, nargs="+", default=[1.0, 0.8, 0.6], help="Chamfer weights tried"
+    )
+    parser.add_argument("--w_smooth", type=non_negative_float, nargs="+", default=[0.1], help="smoothing weights tried")
     parser.add_argument("--max_iter", type=positive_int, default=200, help="training steps per setting")
-    parser.add_argument("--vis_ids", type=int, nargs="+", default=[0, 20, 40, 60, 80])
-    parser.add_argument("--data_root", default=None)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--out", default="output/study")
+    parser.add_argument("--vis_ids", type=int, nargs="+", default=[0, 20, 40, 60, 80], help="test samples drawn")
+    parser.add_argument("--data_root", default=None, help="an R2N2-layout folder (default: the embedded data)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: train_model.py's)")
+    parser.add_argument("--out", default="output/study", help="the study's evaluations and table")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more train_model.py flags")
     return parser
 

@@ -9,16 +9,18 @@ training shape; `train_model.py` writes it through `atomic_io`, so it is whole o
 """
 
 import atexit
+import contextlib
 import glob
 import hashlib
 import json
 import os
 import pickle
-import shutil
+import re
 import socket
 
 import torch
 
+from common.atomic_io import fault_point, pid_alive, sweep_orphans
 from model import ModelError, SingleViewto3D
 from representations import build_model, complete_model_args, get
 
@@ -71,7 +73,7 @@ def load_checkpoint(path: str, expected_type: str | None = None, map_location="c
         # unpickling anything else can run code; everything train_model.py writes is plain.
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Unsupported global" not in str(err):  # not an object refused, just not a pickle
+        if "unsupported global" not in str(err).lower():  # not an object refused, just not a pickle
             raise ModelError(f"checkpoint {path} is unreadable or corrupt (UnpicklingError)") from None
         raise ModelError(
             f"checkpoint {path} holds Python objects besides tensors and plain values, which could run code "
@@ -141,13 +143,26 @@ RESUME_KEYS = ("optimizer", "scheduler", "step", "args")
 
 
 def check_resumable(checkpoint: dict, path: str) -> None:
-    """ModelError (one line) when a checkpoint lacks what resuming its run needs."""
+    """ModelError (one line) when a checkpoint lacks what resuming its run needs, or holds it in
+    another form than train_model.py writes (a dict made by hand)."""
     missing = [k for k in RESUME_KEYS if k not in checkpoint]
     if missing:
         raise ModelError(
             f"{path} cannot be resumed: it holds no {', '.join(missing)} (a model-only checkpoint); evaluate it, or "
             "start a new run"
         )
+    args, step = checkpoint["args"], checkpoint["step"]
+    wrong = []
+    if not isinstance(args, dict):
+        wrong.append(f"its args are a {type(args).__name__}, not the run's flags")
+    elif not isinstance(args.get("max_iter"), int) or isinstance(args.get("max_iter"), bool):
+        wrong.append("its args record no step budget (max_iter)")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        wrong.append(f"its step is {step!r}, not a step number")
+    if not isinstance(checkpoint["optimizer"], dict) or not isinstance(checkpoint["scheduler"], dict):
+        wrong.append("its optimizer or scheduler state is not one")
+    if wrong:
+        raise ModelError(f"{path} cannot be resumed: {'; '.join(wrong)} (not a checkpoint train_model.py wrote)")
 
 
 def init_from_run(model: SingleViewto3D, init: str, profile: str = "cpu") -> str | None:
@@ -172,11 +187,17 @@ def step_checkpoint_path(ckpt_path: str, step: int) -> str:
     return ckpt_path[: -len(".pth")] + f".step{step:06d}.pth"
 
 
+STEP_CHECKPOINT = re.compile(r"\.step\d{6}\.pth$")  # `step_checkpoint_path`'s names, nothing else
+EVENTS_FILE = re.compile(r"^events\.out\.tfevents\.")  # what TensorBoard's SummaryWriter writes
+
+
 def run_files(out_dir: str, model_type: str) -> list[str]:
     """What a run of `model_type` leaves in its folder: last, best and step checkpoints, and, when
     args.json is that run's record, args.json and TensorBoard logs (those present)."""
     ckpt = checkpoint_path(out_dir, model_type)
-    files = [ckpt, best_checkpoint_path(ckpt)] + sorted(glob.glob(glob.escape(ckpt[: -len(".pth")]) + ".step*.pth"))
+    stem = ckpt[: -len(".pth")]
+    steps = [p for p in sorted(glob.glob(glob.escape(stem) + ".step*.pth")) if STEP_CHECKPOINT.search(p[len(stem) :])]
+    files = [ckpt, best_checkpoint_path(ckpt)] + steps
     if run_type_of(out_dir) == model_type:  # the record and logs of a run of this type, not a user's own files
         files += [os.path.join(out_dir, "args.json"), os.path.join(out_dir, "tensorboard")]
     return [path for path in files if os.path.exists(path)]
@@ -191,13 +212,84 @@ def run_type_of(out_dir: str) -> str | None:
         return None
 
 
-def clear_run(out_dir: str, model_type: str) -> list[str]:
-    """Remove what an earlier run of `model_type` left in out_dir (`run_files`), so a replacing run
-    never mixes with it (an old best checkpoint, old events). Returns what was removed."""
-    removed = run_files(out_dir, model_type)
-    for path in removed:
-        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-    return removed
+def remove_run_file(path: str) -> None:
+    """Remove one of `run_files`: a file, or the TensorBoard folder's event files and then the
+    folder if nothing else is in it."""
+    if not os.path.isdir(path):
+        os.remove(path)
+        return
+    for name in os.listdir(path):
+        if EVENTS_FILE.match(name):
+            os.remove(os.path.join(path, name))
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+ASIDE = ".overwritten-{pid}"  # an earlier run's files, inside its folder, until its successor is safe
+
+
+def set_aside_run(out_dir: str, model_type: str) -> tuple[str | None, list[str]]:
+    """--overwrite: move what an earlier run of `model_type` left in out_dir (`run_files`) into a
+    folder inside it (`ASIDE`), so a replacing run never mixes with it and nothing of it is lost
+    before the new run is safe (`discard_aside` once the new run's first checkpoint is written,
+    `restore_aside` if it fails first). Returns (the folder, or None when there was nothing; what
+    was moved)."""
+    moved = run_files(out_dir, model_type)
+    if not moved:
+        return None, []
+    aside = os.path.join(out_dir, ASIDE.format(pid=os.getpid()))
+    os.makedirs(aside, exist_ok=True)
+    for path in moved:
+        os.rename(path, os.path.join(aside, os.path.basename(path)))
+        fault_point(f"{path} moved aside")
+    return aside, moved
+
+
+def discard_aside(aside: str) -> None:
+    """Remove an earlier run set aside, file by file (`remove_run_file`), once its successor is safe."""
+    for name in os.listdir(aside):
+        remove_run_file(os.path.join(aside, name))
+        fault_point(f"{name} of the run set aside removed")
+    with contextlib.suppress(OSError):
+        os.rmdir(aside)
+
+
+def restore_aside(out_dir: str, aside: str, model_type: str) -> None:
+    """Put an earlier run set aside back in out_dir, the replacing run's own files removed first
+    (it stopped before its first checkpoint: nothing of it is worth keeping)."""
+    for path in run_files(out_dir, model_type):
+        remove_run_file(path)
+    for name in os.listdir(aside):
+        target = os.path.join(out_dir, name)
+        if os.path.exists(target):  # a TensorBoard folder the replacing run made, emptied above
+            with contextlib.suppress(OSError):
+                os.rmdir(target)
+        os.rename(os.path.join(aside, name), target)
+    with contextlib.suppress(OSError):
+        os.rmdir(aside)
+
+
+def recover_run(out_dir: str, model_type: str) -> list[str]:
+    """What a training killed halfway left in its folder, settled before another run starts there:
+    an earlier run set aside by a process that is gone is removed when its successor wrote a
+    checkpoint, else put back; temporary files of processes that are gone are removed. Returns a
+    line per thing done."""
+    done = [f"removed {path}, left by a process that stopped while writing" for path in sweep_orphans(out_dir)]
+    for name in os.listdir(out_dir) if os.path.isdir(out_dir) else []:
+        match = re.match(r"^\.overwritten-(\d+)$", name)
+        if not match or pid_alive(int(match.group(1))):
+            continue
+        aside = os.path.join(out_dir, name)
+        successor = os.path.exists(checkpoint_path(out_dir, model_type)) and not os.path.exists(
+            os.path.join(aside, os.path.basename(checkpoint_path(out_dir, model_type)))
+        )
+        if successor:
+            discard_aside(aside)
+            done.append(f"removed the run {aside} held: the run that replaced it had written its checkpoint")
+        else:
+            restore_aside(out_dir, aside, model_type)
+            done.append(f"put back the run {aside} held: the run that was to replace it stopped first")
+    return done
 
 
 _HELD_LOCKS: dict[str, object] = {}  # path -> open file holding the lock, for the life of this process

@@ -87,13 +87,21 @@ def restore_run_flags(flags: dict, checkpoint: dict, given: set[str], ckpt_path:
         current = flags[flag]
         if flag in given and current != value:
             raise RunError(
-                f"--{flag} {current} differs from the run's --{flag} {value} ({ckpt_path}): a resumed run keeps "
+                f"--{flag} {current} differs from the run's --{flag} {recorded(flag, value)} ({ckpt_path}): a "
+                "resumed run keeps "
                 f"its own flags; drop --{flag}, or start a new run (--overwrite, or another --out_dir)"
             )
         if current != value:
             restored.append(flag)
         flags[flag] = value
     return flags, restored
+
+
+def recorded(flag: str, value) -> str:
+    """A run's recorded flag value as a message names it: a flag it left out, by what that meant."""
+    if value is not None:
+        return str(value)
+    return f"left out (the default data: {EMBEDDED_DATA_ROOT})" if flag == "data_root" else "left out"
 
 
 def resume_max_iter(requested: int | None, checkpoint: dict, ckpt_path: str) -> tuple[int, str | None]:
@@ -135,7 +143,7 @@ def stored_data(checkpoint: dict) -> dict:
 
 
 def check_resume_data(checkpoint: dict, data_root: str | None, ckpt_path: str) -> None:
-    """Before the data is opened (which could regenerate the embedded data): the resumed run
+    """Before the data is opened (which generates the embedded data when it is missing): the resumed run
     reads the root it trained on, at the size it trained on. Raises RunError naming both."""
     stored = stored_data(checkpoint)
     root_now = os.path.abspath(data_root or DATA_ROOT)
@@ -149,12 +157,12 @@ def check_resume_data(checkpoint: dict, data_root: str | None, ckpt_path: str) -
     if is_default and generator.get("generator_version", GENERATOR_VERSION) != GENERATOR_VERSION:
         raise RunError(
             f"{ckpt_path} trained on data of generator version {generator['generator_version']}, this code writes "
-            f"version {GENERATOR_VERSION} (opening the default data would regenerate it): start a new run"
+            f"version {GENERATOR_VERSION} (the default data is another world now): start a new run"
         )
     if is_default and generator.get("n_models", EMBEDDED_MODELS) != EMBEDDED_MODELS:
         raise RunError(
             f"{ckpt_path} trained on {generator['n_models']} embedded models, R2N2_EMBEDDED_MODELS asks for "
-            f"{EMBEDDED_MODELS} (which would regenerate the data): resume with R2N2_EMBEDDED_MODELS="
+            f"{EMBEDDED_MODELS} (another world): resume with R2N2_EMBEDDED_MODELS="
             f"{generator['n_models']}, or start a new run"
         )
 

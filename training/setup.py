@@ -15,6 +15,7 @@ import os
 
 import torch
 
+from common.paths import unsafe_root
 from dataset import DatasetError, R2N2Dataset, collate_batch, data_identity
 from model import ModelError
 from representations import build_model, get
@@ -23,13 +24,14 @@ from training.checkpoints import (
     RunLock,
     check_resumable,
     checkpoint_path,
-    clear_run,
     default_out_dir,
     init_from_run,
     load_checkpoint,
     rebuild_model,
+    recover_run,
     run_files,
     run_type_of,
+    set_aside_run,
 )
 from training.config import ConfigError, ModelFlags, TrainConfig
 from training.monitor import Monitor
@@ -81,8 +83,13 @@ def claim_run_folder(config: TrainConfig, ckpt_path: str, resuming: bool, is_mai
     writes or locks."""
     out_dir, model_type = config.run.out_dir, config.run.type
     if is_main:
+        reason = unsafe_root(out_dir)
+        if reason:
+            raise RunError(f"--out_dir: {reason}")
         check_writable_dir(out_dir, "--out_dir")
         RunLock(out_dir).acquire()  # released when the process exits
+        for line in recover_run(out_dir, model_type):  # what a run killed halfway left here
+            print(line, flush=True)
     other = run_type_of(out_dir)
     if other not in (None, model_type):
         raise RunError(f"{out_dir} holds a {other} run (args.json): train --type {model_type} into another --out_dir")
@@ -93,13 +100,19 @@ def claim_run_folder(config: TrainConfig, ckpt_path: str, resuming: bool, is_mai
         raise RunError(existing_run_message(ckpt_path, out_dir, model_type, earlier))
 
 
-def clear_earlier_run(config: TrainConfig) -> None:
-    """--overwrite: remove the earlier run's files (`checkpoints.clear_run`), once the new run's
-    model, optimizer and data are ready and just before it writes anything, so a run that fails
-    to start leaves the earlier one as it was."""
-    removed = clear_run(config.run.out_dir, config.run.type)
-    if removed:
-        print(f"--overwrite: removed the earlier run's {', '.join(os.path.basename(p) for p in removed)}", flush=True)
+def set_earlier_run_aside(config: TrainConfig) -> str | None:
+    """--overwrite: move the earlier run's files aside (`checkpoints.set_aside_run`), once the new
+    run's model, optimizer and data are ready and just before it writes anything; they are removed
+    when the new run has written its first checkpoint and put back if it stops first. Returns the
+    folder they are in (None: there was no earlier run)."""
+    aside, moved = set_aside_run(config.run.out_dir, config.run.type)
+    if moved:
+        print(
+            f"--overwrite: the earlier run's {', '.join(os.path.basename(p) for p in moved)} set aside in {aside}, "
+            "removed once this run's first checkpoint is written, put back if it stops before",
+            flush=True,
+        )
+    return aside
 
 
 def prepare_run(config: TrainConfig, checkpoint: dict | None, ckpt_path: str) -> Run:

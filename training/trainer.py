@@ -24,7 +24,7 @@ from common.atomic_io import atomic_torch_save, atomic_write_json
 from dataset import batch_to_device
 from representations import get as get_representation
 from training.augment import AUGMENT_LEVELS, augment_batch
-from training.checkpoints import best_checkpoint_path, step_checkpoint_path
+from training.checkpoints import best_checkpoint_path, discard_aside, step_checkpoint_path
 from training.config import RunConfig
 from training.monitor import describe_validation
 from training.sampler import prefetch
@@ -140,10 +140,18 @@ class Run:
     last_saved: int | None = None  # the step of the last checkpoint written (or resumed from)
     history: list = field(default_factory=list)  # the run's starts and resumes (`prepare_run`)
     started: float = field(default_factory=time.time)  # when this start or resume began
+    aside: str | None = None  # an earlier run set aside by --overwrite, removed at this run's first checkpoint
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+
+def tqdm_write(line: str) -> None:
+    """A log line that does not break a progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(line)
 
 
 def step_seed(seed: int, step: int, run: Run) -> int:
@@ -231,15 +239,19 @@ class Trainer:
             f"non-finite loss {value} at step {first_bad - 1}; last good checkpoint: {last}. Try a lower --lr"
         )
 
-    def state(self, step: int) -> dict:
-        """The checkpoint dict of the run at `step`."""
+    def state(self, step: int, resumable: bool = True) -> dict:
+        """The checkpoint dict of the run at `step`; without `resumable`, what evaluation needs only
+        (weights, model arguments, the run's record and mean shape), not the optimizer's and
+        scheduler's state, which is two thirds of a vox checkpoint (Adam keeps two moments a weight)."""
         raw = self.model.module if hasattr(self.model, "module") else self.model
         monitor = self.monitor
+        resume = (
+            {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()} if resumable else {}
+        )
         return {
             "model": raw.state_dict(),
             "model_args": self.model_args,
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
+            **resume,
             "step": step,
             "args": self.flags,
             "mean_train_voxels": self.mean_train_voxels,
@@ -272,9 +284,13 @@ class Trainer:
         state = self.state(step)
         atomic_torch_save(state, run.ckpt_path)
         if self.config.keep_checkpoints:
-            atomic_torch_save(state, step_checkpoint_path(run.ckpt_path, step))
+            atomic_torch_save(self.state(step, resumable=False), step_checkpoint_path(run.ckpt_path, step))
         self.write_record()
         run.last_saved = step
+        if run.aside:  # this run is safe now: the one it replaces goes
+            discard_aside(run.aside)
+            tqdm_write(f"--overwrite: removed the earlier run set aside in {run.aside}")
+            run.aside = None
 
     def validate(self, step: int) -> str:
         """Score the model on the val subset; keep the best checkpoint. Returns the log line."""
@@ -282,7 +298,7 @@ class Trainer:
         self.val_seconds += scores["seconds"]
         self.val_history.append({"step": step, **scores})
         if improved:
-            atomic_torch_save(self.state(step), best_checkpoint_path(self.run.ckpt_path))
+            atomic_torch_save(self.state(step, resumable=False), best_checkpoint_path(self.run.ckpt_path))
         return describe_validation(step, scores, self.monitor.best, self.config.selection_metric)
 
     def due(self, step: int) -> bool:
@@ -336,38 +352,40 @@ class Trainer:
             unit="step",
             disable=None if run.is_main else True,  # None: no bar where stderr is not a terminal (a log file)
         )
-        waited_since = self.fit_started = time.perf_counter()
-        for batch in prefetch(loader, self.prepare_batch, start_step):
-            ready = time.perf_counter()
-            loss, terms = self.train_step(batch, step)
-            step += 1
-            lr = self.scheduler.get_last_lr()[0]
-            done = time.perf_counter()
-            pending.append((step, loss.detach(), terms, lr, done - waited_since, ready - waited_since))
-            if run.is_main:
-                bar.update()
-                if step == start_step + ETA_AFTER_STEPS and step < config.max_iter:
-                    tqdm.write(self.eta_line(step, start_step))
-            if not self.due(step):
-                waited_since = time.perf_counter()
-                continue
-            for step_read, loss_read, terms_read, lr_read, seconds, data_seconds in self.read_losses(pending):
-                losses.append(loss_read)
-                line = (
-                    self.monitor.step(step_read, loss_read, terms_read, lr_read, seconds, data_seconds)
-                    if run.is_main
-                    else None
-                )
-                if line:
-                    tqdm.write(line)
-            pending = []
-            if run.is_main:
-                if self.monitor.due(step):
-                    tqdm.write(self.validate(step))
-                if step % config.save_freq == 0 or step == config.max_iter:
-                    self.save(step)
-            waited_since = time.perf_counter()  # validation and checkpoints are not data time
-        bar.close()
+        try:  # the bar is closed however the steps end, so an error's line starts a line of its own
+            waited_since = self.fit_started = time.perf_counter()
+            for batch in prefetch(loader, self.prepare_batch, start_step):
+                ready = time.perf_counter()
+                loss, terms = self.train_step(batch, step)
+                step += 1
+                lr = self.scheduler.get_last_lr()[0]
+                done = time.perf_counter()
+                pending.append((step, loss.detach(), terms, lr, done - waited_since, ready - waited_since))
+                if run.is_main:
+                    bar.update()
+                    if step == start_step + ETA_AFTER_STEPS and step < config.max_iter:
+                        tqdm.write(self.eta_line(step, start_step))
+                if not self.due(step):
+                    waited_since = time.perf_counter()
+                    continue
+                for step_read, loss_read, terms_read, lr_read, seconds, data_seconds in self.read_losses(pending):
+                    losses.append(loss_read)
+                    line = (
+                        self.monitor.step(step_read, loss_read, terms_read, lr_read, seconds, data_seconds)
+                        if run.is_main
+                        else None
+                    )
+                    if line:
+                        tqdm.write(line)
+                pending = []
+                if run.is_main:
+                    if self.monitor.due(step):
+                        tqdm.write(self.validate(step))
+                    if step % config.save_freq == 0 or step == config.max_iter:
+                        self.save(step)
+                waited_since = time.perf_counter()  # validation and checkpoints are not data time
+        finally:
+            bar.close()
         if self.monitor:
             self.monitor.close()
         return losses

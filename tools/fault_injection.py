@@ -1,0 +1,233 @@
+"""Kill a dataset generation, a training run and an evaluation at every point they write, and check what is left.
+
+    python tools/fault_injection.py                     # every point, SIGKILL and SIGINT: the figure of docs/data.md
+    python tools/fault_injection.py --every 4 --signals KILL    # a quicker sample (tests/test_file_safety.py)
+
+Each process replaces an earlier state: `make_dataset.py --replace_stale` replaces a dataset,
+`train_model.py --overwrite` a run, `eval_model.py` its own earlier results. It is run once per
+fault point with R2N2_FAULT_AT=k (`common.atomic_io.fault_point`: every file written whole, before
+and after its rename, every step of moving the earlier state aside and back, every generated
+shape), stopped there by the signal, and then:
+  1. the state must be either the earlier one, whole, or the complete new one (checked file by file);
+  2. the same command run again must succeed and leave no orphan (no temporary or moved-aside
+     file or folder) behind.
+A point where either fails is a state lost. Prints a line per process and signal: points tried,
+states lost. Uses a temporary folder; writes nothing else.
+"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+ORPHANS = ("*.tmp-*", "*.stale-*", ".tmp-dataset-*", ".overwritten-*")
+
+
+def run(args: list[str], env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("R2N2_FAULT")}
+    full_env.update(PYTHONUNBUFFERED="1", **(env or {}))
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def orphans(folder: str) -> list[str]:
+    """Temporary or moved-aside names anywhere below folder."""
+    found = []
+    for base, dirs, files in os.walk(folder):
+        for pattern in ORPHANS:
+            found += glob.glob(os.path.join(glob.escape(base), pattern))
+    return sorted(set(found))
+
+
+def points_reached(args: list[str], env: dict) -> int:
+    """How many fault points a whole command passes (a run with a fault point too far to be reached)."""
+    log = env["R2N2_FAULT_LOG"]
+    open(log, "w").close()
+    run(args, {**env, "R2N2_FAULT_AT": "1000000"})
+    return sum(1 for _ in open(log))
+
+
+# ----- the three processes: how to set up the earlier state, the command, and how to judge a state
+
+
+def dataset_case(work: str) -> dict:
+    from procedural.writer import foreign_files, read_manifest
+
+    root = os.path.join(work, "data")
+
+    def setup():
+        result = run(
+            ["make_dataset.py", "--root", root, "--n_models", "9", "--n_views", "1", "--seed", "1", "--replace_stale"]
+        )
+        assert result.returncode == 0, result.stderr
+
+    def seed_of() -> int | None:
+        try:
+            with open(os.path.join(root, "embedded.json")) as f:
+                return json.load(f)["seed"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def whole() -> str | None:
+        """None when root holds one complete dataset (every manifest file, nothing else), else why not."""
+        if not os.path.isdir(root):
+            return "no dataset at the root"
+        if read_manifest(root) is None:
+            return "no manifest"
+        if foreign_files(root):
+            return "files outside the manifest"
+        missing = [p for p in read_manifest(root) if not os.path.isfile(os.path.join(root, p))]
+        return f"{len(missing)} files missing" if missing else None
+
+    def judge() -> str | None:
+        from procedural import recover
+
+        recover(root)  # what the next run does first
+        why = whole()
+        return why or (None if seed_of() in (1, 2) else f"seed {seed_of()}")
+
+    command = ["make_dataset.py", "--root", root, "--n_models", "9", "--n_views", "1", "--seed", "2", "--replace_stale"]
+    return {"setup": setup, "command": command, "judge": judge, "folder": work, "done": lambda: seed_of() == 2}
+
+
+def training_case(work: str, data: str) -> dict:
+    import torch
+
+    out = os.path.join(work, "run")
+    common = ["--type", "point", "--data_root", data, "--out_dir", out, "--batch_size", "2", "--image_size", "32"]
+    common += ["--n_points", "50", "--device", "cpu", "--val_freq", "1", "--save_freq", "1"]
+
+    def setup():
+        result = run(["train_model.py", *common, "--max_iter", "2", "--seed", "1", "--overwrite"])
+        assert result.returncode == 0, result.stderr
+
+    def state() -> tuple | None:
+        try:
+            checkpoint = torch.load(os.path.join(out, "checkpoint_point.pth"), weights_only=True)
+            with open(os.path.join(out, "args.json")) as f:
+                record = json.load(f)
+        except Exception:  # noqa: BLE001 - anything unreadable is a lost state
+            return None
+        return checkpoint["args"]["seed"], checkpoint["step"], record["seed"]
+
+    def judge() -> str | None:
+        from training.checkpoints import recover_run
+
+        recover_run(out, "point")  # what the next run does first
+        found = state()
+        if found is None:
+            return "no readable checkpoint and record"
+        seed, step, record_seed = found
+        if seed != record_seed:
+            return f"the checkpoint (seed {seed}) and args.json (seed {record_seed}) are of two runs"
+        if seed == 1 and step != 2:
+            return f"the earlier run's checkpoint is at step {step}"
+        return None
+
+    command = ["train_model.py", *common, "--max_iter", "3", "--seed", "2", "--overwrite"]
+    return {"setup": setup, "command": command, "judge": judge, "folder": out, "done": lambda: (state() or [0])[0] == 2}
+
+
+def evaluation_case(work: str, data: str, checkpoint: str) -> dict:
+    results = os.path.join(work, "results")
+    command = ["eval_model.py", "--type", "point", "--checkpoint", checkpoint, "--data_root", data, "--device", "cpu"]
+    command += ["--n_points", "200", "--results_dir", results, "--vis_ids", "0"]
+
+    def folder() -> str | None:
+        found = [p for p in glob.glob(os.path.join(results, "point*")) if os.path.isdir(p) and ".tmp-" not in p]
+        found = [p for p in found if ".stale-" not in p]
+        return found[0] if len(found) == 1 else None
+
+    def setup():
+        result = run(command)
+        assert result.returncode == 0, result.stderr
+
+    def judge() -> str | None:
+        from evaluation.reports import recover_results
+
+        recover_results(results)
+        path = folder()
+        if path is None:
+            return "no results folder"
+        needed = ("metrics.json", "per_sample.csv", "eval_point.png", "gallery.png", "0_pred.gif")
+        missing = [n for n in needed if not os.path.isfile(os.path.join(path, n))]
+        if missing:
+            return f"results missing {missing}"
+        try:
+            json.load(open(os.path.join(path, "metrics.json")))["model"]
+        except (ValueError, KeyError):
+            return "metrics.json unreadable"
+        return None
+
+    return {"setup": setup, "command": command, "judge": judge, "folder": results, "done": lambda: folder() is not None}
+
+
+def sweep(name: str, case: dict, signal: str, every: int, work: str) -> tuple[int, list[str]]:
+    """Run the case's command stopped at fault points 1, 1 + every, ... by `signal`; returns
+    (points tried, the lost ones with why)."""
+    env = {"R2N2_FAULT_SIGNAL": signal, "R2N2_FAULT_LOG": os.path.join(work, "fault.log")}
+    case["setup"]()
+    total = points_reached(case["command"], env)
+    lost, tried = [], 0
+    for point in range(1, total + 1, every):
+        run(case["command"], {**env, "R2N2_FAULT_AT": str(point)})
+        tried += 1
+        why = case["judge"]()
+        again = run(case["command"])
+        left = orphans(case["folder"])
+        if why or again.returncode != 0 or left or not case["done"]():
+            lost.append(
+                f"{name} {signal} point {point}: "
+                + (why or (f"rerun failed: {again.stderr.strip().splitlines()[-1:]}" if again.returncode else ""))
+                + (f" orphans {left}" if left else "")
+            )
+        case["setup"]()  # back to the earlier state for the next point
+    return tried, lost
+
+
+def main(args) -> int:
+    import procedural
+
+    work = tempfile.mkdtemp(prefix="fault-injection-")
+    data = os.path.join(work, "tiny")
+    procedural.write_dataset(data, n_models=9, n_views=2, seed=0, workers=1, quiet=True)
+    cases = {
+        "dataset": dataset_case(os.path.join(work, "dataset")),
+        "training": training_case(os.path.join(work, "training"), data),
+    }
+    cases["training"]["setup"]()
+    checkpoint = os.path.join(work, "training", "run", "checkpoint_point.pth")
+    cases["evaluation"] = evaluation_case(os.path.join(work, "evaluation"), data, checkpoint)
+    all_lost = []
+    for name in args.processes:
+        for signal in args.signals:
+            os.makedirs(os.path.join(work, name), exist_ok=True)
+            tried, lost = sweep(name, cases[name], signal, args.every, work)
+            print(f"{name:<10} SIG{signal:<4}: {tried} points tried, {len(lost)} states lost", flush=True)
+            all_lost += lost
+    for line in all_lost:
+        print("  " + line)
+    return 1 if all_lost else 0
+
+
+def get_args_parser():
+    from common.cli import script_parser
+
+    parser = script_parser(__file__, __doc__.split("\n")[0] + " Prints the figure; writes in a temporary folder only.")
+    parser.add_argument("--every", type=int, default=1, help="try every k-th fault point")
+    parser.add_argument("--signals", nargs="+", default=["KILL", "INT"], choices=["KILL", "INT"], help="signals sent")
+    parser.add_argument(
+        "--processes", nargs="+", default=["dataset", "training", "evaluation"],
+        choices=["dataset", "training", "evaluation"], help="which processes are stopped",
+    )  # fmt: skip
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))
