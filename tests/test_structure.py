@@ -37,6 +37,7 @@ GRAMMAR = tuple(
         "stools",
         "tables",
         "sofas",
+        "assemblies",
         "categories",
     )
 )
