@@ -57,7 +57,7 @@ def points_reached(args: list[str], env: dict) -> int:
 
 
 def dataset_case(work: str) -> dict:
-    from procedural.writer import foreign_files, read_manifest
+    from procedural import foreign_files, read_manifest
 
     root = os.path.join(work, "data")
 
