@@ -29,7 +29,11 @@ def unsafe_root(path: str) -> str | None:
 
 
 class FolderBusy(Exception):
-    """Another process holds the lock of the folder; the message names it."""
+    """Another process holds the lock of the folder; the message names it, `holder` says which."""
+
+    def __init__(self, message: str, holder: str = "another process"):
+        super().__init__(message)
+        self.holder = holder
 
 
 _HELD: dict[str, object] = {}
@@ -51,9 +55,39 @@ def lock_name(path: str, name: str) -> None:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise FolderBusy(f"{name} is being written by another process ({holder}): wait for it") from None
+        raise FolderBusy(f"{name} is being written by another process ({holder}): wait for it", holder) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()}")
     handle.flush()
     _HELD[path] = handle
+
+
+def unlock_name(path: str) -> None:
+    """Drop a lock `lock_name` took (the file stays: removing it could race with a process opening it)."""
+    handle = _HELD.pop(os.path.abspath(path), None)
+    if handle is not None:
+        handle.close()
+
+
+def replace_folder(new: str, target: str, remove_old, what: str) -> list[str]:
+    """Put the complete folder `new` at `target`: a folder already there is moved aside
+    (`<target>.stale-<pid>`) first and removed after by remove_old(aside) -> what it kept (the
+    files this code did not write); on an error in between it is put back. Returns what was kept.
+    `what` names the folder in the fault points."""
+    from common.atomic_io import fault_point
+
+    if not os.path.exists(target):
+        os.rename(new, target)
+        return []
+    aside = f"{target}.stale-{os.getpid()}"
+    os.rename(target, aside)
+    try:
+        fault_point(f"{what} {target} moved aside")
+        os.rename(new, target)
+    except BaseException:
+        if not os.path.exists(target):
+            os.rename(aside, target)
+        raise
+    fault_point(f"{what} {target} replaced")
+    return remove_old(aside)

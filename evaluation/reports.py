@@ -16,7 +16,8 @@ import re
 import numpy as np
 import torch
 
-from common.atomic_io import atomic_path, atomic_write_json, fault_point, orphan_pid, pid_alive
+from common.atomic_io import atomic_path, atomic_write_json, orphan_pid, pid_alive
+from common.paths import replace_folder
 from dataset import batch_to_device, collate_batch
 from evaluation.metrics import f1_key
 
@@ -194,22 +195,9 @@ def publish(tmp: str, out_dir: str) -> None:
     """Put the complete evaluation in tmp at out_dir: an earlier evaluation there (the same one,
     `check_result_folder` made sure) is moved aside first and removed after (`remove_results`); on
     an error in between it is put back."""
-    if not os.path.exists(out_dir):
-        os.rename(tmp, out_dir)
-        return
-    aside = f"{out_dir}.stale-{os.getpid()}"
-    os.rename(out_dir, aside)
-    try:
-        fault_point(f"results {out_dir} moved aside")
-        os.rename(tmp, out_dir)
-    except BaseException:
-        if not os.path.exists(out_dir):
-            os.rename(aside, out_dir)
-        raise
-    fault_point(f"results {out_dir} replaced")
-    left = remove_results(aside)
+    left = replace_folder(tmp, out_dir, remove_results, "results")
     if left:
-        print(f"warning: {aside} keeps {len(left)} files an evaluation did not write ({', '.join(left[:3])})")
+        print(f"warning: {out_dir}.stale-{os.getpid()} keeps {len(left)} files an evaluation did not write")
 
 
 def recover_results(results_dir: str) -> list[str]:

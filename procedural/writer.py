@@ -35,6 +35,7 @@ import tempfile
 import time
 
 from common.atomic_io import fault_point, pid_alive
+from common.paths import replace_folder
 from dataset_location import ARCHIVES_GENERATOR_FILE
 from r2n2.splits import split_counts
 
@@ -341,19 +342,9 @@ def remove_written(root: str) -> list[str]:
 def swap_in(tmp: str, root: str) -> None:
     """Put the complete dataset in tmp at root, the old one moved aside first and deleted only once
     the new one is in place (`remove_written`); on an error in between, the old one is put back."""
-    aside = f"{root}.stale-{os.getpid()}"
-    os.rename(root, aside)
-    try:
-        fault_point(f"dataset {root} moved aside")
-        os.rename(tmp, root)
-    except BaseException:
-        if not os.path.exists(root):
-            os.rename(aside, root)
-        raise
-    fault_point(f"dataset {root} replaced")
-    left = remove_written(aside)
+    left = replace_folder(tmp, root, remove_written, "dataset")
     if left:
-        print(f"warning: {aside} keeps {len(left)} files make_dataset.py did not write", flush=True)
+        print(f"warning: {root}.stale-{os.getpid()} keeps {len(left)} files make_dataset.py did not write", flush=True)
 
 
 def recover(root: str) -> list[str]:

@@ -42,7 +42,7 @@ GRAMMAR = tuple(
     )
 )
 # What the procedural world may stand on: the file formats it writes and the split rule it shares.
-PROCEDURAL_MAY_IMPORT = {"r2n2.formats", "dataset_location", "r2n2.splits", "common.atomic_io"}
+PROCEDURAL_MAY_IMPORT = {"r2n2.formats", "dataset_location", "r2n2.splits", "common.atomic_io", "common.paths"}
 LONG_FILE, LONG_FUNCTION = 400, 60  # reported, not refused: a long file that owns one thing is fine
 
 

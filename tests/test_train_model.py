@@ -472,7 +472,7 @@ def test_overwrite_clears_the_earlier_run_and_other_types_are_refused(small_root
         small_root, out, "--type", "vox", "--max_iter", "1", "--val_freq", "0", "--overwrite"
     )
     assert code == 0, err
-    assert "--overwrite: removed the earlier run's" in stdout
+    assert "set aside in" in stdout and "--overwrite: removed the earlier run set aside" in stdout
     left = sorted(os.listdir(out))
     assert "checkpoint_vox.best.pth" not in left and not [n for n in left if ".step" in n]
     assert not set(os.listdir(out / "tensorboard")) & set(events_before)  # only the new run's events

@@ -16,11 +16,11 @@ import json
 import os
 import pickle
 import re
-import socket
 
 import torch
 
 from common.atomic_io import fault_point, pid_alive, sweep_orphans
+from common.paths import FolderBusy, lock_name, unlock_name
 from model import ModelError, SingleViewto3D
 from representations import build_model, complete_model_args, get
 
@@ -292,9 +292,6 @@ def recover_run(out_dir: str, model_type: str) -> list[str]:
     return done
 
 
-_HELD_LOCKS: dict[str, object] = {}  # path -> open file holding the lock, for the life of this process
-
-
 class RunLock:
     """A run folder's lock (LOCK_NAME): one process trains into a folder at a time.
 
@@ -308,30 +305,15 @@ class RunLock:
 
     def acquire(self) -> None:
         """Take the lock or raise RunError naming the process that holds it."""
-        import fcntl
-
-        if self.path in _HELD_LOCKS:
-            return
-        handle = open(self.path, "a+")
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+            lock_name(self.path, os.path.dirname(self.path))
+        except FolderBusy as err:
             raise RunError(
-                f"{os.path.dirname(self.path)} is in use by another training process ({holder}); wait for it or use "
-                "another --out_dir"
+                f"{os.path.dirname(self.path)} is in use by another training process ({err.holder}); wait for it or "
+                "use another --out_dir"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
-        handle.flush()
-        _HELD_LOCKS[self.path] = handle
         atexit.register(self.release)
 
     def release(self) -> None:
         """Drop the lock (the file stays: removing it could race with a process opening it)."""
-        handle = _HELD_LOCKS.pop(self.path, None)
-        if handle is not None:
-            handle.close()
+        unlock_name(self.path)
