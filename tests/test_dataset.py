@@ -162,23 +162,21 @@ def test_data_of_another_generator_version_is_refused(copy_root, archives_root, 
         R2N2Dataset(archives, "all", quiet=True)
 
 
-def test_the_default_root_regenerates_itself_when_stale(copy_root, monkeypatch, capsys):
+def test_a_stale_default_root_is_refused_not_regenerated_in_place(copy_root, monkeypatch):
+    """The default root written by another generator version is another world: opening it is
+    refused, naming the command that replaces it (`make_dataset.py --replace_stale`), and nothing
+    in it is moved or deleted."""
     import procedural
     from procedural import default_data
 
     set_generator_version(os.path.join(copy_root, "embedded.json"), 3)
-    monkeypatch.setattr(default_data, "EMBEDDED_DATA_ROOT", copy_root)
+    monkeypatch.setattr(default_data, "generated_worlds", lambda: {os.path.abspath(copy_root): 6})
     monkeypatch.setattr(default_data, "DATA_ROOT", copy_root)
-    monkeypatch.setattr(default_data, "EMBEDDED_MODELS", 6)
-    real_write = procedural.write_dataset
-    monkeypatch.setattr(
-        default_data,
-        "write_dataset",
-        lambda root, n_models: real_write(root, n_models, n_views=1, workers=1, quiet=True),
-    )
-    ds = R2N2Dataset(None, "train", quiet=True)
-    assert "is stale (generator version 3): regenerating it" in capsys.readouterr().err
-    assert ds.layout.generator["generator_version"] == procedural.GENERATOR_VERSION and len(ds.entries) == 3
+    before = sorted(os.listdir(copy_root))
+    with pytest.raises(DatasetError, match="generator version 3.*not regenerated in place.*--replace_stale"):
+        R2N2Dataset(None, "train", quiet=True)
+    assert sorted(set(os.listdir(copy_root)) - {".cache"}) == before  # the readers' cache folder aside
+    assert procedural.GENERATOR_VERSION != 3
 
 
 def test_generated_archives_without_a_record_are_not_read_as_real_data(archives_root, tmp_path):
@@ -211,5 +209,6 @@ def test_two_processes_generating_the_default_root_at_once_both_succeed(copy_roo
     monkeypatch.setattr(default_data, "EMBEDDED_DATA_ROOT", root)
     monkeypatch.setattr(default_data, "DATA_ROOT", root)
     monkeypatch.setattr(default_data, "EMBEDDED_MODELS", 9)
+    monkeypatch.setitem(default_data.DEFAULT_WORLD, "n_views", 2)  # the tiny dataset's, as the default world
     monkeypatch.setattr(default_data, "write_dataset", other_process_won)
     assert len(R2N2Dataset(None, "train", quiet=True).entries) == 6
