@@ -85,12 +85,14 @@ def score(model, dataset, rows: list[dict], images: torch.Tensor | None, batch_s
     def batches():
         for start in range(0, len(rows), batch_size):
             batch = dataset.__getitems__(shape_rows[start : start + batch_size])
-            if images is not None:
+            if images is not None:  # a photo: no rendering's camera or mask belongs to it
                 batch["images"] = images[start : start + batch_size]
+                batch["masks"] = None
             yield batch
 
+    camera = "known" if images is None else "predicted"  # a model that projects points: what a photo gets
     torch.manual_seed(0)
-    samples = evaluate(lambda batch: predict(model.type, model, batch, 5000), batches(), "cpu")
+    samples = evaluate(lambda batch: predict(model, batch, 5000, camera=camera), batches(), "cpu")
     summary = average(samples)
     f1 = np.array([sample["F1@0.05"] for sample in samples])
     return {
