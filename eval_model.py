@@ -25,7 +25,7 @@ import time
 import torch
 
 from common.cli import default_device, fail, positive_float, positive_int, probability, resolve_device, script_parser
-from common.paths import FolderBusy, lock_name
+from common.paths import FolderBusy, lock_name, unlock_name
 from dataset import R2N2Dataset, collate_batch, shape_keys
 from dataset_location import EMBEDDED_DATA_ROOT
 from evaluation.metrics import DEFAULT_THRESHOLDS, EMPTY_PREDICTION, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS
@@ -424,10 +424,19 @@ def main(args: argparse.Namespace) -> dict:
     os.makedirs(args.results_dir, exist_ok=True)
     for line in recover_results(args.results_dir):  # what evaluations killed halfway left
         print(line)
+    lock = os.path.join(args.results_dir, f".{run_name}.lock")
     try:  # one evaluation of a name at a time; its folder is replaced whole, under this lock
-        lock_name(os.path.join(args.results_dir, f".{run_name}.lock"), out_dir)
+        lock_name(lock, out_dir)
     except FolderBusy as err:
         fail(str(err))
+    try:
+        return evaluate_under_lock(args, device, name, model, checkpoint, dataset, run_name, out_dir, measured)
+    finally:
+        unlock_name(lock)
+
+
+def evaluate_under_lock(args, device, name, model, checkpoint, dataset, run_name, out_dir, measured) -> dict:
+    """Score the model and publish its folder (main holds the folder's lock)."""
     check_result_folder(out_dir, measured)  # before the work: a refused folder costs nothing
     cuda = device.type == "cuda"  # loader workers keep a GPU busy; on the CPU they would take its cores
     loader = torch.utils.data.DataLoader(

@@ -40,22 +40,33 @@ _HELD: dict[str, object] = {}
 
 
 def lock_name(path: str, name: str) -> None:
-    """Hold an advisory lock (flock) on `path` for the life of this process, the lock named `name`
-    in messages; FolderBusy when another process holds it (the system drops it when a process
-    ends, however it ends). A process taking the same lock again keeps it."""
+    """Hold an advisory lock (flock) on the file `path` until `unlock_name` (or the process's end,
+    however it ends: the system drops it), the lock named `name` in messages; FolderBusy when another
+    process holds it. A process taking the same lock again keeps it. The file is removed on unlock;
+    a process that opened it before that finds, once it holds the lock, that the name now points
+    elsewhere (or nowhere) and opens it again, so two processes never hold locks of one name."""
     import fcntl
 
     path = os.path.abspath(path)
     if path in _HELD:
         return
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise FolderBusy(f"{name} is being written by another process ({holder}): wait for it", holder) from None
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise FolderBusy(f"{name} is being written by another process ({holder}): wait for it", holder) from None
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        held = os.fstat(handle.fileno())
+        if current is not None and (current.st_ino, current.st_dev) == (held.st_ino, held.st_dev):
+            break
+        handle.close()  # removed by its holder's unlock after this process opened it: open the name again
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()}")
@@ -64,9 +75,13 @@ def lock_name(path: str, name: str) -> None:
 
 
 def unlock_name(path: str) -> None:
-    """Drop a lock `lock_name` took (the file stays: removing it could race with a process opening it)."""
+    """Drop a lock `lock_name` took and remove its file (while still holding it: see lock_name)."""
     handle = _HELD.pop(os.path.abspath(path), None)
     if handle is not None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass  # already gone, or a read-only folder: the lock itself is dropped below all the same
         handle.close()
 
 

@@ -239,6 +239,27 @@ def test_two_evaluations_of_one_name_are_not_written_together(tiny_root, tiny_ch
         child.join()
 
 
+def test_a_lock_leaves_no_file_and_a_stale_open_cannot_take_a_second_lock(tmp_path):
+    """unlock_name removes the lock file; a process that opened the old file before the removal
+    opens the name again once it holds it, so it never holds a lock beside a new holder."""
+    import fcntl
+    import os
+
+    from common.paths import lock_name, unlock_name
+
+    lock = tmp_path / ".vox.lock"
+    lock_name(str(lock), "x")
+    stale = open(lock, "a+")  # a second process between its open and its flock
+    unlock_name(str(lock))
+    assert not lock.exists()
+    fcntl.flock(stale.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # it gets the lock of a removed file...
+    lock_name(str(lock), "x")  # ...which does not stop a new holder of the name
+    assert lock.exists() and os.stat(lock).st_ino != os.fstat(stale.fileno()).st_ino
+    stale.close()
+    unlock_name(str(lock))
+    assert not lock.exists()
+
+
 def test_fault_injection_sample():
     """A sample of the fault-injection sweep (tools/fault_injection.py gives the full figure):
     a dataset replacement killed at every other point loses no state."""

@@ -315,5 +315,5 @@ class RunLock:
         atexit.register(self.release)
 
     def release(self) -> None:
-        """Drop the lock (the file stays: removing it could race with a process opening it)."""
+        """Drop the lock and remove its file (`common.paths.unlock_name`)."""
         unlock_name(self.path)
