@@ -385,7 +385,7 @@ class LossConfig:
         "coarse heads", "non_negative_float",
     )  # fmt: skip
     w_silhouette: float = flag(
-        0.0, "vox, voxmesh: the silhouette the grid casts in the input view against the rendering's mask "
+        1.0, "vox, voxmesh: the silhouette the grid casts in the input view against the rendering's mask "
         "(losses.silhouette_loss)", "non_negative_float",
     )  # fmt: skip
     w_camera: float = flag(

@@ -78,7 +78,7 @@ for c in "${CANDIDATES[@]}"; do
     for camera in $cameras; do
       timeout "$(( $(left) - 10 ))" python3 eval_model.py --type vox --checkpoint "$WORK/runs/$name/checkpoint_vox.pth" \
         --data_root "$WORK/$data" --split "$split" --views all --no_baseline --no_frame_check --camera "$camera" \
-        --vis_ids 0 --results_dir "$WORK/eval" --tag "${name}_${split}_$camera" --device "$DEVICE" \
+        --vis_ids --results_dir "$WORK/eval" --tag "${name}_${split}_$camera" --device "$DEVICE" \
         >"$WORK/logs/eval_${name}_${split}_$camera.log" 2>&1 &
     done
   done

@@ -318,10 +318,14 @@ def evaluate(
 
 
 def to_cpu(tensors: dict) -> dict:
-    """{name: (B,) tensor} on the CPU, stacked into one copy when they share a device."""
-    names = list(tensors)
-    stacked = torch.stack([torch.as_tensor(tensors[k]).double().flatten() for k in names]).cpu()
-    return dict(zip(names, stacked))
+    """{name: (B,) tensor} on the CPU: those on one device stacked into one copy (one host sync for
+    a GPU's), those already on the CPU (sil_iou is computed there) as they are."""
+    flat = {k: torch.as_tensor(v).detach().double().flatten() for k, v in tensors.items()}
+    out = {}
+    for device in {v.device for v in flat.values()}:
+        names = [k for k, v in flat.items() if v.device == device]
+        out.update(zip(names, torch.stack([flat[k] for k in names]).cpu()))
+    return {k: out[k] for k in tensors}
 
 
 def average(rows: list[dict]) -> dict:

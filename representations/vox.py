@@ -20,7 +20,7 @@ VOX_MODEL_DEFAULTS = {
     "vox_channels": None,  # None: VOX_CHANNELS[vox_decoder]
     "vox_latent": "spatial",  # subpixel: "spatial" (the pooled feature and the last feature map) or "pooled"
     "vox_deep_supervision": True,  # subpixel: logits at 8^3 and 16^3 too, for the loss (--w_aux > 0)
-    "vox_pixel_aligned": False,  # subpixel: each cell also reads the image where it projects (a camera head too)
+    "vox_pixel_aligned": True,  # subpixel: each cell also reads the image where it projects (a camera head too)
 }
 # What vox checkpoints written before these arguments existed were built with.
 VOX_LEGACY = {

@@ -112,3 +112,19 @@ def test_a_cpu_run_resumed_on_cuda_takes_fused_adam_with_its_step_on_the_gpu():
     linear(torch.rand(4, 3, device="cuda")).sum().backward()
     resumed.step()
     assert float(state["step"]) == 2
+
+
+def test_scores_on_the_gpu_and_the_cpu_come_back_together():
+    """evaluate's scores mix devices (sil_iou is computed on the CPU): to_cpu brings each back,
+    in the order given, which stacking them on one device would refuse."""
+    from evaluation.protocol import to_cpu
+
+    out = to_cpu(
+        {
+            "F1": torch.tensor([1.0, 2.0], device="cuda"),
+            "sil_iou": torch.tensor([0.5, 0.25]),
+            "n": torch.tensor([3, 4], device="cuda"),
+        }
+    )
+    assert list(out) == ["F1", "sil_iou", "n"] and all(v.device.type == "cpu" for v in out.values())
+    assert out["sil_iou"].tolist() == [0.5, 0.25] and out["n"].tolist() == [3.0, 4.0]

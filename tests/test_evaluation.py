@@ -213,3 +213,14 @@ def test_thin_recall_by_type_covers_with_the_volume_or_the_surface():
     )
     assert torch.equal(torch.random.get_rng_state(), state)  # the evaluation's random stream is untouched
     assert thin_recall(covered, rod)[0].item() == 1.0
+
+
+def test_to_cpu_keeps_each_score_and_its_order():
+    """to_cpu: every (B,) score as float64 on the CPU, under its own name, in the order given."""
+    import torch
+
+    from evaluation.protocol import to_cpu
+
+    out = to_cpu({"b": torch.tensor([1, 2]), "a": torch.tensor([[0.5], [0.25]]), "c": [3.0, 4.0]})
+    assert list(out) == ["b", "a", "c"]
+    assert out["a"].dtype == torch.float64 and out["a"].tolist() == [0.5, 0.25] and out["c"].tolist() == [3.0, 4.0]
