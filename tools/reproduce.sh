@@ -5,23 +5,28 @@
 # the mesh study and the interpretation figures. It retrains every type (--overwrite: the runs in
 # checkpoints/<type>/ are replaced). Results land in docs/results.md and output/results/ (small
 # files, committed) and output/eval, output/study, output/interpretation (full outputs).
-#   bash tools/reproduce.sh                  # 2-4 hours on a 2-core CPU, depending on the machine
+#   bash tools/reproduce.sh                  # 2.5-4 hours on a 2-core CPU, depending on the machine
 #   EXTRA="--device cuda" bash tools/reproduce.sh   # extra train_model.py flags
+#   SKIP="photos study" bash tools/reproduce.sh     # without the photo and mesh-study stages (about 50 min less;
+#                                                   # docs/results.md marks those sections as an earlier run's)
+# The default vox model and its transfer to held-out families come first, the other types after.
 set -euo pipefail
 cd "$(dirname "$0")/.."   # the repo root
 EXTRA=${EXTRA:-}
+SKIP=${SKIP:-}
+for stage in $SKIP; do
+  [[ $stage == photos || $stage == study ]] || { echo "reproduce.sh: SKIP takes photos and study, not $stage"; exit 2; }
+done
 VIS="--vis_ids 0 20 40 60 80"
 start=$(date +%s)
 python3 make_dataset.py --replace_stale   # the embedded dataset (about 2-6 min), unless it is there and current
-for t in vox point mesh occupancy voxmesh; do
-  # voxmesh starts from the vox run just trained (--init auto); every run replaces checkpoints/<type>/.
-  # Each run validates itself every max_iter / 10 steps: the learning curves come from those.
-  python3 train_model.py --type "$t" --overwrite $EXTRA
-  python3 eval_model.py --type "$t" --load_checkpoint $VIS
-done
-python3 eval_model.py --type vox --oracle --vis_ids 0 20
-python3 tools/compare_runs.py output/eval/vox output/eval/point output/eval/mesh output/eval/occupancy output/eval/voxmesh \
-  --out output/eval/compare/compare_f1.png
+train_and_evaluate() {
+  # Every run replaces checkpoints/<type>/ and validates itself every max_iter / 10 steps (the
+  # learning curves come from those).
+  python3 train_model.py --type "$1" --overwrite $EXTRA
+  python3 eval_model.py --type "$1" --load_checkpoint $VIS
+}
+train_and_evaluate vox
 # Transfer to shape families never trained on: the same models, the choice group (cantilever chairs,
 # folding X-leg tables: designs are chosen on it) moved to a split "heldout", the report group
 # (rocking chairs, trestle tables, chaise sofas: looked at once, here) to "heldout_report"; the
@@ -32,6 +37,13 @@ for split in test heldout heldout_report; do
   python3 eval_model.py --type vox --load_checkpoint --out_dir checkpoints/holdout --data_root data/holdout --split "$split" \
     --views all --tag "holdout_$split" --vis_ids 0 30 60
 done
+# voxmesh starts from the vox run just trained (--init auto).
+for t in point mesh occupancy voxmesh; do
+  train_and_evaluate "$t"
+done
+python3 eval_model.py --type vox --oracle --vis_ids 0 20
+python3 tools/compare_runs.py output/eval/vox output/eval/point output/eval/mesh output/eval/occupancy output/eval/voxmesh \
+  --out output/eval/compare/compare_f1.png
 # The frame check (eval_model.py prints it for every evaluation): the default vox model on a
 # real-like fixture (R2N2's two archives, 30 shapes of seed 1, which the default data, seed 0,
 # never holds) and on the same shapes written a quarter turn round, where it must name the turn.
@@ -43,11 +55,13 @@ done
 # Photos (docs/photos.md): a vox model trained on the same shapes with every other view from
 # photo height (0-20 degrees), and the default vox and point models and it scored on photo-like
 # JPEGs of the test models, with and without reconstruct.py's photo preparation.
-python3 make_dataset.py --root data/photo --viewpoints photo --replace_stale
-python3 train_model.py --type vox --data_root data/photo --out_dir checkpoints/vox_photo --overwrite $EXTRA
-python3 benchmarks/photo_like.py --split test --checkpoints checkpoints/vox/checkpoint_vox.pth \
-  checkpoints/vox_photo/checkpoint_vox.pth checkpoints/point/checkpoint_point.pth --out output/results/photo_like_test.json
-python3 tools/study_mesh.py --max_iter 200
+if [[ " $SKIP " != *" photos "* ]]; then
+  python3 make_dataset.py --root data/photo --viewpoints photo --replace_stale
+  python3 train_model.py --type vox --data_root data/photo --out_dir checkpoints/vox_photo --overwrite $EXTRA
+  python3 benchmarks/photo_like.py --split test --checkpoints checkpoints/vox/checkpoint_vox.pth \
+    checkpoints/vox_photo/checkpoint_vox.pth checkpoints/point/checkpoint_point.pth --out output/results/photo_like_test.json
+fi
+[[ " $SKIP " == *" study "* ]] || python3 tools/study_mesh.py --max_iter 200
 mkdir -p output/interpretation
 python3 -c "
 import nbformat
@@ -56,4 +70,5 @@ nb = nbformat.read('interpret_vis.ipynb', as_version=4)
 NotebookClient(nb, timeout=1200, kernel_name='python3', resources={'metadata': {'path': '.'}}).execute()
 nbformat.write(nb, 'output/interpretation/interpret_vis.executed.ipynb')
 "
-python3 tools/collect_results.py --seconds $(( $(date +%s) - start ))
+# shellcheck disable=SC2086 # SKIP splits into the sections not re-run
+python3 tools/collect_results.py --seconds $(( $(date +%s) - start )) ${SKIP:+--not_rerun $SKIP}
