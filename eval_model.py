@@ -11,7 +11,8 @@ mesh; precision / recall / F1 use nearest-neighbour distances both ways at thres
 (the object's bounding-box diagonal is 1). One fixed view per model by default (`--views first`),
 or every listed view (`--views all`).
 
-Writes output/eval/<type>[_<tag>]/: metrics.json, per_sample.csv, eval_<type>.png, and for the
+Writes output/eval/<name>/ (the type, then every setting that differs from the default
+evaluation, and --tag): metrics.json, per_sample.csv, eval_<type>.png, and for the
 chosen samples <id>_gt.png (input), <id>_pred.gif, <id>_gt_mesh.gif plus gallery.png and the
 interactive index.html (`reports.py`). The numbers are `evaluation/protocol.py`'s.
 """
@@ -174,6 +175,10 @@ def make_predictor(args, model):
     """predict_fn(batch) -> prediction dict of the model under test (or of the GT voxels, --oracle)."""
     if args.oracle:
         return lambda batch: predict_gt_voxels(batch, args.n_points)
+    if args.camera == "predicted" and getattr(model, "camera_head", None) is None:
+        fail(
+            "--camera predicted: this model has no camera head (it reads no pixels where points project); leave it out"
+        )
     return lambda batch: predict(model, batch, args.n_points, args.grid_res, args.iso, args.camera)
 
 
@@ -502,4 +507,7 @@ def write_and_publish(
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    try:
+        main(get_args_parser().parse_args())
+    except KeyboardInterrupt:
+        fail("interrupted; the results folder is as it was (this evaluation's temporary folder is removed)")

@@ -93,21 +93,22 @@ def fit(args, item: dict, device: torch.device) -> tuple[object, float, list[flo
     optimizer = torch.optim.Adam(params, lr=lr)
 
     history = []
-    for step in (bar := tqdm(range(args.max_iter), desc=f"fit {args.type}", unit="it")):
-        optimizer.zero_grad(set_to_none=True)
-        if args.type == "vox":
-            loss = voxel_loss(source, voxels_gt)
-        elif args.type == "point":
-            loss = args.w_chamfer * chamfer_loss(source, points_gt)
-        else:
-            source = template.offset_verts(offsets)
-            points_pred = sample_points_from_meshes(source, args.n_points)
-            loss = args.w_chamfer * chamfer_loss(points_pred, points_gt) + args.w_smooth * smoothness_loss(source)
-        loss.backward()
-        optimizer.step()
-        history.append(loss.item())
-        if step % args.log_freq == 0 or step == args.max_iter - 1:
-            bar.set_postfix(loss=f"{history[-1]:.5f}")
+    with tqdm(range(args.max_iter), desc=f"fit {args.type}", unit="it") as bar:  # closed before any error prints
+        for step in bar:
+            optimizer.zero_grad(set_to_none=True)
+            if args.type == "vox":
+                loss = voxel_loss(source, voxels_gt)
+            elif args.type == "point":
+                loss = args.w_chamfer * chamfer_loss(source, points_gt)
+            else:
+                source = template.offset_verts(offsets)
+                points_pred = sample_points_from_meshes(source, args.n_points)
+                loss = args.w_chamfer * chamfer_loss(points_pred, points_gt) + args.w_smooth * smoothness_loss(source)
+            loss.backward()
+            optimizer.step()
+            history.append(loss.item())
+            if step % args.log_freq == 0 or step == args.max_iter - 1:
+                bar.set_postfix(loss=f"{history[-1]:.5f}")
     if args.type == "mesh":
         with torch.no_grad():
             source = template.offset_verts(offsets)

@@ -241,7 +241,7 @@ def silhouette_loss(
     A voxel loss compares the grid with the GT cell by cell; this compares it with the image: a
     cell that is occupied where the image shows background costs here, however likely its family
     makes it. The mask is read at size x size (box-averaged), rays sampled n_samples times across
-    the cube's bounding sphere (about half a cell apart).
+    the cube's bounding sphere (64 samples: about 0.9 of a cell apart).
 
     Args:
         logits: (B, D, H, W) [z, y, x] grid logits over [-0.5, 0.5]^3.

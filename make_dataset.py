@@ -186,8 +186,12 @@ def main(args: argparse.Namespace) -> None:
         )
     except ValueError as err:  # a folder that may not be replaced, said why
         fail(str(err))
-    except OSError as err:  # the final rename found a dataset another process put there meanwhile
+    except (FileExistsError, IsADirectoryError, NotADirectoryError) as err:  # the final rename found a folder there
         fail(f"{root} was written by another process while this one generated (it is kept): {err.strerror}")
+    except OSError as err:  # a missing parent, no permission, a full disk: nothing half-written is left
+        fail(f"cannot write {err.filename or root}: {err.strerror}")
+    except KeyboardInterrupt:
+        fail(f"interrupted; {root} is as it was (the partial dataset beside it is removed)")
     seconds = time.time() - start
     print(
         f"wrote {info['n_models']} models"

@@ -136,7 +136,10 @@ def main(args: argparse.Namespace) -> dict:
         if mean_train_voxels is None:
             mean_train_voxels = mean_occupancy(dataset.cache["voxels"])
     if run.is_main and run.checkpoint is None and config.run.overwrite:
-        run.aside = set_earlier_run_aside(config)
+        try:
+            run.aside = set_earlier_run_aside(config)
+        except KeyboardInterrupt:
+            fail(f"interrupted while setting the earlier run aside; run again to put it back in {config.run.out_dir}")
     monitor = make_monitor(config, run, start_step, validator)
     trainer = Trainer(
         model,

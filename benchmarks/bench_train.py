@@ -21,13 +21,14 @@ import dataclasses  # noqa: E402
 
 import torch  # noqa: E402
 
-from common.cli import default_device  # noqa: E402
+from common.cli import default_device, fail, positive_int  # noqa: E402
 from dataset import R2N2Dataset, collate_batch  # noqa: E402
 from model import ModelError  # noqa: E402
+from r2n2.formats import DatasetError  # noqa: E402
 from representations import ReconstructionLoss, build_model, get, names  # noqa: E402
 from train_model import get_args_parser  # noqa: E402
 from training.checkpoints import init_from_run  # noqa: E402
-from training.config import resolve_config  # noqa: E402
+from training.config import ConfigError, resolve_config  # noqa: E402
 from training.sampler import StepBatchSampler, prefetch  # noqa: E402
 from training.setup import build_optimizer  # noqa: E402
 from training.trainer import Run, Trainer, configure_cuda  # noqa: E402
@@ -162,11 +163,24 @@ def get_parser():
     benchmark times exactly the step a default training run takes, and the benchmark's."""
     parser = get_args_parser()
     parser.prog = "bench_train.py"
-    parser.add_argument("--types", nargs="+", default=["vox", "point", "mesh", "occupancy"], choices=names())
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=8)
+    parser.description = (
+        "Time the training step of each type at train_model.py's defaults (or the flags given): seconds per step "
+        "from the real loader and on a batch in memory, images/s, the share spent waiting for data, GFLOP, peak "
+        "CUDA memory. Prints a table; writes nothing (the flags of train_model.py that name a run folder, "
+        "checkpoints or validation have no effect here). --type is replaced by --types."
+    )
+    bench = parser.add_argument_group("benchmark")
+    bench.add_argument(
+        "--types", nargs="+", default=["vox", "point", "mesh", "occupancy"], choices=names(),
+        help="the types timed, one row each (default: vox point mesh occupancy)",
+    )  # fmt: skip
+    bench.add_argument("--warmup", type=positive_int, default=2, help="untimed steps first (default: 2)")
+    bench.add_argument("--steps", type=positive_int, default=8, help="timed steps (default: 8)")
     return parser
 
 
 if __name__ == "__main__":
-    main(get_parser().parse_args())
+    try:
+        main(get_parser().parse_args())
+    except (ConfigError, DatasetError) as err:
+        fail(str(err))

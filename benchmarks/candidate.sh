@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One design candidate of the vox model (docs/vox_design.md), trained and scored as the design
+# One design candidate of the vox model (docs/generalisation.md), trained and scored as the design
 # study scores every candidate: on the held-out data root (the choice and report families out of
 # training), at the default budget, then on every view of the choice group (split heldout) and of
 # the val split. Never the test split, never the report group.

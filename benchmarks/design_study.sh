@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The vox design study of docs/vox_design.md ("Generalisation"), every candidate at the CPU
+# The vox design study of docs/generalisation.md, every candidate at the CPU
 # profile's default budget (450 steps, batch 32, 128 px), all at once on one machine: made for a
 # lent GPU (they share it, each with two CPU threads), where the whole study takes a few minutes;
 # on a 2-core CPU run benchmarks/candidate.sh one candidate at a time instead (about 35 min each).

@@ -329,12 +329,16 @@ def main(args) -> int:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gpu_check.py", description=__doc__.split("\n\n")[0])
+    from common.cli import script_parser
+
+    parser = script_parser(__file__, __doc__.split("\n\n")[0])
     parser.add_argument("--work", required=True, help="folder for logs, runs, results and summary.txt")
     parser.add_argument("--data", required=True, help="the check's data root (make_dataset.py's)")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: the dry run that sizes it")
-    parser.add_argument("--types", nargs="+", default=list(TYPES), choices=TYPES)
-    parser.add_argument("--amp", nargs="+", default=["amp", "no-amp"], choices=["amp", "no-amp"])
+    parser.add_argument("--types", nargs="+", default=list(TYPES), choices=TYPES, help="the types trained and timed")
+    parser.add_argument(
+        "--amp", nargs="+", default=["amp", "no-amp"], choices=["amp", "no-amp"], help="each type trained with each"
+    )
     parser.add_argument("--steps", type=int, default=200, help="training steps per run")
     parser.add_argument("--bench_steps", type=int, default=15, help="timed steps per type in bench_train")
     parser.add_argument("--deadline", type=float, required=True, help="when everything here must end (epoch seconds)")

@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common.cli import script_parser  # noqa: E402
+from r2n2.formats import DatasetError  # noqa: E402
 
 MODES = ("renderings", "photo, plain", "photo, prepared", "photo, true mask")
 
@@ -40,7 +41,11 @@ def get_args_parser() -> argparse.ArgumentParser:
         "prints a table, and writes it to --out when given (replaced on a rerun).",
     )
     parser.add_argument("--checkpoints", nargs="+", required=True, help="checkpoints of train_model.py")
-    parser.add_argument("--data_root", default=None, help="the generated dataset whose models are photographed")
+    parser.add_argument(
+        "--data_root",
+        default=None,
+        help="the generated dataset whose models are photographed (default: the embedded data)",
+    )
     parser.add_argument("--split", default="test", help="the split whose models are photographed")
     parser.add_argument("--photos", default=None, help="the photo-like set (default data/photo_like_<split>)")
     parser.add_argument("--per_model", type=int, default=2, help="photos per model")
@@ -116,7 +121,13 @@ def main(args: argparse.Namespace) -> dict:
         procedural.write_photo_set(root, folder, args.split, args.per_model)
         print(f"wrote the photo-like set to {folder} in {time.time() - start:.0f} s")
     with open(os.path.join(folder, "photos.json")) as f:
-        rows = json.load(f)["photos"]
+        record = json.load(f)
+    made_from = record.get("data_root")
+    if made_from is not None and os.path.realpath(made_from) != os.path.realpath(root):
+        raise DatasetError(
+            f"the photo-like set in {folder} was made from {made_from}, not {root}: pass another --photos, or remove it"
+        )
+    rows = record["photos"]
     start = time.time()
     images, ious = prepared_images(folder, rows)
     print(
@@ -142,4 +153,9 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    from common.cli import fail
+
+    try:
+        main(get_args_parser().parse_args())
+    except DatasetError as err:
+        fail(str(err))

@@ -32,7 +32,6 @@ ORPHAN_PATTERNS = (
     re.compile(r"^.+\.tmp-(?P<pid>\d+)-[0-9a-f]{8}(\..*)?$"),
     re.compile(r"^.+\.stale-(?P<pid>\d+)$"),
     re.compile(r"^\.tmp-dataset-(?P<pid>\d+)-.+$"),
-    re.compile(r"^.+\.tmp-(?P<pid>\d+)$"),
 )
 
 

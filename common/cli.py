@@ -19,7 +19,12 @@ class ShowDefaults(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.option_strings and action.default is not argparse.SUPPRESS and "(default" not in text:
+        if (
+            action.option_strings
+            and action.default is not argparse.SUPPRESS
+            and "(default" not in text
+            and not action.required
+        ):
             if not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
                 text += f" (default: {shown(action.default)})"
         return text

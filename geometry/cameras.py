@@ -51,9 +51,11 @@ def camera_rays(R: torch.Tensor, T: torch.Tensor, K: torch.Tensor, size: int):
     centres = (2 * torch.arange(size, device=R.device, dtype=torch.float32) + 1) / size - 1  # grid_sample's u
     v, u = torch.meshgrid(centres, centres, indexing="ij")
     ndc = -torch.stack([u.flatten(), v.flatten()], -1)  # (P, 2)
-    # x_ndc = K00 x / z, y_ndc = K11 y / z (R2N2's K has no skew or offset): a direction in view space.
+    # x_ndc = (K00 x + K02 z) / z, y_ndc likewise (w = z, no skew): R2N2's K has no offset K02, K12,
+    # but a zoom or shift of the image (training.augment) puts one there. A direction in view space:
     focal = torch.stack([K[:, 0, 0], K[:, 1, 1]], -1).float()[:, None]  # (B, 1, 2)
-    view = torch.cat([ndc[None] / focal, torch.ones(B, len(ndc), 1, device=R.device)], -1)
+    offset = torch.stack([K[:, 0, 2], K[:, 1, 2]], -1).float()[:, None]  # (B, 1, 2)
+    view = torch.cat([(ndc[None] - offset) / focal, torch.ones(B, len(ndc), 1, device=R.device)], -1)
     directions = torch.nn.functional.normalize(view @ R.float().transpose(1, 2), dim=-1)  # x_object = x_view R^T
     origins = -(T.float()[:, None] @ R.float().transpose(1, 2))[:, 0]
     return origins, directions

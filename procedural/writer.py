@@ -277,9 +277,21 @@ def read_manifest(root: str) -> dict | None:
     try:
         with open(os.path.join(root, MANIFEST)) as f:
             files = json.load(f)["files"]
-        return {str(k): int(v) for k, v in files.items()}
+        files = {str(k): int(v) for k, v in files.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+    # A record grants deletion: names that leave root ("../x", "/x", "a/../../x") are never its.
+    return {
+        k: v
+        for k, v in files.items()
+        if not os.path.isabs(k) and os.path.normpath(k) == k and ".." not in k.split(os.sep)
+    }
+
+
+def inside(root: str, path: str) -> bool:
+    """Whether path, its links followed, lies inside root (a linked folder may lead elsewhere)."""
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([real_root, os.path.realpath(path)]) == real_root
 
 
 def foreign_files(root: str) -> list[str]:
@@ -322,7 +334,7 @@ def remove_written(root: str) -> list[str]:
     manifest = read_manifest(root) or {}
     for rel in [*manifest, MANIFEST]:
         path = os.path.join(root, rel)
-        if os.path.isfile(path) and not os.path.islink(path):
+        if os.path.isfile(path) and not os.path.islink(path) and inside(root, path):
             os.remove(path)
     cache = os.path.join(root, ".cache")
     for name in os.listdir(cache) if os.path.isdir(cache) else []:

@@ -57,6 +57,24 @@ def test_projection_matches_the_silhouettes_pixels_and_rays_pass_through_them():
     )
 
 
+def test_rays_follow_a_zoomed_and_shifted_image():
+    """After training.augment's zoom and shift (K becomes ndc_map @ K, an offset in K02, K12), the
+    rays still go through the pixels the points project to: the silhouette loss reads the mask
+    where the image shows the object."""
+    R, T, K = r2n2_batch(VIEWS)
+    ndc_map = torch.eye(4).repeat(len(VIEWS), 1, 1)
+    ndc_map[:, 0, 0] = ndc_map[:, 1, 1] = torch.tensor([0.9, 1.1, 1.0, 0.95])
+    ndc_map[:, :2, 3] = torch.tensor([[0.06, -0.04], [-0.05, 0.0], [0.0, 0.06], [0.03, 0.03]])
+    K = ndc_map @ K
+    origins, directions = camera_rays(R, T, K, 9)
+    uv_rays, _ = project_points(origins[:, None] + 1.3 * directions, R, T, K)
+    grid = (2 * torch.arange(9) + 1) / 9 - 1
+    v, u = torch.meshgrid(grid, grid, indexing="ij")
+    torch.testing.assert_close(
+        uv_rays, torch.stack([u.flatten(), v.flatten()], -1).expand_as(uv_rays), atol=1e-4, rtol=0
+    )
+
+
 @pytest.mark.parametrize("n_bins", [24, 72])
 def test_azimuth_bins(n_bins):
     centres = azimuth_bins(n_bins)

@@ -259,3 +259,17 @@ def test_eval_without_plotly(tiny_root, tiny_checkpoints, tmp_path, monkeypatch,
     else:
         assert not (folder / "index.html").exists()
         assert [line for line in out.splitlines() if line.startswith("no interactive page")], out
+
+
+def test_a_predicted_camera_is_refused_for_a_model_without_a_camera_head(tiny_root, tiny_checkpoints, tmp_path):
+    """--camera predicted on a model that reads no pixels would score the known camera under a
+    'camera-predicted' name: refused in one line instead."""
+    checkpoint = os.path.join(tiny_checkpoints, "point", "checkpoint_point.pth")
+    assert_one_line_error(
+        call_main(
+            "eval_model", "--type", "point", "--checkpoint", checkpoint, "--data_root", tiny_root,
+            "--results_dir", tmp_path, "--camera", "predicted", "--no_baseline",
+        ),
+        "has no camera head",
+    )  # fmt: skip
+    assert not os.listdir(tmp_path)

@@ -122,6 +122,79 @@ def test_overwrite_keeps_the_earlier_run_until_the_new_one_is_safe(tiny_root, tm
     assert not [p for p in os.listdir(out) if "overwritten" in p]
 
 
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def earlier_run(out):
+    """A run folder of type point as a run leaves it: last and best checkpoints, args.json, logs."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "checkpoint_point.pth").write_text("last")
+    (out / "checkpoint_point.best.pth").write_text("best")
+    (out / "args.json").write_text(json.dumps({"type": "point", "max_iter": 2}))
+    (out / "tensorboard").mkdir()
+    (out / "tensorboard" / "events.out.tfevents.1.host").write_text("log")
+    return {p: (out / p).read_text() for p in ("checkpoint_point.pth", "checkpoint_point.best.pth", "args.json")}
+
+
+def test_a_set_aside_killed_halfway_loses_none_of_the_earlier_run(tmp_path):
+    """--overwrite killed while it moves the earlier run aside file by file: the files not yet
+    moved are the earlier run's, not a new run's, and the next run puts the whole run back."""
+    from training.checkpoints import recover_run
+
+    out = tmp_path / "run"
+    before = earlier_run(out)
+    aside = out / f".overwritten-{dead_pid()}"
+    aside.mkdir()
+    os.rename(out / "checkpoint_point.best.pth", aside / "checkpoint_point.best.pth")  # one file moved, then killed
+    done = recover_run(str(out), "point")
+    assert done and "put back" in done[0]
+    assert {p: (out / p).read_text() for p in before} == before and (out / "tensorboard").is_dir()
+    assert not aside.exists()
+
+
+def test_a_replacing_run_killed_before_its_checkpoint_gives_the_earlier_run_back(tmp_path):
+    """Once the earlier run is wholly aside, what of its type is in the folder is the new run's:
+    removed, and the earlier run put back."""
+    from training.checkpoints import recover_run, set_aside_run
+
+    out = tmp_path / "run"
+    before = earlier_run(out)
+    aside, moved = set_aside_run(str(out), "point")
+    assert len(moved) == 4
+    os.rename(aside, out / f".overwritten-{dead_pid()}")  # as if its process had died
+    (out / "args.json").write_text(json.dumps({"type": "point", "max_iter": 3}))  # the new run's record
+    (out / "tensorboard").mkdir()
+    recover_run(str(out), "point")
+    assert {p: (out / p).read_text() for p in before} == before
+    assert not [p for p in os.listdir(out) if "overwritten" in p]
+
+
+def test_a_manifest_never_grants_deleting_outside_its_dataset(tmp_path):
+    """A manifest naming files outside its root ("../x", "/x") or through a link out of it is
+    ignored for them: nothing outside the dataset is deleted."""
+    from procedural.writer import MANIFEST, read_manifest, remove_written
+
+    root, outside = tmp_path / "d", tmp_path / "elsewhere"
+    root.mkdir()
+    outside.mkdir()
+    (tmp_path / "thesis.tex").write_text("mine")
+    (outside / "data.npz").write_text("mine")
+    (root / "link").symlink_to(outside)
+    (root / "a.txt").write_text("x")
+    files = {"a.txt": 1, "../thesis.tex": 4, str(tmp_path / "thesis.tex"): 4, "link/data.npz": 4}
+    (root / MANIFEST).write_text(json.dumps({"files": files}))
+    assert set(read_manifest(str(root))) == {"a.txt", "link/data.npz"}
+    remove_written(str(root))
+    assert (tmp_path / "thesis.tex").read_text() == "mine" and (outside / "data.npz").read_text() == "mine"
+    assert not (root / "a.txt").exists()
+
+
 def test_orphans_of_dead_processes_are_swept_and_said(tiny_root, tmp_path):
     from common.atomic_io import sweep_orphans
 

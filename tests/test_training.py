@@ -356,3 +356,15 @@ def test_profiles_fill_only_the_flags_left_out():
     smoke = resolve_config({"type": "point", "profile": "smoke"})
     assert smoke.run.max_iter == PROFILES["smoke"]["max_iter"] and smoke.run.data_root.endswith("smoke")
     assert smoke.run.out_dir == os.path.join("checkpoints", "smoke", "point")
+
+
+def test_the_deconv_decoder_records_no_pixel_features_and_refuses_them():
+    """The default vox model reads pixels; --vox_decoder deconv reads none, so its model arguments
+    say so, and --pixel_aligned with it is refused rather than silently dropped."""
+    from training.config import ConfigError, resolve_config
+
+    assert resolve_config({"type": "vox"}, default_device="cpu").model_args["vox_pixel_aligned"] is True
+    deconv = resolve_config({"type": "vox", "vox_decoder": "deconv"}, default_device="cpu")
+    assert deconv.model_args["vox_pixel_aligned"] is False
+    with pytest.raises(ConfigError, match="--pixel_aligned needs --vox_decoder subpixel"):
+        resolve_config({"type": "vox", "vox_decoder": "deconv", "pixel_aligned": True}, default_device="cpu")

@@ -242,12 +242,20 @@ def set_aside_run(out_dir: str, model_type: str) -> tuple[str | None, list[str]]
     for path in moved:
         os.rename(path, os.path.join(aside, os.path.basename(path)))
         fault_point(f"{path} moved aside")
+    # Only once every file is aside can a file in out_dir be the new run's: until this marker
+    # exists, what is in out_dir is the earlier run's still (`restore_aside`, `recover_run`).
+    open(os.path.join(aside, ASIDE_COMPLETE), "w").close()
+    fault_point("the earlier run wholly set aside")
     return aside, moved
 
 
+ASIDE_COMPLETE = ".complete"  # in ASIDE once every file of the earlier run is in it
+
+
 def discard_aside(aside: str) -> None:
-    """Remove an earlier run set aside, file by file (`remove_run_file`), once its successor is safe."""
-    for name in os.listdir(aside):
+    """Remove an earlier run set aside, file by file (`remove_run_file`), once its successor is safe
+    (the completeness marker last: a discard stopped halfway is still a complete set-aside)."""
+    for name in sorted(os.listdir(aside), key=lambda name: name == ASIDE_COMPLETE):
         remove_run_file(os.path.join(aside, name))
         fault_point(f"{name} of the run set aside removed")
     with contextlib.suppress(OSError):
@@ -255,10 +263,15 @@ def discard_aside(aside: str) -> None:
 
 
 def restore_aside(out_dir: str, aside: str, model_type: str) -> None:
-    """Put an earlier run set aside back in out_dir, the replacing run's own files removed first
-    (it stopped before its first checkpoint: nothing of it is worth keeping)."""
-    for path in run_files(out_dir, model_type):
-        remove_run_file(path)
+    """Put an earlier run set aside back in out_dir. When it was wholly set aside (`ASIDE_COMPLETE`),
+    the files of its type in out_dir are the replacing run's, which stopped before its first
+    checkpoint: they are removed first. When it was not, they are the earlier run's own, not yet
+    moved, and stay."""
+    complete = os.path.join(aside, ASIDE_COMPLETE)
+    if os.path.exists(complete):
+        for path in run_files(out_dir, model_type):
+            remove_run_file(path)
+        os.remove(complete)
     for name in os.listdir(aside):
         target = os.path.join(out_dir, name)
         if os.path.exists(target):  # a TensorBoard folder the replacing run made, emptied above
@@ -280,8 +293,10 @@ def recover_run(out_dir: str, model_type: str) -> list[str]:
         if not match or pid_alive(int(match.group(1))):
             continue
         aside = os.path.join(out_dir, name)
-        successor = os.path.exists(checkpoint_path(out_dir, model_type)) and not os.path.exists(
-            os.path.join(aside, os.path.basename(checkpoint_path(out_dir, model_type)))
+        successor = (
+            os.path.exists(os.path.join(aside, ASIDE_COMPLETE))
+            and os.path.exists(checkpoint_path(out_dir, model_type))
+            and not os.path.exists(os.path.join(aside, os.path.basename(checkpoint_path(out_dir, model_type))))
         )
         if successor:
             discard_aside(aside)

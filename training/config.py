@@ -300,6 +300,10 @@ def new_model_args(representation, values: dict, loss: LossConfig, given: dict) 
                 )
             loss = dataclasses.replace(loss, w_aux=0.0)
         overrides["vox_deep_supervision"] = loss.w_aux > 0
+        if overrides.get("vox_decoder", own["vox_decoder"]) == "deconv":  # it reads no pixels: recorded off
+            if values.get("pixel_aligned"):
+                raise ConfigError("--pixel_aligned needs --vox_decoder subpixel: the deconv decoder reads no pixels")
+            overrides["vox_pixel_aligned"] = False
     return default_model_args(representation.name, **overrides), loss
 
 

@@ -94,7 +94,10 @@ class Monitor:
 def describe_validation(step: int, scores: dict, best: dict, metric: str = "F1@0.05") -> str:
     """One log line of a validation; best: the best validation so far by `metric`."""
     iou = "".join(
-        f", {k} {scores[k]:.3f}" for k in ("IoU_vox32", "IoU_labels", "sil_iou", "thin_recall") if k in scores
+        f", {k} {scores[k]:.3f}"
+        + (f" (GT's {scores['sil_iou_gt']:.3f})" if k == "sil_iou" and "sil_iou_gt" in scores else "")
+        for k in ("IoU_vox32", "IoU_labels", "sil_iou", "thin_recall")
+        if k in scores
     )
     if "thin_recall_samples" in scores:  # how many of the val shapes have rods
         iou += f" over {scores['thin_recall_samples']} shapes"

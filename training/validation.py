@@ -65,7 +65,15 @@ class Validator:
         scores.update(
             {
                 k: summary[k]
-                for k in ("ChamferL2", "IoU_vox32", "IoU_labels", "thin_recall", "thin_recall_samples", "sil_iou")
+                for k in (
+                    "ChamferL2",
+                    "IoU_vox32",
+                    "IoU_labels",
+                    "thin_recall",
+                    "thin_recall_samples",
+                    "sil_iou",
+                    "sil_iou_gt",
+                )
                 if k in summary
             }
         )
