@@ -128,7 +128,7 @@ def written_as_asked(record: dict, request: dict) -> bool:
 def main(args: argparse.Namespace) -> None:
     from common.paths import unsafe_root
     from dataset_location import EMBEDDED_DATA_ROOT
-    from procedural import DEFAULT_WORLD, recover
+    from procedural import DEFAULT_WORLD, check_replaceable, recover
 
     root = args.root or EMBEDDED_DATA_ROOT
     n_views = args.n_views or (24 if args.layout == "archives" else 4)
@@ -165,6 +165,15 @@ def main(args: argparse.Namespace) -> None:
             print(f"{root} already holds this dataset, written by the current generator: kept")
             return
         replace = True
+        try:
+            check_replaceable(root)  # before saying so: a folder it may not replace is refused first
+        except ValueError as err:
+            fail(str(err))
+        print(
+            f"{root} holds another dataset or one of an older generator: replacing it (only the files "
+            "make_dataset.py wrote there, once the new one is complete)",
+            flush=True,
+        )
     elif os.path.exists(root):
         fail(f"{root} already exists: --replace_stale replaces a dataset make_dataset.py wrote there, or choose "
              "another --root")  # fmt: skip

@@ -172,7 +172,7 @@ class PixelAligned(nn.Module):
             uv, depth = project_points(points, R, T, K)
             grid = uv[:, :, None]  # (B, P, 1, 2)
             features = [
-                F.grid_sample(reduce(encoding.maps[name]).float(), grid, mode="bilinear", align_corners=False)
+                F.grid_sample(reduce(encoding.maps[name].float()), grid, mode="bilinear", align_corners=False)
                 for name, reduce in self.reduce.items()
             ]  # (B, C, P, 1) each
             features = torch.cat(features, 1)[..., 0].transpose(1, 2)  # (B, P, C)

@@ -24,12 +24,21 @@ every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's a
 
 from .default_data import ABSENT_MEANS, DEFAULT_WORLD, ready_layout
 from .photos import write_photo_set
-from .writer import GENERATOR_VERSION, check_request, foreign_files, read_manifest, recover, write_dataset
+from .writer import (
+    GENERATOR_VERSION,
+    check_replaceable,
+    check_request,
+    foreign_files,
+    read_manifest,
+    recover,
+    write_dataset,
+)
 
 __all__ = [
     "ABSENT_MEANS",
     "DEFAULT_WORLD",
     "GENERATOR_VERSION",
+    "check_replaceable",
     "check_request",
     "foreign_files",
     "read_manifest",

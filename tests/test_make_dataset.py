@@ -15,7 +15,7 @@ def test_replace_stale_never_deletes_a_folder_it_did_not_write(tmp_path):
     (mine / "mine").write_text("a user's file")
     args = ["--root", mine, "--n_models", "6", "--n_views", "1", "--replace_stale", "--workers", "1"]
     assert_one_line_error(call_main("make_dataset", *args, "--holdout", "nosuch"), "unknown family 'nosuch'")
-    assert_one_line_error(call_main("make_dataset", *args), "was not written by make_dataset.py")
+    assert_one_line_error(call_main("make_dataset", *args), "has no .manifest.json")
     assert os.listdir(mine) == ["mine"] and (mine / "mine").read_text() == "a user's file"
 
 
@@ -26,7 +26,11 @@ def test_replace_stale_keeps_a_current_dataset_and_replaces_its_own_stale_one(ti
     code, out, err = call_main("make_dataset", *args)
     assert code == 0 and "already holds this dataset" in out, err
     record = json.loads((root / "embedded.json").read_text())
+    # As an older generator would have left it: its record and the manifest listing it as written.
     (root / "embedded.json").write_text(json.dumps({**record, "generator_version": 3}))
+    manifest = json.loads((root / ".manifest.json").read_text())
+    manifest["files"]["embedded.json"] = (root / "embedded.json").stat().st_size
+    (root / ".manifest.json").write_text(json.dumps(manifest))
     code, out, err = call_main("make_dataset", *args)
     assert code == 0 and "replacing it" in out, err
     assert json.loads((root / "embedded.json").read_text())["generator_version"] == record["generator_version"]

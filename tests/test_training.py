@@ -62,10 +62,12 @@ def test_a_voxmesh_step_with_no_mesh_still_gives_every_parameter_a_gradient():
         "voxels": torch.zeros(2, 32, 32, 32),
         "points": torch.rand(2, 80, 3) - 0.5,
         "normals": torch.nn.functional.normalize(torch.randn(2, 80, 3), dim=-1),
+        **views(2, torch.Generator().manual_seed(0)),
     }
     loss, terms = loss_of("voxmesh")(model, batch)
     loss.backward()
-    assert set(terms) == {"bce", "dice", "thin", "coarse8", "coarse16"}  # the voxel terms only: no mesh
+    voxel_terms = {"bce", "dice", "thin", "coarse8", "coarse16", "silhouette"}
+    assert set(terms) == voxel_terms | {k for k in terms if k.startswith("camera")}  # no mesh terms
     assert all(p.grad is not None for p in model.parameters())
     assert all(p.grad.abs().sum() == 0 for p in model.decoder.refinement_parameters())
 
@@ -89,11 +91,28 @@ def ddp_gradients(rank: int, world_size: int, port: int, out: str) -> None:
     torch.distributed.destroy_process_group()
 
 
+def views(n: int, generator) -> dict:
+    """R2N2 cameras (R, T, K) and masks of n random views, as a batch of the data has them: the
+    default vox model reads the image where its cells project and trains its camera head on them."""
+    from r2n2.formats import R2N2_K, r2n2_camera
+
+    azim = torch.rand(n, generator=generator) * 360
+    elev = 25 + 5 * torch.rand(n, generator=generator)
+    Rs, Ts = zip(*(r2n2_camera(float(a), float(e), 0.8) for a, e in zip(azim, elev)))
+    return {
+        "R": torch.stack(Rs),
+        "T": torch.stack(Ts),
+        "K": R2N2_K.expand(n, 4, 4).clone(),
+        "masks": torch.rand(n, 32, 32, generator=generator) > 0.5,
+    }
+
+
 def fixed_batch() -> dict:
     generator = torch.Generator().manual_seed(1)
     return {
         "images": torch.rand(4, 32, 32, 3, generator=generator),
         "voxels": (torch.rand(4, 32, 32, 32, generator=generator) > 0.9).float(),
+        **views(4, generator),
     }
 
 

@@ -141,9 +141,9 @@ class RunConfig:
     )  # fmt: skip
     save_freq: int = flag(200, "steps between checkpoints (and at the last step)", "positive_int")
     keep_checkpoints: bool = flag(
-        False, "also keep checkpoint_<type>.stepNNNNNN.pth at every --save_freq: the model without the optimizer "
-        "(118 MB each for the default vox model; the last checkpoint, with Adam's moments, is 351 MB; "
-        "docs/training.md)", action="store_true",
+        False, "also keep checkpoint_<type>.stepNNNNNN.pth at every --save_freq, a whole copy of the last "
+        "checkpoint (with Adam's moments, to resume from that step by copying it to checkpoint_<type>.pth): "
+        "352 MB each for the default vox model (docs/training.md)", action="store_true",
     )  # fmt: skip
     log_freq: int = flag(50, "steps between log lines (on CUDA, between reads of the losses)", "positive_int")
     val_freq: int | None = flag(

@@ -278,13 +278,14 @@ class Trainer:
         atomic_write_json(os.path.join(self.config.out_dir, "args.json"), record)
 
     def save(self, step: int) -> None:
-        """The last checkpoint (and a copy named by its step with --keep_checkpoints), args.json."""
+        """The last checkpoint (and a copy named by its step with --keep_checkpoints, whole, so the run
+        can be resumed from that step), args.json."""
         run = self.run
         run.history[-1].update(to_step=step, seconds=round(time.time() - run.started, 1))
         state = self.state(step)
         atomic_torch_save(state, run.ckpt_path)
         if self.config.keep_checkpoints:
-            atomic_torch_save(self.state(step, resumable=False), step_checkpoint_path(run.ckpt_path, step))
+            atomic_torch_save(state, step_checkpoint_path(run.ckpt_path, step))
         self.write_record()
         run.last_saved = step
         if run.aside:  # this run is safe now: the one it replaces goes
