@@ -145,13 +145,18 @@ def earlier_run(out):
 def test_a_set_aside_killed_halfway_loses_none_of_the_earlier_run(tmp_path):
     """--overwrite killed while it moves the earlier run aside file by file: the files not yet
     moved are the earlier run's, not a new run's, and the next run puts the whole run back."""
-    from training.checkpoints import recover_run
+    from model import ModelError
+    from training.checkpoints import load_checkpoint, recover_run
 
     out = tmp_path / "run"
     before = earlier_run(out)
     aside = out / f".overwritten-{dead_pid()}"
     aside.mkdir()
     os.rename(out / "checkpoint_point.best.pth", aside / "checkpoint_point.best.pth")  # one file moved, then killed
+    os.remove(out / "checkpoint_point.pth")  # as if it had been moved too: a reader is told where the run is
+    with pytest.raises(ModelError, match="set the earlier run aside in"):
+        load_checkpoint(str(out / "checkpoint_point.pth"))
+    (out / "checkpoint_point.pth").write_text(before["checkpoint_point.pth"])
     done = recover_run(str(out), "point")
     assert done and "put back" in done[0]
     assert {p: (out / p).read_text() for p in before} == before and (out / "tensorboard").is_dir()

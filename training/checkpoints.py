@@ -67,6 +67,13 @@ def file_digest(path: str) -> str:
 def load_checkpoint(path: str, expected_type: str | None = None, map_location="cpu") -> dict:
     """Read a training checkpoint, checking it is one; raises ModelError with a clear reason."""
     if not os.path.isfile(path):
+        folder = os.path.dirname(path) or "."
+        aside = sorted(glob.glob(os.path.join(glob.escape(folder), ".overwritten-*")))
+        if aside:  # a run replaced with --overwrite that stopped: its predecessor waits there
+            raise ModelError(
+                f"checkpoint {path} not found; an --overwrite run set the earlier run aside in {aside[0]}: if that "
+                "run has stopped, the next train_model.py run into the folder puts it back (or move its files back)"
+            )
         raise ModelError(f"checkpoint {path} not found")
     try:
         # weights_only: tensors, numbers, strings and containers only. A checkpoint is a pickle, and
