@@ -178,6 +178,13 @@ def test_a_replacing_run_killed_before_its_checkpoint_gives_the_earlier_run_back
     recover_run(str(out), "point")
     assert {p: (out / p).read_text() for p in before} == before
     assert not [p for p in os.listdir(out) if "overwritten" in p]
+    # A removal of the set-aside run stopped halfway (its successor was safe) is finished, never put back.
+    discarding = out / f".overwritten-{dead_pid()}.discard"
+    discarding.mkdir()
+    (discarding / "checkpoint_point.best.pth").write_text("old best")
+    done = recover_run(str(out), "point")
+    assert "removed the rest" in done[0] and not discarding.exists()
+    assert (out / "checkpoint_point.best.pth").read_text() == before["checkpoint_point.best.pth"]
 
 
 def test_a_manifest_never_grants_deleting_outside_its_dataset(tmp_path):

@@ -260,31 +260,43 @@ ASIDE_COMPLETE = ".complete"  # in ASIDE once every file of the earlier run is i
 
 
 def discard_aside(aside: str) -> None:
-    """Remove an earlier run set aside, file by file (`remove_run_file`), once its successor is safe
-    (the completeness marker last: a discard stopped halfway is still a complete set-aside)."""
-    for name in sorted(os.listdir(aside), key=lambda name: name == ASIDE_COMPLETE):
+    """Remove an earlier run set aside once its successor is safe: the folder is renamed
+    `<aside>.discard` first (one atomic step, so a discard stopped halfway is never taken for a run to
+    put back: `recover_run` finishes it), then emptied file by file (`remove_run_file`)."""
+    if not aside.endswith(DISCARDING):
+        os.rename(aside, aside + DISCARDING)
+        aside += DISCARDING
+        fault_point("the run set aside marked for removal")
+    for name in os.listdir(aside):
         remove_run_file(os.path.join(aside, name))
         fault_point(f"{name} of the run set aside removed")
     with contextlib.suppress(OSError):
         os.rmdir(aside)
 
 
+DISCARDING = ".discard"  # the suffix of a set-aside run being removed
+
+
 def restore_aside(out_dir: str, aside: str, model_type: str) -> None:
     """Put an earlier run set aside back in out_dir. When it was wholly set aside (`ASIDE_COMPLETE`),
-    the files of its type in out_dir are the replacing run's, which stopped before its first
-    checkpoint: they are removed first. When it was not, they are the earlier run's own, not yet
-    moved, and stay."""
+    what of its type is in out_dir is the replacing run's, which stopped before its first
+    checkpoint: removed first (TensorBoard events too, whether or not its args.json was written).
+    When it was not, what is in out_dir is the earlier run's own, not yet moved, and stays."""
     complete = os.path.join(aside, ASIDE_COMPLETE)
     if os.path.exists(complete):
-        for path in run_files(out_dir, model_type):
-            remove_run_file(path)
+        for path in run_files(out_dir, model_type) + [os.path.join(out_dir, "tensorboard")]:
+            if os.path.exists(path):
+                remove_run_file(path)
         os.remove(complete)
     for name in os.listdir(aside):
-        target = os.path.join(out_dir, name)
-        if os.path.exists(target):  # a TensorBoard folder the replacing run made, emptied above
-            with contextlib.suppress(OSError):
-                os.rmdir(target)
-        os.rename(os.path.join(aside, name), target)
+        source, target = os.path.join(aside, name), os.path.join(out_dir, name)
+        if os.path.isdir(source) and os.path.isdir(target):  # a TensorBoard folder holding other files: merged
+            for entry in os.listdir(source):
+                os.replace(os.path.join(source, entry), os.path.join(target, entry))
+            os.rmdir(source)
+        else:
+            os.replace(source, target)
+        fault_point(f"{name} of the run set aside put back")
     with contextlib.suppress(OSError):
         os.rmdir(aside)
 
@@ -296,10 +308,14 @@ def recover_run(out_dir: str, model_type: str) -> list[str]:
     line per thing done."""
     done = [f"removed {path}, left by a process that stopped while writing" for path in sweep_orphans(out_dir)]
     for name in os.listdir(out_dir) if os.path.isdir(out_dir) else []:
-        match = re.match(r"^\.overwritten-(\d+)$", name)
+        match = re.match(r"^\.overwritten-(\d+)(\.discard)?$", name)
         if not match or pid_alive(int(match.group(1))):
             continue
         aside = os.path.join(out_dir, name)
+        if match.group(2):  # its successor had written its checkpoint; the removal stopped halfway
+            discard_aside(aside)
+            done.append(f"removed the rest of the run {aside} held (its successor had written its checkpoint)")
+            continue
         successor = (
             os.path.exists(os.path.join(aside, ASIDE_COMPLETE))
             and os.path.exists(checkpoint_path(out_dir, model_type))
