@@ -27,6 +27,7 @@ train_and_evaluate() {
   python3 eval_model.py --type "$1" --load_checkpoint $VIS
 }
 train_and_evaluate vox
+python3 eval_model.py --type vox --load_checkpoint --views all --vis_ids   # every view of the test split (the README's line)
 # Transfer to shape families never trained on: the same models, the choice group (cantilever chairs,
 # folding X-leg tables: designs are chosen on it) moved to a split "heldout", the report group
 # (rocking chairs, trestle tables, chaise sofas: looked at once, here) to "heldout_report"; the
