@@ -31,7 +31,7 @@ from training.checkpoints import RunError, checkpoint_model_args, default_out_di
 # is off there: on an H200 bench_train timed every type's step slower with it (vox 0.023 s against
 # 0.018 s with the loader; benchmarks/gpu_check.sh, docs/training.md), and memory is no constraint
 # (1-3.5 GiB a run).
-# smoke: a first run in about three minutes on 2 cores, on a small generated set of its own: it
+# smoke: a first run in three to five minutes on 2 cores, on a small generated set of its own: it
 # shows the pipeline works, its numbers are not results. Each type's step budget and image size for cpu and gpu are
 # its representation's (`Representation.max_iter`, `.image_size`).
 PROFILES = {
