@@ -76,7 +76,8 @@ def lock_name(path: str, name: str) -> None:
 
 def unlock_name(path: str) -> None:
     """Drop a lock `lock_name` took and remove its file (while still holding it: see lock_name)."""
-    handle = _HELD.pop(os.path.abspath(path), None)
+    path = os.path.abspath(path)
+    handle = _HELD.pop(path, None)
     if handle is not None:
         try:
             os.unlink(path)

@@ -337,7 +337,7 @@ def remove_written(root: str) -> list[str]:
         if os.path.isfile(path) and not os.path.islink(path) and inside(root, path):
             os.remove(path)
     cache = os.path.join(root, ".cache")
-    for name in os.listdir(cache) if os.path.isdir(cache) else []:
+    for name in os.listdir(cache) if os.path.isdir(cache) and inside(root, cache) else []:
         if CACHE_FILES.match(name):
             os.remove(os.path.join(cache, name))
     for base, _, _ in sorted(os.walk(root), key=lambda entry: -entry[0].count(os.sep)):

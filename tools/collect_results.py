@@ -113,6 +113,7 @@ def standard_protocol(result: dict) -> bool:
         )
         and result.get("seed") == 0
         and result.get("camera", "known") == "known"  # a pixel-aligned model's predicted camera is another protocol
+        and result.get("batch_size", 16) == 16  # the batches decide the samples drawn (eval_model.py's default)
         # never a number on shapes the model trained on, nor one whose overlap is unknown (the oracle has no training)
         and (result.get("oracle") or (result.get("train_overlap") or {}).get("shapes", 1) == 0)
     )

@@ -19,7 +19,7 @@ import re
 
 import torch
 
-from common.atomic_io import fault_point, pid_alive, sweep_orphans
+from common.atomic_io import fault_point, sweep_orphans
 from common.paths import FolderBusy, lock_name, unlock_name
 from model import ModelError, SingleViewto3D
 from representations import build_model, complete_model_args, get
@@ -284,7 +284,10 @@ def restore_aside(out_dir: str, aside: str, model_type: str) -> None:
     When it was not, what is in out_dir is the earlier run's own, not yet moved, and stays."""
     complete = os.path.join(aside, ASIDE_COMPLETE)
     if os.path.exists(complete):
-        for path in run_files(out_dir, model_type) + [os.path.join(out_dir, "tensorboard")]:
+        replacing = run_files(out_dir, model_type)
+        if os.path.isdir(os.path.join(aside, "tensorboard")):  # the earlier logs are aside: those here are new
+            replacing.append(os.path.join(out_dir, "tensorboard"))
+        for path in replacing:
             if os.path.exists(path):
                 remove_run_file(path)
         os.remove(complete)
@@ -308,8 +311,10 @@ def recover_run(out_dir: str, model_type: str) -> list[str]:
     line per thing done."""
     done = [f"removed {path}, left by a process that stopped while writing" for path in sweep_orphans(out_dir)]
     for name in os.listdir(out_dir) if os.path.isdir(out_dir) else []:
+        # Every set-aside folder here is a stopped run's: a live one would hold the folder's lock,
+        # which the caller holds (a pid alone would not tell: a container's next job may reuse it).
         match = re.match(r"^\.overwritten-(\d+)(\.discard)?$", name)
-        if not match or pid_alive(int(match.group(1))):
+        if not match:
             continue
         aside = os.path.join(out_dir, name)
         if match.group(2):  # its successor had written its checkpoint; the removal stopped halfway

@@ -284,14 +284,16 @@ class Trainer:
         run.history[-1].update(to_step=step, seconds=round(time.time() - run.started, 1))
         state = self.state(step)
         atomic_torch_save(state, run.ckpt_path)
+        # This run is safe now: the one it replaces goes, and is never put back over it (a stop from
+        # here on leaves the set-aside run to the next run's `recover_run`, which removes it).
+        aside, run.aside = run.aside, None
         if self.config.keep_checkpoints:
             atomic_torch_save(state, step_checkpoint_path(run.ckpt_path, step))
         self.write_record()
         run.last_saved = step
-        if run.aside:  # this run is safe now: the one it replaces goes
-            discard_aside(run.aside)
-            tqdm_write(f"--overwrite: removed the earlier run set aside in {run.aside}")
-            run.aside = None
+        if aside:
+            discard_aside(aside)
+            tqdm_write(f"--overwrite: removed the earlier run set aside in {aside}")
 
     def validate(self, step: int) -> str:
         """Score the model on the val subset; keep the best checkpoint. Returns the log line."""
