@@ -276,7 +276,8 @@ def main_table(results: list[dict], out: str) -> list[str]:
     lines = list(HEADER)
     for model_type in representation_names():
         checkpoint = checkpoint_path(run_dir(model_type), model_type)
-        if not os.path.exists(checkpoint):
+        if not os.path.exists(checkpoint):  # said, not left out silently
+            lines.append(f"| {model_type} | not trained in this run (no {checkpoint}) | " + "- | " * len(COLUMNS))
             continue
         result = require_result(results, model_type, checkpoint)
         lines += table_rows(model_type, result, train_seconds(run_dir(model_type)))
