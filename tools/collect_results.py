@@ -387,6 +387,10 @@ def figures() -> list[str]:
         if os.path.exists(os.path.join("output", "results", model_type, "gallery.png")):
             lines += ["", f"**{model_type}** ([page](../output/results/{model_type}/index.html))", ""]
             lines += [f"![{model_type}](../output/results/{model_type}/gallery.png)"]
+    for split, name in HOLDOUT_GROUPS.items():  # the held-out run on the seen families and on each group
+        if os.path.exists(os.path.join("output", "results", "holdout", f"gallery_{split}.png")):
+            lines += ["", f"**vox trained without the held-out groups, {name}**", ""]
+            lines += [f"![held-out run, {split}](../output/results/holdout/gallery_{split}.png)"]
     for name, title in (("compare_f1.png", "F1 of every type"), ("occupancy_curve.png", "occupancy's learning curve")):
         if os.path.exists(os.path.join("output", "results", name)):
             lines += ["", f"![{title}](../output/results/{name})"]
