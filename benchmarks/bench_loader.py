@@ -63,10 +63,7 @@ if __name__ == "__main__":
     parser.add_argument("--num_workers", type=int, nargs="+", default=[0, 2], help="DataLoader workers, each timed")
     parser.add_argument("--n_points", type=int, default=1000, help="surface points per item")
     parser.add_argument("--raw_items", type=int, default=320, help="items read from the raw files (slow)")
-    from common.cli import fail
+    from common.cli import run_or_fail
     from r2n2.formats import DatasetError
 
-    try:
-        main(parser.parse_args())
-    except DatasetError as err:
-        fail(str(err))
+    run_or_fail(main, parser.parse_args(), DatasetError)

@@ -21,7 +21,7 @@ import dataclasses  # noqa: E402
 
 import torch  # noqa: E402
 
-from common.cli import default_device, fail, positive_int  # noqa: E402
+from common.cli import default_device, positive_int, run_or_fail  # noqa: E402
 from dataset import R2N2Dataset, collate_batch  # noqa: E402
 from model import ModelError  # noqa: E402
 from r2n2.formats import DatasetError  # noqa: E402
@@ -180,7 +180,4 @@ def get_parser():
 
 
 if __name__ == "__main__":
-    try:
-        main(get_parser().parse_args())
-    except (ConfigError, DatasetError) as err:
-        fail(str(err))
+    run_or_fail(main, get_parser().parse_args(), ConfigError, DatasetError)

@@ -43,10 +43,7 @@ if __name__ == "__main__":
     parser = script_parser(__file__, "Framing of the object in a split's renderings. Prints it; writes nothing.")
     parser.add_argument("--data_root", default=None, help="an R2N2-layout folder (default: the embedded data)")
     parser.add_argument("--split", default="train", help="train, val, test or all")
-    from common.cli import fail
+    from common.cli import run_or_fail
     from r2n2.formats import DatasetError
 
-    try:
-        main(parser.parse_args())
-    except DatasetError as err:
-        fail(str(err))
+    run_or_fail(main, parser.parse_args(), DatasetError)

@@ -153,9 +153,6 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    from common.cli import fail
+    from common.cli import run_or_fail
 
-    try:
-        main(get_args_parser().parse_args())
-    except DatasetError as err:
-        fail(str(err))
+    run_or_fail(main, get_args_parser().parse_args(), DatasetError)

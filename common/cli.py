@@ -42,6 +42,15 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def run_or_fail(main, args, *errors: type[Exception]):
+    """main(args), for a script's `__main__`: one of `errors` (library errors whose message says what
+    to do, such as a missing data root) becomes `fail`'s one line instead of a traceback."""
+    try:
+        return main(args)
+    except errors as err:
+        fail(str(err))
+
+
 def _integer(text: str, minimum: int, expected: str) -> int:
     try:
         value = int(text)

@@ -75,3 +75,20 @@ def test_every_scripts_help_names_it_describes_it_and_shows_its_defaults():
             takes_value = len(entry.split("  ")[0].split()) > 1
             if takes_value and flag not in required and not entry.startswith("-h"):
                 assert "default" in entry, (script, entry[:120])
+
+
+def test_run_or_fail_turns_the_named_errors_into_one_line(capsys):
+    """A named library error is fail's line and status 2; any other error still propagates."""
+    import pytest
+
+    from common.cli import run_or_fail
+
+    def main(args):
+        raise args("data root /x does not exist")
+
+    with pytest.raises(SystemExit) as stop:
+        run_or_fail(main, LookupError, LookupError)
+    assert stop.value.code == 2 and capsys.readouterr().err == "error: data root /x does not exist\n"
+    with pytest.raises(ValueError):
+        run_or_fail(main, ValueError, LookupError)
+    assert run_or_fail(lambda args: args + 1, 1, LookupError) == 2
