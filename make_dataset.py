@@ -126,15 +126,32 @@ def written_as_asked(record: dict, request: dict) -> bool:
 
 
 def main(args: argparse.Namespace) -> None:
-    from common.paths import unsafe_root
     from dataset_location import EMBEDDED_DATA_ROOT
-    from procedural import DEFAULT_WORLD, check_replaceable, recover
 
     root = args.root or EMBEDDED_DATA_ROOT
-    n_views = args.n_views or (24 if args.layout == "archives" else 4)
-    request = {
+    request = request_of(args)
+    try:  # the request is checked before anything is kept, replaced or written
+        check_request(request)
+    except (FileExistsError, ValueError) as err:
+        fail(str(err))
+    check_root(root, request)
+    replace = replace_or_keep(root, request, args.replace_stale)
+    if replace is None:
+        return
+    start = time.time()
+    info = write(root, request, args.workers, replace)
+    print(
+        f"wrote {info['n_models']} models"
+        + (f" and {args.assemblies} random assemblies (train split)" if args.assemblies else "")
+        + f" x {info['n_views']} views ({args.layout} layout) to {root} in {time.time() - start:.1f}s"
+    )
+
+
+def request_of(args: argparse.Namespace) -> dict:
+    """The dataset the flags ask for, as its record states it."""
+    return {
         "n_models": args.n_models,
-        "n_views": n_views,
+        "n_views": args.n_views or (24 if args.layout == "archives" else 4),
         "seed": args.seed,
         "layout": args.layout,
         "holdout": list(args.holdout),
@@ -143,10 +160,15 @@ def main(args: argparse.Namespace) -> None:
         "turn": args.turn,
         "viewpoints": args.viewpoints,
     }
-    try:  # the request is checked before anything is kept, replaced or written
-        check_request(request)
-    except (FileExistsError, ValueError) as err:
-        fail(str(err))
+
+
+def check_root(root: str, request: dict) -> None:
+    """Refuse a root this request may not be written to (the default root for another world, an
+    unsafe path), then settle what a generation killed halfway left beside it."""
+    from common.paths import unsafe_root
+    from dataset_location import EMBEDDED_DATA_ROOT
+    from procedural import DEFAULT_WORLD, recover
+
     is_default = os.path.abspath(root) == os.path.abspath(EMBEDDED_DATA_ROOT)
     if is_default and any(request[k] != v for k, v in DEFAULT_WORLD.items()):
         fail(
@@ -158,41 +180,43 @@ def main(args: argparse.Namespace) -> None:
         fail(f"--root: {reason}; nothing was written")
     for line in recover(root):  # what a generation killed halfway left beside the root
         print(line)
-    replace = False
-    if args.replace_stale and os.path.exists(root):
-        record = generator_record(root)
-        if record is not None and written_as_asked(record, request):
-            print(f"{root} already holds this dataset, written by the current generator: kept")
-            return
-        replace = True
-        try:
-            check_replaceable(root)  # before saying so: a folder it may not replace is refused first
-        except ValueError as err:
-            fail(str(err))
-        print(
-            f"{root} holds another dataset or one of an older generator: replacing it (only the files "
-            "make_dataset.py wrote there, once the new one is complete)",
-            flush=True,
-        )
-    elif os.path.exists(root):
+
+
+def replace_or_keep(root: str, request: dict, replace_stale: bool) -> bool | None:
+    """Whether root is to be replaced (True) or written new (False); None: it already holds this
+    dataset, kept. A folder there is refused unless --replace_stale and make_dataset.py wrote it."""
+    from procedural import check_replaceable
+
+    if not os.path.exists(root):
+        return False
+    if not replace_stale:
         fail(f"{root} already exists: --replace_stale replaces a dataset make_dataset.py wrote there, or choose "
              "another --root")  # fmt: skip
-    start = time.time()
+    record = generator_record(root)
+    if record is not None and written_as_asked(record, request):
+        print(f"{root} already holds this dataset, written by the current generator: kept")
+        return None
     try:
-        info = write_dataset(
-            root,
-            args.n_models,
-            n_views,
-            args.seed,
-            args.workers,
-            layout=args.layout,
-            holdout=args.holdout,
-            holdout_report=args.holdout_report,
-            assemblies=args.assemblies,
-            turn=args.turn,
-            viewpoints=args.viewpoints,
-            replace=replace,
-        )
+        check_replaceable(root)  # before saying so: a folder it may not replace is refused first
+    except ValueError as err:
+        fail(str(err))
+    print(
+        f"{root} holds another dataset or one of an older generator: replacing it (only the files "
+        "make_dataset.py wrote there, once the new one is complete)",
+        flush=True,
+    )
+    return True
+
+
+def write(root: str, request: dict, workers: int | None, replace: bool) -> dict:
+    """`procedural.write_dataset` of the request; its errors as one line each. Returns its record."""
+    r = request
+    try:
+        return write_dataset(
+            root, r["n_models"], r["n_views"], r["seed"], workers, layout=r["layout"], holdout=r["holdout"],
+            holdout_report=r["holdout_report"], assemblies=r["assemblies"], turn=r["turn"],
+            viewpoints=r["viewpoints"], replace=replace,
+        )  # fmt: skip
     except ValueError as err:  # a folder that may not be replaced, said why
         fail(str(err))
     except (FileExistsError, IsADirectoryError, NotADirectoryError) as err:  # the final rename found a folder there
@@ -201,12 +225,6 @@ def main(args: argparse.Namespace) -> None:
         fail(f"cannot write {err.filename or root}: {err.strerror}")
     except KeyboardInterrupt:
         fail(f"interrupted; {root} is as it was (the partial dataset beside it is removed)")
-    seconds = time.time() - start
-    print(
-        f"wrote {info['n_models']} models"
-        + (f" and {args.assemblies} random assemblies (train split)" if args.assemblies else "")
-        + f" x {info['n_views']} views ({args.layout} layout) to {root} in {seconds:.1f}s"
-    )
 
 
 def check_request(request: dict) -> None:
