@@ -31,10 +31,12 @@ from dataset import R2N2Dataset, collate_batch, shape_keys
 from dataset_location import EMBEDDED_DATA_ROOT
 from evaluation.metrics import DEFAULT_THRESHOLDS, EMPTY_PREDICTION, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS
 from evaluation.protocol import (
+    CAMERAS,
     GT_LABELS,
     ConstantPredictor,
     average,
     baseline_voxels,
+    describe_camera,
     evaluate,
     f1_curve,
     predict,
@@ -110,9 +112,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--camera",
         default="known",
-        choices=["known", "predicted"],
-        help="a model that reads the image where points project: the input views' cameras from the data's "
-        "metadata (known, default) or from its camera head (predicted, what a photo gets)",
+        type=camera_choice,
+        choices=CAMERAS,
+        help="what the model is told of each input view's camera: the data's metadata (known) or nothing (none, "
+        "what a photo gets: a model that reads the image where points project guesses its camera; a viewer-frame "
+        "model needs none, and is scored after turning its prediction into the object frame with the metadata's "
+        "rotation); predicted is read as none",
     )
     parser.add_argument("--batch_size", type=positive_int, default=16, help="images per forward pass")
     parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N")
@@ -131,6 +136,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tag", default=None, help="suffix of the results folder")
     parser.add_argument("--results_dir", default="output/eval", help="where result folders go")
     return parser
+
+
+def camera_choice(value: str) -> str:
+    """--camera's value; "predicted", its earlier spelling, is "none" (the model's own guess)."""
+    return "none" if value == "predicted" else value
 
 
 def load_model_under_test(args) -> tuple[str, object, str | None, dict | None]:
@@ -175,10 +185,6 @@ def make_predictor(args, model):
     """predict_fn(batch) -> prediction dict of the model under test (or of the GT voxels, --oracle)."""
     if args.oracle:
         return lambda batch: predict_gt_voxels(batch, args.n_points)
-    if args.camera == "predicted" and getattr(model, "camera_head", None) is None:
-        fail(
-            "--camera predicted: this model has no camera head (it reads no pixels where points project); leave it out"
-        )
     return lambda batch: predict(model, batch, args.n_points, args.grid_res, args.iso, args.camera)
 
 
@@ -230,6 +236,7 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
         f"thin_recall: the share of the GT's rod-like cells (legs, rails, spindles) covered, over the "
         f"{summary['thin_recall_samples']} of {result['n_samples']} samples with at least {THIN_MIN_CELLS} of them"
     )
+    print(f"camera told: {args.camera}; used: {result['camera_used']}")
     if "sil_iou" in summary:
         print(
             "sil_iou: the prediction's silhouette in the input view against the image's mask, "
@@ -283,7 +290,7 @@ def result_folder_name(args: argparse.Namespace, checkpoint_file: str | None, da
     )
     parts += [f"grid{args.grid_res}"] if args.grid_res != 64 and get_representation(args.type).grid_resolution else []
     parts += [f"seed{args.seed}"] if args.seed != 0 else []
-    parts += ["camera-predicted"] if args.camera != "known" else []
+    parts += [f"camera-{args.camera}"] if args.camera != "known" else []
     parts += [f"batch{args.batch_size}"] if args.batch_size != 16 else []  # the batches decide the samples drawn
     parts += ["nobaseline"] if args.no_baseline else []
     parts += ["noframecheck"] if args.no_frame_check else []
@@ -369,7 +376,7 @@ def describe_overlap(overlap: dict | None, checkpoint: dict | None) -> str | Non
     )
 
 
-def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None, dataset) -> dict:
+def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None, dataset, model=None) -> dict:
     """The identity of a result, as metrics.json records it: what was scored, on what, how."""
     generator = dataset.layout.generator or {}
     return {
@@ -390,6 +397,7 @@ def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None
         "grid_res": args.grid_res,
         "seed": args.seed,
         "camera": args.camera,
+        "camera_used": describe_camera(model, args.camera) if not args.oracle else "not read: the GT's own grid",
         "batch_size": args.batch_size,
         "no_baseline": args.no_baseline,
         "no_frame_check": args.no_frame_check,
@@ -425,7 +433,7 @@ def main(args: argparse.Namespace) -> dict:
     dataset = open_dataset(args)
     run_name = result_folder_name(args, checkpoint_file, dataset.layout.root)
     out_dir = os.path.join(args.results_dir, run_name)
-    measured = what_was_measured(args, checkpoint_file, checkpoint, dataset)
+    measured = what_was_measured(args, checkpoint_file, checkpoint, dataset, model)
     os.makedirs(args.results_dir, exist_ok=True)
     for line in recover_results(args.results_dir):  # what evaluations killed halfway left
         print(line)

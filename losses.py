@@ -151,7 +151,7 @@ def dice_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, eps: float = 1
     return (1 - dice).mean()
 
 
-def thin_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor) -> torch.Tensor:
+def thin_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, rods: torch.Tensor | None = None) -> torch.Tensor:
     """BCE around the GT's rod-like cells (legs, rails, spindles: `geometry.rods.thin_cells`):
     the rods themselves, which should be occupied, and the empty cells next to them (their 26
     neighbours not in the GT), which should stay empty, each group averaged on its own and the two
@@ -165,9 +165,12 @@ def thin_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor) -> torch.Tenso
 
     Args:
         voxels_pred: (B, D, H, W) logits; voxels_gt: (B, D, H, W) in {0, 1}.
+        rods: (B, D, H, W) bool, the GT's rod cells where they are known otherwise (a grid turned
+            into the viewer frame, `geometry.viewer.voxels_to_viewer`); None: `thin_cells(voxels_gt)`.
     """
-    rods = thin_cells(voxels_gt).flatten(1).float()  # (B, N)
-    near = F.max_pool3d(thin_cells(voxels_gt)[:, None].float(), 3, stride=1, padding=1)[:, 0].flatten(1)
+    rods = (thin_cells(voxels_gt) if rods is None else rods).float()  # (B, D, H, W)
+    near = F.max_pool3d(rods[:, None], 3, stride=1, padding=1)[:, 0].flatten(1)
+    rods = rods.flatten(1)  # (B, N)
     ring = near * (voxels_gt.flatten(1) < 0.5).float()
     logits = voxels_pred.float().flatten(1)
     rods_term = (F.softplus(-logits) * rods).sum(1) / rods.sum(1).clamp_min(1)
@@ -190,6 +193,7 @@ def voxel_terms(
     w_dice: float = 0.0,
     w_aux: float = 0.0,
     w_thin: float = 0.0,
+    rods: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """The voxel loss of a vox prediction with its coarse logits: BCE (`voxel_loss`) plus w_dice
     times the Dice loss and w_thin times the rods' BCE (`thin_loss`) at 32^3, and w_aux times BCE
@@ -198,6 +202,7 @@ def voxel_terms(
     Args:
         logits: (B, 32, 32, 32); voxels_gt: (B, 32, 32, 32) in {0, 1}.
         aux_logits: coarse logits (B, R, R, R), e.g. at 8^3 and 16^3.
+        rods: the GT's rod cells for the thin loss (`thin_loss`); None: found in voxels_gt.
     Returns:
         (weighted total, unweighted terms: bce, dice (when weighted) and the coarse terms).
     """
@@ -209,7 +214,7 @@ def voxel_terms(
         total = total + w_dice * dice
         terms["dice"] = dice.detach()
     if w_thin > 0:
-        thin = thin_loss(logits, voxels_gt)
+        thin = thin_loss(logits, voxels_gt, rods)
         total = total + w_thin * thin
         terms["thin"] = thin.detach()
     if w_aux > 0:
@@ -263,26 +268,64 @@ def silhouette_loss(
     return F.binary_cross_entropy(silhouettes.clamp(1e-6, 1 - 1e-6), target)
 
 
-def camera_loss(predicted: dict, R: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, dict]:
+def azimuth_targets(azim: torch.Tensor, self_overlap: torch.Tensor, temperature: float = 0.03) -> torch.Tensor:
+    """Shape-aware azimuth targets (B, n_bins): each bin weighted by how much the shape turned from
+    the true azimuth to that bin looks like itself (`geometry.cameras.azimuth_self_overlap`
+    (B, n_bins), IoU at each turn), exp((IoU - 1) / temperature), normalised. A rectangular table's
+    view and the view from the other side are both right answers; a chair's is one bin (and a
+    little of its neighbours)."""
+    from geometry.cameras import azimuth_bin
+
+    B, n_bins = self_overlap.shape
+    weights = torch.exp((self_overlap.float() - 1) / temperature)  # (B, n_bins), turn k
+    turn = (torch.arange(n_bins, device=azim.device)[None] - azimuth_bin(azim, n_bins)[:, None]) % n_bins
+    weights = torch.gather(weights, 1, turn)  # bin j holds the turn j - true bin
+    return weights / weights.sum(1, keepdim=True)
+
+
+def camera_loss(
+    predicted: dict, R: torch.Tensor, T: torch.Tensor, frame: str = "object", self_overlap: torch.Tensor | None = None
+) -> tuple[torch.Tensor, dict]:
     """A camera head's loss against the views' cameras R (B, 3, 3), T (B, 3): cross-entropy of its
     azimuth bins, the elevation's error in units of 10 degrees and the distance's relative error.
+    With self_overlap (B, n_bins) (`geometry.cameras.azimuth_self_overlap`), the azimuth's target is
+    shape-aware (`azimuth_targets`): a symmetric shape's equivalent views are not errors. A head with
+    in-bin offsets ("azimuth_offsets") also learns the offset within each bin it should pick.
+    A viewer-frame model uses the distance alone (`geometry.viewer`): its loss is the distance's.
     Returns (the total, {"camera_azimuth": cross-entropy, "camera_elevation_deg": mean absolute
-    error, "camera_azimuth_deg": mean absolute error of the most likely bin}), float32."""
+    error, "camera_azimuth_deg": mean absolute error of the most likely bin, "camera_distance":
+    mean relative error}), float32."""
     from geometry.cameras import azimuth_bin, azimuth_bins, camera_parameters
 
     azim, elev, dist = camera_parameters(R.float(), T.float())
+    distance = ((predicted["distance"] - dist).abs() / dist).mean()
+    if frame == "viewer":
+        return distance, {"camera_distance": distance.detach()}
     logits = predicted["azimuth_logits"].float()
     n_bins = logits.shape[1]
-    azimuth = F.cross_entropy(logits, azimuth_bin(azim, n_bins))
+    if self_overlap is None:
+        azimuth = F.cross_entropy(logits, azimuth_bin(azim, n_bins))
+    else:
+        target = azimuth_targets(azim, self_overlap)
+        azimuth = F.cross_entropy(logits, target)
+    if "azimuth_offsets" in predicted:  # the true azimuth's place within its bin, for every bin that is right
+        width = 360.0 / n_bins
+        fraction = (azim % width) / width - 0.5  # (B,) in [-0.5, 0.5)
+        weight = target if self_overlap is not None else F.one_hot(azimuth_bin(azim, n_bins), n_bins).float()
+        offset = ((predicted["azimuth_offsets"].float() - fraction[:, None]).abs() * weight).sum(1).mean()
+        azimuth = azimuth + offset
     elevation = (predicted["elevation"] - elev).abs().mean()
-    distance = ((predicted["distance"] - dist).abs() / dist).mean()
-    guess = azimuth_bins(n_bins).to(logits.device)[logits.detach().argmax(1)]
+    best = logits.detach().argmax(1)
+    guess = azimuth_bins(n_bins).to(logits.device)[best]
+    if "azimuth_offsets" in predicted:
+        guess = guess + (360.0 / n_bins) * predicted["azimuth_offsets"].detach().gather(1, best[:, None])[:, 0]
     azimuth_error = ((guess - azim + 180) % 360 - 180).abs().mean()
     total = azimuth + elevation / 10 + distance
     return total, {
         "camera_azimuth": azimuth.detach(),
         "camera_azimuth_deg": azimuth_error.detach(),
         "camera_elevation_deg": elevation.detach(),
+        "camera_distance": distance.detach(),
     }
 
 
@@ -388,6 +431,13 @@ class LossConfig:
         1.0, "vox, voxmesh: the silhouette the grid casts in the input view against the rendering's mask "
         "(losses.silhouette_loss)", "non_negative_float",
     )  # fmt: skip
+    sil_rays: int = flag(
+        32, "vox, voxmesh: the silhouette loss's rays per image side (sil_rays^2 rays through the pixel centres of "
+        "the mask read at that size)", "positive_int",
+    )  # fmt: skip
+    sil_samples: int = flag(
+        48, "vox, voxmesh: samples along each silhouette ray across the object's bounding sphere", "positive_int"
+    )
     w_camera: float = flag(
         0.1, "a model with a camera head (pixel-aligned features): its loss against the views' metadata "
         "(losses.camera_loss)", "non_negative_float",

@@ -26,6 +26,9 @@ from common.precision import float32
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# Where a model's output lives: "object", the object's own axes (y up), or "viewer", the input
+# camera's axes centred on the object (`geometry.viewer`), which needs no camera at test time.
+FRAMES = ("object", "viewer")
 
 
 class ModelError(Exception):
@@ -45,6 +48,8 @@ class Prediction:
     probabilities: (B, 32, 32, 32) occupancy probabilities, [z, y, x], where they are what was
         computed (an implicit function read on a grid, the mean shape, the GT); evaluation reads
         them in place of sigmoid(voxels).
+    frame: where every field lives, "object" or "viewer" (the input camera's axes centred on the
+        object, `geometry.viewer`; evaluation turns such a prediction back with the view's R).
     aux: what only the training loss reads, by name: "coarse", the coarse voxel logits [(B, R, R, R)]
         of deep supervision; "stages", voxmesh's Meshes after each refinement stage;
         "keep_in_graph", a zero that keeps parameters a step did not use in the graph (DDP).
@@ -57,6 +62,7 @@ class Prediction:
     occupancy_fn: Callable | None = None
     probabilities: torch.Tensor | None = None
     aux: dict = field(default_factory=dict)
+    frame: str = "object"
 
 
 @dataclass
@@ -200,32 +206,68 @@ class CameraHead(nn.Module):
     metadata (`losses.camera_loss`)."""
 
     AZIMUTH_BINS = 72
+    KINDS = ("mlp", "spatial")
+    MAP_CHANNELS = 64  # "spatial": layer4's map reduced to this many channels and flattened
 
-    def __init__(self):
+    def __init__(self, kind: str = "mlp", map_size: int = 4):
+        """kind "mlp": a two-layer MLP on the pooled feature; "spatial": a wider MLP that also reads
+        layer4's map (where things are in the image, which pooling loses) and gives each azimuth
+        bin an offset within the bin (bins plus a residual, as pose estimators do)."""
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(512, 256), nn.ReLU(True), nn.Linear(256, self.AZIMUTH_BINS + 2))
+        if kind not in self.KINDS:
+            raise ModelError(f"unknown camera head {kind!r}: {' or '.join(self.KINDS)}")
+        self.kind = kind
+        n = self.AZIMUTH_BINS
+        if kind == "mlp":
+            self.mlp = nn.Sequential(nn.Linear(512, 256), nn.ReLU(True), nn.Linear(256, n + 2))
+        else:
+            self.reduce = nn.Sequential(nn.Conv2d(512, self.MAP_CHANNELS, 1), nn.ReLU(True))
+            n_in = 512 + self.MAP_CHANNELS * map_size * map_size
+            self.mlp = nn.Sequential(
+                nn.Linear(n_in, 512), nn.ReLU(True), nn.Linear(512, 512), nn.ReLU(True), nn.Linear(512, 2 * n + 2)
+            )
+        self.uses_feature_map = kind == "spatial"
 
-    def forward(self, features: torch.Tensor) -> dict:
-        """{"azimuth_logits": (B, AZIMUTH_BINS), "elevation": (B,) degrees, "distance": (B,)}, float32."""
+    def forward(self, features: torch.Tensor, feature_map: torch.Tensor | None = None) -> dict:
+        """{"azimuth_logits": (B, AZIMUTH_BINS), "azimuth_offsets": (B, AZIMUTH_BINS) in bins, within
+        [-0.5, 0.5] of each bin's centre ("spatial" only), "elevation": (B,) degrees, "distance": (B,)},
+        float32."""
+        n = self.AZIMUTH_BINS
+        if self.kind == "spatial":
+            if feature_map is None:
+                raise ValueError("the spatial camera head needs the encoder's feature map (B, 512, s, s)")
+            features = torch.cat([features, self.reduce(feature_map).flatten(1)], 1)
         out = self.mlp(features).float()
-        return {
-            "azimuth_logits": out[:, : self.AZIMUTH_BINS],
-            "elevation": 27.5 + 10.0 * out[:, self.AZIMUTH_BINS],  # R2N2's views: 25-30 degrees
-            "distance": 1.35 * torch.exp(out[:, self.AZIMUTH_BINS + 1]),  # 1.75 x 0.65-0.9
+        predicted = {
+            "azimuth_logits": out[:, :n],
+            "elevation": 27.5 + 10.0 * out[:, -2],  # R2N2's views: 25-30 degrees
+            "distance": 1.35 * torch.exp(out[:, -1]),  # 1.75 x 0.65-0.9
         }
+        if self.kind == "spatial":
+            predicted["azimuth_offsets"] = 0.5 * torch.tanh(out[:, n : 2 * n])
+        return predicted
 
     @staticmethod
-    def cameras(predicted: dict) -> tuple:
-        """(R, T, K) of predicted parameters: the most likely azimuth bin's centre."""
+    def cameras(predicted: dict, frame: str = "object") -> tuple:
+        """(R, T, K) of predicted parameters: the most likely azimuth bin's centre; in the viewer
+        frame only the distance counts (`geometry.viewer.viewer_cameras`)."""
         from geometry.cameras import azimuth_bins, cameras_from_parameters
+        from geometry.viewer import viewer_cameras
         from r2n2.formats import R2N2_K
 
         logits = predicted["azimuth_logits"].detach()
-        azim = azimuth_bins(logits.shape[1]).to(logits.device)[logits.argmax(1)]
+        K = R2N2_K.to(logits.device).expand(len(logits), 4, 4)
         elev, dist = predicted["elevation"].detach(), predicted["distance"].detach()
+        if frame == "viewer":
+            return viewer_cameras(torch.nn.functional.pad(dist[:, None], (2, 0)), K)
+        best = logits.argmax(1)
+        azim = azimuth_bins(logits.shape[1]).to(logits.device)[best]
+        if "azimuth_offsets" in predicted:  # the chosen bin's own offset
+            width = 360.0 / logits.shape[1]
+            azim = azim + width * predicted["azimuth_offsets"].detach().gather(1, best[:, None])[:, 0]
         with torch.autocast(device_type=logits.device.type, enabled=False):
             R, T = cameras_from_parameters(azim, elev, dist)
-        return R, T, R2N2_K.to(logits.device).expand(len(R), 4, 4)
+        return R, T, K
 
 
 class DeconvVoxelDecoder(nn.Module):
@@ -295,16 +337,40 @@ class VoxelDecoder(nn.Module):
 
     MAP_CHANNELS = 32  # layer4's map reduced to this many channels before flattening
 
+    PIXEL_HEADS = ("conv", "mlp")
+
     def __init__(
-        self, channels: tuple, latent: str, map_size: int, deep_supervision: bool, pixel_aligned: bool = False
+        self,
+        channels: tuple,
+        latent: str,
+        map_size: int,
+        deep_supervision: bool,
+        pixel_aligned: bool = False,
+        pixel_head: str = "conv",
+        frame: str = "object",
+        camera_head: str = "mlp",
     ):
+        """pixel_head: how each 32^3 sub-cell's own image features reach its logit: "conv", as
+        channels of the 3x3x3 sub-cell convolution (8 per sub-cell, 64 more input channels: the
+        most expensive layer of the step on a CPU), or "mlp", a small MLP per sub-cell (grouped
+        1x1x1 convolutions) whose output is added to the convolution's logit (docs/training.md).
+        frame: "object" (the object's own axes) or "viewer" (the input camera's axes, centred on
+        the object: `geometry.viewer`), where its grid is predicted. camera_head: the kind of
+        `CameraHead` the model guesses a camera with, for images without one."""
         super().__init__()
         if latent not in ("spatial", "pooled"):
             raise ModelError(f"unknown vox_latent {latent!r}: spatial or pooled")
+        if pixel_head not in self.PIXEL_HEADS:
+            raise ModelError(f"unknown vox_pixel_head {pixel_head!r}: conv or mlp")
+        if frame not in FRAMES:
+            raise ModelError(f"unknown vox_frame {frame!r}: {' or '.join(FRAMES)}")
+        if frame == "viewer" and not pixel_aligned:
+            raise ModelError("vox_frame viewer needs pixel-aligned features (--pixel_aligned)")
         c0, c1, c2 = channels
         self.latent, self.c0 = latent, c0
         self.uses_feature_map = latent == "spatial"
         self.uses_image_maps = self.uses_cameras = self.pixel_aligned = pixel_aligned
+        self.pixel_head, self.frame, self.camera_head = pixel_head, frame, camera_head  # `CameraHead`'s kind
         n_in = 512
         if latent == "spatial":
             self.reduce = nn.Sequential(nn.Conv2d(512, self.MAP_CHANNELS, kernel_size=1), nn.ReLU(True))
@@ -320,7 +386,15 @@ class VoxelDecoder(nn.Module):
                 nn.Conv3d(c2 + self.pixel16.channels, c2, kernel_size=1), nn.BatchNorm3d(c2), nn.ReLU(True)
             )
             self.pixel32 = PixelAligned({"stem": (64, 4), "layer1": (64, 4)}, depth=False)
-            head_in += 8 * self.pixel32.channels  # the 2x2x2 sub-cells' features of each 16^3 cell
+            if pixel_head == "conv":
+                head_in += 8 * self.pixel32.channels  # the 2x2x2 sub-cells' features of each 16^3 cell
+            else:  # one MLP per sub-cell on its own features (8 groups: channel group s is sub-cell s)
+                hidden = 2 * self.pixel32.channels
+                self.subcell_mlp = nn.Sequential(
+                    nn.Conv3d(8 * self.pixel32.channels, 8 * hidden, 1, groups=8),
+                    nn.ReLU(True),
+                    nn.Conv3d(8 * hidden, 8, 1, groups=8),
+                )
         self.refine16 = nn.Sequential(nn.Conv3d(c2, c2, kernel_size=3, padding=1), nn.BatchNorm3d(c2), nn.ReLU(True))
         self.subcells = nn.Conv3d(head_in, 8, kernel_size=3, padding=1)  # 2x2x2 sub-cell logits per 16^3 cell
         self.aux = nn.ModuleList([nn.Conv3d(c1, 1, 1), nn.Conv3d(c2, 1, 1)]) if deep_supervision else None
@@ -340,11 +414,19 @@ class VoxelDecoder(nn.Module):
             pixels16 = grid_features(self.pixel16, encoding, 16).to(volume16.dtype)
             volume16 = self.fuse16(torch.cat([volume16, pixels16], 1))
         volume16 = self.refine16(volume16)
-        head = volume16
+        head, pixel_logits = volume16, None
         if self.pixel_aligned:
             pixels32 = pixel_unshuffle_3d(grid_features(self.pixel32, encoding, 32)).to(volume16.dtype)
-            head = torch.cat([volume16, pixels32], 1)  # (B, C2 + 8 C, 16, 16, 16)
-        logits = pixel_shuffle_3d(self.subcells(head))[:, 0]  # (B, 32, 32, 32), [z, y, x]
+            if self.pixel_head == "conv":
+                head = torch.cat([volume16, pixels32], 1)  # (B, C2 + 8 C, 16, 16, 16)
+            else:
+                B, C8 = pixels32.shape[:2]  # channel 8 c + s is sub-cell s's channel c: grouped by sub-cell first
+                by_subcell = pixels32.view(B, C8 // 8, 8, 16, 16, 16).transpose(1, 2).reshape(pixels32.shape)
+                pixel_logits = self.subcell_mlp(by_subcell)  # (B, 8, 16, 16, 16): each sub-cell's own term
+        subcell_logits = self.subcells(head)  # (B, 8, 16, 16, 16)
+        if pixel_logits is not None:
+            subcell_logits = subcell_logits + pixel_logits
+        logits = pixel_shuffle_3d(subcell_logits)[:, 0]  # (B, 32, 32, 32), [z, y, x]
         coarse = [head(v)[:, 0] for head, v in zip(self.aux, (volume8, volume16))] if self.aux is not None else []
         return Prediction(voxels=logits, aux={"coarse": coarse})
 
@@ -612,7 +694,10 @@ class SingleViewto3D(nn.Module):
         self.type = model_args["type"]
         self.encoder = ImageEncoder(model_args["arch"], model_args["image_size"], pretrained)
         self.decoder = make_decoder(self.model_args)
-        self.camera_head = CameraHead() if getattr(self.decoder, "uses_cameras", False) else None
+        self.camera_head = None
+        if getattr(self.decoder, "uses_cameras", False):
+            kind = getattr(self.decoder, "camera_head", "mlp")
+            self.camera_head = CameraHead(kind, feature_map_size(model_args["image_size"]))
 
     def forward(
         self, images: torch.Tensor, queries: torch.Tensor | None = None, cameras: tuple | None = None
@@ -621,15 +706,30 @@ class SingleViewto3D(nn.Module):
         occupancy decoder is read (ignored by the others); cameras (R, T, K) of the images
         (`Encoding.cameras`), for a decoder that projects points: the camera head's own when None.
         The camera head's output is aux["camera"], for its loss."""
-        decoder = self.decoder
+        decoder, head = self.decoder, self.camera_head
         encoding = self.encoder(
-            images, return_map=decoder.uses_feature_map, return_maps=getattr(decoder, "uses_image_maps", False)
+            images,
+            return_map=decoder.uses_feature_map or (head is not None and head.uses_feature_map),
+            return_maps=getattr(decoder, "uses_image_maps", False),
         )
-        camera = None
-        if self.camera_head is not None:
-            camera = self.camera_head(encoding.features)
-            encoding.cameras = tuple(cameras) if cameras is not None else CameraHead.cameras(camera)
+        camera, frame = None, self.frame
+        if head is not None:
+            camera = head(encoding.features, encoding.feature_map)
+            if cameras is None:
+                encoding.cameras = CameraHead.cameras(camera, frame)
+            elif frame == "viewer":  # the view's distance and intrinsics; its rotation is the frame itself
+                from geometry.viewer import viewer_cameras
+
+                encoding.cameras = viewer_cameras(cameras[1], cameras[2])
+            else:
+                encoding.cameras = tuple(cameras)
         prediction = decoder(encoding, queries)
+        prediction.frame = frame
         if camera is not None:
             prediction.aux["camera"] = camera
         return prediction
+
+    @property
+    def frame(self) -> str:
+        """Where its outputs live: "object" or "viewer" (`FRAMES`)."""
+        return getattr(self.decoder, "frame", "object")

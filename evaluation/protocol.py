@@ -81,19 +81,66 @@ def evaluation_form(prediction: Prediction, n_points: int, thin_cover: str, silh
     return {**form, "thin_cover": thin_cover, "silhouette_ceiling": silhouette_ceiling}
 
 
-CAMERAS = ("known", "predicted")  # where a model that projects points gets the input view's camera
+# What a model is told of the input view's camera: "known", the data's metadata (R, T, K); "none",
+# nothing, as a photo (a model that projects points then guesses what it needs: its camera head).
+CAMERAS = ("known", "none")
+
+
+def describe_camera(model, camera: str) -> str:
+    """What a model under test was told of the camera and what it used, in words (every evaluation
+    says it: metrics.json's camera_used, the printout)."""
+    if model is None or getattr(model, "camera_head", None) is None:
+        return "not read: the model reads no pixels where points project"
+    if model.frame == "viewer":
+        used = "the metadata's distance and intrinsics" if camera == "known" else "its own guess of the distance"
+        return (
+            f"viewer frame: {used}; scored after turning the prediction into the object frame with the "
+            "metadata's rotation R (as Pix3D's protocol does)"
+        )
+    if camera == "known":
+        return "the metadata's camera (R, T, K)"
+    return "none given: its camera head's guess (azimuth, elevation, distance), R2N2's intrinsics"
+
+
+def to_object_frame(prediction: Prediction, R: torch.Tensor) -> Prediction:
+    """A viewer-frame prediction (`geometry.viewer`) turned into the object frame with the views'
+    rotations R (B, 3, 3): meshes' vertices and points by R^T, the grid resampled (`voxels_to_object`,
+    into `probabilities`). An object-frame prediction is returned as it is."""
+    from geometry.viewer import points_to_object, voxels_to_object
+
+    if prediction.frame != "viewer":
+        return prediction
+    R = R.float()
+    grid = prediction.probabilities
+    if grid is None and prediction.voxels is not None:
+        grid = torch.sigmoid(prediction.voxels.float())
+    meshes = prediction.meshes
+    if meshes is not None:
+        meshes = meshes.update_padded(points_to_object(meshes.verts_padded(), R))
+    return Prediction(
+        points=points_to_object(prediction.points, R) if prediction.points is not None else None,
+        meshes=meshes,
+        probabilities=voxels_to_object(grid, R) if grid is not None else None,
+        aux=prediction.aux,
+        frame="object",
+    )
 
 
 def predict(model, batch: dict, n_points: int, grid_res: int = 32, iso: float = 0.5, camera: str = "known") -> dict:
     """A model's predictions of a batch in evaluation form (`evaluation_form`), as its type predicts
-    for evaluation (`Representation.predict`). camera: "known", the batch's cameras (renderings'
-    metadata), or "predicted", the model's camera head's (what a photo gets); only a model that
-    projects points reads it."""
+    for evaluation (`Representation.predict`), in the object frame. camera (`CAMERAS`): "known", the
+    batch's cameras (renderings' metadata) are given to the model, or "none", no camera is (what a
+    photo gets; a model that projects points guesses one with its camera head). A viewer-frame
+    prediction is turned into the object frame with the batch's R either way (`to_object_frame`)."""
     if camera not in CAMERAS:
         raise ValueError(f"camera must be one of {CAMERAS}, got {camera!r}")
     representation = get_representation(model.type)
     cameras = (batch["R"], batch["T"], batch["K"]) if camera == "known" and batch.get("R") is not None else None
     prediction = representation.predict(model, batch["images"], grid_res, iso, cameras)
+    if prediction.frame == "viewer":
+        if batch.get("R") is None:
+            raise DatasetError("a viewer-frame model is scored in the object frame: the data needs its views' cameras")
+        prediction = to_object_frame(prediction, batch["R"])
     return evaluation_form(prediction, n_points, representation.thin_cover, representation.silhouette_ceiling)
 
 

@@ -69,3 +69,31 @@ def azimuth_bins(n_bins: int) -> torch.Tensor:
 def azimuth_bin(azim: torch.Tensor, n_bins: int) -> torch.Tensor:
     """The bin (B,) long of azimuths (B,) in degrees."""
     return ((azim % 360) / (360.0 / n_bins)).floor().long().clamp(0, n_bins - 1)
+
+
+def rotation_y(angles: torch.Tensor) -> torch.Tensor:
+    """(N, 3, 3) rotations by angles (N,) degrees about the object's up axis y, acting on row vectors
+    (p @ R)."""
+    c, s = torch.cos(torch.deg2rad(angles)), torch.sin(torch.deg2rad(angles))
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    return torch.stack([c, zero, -s, zero, one, zero, s, zero, c], -1).view(-1, 3, 3)
+
+
+@torch.no_grad()
+def azimuth_self_overlap(voxels: torch.Tensor, n_bins: int, resolution: int = 32) -> torch.Tensor:
+    """How much each shape looks like itself turned about its up axis by each multiple of a bin:
+    (B, D, D, D) [z, y, x] {0, 1} grids -> (B, n_bins) IoU of the grid (max-pooled to resolution^3)
+    with itself turned by k * 360 / n_bins degrees. A chair is itself only at 0; a rectangular table
+    at 0 and 180 degrees too; a round stool everywhere: the views a camera head cannot tell apart
+    (the shape-aware target of `losses.camera_loss`)."""
+    from geometry.viewer import resample_grid
+
+    B, D = voxels.shape[:2]
+    grids = torch.nn.functional.max_pool3d(voxels[:, None].float(), D // resolution)[:, 0]  # (B, r, r, r)
+    turns = rotation_y(azimuth_bins(n_bins) - 180.0 / n_bins)  # (n_bins, 3, 3): k * bin width
+    turned = resample_grid(grids.repeat_interleave(n_bins, 0), turns.to(voxels.device).repeat(B, 1, 1)) >= 0.5
+    turned = turned.view(B, n_bins, -1)
+    solid = (grids >= 0.5).view(B, 1, -1)
+    inter = (turned & solid).sum(-1).float()
+    union = (turned | solid).sum(-1).float().clamp_min(1)
+    return inter / union

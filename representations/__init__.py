@@ -78,6 +78,23 @@ class ReconstructionLoss:
         """config: `losses.LossConfig`."""
         self.config = config
         self.representation = get(config.type)
+        self.viewer_targets = None  # a viewer-frame model's targets, each image's turned once (its first step)
+        self.overlaps = {}  # each training shape's azimuth self-overlap, for a shape-aware camera loss
+
+    def azimuth_overlap(self, batch: dict, predicted: dict) -> torch.Tensor:
+        """(B, n_bins) `geometry.cameras.azimuth_self_overlap` of the batch's shapes, each computed once
+        (by "shape_index" where the batch has it)."""
+        from geometry.cameras import azimuth_self_overlap
+
+        n_bins = predicted["azimuth_logits"].shape[1]
+        keys = batch["shape_index"].tolist() if batch.get("shape_index") is not None else None
+        if keys is None:
+            return azimuth_self_overlap(batch["voxels"], n_bins)
+        missing = [i for i, key in enumerate(keys) if key not in self.overlaps]
+        if missing:
+            for i, row in zip(missing, azimuth_self_overlap(batch["voxels"][missing], n_bins).cpu()):
+                self.overlaps[keys[i]] = row
+        return torch.stack([self.overlaps[key] for key in keys]).to(batch["voxels"].device)
 
     def __call__(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
         from common.precision import float32
@@ -86,10 +103,18 @@ class ReconstructionLoss:
         targets = self.representation.targets(batch, self.config)
         cameras = (batch["R"], batch["T"], batch["K"]) if batch.get("R") is not None else None
         prediction = model(batch["images"], targets.get("queries"), cameras=cameras)
+        if prediction.frame == "viewer" and cameras is not None:
+            from geometry.viewer import ViewerTargets
+
+            self.viewer_targets = self.viewer_targets or ViewerTargets()
+            voxels, rods = self.viewer_targets(batch, with_rods=getattr(self.config, "w_thin", 0) > 0)
+            batch = {**batch, "voxels_viewer": voxels, "rods_viewer": rods}
         total, terms = self.representation.loss(prediction, batch, targets, self.config)
         if "camera" in prediction.aux and cameras is not None:  # a model with a camera head learns the metadata
+            predicted = prediction.aux["camera"]
+            overlap = self.azimuth_overlap(batch, predicted) if "azimuth_offsets" in predicted else None
             with float32(total):
-                camera, camera_terms = camera_loss(prediction.aux["camera"], batch["R"], batch["T"])
+                camera, camera_terms = camera_loss(predicted, batch["R"], batch["T"], prediction.frame, overlap)
             total = total + self.config.w_camera * camera
             terms.update(camera_terms)
         return total, terms

@@ -17,6 +17,7 @@ from .vox import VOX_LEGACY, VOX_MODEL_DEFAULTS, complete_voxel_args, voxel_deco
 # What must match between a vox checkpoint and a voxmesh model for --init to copy its weights.
 VOXEL_BRANCH_ARGS = (
     "arch", "image_size", "vox_decoder", "vox_channels", "vox_latent", "vox_deep_supervision", "vox_pixel_aligned",
+    "vox_pixel_head", "vox_frame", "vox_camera_head",
 )  # fmt: skip
 
 

@@ -57,6 +57,21 @@ class ModelFlags:
         None, "vox, voxmesh (subpixel decoder): the pooled feature and the encoder's last feature map (spatial) "
         "or the pooled feature only", choices=("spatial", "pooled"),
     )  # fmt: skip
+    vox_pixel_head: str | None = flag(
+        None, "vox, voxmesh (pixel-aligned): how each 32^3 sub-cell's own image features reach its logit: a small "
+        "MLP per sub-cell (mlp) or channels of the 3x3x3 sub-cell convolution (conv, 1.3x the step)",
+        choices=("mlp", "conv"),
+    )  # fmt: skip
+    vox_frame: str | None = flag(
+        None, "vox, voxmesh (pixel-aligned): predict the grid on the object's axes (object; at test time the camera "
+        "comes from the metadata or the camera head) or on the input camera's axes (viewer: no camera needed; "
+        "evaluation turns it back with the metadata)", choices=("object", "viewer"),
+    )  # fmt: skip
+    vox_camera_head: str | None = flag(
+        None, "vox, voxmesh (pixel-aligned): the camera head that guesses a camera for images without one: a small "
+        "MLP on the pooled feature (mlp) or a wider one that also reads the last feature map, with in-bin azimuth "
+        "offsets (spatial)", choices=("mlp", "spatial"),
+    )  # fmt: skip
     occ_grid: int | None = flag(
         None, "occupancy: also decode a feature volume of this resolution and sample it at each query "
         "(Convolutional Occupancy Networks); 0: the global image feature only (Occupancy Networks)", "int",
@@ -73,7 +88,9 @@ class ModelFlags:
 
 
 # The model flags that are model arguments, and what the help shows as their default.
-MODEL_ARG_FLAGS = ("arch", "image_size", "vox_decoder", "vox_latent", "occ_grid")
+MODEL_ARG_FLAGS = (
+    "arch", "image_size", "vox_decoder", "vox_latent", "vox_pixel_head", "vox_frame", "vox_camera_head", "occ_grid",
+)  # fmt: skip
 
 
 def model_flag_defaults() -> dict:
@@ -304,6 +321,10 @@ def new_model_args(representation, values: dict, loss: LossConfig, given: dict) 
             if values.get("pixel_aligned"):
                 raise ConfigError("--pixel_aligned needs --vox_decoder subpixel: the deconv decoder reads no pixels")
             overrides["vox_pixel_aligned"] = False
+    if "vox_frame" in own and not overrides.get("vox_pixel_aligned", own.get("vox_pixel_aligned")):
+        if values.get("vox_frame") == "viewer":
+            raise ConfigError("--vox_frame viewer needs --pixel_aligned: the grid is placed by where its cells project")
+        overrides["vox_frame"] = "object"  # a model that reads no pixels needs no camera: its frame is the object's
     return default_model_args(representation.name, **overrides), loss
 
 

@@ -72,7 +72,9 @@ def history_entry(checkpoint: dict | None, given: set[str]) -> dict:
 
 # The values of loss flags a run's checkpoint predates: what those runs computed with. (The model's
 # flags are read off its model arguments: `config.model_flags_of`.)
-LEGACY_FLAGS = {"w_dice": 0.0, "w_aux": 0.0, "w_thin": 0.0, "w_silhouette": 0.0, "w_camera": 0.0}
+LEGACY_FLAGS = {
+    "w_dice": 0.0, "w_aux": 0.0, "w_thin": 0.0, "w_silhouette": 0.0, "w_camera": 0.0, "sil_rays": 48, "sil_samples": 64,
+}  # fmt: skip
 
 
 def restore_run_flags(flags: dict, checkpoint: dict, given: set[str], ckpt_path: str) -> tuple[dict, list[str]]:
