@@ -49,7 +49,7 @@ from training.setup import (
     resumed_checkpoint,
     set_earlier_run_aside,
 )
-from training.trainer import Trainer, TrainingError, configure_cuda
+from training.trainer import Trainer, TrainingError, configure_device
 
 OPTIMISATION_FLAGS = (
     "lr", "max_iter", "profile", "batch_size", "num_workers", "augment", "data_root", "seed", "device", "amp",
@@ -114,11 +114,11 @@ def main(args: argparse.Namespace) -> dict:
         if run.is_main:
             print(config.describe(), flush=True)
         model = make_model(config, run)
-        model = configure_cuda(model, run.device, config.run.compile, config.run.deterministic)
+        model = configure_device(model, run.device, config.run.compile, config.run.deterministic)
         optimizer, scheduler, start_step = build_optimizer(model, config, run)
         if run.world_size > 1:
             # Gradients as views of DDP's buckets: no copy, and no "grad strides do not match bucket
-            # view" warning for the channels-last weights of CUDA runs (`configure_cuda`).
+            # view" warning for the channels-last weights of CUDA runs (`configure_device`).
             model = torch.nn.parallel.DistributedDataParallel(
                 model,
                 device_ids=[run.device.index] if run.device.type == "cuda" else None,

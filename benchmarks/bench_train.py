@@ -31,7 +31,7 @@ from training.checkpoints import init_from_run  # noqa: E402
 from training.config import ConfigError, resolve_config  # noqa: E402
 from training.sampler import StepBatchSampler, prefetch  # noqa: E402
 from training.setup import build_optimizer  # noqa: E402
-from training.trainer import Run, Trainer, configure_cuda  # noqa: E402
+from training.trainer import Run, Trainer, configure_device  # noqa: E402
 
 
 def sync(device):
@@ -72,7 +72,7 @@ def make_trainer(config, device) -> tuple[Trainer, str]:
         raise SystemExit(f"bench_train: {config.run.type} --init: {err}") from None
     model = model.to(device).train()
     # train_model.py's settings: on CUDA TF32, channels-last weights and fused Adam.
-    model = configure_cuda(model, device, compile=config.run.compile, deterministic=config.run.deterministic)
+    model = configure_device(model, device, compile=config.run.compile, deterministic=config.run.deterministic)
     run = Run("unused.pth", None, None, 0, 1, device)
     optimizer, scheduler, _ = build_optimizer(model, config, run)
     run_config = dataclasses.replace(config.run, out_dir="unused", val_freq=0)

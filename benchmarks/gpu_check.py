@@ -213,7 +213,7 @@ def loss_on(data: str, device: str, model_type: str, amp: bool, checkpoint: str 
         batch["occ_points"] = torch.gather(batch["occ_points"], 1, pick.to(device)[..., None].expand(-1, -1, 3))
         batch["occ_labels"] = torch.gather(batch["occ_labels"], 1, pick.to(device))
     # The float32 column in float32: cuDNN convolutions would use TF32 by default on CUDA. The
-    # check's runs set their own flags (`training.trainer.configure_cuda`).
+    # check's runs set their own flags (`training.trainer.configure_device`).
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = amp
     # The loss's own query draw would differ between the devices' generators: it takes the
     # queries drawn above as they are.

@@ -6,7 +6,7 @@
 Under bf16 autocast (train_model.py --amp) a coordinate keeps 8 bits of mantissa (a vertex of a
 unit shape moves in steps of ~0.004), and PyTorch3D's CUDA kernels (GatherScatter, sparse mm)
 take float32 only: coordinates, losses and PyTorch3D's ops run in float32. On CUDA the run turns
-TF32 on for speed (`training.trainer.configure_cuda`), which keeps 10 bits of mantissa in matrix
+TF32 on for speed (`training.trainer.configure_device`), which keeps 10 bits of mantissa in matrix
 products: inside these blocks it is off too, so they are float32 in fact, not only in dtype (the
 backward pass of the block runs outside it, under the run's setting). Imports nothing of the project.
 """

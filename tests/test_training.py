@@ -266,7 +266,7 @@ def test_mesh_smoothness_under_amp_is_the_float32_value():
 
 def test_restored_optimizer_state_takes_the_channels_last_weights_layout():
     """A run saved with contiguous weights (CPU) and resumed with channels-last ones (CUDA's
-    `configure_cuda`): Adam's moments get the parameters' strides, which fused CUDA Adam requires."""
+    `configure_device`): Adam's moments get the parameters' strides, which fused CUDA Adam requires."""
     from training.trainer import match_state_layouts
 
     conv = torch.nn.Conv3d(2, 4, 3)

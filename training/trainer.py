@@ -72,7 +72,7 @@ def agreed_first_bad_step(first_bad: int | None, world_size: int, device) -> int
 
 def match_state_layouts(optimizer: torch.optim.Optimizer) -> None:
     """Give each restored optimizer state tensor its parameter's memory layout. A run saved with
-    contiguous weights (on the CPU) and resumed with channels-last ones (`configure_cuda`) would
+    contiguous weights (an earlier version's CPU run) and resumed with channels-last ones (`configure_device`) would
     otherwise hand fused CUDA Adam moments whose strides differ from their parameters', which it
     refuses."""
     for group in optimizer.param_groups:
@@ -101,14 +101,18 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict) -> None:
     match_state_layouts(optimizer)
 
 
-def configure_cuda(model: torch.nn.Module, device: torch.device, compile: bool, deterministic: bool) -> torch.nn.Module:
-    """CUDA's speed settings (TF32 matmuls, cudnn autotuning, or deterministic kernels, channels-last
-    weights) and torch.compile of the parts that compile; the CPU gets only the compile, so CPU
-    results stay bit-identical."""
+def configure_device(
+    model: torch.nn.Module, device: torch.device, compile: bool, deterministic: bool
+) -> torch.nn.Module:
+    """Channels-last weights (cudnn's and oneDNN's fastest convolutions want them: on a 2-core CPU
+    the sub-cell and refinement convolutions of the vox decoder run 1.3-2x faster, docs/training.md),
+    torch.compile of the parts that compile, and on CUDA its speed settings (TF32 matmuls, cudnn
+    autotuning, or deterministic kernels). The CPU stays deterministic."""
     if compile:
         model.encoder.compile()
         if get_representation(model.type).compiles:  # not the decoders with PyTorch3D ops inside
             model.decoder.compile()
+    channels_last(model)
     if device.type != "cuda":
         return model
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -118,7 +122,12 @@ def configure_cuda(model: torch.nn.Module, device: torch.device, compile: bool, 
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.deterministic = True
         torch.use_deterministic_algorithms(True, warn_only=True)  # PyTorch3D's kernels have no deterministic twin
-    for module in model.modules():  # the layout cudnn's fastest kernels want, weights and inputs alike
+    return model
+
+
+def channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """Every convolution's weights in the channels-last layout (2D and 3D), in place."""
+    for module in model.modules():
         if isinstance(module, torch.nn.Conv2d):
             module.to(memory_format=torch.channels_last)
         elif isinstance(module, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)):
