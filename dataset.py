@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 import procedural
-from dataset_location import Layout, ShapeEntry
 from r2n2.cache import load_cache
 from r2n2.formats import R2N2_K, DatasetError  # noqa: F401 (DatasetError: what every reader raises, importable from here)
 from r2n2.ground_truth import read_shape
+from r2n2.layout import Layout, ShapeEntry
 from r2n2.splits import load_split, read_splits
 
 

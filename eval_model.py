@@ -1,8 +1,9 @@
 """Evaluate a trained model on the test split: F1 curves, metrics, a mean-shape baseline, visuals.
 
-    python eval_model.py --type vox --load_checkpoint            # the run train_model.py wrote
-    python eval_model.py --type mesh --checkpoint path/to/checkpoint_mesh.pth --tag long
-    python eval_model.py --type vox --oracle                     # GT voxels through the same path
+    python eval_model.py --load_checkpoint                       # the default type's run train_model.py wrote
+    python eval_model.py --checkpoint path/to/checkpoint_mesh.pth --tag long   # the type is the checkpoint's
+    python eval_model.py --load_checkpoint --camera none         # what a model does without the images' cameras
+    python eval_model.py --oracle                                # GT voxels through the same path
     python tools/compare_runs.py output/eval/vox output/eval/point         # several runs side by side
 
 Protocol (the course's, made explicit in `evaluation/protocol.py`): every prediction and the GT are
@@ -11,27 +12,29 @@ mesh; precision / recall / F1 use nearest-neighbour distances both ways at thres
 (the object's bounding-box diagonal is 1). One fixed view per model by default (`--views first`),
 or every listed view (`--views all`).
 
-Writes output/eval/<name>/ (the type, then every setting that differs from the default
-evaluation, and --tag): metrics.json, per_sample.csv, eval_<type>.png, and for the
+The flags are resolved once into a frozen `evaluation.config.EvalConfig` (each default there);
+the model's type is its checkpoint's. Writes output/eval/<name>/ (the type, then every setting
+that differs from the default evaluation, and --tag): metrics.json, per_sample.csv, eval_<type>.png, and for the
 chosen samples <id>_gt.png (input), <id>_pred.gif, <id>_gt_mesh.gif plus gallery.png and the
 interactive index.html (`reports.py`). The numbers are `evaluation/protocol.py`'s.
 """
 
 import argparse
-import hashlib
+import dataclasses
 import json
 import os
 import time
 
 import torch
 
-from common.cli import default_device, fail, positive_float, positive_int, probability, resolve_device, script_parser
+from common.cli import add_flags, default_device, fail, given_flags, resolve_device, script_parser
+from common.flags import ConfigError
 from common.paths import FolderBusy, lock_name, unlock_name
 from dataset import R2N2Dataset, collate_batch, shape_keys
 from dataset_location import EMBEDDED_DATA_ROOT
-from evaluation.metrics import DEFAULT_THRESHOLDS, EMPTY_PREDICTION, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS
+from evaluation.config import RESULT_IDENTITY, EvalConfig, resolve_eval_config, result_folder_name, with_checkpoint_type
+from evaluation.metrics import EMPTY_PREDICTION, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS
 from evaluation.protocol import (
-    CAMERAS,
     GT_LABELS,
     ConstantPredictor,
     average,
@@ -49,9 +52,16 @@ from geometry.frames import describe_frame_check
 from model import ModelError
 from r2n2.formats import DatasetError
 from r2n2.ground_truth import N_SURFACE_POINTS
-from representations import get as get_representation
-from representations import names as type_names
-from training.checkpoints import best_checkpoint_path, checkpoint_path, file_digest, model_from_checkpoint, run_dir
+from representations import DEFAULT_TYPE
+from training.checkpoints import (
+    best_checkpoint_path,
+    checkpoint_path,
+    file_digest,
+    load_checkpoint,
+    model_from_checkpoint,
+    run_dir,
+)
+from training.run_folder import run_type_of
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -62,168 +72,97 @@ def get_args_parser() -> argparse.ArgumentParser:
         "gallery and an interactive page. The same evaluation run again (a retrained checkpoint at the same path "
         "included) replaces its own folder; another evaluation is never written over it.",
     )
-    parser.add_argument("--type", default="vox", choices=type_names(), help="the model's type")
-    parser.add_argument(
-        "--load_checkpoint", action="store_true", help="evaluate <out_dir>/checkpoint_<type>.pth (train_model.py's run)"
-    )
-    parser.add_argument(
-        "--best",
-        action="store_true",
-        help="with --load_checkpoint: the run's best checkpoint by its validation score (--selection_metric, "
-        "F1@0.05 by default; checkpoint_<type>.best.pth), not its last",
-    )
-    parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint file")
-    parser.add_argument(
-        "--out_dir", default=None, help="training run folder (default: checkpoints/<type>, as train_model.py)"
-    )
-    parser.add_argument(
-        "--oracle", action="store_true", help="evaluate the GT voxels as a vox prediction (alignment check)"
-    )
-    parser.add_argument(
-        "--data_root",
-        default=None,
-        help="any R2N2-layout folder (default: the embedded data); the checkpoint may come from other data",
-    )
-    parser.add_argument("--split", default="test", help="train, val, test or all (every model)")
-    parser.add_argument(
-        "--views", default="first", choices=["first", "all"], help="one fixed view per model (default) or all"
-    )
-    parser.add_argument("--n_points", type=positive_int, default=5000, help="points sampled from prediction and GT")
-    parser.add_argument(
-        "--thresholds",
-        type=positive_float,
-        nargs="+",
-        default=list(DEFAULT_THRESHOLDS),
-        help="F1 distance thresholds (the object's bounding-box diagonal is 1)",
-    )
-    parser.add_argument(
-        "--grid_res",
-        type=positive_int,
-        default=64,
-        help="occupancy: marching-cubes grid resolution (above 32, refined coarse to fine from 32^3: Occupancy "
-        "Networks' MISE)",
-    )
-    parser.add_argument(
-        "--iso",
-        type=probability,
-        default=0.5,
-        help="vox, occupancy: the probability at which surfaces are extracted and voxel IoU is read",
-    )
-    parser.add_argument(
-        "--camera",
-        default="known",
-        type=camera_choice,
-        choices=CAMERAS,
-        help="what the model is told of each input view's camera: the data's metadata (known) or nothing (none, "
-        "what a photo gets: a model that reads the image where points project guesses its camera; a viewer-frame "
-        "model needs none, and is scored after turning its prediction into the object frame with the metadata's "
-        "rotation); predicted is read as none",
-    )
-    parser.add_argument("--batch_size", type=positive_int, default=16, help="images per forward pass")
-    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N")
-    parser.add_argument("--seed", type=int, default=0, help="what the surface samples are drawn from")
-    parser.add_argument("--no_baseline", action="store_true", help="skip the mean-shape baseline")
-    parser.add_argument(
-        "--no_frame_check",
-        action="store_true",
-        help="skip the frame check (the predictions also scored under the 4 turns about y and the mirrorings, to "
-        "catch a data frame that differs from the model's)",
-    )
-    parser.add_argument("--vis_ids", type=int, nargs="*", default=None, help="sample indices to visualise")
-    parser.add_argument(
-        "--vis_freq", type=positive_int, default=None, help="visualise every k-th sample (default: 5 evenly spaced)"
-    )
-    parser.add_argument("--tag", default=None, help="suffix of the results folder")
-    parser.add_argument("--results_dir", default="output/eval", help="where result folders go")
+    add_flags(parser, EvalConfig)
     return parser
 
 
-def camera_choice(value: str) -> str:
-    """--camera's value; "predicted", its earlier spelling, is "none" (the model's own guess)."""
-    return "none" if value == "predicted" else value
-
-
-def load_model_under_test(args) -> tuple[str, object, str | None, dict | None]:
-    """(name, model or None for the oracle, checkpoint file, checkpoint) from the flags, or a
-    one-line exit."""
-    if args.iso != 0.5 and (args.oracle or not get_representation(args.type).iso_surface):
-        takes = ", ".join(name for name in type_names() if get_representation(name).iso_surface)
-        fail(f"--iso applies to the types whose surface is read off a probability grid ({takes}), not the oracle")
-    if args.oracle:
-        if not get_representation(args.type).has_oracle:
-            takes = ", ".join(name for name in type_names() if get_representation(name).has_oracle)
-            fail(f"--oracle evaluates the GT voxels as a voxel grid's prediction: use it with --type {takes}")
-        return "oracle", None, None, None
-    if args.best and not args.load_checkpoint:
-        fail("--best picks the best checkpoint of the run in --out_dir: use it with --load_checkpoint")
-    if args.checkpoint and args.load_checkpoint:
-        fail("--checkpoint PATH and --load_checkpoint (the run in --out_dir) name two models: give one of them")
-    if args.checkpoint:
-        checkpoint_file = args.checkpoint
-    elif args.load_checkpoint:
-        checkpoint_file = checkpoint_path(run_dir(args.type, args.out_dir), args.type)
-        checkpoint_file = best_checkpoint_path(checkpoint_file) if args.best else checkpoint_file
-    else:
-        fail("say which model: --load_checkpoint (the run in --out_dir), --checkpoint PATH, or --oracle")
+def resolve(args: argparse.Namespace) -> EvalConfig:
+    """The frozen config of the flags given, or a one-line exit."""
     try:
-        model, checkpoint = model_from_checkpoint(
-            checkpoint_file, expected_type=args.type, device=resolve_device(args.device)
-        )
-    except ModelError as err:
+        return resolve_eval_config(given_flags(args), default_device())
+    except ConfigError as err:
         fail(str(err))
-    return "model", model, checkpoint_file, checkpoint
 
 
-def visual_ids(args, n_samples: int) -> list[int]:
-    if args.vis_ids is not None:
-        return list(args.vis_ids)  # checked against the split in `open_dataset`
-    step = args.vis_freq or max(1, n_samples // 5)
-    return list(range(0, n_samples, step))[: 5 if args.vis_freq is None else None]
+def checkpoint_file_of(config: EvalConfig) -> str:
+    """The checkpoint the flags name: --checkpoint, or --load_checkpoint's run (its last or --best),
+    whose type is --type's, the run folder's (its args.json) or the default type's."""
+    if config.checkpoint:
+        return config.checkpoint
+    folder = config.out_dir
+    model_type = config.type or (run_type_of(folder) if folder else None) or DEFAULT_TYPE
+    path = checkpoint_path(run_dir(model_type, folder), model_type)
+    return best_checkpoint_path(path) if config.best else path
 
 
-def make_predictor(args, model):
+def load_model_under_test(config: EvalConfig) -> tuple[EvalConfig, str, object, str | None, dict | None]:
+    """(the config with the model's type, name, model or None for the oracle, checkpoint file,
+    checkpoint), or a one-line exit."""
+    if config.oracle:
+        return config, "oracle", None, None, None
+    checkpoint_file = checkpoint_file_of(config)
+    try:
+        found = load_checkpoint(checkpoint_file)["model_args"].get("type")
+        config = with_checkpoint_type(config, found)
+        model, checkpoint = model_from_checkpoint(checkpoint_file, device=resolve_device(config.device))
+    except (ModelError, ConfigError) as err:
+        fail(str(err))
+    return config, "model", model, checkpoint_file, checkpoint
+
+
+def visual_ids(config: EvalConfig, n_samples: int) -> list[int]:
+    if config.vis_ids is not None:
+        return list(config.vis_ids)  # checked against the split in `open_dataset`
+    step = config.vis_freq or max(1, n_samples // 5)
+    return list(range(0, n_samples, step))[: 5 if config.vis_freq is None else None]
+
+
+def make_predictor(config: EvalConfig, model):
     """predict_fn(batch) -> prediction dict of the model under test (or of the GT voxels, --oracle)."""
-    if args.oracle:
-        return lambda batch: predict_gt_voxels(batch, args.n_points)
-    return lambda batch: predict(model, batch, args.n_points, args.grid_res, args.iso, args.camera)
+    if config.oracle:
+        return lambda batch: predict_gt_voxels(batch, config.n_points)
+    return lambda batch: predict(
+        model, batch, config.n_points, config.grid_res, config.iso, config.camera, clean=config.clean
+    )
 
 
-def score(args, predict_fn, loader, device) -> tuple[list[dict], dict | None, float]:
+def score(config: EvalConfig, predict_fn, loader, device) -> tuple[list[dict], dict | None, float]:
     """Per-sample metrics of the predictor, the frame check (None with --no_frame_check) and the
     seconds it took."""
     start = time.time()
-    torch.manual_seed(args.seed)
-    frame_rows = None if args.no_frame_check else []
-    rows = evaluate(predict_fn, loader, device, args.thresholds, args.iso, frame_rows=frame_rows)
+    torch.manual_seed(config.seed)
+    frame_rows = None if config.no_frame_check else []
+    rows = evaluate(predict_fn, loader, device, config.thresholds, config.iso, frame_rows=frame_rows)
     return rows, summarize_frame_check(frame_rows) if frame_rows else None, time.time() - start
 
 
-def score_baseline(args, checkpoint, loader, device) -> tuple[dict | None, str | None]:
+def score_baseline(config: EvalConfig, checkpoint, loader, device) -> tuple[dict | None, str | None]:
     """The mean training shape's summary on the same samples, and where the shape comes from."""
-    if args.no_baseline:
+    if config.no_baseline:
         return None, None
     try:
-        mean_voxels, source = baseline_voxels(checkpoint, args.data_root)
+        mean_voxels, source = baseline_voxels(checkpoint, config.data_root)
     except DatasetError as err:
         fail(str(err))
-    constant = ConstantPredictor(args.type, mean_voxels, args.n_points, args.seed)
-    torch.manual_seed(args.seed)
-    return average(
-        evaluate(lambda batch: constant.predict(batch, args.n_points), loader, device, args.thresholds)
-    ), source
+    constant = ConstantPredictor(config.type, mean_voxels, config.n_points, config.seed)
+    torch.manual_seed(config.seed)
+    rows = evaluate(lambda batch: constant.predict(batch, config.n_points), loader, device, config.thresholds)
+    return average(rows), source
 
 
-def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_visuals: int, page: str | None) -> None:
+def print_summary(
+    config: EvalConfig, name: str, run_name: str, result: dict, out_dir: str, n_visuals: int, page: str | None
+) -> None:
     """The evaluation's lines on stdout: the F1 table, the other metrics, the frame check, the files."""
     summary, baseline = result["model"], result["mean_shape_baseline"]
     print(
-        f"{run_name} on {args.split} of {result['data']}: {result['n_samples']} samples in "
+        f"{run_name} on {config.split} of {result['data']}: {result['n_samples']} samples in "
         f"{result['eval_seconds']:.1f}s; GT surfaces: {result['gt_surfaces']}"
     )
-    print(f"{'F1@':<22}" + "".join(f"{t:>8.2f}" for t in args.thresholds))
-    print(f"{name:<22}" + "".join(f"{v:8.1f}" for v in f1_curve(summary, args.thresholds)))
+    print(f"{'F1@':<22}" + "".join(f"{t:>8.2f}" for t in config.thresholds))
+    print(f"{name:<22}" + "".join(f"{v:8.1f}" for v in f1_curve(summary, config.thresholds)))
     if baseline:
-        print(f"{'mean-shape baseline':<22}" + "".join(f"{v:8.1f}" for v in f1_curve(baseline, args.thresholds)))
+        print(f"{'mean-shape baseline':<22}" + "".join(f"{v:8.1f}" for v in f1_curve(baseline, config.thresholds)))
     extras = {
         k: v
         for k, v in summary.items()
@@ -236,7 +175,7 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
         f"thin_recall: the share of the GT's rod-like cells (legs, rails, spindles) covered, over the "
         f"{summary['thin_recall_samples']} of {result['n_samples']} samples with at least {THIN_MIN_CELLS} of them"
     )
-    print(f"camera told: {args.camera}; used: {result['camera_used']}")
+    print(f"camera told: {config.camera}; used: {result['camera_used']}")
     if "sil_iou" in summary:
         print(
             "sil_iou: the prediction's silhouette in the input view against the image's mask, "
@@ -260,70 +199,11 @@ def print_summary(args, name: str, run_name: str, result: dict, out_dir: str, n_
     if overlap:
         print(overlap)
     print(
-        f"wrote {out_dir}/ (metrics.json, per_sample.csv, eval_{args.type}.png, gallery.png, {n_visuals} samples' "
+        f"wrote {out_dir}/ (metrics.json, per_sample.csv, eval_{config.type}.png, gallery.png, {n_visuals} samples' "
         "PNG/GIFs)"
     )
     if page:
         print(f"interactive page: {page} ({os.path.getsize(page) / 1e6:.2f} MB, with plotly.min.js beside it)")
-
-
-def path_slug(path: str) -> str:
-    """A short name for a file or folder that two different paths never share: its own name and
-    6 hex digits of its absolute path's hash."""
-    path = os.path.abspath(path)
-    return f"{os.path.basename(path)}-{hashlib.sha1(path.encode()).hexdigest()[:6]}"
-
-
-def result_folder_name(args: argparse.Namespace, checkpoint_file: str | None, data_root: str) -> str:
-    """<type>[_oracle][_<tag>], then whatever differs from the default evaluation (test split,
-    first views, iso 0.5, 5000 points, the default thresholds, grid 64, seed 0, the run in
-    checkpoints/<type>, the embedded data), so results of different settings, checkpoints or
-    data do not share a folder; `check_result_folder` refuses the few names that could still
-    meet (a --tag spelling another setting)."""
-    parts = [args.type + ("_oracle" if args.oracle else "")] + ([args.tag] if args.tag else [])
-    parts += [args.split] if args.split != "test" else []
-    parts += ["allviews"] if args.views != "first" else []
-    parts += [f"iso{args.iso:g}"] if args.iso != 0.5 else []
-    parts += [f"n{args.n_points}"] if args.n_points != 5000 else []
-    parts += (
-        ["t" + "-".join(f"{t:g}" for t in args.thresholds)] if list(args.thresholds) != list(DEFAULT_THRESHOLDS) else []
-    )
-    parts += [f"grid{args.grid_res}"] if args.grid_res != 64 and get_representation(args.type).grid_resolution else []
-    parts += [f"seed{args.seed}"] if args.seed != 0 else []
-    parts += [f"camera-{args.camera}"] if args.camera != "known" else []
-    parts += [f"batch{args.batch_size}"] if args.batch_size != 16 else []  # the batches decide the samples drawn
-    parts += ["nobaseline"] if args.no_baseline else []
-    parts += ["noframecheck"] if args.no_frame_check else []
-    default_checkpoint = os.path.abspath(checkpoint_path(run_dir(args.type), args.type))
-    if checkpoint_file and os.path.abspath(checkpoint_file) != default_checkpoint:
-        name = os.path.basename(checkpoint_file)[: -len(".pth")] if checkpoint_file.endswith(".pth") else ""
-        prefix = f"checkpoint_{args.type}"
-        name = name[len(prefix) :] if name.startswith(prefix) else "-" + os.path.basename(checkpoint_file)
-        parts.append("from-" + path_slug(os.path.dirname(checkpoint_file)) + name)
-    if os.path.abspath(data_root) != os.path.abspath(EMBEDDED_DATA_ROOT):
-        parts.append("on-" + path_slug(data_root))
-    return "_".join(parts)
-
-
-# What makes two evaluations' numbers different: a folder holding another value of any of these is not overwritten.
-RESULT_IDENTITY = (
-    "type",
-    "oracle",
-    "checkpoint",
-    "data",
-    "data_record",
-    "split",
-    "views",
-    "iso",
-    "n_points",
-    "thresholds",
-    "grid_res",
-    "seed",
-    "camera",
-    "batch_size",
-    "no_baseline",
-    "no_frame_check",
-)
 
 
 def result_identity(measured: dict) -> dict:
@@ -376,12 +256,13 @@ def describe_overlap(overlap: dict | None, checkpoint: dict | None) -> str | Non
     )
 
 
-def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None, dataset, model=None) -> dict:
-    """The identity of a result, as metrics.json records it: what was scored, on what, how."""
+def what_was_measured(config: EvalConfig, checkpoint_file: str | None, checkpoint: dict | None, dataset, model) -> dict:
+    """The identity of a result, as metrics.json records it: what was scored, on what, how, and
+    what the model was told of the camera."""
     generator = dataset.layout.generator or {}
     return {
-        "type": args.type,
-        "oracle": args.oracle,
+        "type": config.type,
+        "oracle": config.oracle,
         "checkpoint": os.path.abspath(checkpoint_file) if checkpoint_file else None,
         "checkpoint_step": checkpoint.get("step") if checkpoint else None,
         "checkpoint_sha256": file_digest(checkpoint_file) if checkpoint_file else None,
@@ -389,84 +270,116 @@ def what_was_measured(args, checkpoint_file: str | None, checkpoint: dict | None
         "generator_version": generator.get("generator_version"),
         # what the data is (seed, size, turn, viewpoints...), so a root regenerated in place is another evaluation
         "data_record": {k: v for k, v in generator.items() if k != "seconds"} or None,
-        "split": args.split,
-        "views": args.views,
-        "iso": args.iso,
-        "n_points": args.n_points,
-        "thresholds": list(args.thresholds),
-        "grid_res": args.grid_res,
-        "seed": args.seed,
-        "camera": args.camera,
-        "camera_used": describe_camera(model, args.camera) if not args.oracle else "not read: the GT's own grid",
-        "batch_size": args.batch_size,
-        "no_baseline": args.no_baseline,
-        "no_frame_check": args.no_frame_check,
+        "split": config.split,
+        "views": config.views,
+        "iso": config.iso,
+        "n_points": config.n_points,
+        "thresholds": list(config.thresholds),
+        "grid_res": config.grid_res,
+        "seed": config.seed,
+        "camera": config.camera,
+        "camera_used": describe_camera(model, config.camera) if not config.oracle else "not read: the GT's own grid",
+        "clean": config.clean,
+        "batch_size": config.batch_size,
+        "no_baseline": config.no_baseline,
+        "no_frame_check": config.no_frame_check,
         "gt_surfaces": GT_LABELS[dataset.surfaces],
         "train_overlap": training_overlap(checkpoint, dataset),
     }
 
 
-def open_dataset(args) -> R2N2Dataset:
+def open_dataset(config: EvalConfig) -> R2N2Dataset:
     """The evaluated split, or a one-line exit (also for --vis_ids outside it)."""
-    if args.n_points > N_SURFACE_POINTS:
+    if config.n_points > N_SURFACE_POINTS:
         fail(
-            f"--n_points {args.n_points}: the ground truth holds {N_SURFACE_POINTS} surface samples per shape (the "
+            f"--n_points {config.n_points}: the ground truth holds {N_SURFACE_POINTS} surface samples per shape (the "
             f"cache's), so prediction and GT could not be compared at the same size; use at most {N_SURFACE_POINTS}"
         )
     try:
         dataset = R2N2Dataset(
-            args.data_root, args.split, n_points=args.n_points, views=args.views, seed=args.seed, return_occupancy=True
-        )  # exact labels, where the data has them: IoU against them
+            config.data_root, config.split, n_points=config.n_points, views=config.views, seed=config.seed,
+            return_occupancy=True,
+        )  # fmt: skip  # exact labels, where the data has them: IoU against them
     except DatasetError as err:
         fail(str(err))
-    outside = [i for i in args.vis_ids or [] if not 0 <= i < len(dataset)]
+    outside = [i for i in config.vis_ids or [] if not 0 <= i < len(dataset)]
     if outside:
-        fail(f"--vis_ids {' '.join(map(str, outside))}: the {args.split} split has samples 0 to {len(dataset) - 1}")
+        fail(f"--vis_ids {' '.join(map(str, outside))}: the {config.split} split has samples 0 to {len(dataset) - 1}")
     return dataset
 
 
-def main(args: argparse.Namespace) -> dict:
+@dataclasses.dataclass
+class Evaluation:
+    """One evaluation under way: its config, the model under test and what it is scored on, and
+    where its results go (run_name, out_dir)."""
 
-    torch.manual_seed(args.seed)
-    device = resolve_device(args.device)
-    name, model, checkpoint_file, checkpoint = load_model_under_test(args)
-    dataset = open_dataset(args)
-    run_name = result_folder_name(args, checkpoint_file, dataset.layout.root)
-    out_dir = os.path.join(args.results_dir, run_name)
-    measured = what_was_measured(args, checkpoint_file, checkpoint, dataset, model)
-    os.makedirs(args.results_dir, exist_ok=True)
-    for line in recover_results(args.results_dir):  # what evaluations killed halfway left
+    config: EvalConfig
+    name: str  # "model" or "oracle"
+    model: object
+    checkpoint: dict | None
+    dataset: R2N2Dataset
+    run_name: str
+    out_dir: str
+    measured: dict
+
+
+def main(args: argparse.Namespace) -> dict:
+    config = resolve(args)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    config, name, model, checkpoint_file, checkpoint = load_model_under_test(config)
+    dataset = open_dataset(config)
+    default_checkpoint = checkpoint_path(run_dir(config.type), config.type)
+    embedded = os.path.abspath(dataset.layout.root) == os.path.abspath(EMBEDDED_DATA_ROOT)
+    run_name = result_folder_name(
+        config, checkpoint_file, default_checkpoint, None if embedded else dataset.layout.root
+    )
+    out_dir = os.path.join(config.results_dir, run_name)
+    measured = what_was_measured(config, checkpoint_file, checkpoint, dataset, model)
+    evaluation = Evaluation(config, name, model, checkpoint, dataset, run_name, out_dir, measured)
+    os.makedirs(config.results_dir, exist_ok=True)
+    for line in recover_results(config.results_dir):  # what evaluations killed halfway left
         print(line)
-    lock = os.path.join(args.results_dir, f".{run_name}.lock")
+    lock = os.path.join(config.results_dir, f".{run_name}.lock")
     try:  # one evaluation of a name at a time; its folder is replaced whole, under this lock
         lock_name(lock, out_dir)
     except FolderBusy as err:
         fail(str(err))
     try:
-        return evaluate_under_lock(args, device, name, model, checkpoint, dataset, run_name, out_dir, measured)
+        return evaluate_under_lock(evaluation, device)
     finally:
         unlock_name(lock)
 
 
-def evaluate_under_lock(args, device, name, model, checkpoint, dataset, run_name, out_dir, measured) -> dict:
+def evaluate_under_lock(evaluation: Evaluation, device) -> dict:
     """Score the model and publish its folder (main holds the folder's lock)."""
-    check_result_folder(out_dir, measured)  # before the work: a refused folder costs nothing
+    config = evaluation.config
+    check_result_folder(evaluation.out_dir, evaluation.measured)  # before the work: a refused folder costs nothing
     cuda = device.type == "cuda"  # loader workers keep a GPU busy; on the CPU they would take its cores
     loader = torch.utils.data.DataLoader(
-        dataset,
-        batch_size=args.batch_size,
+        evaluation.dataset,
+        batch_size=config.batch_size,
         shuffle=False,
         collate_fn=collate_batch,
         num_workers=4 if cuda else 0,
         pin_memory=cuda,
     )
-    predict_fn = make_predictor(args, model)
-    rows, frame_report, eval_seconds = score(args, predict_fn, loader, device)
-    baseline, baseline_source = score_baseline(args, checkpoint, loader, device)
-    final_dir, out_dir = out_dir, temporary_folder(out_dir)  # written whole beside, then put in place
+    predict_fn = make_predictor(config, evaluation.model)
+    rows, frame_report, eval_seconds = score(config, predict_fn, loader, device)
+    baseline, baseline_source = score_baseline(config, evaluation.checkpoint, loader, device)
+    result = {
+        **evaluation.measured,
+        "mean_shape_from": baseline_source,
+        "n_samples": len(rows),
+        "model": average(rows),
+        "mean_shape_baseline": baseline,
+        "frame_check": frame_report,
+        "eval_seconds": round(eval_seconds, 1),
+        "args": dataclasses.asdict(config),
+    }
+    out_dir = temporary_folder(evaluation.out_dir)  # written whole beside, then put in place
     try:
-        return write_and_publish(args, name, run_name, measured, rows, frame_report, eval_seconds, baseline,
-                                 baseline_source, predict_fn, dataset, device, out_dir, final_dir)  # fmt: skip
+        return write_and_publish(evaluation, result, rows, predict_fn, device, out_dir)
     except BaseException:
         import shutil
 
@@ -474,43 +387,33 @@ def evaluate_under_lock(args, device, name, model, checkpoint, dataset, run_name
         raise
 
 
-def write_and_publish(
-    args, name, run_name, measured, rows, frame_report, eval_seconds, baseline, baseline_source, predict_fn, dataset,
-    device, out_dir, final_dir,
-) -> dict:  # fmt: skip
-    """Write an evaluation's files into out_dir (a temporary folder) and put it at final_dir whole."""
+def write_and_publish(evaluation: Evaluation, result: dict, rows: list[dict], predict_fn, device, out_dir: str) -> dict:
+    """Write an evaluation's files into out_dir (a temporary folder) and put it at its folder whole."""
     import utils_vis
 
-    result = {
-        **measured,
-        "mean_shape_from": baseline_source,
-        "n_samples": len(rows),
-        "model": average(rows),
-        "mean_shape_baseline": baseline,
-        "frame_check": frame_report,
-        "eval_seconds": round(eval_seconds, 1),
-        "args": vars(args),
-    }
+    config, run_name = evaluation.config, evaluation.run_name
     write_results(out_dir, result, rows)
     gt_label = result["gt_surfaces"]
-    curves = {name: f1_curve(result["model"], args.thresholds)}
-    curves |= {"mean-shape baseline": f1_curve(baseline, args.thresholds)} if baseline else {}
-    plot_path = os.path.join(out_dir, f"eval_{args.type}.png")
+    curves = {evaluation.name: f1_curve(result["model"], config.thresholds)}
+    baseline = result["mean_shape_baseline"]
+    curves |= {"mean-shape baseline": f1_curve(baseline, config.thresholds)} if baseline else {}
+    plot_path = os.path.join(out_dir, f"eval_{config.type}.png")
     utils_vis.plot_f1(
-        plot_path, curves, args.thresholds, f"{run_name}: F1 on {args.split} ({len(rows)} samples)\nGT: {gt_label}"
+        plot_path, curves, config.thresholds, f"{run_name}: F1 on {config.split} ({len(rows)} samples)\nGT: {gt_label}"
     )
-    ids = visual_ids(args, len(dataset))
+    ids = visual_ids(config, len(evaluation.dataset))
     samples = write_visuals(
-        predict_fn, dataset, ids, out_dir, device, title=f"{run_name}: input | prediction | GT ({gt_label})", rows=rows
-    )
+        predict_fn, evaluation.dataset, ids, out_dir, device, title=f"{run_name}: input | prediction | GT ({gt_label})",
+        rows=rows,
+    )  # fmt: skip
     try:
         page = write_run_page(out_dir, run_name, result, samples, plot_path)
     except NoPlotlyJs as err:  # metrics, plots and galleries are written either way
         page = None
         print(str(err))
-    publish(out_dir, final_dir)
-    page = os.path.join(final_dir, os.path.basename(page)) if page else None
-    print_summary(args, name, run_name, result, final_dir, len(ids), page)
+    publish(out_dir, evaluation.out_dir)
+    page = os.path.join(evaluation.out_dir, os.path.basename(page)) if page else None
+    print_summary(config, evaluation.name, run_name, result, evaluation.out_dir, len(ids), page)
     return result
 
 

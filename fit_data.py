@@ -14,22 +14,17 @@ import time
 import torch
 from tqdm import tqdm
 
-from common.cli import (
-    default_device,
-    fail,
-    non_negative_float,
-    positive_float,
-    positive_int,
-    resolve_device,
-    script_parser,
-)
+from common.cli import add_flags, default_device, fail, positive_float, positive_int, resolve_device, script_parser
 from dataset import DatasetError, R2N2Dataset
-from losses import chamfer_loss, smoothness_loss, voxel_loss
+from losses import LossConfig
 from r2n2.ground_truth import N_SURFACE_POINTS
+from representations import DEFAULT_TYPE, get, names
+from training.config import type_flags
 
-# Adam steps move each free parameter by about lr, so the right lr is set by the scale of the
-# parameters: logits change by units, points by fractions of the [-0.5, 0.5] object.
-DEFAULT_LR = {"vox": 0.05, "point": 0.005, "mesh": 0.005}
+
+def fitted_types() -> tuple[str, ...]:
+    """The types a free shape of which can be fitted (`Representation.fit_lr`)."""
+    return tuple(name for name in names() if get(name).fit_lr is not None)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -38,9 +33,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "Fit a free 3D representation (voxel logits, a point cloud, an ico-sphere) to one shape, part 1 of the "
         "assignment. Writes --out_dir/<type>_<index>.gif (and prints the loss); a rerun replaces it.",
     )
-    parser.add_argument(
-        "--type", default="vox", choices=["vox", "point", "mesh"], help="the free representation fitted"
-    )
+    parser.add_argument("--type", default=DEFAULT_TYPE, choices=fitted_types(), help="the free representation fitted")
     parser.add_argument("--index", type=int, default=0, help="item of the split to fit")
     parser.add_argument("--split", default="train", help="train, val, test or all")
     parser.add_argument(
@@ -48,11 +41,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=None,
         help="an R2N2-layout folder: the course layout or the two R2N2 archives (default: the embedded dataset)",
     )
+    lrs = ", ".join(f"{name} {get(name).fit_lr}" for name in fitted_types())
     parser.add_argument(
-        "--lr",
-        type=positive_float,
-        default=None,
-        help="Adam learning rate (default: per type: vox 0.05, point and mesh 0.005)",
+        "--lr", type=positive_float, default=None, help=f"Adam learning rate (default: per type: {lrs})"
     )
     parser.add_argument("--max_iter", type=positive_int, default=500, help="optimisation steps")
     parser.add_argument("--log_freq", type=positive_int, default=100, help="steps between log lines")
@@ -62,8 +53,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=2000,
         help="points of the fitted cloud, of each mesh sample and of the target (CPU Chamfer cost grows as n_points^2)",
     )
-    parser.add_argument("--w_chamfer", type=positive_float, default=1.0, help="point, mesh: the Chamfer term")
-    parser.add_argument("--w_smooth", type=non_negative_float, default=0.1, help="mesh: Laplacian smoothing")
+    # The loss weights the fitted types' training takes, with their defaults (their settings' fields).
+    owners = type_flags()
+    add_flags(parser.add_argument_group("loss"), LossConfig, only=("w_chamfer",))
+    for name in fitted_types():
+        weights = [f for f in get(name).settings.flag_names() if f.startswith("w_") and set(owners[f]) <= {name}]
+        if weights:
+            add_flags(parser.add_argument_group(f"--type {name}"), get(name).settings, only=weights)
     parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N")
     parser.add_argument("--seed", type=int, default=0, help="what the initialisation and samples are drawn from")
     parser.add_argument("--out_dir", default="output/fit", help="where the GIF goes")
@@ -72,62 +68,42 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def fit(args, item: dict, device: torch.device) -> tuple[object, float, list[float]]:
-    """Optimise the free representation; returns (fitted source, final loss, loss history)."""
-    from pytorch3d.ops import sample_points_from_meshes
-    from pytorch3d.utils import ico_sphere
-
-    lr = args.lr or DEFAULT_LR[args.type]
-    if args.type == "vox":
-        voxels_gt = item["voxels"][None].to(device)  # (1, 32, 32, 32)
-        source = (0.1 * torch.randn_like(voxels_gt)).requires_grad_(True)
-        params = [source]
-    elif args.type == "point":
-        points_gt = item["points"][None].to(device)  # (1, S, 3)
-        source = (0.1 * torch.randn(1, args.n_points, 3, device=device)).requires_grad_(True)
-        params = [source]
-    else:
-        points_gt = item["points"][None].to(device)
-        template = ico_sphere(4, device).scale_verts(0.3)
-        offsets = torch.zeros_like(template.verts_packed(), requires_grad=True)
-        params = [offsets]
-    optimizer = torch.optim.Adam(params, lr=lr)
-
+    """Optimise the free representation (`Representation.fit_init`, `fit_loss`); returns (the fitted
+    shape as a `model.Prediction`, final loss, loss history)."""
+    representation = get(args.type)
+    given = vars(args)
+    settings = representation.settings(**{k: given[k] for k in representation.settings.flag_names() if k in given})
+    shared = LossConfig(**{k: given[k] for k in ("w_chamfer",) if k in given})
+    state = representation.fit_init(item, args.n_points, device)
+    optimizer = torch.optim.Adam(state["params"], lr=args.lr or representation.fit_lr)
     history = []
     with tqdm(range(args.max_iter), desc=f"fit {args.type}", unit="it") as bar:  # closed before any error prints
         for step in bar:
             optimizer.zero_grad(set_to_none=True)
-            if args.type == "vox":
-                loss = voxel_loss(source, voxels_gt)
-            elif args.type == "point":
-                loss = args.w_chamfer * chamfer_loss(source, points_gt)
-            else:
-                source = template.offset_verts(offsets)
-                points_pred = sample_points_from_meshes(source, args.n_points)
-                loss = args.w_chamfer * chamfer_loss(points_pred, points_gt) + args.w_smooth * smoothness_loss(source)
+            loss = representation.fit_loss(state, item, args.n_points, settings, shared)
             loss.backward()
             optimizer.step()
             history.append(loss.item())
             if step % args.log_freq == 0 or step == args.max_iter - 1:
                 bar.set_postfix(loss=f"{history[-1]:.5f}")
-    if args.type == "mesh":
-        with torch.no_grad():
-            source = template.offset_verts(offsets)
-    return source, history[-1], history
+    return representation.fit_shape(state), history[-1], history
 
 
-def render_fit(args, source, item: dict) -> torch.Tensor:
-    """Turntable frames: fitted source | target."""
+def render_fit(shape, item: dict) -> torch.Tensor:
+    """Turntable frames: the fitted shape (a `Prediction` of one item: voxel logits, points or a
+    mesh) | the target, drawn as the shape is."""
     import utils_vis
 
-    if args.type == "vox":
-        src = utils_vis.render_voxels_turntable(torch.sigmoid(source[0].detach()).cpu(), utils_vis.PRED_COLOR)
+    if shape.voxels is not None:
+        src = utils_vis.render_voxels_turntable(torch.sigmoid(shape.voxels[0]).cpu(), utils_vis.PRED_COLOR)
         tgt = utils_vis.render_voxels_turntable(item["voxels"], utils_vis.GT_COLOR)
-    elif args.type == "point":
-        src = utils_vis.render_points_turntable(source[0].detach().cpu(), utils_vis.PRED_COLOR)
+    elif shape.points is not None:
+        src = utils_vis.render_points_turntable(shape.points[0].cpu(), utils_vis.PRED_COLOR)
         tgt = utils_vis.render_points_turntable(item["points"], utils_vis.GT_COLOR)
     else:
+        meshes = shape.meshes
         src = utils_vis.render_mesh_turntable(
-            source.verts_packed().cpu(), source.faces_packed().cpu(), utils_vis.PRED_COLOR
+            meshes.verts_packed().cpu(), meshes.faces_packed().cpu(), utils_vis.PRED_COLOR
         )
         tgt = utils_vis.render_mesh_turntable(item["verts"], item["faces"], utils_vis.GT_COLOR)
     return utils_vis.side_by_side(src, tgt)
@@ -153,7 +129,7 @@ def main(args: argparse.Namespace) -> dict:
         fail(f"--index {args.index} out of range: the {args.split} split has {len(dataset)} items")
     item = dataset[args.index]
     start = time.time()
-    source, final_loss, history = fit(args, item, device)
+    shape, final_loss, history = fit(args, item, device)
     seconds = time.time() - start
     print(
         f"fit {args.type} to {item['synset']}/{item['model_id']}: loss {history[0]:.5f} -> {final_loss:.5f} in "
@@ -161,9 +137,7 @@ def main(args: argparse.Namespace) -> dict:
     )
     result = {"type": args.type, "initial_loss": history[0], "final_loss": final_loss, "seconds": seconds}
     if not args.no_vis:
-        path = utils_vis.save_gif(
-            os.path.join(args.out_dir, f"{args.type}_{args.index}.gif"), render_fit(args, source, item)
-        )
+        path = utils_vis.save_gif(os.path.join(args.out_dir, f"{args.type}_{args.index}.gif"), render_fit(shape, item))
         print(f"wrote {path} (left: fitted, right: target)")
         result["gif"] = path
     return result

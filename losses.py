@@ -4,7 +4,7 @@
     total, terms = voxel_terms(logits, voxels_gt, coarse, pos_weight=3.0, w_dice=1.0)
 
 Each type's training loss composes these with its targets in its representation
-(`representations/<type>.py`), weighted by a `LossConfig`. Conventions: voxels are (B, D, H, W)
+(`representations/<type>`), weighted by its settings and the shared `LossConfig`. Conventions: voxels are (B, D, H, W)
 logits / occupancies in [z, y, x] order; point clouds are (B, N, 3) in the object frame. The
 network may run under bf16 autocast (--amp); the representations run every loss, its targets and
 PyTorch3D's ops in float32 with autocast off (`common.precision.float32`).
@@ -399,45 +399,15 @@ def point_subsets(points: torch.Tensor, normals: torch.Tensor, n: int) -> tuple[
 
 @dataclass(frozen=True)
 class LossConfig:
-    """What a type's training loss weighs and samples; each field is also train_model.py's flag of
-    the same name (`common.cli.flag`), its default here only. type: the model's type (not a flag)."""
+    """The loss settings several types share (each type's own are its `representations` Settings);
+    each field is also train_model.py's flag of the same name (`common.flags.flag`), its default
+    here only."""
 
-    type: str
     n_points: int = flag(
-        1000, "predicted points (point type) and GT surface samples per Chamfer term (a new subset each step)",
-        "positive_int",
+        1000, "point, mesh, voxmesh: predicted points (point) and GT surface samples per Chamfer term (a new subset "
+        "each step)", "positive_int",
     )  # fmt: skip
-    n_queries: int = flag(1024, "occupancy: query points per image per step", "positive_int")
     w_chamfer: float = flag(1.0, "point, mesh, voxmesh: the Chamfer data term; must be > 0", "positive_float")
-    w_smooth: float = flag(0.1, "mesh: Laplacian smoothing of the ico-sphere", "non_negative_float")
-    w_normal: float = flag(1e-3, "voxmesh: normal loss (1 - |cos| to the nearest GT normal)", "non_negative_float")
-    w_edge: float = flag(0.2, "voxmesh: edge-length loss, as Mesh R-CNN", "non_negative_float")
-    pos_weight: float = flag(
-        3.0, "vox, voxmesh: weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE "
-        "(--pos_weight 1) under-fills thin parts", "positive_float",
-    )  # fmt: skip
-    w_dice: float = flag(
-        1.0, "vox, voxmesh: the soft Dice loss beside the BCE (losses.dice_loss)", "non_negative_float"
-    )
-    w_thin: float = flag(
-        0.25, "vox, voxmesh: the thin loss (losses.thin_loss): BCE on the GT's rod-like cells (legs, rails), "
-        "which should be occupied, and on the empty cells beside them", "non_negative_float",
-    )  # fmt: skip
-    w_aux: float = flag(
-        0.5, "vox, voxmesh (subpixel decoder): deep supervision, the same loss at 8^3 and 16^3; 0 builds no "
-        "coarse heads", "non_negative_float",
-    )  # fmt: skip
-    w_silhouette: float = flag(
-        1.0, "vox, voxmesh: the silhouette the grid casts in the input view against the rendering's mask "
-        "(losses.silhouette_loss)", "non_negative_float",
-    )  # fmt: skip
-    sil_rays: int = flag(
-        32, "vox, voxmesh: the silhouette loss's rays per image side (sil_rays^2 rays through the pixel centres of "
-        "the mask read at that size)", "positive_int",
-    )  # fmt: skip
-    sil_samples: int = flag(
-        48, "vox, voxmesh: samples along each silhouette ray across the object's bounding sphere", "positive_int"
-    )
     w_camera: float = flag(
         0.1, "a model with a camera head (pixel-aligned features): its loss against the views' metadata "
         "(losses.camera_loss)", "non_negative_float",

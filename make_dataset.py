@@ -103,7 +103,7 @@ def generator_record(root: str) -> dict | None:
     """The record this project's generator leaves in a dataset it wrote (embedded.json, or
     .embedded.json in the archives layout), None when `root` holds none: then this project did
     not write it (real data, or any other folder) and it is never deleted."""
-    from dataset_location import ARCHIVES_GENERATOR_FILE
+    from r2n2.layout import ARCHIVES_GENERATOR_FILE
 
     for name in ("embedded.json", ARCHIVES_GENERATOR_FILE):
         path = os.path.join(root, name)
@@ -119,9 +119,10 @@ def generator_record(root: str) -> dict | None:
 
 def written_as_asked(record: dict, request: dict) -> bool:
     """Whether a generator record describes the dataset `request` asks for, by the current generator."""
-    from procedural import ABSENT_MEANS, GENERATOR_VERSION
+    from common.legacy import upgrade_data_record
+    from procedural import GENERATOR_VERSION
 
-    record = {**ABSENT_MEANS, **record}  # written before the options existed
+    record = upgrade_data_record(record)  # written before the options existed
     return record.get("generator_version") == GENERATOR_VERSION and all(record.get(k) == v for k, v in request.items())
 
 

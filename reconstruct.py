@@ -27,13 +27,15 @@ import numpy as np
 import torch
 
 from common.atomic_io import atomic_path
-from common.cli import default_device, fail, positive_int, probability, resolve_device, script_parser
+from common.cli import add_flags, default_device, fail, given_flags, resolve_device, script_parser
+from common.flags import ConfigError
+from evaluation.config import ReconstructConfig, check_iso, resolve_reconstruct_config
 from evaluation.viewer import NoPlotlyJs
+from geometry.grids import keep_largest_parts
 from model import ModelError
 from photos.files import IMAGE_EXTENSIONS, is_mask_file, load_photo, mask_beside
 from photos.prepare import Photo, PhotoError
 from representations import get as get_representation
-from representations import names
 from training.checkpoints import model_from_checkpoint
 
 
@@ -44,33 +46,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "<name>_<type>.obj (or .ply) and .gif, and one page; a rerun writes the same names again, replacing "
         "them (inputs whose names meet take _2, _3, ...).",
     )
-    parser.add_argument("images", nargs="+", help="image files (PNG, JPG, ...) and folders of them")
-    parser.add_argument("--checkpoint", required=True, help="a checkpoint written by train_model.py")
-    parser.add_argument("--out", default="output/reconstruct", help="output folder")
-    parser.add_argument(
-        "--mask",
-        nargs="+",
-        default=None,
-        metavar="FILE",
-        help="the object's mask (white or opaque = object), one per image in order; without it, an image's alpha, "
-        "a <name>_mask.png beside it, or an automatic mask of a plain background",
-    )
-    parser.add_argument(
-        "--plain",
-        action="store_true",
-        help="use each image as it is (alpha over white, resized), without mask or framing",
-    )
-    parser.add_argument(
-        "--grid_res",
-        type=positive_int,
-        default=64,
-        help="occupancy: marching-cubes grid resolution (coarse to fine from 32^3)",
-    )
-    parser.add_argument(
-        "--iso", type=probability, default=0.5, help="vox, occupancy: the probability at which the surface is extracted"
-    )
-    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N")
-    parser.add_argument("--no_gif", action="store_true", help="no turntable GIFs")
+    add_flags(parser, ReconstructConfig)
     return parser
 
 
@@ -106,7 +82,7 @@ def load_image(path: str) -> torch.Tensor:
         fail(str(err))
 
 
-def load_all(args) -> list[tuple[str, np.ndarray, Photo]]:
+def load_all(args: ReconstructConfig) -> list[tuple[str, np.ndarray, Photo]]:
     """Every input read and made ready before anything else happens; all failures said, one line
     each, then exit 2."""
     inputs = collect_inputs(args.images)
@@ -134,14 +110,21 @@ def load_all(args) -> list[tuple[str, np.ndarray, Photo]]:
 
 
 @torch.no_grad()
-def reconstruct(model, image: torch.Tensor, grid_res: int = 64, iso: float = 0.5) -> dict:
-    """image (137, 137, 3) -> {"verts", "faces"} (object frame) or {"points"}, as the type predicts
-    for evaluation (`Representation.predict`): its mesh, or its points when it has none."""
+def reconstruct(model, image: torch.Tensor, grid_res: int, iso: float, clean: bool = False) -> dict:
+    """image (137, 137, 3) -> {"verts", "faces"} or {"points"}, in the model's frame (the object's,
+    or the camera's for a viewer-frame model: the object as seen), as the type predicts for
+    evaluation (`Representation.predict`): its mesh, or its points when it has none. A prepared
+    photo is framed as R2N2 renders (`photos.prepare`): a model that reads pixels where points
+    project takes R2N2's intrinsics for it, and guesses the rest of its camera. clean: only the
+    mesh's largest connected parts are kept (`geometry.grids.keep_largest_parts`)."""
+    from r2n2.formats import R2N2_K
+
     images = image[None].to(next(model.parameters()).device)
-    prediction = get_representation(model.type).predict(model, images, grid_res, iso)
+    prediction = get_representation(model.type).predict(model, images, grid_res, iso, intrinsics=R2N2_K)
     if prediction.meshes is None:
         return {"points": prediction.points[0].float().cpu()}
-    return {"verts": prediction.meshes.verts_list()[0].cpu(), "faces": prediction.meshes.faces_list()[0].cpu()}
+    meshes = keep_largest_parts(prediction.meshes) if clean else prediction.meshes
+    return {"verts": meshes.verts_list()[0].cpu(), "faces": meshes.faces_list()[0].cpu()}
 
 
 def output_stems(paths: list[str], out: str, model_type: str) -> list[str]:
@@ -187,31 +170,29 @@ def write_prediction(stem: str, prediction: dict, gif: bool) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> list[str]:
-    device = resolve_device(args.device)
-    loaded = load_all(args)
+    config = resolve_reconstruct_config(given_flags(args), default_device())
+    device = resolve_device(config.device)
+    loaded = load_all(config)
     try:
-        model, _ = model_from_checkpoint(args.checkpoint, device=device)
-    except ModelError as err:
+        model, _ = model_from_checkpoint(config.checkpoint, device=device)
+        check_iso(config.iso, model.type)
+    except (ModelError, ConfigError) as err:
         fail(str(err))
-    if args.iso != 0.5 and not get_representation(model.type).iso_surface:
-        takes = ", ".join(name for name in names() if get_representation(name).iso_surface)
-        fail(
-            f"--iso applies to the types whose surface is read off a probability grid ({takes}); this checkpoint is "
-            f"a {model.type} model"
-        )
-
-    os.makedirs(args.out, exist_ok=True)
-    stems = output_stems([path for path, _, _ in loaded], args.out, model.type)
+    if model.frame == "viewer":
+        print(f"{config.checkpoint}: a viewer-frame model: each shape is written as seen, on the camera's axes")
+    os.makedirs(config.out, exist_ok=True)
+    stems = output_stems([path for path, _, _ in loaded], config.out, model.type)
     written, rows = [], []
     for (path, array, photo), stem in zip(loaded, stems):
-        prediction = reconstruct(model, photo.image, args.grid_res, args.iso)
-        files = write_prediction(stem, prediction, gif=not args.no_gif)
+        prediction = reconstruct(model, photo.image, config.grid_res, config.iso, config.clean)
+        files = write_prediction(stem, prediction, gif=not config.no_gif)
         print(f"{path}: mask {photo.mask_source} ({100 * photo.coverage:.0f}% of the image) -> " + ", ".join(files))
         written += files
         rows.append(page_row(path, array, photo, model.type, prediction))
-    page = stems[0] + ".html" if len(loaded) == 1 else os.path.join(args.out, f"reconstructions_{model.type}.html")
+    single = len(loaded) == 1
+    page = stems[0] + ".html" if single else os.path.join(config.out, f"reconstructions_{model.type}.html")
     try:
-        written.append(write_reconstruction_page(page, model.type, rows))
+        written.append(write_reconstruction_page(page, model.type, rows, model.frame))
         print(f"interactive page: {written[-1]}")
     except NoPlotlyJs as err:  # the shapes and GIFs are written either way
         print(str(err))
@@ -267,15 +248,16 @@ def page_row(path: str, array: np.ndarray, photo: Photo, model_type: str, predic
     }
 
 
-def write_reconstruction_page(path: str, model_type: str, rows: list[dict]) -> str:
+def write_reconstruction_page(path: str, model_type: str, rows: list[dict], frame: str = "object") -> str:
     """A page (with plotly.min.js beside it): a row per image with the input, the mask, the image
     the network saw and the prediction in 3D, turnable in a browser."""
     from evaluation import viewer
 
+    where = "the object frame (y up)" if frame == "object" else "the camera's frame, as seen (y up in the image)"
     header = (
         f"<p>{len(rows)} image(s). Each row: the input, the object's mask (from the image's alpha, a given mask or "
         "an automatic one), the 137x137 image the network saw (the object on white, framed as the training "
-        "renderings are), and the prediction in the object frame (y up).</p>"
+        f"renderings are), and the prediction in {where}.</p>"
     )
     title = f"{model_type} reconstructions" if len(rows) > 1 else f"{model_type} reconstruction of {rows[0]['name']}"
     return viewer.write_page(os.path.dirname(path) or ".", title, header, rows, name=os.path.basename(path))

@@ -28,7 +28,6 @@ from dataset import DatasetError, data_identity, mean_occupancy, shape_keys
 from losses import LossConfig
 from model import ModelError
 from representations import ReconstructionLoss, get, names
-from training.checkpoints import restore_aside
 from training.config import (
     PROFILES,
     VAL_FREQ_MIN,
@@ -38,18 +37,21 @@ from training.config import (
     TrainConfig,
     model_flag_defaults,
     resolve_config,
+    type_flag_defaults,
+    type_flags,
 )
 from training.resume import RunError
+from training.run_folder import restore_aside
 from training.setup import (
     build_loader,
     build_optimizer,
-    make_model,
+    build_run_model,
     make_monitor,
     prepare_run,
     resumed_checkpoint,
     set_earlier_run_aside,
 )
-from training.trainer import Trainer, TrainingError, configure_device
+from training.trainer import Trainer, TrainingData, TrainingError, configure_device
 
 OPTIMISATION_FLAGS = (
     "lr", "max_iter", "profile", "batch_size", "num_workers", "augment", "data_root", "seed", "device", "amp",
@@ -70,7 +72,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         "for evaluation), args.json and tensorboard/; a new run refuses a folder holding a run unless --overwrite.",
     )
     add_flags(parser.add_argument_group("model"), ModelFlags, model_flag_defaults())
-    add_flags(parser.add_argument_group("loss"), LossConfig)
+    add_type_flags(parser)
+    add_flags(parser.add_argument_group("loss terms several types share"), LossConfig)
     per_profile = ", ".join(f"{name} {values['batch_size']}" for name, values in PROFILES.items())
     shown = {
         "max_iter": "per type and profile (cpu: "
@@ -87,6 +90,18 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_flags(parser.add_argument_group("optimisation and data"), RunConfig, shown, only=OPTIMISATION_FLAGS)
     add_flags(parser.add_argument_group("run, logs and checkpoints"), RunConfig, shown, only=RUN_FLAGS)
     return parser
+
+
+def add_type_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag group per registered type, from its settings (`representations.base.Settings`); a
+    flag several types share (voxmesh's voxel branch has vox's) is in the first one's group, its
+    help naming them all."""
+    defaults, owners, added = type_flag_defaults(), type_flags(), set()
+    for name in names():
+        own = [f for f in get(name).settings.flag_names() if f not in added]
+        if own:
+            add_flags(parser.add_argument_group(f"--type {name}"), get(name).settings, defaults, own, owners)
+            added.update(own)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -113,7 +128,7 @@ def main(args: argparse.Namespace) -> dict:
         run = prepare_run(config, checkpoint, ckpt_path)
         if run.is_main:
             print(config.describe(), flush=True)
-        model = make_model(config, run)
+        model = build_run_model(config, run)
         model = configure_device(model, run.device, config.run.compile, config.run.deterministic)
         optimizer, scheduler, start_step = build_optimizer(model, config, run)
         if run.world_size > 1:
@@ -141,19 +156,9 @@ def main(args: argparse.Namespace) -> dict:
         except KeyboardInterrupt:
             fail(f"interrupted while setting the earlier run aside; run again to put it back in {config.run.out_dir}")
     monitor = make_monitor(config, run, start_step, validator)
-    trainer = Trainer(
-        model,
-        optimizer,
-        scheduler,
-        ReconstructionLoss(config.loss),
-        config.run,
-        run,
-        dict(config.model_args),
-        mean_train_voxels,
-        {**data_identity(dataset), "train_shapes": shape_keys(dataset.entries)},
-        config.flags(),
-        monitor,
-    )
+    loss_fn = ReconstructionLoss(config.run.type, config.settings, config.loss)
+    data = TrainingData(mean_train_voxels, {**data_identity(dataset), "train_shapes": shape_keys(dataset.entries)})
+    trainer = Trainer(model, optimizer, scheduler, loss_fn, config, run, data, monitor)
     c = config.run
     if run.is_main:
         trainer.write_record()

@@ -26,6 +26,7 @@ from pytorch3d.renderer import (
 from pytorch3d.structures import Meshes, Pointclouds
 
 from common.atomic_io import atomic_path
+from geometry.grids import ISO
 
 PRED_COLOR = (0.95, 0.55, 0.25)  # orange: predictions
 GT_COLOR = (0.35, 0.6, 0.9)  # blue: ground truth
@@ -137,7 +138,7 @@ def render_points_turntable(
     return (images.clamp(0, 1).cpu().numpy() * 255).astype(np.uint8)
 
 
-def render_voxels_turntable(voxels: torch.Tensor, color=PRED_COLOR, threshold: float = 0.5, **kwargs) -> np.ndarray:
+def render_voxels_turntable(voxels: torch.Tensor, color=PRED_COLOR, threshold: float = ISO, **kwargs) -> np.ndarray:
     """voxels (D, H, W) occupancy probabilities, [z, y, x] -> turntable of its marching-cubes mesh."""
     from geometry.grids import voxels_to_meshes
 

@@ -31,7 +31,7 @@ from training.checkpoints import init_from_run  # noqa: E402
 from training.config import ConfigError, resolve_config  # noqa: E402
 from training.sampler import StepBatchSampler, prefetch  # noqa: E402
 from training.setup import build_optimizer  # noqa: E402
-from training.trainer import Run, Trainer, configure_device  # noqa: E402
+from training.trainer import Run, Trainer, TrainingData, configure_device  # noqa: E402
 
 
 def sync(device):
@@ -75,8 +75,9 @@ def make_trainer(config, device) -> tuple[Trainer, str]:
     model = configure_device(model, device, compile=config.run.compile, deterministic=config.run.deterministic)
     run = Run("unused.pth", None, None, 0, 1, device)
     optimizer, scheduler, _ = build_optimizer(model, config, run)
-    run_config = dataclasses.replace(config.run, out_dir="unused", val_freq=0)
-    trainer = Trainer(model, optimizer, scheduler, ReconstructionLoss(config.loss), run_config, run, {}, None, {}, {})
+    config = dataclasses.replace(config, run=dataclasses.replace(config.run, out_dir="unused", val_freq=0))
+    loss_fn = ReconstructionLoss(config.run.type, config.settings, config.loss)
+    trainer = Trainer(model, optimizer, scheduler, loss_fn, config, run, TrainingData(None, {}))
     return trainer, note
 
 

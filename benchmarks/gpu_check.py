@@ -209,7 +209,7 @@ def loss_on(data: str, device: str, model_type: str, amp: bool, checkpoint: str 
     batch = batch_to_device(collate_batch(dataset.__getitems__(list(range(8)))), device)
     torch.manual_seed(1)
     if representations.get(model_type).needs_occupancy_labels:  # the same query draw on both devices
-        pick = torch.randint(batch["occ_points"].shape[1], (8, loss_config.n_queries))
+        pick = torch.randint(batch["occ_points"].shape[1], (8, config.settings.n_queries))
         batch["occ_points"] = torch.gather(batch["occ_points"], 1, pick.to(device)[..., None].expand(-1, -1, 3))
         batch["occ_labels"] = torch.gather(batch["occ_labels"], 1, pick.to(device))
     # The float32 column in float32: cuDNN convolutions would use TF32 by default on CUDA. The
@@ -223,7 +223,7 @@ def loss_on(data: str, device: str, model_type: str, amp: bool, checkpoint: str 
         torch.no_grad(),
         torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=amp),
     ):
-        loss, _ = ReconstructionLoss(loss_config)(model, batch)
+        loss, _ = ReconstructionLoss(model_type, config.settings, loss_config)(model, batch)
     return float(loss)
 
 

@@ -26,10 +26,13 @@ METRICS = (("IoU_vox32", 3), ("F1@0.05", 1), ("thin_recall", 3), ("sil_iou", 3))
 def read_rows(folder: str) -> dict[tuple, dict]:
     """{(synset, model_id, view): row} of an evaluation folder's per_sample.csv, its columns spelled
     as `evaluation.metrics.metric_key` spells them (older files wrote "F1@0.050000")."""
-    from evaluation.metrics import canonical_keys
+    from common.legacy import canonical_metric_keys
+    from evaluation.metrics import metric_key
 
     with open(os.path.join(folder, "per_sample.csv")) as f:
-        return {(r["synset"], r["model_id"], r["view"]): canonical_keys(r) for r in csv.DictReader(f)}
+        return {
+            (r["synset"], r["model_id"], r["view"]): canonical_metric_keys(r, metric_key) for r in csv.DictReader(f)
+        }
 
 
 def paired(reference: dict, candidate: dict, key: str) -> tuple[float, float, float, int]:

@@ -141,12 +141,13 @@ FLAG_TYPES = {
 }
 
 
-def add_flags(group, config_class, defaults: dict | None = None, only=None) -> None:
+def add_flags(group, config_class, defaults: dict | None = None, only=None, owners: dict | None = None) -> None:
     """A --<name> flag for each field of config_class made with `common.flags.flag` (those in `only`,
     when given).
     argparse gets no default: a flag left out is absent from the parsed namespace, so what the user
     gave is exactly what it holds (`given_flags`), and the config's own default applies when it is
-    resolved. The help shows that default (or defaults[name], for one decided elsewhere)."""
+    resolved. The help shows that default (or defaults[name], for one decided elsewhere) and, with
+    owners ({name: [types]}), the types that have a flag several share."""
     import dataclasses
 
     for field in dataclasses.fields(config_class):
@@ -154,7 +155,14 @@ def add_flags(group, config_class, defaults: dict | None = None, only=None) -> N
         if "help" not in meta or (only is not None and field.name not in only):
             continue
         default = (defaults or {}).get(field.name, field.default)
-        kwargs = {"default": argparse.SUPPRESS, "help": f"{meta['help']} (default: {shown(default)})"}
+        shared = (owners or {}).get(field.name, [])
+        prefix = f"{', '.join(shared)}: " if len(shared) > 1 else ""
+        required = meta.get("required") or meta.get("positional")
+        kwargs = {"default": argparse.SUPPRESS, "help": f"{prefix}{meta['help']}"}
+        if not required:
+            kwargs["help"] += f" (default: {shown(default)})"
+        if meta.get("required") and not meta.get("positional"):
+            kwargs["required"] = True
         if meta["action"]:
             kwargs["action"] = {"store_true": "store_true", "boolean": argparse.BooleanOptionalAction}[meta["action"]]
         else:
@@ -165,7 +173,13 @@ def add_flags(group, config_class, defaults: dict | None = None, only=None) -> N
                 kwargs["choices"] = list(choices() if callable(choices) else choices)
             if meta["metavar"]:
                 kwargs["metavar"] = meta["metavar"]
-        group.add_argument(f"--{field.name}", **kwargs)
+            if meta.get("nargs"):
+                kwargs["nargs"] = meta["nargs"]
+        if meta.get("positional"):
+            kwargs.pop("default")
+            group.add_argument(field.name, **kwargs)
+        else:
+            group.add_argument(f"--{field.name}", **kwargs)
 
 
 def given_flags(namespace: argparse.Namespace) -> dict:

@@ -21,19 +21,6 @@ def f1_key(threshold: float) -> str:
     return metric_key("F1", threshold)
 
 
-def canonical_keys(summary: dict) -> dict:
-    """A summary read from an older results file, whose thresholded keys were spelled "F1@0.050000",
-    with every key spelled as `metric_key` spells it."""
-    out = {}
-    for key, value in summary.items():
-        name, at, threshold = key.partition("@")
-        try:
-            out[metric_key(name, float(threshold)) if at else key] = value
-        except ValueError:  # "F1@0.05/turned" and the like
-            out[key] = value
-    return out
-
-
 # How an empty prediction (or one with a non-finite coordinate) is scored: as one point at the
 # origin (`nearest_neighbours`). Its
 # Chamfer-L2 is then min_j |g_j|^2 + mean_j |g_j|^2 over the GT samples g (about 0.1 for a shape

@@ -32,7 +32,7 @@ from evaluation.metrics import (
 )
 from evaluation.silhouette import mesh_silhouettes, point_silhouettes, silhouette_iou
 from geometry.frames import FRAME_TRANSFORMS, frame_check, transform_points, transform_voxels
-from geometry.grids import grid_at_points, sample_meshes, voxels_to_meshes
+from geometry.grids import ISO, grid_at_points, keep_largest_parts, sample_meshes, voxels_to_meshes
 from model import Prediction
 from r2n2.formats import DatasetError
 from representations import get as get_representation
@@ -126,21 +126,26 @@ def to_object_frame(prediction: Prediction, R: torch.Tensor) -> Prediction:
     )
 
 
-def predict(model, batch: dict, n_points: int, grid_res: int = 32, iso: float = 0.5, camera: str = "known") -> dict:
+def predict(
+    model, batch: dict, n_points: int, grid_res: int, iso: float = ISO, camera: str = "known", clean: bool = False
+) -> dict:
     """A model's predictions of a batch in evaluation form (`evaluation_form`), as its type predicts
     for evaluation (`Representation.predict`), in the object frame. camera (`CAMERAS`): "known", the
     batch's cameras (renderings' metadata) are given to the model, or "none", no camera is (what a
     photo gets; a model that projects points guesses one with its camera head). A viewer-frame
-    prediction is turned into the object frame with the batch's R either way (`to_object_frame`)."""
+    prediction is turned into the object frame with the batch's R either way (`to_object_frame`).
+    clean: only each mesh's largest connected parts are scored (`geometry.grids.keep_largest_parts`)."""
     if camera not in CAMERAS:
         raise ValueError(f"camera must be one of {CAMERAS}, got {camera!r}")
     representation = get_representation(model.type)
     cameras = (batch["R"], batch["T"], batch["K"]) if camera == "known" and batch.get("R") is not None else None
-    prediction = representation.predict(model, batch["images"], grid_res, iso, cameras)
+    prediction = representation.predict(model, batch["images"], grid_res, iso, cameras, batch.get("K"))
     if prediction.frame == "viewer":
         if batch.get("R") is None:
             raise DatasetError("a viewer-frame model is scored in the object frame: the data needs its views' cameras")
         prediction = to_object_frame(prediction, batch["R"])
+    if clean and prediction.meshes is not None:
+        prediction.meshes = keep_largest_parts(prediction.meshes)
     return evaluation_form(prediction, n_points, representation.thin_cover, representation.silhouette_ceiling)
 
 
@@ -165,7 +170,7 @@ def gt_silhouettes(ceiling: str, batch: dict, n_points: int) -> torch.Tensor:
         return point_silhouettes(points, torch.full((len(points),), points.shape[1]), R, T, K)
     if ceiling == "mesh" and batch.get("verts") is not None:
         return mesh_silhouettes(Meshes([v.float() for v in batch["verts"]], list(batch["faces"])), R, T, K)
-    return mesh_silhouettes(voxels_to_meshes(batch["voxels"].float(), 0.5), R, T, K)
+    return mesh_silhouettes(voxels_to_meshes(batch["voxels"].float(), ISO), R, T, K)
 
 
 def covered_cells(pred: dict, iso: float) -> torch.Tensor:
@@ -208,7 +213,7 @@ class ConstantPredictor:
     def __init__(self, model_type: str, mean_voxels: torch.Tensor, n_points: int, seed: int):
         self.representation = get_representation(model_type)
         self.mean_voxels = mean_voxels  # (32, 32, 32) probabilities
-        mesh = voxels_to_meshes(mean_voxels[None], 0.5)
+        mesh = voxels_to_meshes(mean_voxels[None], ISO)
         self.mesh_verts, self.mesh_faces = mesh.verts_list()[0], mesh.faces_list()[0]
         with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was
             torch.manual_seed(seed)
@@ -249,7 +254,7 @@ def frame_scores(pred: dict, batch: dict, iso: float) -> dict[str, torch.Tensor]
     cost a fraction of the evaluation's own one (a point decoder's output order is not random, so
     the subset is drawn, not a prefix); types with voxels skip it, as it would be most of the cost."""
     if pred["voxels"] is not None:
-        voxels_pred, voxels_gt = pred["voxels"] >= iso, batch["voxels"] >= 0.5
+        voxels_pred, voxels_gt = pred["voxels"] >= iso, batch["voxels"] >= ISO
         return {
             f"IoU/{name}": voxel_iou(transform_voxels(voxels_pred, matrix), voxels_gt)
             for name, matrix in FRAME_TRANSFORMS.items()
@@ -308,7 +313,7 @@ def labels_iou(pred: dict, batch: dict, iso: float) -> torch.Tensor | None:
 
 @torch.no_grad()
 def evaluate(
-    predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS, iso: float = 0.5, frame_rows: list | None = None
+    predict_fn, loader, device, thresholds=DEFAULT_THRESHOLDS, iso: float = ISO, frame_rows: list | None = None
 ) -> list[dict]:
     """Per-sample metrics of a predictor over the loader; predict_fn(batch) -> prediction dict.
 
@@ -331,7 +336,7 @@ def evaluate(
         metrics = compute_sampling_metrics(pred["points"], points_gt, thresholds, lengths, (dists_pred, dists_gt))
         metrics["ChamferL2"] = chamfer_l2(dists_pred, dists_gt, lengths)  # empty predictions: a penalty, counted
         if pred["voxels"] is not None:
-            metrics["IoU_vox32"] = voxel_iou(pred["voxels"] >= iso, batch["voxels"] >= 0.5)
+            metrics["IoU_vox32"] = voxel_iou(pred["voxels"] >= iso, batch["voxels"] >= ISO)
         if pred["normals"] is not None:
             metrics["NormalConsistency"] = normal_consistency(pred["normals"], idx_pred, normals_gt, idx_gt, lengths)
         metrics.update(meshrcnn_metrics(dists_pred, dists_gt, lengths, longest_edges(batch)))
@@ -339,7 +344,7 @@ def evaluate(
         if iou_labels is not None:
             metrics["IoU_labels"] = iou_labels
         covered = covered_cells({**pred, "lengths": lengths}, iso)  # non-finite predictions cover nothing
-        metrics["thin_recall"], metrics["thin_cells"] = thin_recall(covered, batch["voxels"] >= 0.5)
+        metrics["thin_recall"], metrics["thin_cells"] = thin_recall(covered, batch["voxels"] >= ISO)
         if batch.get("masks") is not None and batch.get("R") is not None:  # image consistency, and its ceiling
             masks = batch["masks"]
             metrics["sil_iou"] = silhouette_iou(silhouettes({**pred, "lengths": lengths}, batch), masks)
@@ -418,5 +423,5 @@ def predict_gt_voxels(batch: dict, n_points: int) -> dict:
     """The oracle: GT voxels as if predicted, through the vox evaluation path (the marching-cubes
     surface of the grid, its cells for thin_recall)."""
     voxels = batch["voxels"].float()
-    prediction = Prediction(probabilities=voxels, meshes=voxels_to_meshes(voxels, 0.5))
+    prediction = Prediction(probabilities=voxels, meshes=voxels_to_meshes(voxels, ISO))
     return evaluation_form(prediction, n_points, "volume", "voxels")

@@ -229,17 +229,18 @@ def recover_results(results_dir: str) -> list[str]:
 
 
 def read_results(path: str) -> dict:
-    """A metrics.json, its summaries' keys spelled as today (`metrics.canonical_keys`: files
+    """A metrics.json, its summaries' keys spelled as today (`common.legacy.canonical_metric_keys`: files
     written before spelled them "F1@0.050000")."""
     import json
 
-    from evaluation.metrics import canonical_keys
+    from common.legacy import canonical_metric_keys
+    from evaluation.metrics import metric_key
 
     with open(path) as f:
         result = json.load(f)
     for key in ("model", "mean_shape_baseline"):
         if isinstance(result.get(key), dict):
-            result[key] = canonical_keys(result[key])
+            result[key] = canonical_metric_keys(result[key], metric_key)
     return result
 
 

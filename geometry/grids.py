@@ -8,6 +8,10 @@ Grids cover the cube [-0.5, 0.5]^3 with index order [z, y, x] (see `r2n2/formats
 
 import torch
 
+# The probability at which a surface is read off a grid, and at or above which a cell counts as
+# occupied: every type's and the GT's (marching cubes, voxel IoU, --iso's default).
+ISO = 0.5
+
 
 def sample_surface(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int, return_normals: bool = False):
     """(n, 3) area-uniform surface samples of one mesh, deterministic for a seed; with
@@ -24,7 +28,7 @@ def sample_surface(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int, 
     return samples[0]
 
 
-def voxels_to_meshes(voxels: torch.Tensor, threshold: float = 0.5):
+def voxels_to_meshes(voxels: torch.Tensor, threshold: float = ISO):
     """Marching-cubes surfaces of a batch of grids, in the object frame.
 
     voxels: (B, D, D, D) occupancy probabilities (or 0/1), [z, y, x], covering [-0.5, 0.5]^3.
@@ -78,7 +82,7 @@ def grid_centres(resolution: int, device="cpu") -> torch.Tensor:
     return torch.stack([xx, yy, zz], dim=-1)
 
 
-def refine_grid(grid: torch.Tensor, query, resolution: int, threshold: float = 0.5) -> torch.Tensor:
+def refine_grid(grid: torch.Tensor, query, resolution: int, threshold: float = ISO) -> torch.Tensor:
     """One coarse-to-fine step (Occupancy Networks' MISE): grid (B, r, r, r) -> (B, R, R, R).
 
     The coarse grid is upsampled trilinearly; cells near the iso-surface (where the upsampled
@@ -119,3 +123,41 @@ def grid_at_points(grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         align_corners=False,
     )
     return values.view(B, P)
+
+
+def face_components(faces: torch.Tensor, n_verts: int) -> torch.Tensor:
+    """The connected part of each face of one mesh (faces (F, 3) long, vertices shared by index):
+    (F,) long, the smallest vertex index of the part. Labels spread along the faces until they
+    settle (as many rounds as the longest part's diameter in faces)."""
+    labels = torch.arange(n_verts, device=faces.device)
+    while True:
+        face_min = labels[faces].amin(1)  # (F,)
+        spread = labels.scatter_reduce(0, faces.flatten(), face_min.repeat_interleave(3), "amin")
+        if torch.equal(spread, labels):
+            return labels[faces[:, 0]]
+        labels = spread
+
+
+def keep_largest_parts(meshes, min_share: float = 0.1):
+    """Each mesh's connected parts with at least min_share of its largest part's faces (loose
+    fragments removed; a mesh with no faces stays empty): a new Meshes, vertices unused by what
+    is kept dropped. Marching cubes' meshes share vertices between faces, so a part is a set of
+    faces connected through vertices."""
+    from pytorch3d.structures import Meshes
+
+    verts_out, faces_out = [], []
+    for verts, faces in zip(meshes.verts_list(), meshes.faces_list()):
+        if len(faces) == 0:
+            verts_out.append(verts)
+            faces_out.append(faces)
+            continue
+        parts = face_components(faces, len(verts))
+        ids, counts = torch.unique(parts, return_counts=True)
+        kept_ids = ids[counts >= min_share * counts.max()]
+        faces = faces[torch.isin(parts, kept_ids)]
+        used = torch.unique(faces)
+        remap = torch.full((len(verts),), -1, dtype=torch.long, device=verts.device)
+        remap[used] = torch.arange(len(used), device=verts.device)
+        verts_out.append(verts[used])
+        faces_out.append(remap[faces])
+    return Meshes(verts_out, faces_out)

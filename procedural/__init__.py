@@ -22,7 +22,7 @@ every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's a
     default_data.py the data root made ready: the default one generated on first use, stale ones refused
 """
 
-from .default_data import ABSENT_MEANS, DEFAULT_WORLD, ready_layout
+from .default_data import DEFAULT_WORLD, ready_layout
 from .photos import write_photo_set
 from .writer import (
     GENERATOR_VERSION,
@@ -35,7 +35,6 @@ from .writer import (
 )
 
 __all__ = [
-    "ABSENT_MEANS",
     "DEFAULT_WORLD",
     "GENERATOR_VERSION",
     "check_replaceable",

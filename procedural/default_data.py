@@ -11,17 +11,17 @@ ever written or replaced, and only when it carries this generator's record.
 import os
 import sys
 
+from common.legacy import upgrade_data_record
 from dataset_location import (
     DATA_ROOT,
     EMBEDDED_DATA_ROOT,
     EMBEDDED_MODELS,
     SMOKE_DATA_ROOT,
     SMOKE_MODELS,
-    Layout,
     detect_layout,
-    generated_without_record,
 )
 from r2n2.formats import DatasetError
+from r2n2.layout import Layout, generated_without_record
 
 from .writer import GENERATOR_VERSION, recover, write_dataset
 
@@ -68,8 +68,6 @@ DEFAULT_WORLD = {
     "holdout_report": [],
     "assemblies": 0,
 }
-# What a record written before an option existed means by its absence.
-ABSENT_MEANS = {"viewpoints": "r2n2", "holdout_report": [], "assemblies": 0}
 
 
 def default_root_mismatch(layout: Layout, n_models: int = EMBEDDED_MODELS) -> str | None:
@@ -82,7 +80,7 @@ def default_root_mismatch(layout: Layout, n_models: int = EMBEDDED_MODELS) -> st
         return f"generator version {record.get('generator_version')}"
     if record.get("n_models") != n_models:
         return f"{record.get('n_models')} models, not {n_models}"
-    other = {k: record.get(k, ABSENT_MEANS.get(k)) for k in DEFAULT_WORLD}
+    other = {k: upgrade_data_record(record).get(k) for k in DEFAULT_WORLD}
     differ = [f"{k} {other[k]}" for k in DEFAULT_WORLD if other[k] != DEFAULT_WORLD[k]]
     return ", ".join(differ) + " (not the default world)" if differ else None
 

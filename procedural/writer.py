@@ -36,7 +36,7 @@ import time
 
 from common.atomic_io import fault_point, pid_alive
 from common.paths import replace_folder
-from dataset_location import ARCHIVES_GENERATOR_FILE
+from r2n2.layout import ARCHIVES_GENERATOR_FILE
 from r2n2.splits import split_counts
 
 from .categories import SYNSETS, family_synset

@@ -14,9 +14,9 @@ import sys
 import torch
 
 from common.atomic_io import atomic_torch_save
-from dataset_location import Layout, ShapeEntry, shape_paths
 from r2n2.formats import DatasetError
 from r2n2.ground_truth import N_SURFACE_POINTS, read_shape
+from r2n2.layout import Layout, ShapeEntry, shape_paths
 
 CACHE_VERSION = 4
 
@@ -29,7 +29,7 @@ READER_FILES = (
     "r2n2/formats.py",
     "r2n2/images.py",
     "geometry/grids.py",
-    "dataset_location.py",
+    "r2n2/layout.py",
 )
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -17,10 +17,10 @@ import os
 import numpy as np
 import torch
 
-from dataset_location import Layout, ShapeEntry, shape_paths
 from geometry.grids import sample_surface, voxels_to_meshes
 from r2n2.formats import DatasetError, r2n2_camera, read_binvox, read_mesh, read_metadata, read_png, voxels_object_frame
 from r2n2.images import prepare_image
+from r2n2.layout import Layout, ShapeEntry, shape_paths
 
 N_SURFACE_POINTS = 5000  # surface samples per shape kept in the cache
 

@@ -13,8 +13,8 @@ import json
 import os
 
 from common.atomic_io import atomic_write_text
-from dataset_location import Layout, ShapeEntry, listed_views, shape_paths
 from r2n2.formats import DatasetError
+from r2n2.layout import Layout, ShapeEntry, listed_views, shape_paths
 
 SPLIT_NAMES = ("train", "val", "test")
 

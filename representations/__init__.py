@@ -2,20 +2,20 @@
 
     model = make_model("vox", image_size=64)             # a SingleViewto3D with the vox decoder
     model = build_model(complete_model_args(checkpoint["model_args"]))   # what a checkpoint rebuilds
-    loss_fn = ReconstructionLoss(LossConfig("vox"))       # loss_fn(model, batch) -> (total, terms)
+    loss_fn = ReconstructionLoss("vox", settings, LossConfig())  # loss_fn(model, batch) -> (total, terms)
     get("occupancy").needs_occupancy_labels               # any question the code asks of a type
 
-A type is a `base.Representation` in a module of this package (vox.py, point.py, mesh.py,
-occupancy.py, voxmesh.py) and one line in `BUILT_IN`; `register` adds one from anywhere (a test, a
-notebook). Scripts, training and evaluation ask the type, never test its name (Occupancy Networks'
-`method_dict`).
+A type is a `base.Representation` with its `base.Settings`, its decoder and its loss, in a package
+or module of its own here (vox/, occupancy/, point.py, mesh.py, voxmesh.py), and one entry in
+`BUILT_IN`; `register` adds one from anywhere (a test, a notebook). Scripts, training and
+evaluation ask the type, never test its name (Occupancy Networks' `method_dict`).
 """
 
 import torch
 
 from model import ModelError, SingleViewto3D
 
-from .base import Representation
+from .base import Representation, Settings
 from .mesh import Mesh
 from .occupancy import Occupancy
 from .point import Point
@@ -25,6 +25,7 @@ from .registry import (
     complete_model_args,
     default_model_args,
     get,
+    model_defaults,
     names,
     register,
     unregister,
@@ -34,21 +35,25 @@ from .voxmesh import VoxMesh
 
 __all__ = [
     "BUILT_IN",
+    "DEFAULT_TYPE",
     "COMMON_MODEL_ARGS",
     "REGISTRY",
     "ReconstructionLoss",
     "Representation",
+    "Settings",
     "build_model",
     "complete_model_args",
     "default_model_args",
     "get",
     "make_model",
+    "model_defaults",
     "names",
     "register",
     "unregister",
 ]
 
 BUILT_IN = (Vox(), Point(), Mesh(), Occupancy(), VoxMesh())
+DEFAULT_TYPE = Vox.name  # what --type means when it is left out
 
 
 def build_model(model_args: dict, pretrained: str | None = None) -> SingleViewto3D:
@@ -61,7 +66,7 @@ def make_model(type: str, pretrained: str | None = None, **overrides) -> SingleV
     overrides may hold other types' arguments too (one set of settings for several types), which
     this type ignores; an argument no type has is a ModelError."""
     own = default_model_args(type)
-    anywhere = set(COMMON_MODEL_ARGS).union(*(r.model_defaults for r in REGISTRY.values()))
+    anywhere = set(COMMON_MODEL_ARGS).union(*(model_defaults(name) for name in REGISTRY))
     unknown = set(overrides) - anywhere
     if unknown:
         raise ModelError(f"unknown model arguments {sorted(unknown)}")
@@ -71,53 +76,50 @@ def make_model(type: str, pretrained: str | None = None, **overrides) -> SingleV
 class ReconstructionLoss:
     """A type's training loss with its targets, as Mesh R-CNN's MeshLoss: called on a model and a
     batch, it draws the targets (`Representation.targets`), runs the model and returns the weighted
-    total and the unweighted terms (`Representation.loss`). Random draws come from the global
-    generator, which the trainer seeds by step."""
+    total and the unweighted terms (`Representation.loss`); a model with a camera head also learns
+    the views' cameras (`losses.camera_loss`). Random draws come from the global generator, which
+    the trainer seeds by step. One instance serves one run: what depends on an image alone (a
+    viewer-frame target, a shape's symmetry) is kept across its steps (`memo`)."""
 
-    def __init__(self, config):
-        """config: `losses.LossConfig`."""
-        self.config = config
-        self.representation = get(config.type)
-        self.viewer_targets = None  # a viewer-frame model's targets, each image's turned once (its first step)
-        self.overlaps = {}  # each training shape's azimuth self-overlap, for a shape-aware camera loss
+    def __init__(self, model_type: str, settings: Settings, shared):
+        """settings: the type's own (its `Representation.settings`, validated); shared:
+        `losses.LossConfig`."""
+        self.settings, self.shared = settings, shared
+        self.representation = get(model_type)
+        self.memo = {}
+
+    def __call__(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
+        from common.precision import float32
+        from losses import camera_loss
+
+        targets = self.representation.targets(batch, self.settings, self.shared, self.memo)
+        cameras = (batch["R"], batch["T"], batch["K"]) if batch.get("R") is not None else None
+        prediction = model(batch["images"], targets.get("queries"), cameras=cameras)
+        total, terms = self.representation.loss(prediction, batch, targets, self.settings, self.shared)
+        if "camera" in prediction.aux and cameras is not None:  # a model with a camera head learns the metadata
+            predicted = prediction.aux["camera"]
+            overlap = self.azimuth_overlap(batch, predicted) if "azimuth_offsets" in predicted else None
+            with float32(total):
+                camera, camera_terms = camera_loss(predicted, batch["R"], batch["T"], prediction.frame, overlap)
+            total = total + self.shared.w_camera * camera
+            terms.update(camera_terms)
+        return total, terms
 
     def azimuth_overlap(self, batch: dict, predicted: dict) -> torch.Tensor:
-        """(B, n_bins) `geometry.cameras.azimuth_self_overlap` of the batch's shapes, each computed once
-        (by "shape_index" where the batch has it)."""
+        """(B, n_bins) `geometry.cameras.azimuth_self_overlap` of the batch's shapes, for the shape-aware
+        camera loss, each shape's computed once a run (by "shape_index" where the batch has it)."""
         from geometry.cameras import azimuth_self_overlap
 
         n_bins = predicted["azimuth_logits"].shape[1]
         keys = batch["shape_index"].tolist() if batch.get("shape_index") is not None else None
         if keys is None:
             return azimuth_self_overlap(batch["voxels"], n_bins)
-        missing = [i for i, key in enumerate(keys) if key not in self.overlaps]
+        overlaps = self.memo.setdefault("azimuth_overlap", {})
+        missing = [i for i, key in enumerate(keys) if key not in overlaps]
         if missing:
             for i, row in zip(missing, azimuth_self_overlap(batch["voxels"][missing], n_bins).cpu()):
-                self.overlaps[keys[i]] = row
-        return torch.stack([self.overlaps[key] for key in keys]).to(batch["voxels"].device)
-
-    def __call__(self, model, batch: dict) -> tuple[torch.Tensor, dict]:
-        from common.precision import float32
-        from losses import camera_loss
-
-        targets = self.representation.targets(batch, self.config)
-        cameras = (batch["R"], batch["T"], batch["K"]) if batch.get("R") is not None else None
-        prediction = model(batch["images"], targets.get("queries"), cameras=cameras)
-        if prediction.frame == "viewer" and cameras is not None:
-            from geometry.viewer import ViewerTargets
-
-            self.viewer_targets = self.viewer_targets or ViewerTargets()
-            voxels, rods = self.viewer_targets(batch, with_rods=getattr(self.config, "w_thin", 0) > 0)
-            batch = {**batch, "voxels_viewer": voxels, "rods_viewer": rods}
-        total, terms = self.representation.loss(prediction, batch, targets, self.config)
-        if "camera" in prediction.aux and cameras is not None:  # a model with a camera head learns the metadata
-            predicted = prediction.aux["camera"]
-            overlap = self.azimuth_overlap(batch, predicted) if "azimuth_offsets" in predicted else None
-            with float32(total):
-                camera, camera_terms = camera_loss(predicted, batch["R"], batch["T"], prediction.frame, overlap)
-            total = total + self.config.w_camera * camera
-            terms.update(camera_terms)
-        return total, terms
+                overlaps[keys[i]] = row
+        return torch.stack([overlaps[key] for key in keys]).to(batch["voxels"].device)
 
 
 for _representation in BUILT_IN:

@@ -40,11 +40,16 @@ def get(name: str) -> Representation:
         raise ModelError(f"unknown type {name!r}: choose one of {', '.join(REGISTRY)}") from None
 
 
+def model_defaults(type: str) -> dict:
+    """A type's own model arguments and their defaults (its settings' model fields)."""
+    return {f.name: f.default for f in get(type).settings.fields(model=True)}
+
+
 def default_model_args(type: str, **overrides) -> dict:
     """The full model arguments of a type with overrides applied (None leaves the default);
     ModelError for an argument the type does not have."""
     representation = get(type)
-    args = {"type": type, **COMMON_MODEL_ARGS, **representation.model_defaults}
+    args = {"type": type, **COMMON_MODEL_ARGS, **model_defaults(type)}
     unknown = set(overrides) - set(args)
     if unknown:
         raise ModelError(f"unknown model arguments for {type}: {sorted(unknown)}")
@@ -55,12 +60,13 @@ def default_model_args(type: str, **overrides) -> dict:
 
 
 def complete_model_args(model_args: dict) -> dict:
-    """A checkpoint's model_args made complete: the settings of older versions for keys they predate
-    (`Representation.legacy_model_args`, so a change of a default never changes what an old
-    checkpoint builds), the defaults for the rest; keys of other types, which earlier checkpoints
-    held, dropped."""
-    representation = get(model_args.get("type"))
-    known = {"type", *COMMON_MODEL_ARGS, *representation.model_defaults}
-    stored = {k: v for k, v in model_args.items() if k in known}
-    stored = {**representation.legacy_model_args, **stored}
-    return default_model_args(stored.pop("type"), **stored)
+    """A checkpoint's model_args made complete: as this version names them, with the settings of
+    older versions for keys they predate (`common.legacy.upgrade_model_args`, so a change of a
+    default never changes what an old checkpoint builds), the defaults for the rest."""
+    from common.legacy import upgrade_model_args
+
+    model_type = model_args.get("type")
+    known = {*COMMON_MODEL_ARGS, *model_defaults(model_type)}
+    stored = upgrade_model_args(model_args, known)
+    stored.pop("type", None)
+    return default_model_args(model_type, **stored)

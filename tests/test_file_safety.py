@@ -146,7 +146,8 @@ def test_a_set_aside_killed_halfway_loses_none_of_the_earlier_run(tmp_path):
     """--overwrite killed while it moves the earlier run aside file by file: the files not yet
     moved are the earlier run's, not a new run's, and the next run puts the whole run back."""
     from model import ModelError
-    from training.checkpoints import load_checkpoint, recover_run
+    from training.checkpoints import load_checkpoint
+    from training.run_folder import recover_run
 
     out = tmp_path / "run"
     before = earlier_run(out)
@@ -166,7 +167,7 @@ def test_a_set_aside_killed_halfway_loses_none_of_the_earlier_run(tmp_path):
 def test_a_replacing_run_killed_before_its_checkpoint_gives_the_earlier_run_back(tmp_path):
     """Once the earlier run is wholly aside, what of its type is in the folder is the new run's:
     removed, and the earlier run put back."""
-    from training.checkpoints import recover_run, set_aside_run
+    from training.run_folder import recover_run, set_aside_run
 
     out = tmp_path / "run"
     before = earlier_run(out)

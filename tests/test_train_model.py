@@ -480,7 +480,7 @@ def test_overwrite_clears_the_earlier_run_and_other_types_are_refused(small_root
 
 
 HOLD_LOCK = (
-    "from training.checkpoints import RunLock; RunLock({out!r}).acquire(); print('held', flush=True); "
+    "from training.run_folder import RunLock; RunLock({out!r}).acquire(); print('held', flush=True); "
     "import time; time.sleep(60)"
 )
 

@@ -117,7 +117,7 @@ def training_case(work: str, data: str) -> dict:
         return checkpoint["args"]["seed"], checkpoint["step"], record["seed"]
 
     def judge() -> str | None:
-        from training.checkpoints import recover_run
+        from training.run_folder import recover_run
 
         recover_run(out, "point")  # what the next run does first
         found = state()

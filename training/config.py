@@ -17,12 +17,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from common.flags import flag
+from common.flags import ConfigError, flag
 from dataset_location import SMOKE_DATA_ROOT
 from evaluation.metrics import DEFAULT_THRESHOLDS, f1_key
 from losses import LossConfig
 from r2n2.ground_truth import N_SURFACE_POINTS
-from representations import COMMON_MODEL_ARGS, default_model_args, get, names
+from representations import COMMON_MODEL_ARGS, DEFAULT_TYPE, Settings, default_model_args, get, names
 from training.augment import AUGMENT_LEVELS
 from training.checkpoints import RunError, checkpoint_model_args, default_out_dir
 
@@ -45,72 +45,56 @@ SELECTION_METRICS = tuple(f1_key(t) for t in DEFAULT_THRESHOLDS)  # every type's
 
 @dataclass(frozen=True)
 class ModelFlags:
-    """The flags that say what the network is; the model's own arguments (model_args) follow from
-    them and the type's defaults (`representations.default_model_args`)."""
+    """The flags every type's network has; a type's own model arguments are its settings'
+    (`representations.base.Settings`, model fields)."""
 
-    type: str = flag("vox", "what the model predicts", choices=names)
+    type: str = flag(DEFAULT_TYPE, "what the model predicts", choices=names)
     arch: str = flag(None, "the image encoder", choices=("resnet18",))
     pretrained: str | None = flag(None, "local ImageNet ResNet18 weights (.pth); left out: trained from scratch")
     image_size: int | None = flag(None, "encoder input resolution; images are resized to it", "positive_int")
-    vox_decoder: str | None = flag(None, "vox, voxmesh: the voxel decoder (model.py)", choices=("subpixel", "deconv"))
-    vox_latent: str | None = flag(
-        None, "vox, voxmesh (subpixel decoder): the pooled feature and the encoder's last feature map (spatial) "
-        "or the pooled feature only", choices=("spatial", "pooled"),
-    )  # fmt: skip
-    vox_pixel_head: str | None = flag(
-        None, "vox, voxmesh (pixel-aligned): how each 32^3 sub-cell's own image features reach its logit: a small "
-        "MLP per sub-cell (mlp) or channels of the 3x3x3 sub-cell convolution (conv, 1.3x the step)",
-        choices=("mlp", "conv"),
-    )  # fmt: skip
-    vox_frame: str | None = flag(
-        None, "vox, voxmesh (pixel-aligned): predict the grid on the object's axes (object; at test time the camera "
-        "comes from the metadata or the camera head) or on the input camera's axes (viewer: no camera needed; "
-        "evaluation turns it back with the metadata)", choices=("object", "viewer"),
-    )  # fmt: skip
-    vox_camera_head: str | None = flag(
-        None, "vox, voxmesh (pixel-aligned): the camera head that guesses a camera for images without one: a small "
-        "MLP on the pooled feature (mlp) or a wider one that also reads the last feature map, with in-bin azimuth "
-        "offsets (spatial)", choices=("mlp", "spatial"),
-    )  # fmt: skip
-    occ_grid: int | None = flag(
-        None, "occupancy: also decode a feature volume of this resolution and sample it at each query "
-        "(Convolutional Occupancy Networks); 0: the global image feature only (Occupancy Networks)", "int",
-        choices=(0, 8, 16, 32),
-    )  # fmt: skip
-    pixel_aligned: bool | None = flag(
-        None, "vox, voxmesh, occupancy: each output cell (each query) also reads the image where it projects in "
-        "the input view, with a camera head for images without a camera", action="boolean",
-    )  # fmt: skip
     init: str = flag(
         "auto", "a type that starts from another type's run (voxmesh from vox): that run's checkpoint; auto: "
         "checkpoints/<that type>/ if present; none: from scratch",
     )  # fmt: skip
 
 
-# The model flags that are model arguments, and what the help shows as their default.
-MODEL_ARG_FLAGS = (
-    "arch", "image_size", "vox_decoder", "vox_latent", "vox_pixel_head", "vox_frame", "vox_camera_head", "occ_grid",
-)  # fmt: skip
+# The common model flags that are model arguments.
+COMMON_MODEL_FLAGS = ("arch", "image_size")
 
 
-def model_flag_defaults() -> dict:
-    """What --help shows as each model flag's default: the first type's that has the argument."""
-    sizes = ", ".join(f"{name} {get(name).image_size['cpu']}" for name in names())
-    shown = {"arch": COMMON_MODEL_ARGS["arch"], "image_size": f"per type and profile (cpu: {sizes}; gpu 137)"}
+def type_flags() -> dict[str, list[str]]:
+    """{flag name: the registered types whose settings have it}, in registration order: a flag two
+    types share (voxmesh's voxel branch has vox's settings; --pixel_aligned is vox's and occupancy's)
+    is one flag."""
+    owners: dict[str, list[str]] = {}
     for name in names():
-        for key, value in default_model_args(name).items():
-            if key in MODEL_ARG_FLAGS and key not in shown:
-                shown[key] = value
-            if key.endswith("pixel_aligned"):
-                shown.setdefault("pixel_aligned", {})[name] = value
-    if "pixel_aligned" in shown:
-        shown["pixel_aligned"] = ", ".join(f"{t} {'on' if v else 'off'}" for t, v in shown["pixel_aligned"].items())
+        for flag_name in get(name).settings.flag_names():
+            owners.setdefault(flag_name, []).append(name)
+    return owners
+
+
+def type_flag_defaults() -> dict:
+    """What --help shows as each type flag's default: the value, or each type's where they differ."""
+    shown = {}
+    for flag_name, owners in type_flags().items():
+        values = {t: next(f.default for f in get(t).settings.fields() if f.name == flag_name) for t in owners}
+        distinct = {repr(v) for v in values.values()}
+        shown[flag_name] = (
+            next(iter(values.values()))
+            if len(distinct) == 1
+            else ", ".join(f"{t} {shown_value(v)}" for t, v in values.items())
+        )
     return shown
 
 
-def pixel_aligned_arg(model_args: dict) -> str | None:
-    """The model argument --pixel_aligned sets for a type (vox_pixel_aligned, occ_pixel_aligned), or None."""
-    return next((key for key in model_args if key.endswith("pixel_aligned")), None)
+def shown_value(value) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
+def model_flag_defaults() -> dict:
+    """What --help shows as the common model flags' defaults."""
+    sizes = ", ".join(f"{name} {get(name).image_size['cpu']}" for name in names())
+    return {"arch": COMMON_MODEL_ARGS["arch"], "image_size": f"per type and profile (cpu: {sizes}; gpu 137)"}
 
 
 @dataclass(frozen=True)
@@ -168,16 +152,18 @@ class RunConfig:
         "(checkpoint_<type>.best.pth); 0: never", "non_negative_int",
     )  # fmt: skip
     selection_metric: str = flag(
-        "F1@0.05", "the validation score the best checkpoint is chosen by", choices=SELECTION_METRICS
+        SELECTION_METRICS[-1], "the validation score the best checkpoint is chosen by", choices=SELECTION_METRICS
     )
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a run is: its model's arguments, its loss, how it runs, and how the model starts."""
+    """Everything a run is: its model's arguments, its type's settings and the shared loss settings,
+    how it runs, and how the model starts."""
 
     model_args: MappingProxyType
-    loss: LossConfig
+    settings: Settings  # the type's own (`representations.base.Settings`), validated
+    loss: LossConfig  # the settings several types share
     run: RunConfig
     pretrained: str | None = None
     init: str = "auto"
@@ -188,24 +174,25 @@ class TrainConfig:
     def flags(self) -> dict:
         """The run's settings as one flat dict of flag names (args.json, checkpoint["args"])."""
         values = {k: v for k, v in dataclasses.asdict(self.run).items()}
-        values.update({k: v for k, v in dataclasses.asdict(self.loss).items() if k != "type"})
-        values.update({k: self.model_args[k] for k in MODEL_ARG_FLAGS if k in self.model_args})
-        pixel_key = pixel_aligned_arg(self.model_args)
+        values.update(dataclasses.asdict(self.loss))
+        values.update({name: getattr(self.settings, name) for name in self.settings.flag_names()})
+        values.update({k: self.model_args[k] for k in COMMON_MODEL_FLAGS if k in self.model_args})
         values.update(pretrained=self.pretrained, init=self.init, profile=self.profile)
-        values.update({"pixel_aligned": self.model_args[pixel_key]} if pixel_key else {})
         return values
 
     def describe(self) -> str:
         """The resolved config in a few lines: what train_model.py prints before the run."""
-        run, loss = self.run, self.loss
+        run = self.run
         model = ", ".join(f"{k} {v}" for k, v in self.model_args.items() if k != "type")
-        losses = ", ".join(f"{f.name} {getattr(loss, f.name)}" for f in dataclasses.fields(loss) if f.name != "type")
+        own = [f.name for f in self.settings.fields(model=False)]
+        losses = ", ".join(f"{name} {getattr(self.settings, name)}" for name in own)
+        shared = ", ".join(f"{f.name} {getattr(self.loss, f.name)}" for f in dataclasses.fields(self.loss))
         given = " ".join(f"--{name}" for name in self.given) or "none"
         return "\n".join(
             [
                 f"config ({self.profile} profile; flags given: {given}):",
                 f"  model {run.type}: {model}",
-                f"  loss: {losses}",
+                f"  loss: {losses + '; ' if losses else ''}{shared}",
                 f"  run: {run.max_iter} steps of {run.batch_size}, lr {run.lr}, seed {run.seed}, augment "
                 f"{run.augment}, amp {run.amp}, device {run.device}, workers {run.num_workers}, data "
                 f"{run.data_root or 'embedded'}",
@@ -215,13 +202,28 @@ class TrainConfig:
         )
 
 
-class ConfigError(Exception):
-    """Flags that cannot make a run; the message says which and what to do."""
-
-
 def profile_name(profile: str, device: str) -> str:
     """The profile the flags ask for: auto picks gpu for a CUDA device."""
     return ("gpu" if device.startswith("cuda") else "cpu") if profile == "auto" else profile
+
+
+def config_defaults(representation) -> dict:
+    """Every flag's default for a run of a type: the run's, the shared loss's, the common model
+    flags' and the type's own settings'."""
+    values = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    values.update({f.name: f.default for f in dataclasses.fields(LossConfig)})
+    values.update({f.name: f.default for f in dataclasses.fields(ModelFlags)})
+    values.update({f.name: f.default for f in representation.settings.fields()})
+    return values
+
+
+def check_flags_belong(given: dict, model_type: str) -> None:
+    """ConfigError (one line) for a flag given that another type has and this one does not."""
+    own = set(get(model_type).settings.flag_names())
+    for name in given:
+        owners = type_flags().get(name)
+        if owners and name not in own:
+            raise ConfigError(f"--{name} is a setting of {', '.join(owners)}, not of --type {model_type}: leave it out")
 
 
 def resolve_config(
@@ -233,12 +235,11 @@ def resolve_config(
     that cannot make a run) or RunError (a resume the run's record refuses), each in one line."""
     from training.resume import restore_run_flags, resume_max_iter
 
-    values = {f.name: f.default for f in dataclasses.fields(RunConfig)}
-    values.update({f.name: f.default for f in dataclasses.fields(LossConfig)})
-    values.update({f.name: f.default for f in dataclasses.fields(ModelFlags)})
-    values.update(device=default_device)
-    model_type = given.get("type", values["type"])
+    model_type = given.get("type", ModelFlags.type)
     representation = get(model_type)
+    check_flags_belong(given, model_type)
+    values = config_defaults(representation)
+    values.update(device=default_device)
     values.update(given)
     schedule_note = None
     if checkpoint is not None:  # the run's own flags back; a flag given with another value is refused
@@ -262,10 +263,16 @@ def resolve_config(
     if profile == "smoke" and values["data_root"] is None:
         values["data_root"] = SMOKE_DATA_ROOT
     loss = LossConfig(**{f.name: values[f.name] for f in dataclasses.fields(LossConfig)})
-    if checkpoint is not None:
+    settings = representation.settings(**{f.name: values[f.name] for f in representation.settings.fields()})
+    if checkpoint is None:
+        settings = settings.validate(frozenset(given))
+        model_args = default_model_args(
+            model_type, **{k: values[k] for k in COMMON_MODEL_FLAGS}, **representation.model_args(settings, loss)
+        )
+    else:  # the run's model is what it is: its model settings are read off it
         model_args = checkpoint_model_args(checkpoint)
-    else:
-        model_args, loss = new_model_args(representation, values, loss, given)
+        own = {f.name: model_args[f.name] for f in settings.fields(model=True) if f.name in model_args}
+        settings = dataclasses.replace(settings, **own)
     if representation.uses_surface_samples and loss.n_points > N_SURFACE_POINTS:
         raise ConfigError(
             f"--n_points {loss.n_points}: the ground truth holds {N_SURFACE_POINTS} surface samples per shape, so "
@@ -275,6 +282,7 @@ def resolve_config(
     run = RunConfig(**{f.name: values[f.name] for f in dataclasses.fields(RunConfig)})
     return TrainConfig(
         MappingProxyType(dict(model_args)),
+        settings,
         loss,
         run,
         values["pretrained"],
@@ -290,42 +298,8 @@ def model_flags_of(checkpoint: dict) -> dict:
     record predating a flag says what the model was built with, and a type without the argument
     records nothing)."""
     model_args = checkpoint_model_args(checkpoint)
-    flags = {k: model_args[k] for k in MODEL_ARG_FLAGS if k in model_args}
-    pixel_key = pixel_aligned_arg(model_args)
-    return {**flags, "pixel_aligned": model_args[pixel_key]} if pixel_key else flags
-
-
-def new_model_args(representation, values: dict, loss: LossConfig, given: dict) -> tuple[dict, LossConfig]:
-    """A new run's model arguments from its flags, and its loss (deep supervision needs coarse heads:
-    a decoder without them trains with --w_aux 0, and records it)."""
-    own = default_model_args(representation.name)
-    overrides = {k: values[k] for k in MODEL_ARG_FLAGS if k in own and values.get(k) is not None}
-    pixel_key = pixel_aligned_arg(own)
-    if values.get("pixel_aligned") is not None:
-        if pixel_key is None:
-            raise ConfigError(
-                f"--pixel_aligned: the {representation.name} decoder reads no pixels where points project"
-            )
-        overrides[pixel_key] = values["pixel_aligned"]
-    if "n_points" in own:
-        overrides["n_points"] = loss.n_points
-    if own.get("vox_decoder", overrides.get("vox_decoder")) is not None and "vox_deep_supervision" in own:
-        if overrides.get("vox_decoder", own["vox_decoder"]) == "deconv" and loss.w_aux > 0:
-            if "w_aux" in given:
-                raise ConfigError(
-                    "--w_aux needs --vox_decoder subpixel: the deconv decoder has no coarse outputs to supervise"
-                )
-            loss = dataclasses.replace(loss, w_aux=0.0)
-        overrides["vox_deep_supervision"] = loss.w_aux > 0
-        if overrides.get("vox_decoder", own["vox_decoder"]) == "deconv":  # it reads no pixels: recorded off
-            if values.get("pixel_aligned"):
-                raise ConfigError("--pixel_aligned needs --vox_decoder subpixel: the deconv decoder reads no pixels")
-            overrides["vox_pixel_aligned"] = False
-    if "vox_frame" in own and not overrides.get("vox_pixel_aligned", own.get("vox_pixel_aligned")):
-        if values.get("vox_frame") == "viewer":
-            raise ConfigError("--vox_frame viewer needs --pixel_aligned: the grid is placed by where its cells project")
-        overrides["vox_frame"] = "object"  # a model that reads no pixels needs no camera: its frame is the object's
-    return default_model_args(representation.name, **overrides), loss
+    own = set(get(model_args["type"]).settings.flag_names())
+    return {k: v for k, v in model_args.items() if k in COMMON_MODEL_FLAGS or k in own}
 
 
 __all__ = ["ConfigError", "PROFILES", "RunConfig", "RunError", "TrainConfig", "resolve_config"]

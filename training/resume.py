@@ -13,6 +13,7 @@ import math
 import os
 import time
 
+from common.legacy import upgrade_run_flags
 from dataset_location import DATA_ROOT, EMBEDDED_DATA_ROOT, EMBEDDED_MODELS
 from model import ModelError
 from procedural import GENERATOR_VERSION
@@ -70,18 +71,11 @@ def history_entry(checkpoint: dict | None, given: set[str]) -> dict:
     }
 
 
-# The values of loss flags a run's checkpoint predates: what those runs computed with. (The model's
-# flags are read off its model arguments: `config.model_flags_of`.)
-LEGACY_FLAGS = {
-    "w_dice": 0.0, "w_aux": 0.0, "w_thin": 0.0, "w_silhouette": 0.0, "w_camera": 0.0, "sil_rays": 48, "sil_samples": 64,
-}  # fmt: skip
-
-
 def restore_run_flags(flags: dict, checkpoint: dict, given: set[str], ckpt_path: str) -> tuple[dict, list[str]]:
     """The flags with the run's own training flags (checkpoint["args"]) put back. A flag given on
     this command line with another value than the run's raises RunError naming both, except the
     ones in MAY_DIFFER_ON_RESUME. Returns (the flags, the names restored from the run)."""
-    stored = {**LEGACY_FLAGS, **checkpoint.get("args", {})}
+    stored = upgrade_run_flags(checkpoint.get("args", {}))  # what a record predates, as it trained then
     flags, restored = dict(flags), []
     for flag, value in stored.items():
         if flag in NOT_RECORDED or flag in MAY_DIFFER_ON_RESUME or flag not in flags:

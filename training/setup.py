@@ -2,7 +2,7 @@
 
     config = resolve_config(given, checkpoint)                # training/config.py
     run = prepare_run(config, checkpoint, ckpt_path)          # the folder locked, the process group
-    model = make_model(config, run)
+    model = build_run_model(config, run)
     optimizer, scheduler, start_step = build_optimizer(model, config, run)
     dataset, loader, validator = build_loader(config, run, start_step)
 
@@ -21,17 +21,12 @@ from model import ModelError
 from representations import build_model, get
 from training.checkpoints import (
     RunError,
-    RunLock,
     check_resumable,
     checkpoint_path,
     default_out_dir,
     init_from_run,
     load_checkpoint,
     rebuild_model,
-    recover_run,
-    run_files,
-    run_type_of,
-    set_aside_run,
 )
 from training.config import ConfigError, ModelFlags, TrainConfig
 from training.monitor import Monitor
@@ -43,6 +38,7 @@ from training.resume import (
     history_entry,
     stretch_schedule,
 )
+from training.run_folder import RunLock, recover_run, run_files, run_type_of, set_aside_run
 from training.sampler import StepBatchSampler
 from training.trainer import Run, load_optimizer_state, setup_distributed
 from training.validation import open_validator
@@ -130,7 +126,7 @@ def prepare_run(config: TrainConfig, checkpoint: dict | None, ckpt_path: str) ->
     return Run(ckpt_path, checkpoint, schedule_note, rank, world_size, device, resumed_step, history)
 
 
-def make_model(config: TrainConfig, run: Run) -> torch.nn.Module:
+def build_run_model(config: TrainConfig, run: Run) -> torch.nn.Module:
     """The model: the checkpoint's own when resuming, so flags need not be repeated; a type that
     starts from another type's run (voxmesh from vox) starts from it (--init)."""
     torch.manual_seed(config.run.seed)

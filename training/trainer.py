@@ -1,6 +1,6 @@
 """The training loop in named steps: prepare a batch, one optimisation step, validate, checkpoint.
 
-    trainer = Trainer(model, optimizer, scheduler, loss_fn, config, run, model_args, mean_voxels, data, flags, monitor)
+    trainer = Trainer(model, optimizer, scheduler, loss_fn, config, run, TrainingData(mean_voxels, identity), monitor)
     losses = trainer.fit(loader, start_step)
 
 Occupancy Networks' `Trainer` is the model: `train_step` takes a batch and returns the total loss
@@ -24,9 +24,10 @@ from common.atomic_io import atomic_torch_save, atomic_write_json
 from dataset import batch_to_device
 from representations import get as get_representation
 from training.augment import AUGMENT_LEVELS, augment_batch
-from training.checkpoints import best_checkpoint_path, discard_aside, step_checkpoint_path
-from training.config import RunConfig
+from training.checkpoints import best_checkpoint_path, step_checkpoint_path
+from training.config import TrainConfig
 from training.monitor import describe_validation
+from training.run_folder import discard_aside
 from training.sampler import prefetch
 
 # How long a rank waits in a collective before the process group gives up. NCCL's default (10
@@ -169,30 +170,31 @@ def step_seed(seed: int, step: int, run: Run) -> int:
     return seed * 1_000_003 + step * run.world_size + run.rank
 
 
+@dataclass
+class TrainingData:
+    """What a run trains on, as its checkpoints record it: the mean training shape (32, 32, 32)
+    (evaluation's baseline on any data; None on ranks that write no checkpoint) and the train
+    split's identity (`dataset.data_identity`, with "train_shapes", sorted "synset/model_id", so an
+    evaluation can tell shapes the model trained on)."""
+
+    mean_train_voxels: torch.Tensor | None
+    identity: dict
+
+
 class Trainer:
     """One run's training loop (see the module docstring)."""
 
     def __init__(
-        self,
-        model,
-        optimizer,
-        scheduler,
-        loss_fn,
-        config: RunConfig,
-        run: Run,
-        model_args: dict,
-        mean_train_voxels,
-        data: dict,
-        flags: dict,
-        monitor=None,
+        self, model, optimizer, scheduler, loss_fn, config: TrainConfig, run: Run, data: TrainingData, monitor=None
     ):
-        """loss_fn(model, batch) -> (total, terms): `representations.ReconstructionLoss`. data: the train
-        split (`dataset.data_identity`) with its shapes ("train_shapes", sorted "synset/model_id"),
-        so an evaluation can tell shapes the model trained on. flags: the command line's flags, kept
-        in checkpoints and args.json so a resume restores them."""
+        """loss_fn(model, batch) -> (total, terms): `representations.ReconstructionLoss`. config: the
+        run's resolved config (its model arguments and flags go into every checkpoint and args.json,
+        so a resume restores them); data: what the run trains on (`TrainingData`)."""
         self.model, self.optimizer, self.scheduler, self.loss_fn = model, optimizer, scheduler, loss_fn
-        self.config, self.run, self.flags = config, run, flags
-        self.model_args, self.mean_train_voxels, self.data, self.monitor = model_args, mean_train_voxels, data, monitor
+        self.run, self.monitor = run, monitor
+        self.config = config.run  # how the run trains, watches and records itself
+        self.model_args, self.flags = dict(config.model_args), config.flags()
+        self.mean_train_voxels, self.data = data.mean_train_voxels, data.identity
         self.val_history = list((run.checkpoint or {}).get("val_history", []))
         self.val_seconds = 0.0
 

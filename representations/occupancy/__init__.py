@@ -3,23 +3,26 @@
     prediction = make_model("occupancy")(images, queries)   # .occupancy (B, P) logits at (B, P, 3) queries
     grid = occupancy_grid(prediction.occupancy_fn, len(images), images.device, 64)   # (B, 64, 64, 64)
 
-Occupancy Networks' decoder (`model.OccupancyDecoder`), trained with BCE at queries: points.npz's
+Occupancy Networks' decoder (`decoder.OccupancyDecoder`), trained with BCE at queries: points.npz's
 exact labels where the data has them, else labels read off the 32^3 grid.
 """
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from common.flags import flag, setting
 from common.precision import float32
-from geometry.grids import grid_centres, refine_grid, voxels_to_meshes
+from geometry.grids import ISO, grid_centres, refine_grid, voxels_to_meshes
 from losses import exact_occupancy_targets, occupancy_targets
-from model import OccupancyDecoder
 
-from .base import Representation
+from ..base import Representation, Settings
+from .decoder import OccupancyDecoder
 
 
 @torch.no_grad()
-def occupancy_grid(occupancy_fn, batch_size: int, device, resolution: int = 32, iso: float = 0.5, chunk: int = 32768):
+def occupancy_grid(occupancy_fn, batch_size: int, device, resolution: int = 32, iso: float = ISO, chunk: int = 32768):
     """Occupancy probabilities (B, R, R, R), [z, y, x], at the cell centres of a resolution^3 grid
     over [-0.5, 0.5]^3, from occupancy_fn ((B, P, 3) -> (B, P) logits, on `device`). Above 32^3 the
     grid is refined coarse to fine (`geometry.grids.refine_grid`, Occupancy Networks' MISE): the
@@ -37,19 +40,26 @@ def occupancy_grid(occupancy_fn, batch_size: int, device, resolution: int = 32, 
     return grid
 
 
+@dataclass(frozen=True)
+class OccupancySettings(Settings):
+    occ_hidden: int = setting(128)
+    occ_blocks: int = setting(4)
+    occ_freqs: int = setting(6)
+    occ_grid: int = flag(
+        0, "also decode a feature volume of this resolution and sample it at each query (Convolutional Occupancy "
+        "Networks); 0: the global image feature only (Occupancy Networks)", "int", choices=(0, 8, 16, 32), model=True,
+    )  # fmt: skip
+    occ_grid_channels: int = setting(32)
+    pixel_aligned: bool = flag(
+        False, "each output cell (each query) also reads the image where it projects in the input view, with a "
+        "camera head for images without a camera", action="boolean", model=True,
+    )  # fmt: skip
+    n_queries: int = flag(1024, "query points per image per step", "positive_int")
+
+
 class Occupancy(Representation):
     name = "occupancy"
-    model_defaults = {
-        "occ_hidden": 128,
-        "occ_blocks": 4,
-        "occ_freqs": 6,
-        # the resolution of a feature volume sampled at the queries; 0: the global feature only (OccNet)
-        "occ_grid": 0,
-        "occ_grid_channels": 32,
-        "occ_pixel_aligned": False,  # each query also reads the image where it projects (a camera head too)
-    }
-    # checkpoints before the feature volume used the global feature only, and read no pixels
-    legacy_model_args = {"occ_grid": 0, "occ_pixel_aligned": False}
+    settings = OccupancySettings
     max_iter = {"cpu": 1200, "gpu": 20000}
     image_size = {"cpu": 64, "gpu": 137}
     has_volume = True
@@ -61,25 +71,25 @@ class Occupancy(Representation):
     def build_decoder(self, model_args):
         a = model_args
         return OccupancyDecoder(
-            a["occ_hidden"], a["occ_blocks"], a["occ_freqs"], a["occ_grid"], a["occ_grid_channels"],
-            a["occ_pixel_aligned"],
-        )  # fmt: skip
+            a["occ_hidden"], a["occ_blocks"], a["occ_freqs"], a["occ_grid"], a["occ_grid_channels"], a["pixel_aligned"]
+        )
 
-    def targets(self, batch, config):
+    def targets(self, batch, settings, shared, memo=None):
+        n_queries = settings.n_queries
         if batch.get("occ_points") is not None and batch["occ_points"].shape[1] > 0:
-            queries, labels = exact_occupancy_targets(batch["occ_points"], batch["occ_labels"], config.n_queries)
+            queries, labels = exact_occupancy_targets(batch["occ_points"], batch["occ_labels"], n_queries)
         else:  # data without points.npz: labels read off the 32^3 grid
-            queries, labels = occupancy_targets(batch["voxels"], batch["points"], config.n_queries)
+            queries, labels = occupancy_targets(batch["voxels"], batch["points"], n_queries)
         return {"queries": queries.float(), "labels": labels}
 
-    def loss(self, prediction, batch, targets, config):
+    def loss(self, prediction, batch, targets, settings, shared):
         logits = prediction.occupancy
         with float32(logits):
             loss = F.binary_cross_entropy_with_logits(logits.float(), targets["labels"])
         return loss, {"bce": loss.detach()}
 
-    def predict(self, model, images, grid_res=32, iso=0.5, cameras=None):
-        prediction = model(images, cameras=cameras)
+    def predict(self, model, images, grid_res, iso, cameras=None, intrinsics=None):
+        prediction = model(images, cameras=cameras, intrinsics=intrinsics)
         grid = occupancy_grid(prediction.occupancy_fn, len(images), images.device, grid_res, iso)
         prediction.meshes = voxels_to_meshes(grid, iso)
         grid32 = (
