@@ -4,7 +4,7 @@
     python eval_model.py --checkpoint path/to/checkpoint_mesh.pth --tag long   # the type is the checkpoint's
     python eval_model.py --load_checkpoint --camera none         # what a model does without the images' cameras
     python eval_model.py --oracle                                # GT voxels through the same path
-    python tools/compare_runs.py output/eval/vox output/eval/point         # several runs side by side
+    python -m tools.compare_runs output/eval/vox output/eval/point         # several runs side by side
 
 Protocol (the course's, made explicit in `evaluation/protocol.py`): every prediction and the GT are
 compared in the object frame; `--n_points` points are sampled from the prediction and from the GT
@@ -121,6 +121,11 @@ def make_predictor(config: EvalConfig, model):
     """predict_fn(batch) -> prediction dict of the model under test (or of the GT voxels, --oracle)."""
     if config.oracle:
         return lambda batch: predict_gt_voxels(batch, config.n_points)
+    if config.camera != "known" and getattr(model, "camera_head", None) is None:
+        fail(
+            f"--camera {config.camera}: this {config.type} model reads no camera (no pixels where points project): its "
+            "scores are the same with or without one; leave --camera out"
+        )
     return lambda batch: predict(
         model, batch, config.n_points, config.grid_res, config.iso, config.camera, clean=config.clean
     )

@@ -166,7 +166,7 @@ def thin_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, rods: torch.Te
     Args:
         voxels_pred: (B, D, H, W) logits; voxels_gt: (B, D, H, W) in {0, 1}.
         rods: (B, D, H, W) bool, the GT's rod cells where they are known otherwise (a grid turned
-            into the viewer frame, `geometry.viewer.voxels_to_viewer`); None: `thin_cells(voxels_gt)`.
+            into the viewer frame, `geometry.view_frame.voxels_to_viewer`); None: `thin_cells(voxels_gt)`.
     """
     rods = (thin_cells(voxels_gt) if rods is None else rods).float()  # (B, D, H, W)
     near = F.max_pool3d(rods[:, None], 3, stride=1, padding=1)[:, 0].flatten(1)
@@ -291,7 +291,7 @@ def camera_loss(
     With self_overlap (B, n_bins) (`geometry.cameras.azimuth_self_overlap`), the azimuth's target is
     shape-aware (`azimuth_targets`): a symmetric shape's equivalent views are not errors. A head with
     in-bin offsets ("azimuth_offsets") also learns the offset within each bin it should pick.
-    A viewer-frame model uses the distance alone (`geometry.viewer`): its loss is the distance's.
+    A viewer-frame model uses the distance alone (`geometry.view_frame`): its loss is the distance's.
     Returns (the total, {"camera_azimuth": cross-entropy, "camera_elevation_deg": mean absolute
     error, "camera_azimuth_deg": mean absolute error of the most likely bin, "camera_distance":
     mean relative error}), float32."""

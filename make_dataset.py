@@ -18,8 +18,8 @@ import json
 import os
 import time
 
-from common.cli import fail, non_negative_int, positive_int, script_parser
-from procedural import write_dataset
+from common.cli import add_flags, fail, positive_int, script_parser
+from procedural import DatasetSpec, write_dataset
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -31,63 +31,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--root", type=str, default=None, help="output folder (default: the embedded data root of dataset_location.py)"
     )
-    parser.add_argument(
-        "--n_models",
-        type=positive_int,
-        default=1000,
-        help="models over all categories (default 1000: about 333 per category)",
-    )
-    parser.add_argument(
-        "--n_views",
-        type=positive_int,
-        default=None,
-        help="rendered views per model (default 4; 24, as R2N2, with --layout archives)",
-    )
-    parser.add_argument(
-        "--layout",
-        default="course",
-        choices=["course", "archives"],
-        help="course: the course layout with meshes and splits.json; archives: exactly what R2N2's ShapeNetRendering "
-        "+ ShapeNetVox32 archives hold (no meshes, no split file, centred binvox grids)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="a shape's identity is (seed, category, index)")
-    parser.add_argument(
-        "--holdout",
-        nargs="*",
-        default=[],
-        metavar="FAMILY",
-        help="shape families whose models go to a split 'heldout' (never trained on), e.g. cantilever folding_x",
-    )
-    parser.add_argument(
-        "--holdout_report",
-        nargs="*",
-        default=[],
-        metavar="FAMILY",
-        help="a second group of held-out families, in a split 'heldout_report' (looked at once, for the final "
-        "table), e.g. rocking trestle chaise",
-    )
-    parser.add_argument(
-        "--assemblies",
-        type=non_negative_int,
-        default=0,
-        help="also write this many random assemblies of boards, rods and tubes, to the train split only "
-        "(procedural/assemblies.py); the world's own shapes stay the same (default 0)",
-    )
-    parser.add_argument(
-        "--turn",
-        type=int,
-        default=0,
-        choices=[0, 90, 180, 270],
-        help="write every model turned by this many degrees about y, out of ShapeNet's frame: a fixture for "
-        "eval_model.py's frame check (default 0)",
-    )
-    parser.add_argument(
-        "--viewpoints",
-        default="r2n2",
-        choices=["r2n2", "photo"],
-        help="r2n2: every view from 25-30 degrees of elevation, as R2N2 (default); photo: every other view from "
-        "0-20 degrees, the height product and phone photos are taken from (for reconstruct.py on photos)",
-    )
+    add_flags(parser, DatasetSpec)
     parser.add_argument(
         "--replace_stale",
         action="store_true",
@@ -130,37 +74,29 @@ def main(args: argparse.Namespace) -> None:
     from dataset_location import EMBEDDED_DATA_ROOT
 
     root = args.root or EMBEDDED_DATA_ROOT
-    request = request_of(args)
+    spec = spec_of(args)
     try:  # the request is checked before anything is kept, replaced or written
-        check_request(request)
+        check_request(spec)
     except (FileExistsError, ValueError) as err:
         fail(str(err))
+    request = spec.request()
     check_root(root, request)
     replace = replace_or_keep(root, request, args.replace_stale)
     if replace is None:
         return
     start = time.time()
-    info = write(root, request, args.workers, replace)
+    info = write(root, spec, args.workers, replace)
     print(
         f"wrote {info['n_models']} models"
-        + (f" and {args.assemblies} random assemblies (train split)" if args.assemblies else "")
-        + f" x {info['n_views']} views ({args.layout} layout) to {root} in {time.time() - start:.1f}s"
+        + (f" and {spec.assemblies} random assemblies (train split)" if spec.assemblies else "")
+        + f" x {info['n_views']} views ({spec.layout} layout) to {root} in {time.time() - start:.1f}s"
     )
 
 
-def request_of(args: argparse.Namespace) -> dict:
-    """The dataset the flags ask for, as its record states it."""
-    return {
-        "n_models": args.n_models,
-        "n_views": args.n_views or (24 if args.layout == "archives" else 4),
-        "seed": args.seed,
-        "layout": args.layout,
-        "holdout": list(args.holdout),
-        "holdout_report": list(args.holdout_report),
-        "assemblies": args.assemblies,
-        "turn": args.turn,
-        "viewpoints": args.viewpoints,
-    }
+def spec_of(args: argparse.Namespace) -> DatasetSpec:
+    """The dataset the flags ask for (a flag left out: the spec's default)."""
+    given = {k: v for k, v in vars(args).items() if k in DatasetSpec.__dataclass_fields__}
+    return DatasetSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
 
 
 def check_root(root: str, request: dict) -> None:
@@ -209,15 +145,10 @@ def replace_or_keep(root: str, request: dict, replace_stale: bool) -> bool | Non
     return True
 
 
-def write(root: str, request: dict, workers: int | None, replace: bool) -> dict:
+def write(root: str, spec: DatasetSpec, workers: int | None, replace: bool) -> dict:
     """`procedural.write_dataset` of the request; its errors as one line each. Returns its record."""
-    r = request
     try:
-        return write_dataset(
-            root, r["n_models"], r["n_views"], r["seed"], workers, layout=r["layout"], holdout=r["holdout"],
-            holdout_report=r["holdout_report"], assemblies=r["assemblies"], turn=r["turn"],
-            viewpoints=r["viewpoints"], replace=replace,
-        )  # fmt: skip
+        return write_dataset(root, spec, workers, replace=replace)
     except ValueError as err:  # a folder that may not be replaced, said why
         fail(str(err))
     except (FileExistsError, IsADirectoryError, NotADirectoryError) as err:  # the final rename found a folder there
@@ -228,12 +159,11 @@ def write(root: str, request: dict, workers: int | None, replace: bool) -> dict:
         fail(f"interrupted; {root} is as it was (the partial dataset beside it is removed)")
 
 
-def check_request(request: dict) -> None:
+def check_request(spec: DatasetSpec) -> None:
     """The generator's own check of the flags (`procedural.writer.check_request`), the folder aside."""
     from procedural import check_request as check
 
-    keys = ("n_models", "n_views", "layout", "holdout", "turn", "viewpoints", "holdout_report", "assemblies")
-    check(None, **{k: request[k] for k in keys})
+    check(None, spec)
 
 
 if __name__ == "__main__":

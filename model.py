@@ -10,7 +10,7 @@ representation (`representations/<type>`, which also says how the type trains, i
 drawn), and for a decoder that reads the image where points project, a camera head
 (`networks.camera`). Every forward returns a `Prediction`, the same fields for every type, None
 where a type has none. Outputs are in the object frame (y up, within [-0.5, 0.5]^3), or in the
-viewer frame for a model that predicts there (`Prediction.frame`, `geometry.viewer`); voxels are
+viewer frame for a model that predicts there (`Prediction.frame`, `geometry.view_frame`); voxels are
 [z, y, x]. Everything needed to rebuild a model is `model.model_args`, which checkpoints store.
 """
 
@@ -25,7 +25,7 @@ from networks.camera import CameraHead
 from networks.encoder import Encoding, ImageEncoder, feature_map_size
 
 # Where a model's output lives: "object", the object's own axes (y up), or "viewer", the input
-# camera's axes centred on the object (`geometry.viewer`), which needs no camera at test time.
+# camera's axes centred on the object (`geometry.view_frame`), which needs no camera at test time.
 FRAMES = ("object", "viewer")
 
 
@@ -45,7 +45,7 @@ class Prediction:
     outputs: a type's own outputs beyond these fields, by name (a new type's, which its
         representation's `predict` turns into the fields evaluation reads).
     frame: where every field lives, "object" or "viewer" (the input camera's axes centred on the
-        object, `geometry.viewer`; evaluation turns such a prediction back with the view's R).
+        object, `geometry.view_frame`; evaluation turns such a prediction back with the view's R).
     aux: what only the training loss reads, by name: "coarse", the coarse voxel logits [(B, R, R, R)]
         of deep supervision; "stages", voxmesh's Meshes after each refinement stage;
         "keep_in_graph", a zero that keeps parameters a step did not use in the graph (DDP).
@@ -65,16 +65,24 @@ class Prediction:
 class SingleViewto3D(nn.Module):
     """The image encoder and a decoder (`representations.build_model` makes one from model_args)."""
 
-    def __init__(self, model_args: dict, make_decoder: Callable[[dict], nn.Module], pretrained: str | None = None):
+    def __init__(
+        self,
+        model_args: dict,
+        make_decoder: Callable[[dict], nn.Module],
+        pretrained: str | None = None,
+        intrinsics: torch.Tensor | None = None,
+    ):
         """make_decoder(model_args) builds the decoder, after the encoder: the order in which the
         layers draw their initial weights from the seeded generator. A decoder that projects points
         into the image (`uses_cameras`) gets a camera head (of its `camera_head` kind), for images
-        without a camera."""
+        without a camera; intrinsics (4, 4): the images' own when a forward is given none (the data's
+        it trains on, `representations.build_model`'s)."""
         super().__init__()
         self.model_args = dict(model_args)
         self.type = model_args["type"]
         self.encoder = ImageEncoder(model_args["arch"], model_args["image_size"], pretrained)
         self.decoder = make_decoder(self.model_args)
+        self.register_buffer("intrinsics", intrinsics.float().clone() if intrinsics is not None else None, False)
         self.camera_head = None
         if getattr(self.decoder, "uses_cameras", False):
             kind = getattr(self.decoder, "camera_head", "mlp")
@@ -90,8 +98,8 @@ class SingleViewto3D(nn.Module):
         """images (B, H, W, 3) in [0, 1]; queries (B, P, 3) object-frame points where the
         occupancy decoder is read (ignored by the others); cameras (R, T, K) of the images
         (`Encoding.cameras`), for a decoder that projects points: the camera head's guess with the
-        images' intrinsics ((4, 4) or (B, 4, 4), the data's or the photos') when None. The camera
-        head's output is aux["camera"], for its loss."""
+        images' intrinsics ((4, 4) or (B, 4, 4); None: the model's own) when None. The camera head's
+        output is aux["camera"], for its loss."""
         decoder, head = self.decoder, self.camera_head
         encoding = self.encoder(
             images,
@@ -102,6 +110,7 @@ class SingleViewto3D(nn.Module):
         if head is not None:
             camera = head(encoding.features, encoding.feature_map)
             if cameras is None:
+                intrinsics = intrinsics if intrinsics is not None else self.intrinsics
                 if intrinsics is None:
                     raise ValueError(
                         "a model that reads the image where points project needs the images' cameras or at least "
@@ -109,7 +118,7 @@ class SingleViewto3D(nn.Module):
                     )
                 encoding.cameras = CameraHead.cameras(camera, intrinsics, frame)
             elif frame == "viewer":  # the view's distance and intrinsics; its rotation is the frame itself
-                from geometry.viewer import viewer_cameras
+                from geometry.view_frame import viewer_cameras
 
                 encoding.cameras = viewer_cameras(cameras[1], cameras[2])
             else:

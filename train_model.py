@@ -128,47 +128,69 @@ def main(args: argparse.Namespace) -> dict:
         run = prepare_run(config, checkpoint, ckpt_path)
         if run.is_main:
             print(config.describe(), flush=True)
-        model = build_run_model(config, run)
-        model = configure_device(model, run.device, config.run.compile, config.run.deterministic)
-        optimizer, scheduler, start_step = build_optimizer(model, config, run)
-        if run.world_size > 1:
-            # Gradients as views of DDP's buckets: no copy, and no "grad strides do not match bucket
-            # view" warning for the channels-last weights of CUDA runs (`configure_device`).
-            model = torch.nn.parallel.DistributedDataParallel(
-                model,
-                device_ids=[run.device.index] if run.device.type == "cuda" else None,
-                gradient_as_bucket_view=True,
-            )
+        model, optimizer, scheduler, start_step = build_model_and_optimizer(config, run)
         dataset, loader, validator = build_loader(config, run, start_step)
     except (RunError, ModelError, DatasetError) as err:
         fail(str(err))
-    # The mean training shape, kept in the checkpoint: evaluation compares the model with it on
-    # any data, also data it was not trained on (evaluation.protocol.baseline_voxels). Only rank 0
-    # writes checkpoints, so only rank 0 computes it.
-    mean_train_voxels = None
+    loss_fn = ReconstructionLoss(config.run.type, config.settings, config.loss)
+    identity = {**data_identity(dataset), "train_shapes": shape_keys(dataset.entries)}
+    data = TrainingData(mean_train_voxels(run, dataset), identity)
+    trainer = Trainer(model, optimizer, scheduler, loss_fn, config, run, data)
+    losses = train(trainer, config, run, loader, start_step, validator, len(dataset))
+    step = start_step + len(losses)
+    if run.world_size > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     if run.is_main:
-        mean_train_voxels = (run.checkpoint or {}).get("mean_train_voxels")
-        if mean_train_voxels is None:
-            mean_train_voxels = mean_occupancy(dataset.cache["voxels"])
-    if run.is_main and run.checkpoint is None and config.run.overwrite:
+        print(trainer.summary(step, losses))
+    return {"step": step, "losses": losses, "checkpoint": run.ckpt_path}
+
+
+def build_model_and_optimizer(config: TrainConfig, run) -> tuple:
+    """(model on the device, wrapped in DDP under torchrun; optimizer; scheduler; the start step)."""
+    model = build_run_model(config, run)
+    model = configure_device(model, run.device, config.run.compile, config.run.deterministic)
+    optimizer, scheduler, start_step = build_optimizer(model, config, run)
+    if run.world_size > 1:
+        # Gradients as views of DDP's buckets: no copy, and no "grad strides do not match bucket
+        # view" warning for the channels-last weights (`configure_device`).
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[run.device.index] if run.device.type == "cuda" else None, gradient_as_bucket_view=True
+        )
+    return model, optimizer, scheduler, start_step
+
+
+def mean_train_voxels(run, dataset):
+    """The mean training shape, kept in the checkpoint: evaluation compares the model with it on any
+    data, also data it was not trained on (evaluation.protocol.baseline_voxels). Only rank 0 writes
+    checkpoints, so only rank 0 computes it (None elsewhere)."""
+    if not run.is_main:
+        return None
+    stored = (run.checkpoint or {}).get("mean_train_voxels")
+    return stored if stored is not None else mean_occupancy(dataset.cache["voxels"])
+
+
+def train(trainer: Trainer, config: TrainConfig, run, loader, start_step: int, validator, n_images: int) -> list[float]:
+    """The run on disk, then trainer.fit: an earlier run set aside (--overwrite), the logs and the
+    record started. Its failures in one line: a non-finite loss or an interrupt names the last
+    checkpoint, and a run replacing another that stops before its first checkpoint, in setup or
+    in training, puts the earlier one back."""
+    c = config.run
+    if run.is_main and run.checkpoint is None and c.overwrite:
         try:
             run.aside = set_earlier_run_aside(config)
         except KeyboardInterrupt:
-            fail(f"interrupted while setting the earlier run aside; run again to put it back in {config.run.out_dir}")
-    monitor = make_monitor(config, run, start_step, validator)
-    loss_fn = ReconstructionLoss(config.run.type, config.settings, config.loss)
-    data = TrainingData(mean_train_voxels, {**data_identity(dataset), "train_shapes": shape_keys(dataset.entries)})
-    trainer = Trainer(model, optimizer, scheduler, loss_fn, config, run, data, monitor)
-    c = config.run
-    if run.is_main:
-        trainer.write_record()
-        print(
-            f"training {c.type} on {run.device} x{run.world_size}: {len(dataset)} train images, "
-            f"steps {start_step}..{c.max_iter}, batch {c.batch_size}" + (", bf16 autocast" if c.amp else ""),
-            flush=True,
-        )
+            fail(f"interrupted while setting the earlier run aside; run again to put it back in {c.out_dir}")
     try:
-        losses = trainer.fit(loader, start_step)
+        trainer.monitor = make_monitor(config, run, start_step, validator)
+        if run.is_main:
+            trainer.write_record()
+            print(
+                f"training {c.type} on {run.device} x{run.world_size}: {n_images} train images, "
+                f"steps {start_step}..{c.max_iter}, batch {c.batch_size}" + (", bf16 autocast" if c.amp else ""),
+                flush=True,
+            )
+        return trainer.fit(loader, start_step)
     except BaseException as err:
         if run.aside:  # stopped before its first checkpoint: the run it was to replace comes back
             restore_aside(c.out_dir, run.aside, c.type)
@@ -181,13 +203,6 @@ def main(args: argparse.Namespace) -> dict:
             last = f"{run.ckpt_path} (step {run.last_saved})" if run.last_saved is not None else "none written"
             fail(f"interrupted; last checkpoint: {last}")
         raise
-    step = start_step + len(losses)
-    if run.world_size > 1:
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
-    if run.is_main:
-        print(trainer.summary(step, losses))
-    return {"step": step, "losses": losses, "checkpoint": run.ckpt_path}
 
 
 if __name__ == "__main__":

@@ -1,21 +1,17 @@
 """Items/s of a training DataLoader: parsing raw files per item vs the preprocessed cache.
 
-    python benchmarks/bench_loader.py [--data_root DIR] [--batch_size 32] [--num_workers 0 2]
+    python -m benchmarks.bench_loader [--data_root DIR] [--batch_size 32] [--num_workers 0 2]
 
 Not a test: it prints items/s per mode (the cache, docs/data.md, is why training waits so little
 for its data). Each mode iterates a shuffled DataLoader over the train split with the settings a
 training run uses (no GT meshes in the batch).
 """
 
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import torch  # noqa: E402
-
-from dataset import R2N2Dataset, collate_batch  # noqa: E402
+from dataset import R2N2Dataset, collate_batch
 
 
 def items_per_second(dataset, batch_size: int, num_workers: int, max_items: int) -> float:

@@ -1,8 +1,8 @@
 """Training throughput per type: the real DataLoader vs the same step on a batch already in memory.
 
-    python benchmarks/bench_train.py                          # CPU, every type at its defaults
-    python benchmarks/bench_train.py --types vox --vox_decoder deconv   # the transposed-convolution voxel decoder
-    python benchmarks/bench_train.py --device cuda            # on a GPU: the gpu profile (batch 64, 137 px)
+    python -m benchmarks.bench_train                          # CPU, every type at its defaults
+    python -m benchmarks.bench_train --types vox --vox_decoder deconv   # the transposed-convolution voxel decoder
+    python -m benchmarks.bench_train --device cuda            # on a GPU: the gpu profile (batch 64, 137 px)
 
 Not a test: prints seconds per step, images/s, the share of the step spent waiting for data,
 measured as the training log measures it (the wait for the next batch, read, copied to the device
@@ -11,27 +11,22 @@ and augmented ahead in `training.sampler.prefetch`'s thread), and the step's GFL
 batch, image size, --amp), or the flags given.
 """
 
-import os
-import sys
+import dataclasses
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import dataclasses  # noqa: E402
-
-import torch  # noqa: E402
-
-from common.cli import default_device, positive_int, run_or_fail  # noqa: E402
-from dataset import R2N2Dataset, collate_batch  # noqa: E402
-from model import ModelError  # noqa: E402
-from r2n2.formats import DatasetError  # noqa: E402
-from representations import ReconstructionLoss, build_model, get, names  # noqa: E402
-from train_model import get_args_parser  # noqa: E402
-from training.checkpoints import init_from_run  # noqa: E402
-from training.config import ConfigError, resolve_config  # noqa: E402
-from training.sampler import StepBatchSampler, prefetch  # noqa: E402
-from training.setup import build_optimizer  # noqa: E402
-from training.trainer import Run, Trainer, TrainingData, configure_device  # noqa: E402
+from common.cli import default_device, positive_int, run_or_fail
+from dataset import R2N2Dataset, collate_batch
+from model import ModelError
+from r2n2.formats import DatasetError
+from representations import ReconstructionLoss, build_model, get, names
+from train_model import get_args_parser
+from training.checkpoints import init_from_run
+from training.config import ConfigError, resolve_config
+from training.sampler import StepBatchSampler, prefetch
+from training.setup import build_optimizer
+from training.trainer import Run, Trainer, TrainingData, configure_device
 
 
 def sync(device):
@@ -159,6 +154,11 @@ def main(args):
         )
 
 
+def scratch_types() -> list[str]:
+    """The registered types whose runs start from scratch (not from another type's run, `--init`)."""
+    return [name for name in names() if get(name).init_from is None]
+
+
 def get_parser():
     """train_model.py's own flags and defaults (batch, image size, loss weights, ...), so the
     benchmark times exactly the step a default training run takes, and the benchmark's."""
@@ -172,8 +172,8 @@ def get_parser():
     )
     bench = parser.add_argument_group("benchmark")
     bench.add_argument(
-        "--types", nargs="+", default=["vox", "point", "mesh", "occupancy"], choices=names(),
-        help="the types timed, one row each (default: vox point mesh occupancy)",
+        "--types", nargs="+", default=scratch_types(), choices=names(),
+        help=f"the types timed, one row each (default: those that train from scratch, {' '.join(scratch_types())})",
     )  # fmt: skip
     bench.add_argument("--warmup", type=positive_int, default=2, help="untimed steps first (default: 2)")
     bench.add_argument("--steps", type=positive_int, default=8, help="timed steps (default: 8)")

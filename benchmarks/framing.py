@@ -1,6 +1,6 @@
 """How the embedded renderings frame their object: the distribution `photos.prepare.FRAMING` is made of.
 
-    python benchmarks/framing.py [--data_root DIR] [--split train]
+    python -m benchmarks.framing [--data_root DIR] [--split train]
 
 Not a test: it prints the median and the 5th / 95th percentiles of the object's bounding box in
 every rendering of a split (its longest side and its centre, as fractions of the image side,
@@ -8,12 +8,8 @@ every rendering of a split (its longest side and its centre, as fractions of the
 """
 
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def measure(data_root: str | None, split: str) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The GPU check's runs, in one process: short trainings and evaluations of every type with and
 without --amp, the training step's speed and memory, and one batch's loss on the CPU and on CUDA.
 
-    python benchmarks/gpu_check.py --work /tmp/gpu_check --data /tmp/gpu_check/data --deadline $(( $(date +%s) + 330 ))
+    python -m benchmarks.gpu_check --work /tmp/gpu_check --data /tmp/gpu_check/data --deadline $(( $(date +%s) + 330 ))
     bash benchmarks/gpu_check.sh "$OUT"         # what runs it on the GPU machine, with the rest
 
 One process pays torch's, PyTorch3D's and CUDA's start-up once for every run. Each sub-run gets a
@@ -26,14 +26,11 @@ import signal
 import sys
 import time
 import traceback
+from unittest import mock
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-from unittest import mock  # noqa: E402
-
-import torch  # noqa: E402
-
-TYPES = ("vox", "point", "mesh", "occupancy", "voxmesh")  # the built-in types, in the order they run
+from representations import names
 
 
 class SubRunTimeout(Exception):
@@ -335,7 +332,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--work", required=True, help="folder for logs, runs, results and summary.txt")
     parser.add_argument("--data", required=True, help="the check's data root (make_dataset.py's)")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: the dry run that sizes it")
-    parser.add_argument("--types", nargs="+", default=list(TYPES), choices=TYPES, help="the types trained and timed")
+    parser.add_argument(
+        "--types", nargs="+", default=list(names()), choices=names(), help="the types trained and timed, in order"
+    )
     parser.add_argument(
         "--amp", nargs="+", default=["amp", "no-amp"], choices=["amp", "no-amp"], help="each type trained with each"
     )

@@ -107,7 +107,7 @@ if [ "$left" -lt 30 ]; then
 fi
 # gpu_check.py gets an absolute deadline: its own start-up (imports) counts against it.
 # shellcheck disable=SC2086 # the lists split into words on purpose
-stage runs $(( left + 15 )) python3 benchmarks/gpu_check.py --work "$WORK" --data "$WORK/data" --device "$DEVICE" \
+stage runs $(( left + 15 )) python3 -m benchmarks.gpu_check --work "$WORK" --data "$WORK/data" --device "$DEVICE" \
   --types $TYPES --amp $AMP --steps "$STEPS" --bench_steps "$BENCH_STEPS" --deadline $(( $(date +%s) + left ))
 # gpu_check.py writes its lines into the same summary as it goes; a failure inside it is there too.
 grep -q "^FAILED\|^SKIPPED" "$SUMMARY" && STATUS=1

@@ -1,6 +1,6 @@
 """What grid extraction itself allows: F1 of the *true* solid read out on a grid, per resolution.
 
-    python benchmarks/occupancy_ceiling.py [--data_root DIR] [--resolutions 32 64 128] [--n_models 99]
+    python -m benchmarks.occupancy_ceiling [--data_root DIR] [--resolutions 32 64 128] [--n_models 99]
 
 Not a test: it prints the figures docs/evaluation.md quotes. For each test model of the embedded dataset the
 generator's own parts are rebuilt (same seed, category and index as `make_dataset.py`) and
@@ -17,19 +17,14 @@ import argparse
 import itertools
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from evaluation.metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics, f1_key, voxel_iou  # noqa: E402
-from geometry.grids import grid_centres, sample_meshes, voxels_to_meshes  # noqa: E402
-from procedural.categories import SYNSETS  # noqa: E402
-from procedural.shape_files import shape_id, shape_parts  # noqa: E402
-from procedural.shapes import union_contains, voxelize_parts  # noqa: E402
+from evaluation.metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics, f1_key, voxel_iou
+from geometry.grids import grid_centres, sample_meshes, voxels_to_meshes
+from procedural import SYNSETS, shape_id, shape_parts, union_contains, voxelize_parts
 
 
 def test_models(root: str, n_models: int) -> list[tuple[str, int, str, int]]:

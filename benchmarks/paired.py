@@ -1,6 +1,6 @@
 """Paired differences between evaluations of the same samples: how design choices are compared.
 
-    python benchmarks/paired.py output/eval/vox_base_val_allviews output/eval/vox_cand_val_allviews ...
+    python -m benchmarks.paired output/eval/vox_base_val_allviews output/eval/vox_cand_val_allviews ...
 
 The first folder is the reference. For every other one, each metric's difference is taken sample
 by sample on the samples both scored (same synset, model and view), and its mean is given with
@@ -16,11 +16,10 @@ import csv
 import json
 import math
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from evaluation.metrics import F1_HEADLINE
 
-METRICS = (("IoU_vox32", 3), ("F1@0.05", 1), ("thin_recall", 3), ("sil_iou", 3))  # (per_sample.csv column, digits)
+METRICS = (("IoU_vox32", 3), (F1_HEADLINE, 1), ("thin_recall", 3), ("sil_iou", 3))  # (per_sample.csv column, digits)
 
 
 def read_rows(folder: str) -> dict[tuple, dict]:

@@ -1,6 +1,6 @@
 """A figure of photos through reconstruct.py: the image the network saw, then each checkpoint's shape.
 
-    python benchmarks/photo_figure.py data/photo_like_test/0012.jpg data/photo_like_test/0068.jpg \
+    python -m benchmarks.photo_figure data/photo_like_test/0012.jpg data/photo_like_test/0068.jpg \
         --checkpoints checkpoints/vox/checkpoint_vox.pth checkpoints/point/checkpoint_point.pth \
         --out output/results/photos_by_eye.png
 
@@ -11,12 +11,9 @@ Not a test: a figure to judge by eye. One row per photo: the framed network inpu
 
 import argparse
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 FRAMES = (2, 8)  # of reconstruct.py's turntable: two sides of the shape
 CELL = 128

@@ -1,6 +1,6 @@
 """Checkpoints scored on photo-like images of a split's models, with and without the photo preparation.
 
-    python benchmarks/photo_like.py --split val --checkpoints checkpoints/vox/checkpoint_vox.pth \
+    python -m benchmarks.photo_like --split val --checkpoints checkpoints/vox/checkpoint_vox.pth \
         checkpoints/point/checkpoint_point.pth
 
 Not a test: it prints the table docs/photos.md gives. It writes (once) the
@@ -20,16 +20,14 @@ designs, the test split for the final table.
 import argparse
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from common.cli import script_parser  # noqa: E402
-from r2n2.formats import DatasetError  # noqa: E402
+from common.cli import script_parser
+from evaluation.metrics import F1_HEADLINE
+from r2n2.formats import DatasetError
 
 MODES = ("renderings", "photo, plain", "photo, prepared", "photo, true mask")
 
@@ -99,10 +97,10 @@ def score(model, dataset, rows: list[dict], images: torch.Tensor | None, batch_s
     torch.manual_seed(0)
     samples = evaluate(lambda batch: predict(model, batch, 5000, camera=camera), batches(), "cpu")
     summary = average(samples)
-    f1 = np.array([sample["F1@0.05"] for sample in samples])
+    f1 = np.array([sample[F1_HEADLINE] for sample in samples])
     return {
-        "F1@0.05": summary["F1@0.05"],
-        "F1@0.05_se": float(f1.std(ddof=1) / np.sqrt(len(f1))),
+        F1_HEADLINE: summary[F1_HEADLINE],
+        F1_HEADLINE + "_se": float(f1.std(ddof=1) / np.sqrt(len(f1))),
         "IoU": summary.get("IoU_vox32"),
         "per_sample_F1@0.05": f1.round(2).tolist(),
         "per_sample_IoU": [round(sample["IoU_vox32"], 4) for sample in samples] if "IoU_vox32" in samples[0] else None,

@@ -109,9 +109,13 @@ def resolve_eval_config(given: dict, default_device: str = "cpu") -> EvalConfig:
     if config.best and not config.load_checkpoint:
         raise ConfigError("--best picks the best checkpoint of the run in --out_dir: use it with --load_checkpoint")
     if config.checkpoint and config.load_checkpoint:
-        raise ConfigError("--checkpoint PATH and --load_checkpoint (the run in --out_dir) name two models: give one")
+        raise ConfigError(
+            "--checkpoint PATH and --load_checkpoint (the run in --out_dir) name two models: give one of them"
+        )
     if not (config.checkpoint or config.load_checkpoint or config.oracle):
         raise ConfigError("say which model: --load_checkpoint (the run in --out_dir), --checkpoint PATH, or --oracle")
+    if config.type is not None and not config.oracle:
+        check_iso(config.iso, config.type)
     if config.oracle:
         config = dataclasses.replace(config, type=config.type or next(n for n in names() if get(n).has_oracle))
         if not get(config.type).has_oracle:

@@ -21,6 +21,9 @@ def f1_key(threshold: float) -> str:
     return metric_key("F1", threshold)
 
 
+F1_HEADLINE = f1_key(0.05)  # F1 at 5% of the diagonal: every table's headline and the default selection metric
+
+
 # How an empty prediction (or one with a non-finite coordinate) is scored: as one point at the
 # origin (`nearest_neighbours`). Its
 # Chamfer-L2 is then min_j |g_j|^2 + mean_j |g_j|^2 over the GT samples g (about 0.1 for a shape

@@ -19,6 +19,7 @@ import torch
 from dataset import R2N2Dataset, batch_to_device, mean_occupancy
 from evaluation.metrics import (
     DEFAULT_THRESHOLDS,
+    F1_HEADLINE,
     chamfer_l2,
     compute_sampling_metrics,
     f1_key,
@@ -103,10 +104,10 @@ def describe_camera(model, camera: str) -> str:
 
 
 def to_object_frame(prediction: Prediction, R: torch.Tensor) -> Prediction:
-    """A viewer-frame prediction (`geometry.viewer`) turned into the object frame with the views'
+    """A viewer-frame prediction (`geometry.view_frame`) turned into the object frame with the views'
     rotations R (B, 3, 3): meshes' vertices and points by R^T, the grid resampled (`voxels_to_object`,
     into `probabilities`). An object-frame prediction is returned as it is."""
-    from geometry.viewer import points_to_object, voxels_to_object
+    from geometry.view_frame import points_to_object, voxels_to_object
 
     if prediction.frame != "viewer":
         return prediction
@@ -277,7 +278,7 @@ def summarize_frame_check(frame_rows: list[dict]) -> dict:
     """`frames.frame_check` of the per-sample frame scores `evaluate` collected: on voxel IoU
     where the type has voxels (as measured on real chairs), else on F1@0.05."""
     reports = {}
-    for metric in ("IoU", "F1@0.05"):
+    for metric in ("IoU", F1_HEADLINE):
         scores = {
             key.split("/", 1)[1]: torch.tensor([row[key] for row in frame_rows])
             for key in frame_rows[0]
@@ -285,7 +286,7 @@ def summarize_frame_check(frame_rows: list[dict]) -> dict:
         }
         if scores:
             reports[metric] = frame_check(scores, metric)
-    return {"decided_on": "IoU" if "IoU" in reports else "F1@0.05", **reports}
+    return {"decided_on": "IoU" if "IoU" in reports else F1_HEADLINE, **reports}
 
 
 def longest_edges(batch: dict) -> torch.Tensor:

@@ -86,7 +86,7 @@ def azimuth_self_overlap(voxels: torch.Tensor, n_bins: int, resolution: int = 32
     with itself turned by k * 360 / n_bins degrees. A chair is itself only at 0; a rectangular table
     at 0 and 180 degrees too; a round stool everywhere: the views a camera head cannot tell apart
     (the shape-aware target of `losses.camera_loss`)."""
-    from geometry.viewer import resample_grid
+    from geometry.view_frame import resample_grid
 
     B, D = voxels.shape[:2]
     grids = torch.nn.functional.max_pool3d(voxels[:, None].float(), D // resolution)[:, 0]  # (B, r, r, r)

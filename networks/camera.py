@@ -65,9 +65,9 @@ class CameraHead(nn.Module):
     def cameras(predicted: dict, intrinsics: torch.Tensor, frame: str = "object") -> tuple:
         """(R, T, K) of predicted parameters with the images' intrinsics K ((4, 4) or (B, 4, 4)):
         the most likely azimuth bin's centre (plus its offset); in the viewer frame only the
-        distance counts (`geometry.viewer.viewer_cameras`)."""
+        distance counts (`geometry.view_frame.viewer_cameras`)."""
         from geometry.cameras import azimuth_bins, cameras_from_parameters
-        from geometry.viewer import viewer_cameras
+        from geometry.view_frame import viewer_cameras
 
         logits = predicted["azimuth_logits"].detach()
         K = intrinsics.float().to(logits.device).expand(len(logits), 4, 4)

@@ -49,7 +49,7 @@ class Framing:
     centre_range: tuple[tuple[float, float], tuple[float, float]]
 
 
-# Measured on the embedded train split's 3208 renderings (`python benchmarks/framing.py`; its
+# Measured on the embedded train split's 3208 renderings (`python -m benchmarks.framing`; its
 # output is in docs/photos.md): the median longest side of the object's box is FILL of the image and
 # its centre sits a little below the image centre (R2N2's cameras look down at the origin).
 FRAMING = Framing(

@@ -1,7 +1,7 @@
 """The procedural world: chairs, tables and sofas generated as R2N2 / ShapeNet files.
 
     from procedural import write_dataset, GENERATOR_VERSION
-    write_dataset("data/embedded", n_models=1000, n_views=4, seed=0)
+    write_dataset("data/embedded", DatasetSpec(n_models=1000, n_views=4, seed=0))
 
 The rest of the project enters the package only here: `write_dataset` writes a dataset that
 every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's archives),
@@ -22,8 +22,12 @@ every reader treats as R2N2 data (the embedded default, or a fixture of R2N2's a
     default_data.py the data root made ready: the default one generated on first use, stale ones refused
 """
 
-from .default_data import DEFAULT_WORLD, ready_layout
+from .categories import SYNSETS
+from .default_data import ready_layout
 from .photos import write_photo_set
+from .shape_files import shape_id, shape_parts
+from .shapes import union_contains, voxelize_parts
+from .spec import DEFAULT_WORLD, DatasetSpec
 from .writer import (
     GENERATOR_VERSION,
     check_replaceable,
@@ -36,6 +40,8 @@ from .writer import (
 
 __all__ = [
     "DEFAULT_WORLD",
+    "DatasetSpec",
+    "SYNSETS",
     "GENERATOR_VERSION",
     "check_replaceable",
     "check_request",
@@ -43,6 +49,10 @@ __all__ = [
     "read_manifest",
     "ready_layout",
     "recover",
+    "shape_id",
+    "shape_parts",
+    "union_contains",
+    "voxelize_parts",
     "write_dataset",
     "write_photo_set",
 ]

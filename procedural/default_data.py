@@ -23,6 +23,7 @@ from dataset_location import (
 from r2n2.formats import DatasetError
 from r2n2.layout import Layout, generated_without_record
 
+from .spec import DEFAULT_WORLD
 from .writer import GENERATOR_VERSION, recover, write_dataset
 
 
@@ -58,16 +59,6 @@ def write_default_data(root: str, n_models: int = EMBEDDED_MODELS) -> None:
 
 
 # What the default root holds: the default world (make_dataset.py's defaults), EMBEDDED_MODELS models.
-DEFAULT_WORLD = {
-    "n_views": 4,
-    "seed": 0,
-    "layout": "course",
-    "holdout": [],
-    "turn": 0,
-    "viewpoints": "r2n2",
-    "holdout_report": [],
-    "assemblies": 0,
-}
 
 
 def default_root_mismatch(layout: Layout, n_models: int = EMBEDDED_MODELS) -> str | None:

@@ -1,6 +1,6 @@
 """A dataset of generated shapes in the R2N2 / ShapeNet layout, written whole: files, splits, record.
 
-    info = write_dataset("data/embedded", n_models=1000, n_views=4, seed=0)
+    info = write_dataset("data/embedded", DatasetSpec(n_models=1000, n_views=4, seed=0))
 
 Writes, for chairs (03001627), tables (04379243) and sofas (04256520), in the course layout
 (`layout="archives"` writes R2N2's two archives instead, see `write_dataset`):
@@ -41,6 +41,7 @@ from r2n2.splits import split_counts
 
 from .categories import SYNSETS, family_synset
 from .shape_files import LAYOUTS, TURNS, VIEWPOINTS, write_shape
+from .spec import DatasetSpec
 
 # Bumped whenever the generator writes different files for the same seed; readers refuse data of
 # another version (`default_data.ready_layout`). 4: the ShapeNet v1 orientation (front +x, width along z).
@@ -91,34 +92,24 @@ def make_splits(synsets, per_cat, ids, families, n_views, holdout=(), holdout_re
     return splits
 
 
-def check_request(
-    root: str | None,
-    n_models: int,
-    n_views: int,
-    layout: str,
-    holdout,
-    turn: int,
-    viewpoints: str = "r2n2",
-    holdout_report=(),
-    assemblies: int = 0,
-) -> None:
+def check_request(root: str | None, spec: DatasetSpec) -> None:
     """ValueError or FileExistsError saying what is wrong with a request, before anything is written
     (root None: the folder is not checked)."""
-    if n_models < 1 or n_views < 1:
+    if spec.n_models < 1 or spec.views() < 1:
         raise ValueError("--n_models and --n_views must be at least 1")
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    if turn not in TURNS:
-        raise ValueError(f"--turn must be one of {TURNS} degrees, got {turn}")
-    if viewpoints not in VIEWPOINTS:
-        raise ValueError(f"--viewpoints must be one of {VIEWPOINTS}, got {viewpoints!r}")
-    for family in (*holdout, *holdout_report):
+    if spec.layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {spec.layout!r}")
+    if spec.turn not in TURNS:
+        raise ValueError(f"--turn must be one of {TURNS} degrees, got {spec.turn}")
+    if spec.viewpoints not in VIEWPOINTS:
+        raise ValueError(f"--viewpoints must be one of {VIEWPOINTS}, got {spec.viewpoints!r}")
+    for family in (*spec.holdout, *spec.holdout_report):
         family_synset(family)  # ValueError naming the known families
-    if set(holdout) & set(holdout_report):
-        raise ValueError(f"--holdout and --holdout_report share {sorted(set(holdout) & set(holdout_report))}")
-    if assemblies < 0:
+    if set(spec.holdout) & set(spec.holdout_report):
+        raise ValueError(f"--holdout and --holdout_report share {sorted(set(spec.holdout) & set(spec.holdout_report))}")
+    if spec.assemblies < 0:
         raise ValueError("--assemblies must be 0 or more")
-    if assemblies and layout != "course":
+    if spec.assemblies and spec.layout != "course":
         raise ValueError("--assemblies needs the course layout: its split file keeps them in the train split")
     if root is not None and os.path.exists(root):
         raise FileExistsError(f"{root} already exists; remove it or choose another --root")
@@ -142,26 +133,26 @@ def write_shapes(jobs: list[tuple], workers: int, desc: str, quiet: bool) -> tup
     return ids, families
 
 
-def dataset_record(n_models, n_views, seed, layout, holdout, turn, viewpoints, holdout_report=(), assemblies=0) -> dict:
+def dataset_record(spec: DatasetSpec) -> dict:
     """What embedded.json says of a dataset: the generator's version and the request (the
     second held-out group and the assemblies only when asked for, so records of data without
     them read as they always did)."""
-    extras = {"holdout_report": list(holdout_report)} if holdout_report else {}
-    extras.update({"assemblies": assemblies} if assemblies else {})
+    extras = {"holdout_report": list(spec.holdout_report)} if spec.holdout_report else {}
+    extras.update({"assemblies": spec.assemblies} if spec.assemblies else {})
     return {
         **extras,
         "generator_version": GENERATOR_VERSION,
-        "layout": layout,
-        "n_models": n_models,
-        "n_views": n_views,
-        "seed": seed,
+        "layout": spec.layout,
+        "n_models": spec.n_models,
+        "n_views": spec.views(),
+        "seed": spec.seed,
         "categories": dict(SYNSETS),
-        "holdout": list(holdout),
+        "holdout": list(spec.holdout),
         "voxel_frame": "centred",
         "object_frame": "ShapeNet v1: y up, front towards +x, width along z"
-        + (f", then turned {turn} degrees about y" if turn else ""),
-        "turn": turn,
-        "viewpoints": viewpoints,
+        + (f", then turned {spec.turn} degrees about y" if spec.turn else ""),
+        "turn": spec.turn,
+        "viewpoints": spec.viewpoints,
     }
 
 
@@ -172,21 +163,15 @@ def write_json(path: str, obj) -> None:
 
 def write_dataset(
     root: str,
-    n_models: int = 1000,
-    n_views: int = 4,
-    seed: int = 0,
+    spec: DatasetSpec | None = None,
     workers: int | None = None,
     quiet: bool = False,
-    layout: str = "course",
-    holdout=(),
-    turn: int = 0,
-    viewpoints: str = "r2n2",
-    holdout_report=(),
-    assemblies: int = 0,
     replace: bool = False,
+    **world,
 ) -> dict:
-    """Write the dataset to `root` atomically (built in a temp folder, then renamed). With replace,
-    an existing root is replaced (`check_replaceable`, `swap_in`); without, it is refused.
+    """Write the dataset `spec` describes (or a `DatasetSpec` of the `world` keywords: n_models,
+    n_views, seed, layout, ...) to `root` atomically (built in a temp folder, then renamed). With
+    replace, an existing root is replaced (`check_replaceable`, `swap_in`); without, it is refused.
 
     `n_models` counts all categories together, split as evenly as possible. layout "course"
     writes the course layout with meshes, splits.json, families.json (each shape's family) and
@@ -197,47 +182,27 @@ def write_dataset(
     "heldout" (the shapes are the same as without it: each is drawn from its own seed), and
     `holdout_report` the split "heldout_report". `assemblies` adds that many random assemblies of
     boards, rods and tubes (`assemblies.py`) to the train split only, the world's own shapes
-    unchanged. `turn`
-    (degrees about y) writes every shape turned out of ShapeNet's frame, a fixture for the frame
-    check. `viewpoints` "photo" renders every other view from photo height (0-20 degrees of
-    elevation, `shape_files.sample_views`), the same shapes otherwise. Returns the dataset's
-    description (embedded.json's).
+    unchanged. `turn` (degrees about y) writes every shape turned out of ShapeNet's frame, a
+    fixture for the frame check. `viewpoints` "photo" renders every other view from photo height
+    (0-20 degrees of elevation, `shape_files.sample_views`), the same shapes otherwise. Returns the
+    dataset's description (embedded.json's).
     """
-    check_request(
-        None if replace else root, n_models, n_views, layout, holdout, turn, viewpoints, holdout_report, assemblies
-    )
+    spec = spec or DatasetSpec(**world)
+    check_request(None if replace else root, spec)
     if replace and os.path.exists(root):
         check_replaceable(root)
-    synsets = list(SYNSETS)
-    per_cat = list(models_per_category(n_models).values())
     parent = os.path.dirname(os.path.abspath(root))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".tmp-dataset-{os.getpid()}-", dir=parent)
     os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0700 would keep a shared data root from its readers
     start = time.time()
     try:
-        jobs = [
-            (tmp, s, i, seed, n_views, layout, turn, viewpoints, None)
-            for s, n in zip(synsets, per_cat)
-            for i in range(n)
-        ]
-        extra = {s: [] for s in synsets}  # the assemblies, given to the categories in turn
-        for k in range(assemblies):
-            synset = synsets[k % len(synsets)]
-            extra[synset].append(ASSEMBLY_INDEX + k)
-            jobs.append((tmp, synset, ASSEMBLY_INDEX + k, seed, n_views, layout, turn, viewpoints, "assembly"))
+        jobs, extra = shape_jobs(tmp, spec)
         ids, families = write_shapes(
             jobs, workers or min(len(jobs), os.cpu_count() or 1), f"generating dataset in {root}", quiet
         )
-        info = dataset_record(n_models, n_views, seed, layout, holdout, turn, viewpoints, holdout_report, assemblies)
-        info["seconds"] = round(time.time() - start, 1)
-        if layout == "course":
-            splits = make_splits(synsets, per_cat, ids, families, n_views, holdout, holdout_report, extra)
-            write_json(os.path.join(tmp, "splits.json"), splits)
-            write_json(os.path.join(tmp, "families.json"), {ids[key]: families[key] for key in sorted(ids)})
-            write_json(os.path.join(tmp, "embedded.json"), info)
-        else:
-            write_json(os.path.join(tmp, ARCHIVES_GENERATOR_FILE), info)
+        info = {**dataset_record(spec), "seconds": round(time.time() - start, 1)}
+        write_records(tmp, spec, info, ids, families, extra)
         write_manifest(tmp)
         fault_point(f"dataset {root} written beside")
         if replace and os.path.exists(root):
@@ -248,6 +213,33 @@ def write_dataset(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return info
+
+
+def shape_jobs(folder: str, spec: DatasetSpec) -> tuple[list[tuple], dict]:
+    """`write_shapes`' jobs for a dataset written into folder: every shape of every category, then
+    the random assemblies, given to the categories in turn; and {synset: the assemblies' indices}."""
+    synsets, per_cat = list(SYNSETS), list(models_per_category(spec.n_models).values())
+    common = (spec.seed, spec.views(), spec.layout, spec.turn, spec.viewpoints)
+    jobs = [(folder, s, i, *common, None) for s, n in zip(synsets, per_cat) for i in range(n)]
+    extra = {s: [] for s in synsets}
+    for k in range(spec.assemblies):
+        synset = synsets[k % len(synsets)]
+        extra[synset].append(ASSEMBLY_INDEX + k)
+        jobs.append((folder, synset, ASSEMBLY_INDEX + k, *common, "assembly"))
+    return jobs, extra
+
+
+def write_records(folder: str, spec: DatasetSpec, info: dict, ids: dict, families: dict, extra: dict) -> None:
+    """The dataset's own files beside its shapes: in the course layout splits.json, families.json and
+    embedded.json (info); in the archives layout only the hidden generator record."""
+    if spec.layout != "course":
+        write_json(os.path.join(folder, ARCHIVES_GENERATOR_FILE), info)
+        return
+    synsets, per_cat = list(SYNSETS), list(models_per_category(spec.n_models).values())
+    splits = make_splits(synsets, per_cat, ids, families, spec.views(), spec.holdout, spec.holdout_report, extra)
+    write_json(os.path.join(folder, "splits.json"), splits)
+    write_json(os.path.join(folder, "families.json"), {ids[key]: families[key] for key in sorted(ids)})
+    write_json(os.path.join(folder, "embedded.json"), info)
 
 
 MANIFEST = ".manifest.json"

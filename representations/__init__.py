@@ -56,9 +56,16 @@ BUILT_IN = (Vox(), Point(), Mesh(), Occupancy(), VoxMesh())
 DEFAULT_TYPE = Vox.name  # what --type means when it is left out
 
 
-def build_model(model_args: dict, pretrained: str | None = None) -> SingleViewto3D:
-    """The model complete model_args describe (a checkpoint's, or `default_model_args`'s)."""
-    return SingleViewto3D(model_args, get(model_args["type"]).build_decoder, pretrained)
+def build_model(
+    model_args: dict, pretrained: str | None = None, intrinsics: torch.Tensor | None = None
+) -> SingleViewto3D:
+    """The model complete model_args describe (a checkpoint's, or `default_model_args`'s). intrinsics
+    (4, 4): what a model that projects points assumes of an image given without a camera; left
+    out, R2N2's renderings' (the data every model here trains on; a photo is framed as they are)."""
+    from r2n2.formats import R2N2_K
+
+    intrinsics = R2N2_K if intrinsics is None else intrinsics
+    return SingleViewto3D(model_args, get(model_args["type"]).build_decoder, pretrained, intrinsics)
 
 
 def make_model(type: str, pretrained: str | None = None, **overrides) -> SingleViewto3D:

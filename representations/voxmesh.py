@@ -148,7 +148,7 @@ class VoxMesh(Representation):
                 return total + prediction.aux["keep_in_graph"], terms
             points_gt, normals_gt = targets["points"], targets["normals"]
             if prediction.frame == "viewer":  # the stages refine the viewer-frame grid's mesh
-                from geometry.viewer import points_to_viewer
+                from geometry.view_frame import points_to_viewer
 
                 points_gt, normals_gt = (
                     points_to_viewer(points_gt, batch["R"]),

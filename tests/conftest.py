@@ -143,3 +143,20 @@ def photo_set(tiny_root, tmp_path_factory):
     folder = str(tmp_path_factory.mktemp("photos"))
     rows = procedural.write_photo_set(tiny_root, folder, split="test", per_model=2)
     return folder, rows
+
+
+def loss_for(model_type: str, **values):
+    """A type's training loss (`representations.ReconstructionLoss`) with some settings changed:
+    each value goes to the type's own settings or to the shared `losses.LossConfig`, whichever
+    has it; the type's settings are then made whole (`Settings.validate`)."""
+    import dataclasses
+
+    from losses import LossConfig
+    from representations import ReconstructionLoss, get
+
+    settings_class = get(model_type).settings
+    own = {k: v for k, v in values.items() if k in {f.name for f in settings_class.fields()}}
+    shared = {k: v for k, v in values.items() if k in {f.name for f in dataclasses.fields(LossConfig)}}
+    unknown = set(values) - set(own) - set(shared)
+    assert not unknown, f"no setting {sorted(unknown)} for {model_type}"
+    return ReconstructionLoss(model_type, settings_class(**own).validate(), LossConfig(**shared))

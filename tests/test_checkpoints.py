@@ -93,10 +93,10 @@ def test_a_checkpoint_that_cannot_rebuild_its_model_gives_one_reason(tmp_path):
 def test_old_vox_checkpoints_keep_their_decoder(tmp_path):
     """A vox checkpoint written before the sub-pixel decoder (no vox_decoder in its model_args)
     rebuilds the transposed-convolution decoder it was trained with."""
-    from model import DeconvVoxelDecoder
+    from representations.vox.decoder import DeconvVoxelDecoder
 
     old = make_model("vox", vox_decoder="deconv", vox_channels=(64, 32, 16), image_size=64)
-    model_args = {k: v for k, v in old.model_args.items() if not k.startswith("vox_") or k == "vox_channels"}
+    model_args = {k: v for k, v in old.model_args.items() if k in ("type", "arch", "image_size", "vox_channels")}
     torch.save({"model": old.state_dict(), "model_args": model_args}, tmp_path / "old.pth")
     loaded, _ = model_from_checkpoint(str(tmp_path / "old.pth"), "vox")
     assert isinstance(loaded.decoder, DeconvVoxelDecoder)

@@ -51,9 +51,17 @@ def test_every_scripts_help_names_it_describes_it_and_shows_its_defaults():
     import sys
 
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def command(script):  # the root's scripts as files, tools/ and benchmarks/ as modules (python -m tools.x)
+        return [script] if "/" not in script else ["-m", script[: -len(".py")].replace("/", ".")]
+
     procs = {
         script: subprocess.Popen(
-            [sys.executable, script, "--help"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, *command(script), "--help"],
+            cwd=repo,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for script in SCRIPTS
     }

@@ -26,7 +26,7 @@ def test_compare_plots_runs_and_puts_their_predictions_side_by_side(tiny_root, t
         )
         assert code == 0, err
     runs = [str(result_folder(tmp_path, model_type)) for model_type in ("vox", "point")]
-    proc = run_script("tools/compare_runs.py", *runs, "--out", str(tmp_path / "cmp" / "cmp.png"))
+    proc = run_script("-m", "tools.compare_runs", *runs, "--out", str(tmp_path / "cmp" / "cmp.png"))
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "cmp" / "cmp.png").stat().st_size > 1000
     page = open(tmp_path / "cmp" / "compare.html").read()

@@ -82,10 +82,11 @@ def test_wrong_or_missing_checkpoint(tiny_root, tiny_checkpoints, tmp_path):
     for args, message in [
         (
             ["--type", "point", "--checkpoint", str(tiny_checkpoints / "vox" / "checkpoint_vox.pth")],
-            "holds a 'vox' model",
+            "holds a 'vox' model, not --type 'point'",
         ),
         (["--type", "vox", "--checkpoint", str(tmp_path / "nope.pth")], "not found"),
         (["--type", "vox"], "say which model"),
+        (["--load_checkpoint", "--tag", "a/b"], "--tag 'a/b': use letters"),
         (["--type", "mesh", "--oracle"], "--oracle"),
         (
             ["--type", "point", "--load_checkpoint", "--iso", "0.3"],
@@ -261,15 +262,16 @@ def test_eval_without_plotly(tiny_root, tiny_checkpoints, tmp_path, monkeypatch,
         assert [line for line in out.splitlines() if line.startswith("no interactive page")], out
 
 
-def test_a_predicted_camera_is_refused_for_a_model_without_a_camera_head(tiny_root, tiny_checkpoints, tmp_path):
-    """--camera predicted on a model that reads no pixels would score the known camera under a
-    'camera-predicted' name: refused in one line instead."""
+def test_no_camera_is_refused_for_a_model_that_reads_none(tiny_root, tiny_checkpoints, tmp_path):
+    """--camera none (or its earlier spelling, predicted) on a model that reads no pixels would score
+    the same numbers under another name: refused in one line instead."""
     checkpoint = os.path.join(tiny_checkpoints, "point", "checkpoint_point.pth")
-    assert_one_line_error(
-        call_main(
-            "eval_model", "--type", "point", "--checkpoint", checkpoint, "--data_root", tiny_root,
-            "--results_dir", tmp_path, "--camera", "predicted", "--no_baseline",
-        ),
-        "has no camera head",
-    )  # fmt: skip
+    for camera in ("none", "predicted"):
+        assert_one_line_error(
+            call_main(
+                "eval_model", "--checkpoint", checkpoint, "--data_root", tiny_root, "--results_dir", tmp_path,
+                "--camera", camera, "--no_baseline",
+            ),
+            "reads no camera",
+        )  # fmt: skip
     assert not os.listdir(tmp_path)

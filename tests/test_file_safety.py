@@ -349,7 +349,7 @@ def test_a_lock_leaves_no_file_and_a_stale_open_cannot_take_a_second_lock(tmp_pa
 def test_fault_injection_sample():
     """A sample of the fault-injection sweep (tools/fault_injection.py gives the full figure):
     a dataset replacement killed at every other point loses no state."""
-    proc = run_script("tools/fault_injection.py", "--every", "3", "--signals", "KILL", "--processes", "dataset")
+    proc = run_script("-m", "tools.fault_injection", "--every", "3", "--signals", "KILL", "--processes", "dataset")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 states lost" in proc.stdout, proc.stdout
 

@@ -1,12 +1,23 @@
 import pytest
 import torch
+from conftest import loss_for
 
 from dataset import R2N2Dataset, batch_to_device, collate_batch
-from losses import LossConfig
 from model import ModelError, Prediction
-from representations import ReconstructionLoss, build_model, make_model
+from representations import build_model, make_model
 
 SMALL = {"image_size": 64, "n_points": 200, "ico_level": 2}
+# BCE with pos_weight 1 (and the default Dice, deep supervision and thin terms for vox), each type taking its own
+LOSS = {"n_points": 200, "n_queries": 512, "pos_weight": 1.0}
+
+
+def loss_keys(model_type: str) -> set:
+    import dataclasses
+
+    from losses import LossConfig
+    from representations import get
+
+    return {f.name for f in get(model_type).settings.fields()} | {f.name for f in dataclasses.fields(LossConfig)}
 
 
 @pytest.mark.parametrize("model_type", ["vox", "point", "mesh", "occupancy", "voxmesh"])
@@ -61,7 +72,7 @@ def test_occupancy_grid_is_chunked_and_shaped():
 
 def test_feature_volume_is_sampled_trilinearly_in_the_object_frame():
     """sample_volume against a naive trilinear interpolation of the cell-centred [z, y, x] grid."""
-    from model import sample_volume
+    from representations.occupancy.decoder import sample_volume
 
     torch.manual_seed(0)
     R = 4
@@ -128,7 +139,7 @@ def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps
     batch = batch_to_device(collate_batch(dataset.__getitems__([0, 1, 2, 3])), "cpu")
     model = make_model(model_type, **SMALL)
     # BCE with pos_weight 1 (and the default Dice, deep supervision and thin terms for vox)
-    loss_fn = ReconstructionLoss(LossConfig(model_type, n_points=200, n_queries=512, pos_weight=1.0))
+    loss_fn = loss_for(model_type, **{k: v for k, v in LOSS.items() if k in loss_keys(model_type)})
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(steps):
@@ -143,7 +154,7 @@ def test_tiny_overfit_lowers_loss_by_a_large_factor(tiny_root, model_type, steps
 
 def test_cubify_meshes_are_in_the_object_frame_like_marching_cubes():
     from geometry.grids import voxels_to_meshes
-    from model import cubify_meshes
+    from representations.voxmesh import cubify_meshes
 
     voxels = torch.zeros(1, 32, 32, 32)
     voxels[0, 8:24, 4:28, 0:32] = 1  # [z, y, x]
@@ -161,7 +172,7 @@ def test_voxmesh_refinement_starts_at_the_cubified_mesh_and_learns_from_mesh_los
         model.decoder.voxels.subcells.bias.fill_(2.0)  # a full grid: cubify has a mesh to refine
     images = torch.rand(2, 137, 137, 3)
     prediction = model(images)
-    from model import cubify_meshes
+    from representations.voxmesh import cubify_meshes
 
     torch.testing.assert_close(
         prediction.meshes.verts_packed(), cubify_meshes(torch.sigmoid(prediction.voxels)).verts_packed()
@@ -172,7 +183,7 @@ def test_voxmesh_refinement_starts_at_the_cubified_mesh_and_learns_from_mesh_los
         "points": torch.rand(2, 300, 3) - 0.5,
         "normals": torch.nn.functional.normalize(torch.randn(2, 300, 3), dim=-1),
     }
-    loss, terms = ReconstructionLoss(LossConfig("voxmesh", n_points=200))(model, batch)
+    loss, terms = loss_for("voxmesh", n_points=200)(model, batch)
     assert {"bce", "chamfer0", "normal0", "edge0", "chamfer1", "normal1", "edge1"} <= set(terms) and torch.isfinite(
         loss
     )
@@ -184,7 +195,7 @@ def test_coordinate_heads_stay_float32_under_autocast():
     """Under bf16 autocast (--amp) the network's trunk may run in bf16, but points, vertices and
     the occupancy decoder's query coordinates are float32: bf16 keeps 8 bits of mantissa, so a
     vertex of a unit shape would move in steps of ~0.004."""
-    from model import sample_volume
+    from representations.occupancy.decoder import sample_volume
 
     images = torch.rand(2, 64, 64, 3)
     for model_type in ("point", "mesh"):
@@ -205,7 +216,7 @@ def test_the_default_vox_model_at_train_models_defaults():
     """The architecture the default command trains (docs/vox_design.md): 128 px input, layer4's
     4x4 map in the spatial latent, a 256x4^3 projection, coarse logits at 8^3 and 16^3, 32^3
     logits from a sub-pixel convolution and no layer at 32^3; the loss's terms are the chosen ones."""
-    from model import VoxelDecoder, pixel_shuffle_3d
+    from representations.vox.decoder import VoxelDecoder, pixel_shuffle_3d
     from train_model import parse_args, resolve
 
     config, _, _ = resolve(parse_args(["--type", "vox", "--device", "cpu"]))
@@ -225,7 +236,7 @@ def test_the_default_vox_model_at_train_models_defaults():
     coarse = prediction.aux["coarse"]
     assert prediction.voxels.shape == (2, 32, 32, 32) and [a.shape for a in coarse] == [(2, 8, 8, 8), (2, 16, 16, 16)]
     assert sizes and max(sizes) == 16  # every 3D layer works at 16^3 or below
-    loss = config.loss
+    loss = config.settings
     assert (loss.w_aux, loss.w_dice, loss.w_thin, loss.pos_weight) == (0.5, 1.0, 0.25, 3.0)
     # The shuffle's order: channel group 4 dz + 2 dy + dx lands at [2z + dz, 2y + dy, 2x + dx].
     x = torch.arange(8.0).view(1, 8, 1, 1, 1)
@@ -243,7 +254,7 @@ def test_pixel_aligned_models_read_the_image_where_points_project(model_type):
     from r2n2.formats import R2N2_K, r2n2_camera
 
     torch.manual_seed(0)
-    model = make_model(model_type, **SMALL, vox_pixel_aligned=True, occ_pixel_aligned=True)
+    model = make_model(model_type, **SMALL, pixel_aligned=True)
     assert model.camera_head is not None
     images = torch.rand(2, 137, 137, 3)
     Rs, Ts = zip(*(r2n2_camera(a, 27.0, 0.8) for a in (30.0, 200.0)))
@@ -261,7 +272,7 @@ def test_pixel_aligned_models_read_the_image_where_points_project(model_type):
 
 
 def test_pixel_unshuffle_inverts_the_shuffle():
-    from model import pixel_shuffle_3d, pixel_unshuffle_3d
+    from representations.vox.decoder import pixel_shuffle_3d, pixel_unshuffle_3d
 
     x = torch.randn(2, 16, 3, 4, 5)
     torch.testing.assert_close(pixel_unshuffle_3d(pixel_shuffle_3d(x)), x)

@@ -4,8 +4,9 @@ import os
 
 import pytest
 import torch
+from conftest import loss_for
 
-from losses import LossConfig, point_subsets
+from losses import point_subsets
 from representations import ReconstructionLoss
 from training.sampler import StepBatchSampler
 
@@ -45,7 +46,7 @@ def test_each_draw_takes_a_new_reproducible_subset_of_the_points():
 
 def loss_of(model_type: str) -> ReconstructionLoss:
     """The loss train_model.py's default flags give a type, with few points."""
-    return ReconstructionLoss(LossConfig(model_type, n_points=50))
+    return loss_for(model_type, n_points=50)
 
 
 def test_a_voxmesh_step_with_no_mesh_still_gives_every_parameter_a_gradient():
@@ -382,8 +383,8 @@ def test_the_deconv_decoder_records_no_pixel_features_and_refuses_them():
     say so, and --pixel_aligned with it is refused rather than silently dropped."""
     from training.config import ConfigError, resolve_config
 
-    assert resolve_config({"type": "vox"}, default_device="cpu").model_args["vox_pixel_aligned"] is True
+    assert resolve_config({"type": "vox"}, default_device="cpu").model_args["pixel_aligned"] is True
     deconv = resolve_config({"type": "vox", "vox_decoder": "deconv"}, default_device="cpu")
-    assert deconv.model_args["vox_pixel_aligned"] is False
+    assert deconv.model_args["pixel_aligned"] is False
     with pytest.raises(ConfigError, match="--pixel_aligned needs --vox_decoder subpixel"):
         resolve_config({"type": "vox", "vox_decoder": "deconv", "pixel_aligned": True}, default_device="cpu")

@@ -1,6 +1,6 @@
 """Gather the small, committable results of reproduce.sh into output/results/.
 
-    python tools/collect_results.py [--seconds N]
+    python -m tools.collect_results [--seconds N]
 
 Copies each type's F1 plot, gallery, two sample GIFs and interactive page (index.html, with one
 shared plotly.min.js), the comparison plot and page, the occupancy learning curve, the held-out
@@ -14,18 +14,16 @@ import glob
 import json
 import os
 import shutil
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
-
-from common.cli import fail  # noqa: E402
-from dataset_location import EMBEDDED_DATA_ROOT, REPO_DIR  # noqa: E402
-from evaluation.metrics import DEFAULT_THRESHOLDS as THRESHOLDS  # noqa: E402
-from evaluation.metrics import f1_key  # noqa: E402
-from evaluation.reports import read_results  # noqa: E402
-from representations import get as get_representation  # noqa: E402
-from representations import names as representation_names  # noqa: E402
-from training.checkpoints import RUNS_DIR, checkpoint_path, file_digest, run_dir  # noqa: E402
+from common.cli import fail
+from dataset_location import EMBEDDED_DATA_ROOT, REPO_DIR
+from evaluation.metrics import DEFAULT_THRESHOLDS as THRESHOLDS
+from evaluation.metrics import F1_HEADLINE, f1_key
+from evaluation.reports import read_results
+from representations import DEFAULT_TYPE
+from representations import get as get_representation
+from representations import names as representation_names
+from training.checkpoints import RUNS_DIR, checkpoint_path, file_digest, run_dir
 
 HOLDOUT_DATA_ROOT = os.path.join(REPO_DIR, "data", "holdout")  # reproduce.sh's held-out-family world
 
@@ -220,16 +218,16 @@ def frame_check_rows(results: list[dict]) -> list[str]:
     a quarter turn round (reproduce.sh's last evaluations) and on the embedded test split."""
     from geometry.frames import describe_frame_check
 
-    checkpoint = checkpoint_path(run_dir("vox"), "vox")
+    checkpoint = checkpoint_path(run_dir(DEFAULT_TYPE), DEFAULT_TYPE)
     if not os.path.exists(checkpoint):
         return []
     found = [
         (
             f"`data/{name}`",
-            find_result(results, "vox", checkpoint, split="all", data_root=os.path.join(REPO_DIR, "data", name)),
+            find_result(results, DEFAULT_TYPE, checkpoint, split="all", data_root=os.path.join(REPO_DIR, "data", name)),
         )
         for name in ("r2n2_like", "r2n2_turned")
-    ] + [("embedded test split", find_result(results, "vox", checkpoint))]
+    ] + [("embedded test split", find_result(results, DEFAULT_TYPE, checkpoint))]
     rows = [
         f"- {where}: " + describe_frame_check(r["frame_check"][r["frame_check"]["decided_on"]])
         for where, r in found
@@ -248,7 +246,7 @@ def learning_curve(out: str, model_type: str = "occupancy") -> list[str]:
     import utils_vis
 
     steps = [entry["step"] for entry in history]
-    curves = {"F1@0.01": [entry["F1@0.01"] for entry in history], "F1@0.05": [entry["F1@0.05"] for entry in history]}
+    curves = {key: [entry[key] for entry in history] for key in (f1_key(0.01), F1_HEADLINE)}
     utils_vis.plot_curves(
         os.path.join(out, f"{model_type}_curve.png"),
         steps,
@@ -282,11 +280,12 @@ def main_table(results: list[dict], out: str) -> list[str]:
         result = require_result(results, model_type, checkpoint)
         lines += table_rows(model_type, result, train_seconds(run_dir(model_type)))
         copy_run_figures(result, model_type, out)
-    oracle = find_result(results, "vox", None)
+    oracle_type = next(name for name in representation_names() if get_representation(name).has_oracle)
+    oracle = find_result(results, oracle_type, None)
     if oracle:
         lines += [
-            row.replace("| vox | model |", "| vox | oracle (GT voxels) |")
-            for row in table_rows("vox", {**oracle, "mean_shape_baseline": None}, None)
+            row.replace(f"| {oracle_type} | model |", f"| {oracle_type} | oracle (GT voxels) |")
+            for row in table_rows(oracle_type, {**oracle, "mean_shape_baseline": None}, None)
         ]
     return lines
 
@@ -298,15 +297,17 @@ HOLDOUT_GROUPS = {  # the held-out run's splits: the seen families' test split a
 }
 
 
-GAP_COLUMNS = ("IoU_vox32", "F1@0.05", "thin_recall", "sil_iou")
+GAP_COLUMNS = ("IoU_vox32", F1_HEADLINE, "thin_recall", "sil_iou")
 
 
 def transfer_table(results: list[dict], out: str) -> list[str]:
     """The held-out-family run on its test split and on each held-out group, and the gaps."""
     transfer, found = [], {}
-    holdout_checkpoint = checkpoint_path(os.path.join(RUNS_DIR, "holdout"), "vox")
+    holdout_checkpoint = checkpoint_path(os.path.join(RUNS_DIR, "holdout"), DEFAULT_TYPE)
     for split, name in HOLDOUT_GROUPS.items() if os.path.exists(holdout_checkpoint) else ():
-        result = find_result(results, "vox", holdout_checkpoint, split=split, views="all", data_root=HOLDOUT_DATA_ROOT)
+        result = find_result(
+            results, DEFAULT_TYPE, holdout_checkpoint, split=split, views="all", data_root=HOLDOUT_DATA_ROOT
+        )
         if result is None:
             print(
                 f"warning: no {split} result of {holdout_checkpoint} in output/eval: its row is left out "
@@ -441,7 +442,7 @@ def main(args: argparse.Namespace) -> None:
     photos = photo_rows()
     lines += section(
         "Photos",
-        "python benchmarks/photo_like.py --split test --checkpoints ...",
+        "python -m benchmarks.photo_like --split test --checkpoints ...",
         photos + (earlier if "photos" in args.not_rerun and photos else []),
     )
     study = os.path.join("output", "study", "mesh_study.md")
@@ -450,7 +451,7 @@ def main(args: argparse.Namespace) -> None:
     study_lines = open(study).read().splitlines() if os.path.exists(study) else []
     lines += section(
         "Mesh loss weights",
-        "python tools/study_mesh.py --max_iter 200",
+        "python -m tools.study_mesh --max_iter 200",
         study_lines + (earlier if "study" in args.not_rerun and study_lines else []),
     )
     copy_figures(out)

@@ -1,6 +1,6 @@
 """Compare evaluated runs: their F1 curves in one plot and their predictions side by side in one page.
 
-    python tools/compare_runs.py output/eval/vox output/eval/point --out output/eval/compare/compare_f1.png
+    python -m tools.compare_runs output/eval/vox output/eval/point --out output/eval/compare/compare_f1.png
 
 Each RUN_DIR is a folder `eval_model.py` wrote (metrics.json, samples.json). The page shows each
 sample the runs share (same shape and view): its input, every run's prediction and the GT in 3D.
@@ -9,13 +9,10 @@ sample the runs share (same shape and view): its input, every run's prediction a
 import argparse
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
-
-from common.cli import fail, script_parser  # noqa: E402
-from evaluation.protocol import f1_curve  # noqa: E402
-from evaluation.reports import read_results  # noqa: E402
+from common.cli import fail, script_parser
+from evaluation.protocol import f1_curve
+from evaluation.reports import read_results
 
 
 def run_label(result: dict, folder_name: str, taken) -> str:

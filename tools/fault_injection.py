@@ -1,7 +1,7 @@
 """Kill a dataset generation, a training run and an evaluation at every point they write, and check what is left.
 
-    python tools/fault_injection.py                     # every point, SIGKILL and SIGINT: the figure of docs/data.md
-    python tools/fault_injection.py --every 4 --signals KILL    # a quicker sample (tests/test_file_safety.py)
+    python -m tools.fault_injection                     # every point, SIGKILL and SIGINT: the figure of docs/data.md
+    python -m tools.fault_injection --every 4 --signals KILL    # a quicker sample (tests/test_file_safety.py)
 
 Each process replaces an earlier state: `make_dataset.py --replace_stale` replaces a dataset,
 `train_model.py --overwrite` a run, `eval_model.py` its own earlier results. It is run once per
@@ -23,7 +23,6 @@ import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 ORPHANS = ("*.tmp-*", "*.stale-*", ".tmp-dataset-*", ".overwritten-*")
 

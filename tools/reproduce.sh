@@ -43,7 +43,7 @@ for t in point mesh occupancy voxmesh; do
   train_and_evaluate "$t"
 done
 python3 eval_model.py --type vox --oracle --vis_ids 0 20
-python3 tools/compare_runs.py output/eval/vox output/eval/point output/eval/mesh output/eval/occupancy output/eval/voxmesh \
+python3 -m tools.compare_runs output/eval/vox output/eval/point output/eval/mesh output/eval/occupancy output/eval/voxmesh \
   --out output/eval/compare/compare_f1.png
 # The frame check (eval_model.py prints it for every evaluation): the default vox model on a
 # real-like fixture (R2N2's two archives, 30 shapes of seed 1, which the default data, seed 0,
@@ -59,10 +59,10 @@ done
 if [[ " $SKIP " != *" photos "* ]]; then
   python3 make_dataset.py --root data/photo --viewpoints photo --replace_stale
   python3 train_model.py --type vox --data_root data/photo --out_dir checkpoints/vox_photo --overwrite $EXTRA
-  python3 benchmarks/photo_like.py --split test --checkpoints checkpoints/vox/checkpoint_vox.pth \
+  python3 -m benchmarks.photo_like --split test --checkpoints checkpoints/vox/checkpoint_vox.pth \
     checkpoints/vox_photo/checkpoint_vox.pth checkpoints/point/checkpoint_point.pth --out output/results/photo_like_test.json
 fi
-[[ " $SKIP " == *" study "* ]] || python3 tools/study_mesh.py --max_iter 200
+[[ " $SKIP " == *" study "* ]] || python3 -m tools.study_mesh --max_iter 200
 mkdir -p output/interpretation
 python3 -c "
 import nbformat
@@ -72,4 +72,4 @@ NotebookClient(nb, timeout=1200, kernel_name='python3', resources={'metadata': {
 nbformat.write(nb, 'output/interpretation/interpret_vis.executed.ipynb')
 "
 # shellcheck disable=SC2086 # SKIP splits into the sections not re-run
-python3 tools/collect_results.py --seconds $(( $(date +%s) - start )) ${SKIP:+--not_rerun $SKIP}
+python3 -m tools.collect_results --seconds $(( $(date +%s) - start )) ${SKIP:+--not_rerun $SKIP}

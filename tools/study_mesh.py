@@ -1,7 +1,7 @@
 """Hyper-parameter study of the mesh model: train and evaluate several loss weightings.
 
-    python tools/study_mesh.py                                    # w_chamfer 1.0, 0.8, 0.6 at w_smooth 0.1
-    python tools/study_mesh.py --w_chamfer 1.0 --w_smooth 0.01 0.1 1.0 --max_iter 800
+    python -m tools.study_mesh                                    # w_chamfer 1.0, 0.8, 0.6 at w_smooth 0.1
+    python -m tools.study_mesh --w_chamfer 1.0 --w_smooth 0.01 0.1 1.0 --max_iter 800
 
 Each setting is trained with train_model.py into checkpoints/study/<name> (replacing an earlier
 study's run) and evaluated with
@@ -18,12 +18,10 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
-
-from common.cli import non_negative_float, positive_float, positive_int, script_parser  # noqa: E402
-from dataset_location import REPO_DIR  # noqa: E402
-from evaluation.metrics import f1_key  # noqa: E402
-from training.checkpoints import RUNS_DIR  # noqa: E402
+from common.cli import non_negative_float, positive_float, positive_int, script_parser
+from dataset_location import REPO_DIR
+from evaluation.metrics import f1_key
+from training.checkpoints import RUNS_DIR
 
 
 def get_args_parser() -> argparse.ArgumentParser:

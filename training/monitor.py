@@ -15,6 +15,8 @@ the interrupted run are hidden, not shown twice. The best val score so far by th
 
 import os
 
+from evaluation.metrics import F1_HEADLINE
+
 
 def log_line(step: int, loss: float, terms: dict, lr: float, seconds: float, data_seconds: float, n: int) -> str:
     """One training log line: step, losses, learning rate, seconds per step and waiting for data."""
@@ -91,7 +93,7 @@ class Monitor:
         self.writer.close()
 
 
-def describe_validation(step: int, scores: dict, best: dict, metric: str = "F1@0.05") -> str:
+def describe_validation(step: int, scores: dict, best: dict, metric: str = F1_HEADLINE) -> str:
     """One log line of a validation; best: the best validation so far by `metric`."""
     iou = "".join(
         f", {k} {scores[k]:.3f}"

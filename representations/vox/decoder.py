@@ -103,7 +103,7 @@ class VoxelDecoder(nn.Module):
         most expensive layer of the step on a CPU), or "mlp", a small MLP per sub-cell (grouped
         1x1x1 convolutions) whose output is added to the convolution's logit (docs/training.md).
         frame: "object" (the object's own axes) or "viewer" (the input camera's axes, centred on
-        the object: `geometry.viewer`), where its grid is predicted. camera_head: the kind of
+        the object: `geometry.view_frame`), where its grid is predicted. camera_head: the kind of
         `CameraHead` the model guesses a camera with, for images without one."""
         super().__init__()
         if latent not in ("spatial", "pooled"):

@@ -10,7 +10,7 @@ the silhouette loss); this module decides what they compare.
 import torch
 
 from geometry.rods import thin_cells
-from geometry.viewer import ViewerTargets, viewer_cameras, voxels_to_viewer
+from geometry.view_frame import ViewerTargets, viewer_cameras, voxels_to_viewer
 from losses import silhouette_loss, voxel_terms
 from model import Prediction
 
@@ -19,8 +19,8 @@ def voxel_targets(batch: dict, settings, memo: dict | None = None) -> dict:
     """What the voxel terms compare with, in the model's frame (settings.frame): "voxels" (B, 32, 32,
     32), "rods" (None: found in the grid by the thin loss) and "cameras", the input views' (R, T, K)
     in that frame (None without metadata). A viewer-frame model's targets are the object-frame GT
-    turned by each view's R, its rods found on the object's axes (`geometry.viewer.voxels_to_viewer`),
-    each image's turned once per run where memo (the run's) is given (`geometry.viewer.ViewerTargets`)."""
+    turned by each view's R, its rods found on the object's axes (`geometry.view_frame.voxels_to_viewer`),
+    each image's turned once per run where memo (the run's) is given (`geometry.view_frame.ViewerTargets`)."""
     cameras = (batch["R"], batch["T"], batch["K"]) if batch.get("R") is not None else None
     if settings.frame != "viewer":
         return {"voxels": batch["voxels"], "rods": None, "cameras": cameras}
