@@ -151,7 +151,12 @@ def dice_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, eps: float = 1
     return (1 - dice).mean()
 
 
-def thin_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, rods: torch.Tensor | None = None) -> torch.Tensor:
+def thin_loss(
+    voxels_pred: torch.Tensor,
+    voxels_gt: torch.Tensor,
+    rods: torch.Tensor | None = None,
+    near: torch.Tensor | None = None,
+) -> torch.Tensor:
     """BCE around the GT's rod-like cells (legs, rails, spindles: `geometry.rods.thin_cells`):
     the rods themselves, which should be occupied, and the empty cells next to them (their 26
     neighbours not in the GT), which should stay empty, each group averaged on its own and the two
@@ -165,17 +170,38 @@ def thin_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, rods: torch.Te
 
     Args:
         voxels_pred: (B, D, H, W) logits; voxels_gt: (B, D, H, W) in {0, 1}.
-        rods: (B, D, H, W) bool, the GT's rod cells where they are known otherwise (a grid turned
-            into the viewer frame, `geometry.view_frame.voxels_to_viewer`); None: `thin_cells(voxels_gt)`.
+        rods: (B, D, H, W) bool, the GT's rod cells where they are known already (computed once per
+            shape, or a grid turned into the viewer frame, `geometry.view_frame.voxels_to_viewer`);
+            None: `thin_cells(voxels_gt)`.
+        near: (B, D, H, W), the rods and their 26 neighbours (`near_rods`), where known already.
     """
     rods = (thin_cells(voxels_gt) if rods is None else rods).float()  # (B, D, H, W)
-    near = F.max_pool3d(rods[:, None], 3, stride=1, padding=1)[:, 0].flatten(1)
+    near = (near_rods(rods) if near is None else near).float().flatten(1)
     rods = rods.flatten(1)  # (B, N)
     ring = near * (voxels_gt.flatten(1) < 0.5).float()
     logits = voxels_pred.float().flatten(1)
     rods_term = (F.softplus(-logits) * rods).sum(1) / rods.sum(1).clamp_min(1)
     ring_term = (F.softplus(logits) * ring).sum(1) / ring.sum(1).clamp_min(1)
     return (rods_term + ring_term).mean()  # per shape, then over the batch (a shape without rods adds 0)
+
+
+def near_rods(rods: torch.Tensor) -> torch.Tensor:
+    """(B, D, H, W) rod cells -> (B, D, H, W) float: the rods and their 26 neighbours."""
+    return F.max_pool3d(rods.float()[:, None], 3, stride=1, padding=1)[:, 0]
+
+
+def target_grids(voxels_gt: torch.Tensor, rods: torch.Tensor | None, thin: bool, resolutions=()) -> dict:
+    """What the voxel terms derive from a GT grid (B, D, D, D), each a function of the shape alone
+    (so a run computes it once per shape): "rods" and "near" for the thin loss (with thin; rods
+    given or `thin_cells`), and "coarse<R>", the targets of deep supervision at each resolution R
+    (`pool_voxels`). Bool grids."""
+    grids = {}
+    if thin:
+        rods = thin_cells(voxels_gt) if rods is None else rods.bool()
+        grids.update(rods=rods, near=near_rods(rods) > 0)
+    for resolution in resolutions:
+        grids[f"coarse{resolution}"] = pool_voxels(voxels_gt, resolution) > 0
+    return grids
 
 
 def pool_voxels(voxels_gt: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -193,7 +219,7 @@ def voxel_terms(
     w_dice: float = 0.0,
     w_aux: float = 0.0,
     w_thin: float = 0.0,
-    rods: torch.Tensor | None = None,
+    grids: dict | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """The voxel loss of a vox prediction with its coarse logits: BCE (`voxel_loss`) plus w_dice
     times the Dice loss and w_thin times the rods' BCE (`thin_loss`) at 32^3, and w_aux times BCE
@@ -202,7 +228,8 @@ def voxel_terms(
     Args:
         logits: (B, 32, 32, 32); voxels_gt: (B, 32, 32, 32) in {0, 1}.
         aux_logits: coarse logits (B, R, R, R), e.g. at 8^3 and 16^3.
-        rods: the GT's rod cells for the thin loss (`thin_loss`); None: found in voxels_gt.
+        grids: what the terms derive from the GT, where known already (`target_grids`: "rods",
+            "near", "coarse<R>"); what it lacks is derived here.
     Returns:
         (weighted total, unweighted terms: bce, dice (when weighted) and the coarse terms).
     """
@@ -214,13 +241,15 @@ def voxel_terms(
         total = total + w_dice * dice
         terms["dice"] = dice.detach()
     if w_thin > 0:
-        thin = thin_loss(logits, voxels_gt, rods)
+        grids = grids or {}
+        thin = thin_loss(logits, voxels_gt, grids.get("rods"), grids.get("near"))
         total = total + w_thin * thin
         terms["thin"] = thin.detach()
     if w_aux > 0:
         for coarse in aux_logits:
             resolution = coarse.shape[-1]
-            target = pool_voxels(voxels_gt, resolution)
+            known = (grids or {}).get(f"coarse{resolution}")
+            target = pool_voxels(voxels_gt, resolution) if known is None else known.float()
             coarse_loss = voxel_loss(coarse.float(), target, pos_weight)
             if w_dice > 0:
                 coarse_loss = coarse_loss + w_dice * dice_loss(coarse, target)

@@ -21,7 +21,8 @@ def tf32_off():
     """A context in which CUDA matrix products and cuDNN convolutions do not use TF32; the
     settings around it (the float32 matmul precision, cuDNN's flag) are put back afterwards,
     nested blocks included. torch.compile drops these switches from a compiled graph, so the
-    blocks that need them run outside it (`representations.point.PointDecoder.coordinates`, `representations.occupancy.decoder.sample_volume`)."""
+    blocks that need them run outside it (`representations.point.PointDecoder.coordinates`,
+    `representations.occupancy.decoder.sample_volume`)."""
     saved = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:

@@ -16,7 +16,6 @@ al., "Pixels, voxels, and views"; SDFNet); scoring in the object frame turns its
 the metadata's R, as Pix3D's protocol does.
 """
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -132,44 +131,3 @@ def voxels_to_viewer(
     occupied = hits[:, 0] >= MIN_HITS
     rods = occupied & (hits[:, 1] > 0) if rods_gt is not None else None
     return occupied.float(), rods
-
-
-class ViewerTargets:
-    """`voxels_to_viewer` of a training batch's views, each (shape, view) turned once: a run sees
-    every image many times, and on a CPU the turn costs a tenth of a step. Kept as packed bits (8 KB
-    an image); on CUDA, where the turn costs nothing, computed afresh. Keys are the batch's
-    "shape_index" and "view", so one instance serves one dataset (a run's train split)."""
-
-    def __init__(self, max_items: int = 200_000):
-        self.max_items = max_items
-        self.memo: dict[tuple[int, int], tuple] = {}
-
-    def __call__(self, batch: dict, with_rods: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(voxels (B, D, D, D) float, rods (B, D, D, D) bool or None) in the viewer frame."""
-        from geometry.rods import thin_cells
-
-        voxels_gt, R = batch["voxels"], batch["R"]
-        compute = lambda rows: voxels_to_viewer(  # noqa: E731
-            voxels_gt[rows], R[rows], thin_cells(voxels_gt[rows]) if with_rods else None
-        )
-        if voxels_gt.device.type == "cuda" or batch.get("shape_index") is None:
-            return compute(slice(None))
-        keys = [(int(s), int(v), with_rods) for s, v in zip(batch["shape_index"].tolist(), batch["view"].tolist())]
-        missing = [i for i, key in enumerate(keys) if key not in self.memo]
-        if missing:
-            voxels, rods = compute(missing)
-            for j, i in enumerate(missing):
-                if len(self.memo) < self.max_items:  # past the cap, the rest are computed each time
-                    rods_bits = np.packbits(rods[j].numpy()) if rods is not None else None
-                    self.memo[keys[i]] = np.packbits(voxels[j].bool().numpy()), rods_bits
-        D = voxels_gt.shape[-1]
-        shape = (D, D, D)
-
-        def unpack(bits):
-            return torch.from_numpy(np.unpackbits(bits, count=D**3).reshape(shape).astype(bool))
-
-        if any(key not in self.memo for key in keys):  # the cap was reached: compute the batch whole
-            return compute(slice(None))
-        voxels = torch.stack([unpack(self.memo[key][0]) for key in keys]).float()
-        rods = torch.stack([unpack(self.memo[key][1]) for key in keys]) if with_rods else None
-        return voxels, rods

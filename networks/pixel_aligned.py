@@ -59,3 +59,37 @@ def grid_features(module: PixelAligned, encoding: Encoding, resolution: int) -> 
     centres = grid_centres(resolution, encoding.features.device).view(1, -1, 3).expand(B, -1, -1)
     features = module(encoding, centres)  # (B, R^3, C), [z, y, x] order
     return features.transpose(1, 2).reshape(B, -1, resolution, resolution, resolution)
+
+
+class PixelReadout(nn.Module):
+    """One number per point from the image where it projects: each named encoder map goes through a
+    small per-pixel MLP (1x1 convolutions: c_in -> hidden -> 1) and the one-channel result is read
+    bilinearly at the point's projection, the maps' readings summed. The same function of the
+    image as reading the maps first and applying the MLP after, up to where the interpolation sits,
+    at a fraction of the cost: one channel is sampled per map, not all of them.
+
+    points (B, P, 3) -> (B, P)."""
+
+    def __init__(self, maps: dict):
+        """maps: {encoder map name: (its channels, hidden width)}."""
+        super().__init__()
+        self.heads = nn.ModuleDict(
+            {
+                name: nn.Sequential(nn.Conv2d(c_in, hidden, 1), nn.ReLU(True), nn.Conv2d(hidden, 1, 1))
+                for name, (c_in, hidden) in maps.items()
+            }
+        )
+
+    def forward(self, encoding: Encoding, points: torch.Tensor) -> torch.Tensor:
+        from geometry.cameras import project_points
+
+        if encoding.cameras is None:
+            raise ValueError("pixel-aligned features need the input view's camera (Encoding.cameras)")
+        R, T, K = encoding.cameras
+        with float32(points):
+            uv, _ = project_points(points, R, T, K)
+            grid = uv[:, :, None]  # (B, P, 1, 2)
+            total = 0
+            for name, head in self.heads.items():
+                total = total + F.grid_sample(head(encoding.maps[name].float()), grid, align_corners=False)
+        return total[:, 0, :, 0]  # (B, P)

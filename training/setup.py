@@ -146,10 +146,9 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig, run: Run) -> tu
     """Adam with a cosine schedule over the run; restored (and maybe stretched) when resuming.
     Returns (optimizer, scheduler, the step training starts at)."""
     max_iter = config.run.max_iter
-    # Fused Adam on CUDA (one kernel for every parameter); the CPU keeps the default, bit for bit.
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=config.run.lr, fused=True if run.device.type == "cuda" else None
-    )
+    # Fused Adam (one kernel for every parameter): on CUDA, and on a CPU too, where the default's
+    # per-tensor loop took 0.12 s of a vox step on 2 cores and the fused one 0.02 s (docs/training.md).
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.run.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_iter)
     if run.checkpoint is None:
         return optimizer, scheduler, 0

@@ -42,8 +42,9 @@ class VoxSettings(Settings):
     )  # fmt: skip
     vox_pixel_head: str = flag(
         "mlp", "pixel-aligned: how each 32^3 sub-cell's own image features reach its logit: a small MLP per sub-cell "
-        "(mlp) or channels of the 3x3x3 sub-cell convolution (conv, 1.3x the step)", choices=("mlp", "conv"),
-        model=True,
+        "on its features (mlp), the same MLP on the image maps before they are read (map), channels of the 3x3x3 "
+        "sub-cell convolution (conv), or none (the 16^3 cells alone read the image); docs/training.md says what "
+        "each costs", choices=("mlp", "map", "conv", "none"), model=True,
     )  # fmt: skip
     frame: str = flag(
         "object", "pixel-aligned: where the grid is predicted: on the object's axes (object; at test time the camera "

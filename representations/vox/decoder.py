@@ -10,9 +10,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from geometry.grids import grid_centres
 from model import FRAMES, ModelError, Prediction
 from networks.encoder import Encoding, feature_map_size
-from networks.pixel_aligned import PixelAligned, grid_features
+from networks.pixel_aligned import PixelAligned, PixelReadout, grid_features
 
 # Each voxel decoder's default widths: sub-pixel at 4^3, 8^3, 16^3; deconv at 8^3, 16^3, 32^3.
 VOX_CHANNELS = {"subpixel": (256, 64, 32), "deconv": (64, 32, 16)}
@@ -85,7 +86,7 @@ class VoxelDecoder(nn.Module):
 
     MAP_CHANNELS = 32  # layer4's map reduced to this many channels before flattening
 
-    PIXEL_HEADS = ("conv", "mlp")
+    PIXEL_HEADS = ("conv", "mlp", "map", "none")
 
     def __init__(
         self,
@@ -100,8 +101,10 @@ class VoxelDecoder(nn.Module):
     ):
         """pixel_head: how each 32^3 sub-cell's own image features reach its logit: "conv", as
         channels of the 3x3x3 sub-cell convolution (8 per sub-cell, 64 more input channels: the
-        most expensive layer of the step on a CPU), or "mlp", a small MLP per sub-cell (grouped
-        1x1x1 convolutions) whose output is added to the convolution's logit (docs/training.md).
+        most expensive layer of the step on a CPU); "mlp", a small MLP per sub-cell (grouped 1x1x1
+        convolutions) whose output is added to the convolution's logit; "map", the same MLP run on
+        the image maps before they are read (`PixelReadout`: one channel sampled, not eight);
+        "none", only the 16^3 cells read the image (docs/training.md says what each costs).
         frame: "object" (the object's own axes) or "viewer" (the input camera's axes, centred on
         the object: `geometry.view_frame`), where its grid is predicted. camera_head: the kind of
         `CameraHead` the model guesses a camera with, for images without one."""
@@ -109,7 +112,7 @@ class VoxelDecoder(nn.Module):
         if latent not in ("spatial", "pooled"):
             raise ModelError(f"unknown vox_latent {latent!r}: spatial or pooled")
         if pixel_head not in self.PIXEL_HEADS:
-            raise ModelError(f"unknown vox_pixel_head {pixel_head!r}: conv or mlp")
+            raise ModelError(f"unknown vox_pixel_head {pixel_head!r}: {', '.join(self.PIXEL_HEADS)}")
         if frame not in FRAMES:
             raise ModelError(f"unknown frame {frame!r}: {' or '.join(FRAMES)}")
         if frame == "viewer" and not pixel_aligned:
@@ -133,10 +136,13 @@ class VoxelDecoder(nn.Module):
             self.fuse16 = nn.Sequential(
                 nn.Conv3d(c2 + self.pixel16.channels, c2, kernel_size=1), nn.BatchNorm3d(c2), nn.ReLU(True)
             )
-            self.pixel32 = PixelAligned({"stem": (64, 4), "layer1": (64, 4)}, depth=False)
+            if pixel_head == "map":
+                self.pixel32 = PixelReadout({"stem": (64, 8), "layer1": (64, 8)})
+            elif pixel_head != "none":
+                self.pixel32 = PixelAligned({"stem": (64, 4), "layer1": (64, 4)}, depth=False)
             if pixel_head == "conv":
                 head_in += 8 * self.pixel32.channels  # the 2x2x2 sub-cells' features of each 16^3 cell
-            else:  # one MLP per sub-cell on its own features (8 groups: channel group s is sub-cell s)
+            elif pixel_head == "mlp":  # one MLP per sub-cell on its own features (8 groups: group s is sub-cell s)
                 hidden = 2 * self.pixel32.channels
                 self.subcell_mlp = nn.Sequential(
                     nn.Conv3d(8 * self.pixel32.channels, 8 * hidden, 1, groups=8),
@@ -163,7 +169,12 @@ class VoxelDecoder(nn.Module):
             volume16 = self.fuse16(torch.cat([volume16, pixels16], 1))
         volume16 = self.refine16(volume16)
         head, pixel_logits = volume16, None
-        if self.pixel_aligned:
+        if self.pixel_aligned and self.pixel_head == "map":
+            B = volume16.shape[0]
+            centres = grid_centres(32, volume16.device).view(1, -1, 3).expand(B, -1, -1)
+            readout = self.pixel32(encoding, centres).view(B, 1, 32, 32, 32)  # [z, y, x]
+            pixel_logits = pixel_unshuffle_3d(readout).to(volume16.dtype)  # (B, 8, 16, 16, 16)
+        elif self.pixel_aligned and self.pixel_head != "none":
             pixels32 = pixel_unshuffle_3d(grid_features(self.pixel32, encoding, 32)).to(volume16.dtype)
             if self.pixel_head == "conv":
                 head = torch.cat([volume16, pixels32], 1)  # (B, C2 + 8 C, 16, 16, 16)

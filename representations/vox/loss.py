@@ -9,36 +9,46 @@ the silhouette loss); this module decides what they compare.
 
 import torch
 
+from common.memo import GridMemo
 from geometry.rods import thin_cells
-from geometry.view_frame import ViewerTargets, viewer_cameras, voxels_to_viewer
-from losses import silhouette_loss, voxel_terms
+from geometry.view_frame import viewer_cameras, voxels_to_viewer
+from losses import silhouette_loss, target_grids, voxel_terms
 from model import Prediction
 
 
 def voxel_targets(batch: dict, settings, memo: dict | None = None) -> dict:
     """What the voxel terms compare with, in the model's frame (settings.frame): "voxels" (B, 32, 32,
-    32), "rods" (None: found in the grid by the thin loss) and "cameras", the input views' (R, T, K)
-    in that frame (None without metadata). A viewer-frame model's targets are the object-frame GT
-    turned by each view's R, its rods found on the object's axes (`geometry.view_frame.voxels_to_viewer`),
-    each image's turned once per run where memo (the run's) is given (`geometry.view_frame.ViewerTargets`)."""
+    32), "grids" (what the terms derive from it: rods, near, coarse targets, `losses.target_grids`)
+    and "cameras", the input views' (R, T, K) in that frame (None without metadata). A viewer-frame
+    model's GT is the object-frame GT turned by each view's R, its rods found on the object's axes
+    (`geometry.view_frame.voxels_to_viewer`). With memo (the run's) on the CPU, each shape's grids
+    (each view's, in the viewer frame) are computed once a run (`common.memo.GridMemo`)."""
     cameras = (batch["R"], batch["T"], batch["K"]) if batch.get("R") is not None else None
-    if settings.frame != "viewer":
-        return {"voxels": batch["voxels"], "rods": None, "cameras": cameras}
-    if cameras is None:
+    viewer = settings.frame == "viewer"
+    if viewer and cameras is None:
         raise ValueError("a viewer-frame model trains on data with cameras (R, T, K): its targets are turned by R")
-    with_rods = settings.w_thin > 0
-    if memo is not None:
-        voxels_gt, rods = memo.setdefault("viewer_targets", ViewerTargets())(batch, with_rods)
+    voxels_gt = batch["voxels"]
+    resolutions = (8, 16) if settings.w_aux > 0 else ()
+
+    def compute(rows: list[int]) -> dict:
+        gt, rods = voxels_gt[rows], None
+        if viewer:
+            turned = thin_cells(gt) if settings.w_thin > 0 else None
+            gt, rods = voxels_to_viewer(gt, batch["R"][rows], turned)
+        grids = target_grids(gt, rods, settings.w_thin > 0, resolutions)
+        return {**grids, "voxels": gt >= 0.5} if viewer else grids
+
+    device = voxels_gt.device
+    keys = batch.get("shape_index")
+    if memo is None or keys is None or device.type == "cuda":  # recomputing costs nothing on a GPU
+        grids = compute(list(range(len(voxels_gt))))
     else:
-        voxels_gt, rods = voxels_to_viewer(
-            batch["voxels"], batch["R"], thin_cells(batch["voxels"]) if with_rods else None
-        )
-    device = batch["voxels"].device
-    return {
-        "voxels": voxels_gt.to(device),
-        "rods": rods.to(device) if rods is not None else None,
-        "cameras": viewer_cameras(batch["T"], batch["K"]),
-    }
+        views = batch["view"].tolist() if viewer else [None] * len(voxels_gt)
+        grids = memo.setdefault("voxel_targets", GridMemo()).get(list(zip(keys.tolist(), views)), compute, device)
+    if viewer:
+        voxels_gt = grids.pop("voxels").float()
+        cameras = viewer_cameras(batch["T"], batch["K"])
+    return {"voxels": voxels_gt, "grids": grids, "cameras": cameras}
 
 
 def voxel_loss_terms(prediction: Prediction, batch: dict, targets: dict, settings) -> tuple[torch.Tensor, dict]:
@@ -49,7 +59,7 @@ def voxel_loss_terms(prediction: Prediction, batch: dict, targets: dict, setting
     logits = prediction.voxels
     coarse = [c.float() for c in prediction.aux.get("coarse", [])]
     total, terms = voxel_terms(
-        logits.float(), targets["voxels"], coarse, s.pos_weight, s.w_dice, s.w_aux, s.w_thin, targets["rods"]
+        logits.float(), targets["voxels"], coarse, s.pos_weight, s.w_dice, s.w_aux, s.w_thin, targets["grids"]
     )
     cameras = targets["cameras"]
     if s.w_silhouette > 0 and batch.get("masks") is not None and cameras is not None:
