@@ -19,6 +19,8 @@ chosen samples <id>_gt.png (input), <id>_pred.gif, <id>_gt_mesh.gif plus gallery
 interactive index.html (`reports.py`). The numbers are `evaluation/protocol.py`'s.
 """
 
+import common.startup
+
 import argparse
 import dataclasses
 import json
@@ -46,7 +48,15 @@ from evaluation.protocol import (
     predict_gt_voxels,
     summarize_frame_check,
 )
-from evaluation.reports import publish, recover_results, temporary_folder, write_results, write_run_page, write_visuals
+from evaluation.reports import (
+    folder_problems,
+    publish,
+    recover_results,
+    temporary_folder,
+    write_results,
+    write_run_page,
+    write_visuals,
+)
 from evaluation.viewer import NoPlotlyJs
 from geometry.frames import describe_frame_check
 from model import ModelError
@@ -218,20 +228,31 @@ def result_identity(measured: dict) -> dict:
 
 
 def check_result_folder(out_dir: str, measured: dict) -> None:
-    """Refuse (one line) to write into a folder that holds the results of an evaluation with other
-    settings: two different evaluations never overwrite each other. The same evaluation run again
-    (a retrained checkpoint at the same path included) replaces its own results."""
-    path = os.path.join(out_dir, "metrics.json")
-    if not os.path.isfile(path):
+    """Refuse (one line) to write into a folder that is not an evaluation this project wrote as its
+    record says (`evaluation.reports.folder_problems`: written by hand or by an earlier version,
+    or holding a file added or edited since), or that holds the results of an evaluation with
+    other settings: two different evaluations never overwrite each other, and nothing else is ever
+    emptied. The same evaluation run again (a retrained checkpoint at the same path included)
+    replaces its own results."""
+    if not os.path.lexists(out_dir):
         return
+    problems = folder_problems(out_dir)
+    if problems:
+        fail(
+            f"{out_dir} is not replaced, nothing in it is removed: " + "; ".join(problems) + ". Move it away, or give "
+            "--tag NAME (or another --results_dir)"
+        )
     try:
-        with open(path) as f:
-            found = result_identity(json.load(f))
+        with open(os.path.join(out_dir, "metrics.json")) as f:
+            found = json.load(f)
     except (OSError, ValueError):
         found = None
+    if not isinstance(found, dict):
+        fail(f"{out_dir}/metrics.json is not an evaluation's: not replaced; give --tag NAME (or another --results_dir)")
     mine = result_identity(measured)
+    found = result_identity(found)
     # A file written before a setting was recorded is judged on the settings it records.
-    differ = [k for k in RESULT_IDENTITY if found is None or (found[k] is not None and found[k] != mine[k])]
+    differ = [k for k in RESULT_IDENTITY if found[k] is not None and found[k] != mine[k]]
     if differ:
         fail(
             f"{out_dir} holds the results of another evaluation ({', '.join(differ)} differ): not overwritten; give "
@@ -388,7 +409,10 @@ def evaluate_under_lock(evaluation: Evaluation, device) -> dict:
     except BaseException:
         import shutil
 
+        from common.ownership import release
+
         shutil.rmtree(out_dir, ignore_errors=True)  # the half-written folder; the published one is untouched
+        release(out_dir)
         raise
 
 
@@ -416,13 +440,17 @@ def write_and_publish(evaluation: Evaluation, result: dict, rows: list[dict], pr
     except NoPlotlyJs as err:  # metrics, plots and galleries are written either way
         page = None
         print(str(err))
-    publish(out_dir, evaluation.out_dir)
+    try:
+        publish(out_dir, evaluation.out_dir)
+    except ValueError as err:  # the folder changed while this evaluation ran: left as it is
+        fail(f"{err}: not replaced; give --tag NAME (or another --results_dir)")
     page = os.path.join(evaluation.out_dir, os.path.basename(page)) if page else None
     print_summary(config, evaluation.name, run_name, result, evaluation.out_dir, len(ids), page)
     return result
 
 
 if __name__ == "__main__":
+    common.startup.ready()
     try:
         main(get_args_parser().parse_args())
     except KeyboardInterrupt:

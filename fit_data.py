@@ -8,6 +8,8 @@ Writes output/fit/<type>_<index>.gif: the fitted source (orange) beside the targ
 360 degrees.
 """
 
+import common.startup
+
 import argparse
 import time
 
@@ -144,4 +146,5 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
+    common.startup.ready()
     main(get_args_parser().parse_args())

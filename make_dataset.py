@@ -13,6 +13,8 @@ identity is (seed, category, index), so a seed-0 fixture would hold the default 
 shapes (eval_model.py would say so).
 """
 
+import common.startup
+
 import argparse
 import json
 import os
@@ -136,7 +138,7 @@ def replace_or_keep(root: str, request: dict, replace_stale: bool) -> bool | Non
     try:
         check_replaceable(root)  # before saying so: a folder it may not replace is refused first
     except ValueError as err:
-        fail(str(err))
+        fail_naming(err)
     print(
         f"{root} holds another dataset or one of an older generator: replacing it (only the files "
         "make_dataset.py wrote there, once the new one is complete)",
@@ -145,17 +147,32 @@ def replace_or_keep(root: str, request: dict, replace_stale: bool) -> bool | Non
     return True
 
 
+def fail_naming(err: ValueError) -> None:
+    """A refusal to replace a folder: each entry it names on a line of its own, then the one-line error."""
+    import sys
+
+    for item in getattr(err, "items", []):
+        print(f"  {item}", file=sys.stderr)
+    fail(str(err))
+
+
 def write(root: str, spec: DatasetSpec, workers: int | None, replace: bool) -> dict:
     """`procedural.write_dataset` of the request; its errors as one line each. Returns its record."""
     try:
         return write_dataset(root, spec, workers, replace=replace)
-    except ValueError as err:  # a folder that may not be replaced, said why
-        fail(str(err))
+    except ValueError as err:  # a folder that may not be replaced (checked again at the swap), said why
+        fail_naming(err)
     except (FileExistsError, IsADirectoryError, NotADirectoryError) as err:  # the final rename found a folder there
         fail(f"{root} was written by another process while this one generated (it is kept): {err.strerror}")
     except OSError as err:  # a missing parent, no permission, a full disk: nothing half-written is left
         fail(f"cannot write {err.filename or root}: {err.strerror}")
     except KeyboardInterrupt:
+        record = generator_record(root) if os.path.isdir(root) else None
+        if replace and record is not None and written_as_asked(record, spec.request()):
+            fail(
+                f"interrupted after the new dataset was put in place: {root} holds it, complete; what is left of the "
+                "one it replaced is settled by the next make_dataset.py or script that reads it"
+            )
         fail(f"interrupted; {root} is as it was (the partial dataset beside it is removed)")
 
 
@@ -167,4 +184,5 @@ def check_request(spec: DatasetSpec) -> None:
 
 
 if __name__ == "__main__":
+    common.startup.ready()
     main(get_args_parser().parse_args())

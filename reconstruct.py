@@ -18,6 +18,8 @@ Every image is read and masked before the model runs: an unreadable image or a f
 said in one line each and nothing is written.
 """
 
+import common.startup
+
 import argparse
 import dataclasses
 import os
@@ -180,7 +182,10 @@ def main(args: argparse.Namespace) -> list[str]:
         fail(str(err))
     if model.frame == "viewer":
         print(f"{config.checkpoint}: a viewer-frame model: each shape is written as seen, on the camera's axes")
-    os.makedirs(config.out, exist_ok=True)
+    try:
+        os.makedirs(config.out, exist_ok=True)
+    except OSError as err:  # a file of that name, no permission
+        fail(f"--out {config.out}: cannot be the output folder ({err.strerror}); give another --out")
     stems = output_stems([path for path, _, _ in loaded], config.out, model.type)
     written, rows = [], []
     for (path, array, photo), stem in zip(loaded, stems):
@@ -264,4 +269,5 @@ def write_reconstruction_page(path: str, model_type: str, rows: list[dict], fram
 
 
 if __name__ == "__main__":
+    common.startup.ready()
     main(get_args_parser().parse_args())

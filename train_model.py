@@ -18,6 +18,8 @@ holds a run of its type (nothing is lost by running the command twice). Defaults
 2-core CPU (the cpu profile), or for a GPU when --device is CUDA (docs/training.md).
 """
 
+import common.startup
+
 import argparse
 import dataclasses
 
@@ -206,4 +208,5 @@ def train(trainer: Trainer, config: TrainConfig, run, loader, start_step: int, v
 
 
 if __name__ == "__main__":
+    common.startup.ready()
     main(parse_args())

@@ -5,9 +5,9 @@
     removed = sweep_orphans("checkpoints/vox")      # temporary files of processes that are gone
 
 A crash, a kill or a full disk leaves either the old file or the new one, never half of one:
-checkpoints, caches, split files and results are all written this way. A temporary name carries
-its writer's process id (`<name>.tmp-<pid>-<hex>`), so a later run can tell the leftovers of a
-process that is gone from a file being written now, and remove them (`sweep_orphans`).
+checkpoints, caches, split files and results are all written this way. A temporary file has a
+name no user would choose and a proof of its writer beside it (`common.ownership`), so a later run
+removes the leftovers of a process that is provably gone, and nothing else (`sweep_orphans`).
 
 `fault_point` is where a test stops a process on purpose: with R2N2_FAULT_AT=N in the environment
 the N-th point reached kills the process (R2N2_FAULT_SIGNAL: KILL, the default, or INT); every
@@ -18,21 +18,11 @@ import contextlib
 import json
 import math
 import os
-import re
-import shutil
 import signal
-import uuid
 
 import torch
 
 _FAULT = {"count": 0}
-# `<name>.tmp-<pid>-<hex>[suffix]`, `<name>.stale-<pid>` (a folder moved aside until its successor
-# is whole) and `.tmp-dataset-<pid>-<rest>` (a dataset being generated).
-ORPHAN_PATTERNS = (
-    re.compile(r"^.+\.tmp-(?P<pid>\d+)-[0-9a-f]{8}(\..*)?$"),
-    re.compile(r"^.+\.stale-(?P<pid>\d+)$"),
-    re.compile(r"^\.tmp-dataset-(?P<pid>\d+)-.+$"),
-)
 
 
 def fault_point(name: str = "") -> None:
@@ -50,49 +40,12 @@ def fault_point(name: str = "") -> None:
         os.kill(os.getpid(), sig)
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process of this id runs on this machine (a process that is gone left what it wrote)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
+def sweep_orphans(folder: str, settle: dict | None = None) -> list[str]:
+    """What processes that are provably gone left in `folder` while writing, settled
+    (`common.ownership.sweep`): only entries this project claimed; returns a line per thing done."""
+    from common.ownership import sweep
 
-
-def orphan_pid(name: str) -> int | None:
-    """The writer's process id in a temporary or moved-aside name (`ORPHAN_PATTERNS`), or None."""
-    for pattern in ORPHAN_PATTERNS:
-        match = pattern.match(name)
-        if match:
-            return int(match.group("pid"))
-    return None
-
-
-def sweep_orphans(folder: str) -> list[str]:
-    """Remove what processes that are gone left in `folder` while writing (temporary files and
-    folders, folders moved aside), and return their paths; a file of a process still running is
-    kept. Only names this code makes are touched (`ORPHAN_PATTERNS`)."""
-    removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        pid = orphan_pid(name)
-        if pid is None or pid_alive(pid):
-            continue
-        path = os.path.join(folder, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-        removed.append(path)
-    return removed
+    return sweep(folder, settle)
 
 
 @contextlib.contextmanager
@@ -100,7 +53,10 @@ def atomic_path(path: str, suffix: str = ""):
     """A temporary path beside `path` to write to; renamed onto `path` when the block ends
     normally, removed when it raises. Unique to the call (two processes or threads writing the
     same file never share it); `suffix` ends it, for writers that choose the format by extension."""
-    tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}"
+    from common.ownership import claim, owned_name, release
+
+    tmp = owned_name(path, "tmp") + suffix
+    claim(tmp, "tmp")  # its proof first: a sweep removes it only if this process is provably gone
     try:
         yield tmp
         fault_point(f"before renaming {path}")
@@ -109,6 +65,7 @@ def atomic_path(path: str, suffix: str = ""):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+        release(tmp)
 
 
 def atomic_torch_save(obj, path: str) -> None:

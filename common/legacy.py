@@ -10,6 +10,8 @@ type's settings are its own: a rule applies to a checkpoint whose type has that 
 change of a default never changes what an old file builds, trains or reads as.
 """
 
+import re
+
 # Model arguments a checkpoint predates: what its model was built with. vox and voxmesh: the first
 # vox models had the transposed-convolution decoder on the pooled feature, no deep supervision, no
 # pixel-aligned features; pixel-aligned models before the sub-cell MLP fed each sub-cell's features
@@ -38,6 +40,14 @@ RUN_FLAGS_BEFORE = {
     "sil_rays": 48,
     "sil_samples": 64,
 }
+
+# A run record (args.json) written before runs listed the TensorBoard files they wrote: those named
+# as TensorBoard's SummaryWriter names its own were the run's.
+EARLIER_EVENT_FILES = re.compile(r"^events\.out\.tfevents\.")
+
+# A reader's cache in a dataset's .cache/ written before caches carried their mark
+# (`common.written.mark_written`): named as `r2n2.cache` and `r2n2.splits` name theirs.
+EARLIER_CACHE_FILES = re.compile(r"^(\w+-[0-9a-f]{16}\.pt|generated_splits\.json)$")
 
 # A generated dataset's record (embedded.json) written before an option of the generator existed.
 DATA_RECORD_BEFORE = {"viewpoints": "r2n2", "holdout_report": [], "assemblies": 0}

@@ -3,7 +3,7 @@
     reason = unsafe_root("data/x")      # None, or why the folder may not be replaced
 
 A dataset root, a run folder or a results folder is replaced by moving it aside and removing what
-this code wrote there (`procedural.writer`, `training.checkpoints`); before any of that the path
+this code wrote there (`procedural.writer`, `training.run_folder`); before any of that the path
 is resolved and a few are refused outright: a symbolic link (what it points to is someone
 else's), the file system's root, the home folder, and any folder that holds the current one
 (emptying it would pull the floor from under the shell). Imports nothing of the project.
@@ -87,16 +87,20 @@ def unlock_name(path: str) -> None:
 
 
 def replace_folder(new: str, target: str, remove_old, what: str) -> list[str]:
-    """Put the complete folder `new` at `target`: a folder already there is moved aside
-    (`<target>.stale-<pid>`) first and removed after by remove_old(aside) -> what it kept (the
-    files this code did not write); on an error in between it is put back. Returns what was kept.
-    `what` names the folder in the fault points."""
+    """Put the complete folder `new` (claimed by this process, `common.ownership`) at `target`: a
+    folder already there is moved aside first, under a name no user picks and with its proof
+    (a later `sweep` settles it if this process stops), and removed after by remove_old(aside) ->
+    what it kept (the files this code did not write, named by the caller); on an error in between
+    it is put back. Returns what was kept. `what` names the folder in the fault points."""
     from common.atomic_io import fault_point
+    from common.ownership import claim, owned_name, release
 
     if not os.path.exists(target):
         os.rename(new, target)
+        release(new)
         return []
-    aside = f"{target}.stale-{os.getpid()}"
+    aside = owned_name(target, "aside")
+    claim(aside, "aside", {"target": os.path.basename(target)})
     os.rename(target, aside)
     try:
         fault_point(f"{what} {target} moved aside")
@@ -104,6 +108,11 @@ def replace_folder(new: str, target: str, remove_old, what: str) -> list[str]:
     except BaseException:
         if not os.path.exists(target):
             os.rename(aside, target)
+            release(aside)
         raise
+    release(new)
     fault_point(f"{what} {target} replaced")
-    return remove_old(aside)
+    left = remove_old(aside)
+    if not left:
+        release(aside)
+    return left

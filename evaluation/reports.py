@@ -11,13 +11,14 @@ Every figure says which ground truth it was scored against (`evaluation.protocol
 import csv
 import html
 import os
-import re
 
 import numpy as np
 import torch
 
-from common.atomic_io import atomic_path, atomic_write_json, orphan_pid, pid_alive
+from common.atomic_io import atomic_path, atomic_write_json
+from common.ownership import claim, owned_name, sweep
 from common.paths import replace_folder
+from common.written import differences, read_record, record_folder, remove_recorded
 from dataset import batch_to_device, collate_batch
 from evaluation.metrics import f1_key
 
@@ -45,27 +46,16 @@ def display_shape(pred: dict, i: int) -> dict:
 VISUAL_SUFFIXES = ("_gt.png", "_pred.gif", "_gt_mesh.gif")
 
 
-def clear_visuals(out_dir: str) -> None:
-    """Remove the per-sample pictures an earlier evaluation left in out_dir (<id>_gt.png,
-    <id>_pred.gif, <id>_gt_mesh.gif, gallery.png)."""
-    if not os.path.isdir(out_dir):
-        return
-    for name in os.listdir(out_dir):
-        stem = name.split("_", 1)[0]
-        if name == "gallery.png" or (stem.isdigit() and name[len(stem) :] in VISUAL_SUFFIXES):
-            os.remove(os.path.join(out_dir, name))
-
-
 def write_visuals(
     predict_fn, dataset, ids: list[int], out_dir: str, device, title: str | None = None, rows: list[dict] | None = None
 ) -> list[dict]:
     """<id>_gt.png, <id>_pred.gif, <id>_gt_mesh.gif per sample, and gallery.png (rows of
     input | prediction at two angles | GT at the same angles). Returns the samples for the
-    interactive page (`viewer.write_page`), with each sample's metrics from `rows`."""
+    interactive page (`viewer.write_page`), with each sample's metrics from `rows`. out_dir is an
+    evaluation's own fresh folder (`temporary_folder`): nothing of an earlier one is in it."""
     import utils_vis
     from evaluation import viewer
 
-    clear_visuals(out_dir)  # a re-run never leaves an earlier model's pictures beside its own
     gallery, samples = [], []
     for i in ids:
         batch = batch_to_device(collate_batch(dataset.__getitems__([i])), device)
@@ -162,70 +152,66 @@ def write_run_page(out_dir: str, run_name: str, result: dict, samples: list[dict
     return viewer.write_page(out_dir, f"{run_name}: {result['split']} split", header, shown)
 
 
-# What an evaluation writes into its folder (`write_results`, `write_visuals`, `write_run_page`): an
-# earlier evaluation's folder it replaces loses these and nothing else.
-RESULT_FILES = re.compile(
-    r"^(metrics\.json|per_sample\.csv|eval_\w+\.png|gallery\.png|index\.html|samples\.json|plotly\.min\.js|"
-    r"\d+_gt\.png|\d+_pred\.gif|\d+_gt_mesh\.gif)$"
-)
+RECORD = ".sv3d-written.json"  # `common.written`'s record of every file an evaluation wrote in its folder
 
 
 def temporary_folder(out_dir: str) -> str:
-    """A fresh folder beside out_dir to write an evaluation into (`publish`), named by this process."""
-    import uuid
-
-    tmp = f"{out_dir}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    """A fresh folder beside out_dir to write an evaluation into (`publish`): a name no user picks,
+    with its proof (`common.ownership`: a sweep removes it only once this process is gone)."""
+    tmp = owned_name(out_dir, "tmp")
+    claim(tmp, "tmp")
     os.makedirs(tmp)
     return tmp
 
 
+def folder_problems(out_dir: str) -> list[str]:
+    """Why out_dir may not be replaced by an evaluation, a phrase each: it is no folder, holds no
+    record of what an evaluation wrote there (written by hand, or by an earlier version that kept
+    none), or holds what the record does not describe (a file added or edited since, a folder, a
+    link). Empty: it may be replaced."""
+    if os.path.islink(out_dir) or not os.path.isdir(out_dir):
+        return [f"{out_dir} is not a folder an evaluation wrote"]
+    record = read_record(out_dir, RECORD)
+    if record is None:
+        return [f"{out_dir} holds no record of an evaluation's files ({RECORD})"]
+    return differences(out_dir, record, RECORD)
+
+
 def remove_results(folder: str) -> list[str]:
-    """Delete an evaluation's own files in folder (`RESULT_FILES`), then the folder if empty;
-    returns what is left (files an evaluation did not write, kept)."""
-    for name in os.listdir(folder):
-        if RESULT_FILES.match(name):
-            os.remove(os.path.join(folder, name))
-    left = os.listdir(folder)
-    if not left:
-        os.rmdir(folder)
-    return left
+    """Delete what an evaluation's record in folder still describes, then the folder if empty;
+    returns what is left, a phrase each (never deleted)."""
+    return remove_recorded(folder, read_record(folder, RECORD), RECORD)
 
 
 def publish(tmp: str, out_dir: str) -> None:
-    """Put the complete evaluation in tmp at out_dir: an earlier evaluation there (the same one,
-    `check_result_folder` made sure) is moved aside first and removed after (`remove_results`); on
-    an error in between it is put back."""
+    """Put the complete evaluation in tmp at out_dir: its files recorded first (`common.written`);
+    an earlier evaluation there is checked again (a file added or edited while this one ran
+    refuses it: ValueError, the folder left as it is), moved aside, put back on an error, and
+    removed after (`remove_results`)."""
+    record_folder(tmp, RECORD)
+    if os.path.exists(out_dir):
+        problems = folder_problems(out_dir)
+        if problems:
+            raise ValueError(f"{out_dir} changed while this evaluation ran: " + "; ".join(problems))
     left = replace_folder(tmp, out_dir, remove_results, "results")
     if left:
-        print(f"warning: {out_dir}.stale-{os.getpid()} keeps {len(left)} files an evaluation did not write")
+        print(f"warning: kept beside {out_dir}, not written by an evaluation as recorded: " + "; ".join(left))
 
 
 def recover_results(results_dir: str) -> list[str]:
-    """What evaluations killed halfway left in results_dir, settled: their temporary folders
-    removed, a folder moved aside put back when its successor never arrived, else removed. Returns
-    a line per thing done."""
-    done = []
-    for name in sorted(os.listdir(results_dir)) if os.path.isdir(results_dir) else []:
-        path = os.path.join(results_dir, name)
-        pid = orphan_pid(name)
-        if pid is None or pid_alive(pid) or not os.path.isdir(path):
-            continue
-        if ".stale-" in name:
-            target = path[: path.rindex(".stale-")]
-            if not os.path.exists(target):
-                os.rename(path, target)
-                done.append(f"put back {target} (the evaluation replacing it stopped)")
-                continue
-            left = remove_results(path)
-            done.append(
-                f"removed {path}, replaced by a later evaluation" + (f" ({len(left)} files kept)" if left else "")
-            )
-        else:
-            import shutil
+    """What evaluations killed halfway left in results_dir, settled when their process is provably
+    gone (`common.ownership.sweep`): their temporary folders removed, a folder moved aside put
+    back when its successor never arrived, else removed. Returns a line per thing done."""
 
-            shutil.rmtree(path, ignore_errors=True)  # a temporary folder: all an evaluation's own
-            done.append(f"removed {path}, an evaluation that stopped halfway")
-    return done
+    def settle_aside(path: str, proof: dict) -> str:
+        target = os.path.join(results_dir, proof.get("target", ""))
+        if proof.get("target") and not os.path.exists(target):
+            os.rename(path, target)
+            return f"put back {target} (the evaluation replacing it stopped)"
+        left = remove_results(path)
+        return f"removed {path}, replaced by a later evaluation" + (f" (kept: {'; '.join(left)})" if left else "")
+
+    return sweep(results_dir, {"aside": settle_aside})
 
 
 def read_results(path: str) -> dict:

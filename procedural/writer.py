@@ -29,13 +29,13 @@ they are spread over worker processes, split and recorded. Output is determinist
 
 import json
 import os
-import re
 import shutil
-import tempfile
 import time
 
-from common.atomic_io import fault_point, pid_alive
+from common.atomic_io import fault_point
+from common.ownership import claim, owned_name, release, sweep
 from common.paths import replace_folder
+from common.written import MARK_SUFFIX, differences, is_mark, marked, read_record, record_folder, remove_recorded
 from r2n2.layout import ARCHIVES_GENERATOR_FILE
 from r2n2.splits import split_counts
 
@@ -191,10 +191,11 @@ def write_dataset(
     check_request(None if replace else root, spec)
     if replace and os.path.exists(root):
         check_replaceable(root)
-    parent = os.path.dirname(os.path.abspath(root))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".tmp-dataset-{os.getpid()}-", dir=parent)
-    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0700 would keep a shared data root from its readers
+    os.makedirs(os.path.dirname(os.path.abspath(root)), exist_ok=True)
+    tmp = owned_name(os.path.abspath(root), "build", hidden=True)
+    claim(tmp, "build")  # its proof first: a sweep removes it only when this process is provably gone
+    os.makedirs(tmp)
+    os.chmod(tmp, 0o777 & ~current_umask())
     start = time.time()
     try:
         jobs, extra = shape_jobs(tmp, spec)
@@ -209,8 +210,10 @@ def write_dataset(
             swap_in(tmp, root)
         else:
             os.rename(tmp, root)  # refused if another process put a dataset there meanwhile
+            release(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        release(tmp)
         raise
     return info
 
@@ -242,10 +245,7 @@ def write_records(folder: str, spec: DatasetSpec, info: dict, ids: dict, familie
     write_json(os.path.join(folder, "embedded.json"), info)
 
 
-MANIFEST = ".manifest.json"
-# What the readers write into a dataset (`r2n2.cache`, `r2n2.splits`): a split's cache and the
-# generated split, under .cache/ (and their temporary names while they are written).
-CACHE_FILES = re.compile(r"^(\w+-[0-9a-f]{16}\.pt|generated_splits\.json)(\.tmp-\d+-[0-9a-f]{8})?$")
+MANIFEST = ".manifest.json"  # `common.written`'s record of every file and folder the generator wrote
 
 
 def current_umask() -> int:
@@ -255,128 +255,104 @@ def current_umask() -> int:
 
 
 def write_manifest(folder: str) -> None:
-    """MANIFEST in folder: every file below it with its size, the list of what may be deleted."""
-    files = {}
-    for base, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(base, name)
-            files[os.path.relpath(path, folder)] = os.path.getsize(path)
-    write_json(os.path.join(folder, MANIFEST), {"generator_version": GENERATOR_VERSION, "files": files})
+    """MANIFEST in folder: every file below it with its size and hash, and every folder: what a
+    replacement may remove, and only while it is still as written (`common.written`)."""
+    record_folder(folder, MANIFEST, {"generator_version": GENERATOR_VERSION})
 
 
 def read_manifest(root: str) -> dict | None:
-    """{relative path: size} of a dataset's manifest, or None when it has none (or an unreadable one)."""
-    try:
-        with open(os.path.join(root, MANIFEST)) as f:
-            files = json.load(f)["files"]
-        files = {str(k): int(v) for k, v in files.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    # A record grants deletion: names that leave root ("../x", "/x", "a/../../x") are never its.
-    return {
-        k: v
-        for k, v in files.items()
-        if not os.path.isabs(k) and os.path.normpath(k) == k and ".." not in k.split(os.sep)
-    }
+    """A dataset's manifest (`common.written.read_record`), None when it has none this project wrote."""
+    return read_record(root, MANIFEST)
 
 
-def inside(root: str, path: str) -> bool:
-    """Whether path, its links followed, lies inside root (a linked folder may lead elsewhere)."""
-    real_root = os.path.realpath(root)
-    return os.path.commonpath([real_root, os.path.realpath(path)]) == real_root
+def readers_own(root: str):
+    """rel -> whether a reader of the dataset wrote it (`r2n2.cache`, `r2n2.splits`): the .cache
+    folder, the files in it that carry their own mark (`common.written.mark_written`) and still
+    match it, and those marks."""
+
+    from common.legacy import EARLIER_CACHE_FILES
+
+    def own(rel: str) -> bool:
+        if rel == ".cache":
+            return True
+        if os.path.dirname(rel) != ".cache":
+            return False
+        path = os.path.join(root, rel)
+        if rel.endswith(MARK_SUFFIX):  # a mark: ours when it is one (its file may be gone first)
+            return is_mark(path)
+        return marked(path) or (
+            EARLIER_CACHE_FILES.match(os.path.basename(rel)) and not os.path.exists(path + MARK_SUFFIX)
+        )
+
+    return own
 
 
 def foreign_files(root: str) -> list[str]:
-    """The files under root this generator did not write (not in its manifest, or of another size)
-    and the readers' cache did not either; every file when root has no manifest."""
-    manifest = read_manifest(root) or {}
-    foreign = []
-    for base, _, names in os.walk(root):
-        for name in names:
-            rel = os.path.relpath(os.path.join(base, name), root)
-            if rel == MANIFEST and manifest:
-                continue
-            if os.path.dirname(rel) == ".cache" and CACHE_FILES.match(name):
-                continue
-            if manifest.get(rel) != os.path.getsize(os.path.join(base, name)):
-                foreign.append(rel)
-    return sorted(foreign)
+    """What under root the generator did not write as its manifest says, a phrase each (a file
+    added or changed since, a folder added, a link), the readers' marked caches aside; every file
+    when root has no manifest."""
+    return differences(root, read_manifest(root), MANIFEST, readers_own(root))
+
+
+class NotOurs(ValueError):
+    """A folder holds what this project did not write (as its record says): `items` names each."""
+
+    def __init__(self, message: str, items: list[str]):
+        super().__init__(message)
+        self.items = items
 
 
 def check_replaceable(root: str) -> None:
-    """ValueError saying why `root` may not be replaced: it has no manifest (a record alone grants
-    nothing), or it holds files the generator did not write (named)."""
+    """NotOurs (a ValueError) saying why `root` may not be replaced: it has no manifest (a record
+    alone grants nothing), or it holds what the generator did not write (each named in `items`)."""
     if read_manifest(root) is None:
-        raise ValueError(
-            f"{root} has no {MANIFEST} (the list of the files make_dataset.py wrote there), so nothing in it is "
-            "deleted: remove it yourself, or choose another --root"
+        raise NotOurs(
+            f"{root} has no {MANIFEST} (the record of the files make_dataset.py wrote there), so nothing in it is "
+            "deleted: remove it yourself, or choose another --root",
+            [],
         )
     foreign = foreign_files(root)
     if foreign:
-        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise ValueError(
-            f"{root} holds files make_dataset.py did not write ({shown}): not replaced; move them out, or choose "
-            "another --root"
+        raise NotOurs(
+            f"{root} holds {len(foreign)} entries make_dataset.py did not write as recorded (listed above): not "
+            "replaced; move them out, or choose another --root",
+            foreign,
         )
 
 
 def remove_written(root: str) -> list[str]:
-    """Delete the files of root's manifest and the readers' cache, then the folders left empty;
-    returns what is left (files nobody here wrote, kept)."""
-    manifest = read_manifest(root) or {}
-    for rel in [*manifest, MANIFEST]:
-        path = os.path.join(root, rel)
-        if os.path.isfile(path) and not os.path.islink(path) and inside(root, path):
-            os.remove(path)
-    cache = os.path.join(root, ".cache")
-    for name in os.listdir(cache) if os.path.isdir(cache) and inside(root, cache) else []:
-        if CACHE_FILES.match(name):
-            os.remove(os.path.join(cache, name))
-    for base, _, _ in sorted(os.walk(root), key=lambda entry: -entry[0].count(os.sep)):
-        try:
-            os.rmdir(base)  # only when empty
-        except OSError:
-            pass
-    left = []
-    for base, _, names in os.walk(root):
-        left += [os.path.relpath(os.path.join(base, n), root) for n in names]
-    return left
+    """Delete what root's manifest still describes and the readers' marked caches, then the folders
+    left empty; returns what is left, a phrase each (never deleted)."""
+    return remove_recorded(root, read_manifest(root), MANIFEST, readers_own(root))
 
 
 def swap_in(tmp: str, root: str) -> None:
-    """Put the complete dataset in tmp at root, the old one moved aside first and deleted only once
+    """Put the complete dataset in tmp at root: root is checked again first (a file edited or added
+    while the new one was built refuses the swap, NotOurs), then moved aside and deleted only once
     the new one is in place (`remove_written`); on an error in between, the old one is put back."""
+    check_replaceable(root)
     left = replace_folder(tmp, root, remove_written, "dataset")
     if left:
-        print(f"warning: {root}.stale-{os.getpid()} keeps {len(left)} files make_dataset.py did not write", flush=True)
+        print(
+            f"warning: kept beside {root}, not written by make_dataset.py as recorded: " + "; ".join(left), flush=True
+        )
 
 
 def recover(root: str) -> list[str]:
-    """What a generation or replacement of root killed halfway left, settled: a dataset moved aside
-    by a process that is gone is put back when root is missing (the new one never arrived), else
-    deleted (`remove_written`); a half-written temporary dataset of a process that is gone is
-    deleted. Returns a line per thing done."""
+    """What a generation or replacement of root killed halfway left beside it, settled when its
+    process is provably gone (`common.ownership.sweep`): a dataset moved aside is put back when
+    root is missing (the new one never arrived), else deleted (`remove_written`); a half-written
+    dataset being built is deleted. Returns a line per thing done."""
     parent, base = os.path.split(os.path.abspath(root))
-    done = []
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        return done
-    for name in sorted(names):
-        path = os.path.join(parent, name)
-        stale = re.match(re.escape(base) + r"\.stale-(\d+)$", name)
-        if stale and not pid_alive(int(stale.group(1))):
-            if not os.path.exists(root):
-                os.rename(path, root)
-                done.append(f"put back {root} from {path} (its replacement never finished)")
-            else:
-                left = remove_written(path)
-                done.append(
-                    f"removed {path}, a dataset replaced by a process that stopped"
-                    + (f" ({len(left)} files kept)" if left else "")
-                )
-        temporary = re.match(r"\.tmp-dataset-(\d+)-", name)
-        if temporary and not pid_alive(int(temporary.group(1))) and os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
-            done.append(f"removed {path}, a dataset whose generation stopped halfway")
-    return done
+
+    def settle_aside(path: str, proof: dict) -> str:
+        target = os.path.join(parent, proof.get("target", base))
+        if not os.path.exists(target):
+            os.rename(path, target)
+            return f"put back {target} from {path} (its replacement never finished)"
+        left = remove_written(path)
+        return f"removed {path}, a dataset replaced by a process that stopped" + (
+            f" (kept, not written by make_dataset.py as recorded: {'; '.join(left)})" if left else ""
+        )
+
+    return sweep(parent, {"aside": settle_aside})

@@ -7,6 +7,7 @@ masks and voxels, float16 normals and occupancy queries, the meshes packed with 
 Reading it is one memory map instead of thousands of PNG, binvox and npz files.
 """
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -14,6 +15,7 @@ import sys
 import torch
 
 from common.atomic_io import atomic_torch_save
+from common.written import MARK_SUFFIX, mark_written, marked
 from r2n2.formats import DatasetError
 from r2n2.ground_truth import N_SURFACE_POINTS, read_shape
 from r2n2.layout import Layout, ShapeEntry, shape_paths
@@ -108,6 +110,17 @@ def build_cache(layout: Layout, split: str, entries: list[ShapeEntry], out_path:
         shapes = [read_shape(layout, entry) for entry in bar]
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     atomic_torch_save(pack_shapes(entries, shapes), out_path)
+    mark_written(out_path)  # this project wrote it: a dataset's replacement may remove it (`common.written`)
+
+
+def ours(path: str) -> bool:
+    """A cache this project wrote: it carries its mark and matches it, or it was written before caches
+    were marked (`common.legacy.EARLIER_CACHE_FILES`: named as this module names them, with no mark)."""
+    from common.legacy import EARLIER_CACHE_FILES
+
+    if marked(path):
+        return True
+    return bool(EARLIER_CACHE_FILES.match(os.path.basename(path))) and not os.path.exists(path + MARK_SUFFIX)
 
 
 def load_cache(layout: Layout, split: str, entries: list[ShapeEntry], quiet: bool = False) -> dict:
@@ -116,8 +129,14 @@ def load_cache(layout: Layout, split: str, entries: list[ShapeEntry], quiet: boo
     key = cache_key(layout, split, entries)
     path = os.path.join(layout.cache_dir, f"{split}-{key}.pt")
     if not os.path.exists(path):
-        stale = (
-            [name for name in os.listdir(layout.cache_dir) if name.startswith(f"{split}-") and name.endswith(".pt")]
+        stale = (  # this split's earlier caches, as this project wrote them (never a file of another name or edited)
+            [
+                name
+                for name in os.listdir(layout.cache_dir)
+                if name.startswith(f"{split}-")
+                and name.endswith(".pt")
+                and ours(os.path.join(layout.cache_dir, name))
+            ]
             if os.path.isdir(layout.cache_dir)
             else []
         )
@@ -128,8 +147,10 @@ def load_cache(layout: Layout, split: str, entries: list[ShapeEntry], quiet: boo
                 file=sys.stderr,
             )
         build_cache(layout, split, entries, path, quiet=quiet)
-        for name in stale:  # drop the stale caches of this split
-            os.remove(os.path.join(layout.cache_dir, name))
+        for name in stale:  # drop the stale caches of this split, and their marks
+            for old in (os.path.join(layout.cache_dir, name), os.path.join(layout.cache_dir, name) + MARK_SUFFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(old)
     try:
         cache = torch.load(path, mmap=True, weights_only=True)
     except Exception as err:

@@ -39,20 +39,21 @@ def test_a_record_alone_never_grants_deletion(generated, tmp_path):
     assert (home / ".ssh" / "id").read_text() == "key"
     (generated / "ShapeNetCore.v1").mkdir()
     (generated / "ShapeNetCore.v1" / "model.obj").write_text("the user's own mesh")
-    assert_one_line_error(
-        make(generated, "--replace_stale", "--seed", "4"), "holds files make_dataset.py did not write"
-    )
+    assert_one_line_error(make(generated, "--replace_stale", "--seed", "4"), "did not write as recorded")
     assert (generated / "ShapeNetCore.v1" / "model.obj").exists()
 
 
 def test_replacing_a_dataset_removes_exactly_what_was_written_and_keeps_it_until_the_new_one_is_in(generated):
     before = json.load(open(generated / ".manifest.json"))["files"]
+    from common.written import mark_written
+
     (generated / ".cache").mkdir()
-    (generated / ".cache" / "generated_splits.json").write_text("{}")  # what a reader wrote: the cache's
+    (generated / ".cache" / "generated_splits.json").write_text("{}")  # what a reader wrote, and marked
+    mark_written(str(generated / ".cache" / "generated_splits.json"))
     code, out, err = make(generated, "--replace_stale", "--seed", "4")
     assert code == 0, err
     assert json.load(open(generated / "embedded.json"))["seed"] == 4
-    assert not [p for p in os.listdir(generated.parent) if ".stale-" in p or p.startswith(".tmp-dataset")]
+    assert not owned_entries(generated.parent)
     assert set(json.load(open(generated / ".manifest.json"))["files"]) != set(before)
     assert oct(os.stat(generated).st_mode & 0o777) != oct(0o700)  # readable by the group, as the umask says
 
@@ -79,7 +80,7 @@ def test_a_killed_replacement_leaves_the_old_dataset_and_the_next_run_settles_it
         code, out, err = make(generated, "--replace_stale", "--seed", "6")
         assert code == 0, err
         assert json.load(open(generated / "embedded.json"))["seed"] == 6
-        assert not [p for p in os.listdir(generated.parent) if ".stale-" in p or p.startswith(".tmp-dataset")], out
+        assert not owned_entries(generated.parent), out
         code, _, err = make(generated, "--replace_stale", "--seed", "3")
         assert code == 0, err
 
@@ -112,14 +113,30 @@ def test_overwrite_keeps_the_earlier_run_until_the_new_one_is_safe(tiny_root, tm
         call_main("train_model", *common, "--max_iter", "3", "--lr", "1e30", "--overwrite"), "non-finite"
     )
     assert torch.load(out / "checkpoint_point.pth", weights_only=True)["step"] == before == 2
-    assert json.load(open(out / "args.json"))["max_iter"] == 2 and not [
-        p for p in os.listdir(out) if "overwritten" in p
-    ]
+    assert json.load(open(out / "args.json"))["max_iter"] == 2 and not owned_entries(out)
     code, out_text, err = call_main("train_model", *common, "--max_iter", "3", "--overwrite")
     assert code == 0, err
     assert torch.load(out / "checkpoint_point.pth", weights_only=True)["step"] == 3
     assert (out / "checkpoint_point.step_best_so_far.pth").read_text() == "mine"
-    assert not [p for p in os.listdir(out) if "overwritten" in p]
+    assert not owned_entries(out)
+
+
+def owned_entries(folder) -> list[str]:
+    """This project's temporary entries and proofs in folder."""
+    from common.ownership import OWNED_NAME, OWNER_SUFFIX
+
+    return [n for n in os.listdir(folder) if OWNED_NAME.search(n) or n.endswith(OWNER_SUFFIX)]
+
+
+def pretend_dead(entry) -> None:
+    """Rewrite an entry's proof as if its writer had ended (a pid that no longer runs)."""
+    from common.ownership import OWNER_SUFFIX
+
+    path = str(entry) + OWNER_SUFFIX
+    record = json.load(open(path))
+    record["writer"]["pid"] = dead_pid()
+    with open(path, "w") as f:
+        json.dump(record, f)
 
 
 def dead_pid() -> int:
@@ -145,15 +162,20 @@ def earlier_run(out):
 def test_a_set_aside_killed_halfway_loses_none_of_the_earlier_run(tmp_path):
     """--overwrite killed while it moves the earlier run aside file by file: the files not yet
     moved are the earlier run's, not a new run's, and the next run puts the whole run back."""
+    from common.ownership import claim, owned_name
     from model import ModelError
     from training.checkpoints import load_checkpoint
     from training.run_folder import recover_run
 
     out = tmp_path / "run"
     before = earlier_run(out)
-    aside = out / f".overwritten-{dead_pid()}"
-    aside.mkdir()
-    os.rename(out / "checkpoint_point.best.pth", aside / "checkpoint_point.best.pth")  # one file moved, then killed
+    aside = owned_name(str(out / "run"), "aside", hidden=True)
+    claim(aside, "aside", {"run_type": "point"})
+    os.makedirs(aside)
+    os.rename(
+        out / "checkpoint_point.best.pth", os.path.join(aside, "checkpoint_point.best.pth")
+    )  # one moved, then killed
+    pretend_dead(aside)
     os.remove(out / "checkpoint_point.pth")  # as if it had been moved too: a reader is told where the run is
     with pytest.raises(ModelError, match="set the earlier run aside in"):
         load_checkpoint(str(out / "checkpoint_point.pth"))
@@ -161,36 +183,41 @@ def test_a_set_aside_killed_halfway_loses_none_of_the_earlier_run(tmp_path):
     done = recover_run(str(out), "point")
     assert done and "put back" in done[0]
     assert {p: (out / p).read_text() for p in before} == before and (out / "tensorboard").is_dir()
-    assert not aside.exists()
+    assert not owned_entries(out)
 
 
 def test_a_replacing_run_killed_before_its_checkpoint_gives_the_earlier_run_back(tmp_path):
     """Once the earlier run is wholly aside, what of its type is in the folder is the new run's:
     removed, and the earlier run put back."""
-    from training.run_folder import recover_run, set_aside_run
+    from common.ownership import claim, owned_name
+    from training.run_folder import DISCARDING, recover_run, set_aside_run
 
     out = tmp_path / "run"
     before = earlier_run(out)
     aside, moved = set_aside_run(str(out), "point")
     assert len(moved) == 4
-    os.rename(aside, out / f".overwritten-{dead_pid()}")  # as if its process had died
+    pretend_dead(aside)
     (out / "args.json").write_text(json.dumps({"type": "point", "max_iter": 3}))  # the new run's record
-    (out / "tensorboard").mkdir()
     recover_run(str(out), "point")
     assert {p: (out / p).read_text() for p in before} == before
-    assert not [p for p in os.listdir(out) if "overwritten" in p]
+    assert not owned_entries(out)
     # A removal of the set-aside run stopped halfway (its successor was safe) is finished, never put back.
-    discarding = out / f".overwritten-{dead_pid()}.discard"
-    discarding.mkdir()
-    (discarding / "checkpoint_point.best.pth").write_text("old best")
+    discarding = owned_name(str(out / "run"), "aside", hidden=True)
+    claim(discarding, "aside", {"run_type": "point"})
+    os.makedirs(discarding)
+    open(os.path.join(discarding, DISCARDING), "w").close()
+    with open(os.path.join(discarding, "checkpoint_point.best.pth"), "w") as f:
+        f.write("old best")
+    pretend_dead(discarding)
     done = recover_run(str(out), "point")
-    assert "removed the rest" in done[0] and not discarding.exists()
+    assert "removed the rest" in done[0] and not os.path.exists(discarding)
     assert (out / "checkpoint_point.best.pth").read_text() == before["checkpoint_point.best.pth"]
 
 
 def test_a_manifest_never_grants_deleting_outside_its_dataset(tmp_path):
     """A manifest naming files outside its root ("../x", "/x") or through a link out of it is
     ignored for them: nothing outside the dataset is deleted."""
+    from common.written import file_digest
     from procedural.writer import MANIFEST, read_manifest, remove_written
 
     root, outside = tmp_path / "d", tmp_path / "elsewhere"
@@ -200,26 +227,40 @@ def test_a_manifest_never_grants_deleting_outside_its_dataset(tmp_path):
     (outside / "data.npz").write_text("mine")
     (root / "link").symlink_to(outside)
     (root / "a.txt").write_text("x")
-    files = {"a.txt": 1, "../thesis.tex": 4, str(tmp_path / "thesis.tex"): 4, "link/data.npz": 4}
-    (root / MANIFEST).write_text(json.dumps({"files": files}))
-    assert set(read_manifest(str(root))) == {"a.txt", "link/data.npz"}
-    remove_written(str(root))
+    entry = lambda path: {"size": os.path.getsize(path), "sha256": file_digest(path)}  # noqa: E731
+    files = {
+        "a.txt": entry(root / "a.txt"), "../thesis.tex": entry(tmp_path / "thesis.tex"),
+        str(tmp_path / "thesis.tex"): entry(tmp_path / "thesis.tex"), "link/data.npz": entry(outside / "data.npz"),
+    }  # fmt: skip
+    (root / MANIFEST).write_text(json.dumps({"by": "sv3d", "files": files, "dirs": []}))
+    assert set(read_manifest(str(root))["files"]) == {"a.txt", "link/data.npz"}
+    left = remove_written(str(root))
     assert (tmp_path / "thesis.tex").read_text() == "mine" and (outside / "data.npz").read_text() == "mine"
-    assert not (root / "a.txt").exists()
+    assert not (root / "a.txt").exists() and left == ["link (a symbolic link)"]
 
 
-def test_orphans_of_dead_processes_are_swept_and_said(tiny_root, tmp_path):
+def test_orphans_of_processes_provably_gone_are_swept_and_said(tmp_path):
+    """Only entries with a proof naming a writer provably gone are removed; a user's entry named
+    like one (this version's or an earlier one's) is left, and said."""
     from common.atomic_io import sweep_orphans
+    from common.ownership import claim, owned_name
 
     folder = tmp_path / "run"
     folder.mkdir()
-    dead = 2**22 + 12345  # no such process
-    (folder / f"checkpoint_vox.pth.tmp-{dead}-0123abcd").write_bytes(b"x" * 10)
-    (folder / f"checkpoint_vox.pth.tmp-{os.getpid()}-0123abcd").write_bytes(b"x")  # this process: kept
+    gone = owned_name(str(folder / "checkpoint_vox.pth"), "tmp")
+    claim(gone, "tmp")
+    (folder / os.path.basename(gone)).write_bytes(b"x" * 10)
+    pretend_dead(gone)
+    mine = owned_name(str(folder / "checkpoint_vox.pth"), "tmp")  # this process's: alive, kept
+    claim(mine, "tmp")
+    (folder / os.path.basename(mine)).write_bytes(b"x")
     (folder / "notes.tmp-keep").write_text("a user's")
-    removed = sweep_orphans(str(folder))
-    assert [os.path.basename(p) for p in removed] == [f"checkpoint_vox.pth.tmp-{dead}-0123abcd"]
-    assert sorted(os.listdir(folder)) == sorted([f"checkpoint_vox.pth.tmp-{os.getpid()}-0123abcd", "notes.tmp-keep"])
+    (folder / "report.tmp-99999-deadbeef").write_text("a user's, named like an earlier version's")
+    done = sweep_orphans(str(folder))
+    assert done[0].startswith(f"removed {gone}") and "report.tmp-99999-deadbeef (no proof" in done[-1]
+    assert sorted(os.listdir(folder)) == sorted(
+        [os.path.basename(mine), os.path.basename(mine) + ".sv3d-owner", "notes.tmp-keep", "report.tmp-99999-deadbeef"]
+    )
 
 
 def test_checkpoints_made_by_hand_are_refused_in_one_line(tmp_path):
@@ -346,12 +387,17 @@ def test_a_lock_leaves_no_file_and_a_stale_open_cannot_take_a_second_lock(tmp_pa
     assert not lock.exists()
 
 
-def test_fault_injection_sample():
-    """A sample of the fault-injection sweep (tools/fault_injection.py gives the full figure):
-    a dataset replacement killed at every other point loses no state."""
-    proc = run_script("-m", "tools.fault_injection", "--every", "3", "--signals", "KILL", "--processes", "dataset")
+def test_fault_injection_sample(tmp_path):
+    """A sample of the fault-injection sweep (tools/fault_injection.py gives the full figure): a
+    dataset replacement killed at every third point loses no state and none of the user's files
+    planted beside it, sets up no training, and leaves nothing in the temporary folder."""
+    proc = run_script(
+        "-m", "tools.fault_injection", "--every", "3", "--signals", "KILL", "--processes", "dataset",
+        env={"TMPDIR": str(tmp_path)},
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "0 states lost" in proc.stdout, proc.stdout
+    assert "0 states lost, 0 user files lost" in proc.stdout and "10 user files planted" in proc.stdout, proc.stdout
+    assert "training" not in proc.stdout and not os.listdir(tmp_path)
 
 
 def test_a_resume_is_checked_against_the_ground_truths_size_after_its_flags_come_back(tiny_root, tmp_path):
@@ -367,3 +413,211 @@ def test_a_resume_is_checked_against_the_ground_truths_size_after_its_flags_come
     assert_one_line_error(
         call_main("train_model", *common, "--load_checkpoint", "--max_iter", "2"), "holds 5000 surface samples"
     )
+
+
+# ----- the user's files, as an adversarial user plants them (issue: clean-up that only removes its own)
+
+USER_ENTRIES = ("report.stale-2023", "results.tmp-123-deadbeef.json", "thesis.stale-99999/chapter.txt")
+
+
+def plant(folder, names=USER_ENTRIES) -> dict:
+    """A user's files named like temporary ones; returns {path: content}."""
+    planted = {}
+    for name in names:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"the user's {name}")
+        planted[path] = path.read_text()
+    return planted
+
+
+def test_a_resume_never_sweeps_a_users_files_named_like_leftovers(tiny_root, tmp_path):
+    out = tmp_path / "run"
+    common = ["--type", "point", "--data_root", tiny_root, "--out_dir", out, "--batch_size", "2", "--image_size", "32"]
+    common += ["--n_points", "50", "--device", "cpu", "--val_freq", "0"]
+    code, _, err = call_main("train_model", *common, "--max_iter", "1")
+    assert code == 0, err
+    planted = plant(out)
+    code, stdout, err = call_main("train_model", *common, "--max_iter", "2", "--load_checkpoint")
+    assert code == 0, err
+    assert {p: p.read_text() for p in planted} == planted
+    assert "named like this project's temporary files" in stdout and "report.stale-2023 (no proof" in stdout
+
+
+def test_an_evaluation_never_sweeps_a_users_folders_in_its_results_dir(tiny_root, tiny_checkpoints, tmp_path):
+    results = tmp_path / "mine"
+    planted = plant(results, ("backup.tmp-99999-deadbeef/copy.txt", ".tmp-dataset-99999-mine/keep.txt"))
+    code, _, err = call_main(
+        "eval_model", "--checkpoint", tiny_checkpoints / "point" / "checkpoint_point.pth", "--data_root", tiny_root,
+        "--device", "cpu", "--results_dir", results, "--vis_ids", "--no_baseline", "--no_frame_check",
+    )  # fmt: skip
+    assert code == 0, err
+    assert {p: p.read_text() for p in planted} == planted
+
+
+@pytest.mark.parametrize("change", ["edited", "empty_folder", "link_to_folder", "dangling_link"])
+def test_a_replacement_refuses_what_the_user_changed_in_the_dataset_and_names_it(generated, change):
+    """Edited to the same size, an empty folder, a link to a folder, a dangling link: each refuses
+    --replace_stale, named on a line of its own; nothing is removed."""
+    record = json.load(open(generated / ".manifest.json"))
+    target = next(rel for rel in record["files"] if rel.endswith("rendering_metadata.txt"))
+    if change == "edited":
+        text = (generated / target).read_text()
+        (generated / target).write_text(text[::-1])  # the same size, another content
+        name = f"{target} (changed since written)"
+    elif change == "empty_folder":
+        (generated / "my_empty").mkdir()
+        name = "my_empty/ (a folder added)"
+    elif change == "link_to_folder":
+        (generated / "my_link").symlink_to(generated.parent, target_is_directory=True)
+        name = "my_link (a symbolic link)"
+    else:
+        (generated / "broken").symlink_to(generated / "nowhere")
+        name = "broken (a symbolic link, dangling)"
+    before = sorted(str(p) for p in generated.rglob("*"))
+    code, _, err = make(generated, "--replace_stale", "--seed", "4")
+    assert code == 2 and f"  {name}" in err.splitlines() and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("error:") and "did not write as recorded" in err
+    assert sorted(str(p) for p in generated.rglob("*")) == before
+    assert json.load(open(generated / "embedded.json"))["seed"] == 3
+
+
+def test_a_file_edited_while_the_new_dataset_is_built_is_kept_and_the_swap_refused(generated, monkeypatch):
+    from procedural import writer
+
+    record = json.load(open(generated / ".manifest.json"))
+    target = generated / next(rel for rel in record["files"] if rel.endswith("rendering_metadata.txt"))
+    real = writer.write_manifest
+    edited = target.read_text()[::-1]
+
+    def edit_then_record(folder):  # the user edits the old dataset while the new one is being written
+        target.write_text(edited)
+        real(folder)
+
+    monkeypatch.setattr(writer, "write_manifest", edit_then_record)
+    code, _, err = make(generated, "--replace_stale", "--seed", "4")
+    assert code == 2 and "changed since written" in err, err
+    assert json.load(open(generated / "embedded.json"))["seed"] == 3 and target.read_text() == edited
+    assert not owned_entries(generated.parent)  # the new dataset built beside is removed
+
+
+def test_a_results_folder_is_ours_only_by_its_record(tiny_root, tiny_checkpoints, tmp_path):
+    """A folder of a result's name holding a user's metrics.json (no identity, or a JSON list), or an
+    evaluation's folder holding a user's file named like a result: refused in one line, untouched."""
+    results = tmp_path / "r"
+    base = [
+        "eval_model", "--checkpoint", tiny_checkpoints / "point" / "checkpoint_point.pth", "--data_root", tiny_root,
+        "--device", "cpu", "--results_dir", results, "--vis_ids", "0", "--no_baseline", "--no_frame_check",
+    ]  # fmt: skip
+    code, _, err = call_main(*base)
+    assert code == 0, err
+    folder = result_folder_of(results)
+    (folder / "7_gt.png").write_bytes(b"the user's picture")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert_one_line_error(call_main(*base), "7_gt.png (added)")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    shutil.rmtree(folder)
+    folder.mkdir()
+    for content in ('{"score": 1}', '["a", "list"]'):
+        (folder / "metrics.json").write_text(content)
+        (folder / "per_sample.csv").write_text("mine")
+        assert_one_line_error(call_main(*base), "holds no record of an evaluation's files")
+        assert (folder / "metrics.json").read_text() == content and (folder / "per_sample.csv").read_text() == "mine"
+    assert not owned_entries(results)
+
+
+def result_folder_of(results):
+    found = [p for p in results.iterdir() if p.is_dir() and not owned_entries_named(p.name)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def owned_entries_named(name: str) -> bool:
+    from common.ownership import OWNED_NAME
+
+    return bool(OWNED_NAME.search(name))
+
+
+def test_overwrite_leaves_a_users_files_in_place_and_puts_the_run_back_after_a_setup_failure(
+    tiny_root, tmp_path, monkeypatch
+):
+    from training import monitor
+
+    out = tmp_path / "run"
+    common = ["--type", "point", "--data_root", tiny_root, "--out_dir", out, "--batch_size", "2", "--image_size", "32"]
+    common += ["--n_points", "50", "--device", "cpu", "--val_freq", "0"]
+    code, _, err = call_main("train_model", *common, "--max_iter", "1")
+    assert code == 0, err
+    (out / "tensorboard" / "my_notes.txt").write_text("what I saw")
+    (out / "notes.md").write_text("mine")
+    earlier = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    real = monitor.Monitor.__init__
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("a failure in setup")
+
+    monkeypatch.setattr(monitor.Monitor, "__init__", broken)
+    with pytest.raises(RuntimeError, match="a failure in setup"):
+        call_main("train_model", *common, "--max_iter", "2", "--overwrite")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == earlier and not owned_entries(out)
+    monkeypatch.setattr(monitor.Monitor, "__init__", real)
+    for _ in range(2):
+        code, stdout, err = call_main("train_model", *common, "--max_iter", "2", "--overwrite")
+        assert code == 0, err
+        assert (out / "tensorboard" / "my_notes.txt").read_text() == "what I saw"
+        assert (out / "notes.md").read_text() == "mine" and "removed the rest of the run" not in stdout
+        assert not owned_entries(out)
+
+
+def test_reconstruct_into_a_file_and_a_ctrl_c_at_start_are_one_line(tiny_checkpoints, tmp_path):
+    import imageio.v3 as iio
+    import numpy as np
+
+    iio.imwrite(tmp_path / "a.png", np.full((40, 40, 3), 200, np.uint8))
+    (tmp_path / "taken").write_text("a file")
+    assert_one_line_error(
+        call_main(
+            "reconstruct", tmp_path / "a.png", "--checkpoint", tiny_checkpoints / "point" / "checkpoint_point.pth",
+            "--out", tmp_path / "taken", "--device", "cpu", "--plain",
+        ),
+        "--out",
+    )  # fmt: skip
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    proc = subprocess.Popen(
+        [sys.executable, "train_model.py", "--help"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)  # inside its imports (torch takes seconds)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert (
+        proc.returncode == 130
+        and "Traceback" not in err
+        and err.strip() == ("error: interrupted while starting; nothing was written")
+    ), err
+
+
+def test_ctrl_c_after_the_swap_says_the_new_dataset_is_in_place(generated, monkeypatch):
+    from procedural import writer
+
+    def interrupted(root):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer, "remove_written", interrupted)
+    code, _, err = make(generated, "--replace_stale", "--seed", "4")
+    assert code == 2 and "holds it, complete" in err and "is as it was" not in err, err
+    assert json.load(open(generated / "embedded.json"))["seed"] == 4
+    monkeypatch.undo()
+    for name in owned_entries(generated.parent):  # the next run is another process: this one has ended
+        if not name.endswith(".sv3d-owner"):
+            pretend_dead(generated.parent / name)
+    code, out, err = make(generated, "--replace_stale", "--seed", "4")  # the next run settles the old one
+    assert code == 0 and not owned_entries(generated.parent), err

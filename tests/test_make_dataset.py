@@ -29,7 +29,11 @@ def test_replace_stale_keeps_a_current_dataset_and_replaces_its_own_stale_one(ti
     # As an older generator would have left it: its record and the manifest listing it as written.
     (root / "embedded.json").write_text(json.dumps({**record, "generator_version": 3}))
     manifest = json.loads((root / ".manifest.json").read_text())
-    manifest["files"]["embedded.json"] = (root / "embedded.json").stat().st_size
+    from common.written import file_digest
+
+    manifest["files"]["embedded.json"] = {
+        "size": (root / "embedded.json").stat().st_size, "sha256": file_digest(str(root / "embedded.json"))
+    }  # fmt: skip
     (root / ".manifest.json").write_text(json.dumps(manifest))
     code, out, err = call_main("make_dataset", *args)
     assert code == 0 and "replacing it" in out, err

@@ -4,15 +4,20 @@
     python -m tools.fault_injection --every 4 --signals KILL    # a quicker sample (tests/test_file_safety.py)
 
 Each process replaces an earlier state: `make_dataset.py --replace_stale` replaces a dataset,
-`train_model.py --overwrite` a run, `eval_model.py` its own earlier results. It is run once per
-fault point with R2N2_FAULT_AT=k (`common.atomic_io.fault_point`: every file written whole, before
-and after its rename, every step of moving the earlier state aside and back, every generated
-shape), stopped there by the signal, and then:
+`train_model.py --overwrite` a run, `eval_model.py` its own earlier results. Around each, a user's
+own files are planted first (`plant_user_files`: files and folders named like this project's
+temporary ones, a file inside the run's tensorboard/, a user's metrics.json, an empty folder, a
+symbolic link and a dangling one), where the process sweeps and replaces. It is run once per fault
+point with R2N2_FAULT_AT=k (`common.atomic_io.fault_point`: every file written whole, before and
+after its rename, every step of moving the earlier state aside and back, every generated shape),
+stopped there by the signal, and then:
   1. the state must be either the earlier one, whole, or the complete new one (checked file by file);
   2. the same command run again must succeed and leave no orphan (no temporary or moved-aside
-     file or folder) behind.
-A point where either fails is a state lost. Prints a line per process and signal: points tried,
-states lost. Uses a temporary folder; writes nothing else.
+     file or folder this project made) behind;
+  3. every user file must be there, unchanged (content, link target).
+A point where 1 or 2 fails is a state lost; 3 counts user files lost. Prints a line per process
+and signal: points tried, user files planted, states and user files lost. Works in a temporary
+folder, removed at the end; writes nothing else.
 """
 
 import glob
@@ -24,8 +29,6 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-ORPHANS = ("*.tmp-*", "*.stale-*", ".tmp-dataset-*", ".overwritten-*")
-
 
 def run(args: list[str], env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("R2N2_FAULT")}
@@ -36,12 +39,69 @@ def run(args: list[str], env: dict | None = None, timeout: int = 600) -> subproc
 
 
 def orphans(folder: str) -> list[str]:
-    """Temporary or moved-aside names anywhere below folder."""
+    """This project's temporary or moved-aside entries (and their proofs) anywhere below folder."""
+    from common.ownership import OWNED_NAME, OWNER_SUFFIX
+
     found = []
     for base, dirs, files in os.walk(folder):
-        for pattern in ORPHANS:
-            found += glob.glob(os.path.join(glob.escape(base), pattern))
-    return sorted(set(found))
+        found += [os.path.join(base, n) for n in dirs + files if OWNED_NAME.search(n) or n.endswith(OWNER_SUFFIX)]
+    return sorted(found)
+
+
+def plant_user_files(folder: str, inside_tensorboard: bool = False) -> dict:
+    """A user's own entries in folder (made if missing), as a sweep or a replacement meets them: files
+    and folders named like temporary ones of this or an earlier version, a results-like metrics.json,
+    an empty folder, a symbolic link and a dangling one. Returns {path: what it should stay}."""
+    import hashlib
+
+    os.makedirs(folder, exist_ok=True)
+    planted = {}
+
+    def put(name: str, text: str) -> None:
+        path = os.path.join(folder, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        planted[path] = ("file", hashlib.sha256(text.encode()).hexdigest())
+
+    put("report.stale-2023", "my report")
+    put("results.tmp-123-deadbeef.json", '{"mine": true}')
+    put("notes.sv3d-tmp-99999-deadbeef", "named like this project's, with no proof")
+    put("thesis.stale-99999/chapter1.txt", "chapter one")
+    put("backup.tmp-99999-deadbeef/copy.txt", "a backup")
+    put(".tmp-dataset-99999-mine/keep.txt", "mine")
+    put("point_mine/metrics.json", '["a user\'s own metrics"]')
+    if inside_tensorboard:
+        put("tensorboard/my_notes.txt", "what I saw in the curves")
+    empty = os.path.join(folder, "empty_folder")
+    os.makedirs(empty, exist_ok=True)
+    planted[empty] = ("folder", None)
+    for name, target in (("link_to_notes", "report.stale-2023"), ("dangling_link", "nowhere")):
+        path = os.path.join(folder, name)
+        if not os.path.lexists(path):
+            os.symlink(target, path)
+        planted[path] = ("link", target)
+    return planted
+
+
+def user_files_lost(planted: dict) -> list[str]:
+    """The planted entries not there as they were planted."""
+    import hashlib
+
+    lost = []
+    for path, (kind, expected) in planted.items():
+        if kind == "link":
+            ok = os.path.islink(path) and os.readlink(path) == expected
+        elif kind == "folder":
+            ok = os.path.isdir(path) and not os.path.islink(path)
+        else:
+            try:
+                ok = hashlib.sha256(open(path, "rb").read()).hexdigest() == expected
+            except OSError:
+                ok = False
+        if not ok:
+            lost.append(path)
+    return lost
 
 
 def points_reached(args: list[str], env: dict) -> int:
@@ -81,7 +141,7 @@ def dataset_case(work: str) -> dict:
             return "no manifest"
         if foreign_files(root):
             return "files outside the manifest"
-        missing = [p for p in read_manifest(root) if not os.path.isfile(os.path.join(root, p))]
+        missing = [p for p in read_manifest(root)["files"] if not os.path.isfile(os.path.join(root, p))]
         return f"{len(missing)} files missing" if missing else None
 
     def judge() -> str | None:
@@ -92,7 +152,10 @@ def dataset_case(work: str) -> dict:
         return why or (None if seed_of() in (1, 2) else f"seed {seed_of()}")
 
     command = ["make_dataset.py", "--root", root, "--n_models", "9", "--n_views", "1", "--seed", "2", "--replace_stale"]
-    return {"setup": setup, "command": command, "judge": judge, "folder": work, "done": lambda: seed_of() == 2}
+    return {
+        "setup": setup, "command": command, "judge": judge, "folder": work, "done": lambda: seed_of() == 2,
+        "plant": lambda: plant_user_files(work),  # beside the dataset: in it, a replacement is refused
+    }  # fmt: skip
 
 
 def training_case(work: str, data: str) -> dict:
@@ -130,7 +193,10 @@ def training_case(work: str, data: str) -> dict:
         return None
 
     command = ["train_model.py", *common, "--max_iter", "3", "--seed", "2", "--overwrite"]
-    return {"setup": setup, "command": command, "judge": judge, "folder": out, "done": lambda: (state() or [0])[0] == 2}
+    return {
+        "setup": setup, "command": command, "judge": judge, "folder": out, "done": lambda: (state() or [0])[0] == 2,
+        "plant": lambda: plant_user_files(out, inside_tensorboard=True),
+    }  # fmt: skip
 
 
 def evaluation_case(work: str, data: str, checkpoint: str) -> dict:
@@ -139,8 +205,10 @@ def evaluation_case(work: str, data: str, checkpoint: str) -> dict:
     command += ["--n_points", "200", "--results_dir", results, "--vis_ids", "0"]
 
     def folder() -> str | None:
-        found = [p for p in glob.glob(os.path.join(results, "point*")) if os.path.isdir(p) and ".tmp-" not in p]
-        found = [p for p in found if ".stale-" not in p]
+        from common.ownership import OWNED_NAME
+
+        found = [p for p in glob.glob(os.path.join(results, "point_n200*")) if os.path.isdir(p)]
+        found = [p for p in found if not OWNED_NAME.search(os.path.basename(p))]
         return found[0] if len(found) == 1 else None
 
     def setup():
@@ -164,55 +232,71 @@ def evaluation_case(work: str, data: str, checkpoint: str) -> dict:
             return "metrics.json unreadable"
         return None
 
-    return {"setup": setup, "command": command, "judge": judge, "folder": results, "done": lambda: folder() is not None}
+    return {
+        "setup": setup, "command": command, "judge": judge, "folder": results, "done": lambda: folder() is not None,
+        "plant": lambda: plant_user_files(results),
+    }  # fmt: skip
 
 
-def sweep(name: str, case: dict, signal: str, every: int, work: str) -> tuple[int, list[str]]:
-    """Run the case's command stopped at fault points 1, 1 + every, ... by `signal`; returns
-    (points tried, the lost ones with why)."""
+def sweep(name: str, case: dict, signal: str, every: int, work: str) -> tuple[int, int, list[str], list[str]]:
+    """Run the case's command stopped at fault points 1, 1 + every, ... by `signal`, the user's files
+    planted first; returns (points tried, user files planted, the states lost with why, the user
+    files lost)."""
     env = {"R2N2_FAULT_SIGNAL": signal, "R2N2_FAULT_LOG": os.path.join(work, "fault.log")}
     case["setup"]()
     total = points_reached(case["command"], env)
-    lost, tried = [], 0
+    lost, users_lost, tried, planted = [], [], 0, {}
     for point in range(1, total + 1, every):
+        planted = case["plant"]()
         run(case["command"], {**env, "R2N2_FAULT_AT": str(point)})
         tried += 1
         why = case["judge"]()
         again = run(case["command"])
-        left = orphans(case["folder"])
+        left = [path for path in orphans(case["folder"]) if path not in planted]  # a user's, named like ours
         if why or again.returncode != 0 or left or not case["done"]():
             lost.append(
                 f"{name} {signal} point {point}: "
                 + (why or (f"rerun failed: {again.stderr.strip().splitlines()[-1:]}" if again.returncode else ""))
                 + (f" orphans {left}" if left else "")
             )
+        users_lost += [f"{name} {signal} point {point}: {path}" for path in user_files_lost(planted)]
         case["setup"]()  # back to the earlier state for the next point
-    return tried, lost
+    return tried, len(planted), lost, users_lost
 
 
 def main(args) -> int:
+    import shutil
+
     import procedural
 
     work = tempfile.mkdtemp(prefix="fault-injection-")
-    data = os.path.join(work, "tiny")
-    procedural.write_dataset(data, n_models=9, n_views=2, seed=0, workers=1, quiet=True)
-    cases = {
-        "dataset": dataset_case(os.path.join(work, "dataset")),
-        "training": training_case(os.path.join(work, "training"), data),
-    }
-    cases["training"]["setup"]()
-    checkpoint = os.path.join(work, "training", "run", "checkpoint_point.pth")
-    cases["evaluation"] = evaluation_case(os.path.join(work, "evaluation"), data, checkpoint)
-    all_lost = []
-    for name in args.processes:
-        for signal in args.signals:
-            os.makedirs(os.path.join(work, name), exist_ok=True)
-            tried, lost = sweep(name, cases[name], signal, args.every, work)
-            print(f"{name:<10} SIG{signal:<4}: {tried} points tried, {len(lost)} states lost", flush=True)
-            all_lost += lost
-    for line in all_lost:
-        print("  " + line)
-    return 1 if all_lost else 0
+    try:
+        cases = {}
+        if "dataset" in args.processes:
+            cases["dataset"] = dataset_case(os.path.join(work, "dataset"))
+        if {"training", "evaluation"} & set(args.processes):  # a tiny dataset and a run to evaluate
+            data = os.path.join(work, "tiny")
+            procedural.write_dataset(data, n_models=9, n_views=2, seed=0, workers=1, quiet=True)
+            cases["training"] = training_case(os.path.join(work, "training"), data)
+            cases["training"]["setup"]()
+            checkpoint = os.path.join(work, "training", "run", "checkpoint_point.pth")
+            cases["evaluation"] = evaluation_case(os.path.join(work, "evaluation"), data, checkpoint)
+        all_lost = []
+        for name in args.processes:
+            for signal in args.signals:
+                os.makedirs(os.path.join(work, name), exist_ok=True)
+                tried, planted, lost, users_lost = sweep(name, cases[name], signal, args.every, work)
+                print(
+                    f"{name:<10} SIG{signal:<4}: {tried} points tried, {planted} user files planted, "
+                    f"{len(lost)} states lost, {len(users_lost)} user files lost",
+                    flush=True,
+                )
+                all_lost += lost + users_lost
+        for line in all_lost:
+            print("  " + line)
+        return 1 if all_lost else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def get_args_parser():

@@ -63,7 +63,7 @@ def load_checkpoint(path: str, expected_type: str | None = None, map_location="c
     """Read a training checkpoint, checking it is one; raises ModelError with a clear reason."""
     if not os.path.isfile(path):
         folder = os.path.dirname(path) or "."
-        aside = sorted(glob.glob(os.path.join(glob.escape(folder), ".overwritten-*")))
+        aside = sorted(glob.glob(os.path.join(glob.escape(folder), ".run.sv3d-aside-*[0-9a-f]")))
         if aside:  # a run replaced with --overwrite that stopped: its predecessor waits there
             raise ModelError(
                 f"checkpoint {path} not found; an --overwrite run set the earlier run aside in {aside[0]}: if that "

@@ -38,7 +38,12 @@ class Monitor:
         self.tensorboard_dir = os.path.join(config.out_dir, "tensorboard")
         # Steps are logged as 1..max_iter; a run resumed at step S logs S + 1 on: hide what the
         # interrupted run logged from there on.
+        before = set(os.listdir(self.tensorboard_dir)) if os.path.isdir(self.tensorboard_dir) else set()
         self.writer = SummaryWriter(self.tensorboard_dir, purge_step=start_step + 1 if start_step > 0 else None)
+        self.writer.flush()
+        # The event files this run writes, for its record: --overwrite moves these, and no other file of the folder.
+        made = set(os.listdir(self.tensorboard_dir)) - before
+        self.event_files = sorted(os.path.join("tensorboard", name) for name in made)
         self.window = {"n": 0, "seconds": 0.0, "data_seconds": 0.0}
 
     def step(

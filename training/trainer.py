@@ -273,7 +273,14 @@ class Trainer:
             "val": self.val_history[-1] if self.val_history else None,
             "best": monitor.best if monitor else None,
             "val_history": self.val_history,
+            "event_files": self.event_files(),
         }
+
+    def event_files(self) -> list[str]:
+        """The TensorBoard event files the run wrote (relative to its folder): its earlier starts'
+        (from the checkpoint it resumed) and this one's."""
+        earlier = list((self.run.checkpoint or {}).get("event_files", []))
+        return sorted(set(earlier) | set(getattr(self.monitor, "event_files", [])))
 
     def write_record(self) -> None:
         """args.json: the run's flags, its model's settings and its history (every start and
@@ -285,6 +292,7 @@ class Trainer:
             "world_size": run.world_size,
             "history": run.history,
             "train_seconds": sum(entry["seconds"] for entry in run.history),
+            "event_files": self.event_files(),
         }
         atomic_write_json(os.path.join(self.config.out_dir, "args.json"), record)
 
