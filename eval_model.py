@@ -137,7 +137,7 @@ def make_predictor(config: EvalConfig, model):
             "scores are the same with or without one; leave --camera out"
         )
     return lambda batch: predict(
-        model, batch, config.n_points, config.grid_res, config.iso, config.camera, clean=config.clean
+        model, batch, config.n_points, config.grid_res, config.iso, config.camera, config.clean, config.camera_search
     )
 
 
@@ -306,6 +306,7 @@ def what_was_measured(config: EvalConfig, checkpoint_file: str | None, checkpoin
         "camera": config.camera,
         "camera_used": describe_camera(model, config.camera) if not config.oracle else "not read: the GT's own grid",
         "clean": config.clean,
+        "camera_search": config.camera_search,
         "batch_size": config.batch_size,
         "no_baseline": config.no_baseline,
         "no_frame_check": config.no_frame_check,

@@ -282,6 +282,17 @@ def silhouette_loss(
         R, T, K: the views' cameras (B, 3, 3), (B, 3), (B, 4, 4) (`geometry.cameras`).
         masks: (B, S, S) the renderings' masks (bool or [0, 1]).
     """
+    silhouettes = grid_silhouettes(logits, R, T, K, size, n_samples)  # (B, P)
+    target = F.interpolate(masks.float()[:, None], size=(size, size), mode="area").flatten(1)  # (B, P)
+    return F.binary_cross_entropy(silhouettes.clamp(1e-6, 1 - 1e-6), target)
+
+
+def grid_silhouettes(
+    logits: torch.Tensor, R: torch.Tensor, T: torch.Tensor, K: torch.Tensor, size: int, n_samples: int
+) -> torch.Tensor:
+    """The silhouette a grid casts in the view of cameras (R, T, K): (B, D, H, W) [z, y, x] logits
+    over [-0.5, 0.5]^3 -> (B, size * size) in [0, 1], the largest occupancy probability along each
+    pixel's ray (pixels row by row), sampled n_samples times across the cube's bounding sphere."""
     from geometry.cameras import camera_rays
 
     B = logits.shape[0]
@@ -292,9 +303,7 @@ def silhouette_loss(
     points = origins[:, None, None] + directions[:, :, None] * (distance[:, :, None] + steps)[..., None]  # (B,P,S,3)
     probs = torch.sigmoid(logits.float())[:, None]  # outside the cube: 0 (grid_sample's zero padding)
     sampled = F.grid_sample(probs, 2 * points.view(B, -1, 1, 1, 3), mode="bilinear", align_corners=False)
-    silhouettes = sampled.view(B, -1, n_samples).amax(-1)  # (B, P)
-    target = F.interpolate(masks.float()[:, None], size=(size, size), mode="area").flatten(1)  # (B, P)
-    return F.binary_cross_entropy(silhouettes.clamp(1e-6, 1 - 1e-6), target)
+    return sampled.view(B, -1, n_samples).amax(-1)  # (B, P)
 
 
 def azimuth_targets(azim: torch.Tensor, self_overlap: torch.Tensor, temperature: float = 0.03) -> torch.Tensor:

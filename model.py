@@ -100,31 +100,45 @@ class SingleViewto3D(nn.Module):
         (`Encoding.cameras`), for a decoder that projects points: the camera head's guess with the
         images' intrinsics ((4, 4) or (B, 4, 4); None: the model's own) when None. The camera head's
         output is aux["camera"], for its loss."""
+        encoding, camera = self.encode(images)
+        if camera is not None:
+            encoding.cameras = self.cameras_for(camera, cameras, intrinsics)
+        return self.decode(encoding, camera, queries)
+
+    def encode(self, images: torch.Tensor) -> tuple[Encoding, dict | None]:
+        """The images' encoding (the maps its decoder and camera head read) and the camera head's
+        output (None without one)."""
         decoder, head = self.decoder, self.camera_head
         encoding = self.encoder(
             images,
             return_map=decoder.uses_feature_map or (head is not None and head.uses_feature_map),
             return_maps=getattr(decoder, "uses_image_maps", False),
         )
-        camera, frame = None, self.frame
-        if head is not None:
-            camera = head(encoding.features, encoding.feature_map)
-            if cameras is None:
-                intrinsics = intrinsics if intrinsics is not None else self.intrinsics
-                if intrinsics is None:
-                    raise ValueError(
-                        "a model that reads the image where points project needs the images' cameras or at least "
-                        "their intrinsics K (4, 4) to guess one"
-                    )
-                encoding.cameras = CameraHead.cameras(camera, intrinsics, frame)
-            elif frame == "viewer":  # the view's distance and intrinsics; its rotation is the frame itself
-                from geometry.view_frame import viewer_cameras
+        return encoding, head(encoding.features, encoding.feature_map) if head is not None else None
 
-                encoding.cameras = viewer_cameras(cameras[1], cameras[2])
-            else:
-                encoding.cameras = tuple(cameras)
-        prediction = decoder(encoding, queries)
-        prediction.frame = frame
+    def cameras_for(self, camera: dict, cameras: tuple | None, intrinsics: torch.Tensor | None) -> tuple:
+        """The cameras the decoder projects with, in its frame: the given ones (R, T, K), or the camera
+        head's guess (`camera`, its output) with the images' intrinsics (the model's own when None)."""
+        frame = self.frame
+        if cameras is None:
+            intrinsics = intrinsics if intrinsics is not None else self.intrinsics
+            if intrinsics is None:
+                raise ValueError(
+                    "a model that reads the image where points project needs the images' cameras or at least "
+                    "their intrinsics K (4, 4) to guess one"
+                )
+            return CameraHead.cameras(camera, intrinsics, frame)
+        if frame == "viewer":  # the view's distance and intrinsics; its rotation is the frame itself
+            from geometry.view_frame import viewer_cameras
+
+            return viewer_cameras(cameras[1], cameras[2])
+        return tuple(cameras)
+
+    def decode(self, encoding: Encoding, camera: dict | None = None, queries: torch.Tensor | None = None) -> Prediction:
+        """The decoder's prediction of an encoding (its cameras set, for a decoder that projects points),
+        in the model's frame, the camera head's output in aux["camera"]."""
+        prediction = self.decoder(encoding, queries)
+        prediction.frame = self.frame
         if camera is not None:
             prediction.aux["camera"] = camera
         return prediction

@@ -57,7 +57,7 @@ from training.trainer import Trainer, TrainingData, TrainingError, configure_dev
 
 OPTIMISATION_FLAGS = (
     "lr", "max_iter", "profile", "batch_size", "num_workers", "augment", "data_root", "seed", "device", "amp",
-    "compile", "deterministic",
+    "compile", "data_on_device", "deterministic",
 )  # fmt: skip
 RUN_FLAGS = tuple(
     f.name for f in dataclasses.fields(RunConfig) if "help" in f.metadata and f.name not in OPTIMISATION_FLAGS

@@ -24,6 +24,7 @@ from representations import ReconstructionLoss, build_model, get, names
 from train_model import get_args_parser
 from training.checkpoints import init_from_run
 from training.config import ConfigError, resolve_config
+from training.device_data import DeviceLoader, fits_on_device
 from training.sampler import StepBatchSampler, prefetch
 from training.setup import build_optimizer
 from training.trainer import Run, Trainer, TrainingData, configure_device
@@ -120,8 +121,12 @@ def main(args):
         ("images/s", 9),
         ("data share", 10),
         ("GFLOP/step", 10),
+        ("TFLOP/s", 8),
+        ("MFU", 6),
         ("peak GiB", 8),
     )
+    peak_flops = device_peak_tflops(device, configs[0].run.amp)
+    print(f"MFU: achieved TFLOP/s over the device's dense peak ({peak_flops[1]})")
     print(f"{'type':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
     for config in configs:
         model_type, batch_size = config.run.type, config.run.batch_size
@@ -129,13 +134,17 @@ def main(args):
         if note:
             print(note, flush=True)
         dataset = datasets[get(model_type).needs_occupancy_labels]
-        loader = torch.utils.data.DataLoader(
-            dataset,
-            batch_sampler=StepBatchSampler(len(dataset), batch_size, 0, 0, steps),
-            num_workers=config.run.num_workers,
-            collate_fn=collate_batch,
-            pin_memory=device.type == "cuda",
-        )
+        sampler = StepBatchSampler(len(dataset), batch_size, 0, 0, steps)
+        if config.run.data_on_device and fits_on_device(dataset, device, get(model_type).needs_occupancy_labels):
+            loader = DeviceLoader(dataset, sampler, device, get(model_type).needs_occupancy_labels)
+        else:
+            loader = torch.utils.data.DataLoader(
+                dataset,
+                batch_sampler=sampler,
+                num_workers=config.run.num_workers,
+                collate_fn=collate_batch,
+                pin_memory=device.type == "cuda",
+            )
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         with_loader, waited = time_steps(trainer, prefetch(loader, trainer.prepare_batch, 0), args, device)
@@ -147,11 +156,31 @@ def main(args):
         gflop = step_gflop(trainer, dict(fixed))
         if "stages" in trainer.model(fixed["images"][:1]).aux:
             print(f"{model_type}: {mesh_faces(trainer, fixed):.0f} faces per cubified mesh on average", flush=True)
+        achieved = gflop / with_loader / 1000  # TFLOP/s from the real loader
+        mfu = f"{100 * achieved / peak_flops[0]:5.1f}%" if peak_flops[0] else "   - "
         print(
             f"{model_type:<10} {batch_size:5d} {config.model_args['image_size']:5d} {with_loader:14.3f} "
-            f"{in_memory:17.3f} {waited:14.3f} {speed:9.1f} {share:9.1f}% {gflop:10.1f} {peak:8.2f}",
+            f"{in_memory:17.3f} {waited:14.3f} {speed:9.1f} {share:9.1f}% {gflop:10.1f} {achieved:8.2f} {mfu:>6} "
+            f"{peak:8.2f}",
             flush=True,
         )
+
+
+# Dense peak TFLOP/s of the GPUs this project is run on (vendor data sheets; SXM parts): bf16 (--amp)
+# and TF32 (float32 matmuls and convolutions on CUDA, `training.trainer.configure_device`).
+PEAK_TFLOPS = {"H200": (989.4, 494.7), "H100": (989.4, 494.7), "A100": (312.0, 156.0), "L4": (121.0, 60.0)}
+
+
+def device_peak_tflops(device: torch.device, amp: bool) -> tuple[float | None, str]:
+    """(dense peak TFLOP/s of the device at the step's precision, what it is), (None, why) when unknown."""
+    if device.type != "cuda":
+        return None, "a CPU: no peak taken"
+    name = torch.cuda.get_device_name(device)
+    for key, (bf16, tf32) in PEAK_TFLOPS.items():
+        if key in name:
+            peak = bf16 if amp else tf32
+            return peak, f"{name}: {peak:g} TFLOP/s dense {'bf16' if amp else 'TF32'}"
+    return None, f"{name}: peak unknown"
 
 
 def scratch_types() -> list[str]:

@@ -30,6 +30,7 @@ from unittest import mock
 
 import torch
 
+from evaluation.metrics import F1_HEADLINE
 from representations import names
 
 
@@ -136,8 +137,8 @@ class Check:
         return None
 
 
-def train(data: str, out_dir: str, model_type: str, amp: str, steps: int, device: str, init: str | None):
-    """train_model.py's main on the check's data; returns (its result, peak GiB or nan)."""
+def train(data: str, out_dir: str, model_type: str, amp: str, steps: int, device: str, init: str | None, profile: str):
+    """train_model.py's main on the check's data at a profile; returns (its result, peak GiB or nan)."""
     import train_model
 
     base = torch.cuda.memory_allocated() if device == "cuda" else 0
@@ -145,8 +146,9 @@ def train(data: str, out_dir: str, model_type: str, amp: str, steps: int, device
     flags += ["--out_dir", out_dir, "--overwrite", "--val_freq", str(max(1, steps // 2))]
     flags += ["--log_freq", str(max(1, steps // 4)), "--save_freq", str(steps)]
     flags += ["--init", init or "none"]  # a type that starts from another's run: the check's own run of it
-    if device == "cpu":  # the dry run: the CPU profile's small images, with the gpu profile's batch
-        flags += ["--profile", "gpu"]
+    flags += ["--profile", profile]
+    if device == "cpu":  # the dry run: small images and batches, no compilation
+        flags += ["--image_size", "64", "--batch_size", "8", "--no-compile"]
     result = train_model.main(train_model.parse_args(flags))
     peak = (torch.cuda.max_memory_allocated() - base) / 2**30 if device == "cuda" else float("nan")
     return result, peak
@@ -168,16 +170,18 @@ def step_seconds(log: str) -> float | None:
     return float(found[-1].group(1)) if found else None
 
 
-def bench(data: str, model_types: list[str], amp: str, device: str, steps: int, init: str | None) -> bool:
-    """bench_train.py at the gpu profile: its table's lines."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import bench_train
+def bench(
+    data: str, model_types: list[str], amp: str, device: str, steps: int, init: str | None, profile: str, compiled: bool
+) -> bool:
+    """bench_train.py at a profile, compiled or not: its table's lines (images/s, TFLOP/s, MFU)."""
+    from benchmarks import bench_train
 
     parser = bench_train.get_parser()
-    flags = ["--device", device, f"--{amp}", "--data_root", data, "--types", *model_types]
+    flags = ["--device", device, f"--{amp}", "--data_root", data, "--types", *model_types, "--profile", profile]
     flags += ["--steps", str(steps), "--warmup", "3", "--init", init or "none"]
-    if device == "cpu":
-        flags += ["--profile", "gpu"]
+    flags += ["--compile" if compiled and device == "cuda" else "--no-compile"]
+    if device == "cpu":  # the dry run
+        flags += ["--image_size", "64", "--batch_size", "8"]
     bench_train.main(parser.parse_args(flags))
     return True  # its table is in its log
 
@@ -241,79 +245,117 @@ def compare_losses(data: str, model_types: list[str], checkpoints: dict) -> list
     return lines
 
 
+def equal_epochs(steps: int, profile: str) -> int:
+    """A profile's steps for as many epochs as `steps` of the gpu profile (its batch against gpu's)."""
+    from training.config import PROFILES
+
+    return max(1, round(steps * PROFILES["gpu"]["batch_size"] / PROFILES[profile]["batch_size"]))
+
+
+def training_plan(args) -> list[tuple[str, str, str, int]]:
+    """(type, profile, amp, steps) of each training: the compared types (--compare) at every profile and
+    amp, the others at the last profile in float32, each profile for the same epochs (`equal_epochs`);
+    the types others start from first (voxmesh from vox)."""
+    from representations import get
+
+    sources = {get(t).init_from for t in args.types}
+    order = sorted(args.types, key=lambda t: t not in sources)
+    plan = []
+    for t in order:
+        every = [(p, a) for p in args.profiles for a in args.amp]
+        plan += [
+            (t, p, a, equal_epochs(args.steps, p))
+            for p, a in (every if t in args.compare else [(args.profiles[-1], "no-amp")])
+        ]
+    return plan
+
+
+def train_and_evaluate(check, args, plan_entry, trained: dict) -> None:
+    """One training of the plan and its evaluation, summed up in one line of the summary."""
+    from representations import get
+
+    model_type, profile, amp, steps = plan_entry
+    name = f"{model_type}_{profile}_{amp}"
+    init = trained.get((get(model_type).init_from, profile, amp))
+    start = time.perf_counter()
+    limit = args.train_limit * max(1.0, args.steps / 200)
+    done = check.sub_run(
+        f"train_{name}", limit, train, args.data, os.path.join(args.work, "runs", name), model_type, amp, steps,
+        args.device, init, profile,
+    )  # fmt: skip
+    if done is None:
+        return
+    wall = time.perf_counter() - start
+    result, peak = done
+    trained[(model_type, profile, amp)] = result["checkpoint"]
+    per_step = step_seconds(os.path.join(check.logs, f"train_{name}.log"))
+    metrics = check.sub_run(
+        f"eval_{name}", args.eval_limit, evaluate, args.data, result["checkpoint"], model_type,
+        os.path.join(args.work, "eval"), args.device,
+    )  # fmt: skip
+    summary = (metrics or {}).get("model", {})
+    iou = f", IoU {summary['IoU_vox32']:.3f}" if "IoU_vox32" in summary else ""
+    f1 = f"{F1_HEADLINE} {summary[F1_HEADLINE]:.1f}{iou}" if summary else "no evaluation"
+    speed = f"{per_step:.3f} s/step (last log window)" if per_step else "s/step not logged"
+    source = get(model_type).init_from
+    start_note = (
+        f", from the {source} run" if source and init else f", from scratch (no {source} run)" if source else ""
+    )
+    check.say(
+        f"train {model_type:<9} {profile:<8} --{amp:<6}: {steps} steps in {wall:5.1f} s wall (start-up and "
+        f"validation included), {speed}, peak {peak:.2f} GiB; {f1}{start_note}"
+    )
+
+
+def run_benches(check, args, trained: dict) -> None:
+    """bench_train at each profile and amp, uncompiled: every type's images/s, TFLOP/s and MFU
+    (before: gpu; after: gpu_fast); then the compared types at the last profile compiled (its
+    compilation, tens of seconds a type, is paid once per bench)."""
+    from representations import get
+
+    sources = {get(t).init_from for t in args.types}
+    runs = [(p, a, args.types, False) for p in args.profiles for a in args.amp]
+    runs += [(args.profiles[-1], a, args.compare, True) for a in args.amp]
+    for profile, amp, types, compiled in runs:
+        check.say(f"bench_train {profile} --{amp}{' compiled' if compiled else ''} ({args.bench_steps} steps after 3):")
+        init = next((trained[(t, profile, amp)] for t in sources if (t, profile, amp) in trained), None)
+        name = f"bench_{profile}_{amp}{'_compiled' if compiled else ''}"
+        ran = check.sub_run(
+            name, args.bench_limit * (3 if compiled else 1), bench, args.data, types, amp, args.device,
+            args.bench_steps, init, profile, compiled,
+        )  # fmt: skip
+        if ran is None:
+            continue
+        table = ("type", *types)
+        for line in log_lines(os.path.join(check.logs, f"{name}.log")):
+            if line.split(" ", 1)[0].rstrip(":") in table or line.startswith("MFU"):
+                check.say("    " + line)
+
+
 def main(args) -> int:
     # Logs of lines, not progress bars (bars that set `disable` themselves still draw: the summary
     # reads the logs through their carriage returns).
     os.environ.setdefault("TQDM_DISABLE", "1")
     check = Check(args.work, args.deadline - time.time(), args.device)
-    device, data = args.device, args.data
-    if device == "cuda":
+    if args.device == "cpu":  # the dry run: the limits are sized for a GPU, the CPU takes many times as long
+        for key in ("train_limit", "eval_limit", "bench_limit", "loss_limit"):
+            setattr(args, key, 8 * getattr(args, key))
+    if args.device == "cuda":
         name = torch.cuda.get_device_name(0)
         check.say(
             f"torch {torch.__version__}, {name}, {torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB"
         )
-    runs = os.path.join(args.work, "runs")
-    results = os.path.join(args.work, "eval")
-    from representations import get
-
-    trained = {}  # (type, amp) -> the run's checkpoint, for the types that start from it (--init)
-
-    def init_for(model_type: str, amp: str) -> str | None:
-        return trained.get((get(model_type).init_from, amp))
-
-    def train_and_evaluate(model_type: str, amp: str) -> None:
-        name = f"{model_type}_{amp}"
-        out_dir = os.path.join(runs, name)
-        start = time.perf_counter()
-        init = init_for(model_type, amp)
-        done = check.sub_run(
-            f"train_{name}", args.train_limit * max(1.0, args.steps / 200), train, data, out_dir, model_type, amp,
-            args.steps, device, init,
-        )  # fmt: skip
-        if done is None:
-            return
-        wall = time.perf_counter() - start
-        result, peak = done
-        trained[(model_type, amp)] = result["checkpoint"]
-        per_step = step_seconds(os.path.join(check.logs, f"train_{name}.log"))
-        metrics = check.sub_run(
-            f"eval_{name}", args.eval_limit, evaluate, data, result["checkpoint"], model_type, results, device
-        )
-        summary = (metrics or {}).get("model", {})
-        iou = f", IoU {summary['IoU_vox32']:.3f}" if "IoU_vox32" in summary else ""
-        f1 = f"F1@0.05 {summary['F1@0.05']:.1f}{iou}" if summary else "no evaluation"
-        speed = f"{per_step:.3f} s/step (last log window)" if per_step else "s/step not logged"
-        source = get(model_type).init_from
-        start_note = (
-            f", from the {source} run" if source and init else f", from scratch (no {source} run)" if source else ""
-        )
-        check.say(
-            f"train {model_type:<9} --{amp:<6}: {args.steps} steps in {wall:5.1f} s wall (start-up and validation "
-            f"included), {speed}, peak {peak:.2f} GiB above the process's start; {f1}{start_note}"
-        )
-
-    order = [(t, a) for t in args.types for a in args.amp]
-    # The types others start from first (vox: voxmesh's bench and runs start from it), then the step
-    # benchmark and the loss comparison (the speed figures), then the other trainings.
-    sources = {get(t).init_from for t in args.types}
-    first = [(t, a) for t, a in order if t in sources]
-    for model_type, amp in first:
-        train_and_evaluate(model_type, amp)
-    for amp in args.amp:
-        check.say(f"bench_train --{amp} (batch 64, 137 px, {args.bench_steps} timed steps after 3):")
-        init = next((trained[(t, amp)] for t in sources if (t, amp) in trained), None)
-        if check.sub_run(f"bench_{amp}", args.bench_limit, bench, data, args.types, amp, device, args.bench_steps,
-                         init) is not None:  # fmt: skip
-            table = ("type", *args.types)
-            for line in log_lines(os.path.join(check.logs, f"bench_{amp}.log")):
-                if line.split(" ", 1)[0].rstrip(":") in table:  # the table, and the notes on how a type started
-                    check.say("    " + line)
-    for model_type, amp in order:
-        if model_type not in sources:
-            train_and_evaluate(model_type, amp)
-    if device == "cuda":  # each type's trained model (its float32 run)
-        checkpoints = {t: trained[(t, a)] for t, a in trained if a == "no-amp"}
-        lines = check.sub_run("losses", args.loss_limit, compare_losses, data, args.types, checkpoints)
+    trained = {}  # (type, profile, amp) -> the run's checkpoint, for the types that start from it (--init)
+    plan = training_plan(args)
+    first = [entry for entry in plan if entry[0] == plan[0][0]]  # the type others start from: before the benches
+    for entry in first:
+        train_and_evaluate(check, args, entry, trained)
+    run_benches(check, args, trained)
+    for entry in plan[len(first) :]:
+        train_and_evaluate(check, args, entry, trained)
+    if args.device == "cuda":  # each type's trained model (its float32 run at the first profile)
+        checkpoints = {t: c for (t, p, a), c in trained.items() if a == "no-amp" and p == args.profiles[0]}
+        lines = check.sub_run("losses", args.loss_limit, compare_losses, args.data, args.types, checkpoints)
         if lines:
             check.say("one batch's loss of each trained model, CPU vs CUDA:")
             for line in lines:
@@ -338,7 +380,15 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--amp", nargs="+", default=["amp", "no-amp"], choices=["amp", "no-amp"], help="each type trained with each"
     )
-    parser.add_argument("--steps", type=int, default=200, help="training steps per run")
+    parser.add_argument(
+        "--profiles", nargs="+", default=["gpu", "gpu_fast"], help="train_model.py profiles compared (before, after)"
+    )
+    parser.add_argument(
+        "--compare", nargs="+", default=["vox"], help="the types trained at every profile and amp (the others: once)"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=200, help="training steps per run at the gpu profile (others: the same epochs)"
+    )
     parser.add_argument("--bench_steps", type=int, default=15, help="timed steps per type in bench_train")
     parser.add_argument("--deadline", type=float, required=True, help="when everything here must end (epoch seconds)")
     parser.add_argument(

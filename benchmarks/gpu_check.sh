@@ -6,11 +6,12 @@
 #   bash benchmarks/gpu_check.sh "$OUT"                 # on a CUDA machine, from the repo root
 #   GPU_CHECK_TYPES="vox mesh" GPU_CHECK_AMP=amp GPU_CHECK_STEPS=100 bash benchmarks/gpu_check.sh "$OUT"   # a rerun
 #   GPU_CHECK_DEVICE=cpu GPU_CHECK_STEPS=4 GPU_CHECK_BENCH_STEPS=2 bash benchmarks/gpu_check.sh /tmp/dry   # CPU dry run
-# Environment: GPU_CHECK_TYPES, GPU_CHECK_AMP, GPU_CHECK_STEPS (a training's limit grows with it),
+# Environment: GPU_CHECK_TYPES, GPU_CHECK_AMP, GPU_CHECK_PROFILES (gpu gpu_fast: before and after; vox
+# trained at both for the same epochs, every type benched at both), GPU_CHECK_STEPS (a training's limit grows with it),
 # GPU_CHECK_BENCH_STEPS, GPU_CHECK_MODELS, GPU_CHECK_BUDGET, GPU_CHECK_DEVICE (cpu: the dry run),
 # GPU_CHECK_KEEP=1 (keep the data and the runs' checkpoints in /tmp).
 #
-# It ends within GPU_CHECK_BUDGET seconds (default 420) of wall time, whatever happens: every
+# It ends within GPU_CHECK_BUDGET seconds (default 540) of wall time, whatever happens: every
 # stage runs under `timeout`, and gpu_check.py starts no sub-run the budget cannot hold. Its
 # stages and their limits (how they were sized: docs/training.md, "The GPU check"):
 #   unpack PyTorch3D 60 s, imports 60 s, smoke tests 120 s, data 120 s, runs what is left.
@@ -24,11 +25,12 @@ cd "$(dirname "$0")/.."
 OUT=${1:-output/gpu_check}
 DEVICE=${GPU_CHECK_DEVICE:-cuda}
 TYPES=${GPU_CHECK_TYPES:-vox point mesh occupancy voxmesh}
+PROFILES=${GPU_CHECK_PROFILES:-gpu gpu_fast}   # before, after: each type's images/s and MFU at both
 AMP=${GPU_CHECK_AMP:-amp no-amp}
 STEPS=${GPU_CHECK_STEPS:-200}
 BENCH_STEPS=${GPU_CHECK_BENCH_STEPS:-15}
 MODELS=${GPU_CHECK_MODELS:-200}
-BUDGET=${GPU_CHECK_BUDGET:-420}
+BUDGET=${GPU_CHECK_BUDGET:-540}
 T0=$(date +%s)
 if [ "$DEVICE" = cuda ] && ! nvidia-smi -L >/dev/null 2>&1 \
   && ! python3 -c "import sys, torch; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
@@ -69,7 +71,7 @@ stage() {
   fi
   return "$status"
 }
-say "gpu_check on $(hostname): device $DEVICE, types $TYPES, amp $AMP, $STEPS steps, $MODELS models, budget $BUDGET s"
+say "gpu_check on $(hostname): device $DEVICE, types $TYPES, profiles $PROFILES, amp $AMP, $STEPS steps, $MODELS models, budget $BUDGET s"
 if ! python3 -c "import pytorch3d" 2>/dev/null && [ -f .gpu/pytorch3d-cp312.tar.xz ]; then
   mkdir -p /tmp/site
   stage unpack 60 tar -xJf .gpu/pytorch3d-cp312.tar.xz -C /tmp/site || exit
@@ -108,7 +110,8 @@ fi
 # gpu_check.py gets an absolute deadline: its own start-up (imports) counts against it.
 # shellcheck disable=SC2086 # the lists split into words on purpose
 stage runs $(( left + 15 )) python3 -m benchmarks.gpu_check --work "$WORK" --data "$WORK/data" --device "$DEVICE" \
-  --types $TYPES --amp $AMP --steps "$STEPS" --bench_steps "$BENCH_STEPS" --deadline $(( $(date +%s) + left ))
+  --types $TYPES --amp $AMP --profiles $PROFILES --steps "$STEPS" --bench_steps "$BENCH_STEPS" \
+  --deadline $(( $(date +%s) + left ))
 # gpu_check.py writes its lines into the same summary as it goes; a failure inside it is there too.
 grep -q "^FAILED\|^SKIPPED" "$SUMMARY" && STATUS=1
 exit "$STATUS"

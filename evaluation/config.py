@@ -75,6 +75,11 @@ class EvalConfig:
         "viewer-frame model needs none, and is scored after turning its prediction into the object frame with the "
         "metadata's rotation); predicted is read as none", choices=CAMERAS + ("predicted",),
     )  # fmt: skip
+    camera_search: int = flag(
+        0, "with --camera none, a vox model tries its camera head's K likeliest azimuths and keeps the camera whose "
+        "prediction's silhouette fits the image's own mask best (the image's alpha, a photo's mask; no metadata); "
+        "0: its head's guess", "non_negative_int",
+    )  # fmt: skip
     clean: bool = flag(
         False, "score each predicted mesh's largest connected parts only (loose fragments removed, as reconstruct.py "
         "--clean writes them)", action="store_true",
@@ -114,6 +119,8 @@ def resolve_eval_config(given: dict, default_device: str = "cpu") -> EvalConfig:
         )
     if not (config.checkpoint or config.load_checkpoint or config.oracle):
         raise ConfigError("say which model: --load_checkpoint (the run in --out_dir), --checkpoint PATH, or --oracle")
+    if config.camera_search and config.camera != "none":
+        raise ConfigError("--camera_search chooses among a model's own camera guesses: use it with --camera none")
     if config.type is not None and not config.oracle:
         check_iso(config.iso, config.type)
     if config.oracle:
@@ -155,7 +162,7 @@ def with_checkpoint_type(config, found: str):
 # these is another evaluation's. Each one that differs from its default also names the folder.
 RESULT_IDENTITY = (
     "type", "oracle", "checkpoint", "data", "data_record", "split", "views", "iso", "n_points", "thresholds",
-    "grid_res", "seed", "camera", "clean", "batch_size", "no_baseline", "no_frame_check",
+    "grid_res", "seed", "camera", "camera_search", "clean", "batch_size", "no_baseline", "no_frame_check",
 )  # fmt: skip
 
 # How a setting that differs from its default is spelled in the folder's name.
@@ -168,6 +175,7 @@ NAME_PARTS = {
     "grid_res": lambda v: f"grid{v}",
     "seed": lambda v: f"seed{v}",
     "camera": lambda v: f"camera-{v}",
+    "camera_search": lambda v: f"search{v}",
     "clean": lambda v: "clean",
     "batch_size": lambda v: f"batch{v}",  # the batches decide the samples drawn
     "no_baseline": lambda v: "nobaseline",

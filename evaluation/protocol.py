@@ -128,19 +128,31 @@ def to_object_frame(prediction: Prediction, R: torch.Tensor) -> Prediction:
 
 
 def predict(
-    model, batch: dict, n_points: int, grid_res: int, iso: float = ISO, camera: str = "known", clean: bool = False
+    model,
+    batch: dict,
+    n_points: int,
+    grid_res: int,
+    iso: float = ISO,
+    camera: str = "known",
+    clean: bool = False,
+    camera_search: int = 0,
 ) -> dict:
     """A model's predictions of a batch in evaluation form (`evaluation_form`), as its type predicts
     for evaluation (`Representation.predict`), in the object frame. camera (`CAMERAS`): "known", the
     batch's cameras (renderings' metadata) are given to the model, or "none", no camera is (what a
     photo gets; a model that projects points guesses one with its camera head). A viewer-frame
     prediction is turned into the object frame with the batch's R either way (`to_object_frame`).
-    clean: only each mesh's largest connected parts are scored (`geometry.grids.keep_largest_parts`)."""
+    clean: only each mesh's largest connected parts are scored (`geometry.grids.keep_largest_parts`).
+    camera_search: with camera "none", the model may choose among its camera head's likeliest cameras
+    by how its prediction fits the image's own mask (`representations.vox.camera_search`)."""
     if camera not in CAMERAS:
         raise ValueError(f"camera must be one of {CAMERAS}, got {camera!r}")
     representation = get_representation(model.type)
     cameras = (batch["R"], batch["T"], batch["K"]) if camera == "known" and batch.get("R") is not None else None
-    prediction = representation.predict(model, batch["images"], grid_res, iso, cameras, batch.get("K"))
+    masks = batch.get("masks") if camera == "none" else None  # the image's own mask, for a camera search
+    prediction = representation.predict(
+        model, batch["images"], grid_res, iso, cameras, batch.get("K"), masks, camera_search
+    )
     if prediction.frame == "viewer":
         if batch.get("R") is None:
             raise DatasetError("a viewer-frame model is scored in the object frame: the data needs its views' cameras")

@@ -133,9 +133,7 @@ def load_cache(layout: Layout, split: str, entries: list[ShapeEntry], quiet: boo
             [
                 name
                 for name in os.listdir(layout.cache_dir)
-                if name.startswith(f"{split}-")
-                and name.endswith(".pt")
-                and ours(os.path.join(layout.cache_dir, name))
+                if name.startswith(f"{split}-") and name.endswith(".pt") and ours(os.path.join(layout.cache_dir, name))
             ]
             if os.path.isdir(layout.cache_dir)
             else []

@@ -118,9 +118,9 @@ class ReconstructionLoss:
         from geometry.cameras import azimuth_self_overlap
 
         n_bins = predicted["azimuth_logits"].shape[1]
-        keys = batch["shape_index"].tolist() if batch.get("shape_index") is not None else None
-        if keys is None:
+        if batch.get("shape_index") is None or batch["voxels"].device.type == "cuda":  # on a GPU: no host sync
             return azimuth_self_overlap(batch["voxels"], n_bins)
+        keys = batch["shape_index"].tolist()
         overlaps = self.memo.setdefault("azimuth_overlap", {})
         missing = [i for i, key in enumerate(keys) if key not in overlaps]
         if missing:

@@ -142,12 +142,15 @@ class Representation:
         iso: float,
         cameras: tuple | None = None,
         intrinsics: torch.Tensor | None = None,
+        masks: torch.Tensor | None = None,
+        camera_search: int = 0,
     ) -> Prediction:
         """The prediction evaluation reads: the model's own, with `meshes` filled where the type's
         surface is extracted from a grid (at `iso`, from a grid of grid_res^3 for an implicit
         function) and `voxels` the 32^3 logits where it has a volume. cameras: the images' (R, T,
         K), for a model that projects points; None: its camera head's guess with the images'
-        intrinsics."""
+        intrinsics, or, with camera_search > 0 and the images' masks (B, H, W), the best of its
+        camera_search likeliest by how the prediction fits the mask (a type that can, the vox one)."""
         return model(images, cameras=cameras, intrinsics=intrinsics)
 
     # The type of run a new model of this type starts from (train_model.py --init), or None.

@@ -72,7 +72,7 @@ class Balls(Representation):
         centres, radii = prediction.outputs["centres"], prediction.outputs["radii"]
         return (centres[:, :, None] + radii[:, :, None, None] * unit).flatten(1, 2)
 
-    def predict(self, model, images, grid_res, iso, cameras=None, intrinsics=None):
+    def predict(self, model, images, grid_res, iso, cameras=None, intrinsics=None, masks=None, camera_search=0):
         prediction = model(images, cameras=cameras, intrinsics=intrinsics)
         prediction.points = self.surface_points(prediction, BallsSettings())
         return prediction

@@ -31,14 +31,30 @@ from training.checkpoints import RunError, checkpoint_model_args, default_out_di
 # is off there: on an H200 bench_train timed every type's step slower with it (vox 0.023 s against
 # 0.018 s with the loader; benchmarks/gpu_check.sh, docs/training.md), and memory is no constraint
 # (1-3.5 GiB a run).
+# gpu_fast: prepared for a GPU kept busy (issue: the GPU nearly idle at batch 64), not yet measured on
+# one: batch 256 with the learning rate scaled by sqrt(256 / 64) and a quarter of gpu's steps (the
+# same epochs), the train split held on the GPU (`training.device_data`), torch.compile.
+# benchmarks/gpu_check.sh times and scores it beside gpu; docs/training.md says what was measured.
 # smoke: a first run in three to five minutes on 2 cores, on a small generated set of its own: it
 # shows the pipeline works, its numbers are not results. Each type's step budget and image size for cpu and gpu are
-# its representation's (`Representation.max_iter`, `.image_size`).
+# its representation's (`Representation.max_iter`, `.image_size`); a profile's "steps_of" names the
+# profile whose budget and image size it takes, its steps scaled by "step_scale".
 PROFILES = {
     "cpu": {"batch_size": 32, "num_workers": 0, "amp": False},
     "gpu": {"batch_size": 64, "num_workers": 4, "amp": False},
+    "gpu_fast": {
+        "batch_size": 256,
+        "num_workers": 0,
+        "amp": False,
+        "lr": 2e-3,
+        "data_on_device": True,
+        "compile": True,
+        "steps_of": "gpu",
+        "step_scale": 0.25,
+    },
     "smoke": {"batch_size": 16, "num_workers": 0, "amp": False, "max_iter": 150, "image_size": 64},
 }
+DEFAULT_LR = 1e-3  # Adam's, at the cpu and gpu profiles' batches
 VAL_FREQ_MIN = 25  # the default --val_freq is max_iter // 10, but at least this
 SELECTION_METRICS = tuple(f1_key(t) for t in DEFAULT_THRESHOLDS)  # every type's validation has them
 
@@ -103,7 +119,10 @@ class RunConfig:
     (by the profile, or from max_iter, or the type)."""
 
     type: str
-    lr: float = flag(1e-3, "Adam's learning rate, on a cosine schedule over the run", "positive_float")
+    lr: float | None = flag(
+        None, "Adam's learning rate, on a cosine schedule over the run (left out: 0.001, or the profile's)",
+        "positive_float",
+    )  # fmt: skip
     max_iter: int | None = flag(
         None, "training steps (when resuming, the run's own; a different value stretches its cosine schedule)",
         "positive_int",
@@ -111,7 +130,7 @@ class RunConfig:
     profile: str = flag(
         "auto", "defaults sized for a machine (training.config.PROFILES: batch, image size, steps, workers, --amp); "
         "auto: gpu when --device is CUDA, else cpu; smoke: a 3-minute first run on a small generated set",
-        choices=("auto", "cpu", "gpu", "smoke"),
+        choices=tuple(["auto", *PROFILES]),
     )  # fmt: skip
     batch_size: int | None = flag(None, "images per step", "positive_int")
     num_workers: int | None = flag(None, "DataLoader worker processes", "non_negative_int")
@@ -126,9 +145,13 @@ class RunConfig:
         None, "bf16 autocast of the network (losses, coordinates and PyTorch3D's ops stay float32)",
         action="boolean",
     )  # fmt: skip
-    compile: bool = flag(
-        False, "torch.compile the encoder and the decoders that compile (CUDA: faster steps after a warm-up)",
-        action="store_true",
+    compile: bool | None = flag(
+        None, "torch.compile the encoder and the decoders that compile (CUDA: faster steps after a warm-up; left out: "
+        "the profile's, on for gpu_fast)", action="boolean",
+    )  # fmt: skip
+    data_on_device: bool | None = flag(
+        None, "hold the train split on the training device and gather each batch there (training/device_data.py; "
+        "left out: the profile's, on for gpu_fast where the split fits)", action="boolean",
     )  # fmt: skip
     deterministic: bool = flag(
         False, "CUDA: deterministic kernels where PyTorch has them (no cudnn autotuning); PyTorch3D's atomicAdd "
@@ -249,13 +272,16 @@ def resolve_config(
     values["type"] = model_type
     profile = profile_name(values["profile"], values["device"])
     defaults = PROFILES[profile]
-    for key in ("batch_size", "num_workers", "amp"):
+    own = {"lr": DEFAULT_LR, "compile": False, "data_on_device": False}  # where a profile does not say
+    for key in ("batch_size", "num_workers", "amp", "lr", "compile", "data_on_device"):
         if values[key] is None:
-            values[key] = defaults[key]
+            values[key] = defaults.get(key, own.get(key))
+    budget_of = defaults.get("steps_of", profile)  # the profile whose budget and image size it takes
     if values["max_iter"] is None:
-        values["max_iter"] = defaults.get("max_iter") or representation.max_iter[profile]
+        steps = defaults.get("max_iter") or representation.max_iter[budget_of]
+        values["max_iter"] = max(1, round(steps * defaults.get("step_scale", 1.0)))
     if values["image_size"] is None:
-        values["image_size"] = defaults.get("image_size") or representation.image_size[profile]
+        values["image_size"] = defaults.get("image_size") or representation.image_size[budget_of]
     if values["val_freq"] is None:  # about 10 validations a run, whatever its length
         values["val_freq"] = max(VAL_FREQ_MIN, values["max_iter"] // 10)
     if values["out_dir"] is None:

@@ -52,6 +52,7 @@ MAY_DIFFER_ON_RESUME = {
     "val_freq",
     "profile",
     "compile",
+    "data_on_device",
     "deterministic",
 }
 NOT_RECORDED = {"type", "out_dir", "load_checkpoint", "overwrite", "init", "pretrained"}

@@ -29,6 +29,7 @@ from training.checkpoints import (
     rebuild_model,
 )
 from training.config import ConfigError, ModelFlags, TrainConfig
+from training.device_data import DeviceLoader, fits_on_device
 from training.monitor import Monitor
 from training.resume import (
     check_resume_data,
@@ -217,6 +218,11 @@ def build_loader(
     dataset, validator = open_train_split(config, run)
     c = config.run
     sampler = StepBatchSampler(len(dataset), c.batch_size, c.seed, start_step, c.max_iter, run.rank, run.world_size)
+    occupancy = get(c.type).needs_occupancy_labels
+    if c.data_on_device and fits_on_device(dataset, run.device, occupancy):
+        return dataset, DeviceLoader(dataset, sampler, run.device, occupancy), validator
+    if c.data_on_device and run.is_main:
+        print(f"--data_on_device: the train split does not fit on {run.device}: read by the loader instead", flush=True)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_sampler=sampler,

@@ -88,7 +88,7 @@ class Occupancy(Representation):
             loss = F.binary_cross_entropy_with_logits(logits.float(), targets["labels"])
         return loss, {"bce": loss.detach()}
 
-    def predict(self, model, images, grid_res, iso, cameras=None, intrinsics=None):
+    def predict(self, model, images, grid_res, iso, cameras=None, intrinsics=None, masks=None, camera_search=0):
         prediction = model(images, cameras=cameras, intrinsics=intrinsics)
         grid = occupancy_grid(prediction.occupancy_fn, len(images), images.device, grid_res, iso)
         prediction.meshes = voxels_to_meshes(grid, iso)

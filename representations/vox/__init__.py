@@ -137,7 +137,12 @@ class Vox(Representation):
         with float32(prediction.voxels):
             return voxel_loss_terms(prediction, batch, targets, settings)
 
-    def predict(self, model, images, grid_res, iso, cameras=None, intrinsics=None):
+    def predict(self, model, images, grid_res, iso, cameras=None, intrinsics=None, masks=None, camera_search=0):
+        searches = cameras is None and masks is not None and camera_search > 0
+        if searches and model.camera_head is not None and model.frame == "object":
+            from .camera_search import search_cameras
+
+            cameras = search_cameras(model, images, masks, intrinsics, camera_search)
         prediction = model(images, cameras=cameras, intrinsics=intrinsics)
         prediction.meshes = voxels_to_meshes(torch.sigmoid(prediction.voxels.float()), iso)
         return prediction

@@ -1,0 +1,68 @@
+"""A camera for an image without one: the camera head's likeliest, chosen by how well the grid fits the mask.
+
+    cameras = search_cameras(model, images, masks, intrinsics, hypotheses=4)   # (R, T, K) of each image
+
+The camera head's azimuth is often off by a symmetry of the object (a chair seen from 30 and 150
+degrees has much the same outline). Its `hypotheses` likeliest azimuths (at least
+`MIN_SEPARATION` apart) are each tried: the decoder predicts the grid as that camera sees it, and
+the camera whose grid's silhouette (`losses.grid_silhouettes`) covers the image's mask best wins.
+The mask is the image's own (a rendering's alpha, a photo's mask, `photos.prepare`): no metadata.
+One encoding, `hypotheses` decodings.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from geometry.cameras import azimuth_bins, cameras_from_parameters
+from losses import grid_silhouettes
+
+MIN_SEPARATION = 20.0  # degrees between the azimuths tried
+SIZE, SAMPLES = 32, 48  # the silhouettes compared: rays per side, samples along each
+
+
+def top_azimuths(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, k) azimuths in degrees: the likeliest bins, each at least MIN_SEPARATION from those before."""
+    B, n_bins = logits.shape
+    centres = azimuth_bins(n_bins).to(logits.device)
+    order = logits.argsort(dim=1, descending=True)
+    chosen = []
+    for b in range(B):
+        picks = []
+        for bin_index in order[b].tolist():
+            azim = float(centres[bin_index])
+            if all(abs((azim - p + 180) % 360 - 180) >= MIN_SEPARATION for p in picks):
+                picks.append(azim)
+            if len(picks) == k:
+                break
+        chosen.append(picks)
+    return torch.tensor(chosen, device=logits.device)
+
+
+def mask_iou(silhouettes: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """(B,) IoU of silhouettes (B, SIZE * SIZE) in [0, 1] and masks (B, H, W), both at 0.5, at SIZE x SIZE."""
+    target = F.interpolate(masks.float()[:, None], size=(SIZE, SIZE), mode="area").flatten(1) >= 0.5
+    drawn = silhouettes >= 0.5
+    return (drawn & target).sum(1) / (drawn | target).sum(1).clamp_min(1)
+
+
+@torch.no_grad()
+def search_cameras(model, images: torch.Tensor, masks: torch.Tensor, intrinsics, hypotheses: int) -> tuple:
+    """(R, T, K) of each image: of the camera head's `hypotheses` likeliest azimuths (its elevation
+    and distance), the one whose predicted grid's silhouette covers the image's mask best."""
+    encoding, camera = model.encode(images)
+    B = len(images)
+    K = (intrinsics if intrinsics is not None else model.intrinsics).float().to(images.device).expand(B, 4, 4)
+    azimuths = top_azimuths(camera["azimuth_logits"].float(), hypotheses)  # (B, k)
+    elev, dist = camera["elevation"].float(), camera["distance"].float()
+    best_iou = torch.full((B,), -1.0, device=images.device)
+    best_R, best_T = None, None
+    for k in range(azimuths.shape[1]):
+        R, T = cameras_from_parameters(azimuths[:, k], elev, dist)
+        encoding.cameras = (R, T, K)
+        logits = model.decode(encoding).voxels.float()
+        iou = mask_iou(grid_silhouettes(logits, R, T, K, SIZE, SAMPLES), masks)
+        better = iou > best_iou
+        best_iou = torch.where(better, iou, best_iou)
+        best_R = R if best_R is None else torch.where(better[:, None, None], R, best_R)
+        best_T = T if best_T is None else torch.where(better[:, None], T, best_T)
+    return best_R, best_T, K
