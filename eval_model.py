@@ -304,7 +304,9 @@ def what_was_measured(config: EvalConfig, checkpoint_file: str | None, checkpoin
         "grid_res": config.grid_res,
         "seed": config.seed,
         "camera": config.camera,
-        "camera_used": describe_camera(model, config.camera) if not config.oracle else "not read: the GT's own grid",
+        "camera_used": describe_camera(model, config.camera, config.camera_search)
+        if not config.oracle
+        else "not read: the GT's own grid",
         "clean": config.clean,
         "camera_search": config.camera_search,
         "batch_size": config.batch_size,

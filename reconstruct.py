@@ -112,17 +112,23 @@ def load_all(args: ReconstructConfig) -> list[tuple[str, np.ndarray, Photo]]:
 
 
 @torch.no_grad()
-def reconstruct(model, image: torch.Tensor, grid_res: int, iso: float, clean: bool = False) -> dict:
-    """image (137, 137, 3) -> {"verts", "faces"} or {"points"}, in the model's frame (the object's,
+def reconstruct(model, photo: Photo, grid_res: int, iso: float, clean: bool = False, camera_search: int = 0) -> dict:
+    """A prepared photo (its image (137, 137, 3) and input mask) -> {"verts", "faces"} or {"points"},
+    in the model's frame (the object's,
     or the camera's for a viewer-frame model: the object as seen), as the type predicts for
     evaluation (`Representation.predict`): its mesh, or its points when it has none. A prepared
     photo is framed as R2N2 renders (`photos.prepare`): a model that reads pixels where points
-    project takes R2N2's intrinsics for it, and guesses the rest of its camera. clean: only the
-    mesh's largest connected parts are kept (`geometry.grids.keep_largest_parts`)."""
+    project takes R2N2's intrinsics for it, and guesses the rest of its camera (the best of its
+    camera_search likeliest by how they fit the photo's mask). clean: only the mesh's largest
+    connected parts are kept (`geometry.grids.keep_largest_parts`)."""
     from r2n2.formats import R2N2_K
 
-    images = image[None].to(next(model.parameters()).device)
-    prediction = get_representation(model.type).predict(model, images, grid_res, iso, intrinsics=R2N2_K)
+    device = next(model.parameters()).device
+    images = photo.image[None].to(device)
+    masks = torch.from_numpy(photo.input_mask)[None].to(device) if photo.input_mask is not None else None
+    prediction = get_representation(model.type).predict(
+        model, images, grid_res, iso, intrinsics=R2N2_K, masks=masks, camera_search=camera_search
+    )
     if prediction.meshes is None:
         return {"points": prediction.points[0].float().cpu()}
     meshes = keep_largest_parts(prediction.meshes) if clean else prediction.meshes
@@ -189,7 +195,7 @@ def main(args: argparse.Namespace) -> list[str]:
     stems = output_stems([path for path, _, _ in loaded], config.out, model.type)
     written, rows = [], []
     for (path, array, photo), stem in zip(loaded, stems):
-        prediction = reconstruct(model, photo.image, config.grid_res, config.iso, config.clean)
+        prediction = reconstruct(model, photo, config.grid_res, config.iso, config.clean, config.camera_search)
         files = write_prediction(stem, prediction, gif=not config.no_gif)
         print(f"{path}: mask {photo.mask_source} ({100 * photo.coverage:.0f}% of the image) -> " + ", ".join(files))
         written += files

@@ -25,6 +25,9 @@ from representations import get, names
 # Occupancy's marching-cubes grid in evaluation and reconstruction (refined coarse to fine from
 # 32^3, Occupancy Networks' MISE); validation reads it at 32^3 (`training.validation`).
 GRID_RES = 64
+# A photo's camera: the vox model's K likeliest guesses, kept by how they fit the photo's mask
+# (`representations.vox.camera_search`; docs/photos.md says what it gains).
+CAMERA_SEARCH = 4
 
 
 def camera_value(value: str) -> str:
@@ -235,6 +238,10 @@ class ReconstructConfig:
     clean: bool = flag(
         False, "keep only the prediction's largest connected part (loose fragments removed; "
         "docs/photos.md says what it costs)", action="store_true",
+    )  # fmt: skip
+    camera_search: int = flag(
+        CAMERA_SEARCH, "a vox model tries its camera head's K likeliest azimuths and keeps the camera whose "
+        "prediction's silhouette fits the photo's mask best; 0: its head's guess alone", "non_negative_int",
     )  # fmt: skip
     device: str | None = flag(None, "cpu, cuda, cuda:N (left out: cuda when present)")
     no_gif: bool = flag(False, "no turntable GIFs", action="store_true")

@@ -87,7 +87,7 @@ def evaluation_form(prediction: Prediction, n_points: int, thin_cover: str, silh
 CAMERAS = ("known", "none")
 
 
-def describe_camera(model, camera: str) -> str:
+def describe_camera(model, camera: str, camera_search: int = 0) -> str:
     """What a model under test was told of the camera and what it used, in words (every evaluation
     says it: metrics.json's camera_used, the printout)."""
     if model is None or getattr(model, "camera_head", None) is None:
@@ -100,6 +100,11 @@ def describe_camera(model, camera: str) -> str:
         )
     if camera == "known":
         return "the metadata's camera (R, T, K)"
+    if camera_search:
+        return (
+            f"none given: the best of its camera head's {camera_search} likeliest azimuths by how its prediction fits "
+            "the image's own mask (elevation and distance its head's), R2N2's intrinsics"
+        )
     return "none given: its camera head's guess (azimuth, elevation, distance), R2N2's intrinsics"
 
 

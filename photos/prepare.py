@@ -64,12 +64,15 @@ MASK_WORKING_SIDE = 320  # the automatic mask is computed at most this many pixe
 class Photo:
     """A photo made ready: image (size, size, 3) float in [0, 1], the network's input; mask (H, W)
     float in [0, 1] at the photo's size; mask_source "alpha", "given" or "automatic"; framed,
-    whether the object was re-framed (False: the image already was framed as training images)."""
+    whether the object was re-framed (False: the image already was framed as training images);
+    input_mask (size, size) float, the mask as it sits in `image` (what a camera search fits,
+    `representations.vox.camera_search`)."""
 
     image: torch.Tensor
     mask: np.ndarray
     mask_source: str
     framed: bool
+    input_mask: np.ndarray | None = None  # (size, size) float: the mask where the object sits in `image`
 
     @property
     def coverage(self) -> float:
@@ -245,11 +248,14 @@ def framed_as_training(mask: np.ndarray, framing: Framing = FRAMING) -> bool:
     return framing.fill_range[0] <= fill <= framing.fill_range[1] and x0 <= cx <= x1 and y0 <= cy <= y1
 
 
-def frame_object(rgb: np.ndarray, alpha: np.ndarray, framing: Framing = FRAMING, size: int = IMAGE_SIZE) -> np.ndarray:
+def frame_object(
+    rgb: np.ndarray, alpha: np.ndarray, framing: Framing = FRAMING, size: int = IMAGE_SIZE, with_mask: bool = False
+):
     """The masked object composited on white in a size x size frame, its bounding box's longest
     side `framing.fill` of the frame and its centre at `framing.centre`.
 
-    rgb (H, W, 3) and alpha (H, W) float [0, 1] -> (size, size, 3) float. The crop is resized
+    rgb (H, W, 3) and alpha (H, W) float [0, 1] -> (size, size, 3) float (and, with_mask, the
+    alpha where it landed, (size, size) float: the network input's own mask). The crop is resized
     with area averaging when it shrinks (no aliasing) and bilinearly when it grows; the colour
     is premultiplied by alpha, so the edge blends into white as a rendering's does."""
     import cv2
@@ -268,7 +274,8 @@ def frame_object(rgb: np.ndarray, alpha: np.ndarray, framing: Framing = FRAMING,
     r0, c0 = max(top, 0), max(left, 0)
     r1, c1 = min(top + height, size), min(left + width, size)
     canvas[r0:r1, c0:c1] = crop[r0 - top : r1 - top, c0 - left : c1 - left]
-    return np.clip(canvas[..., :3] + (1 - canvas[..., 3:]), 0, 1)
+    framed = np.clip(canvas[..., :3] + (1 - canvas[..., 3:]), 0, 1)
+    return (framed, np.clip(canvas[..., 3], 0, 1)) if with_mask else framed
 
 
 def check_coverage(mask: np.ndarray, source: str) -> None:
@@ -312,6 +319,9 @@ def prepare_photo(
         alpha, source = automatic_mask(rgb).astype(np.float32), "automatic"
     check_coverage(alpha, source)
     if source == "alpha" and framed_as_training(alpha, framing):
-        return Photo(prepare_image(image, size), alpha, source, framed=False)
-    framed = frame_object(rgb, alpha, framing, size)
-    return Photo(torch.from_numpy(framed).float().contiguous(), alpha, source, framed=True)
+        import cv2
+
+        input_mask = cv2.resize(alpha.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
+        return Photo(prepare_image(image, size), alpha, source, framed=False, input_mask=input_mask)
+    framed, input_mask = frame_object(rgb, alpha, framing, size, with_mask=True)
+    return Photo(torch.from_numpy(framed).float().contiguous(), alpha, source, framed=True, input_mask=input_mask)

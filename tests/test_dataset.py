@@ -69,7 +69,9 @@ def test_cache_rebuilds_when_a_source_file_changes(copy_root):
     os.utime(binvox, ns=(1, 1))  # a different mtime even on coarse clocks
     ds2 = R2N2Dataset(copy_root, "test", quiet=True)
     assert ds2[2 * index]["voxels"].sum() == 1
-    assert len(os.listdir(os.path.join(copy_root, ".cache"))) == 1  # the stale cache is gone
+    caches = [n for n in os.listdir(os.path.join(copy_root, ".cache")) if n.endswith(".pt")]
+    assert len(caches) == 1  # the stale cache is gone (its mark too)
+    assert sorted(os.listdir(os.path.join(copy_root, ".cache"))) == sorted([caches[0], caches[0] + ".sv3d-written"])
 
 
 @pytest.mark.parametrize("kind", ["png", "binvox", "obj"])
