@@ -20,7 +20,9 @@ REPO_DIR = os.path.dirname(os.path.abspath(__file__))
 # R2N2_EMBEDDED_ROOT moves it (a disk with room, a test's temporary folder); R2N2_EMBEDDED_MODELS
 # sizes it (1000 models by default; a root of another size is refused, `procedural.ready_layout`).
 EMBEDDED_DATA_ROOT = os.environ.get("R2N2_EMBEDDED_ROOT", os.path.join(REPO_DIR, "data", "embedded"))
-EMBEDDED_MODELS = int(os.environ.get("R2N2_EMBEDDED_MODELS", "1000"))
+EMBEDDED_MODELS = int(
+    os.environ.get("R2N2_EMBEDDED_MODELS", "1000")
+)  # DatasetSpec.n_models (tests/test_dataset_location.py)
 DATA_ROOT = os.environ.get("R2N2_DATA_ROOT", EMBEDDED_DATA_ROOT)
 # The smoke profile's data (train_model.py --profile smoke): a small world of its own, generated on
 # first use, so a first run takes minutes; its numbers are not results.

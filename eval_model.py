@@ -447,6 +447,8 @@ def write_and_publish(evaluation: Evaluation, result: dict, rows: list[dict], pr
         publish(out_dir, evaluation.out_dir)
     except ValueError as err:  # the folder changed while this evaluation ran: left as it is
         fail(f"{err}: not replaced; give --tag NAME (or another --results_dir)")
+    except OSError as err:  # another process took the name meanwhile, or the disk refused: nothing moved
+        fail(f"could not put the results at {evaluation.out_dir} ({err.strerror or err}); run it again")
     page = os.path.join(evaluation.out_dir, os.path.basename(page)) if page else None
     print_summary(config, evaluation.name, run_name, result, evaluation.out_dir, len(ids), page)
     return result

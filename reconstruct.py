@@ -31,6 +31,7 @@ import torch
 from common.atomic_io import atomic_path
 from common.cli import add_flags, default_device, fail, given_flags, resolve_device, script_parser
 from common.flags import ConfigError
+from common.written import add_to_record, not_written
 from evaluation.config import ReconstructConfig, check_iso, resolve_reconstruct_config
 from evaluation.viewer import NoPlotlyJs
 from geometry.grids import keep_largest_parts
@@ -193,21 +194,39 @@ def main(args: argparse.Namespace) -> list[str]:
     except OSError as err:  # a file of that name, no permission
         fail(f"--out {config.out}: cannot be the output folder ({err.strerror}); give another --out")
     stems = output_stems([path for path, _, _ in loaded], config.out, model.type)
+    single = len(loaded) == 1
+    page = stems[0] + ".html" if single else os.path.join(config.out, f"reconstructions_{model.type}.html")
+    check_outputs(config.out, stems, page)
     written, rows = [], []
     for (path, array, photo), stem in zip(loaded, stems):
         prediction = reconstruct(model, photo, config.grid_res, config.iso, config.clean, config.camera_search)
         files = write_prediction(stem, prediction, gif=not config.no_gif)
+        add_to_record(config.out, OUT_RECORD, files)
         print(f"{path}: mask {photo.mask_source} ({100 * photo.coverage:.0f}% of the image) -> " + ", ".join(files))
         written += files
         rows.append(page_row(path, array, photo, model.type, prediction))
-    single = len(loaded) == 1
-    page = stems[0] + ".html" if single else os.path.join(config.out, f"reconstructions_{model.type}.html")
     try:
         written.append(write_reconstruction_page(page, model.type, rows, model.frame))
+        add_to_record(config.out, OUT_RECORD, written[-1:])
         print(f"interactive page: {written[-1]}")
     except NoPlotlyJs as err:  # the shapes and GIFs are written either way
         print(str(err))
     return written
+
+
+OUT_RECORD = ".sv3d-written.json"  # in --out: every file reconstruct.py wrote there (size, sha256)
+
+
+def check_outputs(out: str, stems: list[str], page: str) -> None:
+    """Refuse, in one line and before any work, to write over a file in --out that reconstruct.py
+    did not write there as its record says (a user's own chair_vox.obj, or one edited since)."""
+    targets = [stem + ext for stem in stems for ext in (".obj", ".ply", ".gif")] + [page]
+    problems = not_written(out, OUT_RECORD, targets)
+    if problems:
+        fail(
+            f"--out {out} holds files of the names this run writes: {'; '.join(problems)}; move them, or give "
+            "another --out"
+        )
 
 
 def thumbnail(array: np.ndarray, side: int = 256) -> np.ndarray:

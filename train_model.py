@@ -181,8 +181,11 @@ def train(trainer: Trainer, config: TrainConfig, run, loader, start_step: int, v
     if run.is_main and run.checkpoint is None and c.overwrite:
         try:
             run.aside = set_earlier_run_aside(config)
-        except KeyboardInterrupt:
-            fail(f"interrupted while setting the earlier run aside; run again to put it back in {c.out_dir}")
+        except (KeyboardInterrupt, OSError) as err:  # set_aside_run put back what it had moved
+            fail(
+                ("interrupted" if isinstance(err, KeyboardInterrupt) else f"could not move a file ({err})")
+                + f" while setting the earlier run aside; it is back in {c.out_dir}"
+            )
     try:
         trainer.monitor = make_monitor(config, run, start_step, validator)
         if run.is_main:

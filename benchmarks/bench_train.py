@@ -23,7 +23,7 @@ from r2n2.formats import DatasetError
 from representations import ReconstructionLoss, build_model, get, names
 from train_model import get_args_parser
 from training.checkpoints import init_from_run
-from training.config import ConfigError, resolve_config
+from training.config import ConfigError, flags_for, resolve_config
 from training.device_data import DeviceLoader, fits_on_device
 from training.sampler import StepBatchSampler, prefetch
 from training.setup import build_optimizer
@@ -99,7 +99,10 @@ def main(args):
     given = {k: v for k, v in vars(args).items() if k not in ("types", "warmup", "steps")}
     device = torch.device(given.get("device", default_device()))
     torch.backends.cudnn.benchmark = True
-    configs = [resolve_config({**given, "type": model_type}, default_device=str(device)) for model_type in args.types]
+    configs = [  # one command line for every type: each takes the shared flags and its own
+        resolve_config({**flags_for(given, model_type), "type": model_type}, default_device=str(device))
+        for model_type in args.types
+    ]
     # As train_model.py opens it; occupancy trains on points.npz's exact labels where the data has them.
     datasets = {
         labels: R2N2Dataset(

@@ -31,7 +31,7 @@ from unittest import mock
 import torch
 
 from evaluation.metrics import F1_HEADLINE
-from representations import names
+from representations import DEFAULT_TYPE, names
 
 
 class SubRunTimeout(Exception):
@@ -384,7 +384,10 @@ def get_parser() -> argparse.ArgumentParser:
         "--profiles", nargs="+", default=["gpu", "gpu_fast"], help="train_model.py profiles compared (before, after)"
     )
     parser.add_argument(
-        "--compare", nargs="+", default=["vox"], help="the types trained at every profile and amp (the others: once)"
+        "--compare",
+        nargs="+",
+        default=[DEFAULT_TYPE],
+        help="the types trained at every profile and amp (the others: once)",
     )
     parser.add_argument(
         "--steps", type=int, default=200, help="training steps per run at the gpu profile (others: the same epochs)"

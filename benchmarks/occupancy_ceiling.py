@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from evaluation.metrics import DEFAULT_THRESHOLDS, compute_sampling_metrics, f1_key, voxel_iou
-from geometry.grids import grid_centres, sample_meshes, voxels_to_meshes
+from geometry.grids import ISO, grid_centres, sample_meshes, voxels_to_meshes
 from procedural import SYNSETS, shape_id, shape_parts, union_contains, voxelize_parts
 
 
@@ -55,7 +55,7 @@ def inside_grid(parts, resolution: int, subsamples: int) -> torch.Tensor:
 def f1_of_grid(grid: torch.Tensor, gt_points: torch.Tensor, n_points: int = 5000) -> dict:
     """{threshold: F1} of the marching-cubes surface of grid (R, R, R) against gt_points (M, 3)."""
     torch.manual_seed(0)
-    points, _, lengths = sample_meshes(voxels_to_meshes(grid[None], 0.5), n_points)
+    points, _, lengths = sample_meshes(voxels_to_meshes(grid[None], ISO), n_points)
     metrics = compute_sampling_metrics(points, gt_points[None], DEFAULT_THRESHOLDS, lengths)
     return {t: float(metrics[f1_key(t)][0]) for t in DEFAULT_THRESHOLDS}
 

@@ -28,7 +28,12 @@ MODEL_ARGS_BEFORE = {
     "occ_grid": 0,
 }
 # Model arguments renamed since: the old name and the new.
-MODEL_ARGS_RENAMED = {"vox_pixel_aligned": "pixel_aligned", "occ_pixel_aligned": "pixel_aligned"}
+MODEL_ARGS_RENAMED = {
+    "vox_pixel_aligned": "pixel_aligned",
+    "occ_pixel_aligned": "pixel_aligned",
+    "vox_frame": "frame",
+    "vox_camera_head": "camera_head",
+}
 
 # Training flags a run's record predates: what the run trained with (a resume restores them).
 RUN_FLAGS_BEFORE = {
@@ -48,6 +53,9 @@ EARLIER_EVENT_FILES = re.compile(r"^events\.out\.tfevents\.")
 # A reader's cache in a dataset's .cache/ written before caches carried their mark
 # (`common.written.mark_written`): named as `r2n2.cache` and `r2n2.splits` name theirs.
 EARLIER_CACHE_FILES = re.compile(r"^(\w+-[0-9a-f]{16}\.pt|generated_splits\.json)$")
+
+# An evaluation's metrics.json written before it recorded a setting: what that evaluation used.
+RESULT_RECORD_BEFORE = {"camera": "known", "batch_size": 16, "camera_search": 0, "clean": False}
 
 # A generated dataset's record (embedded.json) written before an option of the generator existed.
 DATA_RECORD_BEFORE = {"viewpoints": "r2n2", "holdout_report": [], "assemblies": 0}

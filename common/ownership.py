@@ -27,7 +27,8 @@ from collections.abc import Callable
 
 TAG = "sv3d"  # in every temporary name this project makes
 OWNER_SUFFIX = f".{TAG}-owner"
-KINDS = ("tmp", "build", "aside")
+KINDS = ("tmp", "build", "aside")  # in the name: a file being written, a folder being built, one set aside
+REMOVABLE = ("tmp", "build")  # proof kinds the sweep removes outright; any other is settled by its owner only
 OWNED_NAME = re.compile(rf"\.{TAG}-(?P<kind>{'|'.join(KINDS)})-(?P<pid>\d+)-[0-9a-f]{{8}}")
 # Names earlier versions gave their temporary entries, which carried no proof: left, and named.
 EARLIER_NAMES = (
@@ -113,8 +114,12 @@ def claim(entry: str, kind: str, about: dict | None = None) -> None:
     folder set aside belongs). Created exclusively: a proof is never written over."""
     record = {"by": TAG, "entry": os.path.basename(entry), "kind": kind, "writer": this_writer(), **(about or {})}
     fd = os.open(entry + OWNER_SUFFIX, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(record))
+    try:
+        # One write call: a kill lands before or after it, and the entry itself is made only
+        # after claim returns, so a proof left empty has no entry (the sweep names it, keeps it).
+        os.write(fd, json.dumps(record).encode())
+    finally:
+        os.close(fd)
 
 
 def release(entry: str) -> None:
@@ -145,11 +150,14 @@ def remove_entry(path: str) -> None:
 
 
 def sweep(folder: str, settle: dict[str, Callable[[str, dict], str]] | None = None) -> list[str]:
-    """Settle what writers that are provably gone left in `folder` (`writer_state`): each owned
-    entry is removed (a "tmp" or "build" entry: all its writer's) or settled by settle[kind](path,
-    proof) -> a line saying what was done (a folder set aside: put back or removed). Proofs whose
-    entry is gone are removed. Returns a line per thing done, and one naming the entries that look
-    like this project's but cannot be settled (a live writer elsewhere, or no proof)."""
+    """Settle what writers that are provably gone left in `folder` (`writer_state`): an owned entry
+    of proof kind "tmp" or "build" is removed; one of a kind in settle is settled by
+    settle[kind](path, proof) -> a line saying what was done (a folder set aside: put back or
+    removed); one of any other kind (another command's folder set aside) is left for that command's
+    own sweep. Proofs whose entry is gone are removed. Returns a line per thing done, and one naming
+    the entries that look like this project's but are not settled here (a live writer elsewhere,
+    no proof, another command's, or an error while settling). Safe to run in two processes at once:
+    an entry the other one settled first is skipped."""
     settle = settle or {}
     done, left = [], []
     try:
@@ -160,6 +168,8 @@ def sweep(folder: str, settle: dict[str, Callable[[str, dict], str]] | None = No
         if name.endswith(OWNER_SUFFIX) or not (OWNED_NAME.search(name) or any(p.match(name) for p in EARLIER_NAMES)):
             continue
         path = os.path.join(folder, name)
+        if not os.path.lexists(path):
+            continue  # settled meanwhile by another process's sweep
         record = proof(path)
         if record is None:
             left.append(f"{name} (no proof that this project wrote it)")
@@ -173,11 +183,21 @@ def sweep(folder: str, settle: dict[str, Callable[[str, dict], str]] | None = No
                 f"{name} (its writer, pid {writer.get('pid')} on {writer.get('host')}, cannot be checked from here)"
             )
             continue
-        if record.get("kind") in settle:
-            done.append(settle[record["kind"]](path, record))
-        else:
-            remove_entry(path)
-            done.append(f"removed {path}, left by a process that stopped (pid {record['writer'].get('pid')})")
+        kind = record.get("kind")
+        if kind not in settle and kind not in REMOVABLE:
+            left.append(f"{name} (a {kind} entry: the command that made it settles it when run there again)")
+            continue
+        try:
+            if kind in settle:
+                done.append(settle[kind](path, record))
+            else:
+                remove_entry(path)
+                done.append(f"removed {path}, left by a process that stopped (pid {record['writer'].get('pid')})")
+        except FileNotFoundError:
+            continue  # another process's sweep got to it first (it releases the proof)
+        except OSError as err:
+            left.append(f"{name} (could not be settled: {err.strerror or err})")
+            continue
         release(path)
     for name in names:  # proofs of entries that never appeared or were put in place
         if name.endswith(OWNER_SUFFIX):

@@ -86,6 +86,36 @@ def unlock_name(path: str) -> None:
         handle.close()
 
 
+def aside_kind(what: str) -> str:
+    """The proof kind of a folder `what` ("dataset", "results", "run") set aside: each command's
+    sweep settles only its own (`common.ownership.sweep`), never another's."""
+    return f"{what}-aside"
+
+
+_RENAME_NOREPLACE = 1  # linux/fs.h
+
+
+def rename_no_replace(source: str, target: str) -> None:
+    """Rename source to target, refused (FileExistsError) when target exists, even an empty folder
+    made a moment ago: os.rename would silently replace that one. renameat2(RENAME_NOREPLACE)
+    where the system has it (Linux 3.15, glibc 2.28), else a check just before the rename."""
+    import ctypes
+    import errno
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        at_cwd = -100  # AT_FDCWD
+        if renameat2(at_cwd, os.fsencode(source), at_cwd, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL):  # the call or the flag unknown to this file system
+            raise OSError(code, os.strerror(code), source, None, target)
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), source, None, target)
+    os.rename(source, target)
+
+
 def replace_folder(new: str, target: str, remove_old, what: str) -> list[str]:
     """Put the complete folder `new` (claimed by this process, `common.ownership`) at `target`: a
     folder already there is moved aside first, under a name no user picks and with its proof
@@ -96,18 +126,18 @@ def replace_folder(new: str, target: str, remove_old, what: str) -> list[str]:
     from common.ownership import claim, owned_name, release
 
     if not os.path.exists(target):
-        os.rename(new, target)
+        rename_no_replace(new, target)
         release(new)
         return []
     aside = owned_name(target, "aside")
-    claim(aside, "aside", {"target": os.path.basename(target)})
-    os.rename(target, aside)
+    claim(aside, aside_kind(what), {"target": os.path.basename(target)})
+    rename_no_replace(target, aside)
     try:
         fault_point(f"{what} {target} moved aside")
-        os.rename(new, target)
+        rename_no_replace(new, target)
     except BaseException:
         if not os.path.exists(target):
-            os.rename(aside, target)
+            rename_no_replace(aside, target)
             release(aside)
         raise
     release(new)

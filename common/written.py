@@ -32,11 +32,17 @@ def file_digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def walk(folder: str) -> tuple[list[str], list[str], list[str]]:
-    """(files, folders, links) below folder, relative to it, links never followed (a link to a
-    folder is a link, not a folder to go into)."""
-    files, dirs, links = [], [], []
-    for base, subdirs, names in os.walk(folder):
+def walk(folder: str) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(files, folders, links, unreadable) below folder, relative to it, links never followed (a
+    link to a folder is a link, not a folder to go into); unreadable: the folders that could not
+    be listed (what is in them cannot be known, so never taken for nothing)."""
+    files, dirs, links, unreadable = [], [], [], []
+
+    def could_not_list(err: OSError) -> None:
+        if err.filename and os.path.abspath(err.filename) != os.path.abspath(folder):
+            unreadable.append(os.path.relpath(err.filename, folder))
+
+    for base, subdirs, names in os.walk(folder, onerror=could_not_list):
         for name in list(subdirs):
             rel = os.path.relpath(os.path.join(base, name), folder)
             if os.path.islink(os.path.join(base, name)):
@@ -47,14 +53,35 @@ def walk(folder: str) -> tuple[list[str], list[str], list[str]]:
         for name in names:
             rel = os.path.relpath(os.path.join(base, name), folder)
             (links if os.path.islink(os.path.join(base, name)) else files).append(rel)
-    return sorted(files), sorted(dirs), sorted(links)
+    return sorted(files), sorted(dirs), sorted(links), sorted(unreadable)
+
+
+def write_whole(path: str, obj) -> None:
+    """JSON written to a temporary name beside path (owned and claimed, `common.ownership`), then
+    renamed onto it: a kill leaves the earlier file or the new one, never half a record."""
+    from common.ownership import claim, owned_name, release
+
+    tmp = owned_name(path, "tmp")
+    claim(tmp, "tmp")
+    try:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+    finally:
+        release(tmp)
 
 
 def record_folder(folder: str, name: str, extra: dict | None = None) -> dict:
     """Write `name` in folder: every file below it (size, sha256) and every folder, as they are
     now, with `extra` (a generator's version...). Returns the record."""
-    files, dirs, links = walk(folder)
-    if links:
+    files, dirs, links, unreadable = walk(folder)
+    if links or unreadable:
+        if unreadable:
+            raise ValueError(f"{folder} holds folders that cannot be read ({', '.join(unreadable[:3])})")
         raise ValueError(f"{folder} holds symbolic links ({', '.join(links[:3])}): this project writes none")
     record = {
         "by": TAG,
@@ -66,9 +93,32 @@ def record_folder(folder: str, name: str, extra: dict | None = None) -> dict:
         },
         "dirs": dirs,
     }
-    with open(os.path.join(folder, name), "w") as f:
-        json.dump(record, f, indent=1)
+    write_whole(os.path.join(folder, name), record)
     return record
+
+
+def add_to_record(folder: str, name: str, paths: list[str]) -> None:
+    """Add files just written in folder (paths below it) to its record `name`, made if missing: a
+    folder a command writes into a file at a time (reconstruct.py's --out), beside a user's own."""
+    record = read_record(folder, name) or {"by": TAG, "files": {}, "dirs": []}
+    for path in paths:
+        rel = os.path.relpath(path, folder)
+        record["files"][rel] = {"size": os.path.getsize(path), "sha256": file_digest(path)}
+    write_whole(os.path.join(folder, name), record)
+
+
+def not_written(folder: str, name: str, paths: list[str]) -> list[str]:
+    """The paths among `paths` (below folder) that exist but are not as its record `name` says this
+    project wrote them, a phrase each: what a command may not write over."""
+    record = read_record(folder, name) or {"files": {}}
+    found = []
+    for path in paths:
+        if os.path.lexists(path):
+            entry = record["files"].get(os.path.relpath(path, folder))
+            if entry is None or not matches(path, entry):
+                why = "changed since written" if entry else "not written here by this project"
+                found.append(f"{os.path.basename(path)} ({why})")
+    return found
 
 
 def safe_relative(rel) -> bool:
@@ -112,14 +162,15 @@ def matches(path: str, entry: dict) -> bool:
     """Whether the file at path is the one a record entry describes (a plain file of that size and hash)."""
     if os.path.islink(path) or not os.path.isfile(path):
         return False
-    return os.path.getsize(path) == entry["size"] and file_digest(path) == entry["sha256"]
+    try:
+        return os.path.getsize(path) == entry["size"] and file_digest(path) == entry["sha256"]
+    except OSError:  # cannot be read: cannot be proven the one written, so never removed
+        return False
 
 
 def mark_written(path: str) -> None:
     """Record beside a single file (a reader's cache) that this project wrote it, as it is now."""
-    mark = {"by": TAG, "size": os.path.getsize(path), "sha256": file_digest(path)}
-    with open(path + MARK_SUFFIX, "w") as f:
-        json.dump(mark, f)
+    write_whole(path + MARK_SUFFIX, {"by": TAG, "size": os.path.getsize(path), "sha256": file_digest(path)})
 
 
 def read_mark(mark_path: str) -> dict | None:
@@ -151,10 +202,11 @@ def differences(folder: str, record: dict | None, name: str, also_ours=None) -> 
     or changed since, a folder added, a symbolic link (dangling or not). The record file itself
     and what also_ours(rel) -> bool accepts (a reader's marked cache) are not differences."""
     record = record or {"files": {}, "dirs": []}
-    files, dirs, links = walk(folder)
+    files, dirs, links, unreadable = walk(folder)
     found = [
         f"{rel} (a symbolic link{'' if os.path.exists(os.path.join(folder, rel)) else ', dangling'})" for rel in links
     ]
+    found += [f"{rel}/ (a folder that cannot be read)" for rel in unreadable]
     recorded_dirs = set(record["dirs"])
     found += [
         f"{rel}/ (a folder added)" for rel in dirs if rel not in recorded_dirs and not (also_ours and also_ours(rel))
@@ -175,7 +227,7 @@ def remove_recorded(folder: str, record: dict | None, name: str, also_ours=None)
     accepts, the record, then the recorded folders left empty and folder itself if empty; returns
     what is left, a phrase each (`differences`)."""
     record = record or {"files": {}, "dirs": []}
-    files, _, _ = walk(folder)
+    files = walk(folder)[0]
     for rel in files:
         path = os.path.join(folder, rel)
         entry = record["files"].get(rel)
@@ -197,11 +249,14 @@ def remove_recorded(folder: str, record: dict | None, name: str, also_ours=None)
 
 __all__ = [
     "MARK_SUFFIX",
+    "add_to_record",
+    "not_written",
     "OWNER_SUFFIX",
     "differences",
     "file_digest",
     "mark_written",
     "marked",
+    "read_mark",
     "read_record",
     "record_folder",
     "remove_recorded",

@@ -66,11 +66,13 @@ class EvalConfig:
         nargs="+",
     )  # fmt: skip
     grid_res: int = flag(
-        GRID_RES, "occupancy: marching-cubes grid resolution (above 32, refined coarse to fine from 32^3: Occupancy "
-        "Networks' MISE)", "positive_int",
+        GRID_RES, "an implicit type: marching-cubes grid resolution (above 32, refined coarse to fine from 32^3: "
+        "Occupancy Networks' MISE)", "positive_int",
     )  # fmt: skip
     iso: float = flag(
-        ISO, "vox, occupancy: the probability at which surfaces are extracted and voxel IoU is read", "probability"
+        ISO,
+        "a type that predicts occupancy: the probability at which surfaces are extracted and voxel IoU is read",
+        "probability",
     )
     camera: str = flag(
         CAMERAS[0], "what the model is told of each input view's camera: the data's metadata (known) or nothing "
@@ -232,9 +234,11 @@ class ReconstructConfig:
         False, "use each image as it is (alpha over white, resized), without mask or framing", action="store_true"
     )
     grid_res: int = flag(
-        GRID_RES, "occupancy: marching-cubes grid resolution (coarse to fine from 32^3)", "positive_int"
+        GRID_RES, "an implicit type: marching-cubes grid resolution (coarse to fine from 32^3)", "positive_int"
     )
-    iso: float = flag(ISO, "vox, occupancy: the probability at which the surface is extracted", "probability")
+    iso: float = flag(
+        ISO, "a type that predicts occupancy: the probability at which the surface is extracted", "probability"
+    )
     clean: bool = flag(
         False, "keep only the prediction's largest connected part (loose fragments removed; "
         "docs/photos.md says what it costs)", action="store_true",

@@ -287,7 +287,7 @@ def frame_scores(pred: dict, batch: dict, iso: float) -> dict[str, torch.Tensor]
         points = transform_points(points_pred, matrix)
         dists_pred, _, dists_gt, _ = nearest_neighbours(points, points_gt, lengths)
         f1 = compute_sampling_metrics(points, points_gt, (0.05,), lengths, neighbours=(dists_pred, dists_gt))
-        scores[f"F1@0.05/{name}"] = f1[f1_key(0.05)]
+        scores[f"{F1_HEADLINE}/{name}"] = f1[F1_HEADLINE]
     return scores
 
 

@@ -17,10 +17,10 @@ import torch
 
 from common.atomic_io import atomic_path, atomic_write_json
 from common.ownership import claim, owned_name, sweep
-from common.paths import replace_folder
+from common.paths import aside_kind, rename_no_replace, replace_folder
 from common.written import differences, read_record, record_folder, remove_recorded
 from dataset import batch_to_device, collate_batch
-from evaluation.metrics import f1_key
+from evaluation.metrics import F1_HEADLINE, f1_key
 
 
 def render_prediction(pred: dict, i: int, color) -> np.ndarray:
@@ -94,7 +94,7 @@ def write_visuals(
 
 
 def sample_caption(sample: dict) -> str:
-    f1 = f"F1@0.05 {sample['f1']:.1f}" if sample.get("f1") is not None else "F1@0.05 -"
+    f1 = f"{F1_HEADLINE} {sample['f1']:.1f}" if sample.get("f1") is not None else f"{F1_HEADLINE} -"
     chamfer = (
         f"Chamfer-L2 {sample['chamfer']:.4f}"
         if sample.get("chamfer") is not None and np.isfinite(sample["chamfer"])
@@ -205,13 +205,13 @@ def recover_results(results_dir: str) -> list[str]:
 
     def settle_aside(path: str, proof: dict) -> str:
         target = os.path.join(results_dir, proof.get("target", ""))
-        if proof.get("target") and not os.path.exists(target):
-            os.rename(path, target)
+        if proof.get("target") and not os.path.lexists(target):
+            rename_no_replace(path, target)
             return f"put back {target} (the evaluation replacing it stopped)"
         left = remove_results(path)
         return f"removed {path}, replaced by a later evaluation" + (f" (kept: {'; '.join(left)})" if left else "")
 
-    return sweep(results_dir, {"aside": settle_aside})
+    return sweep(results_dir, {aside_kind("results"): settle_aside})
 
 
 def read_results(path: str) -> dict:

@@ -2,11 +2,13 @@
 
     rods = thin_cells(voxels_gt)          # (B, 32, 32, 32) {0, 1} -> (B, 32, 32, 32) bool
 
-Shared by the thin loss that trains on them (`losses.thin_loss`) and the thin_recall metric that
+Shared by the thin loss that trains on them (`vox.loss.thin_loss`) and the thin_recall metric that
 scores them (`evaluation.metrics.thin_recall`). Grids are [z, y, x] (`r2n2/formats.py`).
 """
 
 import torch
+
+from geometry.grids import ISO
 
 
 def _opening_with_square(occupied: torch.Tensor, kernel: tuple[int, int, int]) -> torch.Tensor:
@@ -29,7 +31,7 @@ def thin_cells(voxels_gt: torch.Tensor) -> torch.Tensor:
     on R2N2's own voxels."""
     if voxels_gt.dim() != 4:
         raise ValueError(f"voxels_gt must be (B, D, H, W), got shape {tuple(voxels_gt.shape)}")
-    occupied = (voxels_gt >= 0.5).float()
+    occupied = (voxels_gt >= ISO).float()
     covered = torch.zeros_like(occupied, dtype=torch.bool)
     for kernel in ((1, 3, 3), (3, 1, 3), (3, 3, 1)):  # squares in the (y, x), (z, x) and (z, y) planes
         covered |= _opening_with_square(occupied, kernel) > 0.5

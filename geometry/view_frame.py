@@ -19,7 +19,7 @@ the metadata's R, as Pix3D's protocol does.
 import torch
 import torch.nn.functional as F
 
-from geometry.grids import grid_centres
+from geometry.grids import ISO, grid_centres
 
 
 def viewer_cameras(T: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -126,7 +126,7 @@ def voxels_to_viewer(
         (B, D, D, D) float {0, 1} in the viewer frame, and its rod cells (B, D, D, D) bool (None
         without rods_gt).
     """
-    grids = torch.stack([voxels_gt >= 0.5] + ([rods_gt.bool()] if rods_gt is not None else []), 1)
+    grids = torch.stack([voxels_gt >= ISO] + ([rods_gt.bool()] if rods_gt is not None else []), 1)
     hits = turned_cell_hits(grids, R.float().transpose(1, 2), SUPERSAMPLE)  # (B, 1 or 2, D, D, D)
     occupied = hits[:, 0] >= MIN_HITS
     rods = occupied & (hits[:, 1] > 0) if rods_gt is not None else None

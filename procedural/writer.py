@@ -34,7 +34,7 @@ import time
 
 from common.atomic_io import fault_point
 from common.ownership import claim, owned_name, release, sweep
-from common.paths import replace_folder
+from common.paths import aside_kind, rename_no_replace, replace_folder
 from common.written import MARK_SUFFIX, differences, is_mark, marked, read_record, record_folder, remove_recorded
 from r2n2.layout import ARCHIVES_GENERATOR_FILE
 from r2n2.splits import split_counts
@@ -209,7 +209,7 @@ def write_dataset(
         if replace and os.path.exists(root):
             swap_in(tmp, root)
         else:
-            os.rename(tmp, root)  # refused if another process put a dataset there meanwhile
+            rename_no_replace(tmp, root)  # refused if a dataset (or an empty folder) appeared there meanwhile
             release(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -306,11 +306,13 @@ def check_replaceable(root: str) -> None:
     """NotOurs (a ValueError) saying why `root` may not be replaced: it has no manifest (a record
     alone grants nothing), or it holds what the generator did not write (each named in `items`)."""
     if read_manifest(root) is None:
-        raise NotOurs(
-            f"{root} has no {MANIFEST} (the record of the files make_dataset.py wrote there), so nothing in it is "
-            "deleted: remove it yourself, or choose another --root",
-            [],
+        earlier = os.path.isfile(os.path.join(root, MANIFEST)) and not os.path.islink(os.path.join(root, MANIFEST))
+        what = (
+            f"its {MANIFEST} is of an earlier version (sizes only, which cannot prove a file unchanged)"
+            if earlier
+            else f"it has no {MANIFEST} (the record of the files make_dataset.py wrote there)"
         )
+        raise NotOurs(f"{root}: {what}, so nothing in it is deleted: remove it yourself, or choose another --root", [])
     foreign = foreign_files(root)
     if foreign:
         raise NotOurs(
@@ -347,12 +349,12 @@ def recover(root: str) -> list[str]:
 
     def settle_aside(path: str, proof: dict) -> str:
         target = os.path.join(parent, proof.get("target", base))
-        if not os.path.exists(target):
-            os.rename(path, target)
+        if not os.path.lexists(target):
+            rename_no_replace(path, target)
             return f"put back {target} from {path} (its replacement never finished)"
         left = remove_written(path)
         return f"removed {path}, a dataset replaced by a process that stopped" + (
             f" (kept, not written by make_dataset.py as recorded: {'; '.join(left)})" if left else ""
         )
 
-    return sweep(parent, {"aside": settle_aside})
+    return sweep(parent, {aside_kind("dataset"): settle_aside})

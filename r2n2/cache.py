@@ -14,8 +14,8 @@ import sys
 
 import torch
 
-from common.atomic_io import atomic_torch_save
-from common.written import MARK_SUFFIX, mark_written, marked
+from common.atomic_io import atomic_torch_save, sweep_orphans
+from common.written import MARK_SUFFIX, mark_written, marked, read_mark
 from r2n2.formats import DatasetError
 from r2n2.ground_truth import N_SURFACE_POINTS, read_shape
 from r2n2.layout import Layout, ShapeEntry, shape_paths
@@ -128,6 +128,8 @@ def load_cache(layout: Layout, split: str, entries: list[ShapeEntry], quiet: boo
     memory-mapped. entries: the split's shapes, from `splits.load_split`."""
     key = cache_key(layout, split, entries)
     path = os.path.join(layout.cache_dir, f"{split}-{key}.pt")
+    if os.path.isdir(layout.cache_dir):
+        sweep_orphans(layout.cache_dir)  # a cache or a mark whose writer was killed halfway
     if not os.path.exists(path):
         stale = (  # this split's earlier caches, as this project wrote them (never a file of another name or edited)
             [
@@ -149,6 +151,9 @@ def load_cache(layout: Layout, split: str, entries: list[ShapeEntry], quiet: boo
             for old in (os.path.join(layout.cache_dir, name), os.path.join(layout.cache_dir, name) + MARK_SUFFIX):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(old)
+    mark = read_mark(path + MARK_SUFFIX)
+    if mark is not None and os.path.getsize(path) != mark["size"]:  # the size only: hashing it each time costs seconds
+        raise DatasetError(f"cache {path} changed since it was written; delete it to rebuild")
     try:
         cache = torch.load(path, mmap=True, weights_only=True)
     except Exception as err:

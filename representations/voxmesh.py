@@ -3,7 +3,7 @@
     prediction = make_model("voxmesh")(images)    # .voxels (B, 32, 32, 32) logits, .meshes the last stage
 
 The voxel branch is the vox type's decoder and loss; each refinement stage adds Chamfer, normal
-and edge terms (`losses.mesh_losses`). A new run starts its encoder and voxel branch from a vox
+and edge terms (`mesh_losses`). A new run starts its encoder and voxel branch from a vox
 run (--init), as Mesh R-CNN starts from a trained voxel head.
 """
 
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from common.flags import flag, setting
 from common.precision import float32
 from geometry.grids import ISO
-from losses import mesh_losses, point_subsets
+from losses import chamfer_and_normal_loss, point_subsets
 from model import ModelError, Prediction
 from networks.encoder import Encoding
 
@@ -27,6 +27,24 @@ from .vox.loss import voxel_loss_terms, voxel_targets
 
 # What must match between a vox checkpoint and a voxmesh model for --init to copy its weights.
 VOXEL_BRANCH_ARGS = ("arch", "image_size") + tuple(f.name for f in VoxSettings.fields(model=True))
+
+
+def mesh_losses(meshes, points_gt: torch.Tensor, normals_gt: torch.Tensor, n_points: int) -> tuple[torch.Tensor, ...]:
+    """Mesh R-CNN's mesh losses of a Meshes batch against GT surface samples (B, S, 3) with
+    normals: Chamfer and normal (`losses.chamfer_and_normal_loss`, on n_points sampled from each
+    mesh) and edge (mean squared edge length, PyTorch3D's). Empty meshes are left out; all three
+    are 0 when every mesh is empty."""
+    from pytorch3d.loss import mesh_edge_loss
+    from pytorch3d.ops import sample_points_from_meshes
+
+    nonempty = [i for i, faces in enumerate(meshes.faces_list()) if len(faces)]
+    if not nonempty:
+        zero = points_gt.new_zeros(())
+        return zero, zero, zero
+    meshes = meshes[nonempty]
+    points, normals = sample_points_from_meshes(meshes, n_points, return_normals=True)
+    chamfer, normal = chamfer_and_normal_loss(points, normals, points_gt[nonempty], normals_gt[nonempty])
+    return chamfer, normal, mesh_edge_loss(meshes)
 
 
 class VoxMeshDecoder(nn.Module):

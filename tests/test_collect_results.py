@@ -51,3 +51,15 @@ def test_only_the_test_split_of_the_collected_checkpoint_counts(tiny_checkpoints
     write_result("output/eval/vox", checkpoint_sha256=digest)
     found = collect_results.require_result(collect_results.load_results(), "vox", checkpoint)
     assert found["folder"] == os.path.join("output", "eval", "vox")
+    # A result told no camera is its own row; a leftover folder of a killed evaluation never counts.
+    summary = {f"F1@{t:.2f}": 50.0 for t in (0.01, 0.02, 0.03, 0.04, 0.05)} | {"ChamferL2": 0.01}
+    write_result("output/eval/vox.sv3d-tmp-99999-deadbeef", camera="none", checkpoint_sha256=digest, model=summary)
+    known = {"camera_used": "the metadata's camera (R, T, K)"}
+    missing = collect_results.no_camera_rows(collect_results.load_results(), "vox", checkpoint, known)
+    assert len(missing) == 1 and "not evaluated (eval_model.py --camera none)" in missing[0]
+    write_result(
+        "output/eval/vox_none", camera="none", checkpoint_sha256=digest, model=summary, mean_shape_baseline=None
+    )
+    rows = collect_results.no_camera_rows(collect_results.load_results(), "vox", checkpoint, known)
+    assert len(rows) == 1 and rows[0].startswith("| vox, no camera | model | 50.0")
+    assert collect_results.no_camera_rows(results, "vox", checkpoint, {"camera_used": "not read: ..."}) == []

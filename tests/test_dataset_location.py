@@ -22,3 +22,15 @@ def test_real_data_with_meshes_is_bbox_aligned(archives_copy):
     os.makedirs(os.path.join(archives_copy, "ShapeNetCore.v1"))
     layout = detect_layout(archives_copy)
     assert (layout.surfaces, layout.voxel_placement) == ("mesh", "bbox")
+
+
+def test_the_embedded_size_is_the_dataset_specs_default(monkeypatch):
+    """dataset_location cannot import procedural (which imports it), so it writes the number again:
+    pinned here to DatasetSpec's, the one place the dataset's defaults live."""
+    import importlib
+
+    import dataset_location
+    from procedural.spec import DatasetSpec
+
+    monkeypatch.delenv("R2N2_EMBEDDED_MODELS", raising=False)
+    assert importlib.reload(dataset_location).EMBEDDED_MODELS == DatasetSpec.n_models

@@ -153,7 +153,7 @@ def earlier_run(out):
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoint_point.pth").write_text("last")
     (out / "checkpoint_point.best.pth").write_text("best")
-    (out / "args.json").write_text(json.dumps({"type": "point", "max_iter": 2}))
+    (out / "args.json").write_text(json.dumps({"type": "point", "max_iter": 2, "history": []}))
     (out / "tensorboard").mkdir()
     (out / "tensorboard" / "events.out.tfevents.1.host").write_text("log")
     return {p: (out / p).read_text() for p in ("checkpoint_point.pth", "checkpoint_point.best.pth", "args.json")}
@@ -163,6 +163,7 @@ def test_a_set_aside_killed_halfway_loses_none_of_the_earlier_run(tmp_path):
     """--overwrite killed while it moves the earlier run aside file by file: the files not yet
     moved are the earlier run's, not a new run's, and the next run puts the whole run back."""
     from common.ownership import claim, owned_name
+    from common.paths import aside_kind
     from model import ModelError
     from training.checkpoints import load_checkpoint
     from training.run_folder import recover_run
@@ -170,7 +171,7 @@ def test_a_set_aside_killed_halfway_loses_none_of_the_earlier_run(tmp_path):
     out = tmp_path / "run"
     before = earlier_run(out)
     aside = owned_name(str(out / "run"), "aside", hidden=True)
-    claim(aside, "aside", {"run_type": "point"})
+    claim(aside, aside_kind("run"), {"run_type": "point"})
     os.makedirs(aside)
     os.rename(
         out / "checkpoint_point.best.pth", os.path.join(aside, "checkpoint_point.best.pth")
@@ -190,6 +191,7 @@ def test_a_replacing_run_killed_before_its_checkpoint_gives_the_earlier_run_back
     """Once the earlier run is wholly aside, what of its type is in the folder is the new run's:
     removed, and the earlier run put back."""
     from common.ownership import claim, owned_name
+    from common.paths import aside_kind
     from training.run_folder import DISCARDING, recover_run, set_aside_run
 
     out = tmp_path / "run"
@@ -197,13 +199,13 @@ def test_a_replacing_run_killed_before_its_checkpoint_gives_the_earlier_run_back
     aside, moved = set_aside_run(str(out), "point")
     assert len(moved) == 4
     pretend_dead(aside)
-    (out / "args.json").write_text(json.dumps({"type": "point", "max_iter": 3}))  # the new run's record
+    (out / "args.json").write_text(json.dumps({"type": "point", "max_iter": 3, "history": []}))  # the new run's
     recover_run(str(out), "point")
     assert {p: (out / p).read_text() for p in before} == before
     assert not owned_entries(out)
     # A removal of the set-aside run stopped halfway (its successor was safe) is finished, never put back.
     discarding = owned_name(str(out / "run"), "aside", hidden=True)
-    claim(discarding, "aside", {"run_type": "point"})
+    claim(discarding, aside_kind("run"), {"run_type": "point"})
     os.makedirs(discarding)
     open(os.path.join(discarding, DISCARDING), "w").close()
     with open(os.path.join(discarding, "checkpoint_point.best.pth"), "w") as f:
@@ -212,6 +214,98 @@ def test_a_replacing_run_killed_before_its_checkpoint_gives_the_earlier_run_back
     done = recover_run(str(out), "point")
     assert "removed the rest" in done[0] and not os.path.exists(discarding)
     assert (out / "checkpoint_point.best.pth").read_text() == before["checkpoint_point.best.pth"]
+
+
+def test_a_replacing_run_killed_after_its_first_checkpoint_keeps_it(tmp_path):
+    """Killed between its first checkpoint and discarding the earlier run (which held a checkpoint
+    of the same name): the new run was safe, so the earlier one is removed, never put back over it."""
+    from training.run_folder import recover_run, set_aside_run
+
+    out = tmp_path / "run"
+    earlier_run(out)
+    aside, _ = set_aside_run(str(out), "point")
+    pretend_dead(aside)
+    (out / "checkpoint_point.pth").write_text("the new run's first checkpoint")
+    done = recover_run(str(out), "point")
+    assert "removed the run" in done[0]
+    assert (out / "checkpoint_point.pth").read_text() == "the new run's first checkpoint"
+    assert not owned_entries(out)
+
+
+def test_only_the_checkpoints_a_run_recorded_are_its_own(tmp_path):
+    """A run's record lists its checkpoints by size and hash: a file of a checkpoint's name it does
+    not list (a user's copy, one edited since) is not the run's, so --overwrite never moves it and a
+    new run refuses to write over it; a hand-written args.json (no history) grants nothing."""
+    from common.written import file_digest
+    from training.run_folder import foreign_checkpoints, run_files
+
+    out = tmp_path / "run"
+    earlier_run(out)
+    last = out / "checkpoint_point.pth"
+    record = {"type": "point", "history": [], "checkpoint_files": {"checkpoint_point.pth": {
+        "size": last.stat().st_size, "sha256": file_digest(str(last))}}}  # fmt: skip
+    (out / "args.json").write_text(json.dumps(record))
+    (out / "checkpoint_point.step000005.pth").write_text("a user's copy")
+    files = {os.path.basename(p) for p in run_files(str(out), "point")}
+    assert files == {"checkpoint_point.pth", "args.json", "events.out.tfevents.1.host"}  # its logs by name (no list)
+    foreign = {os.path.basename(p) for p in foreign_checkpoints(str(out), "point")}
+    assert foreign == {"checkpoint_point.best.pth", "checkpoint_point.step000005.pth"}
+    last.write_text("edit")  # same size as "last": changed all the same
+    assert "checkpoint_point.pth" in {os.path.basename(p) for p in foreign_checkpoints(str(out), "point")}
+    (out / "args.json").write_text(json.dumps({"type": "point"}))  # the user's own notes
+    assert run_files(str(out), "point") == []
+
+
+def test_a_set_aside_that_fails_halfway_puts_back_what_it_moved(tmp_path, monkeypatch):
+    """An error (or Ctrl-C) while the earlier run is moved aside file by file: the files moved so
+    far come back at once, and the error reaches the caller."""
+    from training.run_folder import set_aside_run
+
+    out = tmp_path / "run"
+    before = earlier_run(out)
+    real_rename, calls = os.rename, []
+
+    def failing_rename(source, target):
+        calls.append(source)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(OSError):
+        set_aside_run(str(out), "point")
+    monkeypatch.undo()
+    assert {p: (out / p).read_text() for p in before} == before
+    assert not owned_entries(out)
+
+
+def test_a_sweep_settles_only_its_own_commands_folders(tmp_path):
+    """A results folder set aside by a killed evaluation, found by a training's sweep (the same
+    folder as --results_dir and --out_dir), is left and named, with its proof; and the other way."""
+    from common.ownership import OWNER_SUFFIX, claim, owned_name
+    from common.paths import aside_kind
+    from evaluation.reports import recover_results
+    from training.run_folder import recover_run
+
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    results_aside = owned_name(str(folder / "point_n200"), "aside")
+    claim(results_aside, aside_kind("results"), {"target": "point_n200"})
+    os.makedirs(results_aside)
+    (tmp_path / "shared" / os.path.basename(results_aside) / "metrics.json").write_text("{}")
+    run_aside = owned_name(str(folder / "run"), "aside", hidden=True)
+    claim(run_aside, aside_kind("run"), {"run_type": "point"})
+    os.makedirs(run_aside)
+    (tmp_path / "shared" / os.path.basename(run_aside) / "checkpoint_point.pth").write_text("earlier run")
+    pretend_dead(results_aside)
+    pretend_dead(run_aside)
+    done = recover_run(str(folder), "point")
+    assert os.path.isdir(results_aside) and os.path.exists(results_aside + OWNER_SUFFIX)
+    assert any(os.path.basename(results_aside) in line for line in done)
+    assert not (folder / "metrics.json").exists()  # nothing of the results moved into the run folder
+    done = recover_results(str(folder))
+    assert not os.path.exists(results_aside)  # put back as point_n200 (its successor never arrived)
+    assert (folder / "point_n200" / "metrics.json").exists()
 
 
 def test_a_manifest_never_grants_deleting_outside_its_dataset(tmp_path):

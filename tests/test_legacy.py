@@ -93,6 +93,10 @@ def test_the_rules_by_name():
     assert upgraded == {
         "type": "vox", "vox_decoder": MODEL_ARGS_BEFORE["vox_decoder"], "pixel_aligned": True, "frame": "object",
     }  # fmt: skip  # renamed, predated keys filled in, another type's dropped
+    turned = upgrade_model_args(
+        {"type": "vox", "vox_frame": "viewer", "vox_camera_head": "spatial"}, known | {"camera_head"}
+    )
+    assert turned["frame"] == "viewer" and turned["camera_head"] == "spatial"  # a viewer-frame model stays one
     assert upgrade_run_flags({"w_dice": 1.0})["w_silhouette"] == 0.0 and upgrade_run_flags({})["sil_rays"] == 48
     assert upgrade_data_record({"seed": 1})["viewpoints"] == "r2n2"
     assert canonical_metric_keys({"F1@0.050000": 1.0, "F1@0.05/turned": 2.0, "n": 3}, metric_key) == {

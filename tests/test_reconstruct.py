@@ -254,3 +254,26 @@ def test_output_names_never_collide():
     assert len(set(stems)) == 3 and stems[2] == os.path.join("out", "a_0_vox")
     stems = output_stems(["x/a.png", "y/a.jpg", "a_2.png", "b.png"], "out", "vox")
     assert len(set(stems)) == 4 and stems[2] == os.path.join("out", "a_2_vox")
+
+
+def test_a_users_file_of_an_output_name_is_never_written_over(tiny_checkpoints, tmp_path):
+    """Its own outputs of an earlier run are replaced; a file of the same name it did not write
+    there (or one edited since) is refused in one line, before any work, and left as it was."""
+    checkpoint = tiny_checkpoints / "point" / "checkpoint_point.pth"
+    out = tmp_path / "out"
+    write_product_photo(tmp_path / "chair.png")
+
+    def run():
+        return call_main("reconstruct", tmp_path / "chair.png", "--checkpoint", checkpoint, "--out", out,
+                         "--device", "cpu", "--no_gif")  # fmt: skip
+
+    assert run()[0] == 0
+    assert run()[0] == 0  # its own outputs: replaced
+    (out / "chair_point.ply").write_text("my own edit")
+    assert_one_line_error(run(), "chair_point.ply (changed since written)")
+    assert (out / "chair_point.ply").read_text() == "my own edit"
+    os.remove(out / "chair_point.ply")
+    (out / "chair_point.html").write_text("my notes")
+    os.remove(out / ".sv3d-written.json")  # as if written by hand before
+    assert_one_line_error(run(), "not written here by this project")
+    assert (out / "chair_point.html").read_text() == "my notes"

@@ -10,6 +10,7 @@ and its mean-shape baseline, the oracle, training and eval times.
 """
 
 import argparse
+import dataclasses
 import glob
 import json
 import os
@@ -61,9 +62,15 @@ def train_seconds(run: str) -> float | None:
 
 
 def load_results(results_dir: str = os.path.join("output", "eval")) -> list[dict]:
-    """Every metrics.json under results_dir, each with its folder ("folder")."""
+    """Every metrics.json under results_dir, each with its folder ("folder"): the evaluations' own
+    folders only, never a temporary or set-aside one a killed evaluation left (`common.ownership`)."""
+    from common.ownership import EARLIER_NAMES, OWNED_NAME
+
     found = []
     for path in sorted(glob.glob(os.path.join(results_dir, "*", "metrics.json"))):
+        name = os.path.basename(os.path.dirname(path))
+        if OWNED_NAME.search(name) or any(p.match(name) for p in EARLIER_NAMES):
+            continue
         found.append({**read_results(path), "folder": os.path.dirname(path)})
     return found
 
@@ -75,12 +82,17 @@ def find_result(
     split: str = "test",
     views: str = "first",
     data_root: str = EMBEDDED_DATA_ROOT,
+    camera: str = "known",
 ) -> dict | None:
     """The result of exactly this checkpoint file (by content: its sha256, so an older result
-    of a retrained run does not count), on this split, views and data, at iso 0.5; None if
-    there is none. checkpoint None: the oracle."""
+    of a retrained run does not count), on this split, views and data, at iso 0.5, the model told
+    `camera` ("known": the metadata's; "none": nothing, as a photo); None if there is none.
+    checkpoint None: the oracle."""
+    from common.legacy import RESULT_RECORD_BEFORE
+
     digest = file_digest(checkpoint) if checkpoint else None
     for result in results:
+        told = {**RESULT_RECORD_BEFORE, **result}["camera"]
         if (result.get("type"), result.get("oracle"), result.get("split"), result.get("views"), result.get("iso")) != (
             model_type,
             checkpoint is None,
@@ -88,6 +100,8 @@ def find_result(
             views,
             0.5,
         ) or not standard_protocol(result):
+            continue
+        if told != camera:
             continue
         if (
             os.path.abspath(result.get("data", "")) == os.path.abspath(data_root)
@@ -100,18 +114,24 @@ def find_result(
 def standard_protocol(result: dict) -> bool:
     """Whether an evaluation used the protocol the tables publish: the default thresholds (the
     columns' labels), 5000 points, implicit functions extracted at 64^3, seed 0, on shapes the
-    checkpoint records it never trained on."""
+    checkpoint records it never trained on (eval_model.py's defaults, `EvalConfig`)."""
+    from common.legacy import RESULT_RECORD_BEFORE
+    from evaluation.config import EvalConfig
+
+    default = {field.name: field.default for field in dataclasses.fields(EvalConfig)}
+    result = {**RESULT_RECORD_BEFORE, **result}  # what an older result used where it did not say
     return (
-        [round(t, 6) for t in result.get("thresholds", [])] == [round(t, 6) for t in THRESHOLDS]
-        and result.get("n_points") == 5000
+        [round(t, 6) for t in result.get("thresholds", [])] == [round(t, 6) for t in default["thresholds"]]
+        and result.get("n_points") == default["n_points"]
         and (
             result.get("type") not in representation_names()
             or not get_representation(result["type"]).grid_resolution
-            or result.get("grid_res") == 64
+            or result.get("grid_res") == default["grid_res"]
         )
-        and result.get("seed") == 0
-        and result.get("camera", "known") == "known"  # a pixel-aligned model's predicted camera is another protocol
-        and result.get("batch_size", 16) == 16  # the batches decide the samples drawn (eval_model.py's default)
+        and result.get("seed") == default["seed"]
+        and result.get("camera_search") == default["camera_search"]
+        and result.get("clean") == default["clean"]
+        and result.get("batch_size") == default["batch_size"]  # the batches decide the samples drawn
         # never a number on shapes the model trained on, nor one whose overlap is unknown (the oracle has no training)
         and (result.get("oracle") or (result.get("train_overlap") or {}).get("shapes", 1) == 0)
     )
@@ -204,8 +224,8 @@ def validation_rows() -> list[str]:
             model_type,
             len(history),
             best["step"],
-            f"{best['F1@0.05']:.1f}",
-            f"{history[-1]['F1@0.05']:.1f}",
+            f"{best[F1_HEADLINE]:.1f}",
+            f"{history[-1][F1_HEADLINE]:.1f}",
             f"{seconds:.0f}",
             f"{share:.1f}%",
         ]
@@ -269,6 +289,23 @@ def copy_run_figures(result: dict, model_type: str, out: str) -> None:
             copy(os.path.join(folder, sample + suffix), dst)
 
 
+def reads_pixels(result: dict) -> bool:
+    """Whether the evaluated model reads the image where points project (so what it is told of the
+    camera matters): metrics.json's camera_used says (`evaluation.protocol.describe_camera`)."""
+    return not str(result.get("camera_used", "not read")).startswith("not read")
+
+
+def no_camera_rows(results: list[dict], model_type: str, checkpoint: str, known: dict, **where) -> list[str]:
+    """For a model that reads pixels, its row told no camera (`eval_model.py --camera none`, what a
+    photo gets), or a row saying that evaluation is missing; nothing for a model that reads none."""
+    if not reads_pixels(known):
+        return []
+    result = find_result(results, model_type, checkpoint, camera="none", **where)
+    if result is None:
+        return [f"| {model_type}, no camera | not evaluated (eval_model.py --camera none) | " + "- | " * len(COLUMNS)]
+    return table_rows(f"{model_type}, no camera", result, None)[:1]
+
+
 def main_table(results: list[dict], out: str) -> list[str]:
     """The five types (and the oracle) on the embedded test split; their figures copied."""
     lines = list(HEADER)
@@ -279,6 +316,7 @@ def main_table(results: list[dict], out: str) -> list[str]:
             continue
         result = require_result(results, model_type, checkpoint)
         lines += table_rows(model_type, result, train_seconds(run_dir(model_type)))
+        lines += no_camera_rows(results, model_type, checkpoint, result)
         copy_run_figures(result, model_type, out)
     oracle_type = next(name for name in representation_names() if get_representation(name).has_oracle)
     oracle = find_result(results, oracle_type, None)
@@ -316,6 +354,11 @@ def transfer_table(results: list[dict], out: str) -> list[str]:
             continue
         found[split] = result["model"]
         transfer += table_rows(f"vox, {name}", result, None)[:1]  # the model's row: no baseline in the transfer table
+        where = {"split": split, "views": "all", "data_root": HOLDOUT_DATA_ROOT}
+        transfer += [
+            row.replace(f"| {DEFAULT_TYPE}, no camera |", f"| vox, {name}, no camera |")
+            for row in no_camera_rows(results, DEFAULT_TYPE, holdout_checkpoint, result, **where)
+        ]
         copy(os.path.join(result["folder"], "gallery.png"), os.path.join(out, "holdout"), f"gallery_{split}.png")
     gaps = []
     for split in ("heldout", "heldout_report"):

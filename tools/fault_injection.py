@@ -21,6 +21,7 @@ folder, removed at the end; writes nothing else.
 """
 
 import glob
+import hashlib
 import json
 import os
 import subprocess
@@ -89,7 +90,7 @@ def user_files_lost(planted: dict) -> list[str]:
     import hashlib
 
     lost = []
-    for path, (kind, expected) in planted.items():
+    for path, (kind, expected, *_) in planted.items():
         if kind == "link":
             ok = os.path.islink(path) and os.readlink(path) == expected
         elif kind == "folder":
@@ -133,28 +134,62 @@ def dataset_case(work: str) -> dict:
         except (OSError, ValueError, KeyError):
             return None
 
-    def whole() -> str | None:
-        """None when root holds one complete dataset (every manifest file, nothing else), else why not."""
+    def whole(users: dict) -> str | None:
+        """None when root holds one complete dataset (every manifest file, nothing else but the
+        user's own entries), else why not."""
         if not os.path.isdir(root):
             return "no dataset at the root"
         if read_manifest(root) is None:
             return "no manifest"
-        if foreign_files(root):
+        theirs = {os.path.relpath(path, root) for path in users}
+        if [phrase for phrase in foreign_files(root) if phrase.split(" (")[0].rstrip("/") not in theirs]:
             return "files outside the manifest"
         missing = [p for p in read_manifest(root)["files"] if not os.path.isfile(os.path.join(root, p))]
+        missing = [p for p in missing if p not in theirs]
         return f"{len(missing)} files missing" if missing else None
 
-    def judge() -> str | None:
+    def judge(users: dict) -> str | None:
         from procedural import recover
 
         recover(root)  # what the next run does first
-        why = whole()
+        why = whole(users)
         return why or (None if seed_of() in (1, 2) else f"seed {seed_of()}")
+
+    def plant_inside() -> dict:
+        """After the stop, the user's own changes in whatever dataset is at root: a generated file
+        edited to the same size, a file added, an empty folder, a link and a dangling one."""
+        if not os.path.isfile(os.path.join(root, "splits.json")):
+            return {}
+        splits = os.path.join(root, "splits.json")
+        original = open(splits, "rb").read()
+        with open(splits, "wb") as f:
+            f.write(original.replace(b" ", b"\t", 1))  # the same size, still JSON
+        planted = {splits: ("file", hashlib.sha256(open(splits, "rb").read()).hexdigest(), original)}
+        with open(os.path.join(root, "my_notes.txt"), "w") as f:
+            f.write("notes")
+        planted[os.path.join(root, "my_notes.txt")] = ("file", hashlib.sha256(b"notes").hexdigest())
+        os.makedirs(os.path.join(root, "my_folder"))
+        planted[os.path.join(root, "my_folder")] = ("folder", None)
+        for name, target in (("my_link", "splits.json"), ("my_dangling_link", "nowhere")):
+            os.symlink(target, os.path.join(root, name))
+            planted[os.path.join(root, name)] = ("link", target)
+        return planted
+
+    def unplant(planted: dict) -> None:
+        """The user moves their own entries out again (and undoes the edit)."""
+        for path, (kind, *rest) in planted.items():
+            if kind == "file" and len(rest) == 2:
+                with open(path, "wb") as f:
+                    f.write(rest[1])
+            elif kind == "folder":
+                os.rmdir(path)
+            else:
+                os.remove(path)
 
     command = ["make_dataset.py", "--root", root, "--n_models", "9", "--n_views", "1", "--seed", "2", "--replace_stale"]
     return {
         "setup": setup, "command": command, "judge": judge, "folder": work, "done": lambda: seed_of() == 2,
-        "plant": lambda: plant_user_files(work),  # beside the dataset: in it, a replacement is refused
+        "plant": lambda: plant_user_files(work), "plant_inside": plant_inside, "unplant": unplant,
     }  # fmt: skip
 
 
@@ -178,7 +213,7 @@ def training_case(work: str, data: str) -> dict:
             return None
         return checkpoint["args"]["seed"], checkpoint["step"], record["seed"]
 
-    def judge() -> str | None:
+    def judge(users: dict) -> str | None:
         from training.run_folder import recover_run
 
         recover_run(out, "point")  # what the next run does first
@@ -215,7 +250,21 @@ def evaluation_case(work: str, data: str, checkpoint: str) -> dict:
         result = run(command)
         assert result.returncode == 0, result.stderr
 
-    def judge() -> str | None:
+    def plant_inside() -> dict:
+        """After the stop, a user's note in the evaluation's own folder, if there is one."""
+        path = folder()
+        if path is None:
+            return {}
+        note = os.path.join(path, "my_notes.txt")
+        with open(note, "w") as f:
+            f.write("what I saw")
+        return {note: ("file", hashlib.sha256(b"what I saw").hexdigest())}
+
+    def unplant(planted: dict) -> None:
+        for path in planted:
+            os.remove(path)
+
+    def judge(users: dict) -> str | None:
         from evaluation.reports import recover_results
 
         recover_results(results)
@@ -234,7 +283,7 @@ def evaluation_case(work: str, data: str, checkpoint: str) -> dict:
 
     return {
         "setup": setup, "command": command, "judge": judge, "folder": results, "done": lambda: folder() is not None,
-        "plant": lambda: plant_user_files(results),
+        "plant": lambda: plant_user_files(results), "plant_inside": plant_inside, "unplant": unplant,
     }  # fmt: skip
 
 
@@ -245,12 +294,21 @@ def sweep(name: str, case: dict, signal: str, every: int, work: str) -> tuple[in
     env = {"R2N2_FAULT_SIGNAL": signal, "R2N2_FAULT_LOG": os.path.join(work, "fault.log")}
     case["setup"]()
     total = points_reached(case["command"], env)
-    lost, users_lost, tried, planted = [], [], 0, {}
+    lost, users_lost, tried, planted, most_inside = [], [], 0, {}, 0
     for point in range(1, total + 1, every):
         planted = case["plant"]()
         run(case["command"], {**env, "R2N2_FAULT_AT": str(point)})
         tried += 1
-        why = case["judge"]()
+        inside = case.get("plant_inside", dict)()  # the user's own changes in what the stop left
+        most_inside = max(most_inside, len(inside))
+        why = case["judge"](inside)
+        if inside:  # the command run again must refuse to replace it (an error line, no traceback), change none
+            refused = run(case["command"])
+            last = (refused.stderr.strip().splitlines() or [""])[-1]
+            if refused.returncode == 0 or not last.startswith("error:") or "Traceback" in refused.stderr:
+                why = why or f"run again over the user's changes: rc {refused.returncode}, {last!r}"
+            users_lost += [f"{name} {signal} point {point}: {path}" for path in user_files_lost(inside)]
+            case["unplant"](inside)
         again = run(case["command"])
         left = [path for path in orphans(case["folder"]) if path not in planted]  # a user's, named like ours
         if why or again.returncode != 0 or left or not case["done"]():
@@ -261,7 +319,7 @@ def sweep(name: str, case: dict, signal: str, every: int, work: str) -> tuple[in
             )
         users_lost += [f"{name} {signal} point {point}: {path}" for path in user_files_lost(planted)]
         case["setup"]()  # back to the earlier state for the next point
-    return tried, len(planted), lost, users_lost
+    return tried, len(planted) + most_inside, lost, users_lost
 
 
 def main(args) -> int:

@@ -20,11 +20,18 @@ done
 VIS="--vis_ids 0 20 40 60 80"
 start=$(date +%s)
 python3 make_dataset.py --replace_stale   # the embedded dataset (about 2-6 min), unless it is there and current
+reads_pixels() {  # whether a checkpoint's model reads the image where points project: it is scored told no camera too
+  python3 -c "import sys; from training.checkpoints import model_from_checkpoint
+sys.exit(0 if model_from_checkpoint(sys.argv[1], device='cpu')[0].camera_head is not None else 1)" "$1"
+}
 train_and_evaluate() {
   # Every run replaces checkpoints/<type>/ and validates itself every max_iter / 10 steps (the
   # learning curves come from those).
   python3 train_model.py --type "$1" --overwrite $EXTRA
   python3 eval_model.py --type "$1" --load_checkpoint $VIS
+  if reads_pixels "checkpoints/$1/checkpoint_$1.pth"; then   # what a photo gets: no camera
+    python3 eval_model.py --type "$1" --load_checkpoint --camera none $VIS
+  fi
 }
 train_and_evaluate vox
 python3 eval_model.py --type vox --load_checkpoint --views all --vis_ids   # every view of the test split (the README's line)
@@ -35,8 +42,10 @@ python3 eval_model.py --type vox --load_checkpoint --views all --vis_ids   # eve
 python3 make_dataset.py --root data/holdout --holdout cantilever folding_x --holdout_report rocking trestle chaise --replace_stale
 python3 train_model.py --type vox --data_root data/holdout --out_dir checkpoints/holdout --overwrite $EXTRA
 for split in test heldout heldout_report; do
-  python3 eval_model.py --type vox --load_checkpoint --out_dir checkpoints/holdout --data_root data/holdout --split "$split" \
-    --views all --tag "holdout_$split" --vis_ids 0 30 60
+  for camera in known none; do
+    python3 eval_model.py --type vox --load_checkpoint --out_dir checkpoints/holdout --data_root data/holdout --split "$split" \
+      --views all --tag "holdout_$split" --vis_ids 0 30 60 --camera $camera
+  done
 done
 # voxmesh starts from the vox run just trained (--init auto).
 for t in point mesh occupancy voxmesh; do

@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 from common.flags import ConfigError, flag
 from dataset_location import SMOKE_DATA_ROOT
-from evaluation.metrics import DEFAULT_THRESHOLDS, f1_key
+from evaluation.metrics import DEFAULT_THRESHOLDS, F1_HEADLINE, f1_key
 from losses import LossConfig
 from r2n2.ground_truth import N_SURFACE_POINTS
 from representations import COMMON_MODEL_ARGS, DEFAULT_TYPE, Settings, default_model_args, get, names
@@ -175,7 +175,7 @@ class RunConfig:
         "(checkpoint_<type>.best.pth); 0: never", "non_negative_int",
     )  # fmt: skip
     selection_metric: str = flag(
-        SELECTION_METRICS[-1], "the validation score the best checkpoint is chosen by", choices=SELECTION_METRICS
+        F1_HEADLINE, "the validation score the best checkpoint is chosen by", choices=SELECTION_METRICS
     )
 
 
@@ -238,6 +238,13 @@ def config_defaults(representation) -> dict:
     values.update({f.name: f.default for f in dataclasses.fields(ModelFlags)})
     values.update({f.name: f.default for f in representation.settings.fields()})
     return values
+
+
+def flags_for(given: dict, model_type: str) -> dict:
+    """The flags of `given` that `model_type` takes: the shared ones and its own (a benchmark passing
+    one command line to every type drops the others' settings)."""
+    own = set(get(model_type).settings.flag_names())
+    return {name: value for name, value in given.items() if name in own or not type_flags().get(name)}
 
 
 def check_flags_belong(given: dict, model_type: str) -> None:

@@ -109,7 +109,7 @@ def describe_validation(step: int, scores: dict, best: dict, metric: str = F1_HE
     if "thin_recall_samples" in scores:  # how many of the val shapes have rods
         iou += f" over {scores['thin_recall_samples']} shapes"
     return (
-        f"val at step {step}: F1@0.01 {scores['F1@0.01']:.1f}, F1@0.05 {scores['F1@0.05']:.1f}{iou} "
+        f"val at step {step}: F1@0.01 {scores['F1@0.01']:.1f}, {F1_HEADLINE} {scores[F1_HEADLINE]:.1f}{iou} "
         f"({scores['seconds']:.1f}s); best {metric} {best[metric]:.1f} at step {best['step']}"
     )
 

@@ -16,7 +16,7 @@ import shutil
 
 from common.atomic_io import fault_point, sweep_orphans
 from common.ownership import claim, owned_name, release
-from common.paths import FolderBusy, lock_name, unlock_name
+from common.paths import FolderBusy, aside_kind, lock_name, unlock_name
 from training.checkpoints import STEP_CHECKPOINT, RunError, best_checkpoint_path, checkpoint_path
 
 LOCK_NAME = ".train.lock"  # held by the process training into a run folder
@@ -55,20 +55,62 @@ def event_files(out_dir: str, record: dict) -> list[str]:
     return [rel for rel in names if os.path.isfile(os.path.join(out_dir, rel))]
 
 
-def run_files(out_dir: str, model_type: str) -> list[str]:
-    """What a run of `model_type` left in its folder: last, best and step checkpoints, and, when
-    args.json is that run's record, args.json and the TensorBoard event files it wrote (those
-    present). A file the run did not write (beside them, or in tensorboard/) is never among them."""
+def named_checkpoints(out_dir: str, model_type: str) -> list[str]:
+    """The files in out_dir named as a run of `model_type` names its checkpoints (last, best, steps)."""
     ckpt = checkpoint_path(out_dir, model_type)
     stem = ckpt[: -len(".pth")]
     steps = [p for p in sorted(glob.glob(glob.escape(stem) + ".step*.pth")) if STEP_CHECKPOINT.search(p[len(stem) :])]
-    files = [ckpt, best_checkpoint_path(ckpt)] + steps
+    return [path for path in [ckpt, best_checkpoint_path(ckpt)] + steps if os.path.lexists(path)]
+
+
+def recorded_checkpoints(out_dir: str, record: dict) -> list[str] | None:
+    """The checkpoints a run's record lists (`Trainer.save_checkpoint`: size and sha256) that are still
+    as written; None for a record from before runs listed theirs."""
+    from common.written import matches, safe_relative
+
+    listed = record.get("checkpoint_files")
+    if not isinstance(listed, dict):
+        return None
+    found = []
+    for rel, entry in sorted(listed.items()):
+        ok = safe_relative(rel) and isinstance(entry, dict) and {"size", "sha256"} <= set(entry)
+        if ok and matches(os.path.join(out_dir, rel), entry):
+            found.append(os.path.join(out_dir, rel))
+    return found
+
+
+def run_files(out_dir: str, model_type: str) -> list[str]:
+    """What a run of `model_type` left in its folder, when args.json is that run's record: the
+    checkpoints it lists, still as written (by size and hash), args.json and the TensorBoard event
+    files it wrote. A record from before runs listed their checkpoints: those named as a run names
+    them (`common.legacy`). A file the run did not write (beside them, or in tensorboard/) is never
+    among them, nor one of a checkpoint's name that it does not list (`foreign_checkpoints`)."""
     record = run_record(out_dir)
-    if record.get("type") == model_type:  # the record and logs of a run of this type, not a user's own files
-        files += [os.path.join(out_dir, "args.json")] + [
-            os.path.join(out_dir, rel) for rel in event_files(out_dir, record)
-        ]
+    if record.get("type") != model_type or not isinstance(record.get("history"), list):
+        return []  # no record a run of this type wrote (a trainer's has its history): nothing here is proven its
+    checkpoints = recorded_checkpoints(out_dir, record)
+    if checkpoints is None:
+        checkpoints = named_checkpoints(out_dir, model_type)
+    files = checkpoints + [os.path.join(out_dir, "args.json")]
+    files += [os.path.join(out_dir, rel) for rel in event_files(out_dir, record)]
     return [path for path in files if os.path.isfile(path) and not os.path.islink(path)]
+
+
+def earlier_checkpoint_files(out_dir: str, model_type: str) -> dict:
+    """{rel: {"size", "sha256"}} of the checkpoints of the run in out_dir (being resumed), for the
+    record the resumed run keeps: its record's list, or, for a record from before runs listed them,
+    the run's files by name, hashed now."""
+    from common.written import file_digest
+
+    checkpoints = [p for p in run_files(out_dir, model_type) if p.endswith(".pth")]
+    return {os.path.relpath(p, out_dir): {"size": os.path.getsize(p), "sha256": file_digest(p)} for p in checkpoints}
+
+
+def foreign_checkpoints(out_dir: str, model_type: str) -> list[str]:
+    """Files of a checkpoint's name in out_dir that no run's record there proves its own (a user's
+    copy, one edited since, or one whose record is gone): a new run would write over them."""
+    ours = set(run_files(out_dir, model_type))
+    return [path for path in named_checkpoints(out_dir, model_type) if path not in ours]
 
 
 ASIDE_COMPLETE = ".complete"  # in a set-aside folder once every file of the earlier run is in it
@@ -86,16 +128,20 @@ def set_aside_run(out_dir: str, model_type: str) -> tuple[str | None, list[str]]
     if not moved:
         return None, []
     aside = owned_name(os.path.join(out_dir, "run"), "aside", hidden=True)
-    claim(aside, "aside", {"run_type": model_type})
+    claim(aside, aside_kind("run"), {"run_type": model_type})
     os.makedirs(aside)
-    for path in moved:
-        rel = os.path.relpath(path, out_dir)
-        os.makedirs(os.path.dirname(os.path.join(aside, rel)), exist_ok=True)
-        os.rename(path, os.path.join(aside, rel))
-        fault_point(f"{path} moved aside")
-    # Only once every file is aside can a file in out_dir be the new run's: until this marker
-    # exists, what is in out_dir is the earlier run's still (`restore_aside`, `recover_run`).
-    open(os.path.join(aside, ASIDE_COMPLETE), "w").close()
+    try:
+        for path in moved:
+            rel = os.path.relpath(path, out_dir)
+            os.makedirs(os.path.dirname(os.path.join(aside, rel)), exist_ok=True)
+            os.rename(path, os.path.join(aside, rel))
+            fault_point(f"{path} moved aside")
+        # Only once every file is aside can a file in out_dir be the new run's: until this marker
+        # exists, what is in out_dir is the earlier run's still (`restore_aside`, `recover_run`).
+        open(os.path.join(aside, ASIDE_COMPLETE), "w").close()
+    except BaseException:  # an error or Ctrl-C halfway: what was moved goes back now
+        restore_aside(out_dir, aside, model_type)
+        raise
     fault_point("the earlier run wholly set aside")
     return aside, moved
 
@@ -147,11 +193,10 @@ def recover_run(out_dir: str, model_type: str) -> list[str]:
         if os.path.exists(os.path.join(aside, DISCARDING)):  # its successor had written its checkpoint
             discard_aside(aside)
             return f"removed the rest of the run {aside} held (its successor had written its checkpoint)"
-        ckpt = checkpoint_path(out_dir, kind)
-        successor = (
-            os.path.exists(os.path.join(aside, ASIDE_COMPLETE))
-            and os.path.exists(ckpt)
-            and not os.path.exists(os.path.join(aside, os.path.basename(ckpt)))
+        # Once the earlier run is wholly aside, a checkpoint in out_dir can only be its successor's,
+        # written whole (`atomic_torch_save`): that run was safe, though stopped before it discarded this.
+        successor = os.path.exists(os.path.join(aside, ASIDE_COMPLETE)) and os.path.exists(
+            checkpoint_path(out_dir, kind)
         )
         if successor:
             discard_aside(aside)
@@ -159,7 +204,7 @@ def recover_run(out_dir: str, model_type: str) -> list[str]:
         restore_aside(out_dir, aside, kind)
         return f"put back the run {aside} held: the run that was to replace it stopped first"
 
-    return sweep_orphans(out_dir, {"aside": settle})
+    return sweep_orphans(out_dir, {aside_kind("run"): settle})
 
 
 class RunLock:

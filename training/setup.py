@@ -39,7 +39,7 @@ from training.resume import (
     history_entry,
     stretch_schedule,
 )
-from training.run_folder import RunLock, recover_run, run_files, run_type_of, set_aside_run
+from training.run_folder import RunLock, foreign_checkpoints, recover_run, run_files, run_type_of, set_aside_run
 from training.sampler import StepBatchSampler
 from training.trainer import Run, load_optimizer_state, setup_distributed
 from training.validation import open_validator
@@ -92,6 +92,12 @@ def claim_run_folder(config: TrainConfig, ckpt_path: str, resuming: bool, is_mai
         raise RunError(f"{out_dir} holds a {other} run (args.json): train --type {model_type} into another --out_dir")
     if resuming:
         return
+    foreign = foreign_checkpoints(out_dir, model_type)
+    if foreign:  # a new run would write over them
+        raise RunError(
+            f"{out_dir} holds {', '.join(os.path.basename(p) for p in foreign)}, not listed by a run's record there "
+            "(args.json) as written: move them, or use another --out_dir"
+        )
     earlier = run_files(out_dir, model_type)
     if earlier and not config.run.overwrite:
         raise RunError(existing_run_message(ckpt_path, out_dir, model_type, earlier))

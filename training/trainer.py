@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 import torch
 
 from common.atomic_io import atomic_torch_save, atomic_write_json
+from common.written import file_digest
 from dataset import batch_to_device
 from representations import get as get_representation
 from training.augment import AUGMENT_LEVELS, augment_batch
 from training.checkpoints import best_checkpoint_path, step_checkpoint_path
 from training.config import TrainConfig
 from training.monitor import describe_validation
-from training.run_folder import discard_aside
+from training.run_folder import discard_aside, earlier_checkpoint_files
 from training.sampler import prefetch
 
 # How long a rank waits in a collective before the process group gives up. NCCL's default (10
@@ -197,6 +198,8 @@ class Trainer:
         self.mean_train_voxels, self.data = data.mean_train_voxels, data.identity
         self.val_history = list((run.checkpoint or {}).get("val_history", []))
         self.val_seconds = 0.0
+        # The checkpoint files this run wrote, by content (`run_folder.run_files`): a resume keeps its record's.
+        self.checkpoint_files = earlier_checkpoint_files(config.run.out_dir, config.run.type) if run.checkpoint else {}
 
     def prepare_batch(self, batch: dict, step: int) -> dict:
         """A loaded batch made ready for `train_step`: on the device, images augmented with a
@@ -293,8 +296,17 @@ class Trainer:
             "history": run.history,
             "train_seconds": sum(entry["seconds"] for entry in run.history),
             "event_files": self.event_files(),
+            "checkpoint_files": self.checkpoint_files,
         }
         atomic_write_json(os.path.join(self.config.out_dir, "args.json"), record)
+
+    def save_checkpoint(self, state: dict, path: str) -> None:
+        """A checkpoint written whole, and its size and hash noted for the run's record."""
+        atomic_torch_save(state, path)
+        self.checkpoint_files[os.path.relpath(path, self.config.out_dir)] = {
+            "size": os.path.getsize(path),
+            "sha256": file_digest(path),
+        }
 
     def save(self, step: int) -> None:
         """The last checkpoint (and a copy named by its step with --keep_checkpoints, whole, so the run
@@ -302,12 +314,12 @@ class Trainer:
         run = self.run
         run.history[-1].update(to_step=step, seconds=round(time.time() - run.started, 1))
         state = self.state(step)
-        atomic_torch_save(state, run.ckpt_path)
+        self.save_checkpoint(state, run.ckpt_path)
         # This run is safe now: the one it replaces goes, and is never put back over it (a stop from
         # here on leaves the set-aside run to the next run's `recover_run`, which removes it).
         aside, run.aside = run.aside, None
         if self.config.keep_checkpoints:
-            atomic_torch_save(state, step_checkpoint_path(run.ckpt_path, step))
+            self.save_checkpoint(state, step_checkpoint_path(run.ckpt_path, step))
         self.write_record()
         run.last_saved = step
         if aside:
@@ -320,7 +332,9 @@ class Trainer:
         self.val_seconds += scores["seconds"]
         self.val_history.append({"step": step, **scores})
         if improved:
-            atomic_torch_save(self.state(step, resumable=False), best_checkpoint_path(self.run.ckpt_path))
+            self.save_checkpoint(self.state(step, resumable=False), best_checkpoint_path(self.run.ckpt_path))
+            if self.run.is_main:
+                self.write_record()  # at once: the run's record names every checkpoint it wrote
         return describe_validation(step, scores, self.monitor.best, self.config.selection_metric)
 
     def due(self, step: int) -> bool:

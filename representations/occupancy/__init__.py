@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from common.flags import flag, setting
 from common.precision import float32
 from geometry.grids import ISO, grid_centres, refine_grid, voxels_to_meshes
-from losses import exact_occupancy_targets, occupancy_targets
 
 from ..base import Representation, Settings
 from .decoder import OccupancyDecoder
+from .loss import exact_occupancy_targets, occupancy_targets
 
 
 @torch.no_grad()

@@ -60,9 +60,9 @@ class VoxSettings(Settings):
         3.0, "weight of occupied voxels in the BCE; ~5%% of the grid is occupied and plain BCE (--pos_weight 1) "
         "under-fills thin parts", "positive_float",
     )  # fmt: skip
-    w_dice: float = flag(1.0, "the soft Dice loss beside the BCE (losses.dice_loss)", "non_negative_float")
+    w_dice: float = flag(1.0, "the soft Dice loss beside the BCE (vox.loss.dice_loss)", "non_negative_float")
     w_thin: float = flag(
-        0.25, "the thin loss (losses.thin_loss): BCE on the GT's rod-like cells (legs, rails), which should be "
+        0.25, "the thin loss (vox.loss.thin_loss): BCE on the GT's rod-like cells (legs, rails), which should be "
         "occupied, and on the empty cells beside them", "non_negative_float",
     )  # fmt: skip
     w_aux: float = flag(
@@ -70,7 +70,7 @@ class VoxSettings(Settings):
         "non_negative_float",
     )  # fmt: skip
     w_silhouette: float = flag(
-        1.0, "the silhouette the grid casts in the input view against the rendering's mask (losses.silhouette_loss)",
+        1.0, "the silhouette the grid casts in the input view against the rendering's mask (vox.loss.silhouette_loss)",
         "non_negative_float",
     )  # fmt: skip
     sil_rays: int = flag(

@@ -5,7 +5,7 @@
 The camera head's azimuth is often off by a symmetry of the object (a chair seen from 30 and 150
 degrees has much the same outline). Its `hypotheses` likeliest azimuths (at least
 `MIN_SEPARATION` apart) are each tried: the decoder predicts the grid as that camera sees it, and
-the camera whose grid's silhouette (`losses.grid_silhouettes`) covers the image's mask best wins.
+the camera whose grid's silhouette (`vox.loss.grid_silhouettes`) covers the image's mask best wins.
 The mask is the image's own (a rendering's alpha, a photo's mask, `photos.prepare`): no metadata.
 One encoding, `hypotheses` decodings.
 """
@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from geometry.cameras import azimuth_bins, cameras_from_parameters
-from losses import grid_silhouettes
+
+from .loss import grid_silhouettes
 
 MIN_SEPARATION = 20.0  # degrees between the azimuths tried
 SIZE, SAMPLES = 32, 48  # the silhouettes compared: rays per side, samples along each

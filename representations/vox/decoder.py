@@ -81,7 +81,7 @@ class VoxelDecoder(nn.Module):
     and 16^3 (C2), a 3x3x3 convolution refines it, and a sub-pixel convolution (ESPCN) gives each
     16^3 cell the logits of its 2x2x2 sub-cells: the output keeps one-cell legs at 32^3 without a
     single layer at 32^3 (where the deconv decoder spends four fifths of its step). With deep
-    supervision, 1x1x1 heads also give logits at 8^3 and 16^3 (their targets: `losses.pool_voxels`).
+    supervision, 1x1x1 heads also give logits at 8^3 and 16^3 (their targets: `vox.loss.pool_voxels`).
     """
 
     MAP_CHANNELS = 32  # layer4's map reduced to this many channels before flattening

@@ -3,22 +3,200 @@
     targets = voxel_targets(batch, settings, memo)        # the GT grid (and rods) in the model's frame
     total, terms = voxel_loss_terms(prediction, batch, targets, settings)
 
-The terms themselves are `losses.py`'s pure functions (BCE, Dice, the thin loss, deep supervision,
-the silhouette loss); this module decides what they compare.
+The terms are pure functions, each checked against a naive reference in tests/test_vox_loss.py:
+the BCE (`losses.voxel_loss`, the course's), the soft Dice, the thin loss on rod-like cells, deep
+supervision at 8^3 and 16^3, and the silhouette the grid casts in the input view; the two
+functions at the end decide what they compare.
 """
 
 import torch
+import torch.nn.functional as F
 
 from common.memo import GridMemo
 from geometry.rods import thin_cells
 from geometry.view_frame import viewer_cameras, voxels_to_viewer
-from losses import silhouette_loss, target_grids, voxel_terms
+from losses import voxel_loss
 from model import Prediction
+
+
+def dice_loss(voxels_pred: torch.Tensor, voxels_gt: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """Soft Dice loss, 1 - 2|P G| / (|P| + |G|) with P the predicted probabilities, per item then
+    averaged over the batch (V-Net, Milletari et al. 2016).
+
+    Each shape counts by its overlap, not by its cells: the ~95% of a 32^3 grid that is empty
+    does not outweigh a leg's few cells as it does in the per-cell mean of BCE.
+
+    Args:
+        voxels_pred: (B, D, H, W) float logits.
+        voxels_gt: (B, D, H, W) targets in {0, 1}.
+        eps: added to numerator and denominator, so an empty GT predicted empty scores 0.
+    """
+    if voxels_gt.shape != voxels_pred.shape:
+        raise ValueError(f"voxels_gt {tuple(voxels_gt.shape)} must have the shape of voxels_pred")
+    probs = torch.sigmoid(voxels_pred.float()).flatten(1)
+    gt = voxels_gt.float().flatten(1)
+    dice = (2 * (probs * gt).sum(1) + eps) / (probs.sum(1) + gt.sum(1) + eps)
+    return (1 - dice).mean()
+
+
+def thin_loss(
+    voxels_pred: torch.Tensor,
+    voxels_gt: torch.Tensor,
+    rods: torch.Tensor | None = None,
+    near: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """BCE around the GT's rod-like cells (legs, rails, spindles: `geometry.rods.thin_cells`):
+    the rods themselves, which should be occupied, and the empty cells next to them (their 26
+    neighbours not in the GT), which should stay empty, each group averaged on its own and the two
+    summed; 0 for a shape without rods.
+
+    A leg is a few dozen of a grid's 32768 cells: in the per-cell mean of BCE it hardly counts,
+    and the network learns the plates first and the rods late or never. This term gives the rods
+    a voice of their own (in the spirit of clDice's skeleton term for tubular structures); its
+    second half keeps them thin, where the first alone makes them fat. Each shape counts alike
+    (its own means, then the batch's), so the loss of a batch split over DDP ranks is the same.
+
+    Args:
+        voxels_pred: (B, D, H, W) logits; voxels_gt: (B, D, H, W) in {0, 1}.
+        rods: (B, D, H, W) bool, the GT's rod cells where they are known already (computed once per
+            shape, or a grid turned into the viewer frame, `geometry.view_frame.voxels_to_viewer`);
+            None: `thin_cells(voxels_gt)`.
+        near: (B, D, H, W), the rods and their 26 neighbours (`near_rods`), where known already.
+    """
+    rods = (thin_cells(voxels_gt) if rods is None else rods).float()  # (B, D, H, W)
+    near = (near_rods(rods) if near is None else near).float().flatten(1)
+    rods = rods.flatten(1)  # (B, N)
+    ring = near * (voxels_gt.flatten(1) < 0.5).float()
+    logits = voxels_pred.float().flatten(1)
+    rods_term = (F.softplus(-logits) * rods).sum(1) / rods.sum(1).clamp_min(1)
+    ring_term = (F.softplus(logits) * ring).sum(1) / ring.sum(1).clamp_min(1)
+    return (rods_term + ring_term).mean()  # per shape, then over the batch (a shape without rods adds 0)
+
+
+def near_rods(rods: torch.Tensor) -> torch.Tensor:
+    """(B, D, H, W) rod cells -> (B, D, H, W) float: the rods and their 26 neighbours."""
+    return F.max_pool3d(rods.float()[:, None], 3, stride=1, padding=1)[:, 0]
+
+
+def target_grids(voxels_gt: torch.Tensor, rods: torch.Tensor | None, thin: bool, resolutions=()) -> dict:
+    """What the voxel terms derive from a GT grid (B, D, D, D), each a function of the shape alone
+    (so a run computes it once per shape): "rods" and "near" for the thin loss (with thin; rods
+    given or `thin_cells`), and "coarse<R>", the targets of deep supervision at each resolution R
+    (`pool_voxels`). Bool grids."""
+    grids = {}
+    if thin:
+        rods = thin_cells(voxels_gt) if rods is None else rods.bool()
+        grids.update(rods=rods, near=near_rods(rods) > 0)
+    for resolution in resolutions:
+        grids[f"coarse{resolution}"] = pool_voxels(voxels_gt, resolution) > 0
+    return grids
+
+
+def pool_voxels(voxels_gt: torch.Tensor, resolution: int) -> torch.Tensor:
+    """(B, D, D, D) {0, 1} grids -> (B, R, R, R): a coarse cell is occupied when any of its
+    sub-cells is, as R2N2's grids mark a cell that any part of the solid reaches."""
+    factor = voxels_gt.shape[-1] // resolution
+    return F.max_pool3d(voxels_gt[:, None].float(), factor)[:, 0]
+
+
+def voxel_terms(
+    logits: torch.Tensor,
+    voxels_gt: torch.Tensor,
+    aux_logits: list | tuple = (),
+    pos_weight: float | None = None,
+    w_dice: float = 0.0,
+    w_aux: float = 0.0,
+    w_thin: float = 0.0,
+    grids: dict | None = None,
+) -> tuple[torch.Tensor, dict]:
+    """The voxel loss of a vox prediction with its coarse logits: BCE (`voxel_loss`) plus w_dice
+    times the Dice loss and w_thin times the rods' BCE (`thin_loss`) at 32^3, and w_aux times BCE
+    and Dice at each coarse resolution (deep supervision, against `pool_voxels` targets).
+
+    Args:
+        logits: (B, 32, 32, 32); voxels_gt: (B, 32, 32, 32) in {0, 1}.
+        aux_logits: coarse logits (B, R, R, R), e.g. at 8^3 and 16^3.
+        grids: what the terms derive from the GT, where known already (`target_grids`: "rods",
+            "near", "coarse<R>"); what it lacks is derived here.
+    Returns:
+        (weighted total, unweighted terms: bce, dice (when weighted) and the coarse terms).
+    """
+    bce = voxel_loss(logits.float(), voxels_gt, pos_weight)
+    terms = {"bce": bce.detach()}
+    total = bce
+    if w_dice > 0:
+        dice = dice_loss(logits, voxels_gt)
+        total = total + w_dice * dice
+        terms["dice"] = dice.detach()
+    if w_thin > 0:
+        grids = grids or {}
+        thin = thin_loss(logits, voxels_gt, grids.get("rods"), grids.get("near"))
+        total = total + w_thin * thin
+        terms["thin"] = thin.detach()
+    if w_aux > 0:
+        for coarse in aux_logits:
+            resolution = coarse.shape[-1]
+            known = (grids or {}).get(f"coarse{resolution}")
+            target = pool_voxels(voxels_gt, resolution) if known is None else known.float()
+            coarse_loss = voxel_loss(coarse.float(), target, pos_weight)
+            if w_dice > 0:
+                coarse_loss = coarse_loss + w_dice * dice_loss(coarse, target)
+            total = total + w_aux * coarse_loss
+            terms[f"coarse{resolution}"] = coarse_loss.detach()
+    return total, terms
+
+
+def silhouette_loss(
+    logits: torch.Tensor,
+    R: torch.Tensor,
+    T: torch.Tensor,
+    K: torch.Tensor,
+    masks: torch.Tensor,
+    size: int = 48,
+    n_samples: int = 64,
+) -> torch.Tensor:
+    """BCE between the silhouette a grid casts in the input view and the rendering's mask: each
+    pixel's ray is sampled through the object's cube and the largest occupancy probability on it
+    is the pixel's (Perspective Transformer Nets' projection; Tulsiani et al.'s ray consistency),
+    against the share of the pixel the mask covers.
+
+    A voxel loss compares the grid with the GT cell by cell; this compares it with the image: a
+    cell that is occupied where the image shows background costs here, however likely its family
+    makes it. The mask is read at size x size (box-averaged), rays sampled n_samples times across
+    the cube's bounding sphere (64 samples: about 0.9 of a cell apart).
+
+    Args:
+        logits: (B, D, H, W) [z, y, x] grid logits over [-0.5, 0.5]^3.
+        R, T, K: the views' cameras (B, 3, 3), (B, 3), (B, 4, 4) (`geometry.cameras`).
+        masks: (B, S, S) the renderings' masks (bool or [0, 1]).
+    """
+    silhouettes = grid_silhouettes(logits, R, T, K, size, n_samples)  # (B, P)
+    target = F.interpolate(masks.float()[:, None], size=(size, size), mode="area").flatten(1)  # (B, P)
+    return F.binary_cross_entropy(silhouettes.clamp(1e-6, 1 - 1e-6), target)
+
+
+def grid_silhouettes(
+    logits: torch.Tensor, R: torch.Tensor, T: torch.Tensor, K: torch.Tensor, size: int, n_samples: int
+) -> torch.Tensor:
+    """The silhouette a grid casts in the view of cameras (R, T, K): (B, D, H, W) [z, y, x] logits
+    over [-0.5, 0.5]^3 -> (B, size * size) in [0, 1], the largest occupancy probability along each
+    pixel's ray (pixels row by row), sampled n_samples times across the cube's bounding sphere."""
+    from geometry.cameras import camera_rays
+
+    B = logits.shape[0]
+    origins, directions = camera_rays(R, T, K, size)  # (B, 3), (B, P, 3), object frame
+    reach = 0.87  # the cube's half diagonal
+    distance = origins.norm(dim=1, keepdim=True)  # (B, 1): to the cube's centre
+    steps = torch.linspace(-reach, reach, n_samples, device=logits.device)
+    points = origins[:, None, None] + directions[:, :, None] * (distance[:, :, None] + steps)[..., None]  # (B,P,S,3)
+    probs = torch.sigmoid(logits.float())[:, None]  # outside the cube: 0 (grid_sample's zero padding)
+    sampled = F.grid_sample(probs, 2 * points.view(B, -1, 1, 1, 3), mode="bilinear", align_corners=False)
+    return sampled.view(B, -1, n_samples).amax(-1)  # (B, P)
 
 
 def voxel_targets(batch: dict, settings, memo: dict | None = None) -> dict:
     """What the voxel terms compare with, in the model's frame (settings.frame): "voxels" (B, 32, 32,
-    32), "grids" (what the terms derive from it: rods, near, coarse targets, `losses.target_grids`)
+    32), "grids" (what the terms derive from it: rods, near, coarse targets, `target_grids`)
     and "cameras", the input views' (R, T, K) in that frame (None without metadata). A viewer-frame
     model's GT is the object-frame GT turned by each view's R, its rods found on the object's axes
     (`geometry.view_frame.voxels_to_viewer`). With memo (the run's) on the CPU, each shape's grids
@@ -52,10 +230,14 @@ def voxel_targets(batch: dict, settings, memo: dict | None = None) -> dict:
 
 
 def voxel_loss_terms(prediction: Prediction, batch: dict, targets: dict, settings) -> tuple[torch.Tensor, dict]:
-    """The voxel terms of a prediction with its coarse logits (`losses.voxel_terms`) and, with
+    """The voxel terms of a prediction with its coarse logits (`voxel_terms`) and, with
     --w_silhouette, the silhouette the grid casts in the input view against the rendering's mask
-    (`losses.silhouette_loss`), float32, against `voxel_targets`."""
+    (`silhouette_loss`), float32, against `voxel_targets`."""
     s = settings
+    if prediction.frame != s.frame:  # the targets were turned into settings.frame
+        raise ValueError(
+            f"a {prediction.frame}-frame prediction against {s.frame}-frame targets: settings of another model"
+        )
     logits = prediction.voxels
     coarse = [c.float() for c in prediction.aux.get("coarse", [])]
     total, terms = voxel_terms(
