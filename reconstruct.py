@@ -199,7 +199,8 @@ def main(args: argparse.Namespace) -> list[str]:
     check_outputs(config.out, stems, page)
     written, rows = [], []
     for (path, array, photo), stem in zip(loaded, stems):
-        prediction = reconstruct(model, photo, config.grid_res, config.iso, config.clean, config.camera_search)
+        search = config.camera_search if get_representation(model.type).searches_camera else 0
+        prediction = reconstruct(model, photo, config.grid_res, config.iso, config.clean, search)
         files = write_prediction(stem, prediction, gif=not config.no_gif)
         add_to_record(config.out, OUT_RECORD, files)
         print(f"{path}: mask {photo.mask_source} ({100 * photo.coverage:.0f}% of the image) -> " + ", ".join(files))

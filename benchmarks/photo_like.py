@@ -13,7 +13,10 @@ scores each checkpoint against the models' ground truth, as `eval_model.py` does
   became an option);
 - photo, prepared: `photos.prepare.prepare_photo` (automatic mask, composited on white, framed);
 - photo, true mask: the same framing with the true mask, the mask's ceiling.
-It also reports the automatic masks' IoU with the true masks. Use --split val to choose between
+A photo carries no camera: a model that reads the image where points project is told none, as
+reconstruct.py tells it, and searches its camera by the prepared photo's own mask where it can
+(`evaluation.config.default_camera_search`; a plain photo has no mask, so its head's guess). It
+also reports the automatic masks' IoU with the true masks. Use --split val to choose between
 designs, the test split for the final table.
 """
 
@@ -52,8 +55,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def prepared_images(folder: str, rows: list[dict]) -> tuple[dict, list[float]]:
-    """{mode: (N, 137, 137, 3)} for the photo modes, and each automatic mask's IoU with the true one."""
+def prepared_images(folder: str, rows: list[dict]) -> tuple[dict, dict, list[float]]:
+    """{mode: (N, 137, 137, 3)} for the photo modes, {mode: (N, 137, 137) the mask where the object
+    sits in those images, or None} (what a camera search fits), and each automatic mask's IoU with
+    the true one."""
     import imageio.v3 as iio
 
     from evaluation.metrics import voxel_iou  # flattens each item: the IoU of two masks as of two grids
@@ -61,25 +66,35 @@ def prepared_images(folder: str, rows: list[dict]) -> tuple[dict, list[float]]:
     from r2n2.images import prepare_image
 
     images = {mode: [] for mode in MODES[1:]}
+    masks = {mode: [] for mode in MODES[1:]}
     ious = []
     for row in rows:
         array = iio.imread(os.path.join(folder, row["file"]))
         true_mask = iio.imread(os.path.join(folder, row["mask"])) > 127
         images["photo, plain"].append(prepare_image(array))
-        images["photo, true mask"].append(prepare_photo(array, true_mask).image)
+        truly = prepare_photo(array, true_mask)
+        images["photo, true mask"].append(truly.image)
+        masks["photo, true mask"].append(torch.from_numpy(truly.input_mask))
         try:
             photo = prepare_photo(array)
             ious.append(float(voxel_iou(torch.from_numpy(photo.mask > 0.5)[None], torch.from_numpy(true_mask)[None])))
             images["photo, prepared"].append(photo.image)
+            masks["photo, prepared"].append(torch.from_numpy(photo.input_mask))
         except PhotoError:  # a failed mask: reconstruct.py would refuse the photo; scored as the plain image
             ious.append(0.0)
             images["photo, prepared"].append(prepare_image(array))
-    return {mode: torch.stack(stack) for mode, stack in images.items()}, ious
+            masks["photo, prepared"].append(torch.zeros(images["photo, prepared"][-1].shape[:2]))
+    stacked = {mode: torch.stack(stack) for mode, stack in images.items()}
+    return stacked, {mode: torch.stack(stack) if stack else None for mode, stack in masks.items()}, ious
 
 
-def score(model, dataset, rows: list[dict], images: torch.Tensor | None, batch_size: int) -> dict:
-    """Mean F1@0.05 and IoU of a model on the photos' models, the photos' images in place of the
-    renderings (images None: the renderings themselves)."""
+def score(
+    model, dataset, rows: list[dict], images: torch.Tensor | None, masks: torch.Tensor | None, batch_size: int
+) -> dict:
+    """Mean F1@0.05 and IoU of a model on the photos' models, the photos' images (and the masks where
+    the object sits in them, or None) in place of the renderings (images None: the renderings
+    themselves, with their cameras)."""
+    from evaluation.config import GRID_RES, default_camera_search
     from evaluation.protocol import average, evaluate, predict
 
     index = {entry.model_id: m for m, entry in enumerate(dataset.entries)}
@@ -90,12 +105,15 @@ def score(model, dataset, rows: list[dict], images: torch.Tensor | None, batch_s
             batch = dataset.__getitems__(shape_rows[start : start + batch_size])
             if images is not None:  # a photo: no rendering's camera or mask belongs to it
                 batch["images"] = images[start : start + batch_size]
-                batch["masks"] = None
+                batch["masks"] = masks[start : start + batch_size] if masks is not None else None
             yield batch
 
-    camera = "known" if images is None else "predicted"  # a model that projects points: what a photo gets
+    camera = "known" if images is None else "none"  # a model that projects points: what a photo gets
+    search = default_camera_search(camera, model.type)
     torch.manual_seed(0)
-    samples = evaluate(lambda batch: predict(model, batch, 5000, camera=camera), batches(), "cpu")
+    samples = evaluate(
+        lambda batch: predict(model, batch, 5000, GRID_RES, camera=camera, camera_search=search), batches(), "cpu"
+    )
     summary = average(samples)
     f1 = np.array([sample[F1_HEADLINE] for sample in samples])
     return {
@@ -127,7 +145,7 @@ def main(args: argparse.Namespace) -> dict:
         )
     rows = record["photos"]
     start = time.time()
-    images, ious = prepared_images(folder, rows)
+    images, masks, ious = prepared_images(folder, rows)
     print(
         f"{len(rows)} photos of the {args.split} split; automatic mask IoU with the true mask: "
         f"mean {np.mean(ious):.3f}, "
@@ -138,7 +156,9 @@ def main(args: argparse.Namespace) -> dict:
     for path in args.checkpoints:
         model, _ = model_from_checkpoint(path, device="cpu")
         model.eval()
-        results = {mode: score(model, dataset, rows, images.get(mode), args.batch_size) for mode in MODES}
+        results = {
+            mode: score(model, dataset, rows, images.get(mode), masks.get(mode), args.batch_size) for mode in MODES
+        }
         table["runs"][path] = results
         for mode, result in results.items():
             iou = f"  IoU {result['IoU']:.3f}" if result["IoU"] is not None else ""

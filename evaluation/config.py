@@ -80,10 +80,11 @@ class EvalConfig:
         "viewer-frame model needs none, and is scored after turning its prediction into the object frame with the "
         "metadata's rotation); predicted is read as none", choices=CAMERAS + ("predicted",),
     )  # fmt: skip
-    camera_search: int = flag(
-        0, "with --camera none, a vox model tries its camera head's K likeliest azimuths and keeps the camera whose "
-        "prediction's silhouette fits the image's own mask best (the image's alpha, a photo's mask; no metadata); "
-        "0: its head's guess", "non_negative_int",
+    camera_search: int | None = flag(
+        None, "with --camera none, a model that can (vox) tries its camera head's K likeliest azimuths and keeps the "
+        "camera whose prediction's silhouette fits the image's own mask best (the image's alpha, a photo's mask; no "
+        f"metadata); 0: its head's guess; left out: {CAMERA_SEARCH} told no camera, as reconstruct.py does",
+        "non_negative_int",
     )  # fmt: skip
     clean: bool = flag(
         False, "score each predicted mesh's largest connected parts only (loose fragments removed, as reconstruct.py "
@@ -126,6 +127,8 @@ def resolve_eval_config(given: dict, default_device: str = "cpu") -> EvalConfig:
         raise ConfigError("say which model: --load_checkpoint (the run in --out_dir), --checkpoint PATH, or --oracle")
     if config.camera_search and config.camera != "none":
         raise ConfigError("--camera_search chooses among a model's own camera guesses: use it with --camera none")
+    if config.oracle:
+        config = dataclasses.replace(config, camera_search=config.camera_search or 0)
     if config.type is not None and not config.oracle:
         check_iso(config.iso, config.type)
     if config.oracle:
@@ -158,9 +161,18 @@ def with_checkpoint_type(config, found: str):
     """The config with the model's type read off its checkpoint; ConfigError when --type named another."""
     if config.type is not None and config.type != found:
         raise ConfigError(f"the checkpoint holds a {found!r} model, not --type {config.type!r}: leave --type out")
-    config = dataclasses.replace(config, type=found)
+    if config.camera_search and not get(found).searches_camera:
+        raise ConfigError(f"--camera_search: a {found} model has no camera to search; leave it out")
+    search = config.camera_search if config.camera_search is not None else default_camera_search(config.camera, found)
+    config = dataclasses.replace(config, type=found, camera_search=search)
     check_iso(config.iso, found)
     return config
+
+
+def default_camera_search(camera: str, model_type: str) -> int:
+    """--camera_search left out: CAMERA_SEARCH for a model told no camera that can search its
+    camera (what reconstruct.py does with a photo), else 0."""
+    return CAMERA_SEARCH if camera == "none" and get(model_type).searches_camera else 0
 
 
 # What decides an evaluation's numbers, in metrics.json: a folder holding another value of any of
@@ -202,6 +214,7 @@ def result_folder_name(config: EvalConfig, checkpoint_file: str | None, default_
     (data_root: None for it), so results of different settings, checkpoints or data do not share
     a folder."""
     defaults = {f.name: f.default for f in dataclasses.fields(EvalConfig)}
+    defaults["camera_search"] = default_camera_search(config.camera, config.type)
     parts = [config.type + ("_oracle" if config.oracle else "")] + ([config.tag] if config.tag else [])
     for key, spell in NAME_PARTS.items():
         value = getattr(config, key)

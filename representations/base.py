@@ -80,6 +80,8 @@ class Representation:
         needs_occupancy_labels: its training batches carry points.npz's exact occupancy labels.
         has_oracle: its prediction is a voxel grid, which the GT's own grid can stand in for
             (eval_model.py --oracle: the alignment check).
+        searches_camera: told no camera, its `predict` can choose among its camera head's likeliest
+            cameras by how the prediction fits the image's mask (camera_search).
         silhouette_ceiling: the GT as the type represents it, whose silhouette in the input view is
             the ceiling of its sil_iou: "voxels" (the GT grid's surface), "mesh" (the GT mesh) or
             "points" (GT surface samples, as many as it predicts).
@@ -100,6 +102,7 @@ class Representation:
     uses_surface_samples: bool = False
     needs_occupancy_labels: bool = False
     has_oracle: bool = False
+    searches_camera: bool = False
     silhouette_ceiling: str = "mesh"
     fit_lr: float | None = None
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 
@@ -490,7 +491,8 @@ def test_fault_injection_sample(tmp_path):
         env={"TMPDIR": str(tmp_path)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "0 states lost, 0 user files lost" in proc.stdout and "10 user files planted" in proc.stdout, proc.stdout
+    planted = re.search(r"(\d+) user files planted, 0 states lost, 0 user files lost", proc.stdout)
+    assert planted and int(planted.group(1)) >= 4, proc.stdout  # at least one planted file a point
     assert "training" not in proc.stdout and not os.listdir(tmp_path)
 
 

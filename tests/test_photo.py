@@ -163,3 +163,21 @@ def test_a_tight_crop_of_a_rendering_is_reframed_like_the_rendering(tiny_root):
     assert photo.framed
     fill, _, _ = framing_of(photo.image.numpy().min(2) < 0.99)
     assert abs(fill - FRAMING.fill) <= 2 / 137
+
+
+def test_the_photo_like_benchmark_scores_a_model_told_no_camera(tiny_root, tiny_checkpoints, photo_set, tmp_path):
+    """benchmarks/photo_like.py end to end on the tiny set: every mode scored, the photos told no
+    camera (a vox model searching its camera by the prepared photo's mask), the table written."""
+    import json
+
+    from benchmarks import photo_like
+
+    folder, _ = photo_set
+    checkpoint = str(tiny_checkpoints / "vox" / "checkpoint_vox.pth")
+    args = photo_like.get_args_parser().parse_args(
+        ["--checkpoints", checkpoint, "--data_root", tiny_root, "--photos", folder, "--out", str(tmp_path / "t.json")]
+    )
+    table = photo_like.main(args)
+    runs = json.load(open(tmp_path / "t.json"))["runs"][checkpoint]
+    assert set(runs) == set(photo_like.MODES) == set(table["runs"][checkpoint])
+    assert all(0 <= run["F1@0.05"] <= 100 and len(run["per_sample_F1@0.05"]) == 6 for run in runs.values())

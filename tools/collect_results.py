@@ -129,12 +129,21 @@ def standard_protocol(result: dict) -> bool:
             or result.get("grid_res") == default["grid_res"]
         )
         and result.get("seed") == default["seed"]
-        and result.get("camera_search") == default["camera_search"]
+        and result.get("camera_search") == default_search(result)
         and result.get("clean") == default["clean"]
         and result.get("batch_size") == default["batch_size"]  # the batches decide the samples drawn
         # never a number on shapes the model trained on, nor one whose overlap is unknown (the oracle has no training)
         and (result.get("oracle") or (result.get("train_overlap") or {}).get("shapes", 1) == 0)
     )
+
+
+def default_search(result: dict) -> int | None:
+    """The --camera_search an evaluation of this result's type and camera takes by default."""
+    from evaluation.config import default_camera_search
+
+    if result.get("type") not in representation_names():
+        return None
+    return default_camera_search({"camera": "known", **result}["camera"], result["type"])
 
 
 def require_result(results: list[dict], model_type: str, checkpoint: str, **where) -> dict:

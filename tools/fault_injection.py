@@ -294,6 +294,7 @@ def sweep(name: str, case: dict, signal: str, every: int, work: str) -> tuple[in
     env = {"R2N2_FAULT_SIGNAL": signal, "R2N2_FAULT_LOG": os.path.join(work, "fault.log")}
     case["setup"]()
     total = points_reached(case["command"], env)
+    case["setup"]()  # back to the earlier state: the count ran the command whole
     lost, users_lost, tried, planted, most_inside = [], [], 0, {}, 0
     for point in range(1, total + 1, every):
         planted = case["plant"]()
@@ -302,10 +303,10 @@ def sweep(name: str, case: dict, signal: str, every: int, work: str) -> tuple[in
         inside = case.get("plant_inside", dict)()  # the user's own changes in what the stop left
         most_inside = max(most_inside, len(inside))
         why = case["judge"](inside)
-        if inside:  # the command run again must refuse to replace it (an error line, no traceback), change none
+        if inside:  # run again, the command refuses in one error line (or finds its work done) and changes none
             refused = run(case["command"])
             last = (refused.stderr.strip().splitlines() or [""])[-1]
-            if refused.returncode == 0 or not last.startswith("error:") or "Traceback" in refused.stderr:
+            if "Traceback" in refused.stderr or (refused.returncode != 0 and not last.startswith("error:")):
                 why = why or f"run again over the user's changes: rc {refused.returncode}, {last!r}"
             users_lost += [f"{name} {signal} point {point}: {path}" for path in user_files_lost(inside)]
             case["unplant"](inside)

@@ -119,6 +119,7 @@ class Vox(Representation):
     iso_surface = True
     thin_cover = "volume"
     has_oracle = True
+    searches_camera = True
     # Adam moves each logit by about lr a step: logits change by units.
     fit_lr = 0.05
 
