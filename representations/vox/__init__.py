@@ -41,8 +41,9 @@ class VoxSettings(Settings):
         "head for images without a camera", action="boolean", model=True,
     )  # fmt: skip
     vox_pixel_head: str = flag(
-        "mlp", "pixel-aligned: how each 32^3 sub-cell's own image features reach its logit: a small MLP per sub-cell "
-        "on its features (mlp), the same MLP on the image maps before they are read (map), channels of the 3x3x3 "
+        "map", "pixel-aligned: how each 32^3 sub-cell's own image features reach its logit: a small MLP on the image "
+        "maps before they are read, one channel sampled per sub-cell (map), the MLP per sub-cell on its sampled "
+        "features (mlp; 1.3x map's step on a CPU), channels of the 3x3x3 "
         "sub-cell convolution (conv), or none (the 16^3 cells alone read the image); docs/training.md says what "
         "each costs", choices=("mlp", "map", "conv", "none"), model=True,
     )  # fmt: skip
