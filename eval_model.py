@@ -31,10 +31,18 @@ import torch
 
 from common.cli import add_flags, default_device, fail, given_flags, resolve_device, script_parser
 from common.flags import ConfigError
+from common.legacy import RESULT_RECORD_BEFORE
 from common.paths import FolderBusy, lock_name, unlock_name
 from dataset import R2N2Dataset, collate_batch, shape_keys
 from dataset_location import EMBEDDED_DATA_ROOT
-from evaluation.config import RESULT_IDENTITY, EvalConfig, resolve_eval_config, result_folder_name, with_checkpoint_type
+from evaluation.config import (
+    RESULT_IDENTITY,
+    EvalConfig,
+    resolve_eval_config,
+    result_folder_name,
+    with_camera_search,
+    with_checkpoint_type,
+)
 from evaluation.metrics import EMPTY_PREDICTION, MESHRCNN_THRESHOLDS, THIN_MIN_CELLS
 from evaluation.protocol import (
     GT_LABELS,
@@ -115,6 +123,7 @@ def load_model_under_test(config: EvalConfig) -> tuple[EvalConfig, str, object, 
         found = load_checkpoint(checkpoint_file)["model_args"].get("type")
         config = with_checkpoint_type(config, found)
         model, checkpoint = model_from_checkpoint(checkpoint_file, device=resolve_device(config.device))
+        config = with_camera_search(config, model)
     except (ModelError, ConfigError) as err:
         fail(str(err))
     return config, "model", model, checkpoint_file, checkpoint
@@ -250,7 +259,7 @@ def check_result_folder(out_dir: str, measured: dict) -> None:
     if not isinstance(found, dict):
         fail(f"{out_dir}/metrics.json is not an evaluation's: not replaced; give --tag NAME (or another --results_dir)")
     mine = result_identity(measured)
-    found = result_identity(found)
+    found = result_identity({**RESULT_RECORD_BEFORE, **found})  # what an older result used where it is silent
     # A file written before a setting was recorded is judged on the settings it records.
     differ = [k for k in RESULT_IDENTITY if found[k] is not None and found[k] != mine[k]]
     if differ:

@@ -32,7 +32,7 @@ from common.atomic_io import atomic_path
 from common.cli import add_flags, default_device, fail, given_flags, resolve_device, script_parser
 from common.flags import ConfigError
 from common.written import add_to_record, not_written
-from evaluation.config import ReconstructConfig, check_iso, resolve_reconstruct_config
+from evaluation.config import ReconstructConfig, can_search_camera, check_iso, resolve_reconstruct_config
 from evaluation.viewer import NoPlotlyJs
 from geometry.grids import keep_largest_parts
 from model import ModelError
@@ -113,6 +113,21 @@ def load_all(args: ReconstructConfig) -> list[tuple[str, np.ndarray, Photo]]:
 
 
 @torch.no_grad()
+def photo_camera(model, search: int, searched_for: int = 0) -> str:
+    """What camera a photo's reconstruction went through, in words (each reconstruction says it)."""
+    if getattr(model, "camera_head", None) is None:
+        return "none needed (the model reads no pixels where points project)"
+    if model.frame == "viewer":
+        return "none needed (viewer frame: the shape as seen, at the distance the model guesses)"
+    if search:
+        return (
+            f"the best of its camera head's {search} likeliest azimuths by how the shape fits the photo's mask "
+            "(elevation and distance its head's, R2N2's intrinsics)"
+        )
+    missing = " (no mask to search with: --plain)" if searched_for else ""
+    return f"its camera head's guess (azimuth, elevation, distance; R2N2's intrinsics){missing}"
+
+
 def reconstruct(model, photo: Photo, grid_res: int, iso: float, clean: bool = False, camera_search: int = 0) -> dict:
     """A prepared photo (its image (137, 137, 3) and input mask) -> {"verts", "faces"} or {"points"},
     in the model's frame (the object's,
@@ -199,11 +214,13 @@ def main(args: argparse.Namespace) -> list[str]:
     check_outputs(config.out, stems, page)
     written, rows = [], []
     for (path, array, photo), stem in zip(loaded, stems):
-        search = config.camera_search if get_representation(model.type).searches_camera else 0
+        # A search fits the photo's own mask: --plain makes none, so the head's guess is taken.
+        search = config.camera_search if can_search_camera(model) and photo.input_mask is not None else 0
         prediction = reconstruct(model, photo, config.grid_res, config.iso, config.clean, search)
         files = write_prediction(stem, prediction, gif=not config.no_gif)
         add_to_record(config.out, OUT_RECORD, files)
         print(f"{path}: mask {photo.mask_source} ({100 * photo.coverage:.0f}% of the image) -> " + ", ".join(files))
+        print(f"  camera: {photo_camera(model, search, searched_for=config.camera_search)}")
         written += files
         rows.append(page_row(path, array, photo, model.type, prediction))
     try:

@@ -94,7 +94,7 @@ def score(
     """Mean F1@0.05 and IoU of a model on the photos' models, the photos' images (and the masks where
     the object sits in them, or None) in place of the renderings (images None: the renderings
     themselves, with their cameras)."""
-    from evaluation.config import GRID_RES, default_camera_search
+    from evaluation.config import GRID_RES, can_search_camera, default_camera_search
     from evaluation.protocol import average, evaluate, predict
 
     index = {entry.model_id: m for m, entry in enumerate(dataset.entries)}
@@ -109,7 +109,7 @@ def score(
             yield batch
 
     camera = "known" if images is None else "none"  # a model that projects points: what a photo gets
-    search = default_camera_search(camera, model.type)
+    search = default_camera_search(camera, can_search_camera(model))
     torch.manual_seed(0)
     samples = evaluate(
         lambda batch: predict(model, batch, 5000, GRID_RES, camera=camera, camera_search=search), batches(), "cpu"

@@ -163,16 +163,39 @@ def with_checkpoint_type(config, found: str):
         raise ConfigError(f"the checkpoint holds a {found!r} model, not --type {config.type!r}: leave --type out")
     if config.camera_search and not get(found).searches_camera:
         raise ConfigError(f"--camera_search: a {found} model has no camera to search; leave it out")
-    search = config.camera_search if config.camera_search is not None else default_camera_search(config.camera, found)
-    config = dataclasses.replace(config, type=found, camera_search=search)
+    config = dataclasses.replace(config, type=found)
     check_iso(config.iso, found)
     return config
 
 
-def default_camera_search(camera: str, model_type: str) -> int:
+def with_camera_search(config, model):
+    """The config with --camera_search resolved on the model itself: left out, CAMERA_SEARCH for a
+    model told no camera that can search one (`can_search_camera`), else 0; given to a model that
+    cannot (a viewer-frame model needs no camera), ConfigError."""
+    can = can_search_camera(model)
+    if config.camera_search and not can:
+        raise ConfigError(
+            "--camera_search: this model has no camera to search (a viewer-frame model needs none; a model "
+            "without pixel-aligned features reads none); leave it out"
+        )
+    search = config.camera_search if config.camera_search is not None else default_camera_search(config.camera, can)
+    return dataclasses.replace(config, camera_search=search)
+
+
+def can_search_camera(model) -> bool:
+    """Whether told no camera, the model chooses among its camera head's guesses: a type whose
+    `predict` searches, an object-frame model with a camera head."""
+    return (
+        get(model.type).searches_camera
+        and getattr(model, "camera_head", None) is not None
+        and getattr(model, "frame", "object") == "object"
+    )
+
+
+def default_camera_search(camera: str, can_search: bool) -> int:
     """--camera_search left out: CAMERA_SEARCH for a model told no camera that can search its
     camera (what reconstruct.py does with a photo), else 0."""
-    return CAMERA_SEARCH if camera == "none" and get(model_type).searches_camera else 0
+    return CAMERA_SEARCH if camera == "none" and can_search else 0
 
 
 # What decides an evaluation's numbers, in metrics.json: a folder holding another value of any of
@@ -214,7 +237,9 @@ def result_folder_name(config: EvalConfig, checkpoint_file: str | None, default_
     (data_root: None for it), so results of different settings, checkpoints or data do not share
     a folder."""
     defaults = {f.name: f.default for f in dataclasses.fields(EvalConfig)}
-    defaults["camera_search"] = default_camera_search(config.camera, config.type)
+    # The default search of the type's default model (an object-frame vox model searches told no
+    # camera); a model that cannot search is named _search0 when told no camera.
+    defaults["camera_search"] = default_camera_search(config.camera, get(config.type).searches_camera)
     parts = [config.type + ("_oracle" if config.oracle else "")] + ([config.tag] if config.tag else [])
     for key, spell in NAME_PARTS.items():
         value = getattr(config, key)

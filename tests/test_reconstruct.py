@@ -35,6 +35,8 @@ def test_mesh_outputs_from_a_test_image_load_back(tiny_root, tiny_checkpoints, t
     image = sorted(glob.glob(os.path.join(tiny_root, "r2n2", "ShapeNetRendering", "*", "*", "rendering", "00.png")))[0]
     proc = reconstruct(image, tiny_checkpoints / model_type / f"checkpoint_{model_type}.pth", tmp_path)
     assert proc.returncode == 0, proc.stderr
+    said = {"vox": "camera: the best of its camera head's 4 likeliest azimuths", "mesh": "camera: none needed"}
+    assert said.get(model_type, "camera: ") in proc.stdout  # each reconstruction says its camera
     verts, faces, _ = load_obj(str(tmp_path / f"00_{model_type}.obj"), load_textures=False)
     assert verts.shape[-1] == 3
     gif_bytes = (tmp_path / f"00_{model_type}.gif").stat().st_size

@@ -143,7 +143,9 @@ def default_search(result: dict) -> int | None:
 
     if result.get("type") not in representation_names():
         return None
-    return default_camera_search({"camera": "known", **result}["camera"], result["type"])
+    return default_camera_search(
+        {"camera": "known", **result}["camera"], get_representation(result["type"]).searches_camera
+    )
 
 
 def require_result(results: list[dict], model_type: str, checkpoint: str, **where) -> dict:

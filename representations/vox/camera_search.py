@@ -7,7 +7,8 @@ degrees has much the same outline). Its `hypotheses` likeliest azimuths (at leas
 `MIN_SEPARATION` apart) are each tried: the decoder predicts the grid as that camera sees it, and
 the camera whose grid's silhouette (`vox.loss.grid_silhouettes`) covers the image's mask best wins.
 The mask is the image's own (a rendering's alpha, a photo's mask, `photos.prepare`): no metadata.
-One encoding, `hypotheses` decodings.
+One encoding and `hypotheses` decodings here; the prediction with the camera kept is then made
+as any other (`Vox.predict`).
 """
 
 import torch
@@ -21,22 +22,32 @@ MIN_SEPARATION = 20.0  # degrees between the azimuths tried
 SIZE, SAMPLES = 32, 48  # the silhouettes compared: rays per side, samples along each
 
 
-def top_azimuths(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """(B, k) azimuths in degrees: the likeliest bins, each at least MIN_SEPARATION from those before."""
+def top_azimuths(predicted: dict, k: int) -> torch.Tensor:
+    """(B, k') azimuths in degrees, k' = min(k, the bins): the head's likeliest bins, each at least
+    MIN_SEPARATION from those before while there are such, then the likeliest left; each bin's centre
+    plus its own offset where the head gives one ("spatial")."""
+    logits = predicted["azimuth_logits"].float()
     B, n_bins = logits.shape
+    k = min(k, n_bins)
+    width = 360.0 / n_bins
     centres = azimuth_bins(n_bins).to(logits.device)
-    order = logits.argsort(dim=1, descending=True)
+    order = logits.argsort(dim=1, descending=True).tolist()
     chosen = []
     for b in range(B):
         picks = []
-        for bin_index in order[b].tolist():
+        for bin_index in order[b]:
             azim = float(centres[bin_index])
-            if all(abs((azim - p + 180) % 360 - 180) >= MIN_SEPARATION for p in picks):
-                picks.append(azim)
+            if all(abs((azim - float(centres[p]) + 180) % 360 - 180) >= MIN_SEPARATION for p in picks):
+                picks.append(bin_index)
             if len(picks) == k:
                 break
+        picks += [i for i in order[b] if i not in picks][: k - len(picks)]  # fewer separated ones than k
         chosen.append(picks)
-    return torch.tensor(chosen, device=logits.device)
+    bins = torch.tensor(chosen, device=logits.device)  # (B, k)
+    azimuths = centres[bins]
+    if "azimuth_offsets" in predicted:
+        azimuths = azimuths + width * predicted["azimuth_offsets"].float().gather(1, bins)
+    return azimuths
 
 
 def mask_iou(silhouettes: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -53,7 +64,7 @@ def search_cameras(model, images: torch.Tensor, masks: torch.Tensor, intrinsics,
     encoding, camera = model.encode(images)
     B = len(images)
     K = (intrinsics if intrinsics is not None else model.intrinsics).float().to(images.device).expand(B, 4, 4)
-    azimuths = top_azimuths(camera["azimuth_logits"].float(), hypotheses)  # (B, k)
+    azimuths = top_azimuths(camera, hypotheses)  # (B, k)
     elev, dist = camera["elevation"].float(), camera["distance"].float()
     best_iou = torch.full((B,), -1.0, device=images.device)
     best_R, best_T = None, None
