@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from dataset_location import EMBEDDED_DATA_ROOT
+from evaluation.config import CAMERA_SEARCH
 from tools import collect_results
 from training.checkpoints import file_digest
 
@@ -53,12 +54,27 @@ def test_only_the_test_split_of_the_collected_checkpoint_counts(tiny_checkpoints
     assert found["folder"] == os.path.join("output", "eval", "vox")
     # A result told no camera is its own row; a leftover folder of a killed evaluation never counts.
     summary = {f"F1@{t:.2f}": 50.0 for t in (0.01, 0.02, 0.03, 0.04, 0.05)} | {"ChamferL2": 0.01}
-    write_result("output/eval/vox.sv3d-tmp-99999-deadbeef", camera="none", checkpoint_sha256=digest, model=summary)
+    write_result(
+        "output/eval/vox.sv3d-tmp-99999-deadbeef",
+        camera="none",
+        camera_search=CAMERA_SEARCH,
+        checkpoint_sha256=digest,
+        model=summary,
+    )
     known = {"camera_used": "the metadata's camera (R, T, K)"}
     missing = collect_results.no_camera_rows(collect_results.load_results(), "vox", checkpoint, known)
     assert len(missing) == 1 and "not evaluated (eval_model.py --camera none)" in missing[0]
+    # told no camera without the default search (an older result: camera_search 0): not the row
+    write_result("output/eval/vox_guess", camera="none", checkpoint_sha256=digest, model=summary)
+    guessed = collect_results.no_camera_rows(collect_results.load_results(), "vox", checkpoint, known)
+    assert "not evaluated" in guessed[0]
     write_result(
-        "output/eval/vox_none", camera="none", checkpoint_sha256=digest, model=summary, mean_shape_baseline=None
+        "output/eval/vox_none",
+        camera="none",
+        camera_search=CAMERA_SEARCH,
+        checkpoint_sha256=digest,
+        model=summary,
+        mean_shape_baseline=None,
     )
     rows = collect_results.no_camera_rows(collect_results.load_results(), "vox", checkpoint, known)
     assert len(rows) == 1 and rows[0].startswith("| vox, no camera | model | 50.0")
