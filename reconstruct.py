@@ -112,7 +112,6 @@ def load_all(args: ReconstructConfig) -> list[tuple[str, np.ndarray, Photo]]:
     return loaded
 
 
-@torch.no_grad()
 def photo_camera(model, search: int, searched_for: int = 0) -> str:
     """What camera a photo's reconstruction went through, in words (each reconstruction says it)."""
     if getattr(model, "camera_head", None) is None:
@@ -128,6 +127,7 @@ def photo_camera(model, search: int, searched_for: int = 0) -> str:
     return f"its camera head's guess (azimuth, elevation, distance; R2N2's intrinsics){missing}"
 
 
+@torch.no_grad()
 def reconstruct(model, photo: Photo, grid_res: int, iso: float, clean: bool = False, camera_search: int = 0) -> dict:
     """A prepared photo (its image (137, 137, 3) and input mask) -> {"verts", "faces"} or {"points"},
     in the model's frame (the object's,
