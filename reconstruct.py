@@ -194,7 +194,10 @@ def write_prediction(stem: str, prediction: dict, gif: bool) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> list[str]:
-    config = resolve_reconstruct_config(given_flags(args), default_device())
+    try:
+        config = resolve_reconstruct_config(given_flags(args), default_device())
+    except ConfigError as err:
+        fail(str(err))
     device = resolve_device(config.device)
     loaded = load_all(config)
     try:

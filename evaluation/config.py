@@ -173,6 +173,7 @@ def with_camera_search(config, model):
     model told no camera that can search one (`can_search_camera`), else 0; given to a model that
     cannot (a viewer-frame model needs no camera), ConfigError."""
     can = can_search_camera(model)
+    check_search_size(config.camera_search)
     if config.camera_search and not can:
         raise ConfigError(
             "--camera_search: this model has no camera to search (a viewer-frame model needs none; a model "
@@ -180,6 +181,17 @@ def with_camera_search(config, model):
         )
     search = config.camera_search if config.camera_search is not None else default_camera_search(config.camera, can)
     return dataclasses.replace(config, camera_search=search)
+
+
+def check_search_size(camera_search: int | None) -> None:
+    """ConfigError for more hypotheses than the camera head has azimuth bins (each is tried once)."""
+    from networks.camera import CameraHead
+
+    if camera_search is not None and camera_search > CameraHead.AZIMUTH_BINS:
+        raise ConfigError(
+            f"--camera_search {camera_search}: the camera head has {CameraHead.AZIMUTH_BINS} azimuths to try; give at "
+            f"most {CameraHead.AZIMUTH_BINS}"
+        )
 
 
 def can_search_camera(model) -> bool:
@@ -296,4 +308,5 @@ def resolve_reconstruct_config(given: dict, default_device: str = "cpu") -> Reco
     values.update(given)
     values["images"] = tuple(values["images"])
     values["mask"] = tuple(values["mask"]) if values["mask"] is not None else None
+    check_search_size(values["camera_search"])
     return ReconstructConfig(**values)

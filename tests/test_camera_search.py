@@ -95,6 +95,7 @@ def test_search_keeps_the_hypothesis_whose_silhouette_fits_the_mask_best():
         ({"frame": "viewer"}, "none", None, 0),  # needs no camera: nothing to search
         ({"frame": "viewer"}, "none", 3, "refused"),
         ({"pixel_aligned": False}, "none", 2, "refused"),
+        ({}, "none", 73, "too many"),  # more than the head's azimuth bins
     ],
 )
 def test_an_evaluation_searches_only_a_model_that_can(model_args, camera, given, expected):
@@ -102,6 +103,10 @@ def test_an_evaluation_searches_only_a_model_that_can(model_args, camera, given,
 
     model = make_model("vox", image_size=64, **model_args)
     config = dataclasses.replace(EvalConfig(), type="vox", camera=camera, camera_search=given)
+    if expected == "too many":
+        with pytest.raises(ConfigError, match="azimuths to try"):
+            with_camera_search(config, model)
+        return
     if expected == "refused":
         with pytest.raises(ConfigError, match="no camera to search"):
             with_camera_search(config, model)
