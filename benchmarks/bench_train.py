@@ -17,16 +17,15 @@ import time
 import torch
 
 from common.cli import default_device, positive_int, run_or_fail
-from dataset import R2N2Dataset, collate_batch
+from dataset import R2N2Dataset
 from model import ModelError
 from r2n2.formats import DatasetError
 from representations import ReconstructionLoss, build_model, get, names
 from train_model import get_args_parser
 from training.checkpoints import init_from_run
 from training.config import ConfigError, flags_for, resolve_config
-from training.device_data import DeviceLoader, fits_on_device
 from training.sampler import StepBatchSampler, prefetch
-from training.setup import build_optimizer
+from training.setup import build_optimizer, step_loader
 from training.trainer import Run, Trainer, TrainingData, configure_device
 
 
@@ -110,7 +109,6 @@ def main(args):
         )
         for labels in sorted({get(t).needs_occupancy_labels for t in args.types})
     }
-    steps = args.warmup + args.steps
     print(
         f"device {device}, {configs[0].run.num_workers} workers, augment {configs[0].run.augment}; each type at "
         "train_model.py's defaults"
@@ -132,41 +130,37 @@ def main(args):
     print(f"MFU: achieved TFLOP/s over the device's dense peak ({peak_flops[1]})")
     print(f"{'type':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
     for config in configs:
-        model_type, batch_size = config.run.type, config.run.batch_size
-        trainer, note = make_trainer(config, device)
-        if note:
-            print(note, flush=True)
-        dataset = datasets[get(model_type).needs_occupancy_labels]
-        sampler = StepBatchSampler(len(dataset), batch_size, 0, 0, steps)
-        if config.run.data_on_device and fits_on_device(dataset, device, get(model_type).needs_occupancy_labels):
-            loader = DeviceLoader(dataset, sampler, device, get(model_type).needs_occupancy_labels)
-        else:
-            loader = torch.utils.data.DataLoader(
-                dataset,
-                batch_sampler=sampler,
-                num_workers=config.run.num_workers,
-                collate_fn=collate_batch,
-                pin_memory=device.type == "cuda",
-            )
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        with_loader, waited = time_steps(trainer, prefetch(loader, trainer.prepare_batch, 0), args, device)
-        peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-        fixed = trainer.prepare_batch(next(iter(loader)), 0)
-        in_memory, _ = time_steps(trainer, (dict(fixed) for _ in range(steps)), args, device)
-        speed = batch_size / with_loader
-        share = 100 * waited / with_loader
-        gflop = step_gflop(trainer, dict(fixed))
-        if "stages" in trainer.model(fixed["images"][:1]).aux:
-            print(f"{model_type}: {mesh_faces(trainer, fixed):.0f} faces per cubified mesh on average", flush=True)
-        achieved = gflop / with_loader / 1000  # TFLOP/s from the real loader
-        mfu = f"{100 * achieved / peak_flops[0]:5.1f}%" if peak_flops[0] else "   - "
-        print(
-            f"{model_type:<10} {batch_size:5d} {config.model_args['image_size']:5d} {with_loader:14.3f} "
-            f"{in_memory:17.3f} {waited:14.3f} {speed:9.1f} {share:9.1f}% {gflop:10.1f} {achieved:8.2f} {mfu:>6} "
-            f"{peak:8.2f}",
-            flush=True,
-        )
+        dataset = datasets[get(config.run.type).needs_occupancy_labels]
+        bench_one(config, dataset, device, args, peak_flops[0])
+
+
+def bench_one(config, dataset, device: torch.device, args, peak_tflops: float | None) -> None:
+    """Time one type's step from the real loader and with one batch in memory; print its row."""
+    model_type, batch_size = config.run.type, config.run.batch_size
+    steps = args.warmup + args.steps
+    trainer, note = make_trainer(config, device)
+    if note:
+        print(note, flush=True)
+    loader = step_loader(dataset, StepBatchSampler(len(dataset), batch_size, 0, 0, steps), config.run, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    with_loader, waited = time_steps(trainer, prefetch(loader, trainer.prepare_batch, 0), args, device)
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    fixed = trainer.prepare_batch(next(iter(loader)), 0)
+    in_memory, _ = time_steps(trainer, (dict(fixed) for _ in range(steps)), args, device)
+    speed = batch_size / with_loader
+    share = 100 * waited / with_loader
+    gflop = step_gflop(trainer, dict(fixed))
+    if "stages" in trainer.model(fixed["images"][:1]).aux:
+        print(f"{model_type}: {mesh_faces(trainer, fixed):.0f} faces per cubified mesh on average", flush=True)
+    achieved = gflop / with_loader / 1000  # TFLOP/s from the real loader
+    mfu = f"{100 * achieved / peak_tflops:5.1f}%" if peak_tflops else "   - "
+    print(
+        f"{model_type:<10} {batch_size:5d} {config.model_args['image_size']:5d} {with_loader:14.3f} "
+        f"{in_memory:17.3f} {waited:14.3f} {speed:9.1f} {share:9.1f}% {gflop:10.1f} {achieved:8.2f} {mfu:>6} "
+        f"{peak:8.2f}",
+        flush=True,
+    )
 
 
 # Dense peak TFLOP/s of the GPUs this project is run on (vendor data sheets; SXM parts): bf16 (--amp)

@@ -116,6 +116,39 @@ def points_reached(args: list[str], env: dict) -> int:
 # ----- the three processes: how to set up the earlier state, the command, and how to judge a state
 
 
+def plant_in_dataset(root: str) -> dict:
+    """After the stop, the user's own changes in whatever dataset is at root: a generated file
+    edited to the same size, a file added, an empty folder, a link and a dangling one."""
+    if not os.path.isfile(os.path.join(root, "splits.json")):
+        return {}
+    splits = os.path.join(root, "splits.json")
+    original = open(splits, "rb").read()
+    with open(splits, "wb") as f:
+        f.write(original.replace(b" ", b"\t", 1))  # the same size, still JSON
+    planted = {splits: ("file", hashlib.sha256(open(splits, "rb").read()).hexdigest(), original)}
+    with open(os.path.join(root, "my_notes.txt"), "w") as f:
+        f.write("notes")
+    planted[os.path.join(root, "my_notes.txt")] = ("file", hashlib.sha256(b"notes").hexdigest())
+    os.makedirs(os.path.join(root, "my_folder"))
+    planted[os.path.join(root, "my_folder")] = ("folder", None)
+    for name, target in (("my_link", "splits.json"), ("my_dangling_link", "nowhere")):
+        os.symlink(target, os.path.join(root, name))
+        planted[os.path.join(root, name)] = ("link", target)
+    return planted
+
+
+def unplant(planted: dict) -> None:
+    """The user moves their own entries out again (and undoes an edit): {path: (kind, ...)} as planted."""
+    for path, (kind, *rest) in planted.items():
+        if kind == "file" and len(rest) == 2:
+            with open(path, "wb") as f:
+                f.write(rest[1])
+        elif kind == "folder":
+            os.rmdir(path)
+        else:
+            os.remove(path)
+
+
 def dataset_case(work: str) -> dict:
     from procedural import foreign_files, read_manifest
 
@@ -155,41 +188,10 @@ def dataset_case(work: str) -> dict:
         why = whole(users)
         return why or (None if seed_of() in (1, 2) else f"seed {seed_of()}")
 
-    def plant_inside() -> dict:
-        """After the stop, the user's own changes in whatever dataset is at root: a generated file
-        edited to the same size, a file added, an empty folder, a link and a dangling one."""
-        if not os.path.isfile(os.path.join(root, "splits.json")):
-            return {}
-        splits = os.path.join(root, "splits.json")
-        original = open(splits, "rb").read()
-        with open(splits, "wb") as f:
-            f.write(original.replace(b" ", b"\t", 1))  # the same size, still JSON
-        planted = {splits: ("file", hashlib.sha256(open(splits, "rb").read()).hexdigest(), original)}
-        with open(os.path.join(root, "my_notes.txt"), "w") as f:
-            f.write("notes")
-        planted[os.path.join(root, "my_notes.txt")] = ("file", hashlib.sha256(b"notes").hexdigest())
-        os.makedirs(os.path.join(root, "my_folder"))
-        planted[os.path.join(root, "my_folder")] = ("folder", None)
-        for name, target in (("my_link", "splits.json"), ("my_dangling_link", "nowhere")):
-            os.symlink(target, os.path.join(root, name))
-            planted[os.path.join(root, name)] = ("link", target)
-        return planted
-
-    def unplant(planted: dict) -> None:
-        """The user moves their own entries out again (and undoes the edit)."""
-        for path, (kind, *rest) in planted.items():
-            if kind == "file" and len(rest) == 2:
-                with open(path, "wb") as f:
-                    f.write(rest[1])
-            elif kind == "folder":
-                os.rmdir(path)
-            else:
-                os.remove(path)
-
     command = ["make_dataset.py", "--root", root, "--n_models", "9", "--n_views", "1", "--seed", "2", "--replace_stale"]
     return {
         "setup": setup, "command": command, "judge": judge, "folder": work, "done": lambda: seed_of() == 2,
-        "plant": lambda: plant_user_files(work), "plant_inside": plant_inside, "unplant": unplant,
+        "plant": lambda: plant_user_files(work), "plant_inside": lambda: plant_in_dataset(root), "unplant": unplant,
     }  # fmt: skip
 
 
@@ -259,10 +261,6 @@ def evaluation_case(work: str, data: str, checkpoint: str) -> dict:
         with open(note, "w") as f:
             f.write("what I saw")
         return {note: ("file", hashlib.sha256(b"what I saw").hexdigest())}
-
-    def unplant(planted: dict) -> None:
-        for path in planted:
-            os.remove(path)
 
     def judge(users: dict) -> str | None:
         from evaluation.reports import recover_results

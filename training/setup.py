@@ -224,21 +224,27 @@ def build_loader(
     dataset, validator = open_train_split(config, run)
     c = config.run
     sampler = StepBatchSampler(len(dataset), c.batch_size, c.seed, start_step, c.max_iter, run.rank, run.world_size)
+    return dataset, step_loader(dataset, sampler, c, run.device, say=run.is_main), validator
+
+
+def step_loader(dataset: R2N2Dataset, sampler, c, device: torch.device, say: bool = True):
+    """The batches of the sampler's steps: the split held on the device with --data_on_device
+    (when it fits), else torch's DataLoader with the run's workers (what train_model.py and
+    benchmarks/bench_train.py read)."""
     occupancy = get(c.type).needs_occupancy_labels
-    if c.data_on_device and fits_on_device(dataset, run.device, occupancy):
-        return dataset, DeviceLoader(dataset, sampler, run.device, occupancy), validator
-    if c.data_on_device and run.is_main:
-        print(f"--data_on_device: the train split does not fit on {run.device}: read by the loader instead", flush=True)
-    loader = torch.utils.data.DataLoader(
+    if c.data_on_device and fits_on_device(dataset, device, occupancy):
+        return DeviceLoader(dataset, sampler, device, occupancy)
+    if c.data_on_device and say:
+        print(f"--data_on_device: the train split does not fit on {device}: read by the loader instead", flush=True)
+    return torch.utils.data.DataLoader(
         dataset,
         batch_sampler=sampler,
         num_workers=c.num_workers,
         collate_fn=collate_batch,
-        pin_memory=run.device.type == "cuda",
+        pin_memory=device.type == "cuda",
         persistent_workers=False,
         prefetch_factor=4 if c.num_workers > 0 else None,
     )
-    return dataset, loader, validator
 
 
 def make_monitor(config: TrainConfig, run: Run, start_step: int, opened_validator: tuple) -> Monitor | None:
