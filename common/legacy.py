@@ -16,7 +16,8 @@ import re
 # vox models had the transposed-convolution decoder on the pooled feature, no deep supervision, no
 # pixel-aligned features; pixel-aligned models before the sub-cell MLP fed each sub-cell's features
 # to the sub-cell convolution; every model before the viewer frame predicted on the object's axes,
-# with the small camera head. occupancy: before its feature volume, the global feature only.
+# with the small camera head; every subpixel decoder before --no-vox_refine refined its 16^3
+# volume. occupancy: before its feature volume, the global feature only.
 MODEL_ARGS_BEFORE = {
     "vox_decoder": "deconv",
     "vox_latent": "pooled",
@@ -25,6 +26,7 @@ MODEL_ARGS_BEFORE = {
     "vox_pixel_head": "conv",
     "frame": "object",
     "camera_head": "mlp",
+    "vox_refine": True,
     "occ_grid": 0,
 }
 # Model arguments renamed since: the old name and the new.

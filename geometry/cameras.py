@@ -38,9 +38,11 @@ def project_points(points: torch.Tensor, R: torch.Tensor, T: torch.Tensor, K: to
     in `grid_sample`'s coordinates (x right, y down, [-1, 1] across the image, at any resolution)
     and depth (B, P), the distance along the view axis, in float32."""
     view = points.float() @ R.float() + T.float()[:, None]  # (B, P, 3)
-    clip = torch.cat([view, torch.ones_like(view[..., :1])], -1) @ K.float().transpose(1, 2)
-    ndc = clip[..., :2] / clip[..., 3:].clamp_min(1e-6)
-    return -ndc, view[..., 2]
+    K = K.float()
+    # [view, 1] @ K^T, only the rows used (x, y and w), without building the homogeneous points.
+    xy = view @ K[:, :2, :3].transpose(1, 2) + K[:, None, :2, 3]  # (B, P, 2)
+    w = view @ K[:, 3, :3, None] + K[:, None, 3, 3:]  # (B, P, 1)
+    return -xy / w.clamp_min(1e-6), view[..., 2]
 
 
 def camera_rays(R: torch.Tensor, T: torch.Tensor, K: torch.Tensor, size: int):

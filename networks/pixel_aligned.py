@@ -58,7 +58,9 @@ def grid_features(module: PixelAligned, encoding: Encoding, resolution: int) -> 
     B = encoding.features.shape[0]
     centres = grid_centres(resolution, encoding.features.device).view(1, -1, 3).expand(B, -1, -1)
     features = module(encoding, centres)  # (B, R^3, C), [z, y, x] order
-    return features.transpose(1, 2).reshape(B, -1, resolution, resolution, resolution)
+    # A view in the channels-last layout the decoder's volumes have (`training.trainer.channels_last`):
+    # no copy here, none when it is concatenated with them.
+    return features.view(B, resolution, resolution, resolution, -1).permute(0, 4, 1, 2, 3)
 
 
 class PixelReadout(nn.Module):

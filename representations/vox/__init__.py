@@ -47,6 +47,10 @@ class VoxSettings(Settings):
         "sub-cell convolution (conv), or none (the 16^3 cells alone read the image); docs/training.md says what "
         "each costs", choices=("mlp", "map", "conv", "none"), model=True,
     )  # fmt: skip
+    vox_refine: bool = flag(
+        True, "subpixel decoder: a 3x3x3 convolution over the 16^3 volume before the sub-cell head (about an "
+        "eighth of the step on a CPU; docs/training.md)", action="boolean", model=True,
+    )  # fmt: skip
     frame: str = flag(
         "object", "pixel-aligned: where the grid is predicted: on the object's axes (object; at test time the camera "
         "comes from the metadata or the camera head) or on the input camera's axes (viewer: no camera needed; "

@@ -98,6 +98,7 @@ class VoxelDecoder(nn.Module):
         pixel_head: str = "conv",
         frame: str = "object",
         camera_head: str = "mlp",
+        refine: bool = True,
     ):
         """pixel_head: how each 32^3 sub-cell's own image features reach its logit: "conv", as
         channels of the 3x3x3 sub-cell convolution (8 per sub-cell, 64 more input channels: the
@@ -107,7 +108,9 @@ class VoxelDecoder(nn.Module):
         "none", only the 16^3 cells read the image (docs/training.md says what each costs).
         frame: "object" (the object's own axes) or "viewer" (the input camera's axes, centred on
         the object: `geometry.view_frame`), where its grid is predicted. camera_head: the kind of
-        `CameraHead` the model guesses a camera with, for images without one."""
+        `CameraHead` the model guesses a camera with, for images without one. refine: a 3x3x3
+        convolution over the 16^3 volume before the sub-cell head (without it, the sub-cell
+        convolution is the only 3x3x3 layer at 16^3: about an eighth of the step on a CPU)."""
         super().__init__()
         if latent not in ("spatial", "pooled"):
             raise ModelError(f"unknown vox_latent {latent!r}: spatial or pooled")
@@ -149,7 +152,11 @@ class VoxelDecoder(nn.Module):
                     nn.ReLU(True),
                     nn.Conv3d(8 * hidden, 8, 1, groups=8),
                 )
-        self.refine16 = nn.Sequential(nn.Conv3d(c2, c2, kernel_size=3, padding=1), nn.BatchNorm3d(c2), nn.ReLU(True))
+        self.refine16 = (
+            nn.Sequential(nn.Conv3d(c2, c2, kernel_size=3, padding=1), nn.BatchNorm3d(c2), nn.ReLU(True))
+            if refine
+            else nn.Identity()
+        )
         self.subcells = nn.Conv3d(head_in, 8, kernel_size=3, padding=1)  # 2x2x2 sub-cell logits per 16^3 cell
         self.aux = nn.ModuleList([nn.Conv3d(c1, 1, 1), nn.Conv3d(c2, 1, 1)]) if deep_supervision else None
 
@@ -202,5 +209,5 @@ def voxel_decoder(model_args: dict) -> nn.Module:
     a = model_args
     return VoxelDecoder(
         channels, a["vox_latent"], map_size, a["vox_deep_supervision"], a["pixel_aligned"], a["vox_pixel_head"],
-        a["frame"], a["camera_head"],
+        a["frame"], a["camera_head"], a["vox_refine"],
     )  # fmt: skip
