@@ -3,15 +3,23 @@
     python -m benchmarks.bench_train                          # CPU, every type at its defaults
     python -m benchmarks.bench_train --types vox --vox_decoder deconv   # the transposed-convolution voxel decoder
     python -m benchmarks.bench_train --device cuda            # on a GPU: the gpu profile (batch 64, 137 px)
+    python -m benchmarks.bench_train --types vox --against="--no-pixel_aligned --w_silhouette 0"  # the ratio
 
 Not a test: prints seconds per step, images/s, the share of the step spent waiting for data,
 measured as the training log measures it (the wait for the next batch, read, copied to the device
 and augmented ahead in `training.sampler.prefetch`'s thread), and the step's GFLOP (forward and backward,
 `torch.utils.flop_counter`). Settings are train_model.py's defaults for each type (its profile:
 batch, image size, --amp), or the flags given.
+
+--against FLAGS also times the step of another command line (say the previous default) in turn with
+this one's, one step each, `--rounds` times, on one batch in memory each, and prints the ratio of
+the medians: on a shared or throttled machine whose speed drifts by 10-20 % from one minute to
+the next, a ratio of two separate runs is mostly that drift.
 """
 
 import dataclasses
+import shlex
+import statistics
 import time
 
 import torch
@@ -95,7 +103,7 @@ def step_gflop(trainer, batch, step: int = 0) -> float:
 
 
 def main(args):
-    given = {k: v for k, v in vars(args).items() if k not in ("types", "warmup", "steps")}
+    given = {k: v for k, v in vars(args).items() if k not in ("types", "warmup", "steps", "against", "rounds")}
     device = torch.device(given.get("device", default_device()))
     torch.backends.cudnn.benchmark = True
     configs = [  # one command line for every type: each takes the shared flags and its own
@@ -132,6 +140,22 @@ def main(args):
     for config in configs:
         dataset = datasets[get(config.run.type).needs_occupancy_labels]
         bench_one(config, dataset, device, args, peak_flops[0])
+    if args.against is not None:
+        for config in configs:
+            reference_flags = vars(
+                get_args_parser().parse_args(["--type", config.run.type, *shlex.split(args.against)])
+            )
+            reference = resolve_config(
+                {**flags_for(reference_flags, config.run.type), "data_root": config.run.data_root},
+                default_device=str(device),
+            )
+            dataset = datasets[get(config.run.type).needs_occupancy_labels]
+            this, other = interleaved_medians([config, reference], dataset, device, args)
+            print(
+                f"{config.run.type}: median s/step in turn over {args.rounds} rounds: these flags {this:.3f}, "
+                f"--against {args.against!r} {other:.3f}, ratio {this / other:.3f}",
+                flush=True,
+            )
 
 
 def bench_one(config, dataset, device: torch.device, args, peak_tflops: float | None) -> None:
@@ -166,6 +190,30 @@ def bench_one(config, dataset, device: torch.device, args, peak_tflops: float | 
 # Dense peak TFLOP/s of the GPUs this project is run on (vendor data sheets; SXM parts): bf16 (--amp)
 # and TF32 (float32 matmuls and convolutions on CUDA, `training.trainer.configure_device`).
 PEAK_TFLOPS = {"H200": (989.4, 494.7), "H100": (989.4, 494.7), "A100": (312.0, 156.0), "L4": (121.0, 60.0)}
+
+
+def interleaved_medians(configs: list, dataset, device: torch.device, args) -> list[float]:
+    """Median seconds per step of each config's training step, taken in turn (one step of each, then
+    the next round), `args.rounds` rounds after `args.warmup` untimed ones, each on its own batch
+    in memory: what drifts with the machine drifts in all of them alike."""
+    trainers, batches = [], []
+    for config in configs:
+        trainer, _ = make_trainer(config, device)
+        loader = step_loader(
+            dataset, StepBatchSampler(len(dataset), config.run.batch_size, 0, 0, 1), config.run, device
+        )
+        trainers.append(trainer)
+        batches.append(trainer.prepare_batch(next(iter(loader)), 0))
+    times = [[] for _ in configs]
+    for step in range(args.warmup + args.rounds):
+        for trainer, batch, spent in zip(trainers, batches, times):
+            sync(device)
+            start = time.perf_counter()
+            trainer.train_step(dict(batch), step)
+            sync(device)
+            if step >= args.warmup:
+                spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
 
 
 def device_peak_tflops(device: torch.device, amp: bool) -> tuple[float | None, str]:
@@ -203,6 +251,14 @@ def get_parser():
     )  # fmt: skip
     bench.add_argument("--warmup", type=positive_int, default=2, help="untimed steps first (default: 2)")
     bench.add_argument("--steps", type=positive_int, default=8, help="timed steps (default: 8)")
+    bench.add_argument(
+        "--against", metavar="FLAGS", default=None,
+        help="also time the step of these train_model.py flags in turn with this one's and print the ratio of the "
+        "medians (quote them: --against=\"--no-pixel_aligned --w_silhouette 0\")",
+    )  # fmt: skip
+    bench.add_argument(
+        "--rounds", type=positive_int, default=12, help="--against: rounds of one step each (default: 12)"
+    )
     return parser
 
 

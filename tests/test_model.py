@@ -278,3 +278,40 @@ def test_pixel_unshuffle_inverts_the_shuffle():
     torch.testing.assert_close(pixel_unshuffle_3d(pixel_shuffle_3d(x)), x)
     y = torch.randn(2, 3, 6, 4, 8)
     torch.testing.assert_close(pixel_shuffle_3d(pixel_unshuffle_3d(y)), y)
+
+
+def test_the_16_cubed_refinement_is_optional():
+    """--no-vox_refine drops the 3x3x3 convolution over the 16^3 volume (and its batch norm), nothing
+    else: the same output shapes, gradients everywhere else; old checkpoints keep it (common.legacy)."""
+    from representations.vox.decoder import VoxelDecoder
+
+    torch.manual_seed(0)
+    with_refine = make_model("vox", **SMALL, pixel_aligned=True, vox_refine=True)
+    without = make_model("vox", **SMALL, pixel_aligned=True, vox_refine=False)
+    assert isinstance(without.decoder, VoxelDecoder) and isinstance(without.decoder.refine16, torch.nn.Identity)
+    c2 = with_refine.decoder.refine16[0].out_channels
+    dropped = sum(p.numel() for p in with_refine.decoder.refine16.parameters())
+    assert dropped == c2 * c2 * 27 + c2 + 2 * c2  # the convolution's weights and bias, the batch norm's
+    assert sum(p.numel() for p in with_refine.parameters()) - sum(p.numel() for p in without.parameters()) == dropped
+    prediction = without(torch.rand(2, 64, 64, 3))
+    assert prediction.voxels.shape == (2, 32, 32, 32)
+    prediction.voxels.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in without.decoder.subcells.parameters())
+
+
+def test_grid_features_are_the_cells_features_in_z_y_x_order():
+    """grid_features returns a channels-last view of the sampled features: the same numbers as
+    turning (B, R^3, C) into (B, C, R, R, R) by a copy, cell [z, y, x] at the centre (x, y, z)."""
+    from geometry.grids import grid_centres
+    from networks.encoder import Encoding
+    from networks.pixel_aligned import grid_features
+
+    class Echo(torch.nn.Module):  # each point's own coordinates as its features
+        def forward(self, encoding, points):
+            return points * 1.0
+
+    encoding = Encoding(features=torch.zeros(2, 4))
+    volume = grid_features(Echo(), encoding, 4)  # (2, 3, 4, 4, 4)
+    naive = grid_centres(4).permute(3, 0, 1, 2).expand(2, -1, -1, -1, -1)
+    torch.testing.assert_close(volume, naive)
+    assert volume.is_contiguous(memory_format=torch.channels_last_3d)
