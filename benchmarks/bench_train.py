@@ -254,7 +254,7 @@ def get_parser():
     bench.add_argument(
         "--against", metavar="FLAGS", default=None,
         help="also time the step of these train_model.py flags in turn with this one's and print the ratio of the "
-        "medians (quote them: --against=\"--no-pixel_aligned --w_silhouette 0\")",
+        "medians (quote them: --against=\"--no-pixel_aligned --w_silhouette 0\"; default: no second command line)",
     )  # fmt: skip
     bench.add_argument(
         "--rounds", type=positive_int, default=12, help="--against: rounds of one step each (default: 12)"
