@@ -110,6 +110,7 @@ def main(args):
         resolve_config({**flags_for(given, model_type), "type": model_type}, default_device=str(device))
         for model_type in args.types
     ]
+    references = [against_config(args.against, config, device) for config in configs]
     # As train_model.py opens it; occupancy trains on points.npz's exact labels where the data has them.
     datasets = {
         labels: R2N2Dataset(
@@ -140,15 +141,8 @@ def main(args):
     for config in configs:
         dataset = datasets[get(config.run.type).needs_occupancy_labels]
         bench_one(config, dataset, device, args, peak_flops[0])
-    if args.against is not None:
-        for config in configs:
-            reference_flags = vars(
-                get_args_parser().parse_args(["--type", config.run.type, *shlex.split(args.against)])
-            )
-            reference = resolve_config(
-                {**flags_for(reference_flags, config.run.type), "data_root": config.run.data_root},
-                default_device=str(device),
-            )
+    for config, reference in zip(configs, references):
+        if reference is not None:
             dataset = datasets[get(config.run.type).needs_occupancy_labels]
             this, other = interleaved_medians([config, reference], dataset, device, args)
             print(
@@ -192,6 +186,19 @@ def bench_one(config, dataset, device: torch.device, args, peak_tflops: float | 
 PEAK_TFLOPS = {"H200": (989.4, 494.7), "H100": (989.4, 494.7), "A100": (312.0, 156.0), "L4": (121.0, 60.0)}
 
 
+def against_config(flags: str | None, config, device: torch.device):
+    """The resolved config of --against's flags for config's type (None without them): another whole
+    command line over train_model.py's defaults, of which only the data and the device are config's.
+    ConfigError for --type among them or another type's flag."""
+    if flags is None:
+        return None
+    against = vars(get_args_parser().parse_args(shlex.split(flags)))
+    if "type" in against:
+        raise ConfigError("--against: leave --type out of its flags (each type of --types is timed against them)")
+    given = {**against, "type": config.run.type, "data_root": config.run.data_root}
+    return resolve_config(given, default_device=str(device))
+
+
 def interleaved_medians(configs: list, dataset, device: torch.device, args) -> list[float]:
     """Median seconds per step of each config's training step, taken in turn (one step of each, then
     the next round), `args.rounds` rounds after `args.warmup` untimed ones, each on its own batch
@@ -206,7 +213,8 @@ def interleaved_medians(configs: list, dataset, device: torch.device, args) -> l
         batches.append(trainer.prepare_batch(next(iter(loader)), 0))
     times = [[] for _ in configs]
     for step in range(args.warmup + args.rounds):
-        for trainer, batch, spent in zip(trainers, batches, times):
+        order = list(zip(trainers, batches, times))
+        for trainer, batch, spent in order if step % 2 == 0 else order[::-1]:  # neither always first
             sync(device)
             start = time.perf_counter()
             trainer.train_step(dict(batch), step)
@@ -254,7 +262,9 @@ def get_parser():
     bench.add_argument(
         "--against", metavar="FLAGS", default=None,
         help="also time the step of these train_model.py flags in turn with this one's and print the ratio of the "
-        "medians (quote them: --against=\"--no-pixel_aligned --w_silhouette 0\"; default: no second command line)",
+        "medians; FLAGS are another whole command line over train_model.py's defaults, of which only --data_root and "
+        "--device are this one's (quote them: --against=\"--no-pixel_aligned --w_silhouette 0\"; default: no second "
+        "command line)",
     )  # fmt: skip
     bench.add_argument(
         "--rounds", type=positive_int, default=12, help="--against: rounds of one step each (default: 12)"

@@ -52,14 +52,15 @@ class PixelAligned(nn.Module):
 
 def grid_features(module: PixelAligned, encoding: Encoding, resolution: int) -> torch.Tensor:
     """`PixelAligned` features at the cell centres of a resolution^3 grid over [-0.5, 0.5]^3:
-    (B, C, R, R, R), [z, y, x]."""
+    (B, C, R, R, R), [z, y, x], a view in the channels-last layout (not contiguous: reshape it, not
+    `.view`)."""
     from geometry.grids import grid_centres
 
     B = encoding.features.shape[0]
     centres = grid_centres(resolution, encoding.features.device).view(1, -1, 3).expand(B, -1, -1)
     features = module(encoding, centres)  # (B, R^3, C), [z, y, x] order
-    # A view in the channels-last layout the decoder's volumes have (`training.trainer.channels_last`):
-    # no copy here, none when it is concatenated with them.
+    # No copy here; and in training, where the decoder's weights and so its volumes are channels-last
+    # (`training.trainer.channels_last`), none when it is concatenated with them.
     return features.view(B, resolution, resolution, resolution, -1).permute(0, 4, 1, 2, 3)
 
 

@@ -48,8 +48,8 @@ class VoxSettings(Settings):
         "each costs", choices=("mlp", "map", "conv", "none"), model=True,
     )  # fmt: skip
     vox_refine: bool = flag(
-        True, "subpixel decoder: a 3x3x3 convolution over the 16^3 volume before the sub-cell head (about an "
-        "eighth of the step on a CPU; docs/training.md)", action="boolean", model=True,
+        True, "subpixel decoder: a 3x3x3 convolution over the 16^3 volume before the sub-cell head (an eighth "
+        "of the step's GFLOP; docs/training.md)", action="boolean", model=True,
     )  # fmt: skip
     frame: str = flag(
         "object", "pixel-aligned: where the grid is predicted: on the object's axes (object; at test time the camera "
@@ -95,6 +95,10 @@ class VoxSettings(Settings):
                 raise ConfigError("--w_aux needs --vox_decoder subpixel: the deconv decoder has no coarse outputs")
             if s.pixel_aligned and "pixel_aligned" in given:
                 raise ConfigError("--pixel_aligned needs --vox_decoder subpixel: the deconv decoder reads no pixels")
+            if not s.vox_refine and "vox_refine" in given:
+                raise ConfigError(
+                    "--no-vox_refine needs --vox_decoder subpixel: the deconv decoder has no 16^3 refinement"
+                )
             s = dataclasses.replace(s, w_aux=0.0, pixel_aligned=False)
         if not s.pixel_aligned and s.frame != "object":
             if "frame" in given:

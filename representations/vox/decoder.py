@@ -110,7 +110,7 @@ class VoxelDecoder(nn.Module):
         the object: `geometry.view_frame`), where its grid is predicted. camera_head: the kind of
         `CameraHead` the model guesses a camera with, for images without one. refine: a 3x3x3
         convolution over the 16^3 volume before the sub-cell head (without it, the sub-cell
-        convolution is the only 3x3x3 layer at 16^3: about an eighth of the step on a CPU)."""
+        convolution is the only 3x3x3 layer at 16^3: an eighth of the step's GFLOP)."""
         super().__init__()
         if latent not in ("spatial", "pooled"):
             raise ModelError(f"unknown vox_latent {latent!r}: spatial or pooled")
