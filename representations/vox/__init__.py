@@ -49,7 +49,8 @@ class VoxSettings(Settings):
     )  # fmt: skip
     vox_refine: bool = flag(
         True, "subpixel decoder: a 3x3x3 convolution over the 16^3 volume before the sub-cell head (an eighth "
-        "of the step's GFLOP; docs/training.md)", action="boolean", model=True,
+        "of the step's GFLOP; without it the unseen families lose about 3 F1: docs/training.md)",
+        action="boolean", model=True,
     )  # fmt: skip
     frame: str = flag(
         "object", "pixel-aligned: where the grid is predicted: on the object's axes (object; at test time the camera "
