@@ -112,14 +112,7 @@ class VoxelDecoder(nn.Module):
         convolution over the 16^3 volume before the sub-cell head (without it, the sub-cell
         convolution is the only 3x3x3 layer at 16^3: an eighth of the step's GFLOP)."""
         super().__init__()
-        if latent not in ("spatial", "pooled"):
-            raise ModelError(f"unknown vox_latent {latent!r}: spatial or pooled")
-        if pixel_head not in self.PIXEL_HEADS:
-            raise ModelError(f"unknown vox_pixel_head {pixel_head!r}: {', '.join(self.PIXEL_HEADS)}")
-        if frame not in FRAMES:
-            raise ModelError(f"unknown frame {frame!r}: {' or '.join(FRAMES)}")
-        if frame == "viewer" and not pixel_aligned:
-            raise ModelError("the viewer frame needs pixel-aligned features (--pixel_aligned)")
+        self.check_arguments(latent, pixel_aligned, pixel_head, frame)
         c0, c1, c2 = channels
         self.latent, self.c0 = latent, c0
         self.uses_feature_map = latent == "spatial"
@@ -131,27 +124,7 @@ class VoxelDecoder(nn.Module):
             n_in += self.MAP_CHANNELS * map_size * map_size
         self.project = nn.Linear(n_in, c0 * 4 * 4 * 4)
         self.up8, self.up16 = up_block(c0, c1), up_block(c1, c2)
-        head_in = c2
-        if (
-            pixel_aligned
-        ):  # each 16^3 cell reads layer2 and layer3 where it projects, each 32^3 sub-cell the stem and layer1
-            self.pixel16 = PixelAligned({"layer2": (128, 16), "layer3": (256, 16)}, depth=True)
-            self.fuse16 = nn.Sequential(
-                nn.Conv3d(c2 + self.pixel16.channels, c2, kernel_size=1), nn.BatchNorm3d(c2), nn.ReLU(True)
-            )
-            if pixel_head == "map":
-                self.pixel32 = PixelReadout({"stem": (64, 8), "layer1": (64, 8)})
-            elif pixel_head != "none":
-                self.pixel32 = PixelAligned({"stem": (64, 4), "layer1": (64, 4)}, depth=False)
-            if pixel_head == "conv":
-                head_in += 8 * self.pixel32.channels  # the 2x2x2 sub-cells' features of each 16^3 cell
-            elif pixel_head == "mlp":  # one MLP per sub-cell on its own features (8 groups: group s is sub-cell s)
-                hidden = 2 * self.pixel32.channels
-                self.subcell_mlp = nn.Sequential(
-                    nn.Conv3d(8 * self.pixel32.channels, 8 * hidden, 1, groups=8),
-                    nn.ReLU(True),
-                    nn.Conv3d(8 * hidden, 8, 1, groups=8),
-                )
+        head_in = self.add_pixel_layers(c2) if pixel_aligned else c2
         self.refine16 = (
             nn.Sequential(nn.Conv3d(c2, c2, kernel_size=3, padding=1), nn.BatchNorm3d(c2), nn.ReLU(True))
             if refine
@@ -159,6 +132,43 @@ class VoxelDecoder(nn.Module):
         )
         self.subcells = nn.Conv3d(head_in, 8, kernel_size=3, padding=1)  # 2x2x2 sub-cell logits per 16^3 cell
         self.aux = nn.ModuleList([nn.Conv3d(c1, 1, 1), nn.Conv3d(c2, 1, 1)]) if deep_supervision else None
+
+    @classmethod
+    def check_arguments(cls, latent: str, pixel_aligned: bool, pixel_head: str, frame: str) -> None:
+        """ModelError (one line) for a latent, pixel head or frame this decoder does not have."""
+        if latent not in ("spatial", "pooled"):
+            raise ModelError(f"unknown vox_latent {latent!r}: spatial or pooled")
+        if pixel_head not in cls.PIXEL_HEADS:
+            raise ModelError(f"unknown vox_pixel_head {pixel_head!r}: {', '.join(cls.PIXEL_HEADS)}")
+        if frame not in FRAMES:
+            raise ModelError(f"unknown frame {frame!r}: {' or '.join(FRAMES)}")
+        if frame == "viewer" and not pixel_aligned:
+            raise ModelError("the viewer frame needs pixel-aligned features (--pixel_aligned)")
+
+    def add_pixel_layers(self, c2: int) -> int:
+        """The pixel-aligned layers: each 16^3 cell reads layer2 and layer3 where it projects (fused
+        into the C2 volume), each 32^3 sub-cell the stem and layer1 through `self.pixel_head`.
+        Returns the sub-cell convolution's input channels. Built in this order after the up-blocks,
+        so a model's initial weights stay those of earlier versions for one seed."""
+        head_in = c2
+        self.pixel16 = PixelAligned({"layer2": (128, 16), "layer3": (256, 16)}, depth=True)
+        self.fuse16 = nn.Sequential(
+            nn.Conv3d(c2 + self.pixel16.channels, c2, kernel_size=1), nn.BatchNorm3d(c2), nn.ReLU(True)
+        )
+        if self.pixel_head == "map":
+            self.pixel32 = PixelReadout({"stem": (64, 8), "layer1": (64, 8)})
+        elif self.pixel_head != "none":
+            self.pixel32 = PixelAligned({"stem": (64, 4), "layer1": (64, 4)}, depth=False)
+        if self.pixel_head == "conv":
+            head_in += 8 * self.pixel32.channels  # the 2x2x2 sub-cells' features of each 16^3 cell
+        elif self.pixel_head == "mlp":  # one MLP per sub-cell on its own features (8 groups: group s is sub-cell s)
+            hidden = 2 * self.pixel32.channels
+            self.subcell_mlp = nn.Sequential(
+                nn.Conv3d(8 * self.pixel32.channels, 8 * hidden, 1, groups=8),
+                nn.ReLU(True),
+                nn.Conv3d(8 * hidden, 8, 1, groups=8),
+            )
+        return head_in
 
     def forward(self, encoding: Encoding, queries=None) -> Prediction:
         """voxels (B, 32, 32, 32) logits; aux["coarse"]: [(B, 8, 8, 8), (B, 16, 16, 16)] logits
