@@ -17,7 +17,8 @@ import re
 # pixel-aligned features; pixel-aligned models before the sub-cell MLP fed each sub-cell's features
 # to the sub-cell convolution; every model before the viewer frame predicted on the object's axes,
 # with the small camera head; every subpixel decoder before --no-vox_refine refined its 16^3
-# volume. occupancy: before its feature volume, the global feature only.
+# volume, and none predicted the visible surface (--vox_surface). occupancy: before its feature
+# volume, the global feature only.
 MODEL_ARGS_BEFORE = {
     "vox_decoder": "deconv",
     "vox_latent": "pooled",
@@ -27,6 +28,7 @@ MODEL_ARGS_BEFORE = {
     "frame": "object",
     "camera_head": "mlp",
     "vox_refine": True,
+    "vox_surface": False,
     "occ_grid": 0,
 }
 # Model arguments renamed since: the old name and the new.

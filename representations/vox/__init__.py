@@ -52,6 +52,11 @@ class VoxSettings(Settings):
         "of the step's GFLOP; without it the unseen families lose about 3 F1: docs/training.md)",
         action="boolean", model=True,
     )  # fmt: skip
+    vox_surface: bool = flag(
+        False, "pixel-aligned: a head predicts the visible surface's depth and coverage in the image (trained on the "
+        "GT grid's, --w_surface) and each 16^3 cell reads where it lies against it (networks/surface.py)",
+        action="boolean", model=True,
+    )  # fmt: skip
     frame: str = flag(
         "object", "pixel-aligned: where the grid is predicted: on the object's axes (object; at test time the camera "
         "comes from the metadata or the camera head) or on the input camera's axes (viewer: no camera needed; "
@@ -84,6 +89,10 @@ class VoxSettings(Settings):
         "that size)", "positive_int",
     )  # fmt: skip
     sil_samples: int = flag(48, "samples along each silhouette ray across the object's bounding sphere", "positive_int")
+    w_surface: float = flag(
+        1.0, "--vox_surface: the visible surface's loss (vox.loss.surface_loss: its coverage against the mask, its "
+        "depth against the GT grid's along each pixel's ray)", "non_negative_float",
+    )  # fmt: skip
 
     def validate(self, given: frozenset = frozenset()) -> "VoxSettings":
         """The deconv decoder has no coarse outputs and reads no pixels (--w_aux and --pixel_aligned
@@ -101,6 +110,8 @@ class VoxSettings(Settings):
                     "--no-vox_refine needs --vox_decoder subpixel: the deconv decoder has no 16^3 refinement"
                 )
             s = dataclasses.replace(s, w_aux=0.0, pixel_aligned=False)
+        if s.vox_surface and not s.pixel_aligned:
+            raise ConfigError("--vox_surface needs --pixel_aligned: each cell reads the surface where it projects")
         if not s.pixel_aligned and s.frame != "object":
             if "frame" in given:
                 raise ConfigError(

@@ -14,6 +14,7 @@ from geometry.grids import grid_centres
 from model import FRAMES, ModelError, Prediction
 from networks.encoder import Encoding, feature_map_size
 from networks.pixel_aligned import PixelAligned, PixelReadout, grid_features
+from networks.surface import SurfaceHead, surface_grid_features
 
 # Each voxel decoder's default widths: sub-pixel at 4^3, 8^3, 16^3; deconv at 8^3, 16^3, 32^3.
 VOX_CHANNELS = {"subpixel": (256, 64, 32), "deconv": (64, 32, 16)}
@@ -99,6 +100,7 @@ class VoxelDecoder(nn.Module):
         frame: str = "object",
         camera_head: str = "mlp",
         refine: bool = True,
+        surface: bool = False,
     ):
         """pixel_head: how each 32^3 sub-cell's own image features reach its logit: "conv", as
         channels of the 3x3x3 sub-cell convolution (8 per sub-cell, 64 more input channels: the
@@ -110,14 +112,17 @@ class VoxelDecoder(nn.Module):
         the object: `geometry.view_frame`), where its grid is predicted. camera_head: the kind of
         `CameraHead` the model guesses a camera with, for images without one. refine: a 3x3x3
         convolution over the 16^3 volume before the sub-cell head (without it, the sub-cell
-        convolution is the only 3x3x3 layer at 16^3: an eighth of the step's GFLOP)."""
+        convolution is the only 3x3x3 layer at 16^3: an eighth of the step's GFLOP). surface: a
+        `SurfaceHead` predicts the visible surface's depth and coverage in the image, and each 16^3
+        cell also reads where it lies against it (`networks.surface`; aux["surface"] for its loss)."""
         super().__init__()
-        self.check_arguments(latent, pixel_aligned, pixel_head, frame)
+        self.check_arguments(latent, pixel_aligned, pixel_head, frame, surface)
         c0, c1, c2 = channels
         self.latent, self.c0 = latent, c0
         self.uses_feature_map = latent == "spatial"
         self.uses_image_maps = self.uses_cameras = self.pixel_aligned = pixel_aligned
         self.pixel_head, self.frame, self.camera_head = pixel_head, frame, camera_head  # `CameraHead`'s kind
+        self.surface = surface
         n_in = 512
         if latent == "spatial":
             self.reduce = nn.Sequential(nn.Conv2d(512, self.MAP_CHANNELS, kernel_size=1), nn.ReLU(True))
@@ -134,7 +139,7 @@ class VoxelDecoder(nn.Module):
         self.aux = nn.ModuleList([nn.Conv3d(c1, 1, 1), nn.Conv3d(c2, 1, 1)]) if deep_supervision else None
 
     @classmethod
-    def check_arguments(cls, latent: str, pixel_aligned: bool, pixel_head: str, frame: str) -> None:
+    def check_arguments(cls, latent: str, pixel_aligned: bool, pixel_head: str, frame: str, surface: bool) -> None:
         """ModelError (one line) for a latent, pixel head or frame this decoder does not have."""
         if latent not in ("spatial", "pooled"):
             raise ModelError(f"unknown vox_latent {latent!r}: spatial or pooled")
@@ -144,6 +149,8 @@ class VoxelDecoder(nn.Module):
             raise ModelError(f"unknown frame {frame!r}: {' or '.join(FRAMES)}")
         if frame == "viewer" and not pixel_aligned:
             raise ModelError("the viewer frame needs pixel-aligned features (--pixel_aligned)")
+        if surface and not pixel_aligned:
+            raise ModelError("the visible-surface head needs pixel-aligned features (--pixel_aligned)")
 
     def add_pixel_layers(self, c2: int) -> int:
         """The pixel-aligned layers: each 16^3 cell reads layer2 and layer3 where it projects (fused
@@ -152,8 +159,11 @@ class VoxelDecoder(nn.Module):
         so a model's initial weights stay those of earlier versions for one seed."""
         head_in = c2
         self.pixel16 = PixelAligned({"layer2": (128, 16), "layer3": (256, 16)}, depth=True)
+        surface_channels = 2 if self.surface else 0  # `surface_features`: depth against the surface, coverage
         self.fuse16 = nn.Sequential(
-            nn.Conv3d(c2 + self.pixel16.channels, c2, kernel_size=1), nn.BatchNorm3d(c2), nn.ReLU(True)
+            nn.Conv3d(c2 + self.pixel16.channels + surface_channels, c2, kernel_size=1),
+            nn.BatchNorm3d(c2),
+            nn.ReLU(True),
         )
         if self.pixel_head == "map":
             self.pixel32 = PixelReadout({"stem": (64, 8), "layer1": (64, 8)})
@@ -168,11 +178,13 @@ class VoxelDecoder(nn.Module):
                 nn.ReLU(True),
                 nn.Conv3d(8 * hidden, 8, 1, groups=8),
             )
+        if self.surface:
+            self.surface_head = SurfaceHead()
         return head_in
 
     def forward(self, encoding: Encoding, queries=None) -> Prediction:
         """voxels (B, 32, 32, 32) logits; aux["coarse"]: [(B, 8, 8, 8), (B, 16, 16, 16)] logits
-        with deep supervision, else []."""
+        with deep supervision, else []; aux["surface"] (B, 2, S, S) with the surface head."""
         latent = encoding.features
         if self.latent == "spatial":
             if encoding.feature_map is None:
@@ -181,9 +193,13 @@ class VoxelDecoder(nn.Module):
         volume = F.relu(self.project(latent)).view(-1, self.c0, 4, 4, 4)
         volume8 = self.up8(volume)  # (B, C1, 8, 8, 8)
         volume16 = self.up16(volume8)  # (B, C2, 16, 16, 16)
+        aux = {}
         if self.pixel_aligned:  # what the image shows where each cell projects
-            pixels16 = grid_features(self.pixel16, encoding, 16).to(volume16.dtype)
-            volume16 = self.fuse16(torch.cat([volume16, pixels16], 1))
+            pixels16 = [grid_features(self.pixel16, encoding, 16).to(volume16.dtype)]
+            if self.surface:  # and where the cell lies against the surface the image shows
+                aux["surface"] = surface = self.surface_head(encoding)  # (B, 2, S, S)
+                pixels16.append(surface_grid_features(surface, encoding, 16).to(volume16.dtype))
+            volume16 = self.fuse16(torch.cat([volume16, *pixels16], 1))
         volume16 = self.refine16(volume16)
         head, pixel_logits = volume16, None
         if self.pixel_aligned and self.pixel_head == "map":
@@ -203,8 +219,10 @@ class VoxelDecoder(nn.Module):
         if pixel_logits is not None:
             subcell_logits = subcell_logits + pixel_logits
         logits = pixel_shuffle_3d(subcell_logits)[:, 0]  # (B, 32, 32, 32), [z, y, x]
-        coarse = [head(v)[:, 0] for head, v in zip(self.aux, (volume8, volume16))] if self.aux is not None else []
-        return Prediction(voxels=logits, aux={"coarse": coarse})
+        aux["coarse"] = (
+            [head(v)[:, 0] for head, v in zip(self.aux, (volume8, volume16))] if self.aux is not None else []
+        )
+        return Prediction(voxels=logits, aux=aux)
 
 
 def voxel_decoder(model_args: dict) -> nn.Module:
@@ -219,5 +237,5 @@ def voxel_decoder(model_args: dict) -> nn.Module:
     a = model_args
     return VoxelDecoder(
         channels, a["vox_latent"], map_size, a["vox_deep_supervision"], a["pixel_aligned"], a["vox_pixel_head"],
-        a["frame"], a["camera_head"], a["vox_refine"],
+        a["frame"], a["camera_head"], a["vox_refine"], a["vox_surface"],
     )  # fmt: skip
