@@ -10,8 +10,17 @@ from evaluation.config import CAMERA_SEARCH, EvalConfig, can_search_camera, with
 from geometry.cameras import azimuth_bins, cameras_from_parameters
 from r2n2.formats import R2N2_K
 from representations import make_model
-from representations.vox.camera_search import MIN_SEPARATION, SAMPLES, SIZE, mask_iou, search_cameras, top_azimuths
-from representations.vox.loss import grid_silhouettes
+from representations.vox.camera_search import (
+    DEPTH_WEIGHT,
+    MIN_SEPARATION,
+    SAMPLES,
+    SIZE,
+    depth_error,
+    mask_iou,
+    search_cameras,
+    top_azimuths,
+)
+from representations.vox.loss import grid_silhouettes, grid_surface
 
 
 def circular_gap(a: float, b: float) -> float:
@@ -84,6 +93,55 @@ def test_search_keeps_the_hypothesis_whose_silhouette_fits_the_mask_best():
         R_head, T_head, _ = model.camera_head.cameras(camera, K)
         torch.testing.assert_close(R1, R_head)
         torch.testing.assert_close(T1, T_head)
+
+
+def test_depth_error_is_zero_for_the_grids_own_surface_and_tells_front_from_back():
+    """A grid's own visible surface (its depth, its coverage as a confident logit) disagrees by 0
+    with it; the same surface against the camera turned by 180 degrees (the same outline of a
+    box, mirrored) disagrees by the depth the box's asymmetry makes; nothing covered gives 1."""
+    grid = torch.zeros(1, 32, 32, 32)
+    grid[:, 4:28, 2:30, 6:26] = 1  # [z, y, x]: a box
+    grid[:, 20:28, 2:30, 6:26] = 0  # its back part lower, not mirror-symmetric front to back
+    grid[:, 20:28, 2:12, 6:26] = 1
+    logits = (grid * 2 - 1) * 10
+    K = R2N2_K.float().expand(1, 4, 4)
+    R, T = cameras_from_parameters(torch.tensor([20.0]), torch.tensor([25.0]), torch.tensor([1.3]))
+    R_back, T_back = cameras_from_parameters(torch.tensor([200.0]), torch.tensor([25.0]), torch.tensor([1.3]))
+    depth, hit = grid_surface(grid, R, T, K, 16)
+    surface = torch.stack([depth, (hit.float() * 2 - 1) * 10], 1)  # (1, 2, 16, 16)
+    assert depth_error(logits, surface, R, T, K) < 1e-3
+    assert depth_error(logits, surface, R_back, T_back, K) > 0.1
+    nothing = torch.stack([depth, torch.full_like(depth, -10.0)], 1)
+    assert depth_error(logits, nothing, R, T, K) == 1
+
+
+def test_a_surface_model_searches_by_mask_iou_less_its_depth_disagreement():
+    """With a visible-surface head, each hypothesis scores its mask IoU minus DEPTH_WEIGHT times its
+    depth disagreement (computed here hypothesis by hypothesis) and the best is kept."""
+    torch.manual_seed(1)
+    model = make_model("vox", image_size=64, vox_surface=True).eval()
+    images = torch.rand(2, 64, 64, 3)
+    masks = torch.zeros(2, 64, 64)
+    masks[0, 16:48, 20:44] = 1.0
+    masks[1, 30:60, 5:60] = 1.0
+    K = R2N2_K.float().expand(2, 4, 4)
+    with torch.no_grad():
+        R, T, _ = search_cameras(model, images, masks, R2N2_K.float(), 3)
+        encoding, camera = model.encode(images)
+        azimuths = top_azimuths(camera, 3)
+        scores = []
+        for k in range(3):
+            R_k, T_k = cameras_from_parameters(azimuths[:, k], camera["elevation"], camera["distance"])
+            encoding.cameras = (R_k, T_k, K)
+            prediction = model.decode(encoding)
+            iou = mask_iou(grid_silhouettes(prediction.voxels, R_k, T_k, K, SIZE, SAMPLES), masks)
+            scores.append(iou - DEPTH_WEIGHT * depth_error(prediction.voxels, prediction.aux["surface"], R_k, T_k, K))
+        best = torch.stack(scores, 1).argmax(1)
+        for b in range(2):
+            R_best, _ = cameras_from_parameters(
+                azimuths[b : b + 1, best[b]], camera["elevation"][b : b + 1], camera["distance"][b : b + 1]
+            )
+            torch.testing.assert_close(R[b], R_best[0])
 
 
 @pytest.mark.parametrize(

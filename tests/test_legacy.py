@@ -29,11 +29,10 @@ def first_vox():
 def pixel_aligned_vox():
     """Pixel-aligned vox models before the sub-cell MLP, the viewer frame, the camera head's kinds and
     --no-vox_refine: each sub-cell's features went to the sub-cell convolution, the 16^3 volume was
-    refined, the flag was vox_pixel_aligned."""
-    model = make_model("vox", vox_pixel_head="conv", pixel_aligned=True, vox_refine=True, **SMALL)
-    args = {
-        k: v for k, v in model.model_args.items() if k not in ("vox_pixel_head", "frame", "camera_head", "vox_refine")
-    }
+    refined, no head predicted the visible surface, the flag was vox_pixel_aligned."""
+    model = make_model("vox", vox_pixel_head="conv", pixel_aligned=True, vox_refine=True, vox_surface=False, **SMALL)
+    new = ("vox_pixel_head", "frame", "camera_head", "vox_refine", "vox_surface")
+    args = {k: v for k, v in model.model_args.items() if k not in new}
     args["vox_pixel_aligned"] = args.pop("pixel_aligned")
     return model, args
 

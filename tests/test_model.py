@@ -308,6 +308,37 @@ def test_the_16_cubed_refinement_is_optional():
         )
 
 
+def test_the_visible_surface_head_feeds_the_16_cubed_cells_and_its_loss(tiny_root):
+    """--vox_surface adds the surface head (aux["surface"] at layer1's resolution) and two channels
+    to the 16^3 fusion (each cell's depth against the surface, the coverage there), nothing else;
+    the training loss gains its two terms and its gradient reaches the head; without pixel-aligned
+    features it is refused in one line, by the decoder and by the flags."""
+    from representations.vox.decoder import VoxelDecoder
+    from train_model import parse_args
+    from training.config import ConfigError, resolve_config
+
+    plain = make_model("vox", **SMALL, pixel_aligned=True)
+    model = make_model("vox", **SMALL, pixel_aligned=True, vox_surface=True)
+    assert model.decoder.fuse16[0].in_channels == plain.decoder.fuse16[0].in_channels + 2
+    head = sum(p.numel() for p in model.decoder.surface_head.parameters())
+    assert sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in plain.parameters()) == head + 2 * 32
+    dataset = R2N2Dataset(tiny_root, "train", quiet=True)
+    batch = batch_to_device(collate_batch(dataset.__getitems__([0, 1])), "cpu")
+    prediction = model(batch["images"], cameras=(batch["R"], batch["T"], batch["K"]))
+    side = model.encoder(batch["images"], return_maps=True).maps["layer1"].shape[-1]
+    assert prediction.aux["surface"].shape == (2, 2, side, side)
+    vox_loss = {k: v for k, v in LOSS.items() if k in loss_keys("vox")}
+    total, terms = loss_for("vox", **vox_loss)(model, batch)
+    assert {"surface_coverage", "surface_depth"} <= set(terms)
+    total.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.decoder.surface_head.parameters())
+    assert "surface_coverage" not in loss_for("vox", **vox_loss, w_surface=0.0)(model, batch)[1]
+    with pytest.raises(ModelError, match="needs pixel-aligned features"):
+        VoxelDecoder((256, 64, 32), "spatial", 2, True, pixel_aligned=False, surface=True)
+    with pytest.raises(ConfigError, match="--vox_surface needs --pixel_aligned"):
+        resolve_config(vars(parse_args(["--type", "vox", "--vox_surface", "--no-pixel_aligned"])), default_device="cpu")
+
+
 def test_grid_features_are_the_cells_features_in_z_y_x_order():
     """grid_features returns a channels-last view of the sampled features: the same numbers as
     turning (B, R^3, C) into (B, C, R, R, R) by a copy, cell [z, y, x] at the centre (x, y, z)."""

@@ -7,8 +7,11 @@ degrees has much the same outline). Its `hypotheses` likeliest azimuths (at leas
 `MIN_SEPARATION` apart) are each tried: the decoder predicts the grid as that camera sees it, and
 the camera whose grid's silhouette (`vox.loss.grid_silhouettes`) covers the image's mask best wins.
 The mask is the image's own (a rendering's alpha, a photo's mask, `photos.prepare`): no metadata.
-One encoding and `hypotheses` decodings here; the prediction with the camera kept is then made
-as any other (`Vox.predict`).
+A model with a visible-surface head (`--vox_surface`) also compares the depth the grid shows that
+camera with the depth its head reads off the image (`DEPTH_WEIGHT`): a chair seen from the front
+and from the back casts one outline, but its seat lies in front of its back in one view and behind
+it in the other. One encoding and `hypotheses` decodings here; the prediction with the camera kept
+is then made as any other (`Vox.predict`).
 """
 
 import torch
@@ -16,10 +19,13 @@ import torch.nn.functional as F
 
 from geometry.cameras import azimuth_bins, cameras_from_parameters
 
-from .loss import grid_silhouettes
+from .loss import grid_silhouettes, grid_surface
 
 MIN_SEPARATION = 20.0  # degrees between the azimuths tried
 SIZE, SAMPLES = 32, 48  # the silhouettes compared: rays per side, samples along each
+# How much a hypothesis's score loses per unit of mean depth disagreement (`depth_error`, in
+# `PixelAligned`'s units: 2 across the object's cube) against the mask IoU it gains.
+DEPTH_WEIGHT = 1.0
 
 
 def top_azimuths(predicted: dict, k: int) -> torch.Tensor:
@@ -57,24 +63,40 @@ def mask_iou(silhouettes: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return (drawn & target).sum(1) / (drawn | target).sum(1).clamp_min(1)
 
 
+def depth_error(logits: torch.Tensor, surface: torch.Tensor, R, T, K) -> torch.Tensor:
+    """(B,) mean absolute difference between the depth of the surface a grid (B, D, H, W) logits shows
+    the cameras (R, T, K) and the surface head's depth (B, 2, S, S) (`networks.surface`), on the
+    pixels both cover (1 where none: no agreement to speak of)."""
+    size = surface.shape[-1]
+    depth_grid, hit = grid_surface(torch.sigmoid(logits.float()), R, T, K, size)  # (B, S, S) each
+    both = (hit & (surface[:, 1] >= 0)).float()  # the grid reaches the pixel and the head says it is covered
+    errors = (depth_grid - surface[:, 0].float()).abs() * both
+    n = both.sum((1, 2))
+    return torch.where(n > 0, errors.sum((1, 2)) / n.clamp_min(1), torch.ones_like(n))
+
+
 @torch.no_grad()
 def search_cameras(model, images: torch.Tensor, masks: torch.Tensor, intrinsics, hypotheses: int) -> tuple:
     """(R, T, K) of each image: of the camera head's `hypotheses` likeliest azimuths (its elevation
-    and distance), the one whose predicted grid's silhouette covers the image's mask best."""
+    and distance), the one whose predicted grid's silhouette covers the image's mask best (less
+    DEPTH_WEIGHT times its depth disagreement with the surface head's, for a model with one)."""
     encoding, camera = model.encode(images)
     B = len(images)
     K = (intrinsics if intrinsics is not None else model.intrinsics).float().to(images.device).expand(B, 4, 4)
     azimuths = top_azimuths(camera, hypotheses)  # (B, k)
     elev, dist = camera["elevation"].float(), camera["distance"].float()
-    best_iou = torch.full((B,), -1.0, device=images.device)
+    best_score = torch.full((B,), -float("inf"), device=images.device)
     best_R, best_T = None, None
     for k in range(azimuths.shape[1]):
         R, T = cameras_from_parameters(azimuths[:, k], elev, dist)
         encoding.cameras = (R, T, K)
-        logits = model.decode(encoding).voxels.float()
-        iou = mask_iou(grid_silhouettes(logits, R, T, K, SIZE, SAMPLES), masks)
-        better = iou > best_iou
-        best_iou = torch.where(better, iou, best_iou)
+        prediction = model.decode(encoding)
+        logits = prediction.voxels.float()
+        score = mask_iou(grid_silhouettes(logits, R, T, K, SIZE, SAMPLES), masks)
+        if prediction.aux.get("surface") is not None and DEPTH_WEIGHT > 0:
+            score = score - DEPTH_WEIGHT * depth_error(logits, prediction.aux["surface"], R, T, K)
+        better = score > best_score
+        best_score = torch.where(better, score, best_score)
         best_R = R if best_R is None else torch.where(better[:, None, None], R, best_R)
         best_T = T if best_T is None else torch.where(better[:, None], T, best_T)
     return best_R, best_T, K
