@@ -21,7 +21,7 @@ from networks.encoder import Encoding
 
 class SurfaceHead(nn.Module):
     """Encoder maps -> (B, 2, S, S) at layer1's resolution S: channel 0 the visible surface's depth
-    along the view axis relative to the object's centre, in `PixelAligned`'s units (2 (z - |T|),
+    along the view axis relative to the object's centre, in `PixelAligned`'s units (2 (z - T_z),
     about [-1, 1] across the object); channel 1 the logit that the object covers the pixel.
 
     layer1, layer2 and layer3 are each reduced to `width` channels (1x1), upsampled to layer1's

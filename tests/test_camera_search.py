@@ -129,14 +129,17 @@ def test_a_surface_model_searches_by_mask_iou_less_its_depth_disagreement():
         R, T, _ = search_cameras(model, images, masks, R2N2_K.float(), 3)
         encoding, camera = model.encode(images)
         azimuths = top_azimuths(camera, 3)
-        scores = []
+        scores, ious = [], []
         for k in range(3):
             R_k, T_k = cameras_from_parameters(azimuths[:, k], camera["elevation"], camera["distance"])
             encoding.cameras = (R_k, T_k, K)
             prediction = model.decode(encoding)
             iou = mask_iou(grid_silhouettes(prediction.voxels, R_k, T_k, K, SIZE, SAMPLES), masks)
+            ious.append(iou)
             scores.append(iou - DEPTH_WEIGHT * depth_error(prediction.voxels, prediction.aux["surface"], R_k, T_k, K))
         best = torch.stack(scores, 1).argmax(1)
+        by_mask_alone = torch.stack(ious, 1).argmax(1)
+        assert (best != by_mask_alone).any()  # the depth term decides at least one image here
         for b in range(2):
             R_best, _ = cameras_from_parameters(
                 azimuths[b : b + 1, best[b]], camera["elevation"][b : b + 1], camera["distance"][b : b + 1]

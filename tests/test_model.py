@@ -312,7 +312,8 @@ def test_the_visible_surface_head_feeds_the_16_cubed_cells_and_its_loss(tiny_roo
     """--vox_surface adds the surface head (aux["surface"] at layer1's resolution) and two channels
     to the 16^3 fusion (each cell's depth against the surface, the coverage there), nothing else;
     the training loss gains its two terms and its gradient reaches the head; without pixel-aligned
-    features it is refused in one line, by the decoder and by the flags."""
+    features or with the deconv decoder it is refused in one line, by the decoder and by the flags,
+    and --w_surface without it too."""
     from representations.vox.decoder import VoxelDecoder
     from train_model import parse_args
     from training.config import ConfigError, resolve_config
@@ -337,6 +338,14 @@ def test_the_visible_surface_head_feeds_the_16_cubed_cells_and_its_loss(tiny_roo
         VoxelDecoder((256, 64, 32), "spatial", 2, True, pixel_aligned=False, surface=True)
     with pytest.raises(ConfigError, match="--vox_surface needs --pixel_aligned"):
         resolve_config(vars(parse_args(["--type", "vox", "--vox_surface", "--no-pixel_aligned"])), default_device="cpu")
+    for flags, message in (
+        (["--vox_decoder", "deconv", "--vox_surface"], "needs --vox_decoder subpixel"),
+        (["--w_surface", "2"], "--w_surface needs --vox_surface"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            resolve_config(vars(parse_args(["--type", "vox", *flags])), default_device="cpu")
+    with pytest.raises(ModelError, match="needs the subpixel vox decoder"):
+        make_model("vox", **SMALL, vox_decoder="deconv", vox_surface=True)
 
 
 def test_grid_features_are_the_cells_features_in_z_y_x_order():

@@ -66,3 +66,33 @@ def test_grid_features_are_the_cells_features_in_z_y_x_order():
         )
         expected = surface_features(surface, encoding, point.view(1, 1, 3))[0, 0]
         torch.testing.assert_close(volume[0, :, z, y, x], expected)
+
+
+def test_a_point_on_the_gt_surface_reads_zero_against_the_gt_surface_in_both_frames():
+    """The two conventions meet: with the surface map set to the GT grid's own (`grid_surface`), the
+    points the map puts on each hit pixel's ray read depth ~0 against it and coverage ~1, with the
+    object-frame camera and with the viewer frame's (the grid turned by R, R = I, T = (0, 0, |T|))."""
+    from geometry.view_frame import viewer_cameras, voxels_to_viewer
+    from representations.vox.loss import grid_surface
+
+    grid = torch.zeros(2, 32, 32, 32)
+    grid[:, 6:26, 4:20, 8:28] = 1
+    R, T, K = views([35.0, 160.0], [25.0, 10.0])
+    size = 16
+    for frame in ("object", "viewer"):
+        cameras = (R, T, K) if frame == "object" else viewer_cameras(T, K)
+        voxels = grid if frame == "object" else voxels_to_viewer(grid, R)[0]
+        depth, hit = grid_surface(voxels, *cameras, size)
+        surface = torch.stack([depth, (hit.float() * 2 - 1) * 10], 1)
+        origins, directions = camera_rays(*cameras, size)
+        # From the camera's centre, z grows by (d R)_z per unit along a ray; the map says z = T_z + depth / 2.
+        z_rate = (directions @ cameras[0])[..., 2]  # (B, P)
+        along = (cameras[1][:, None, 2] + depth.flatten(1) / 2) / z_rate
+        points = origins[:, None] + directions * along[..., None]
+        encoding = Encoding(torch.zeros(2, 512), None, {})
+        encoding.cameras = cameras
+        features = surface_features(surface, encoding, points)  # (B, P, 2)
+        inside = hit.flatten(1)
+        assert inside.sum() > 50
+        assert features[..., 0][inside].abs().max() < 1e-3, frame
+        assert features[..., 1][inside].min() > 0.99, frame

@@ -109,9 +109,13 @@ class VoxSettings(Settings):
                 raise ConfigError(
                     "--no-vox_refine needs --vox_decoder subpixel: the deconv decoder has no 16^3 refinement"
                 )
+            if s.vox_surface:
+                raise ConfigError("--vox_surface needs --vox_decoder subpixel: the deconv decoder reads no pixels")
             s = dataclasses.replace(s, w_aux=0.0, pixel_aligned=False)
         if s.vox_surface and not s.pixel_aligned:
             raise ConfigError("--vox_surface needs --pixel_aligned: each cell reads the surface where it projects")
+        if not s.vox_surface and "w_surface" in given:
+            raise ConfigError("--w_surface needs --vox_surface: without the surface head there is no surface loss")
         if not s.pixel_aligned and s.frame != "object":
             if "frame" in given:
                 raise ConfigError(

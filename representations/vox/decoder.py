@@ -230,6 +230,8 @@ def voxel_decoder(model_args: dict) -> nn.Module:
     kind = model_args["vox_decoder"]
     channels = tuple(model_args["vox_channels"])
     if kind == "deconv":
+        if model_args.get("vox_surface"):
+            raise ModelError("vox_surface needs the subpixel vox decoder: the deconv decoder reads no pixels")
         return DeconvVoxelDecoder(channels)
     if kind != "subpixel":
         raise ModelError(f"unknown vox_decoder {kind!r}: subpixel or deconv")

@@ -211,10 +211,10 @@ def grid_surface(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The surface of a GT grid visible in the view of cameras (R, T, K): (B, D, H, W) [z, y, x] {0, 1}
     -> depth (B, size, size), the first point along each pixel's ray where the grid reaches 0.5
-    (trilinear readings, the crossing interpolated between samples), as
-    its depth along the view axis relative to the object's centre in `PixelAligned`'s units
-    (2 (z - |T|)), 0 where the ray misses; and hit (B, size, size) bool. 64 samples: about 0.9 of a
-    32^3 cell apart."""
+    (trilinear readings, the crossing interpolated between samples), as its depth along the view
+    axis relative to the object's centre in `PixelAligned`'s units (2 (z - T_z); T = (0, 0,
+    distance) for the look-at and viewer cameras), 0 where the ray misses; and hit (B, size, size)
+    bool. 64 samples: about 0.9 of a 32^3 cell apart."""
     B = voxels_gt.shape[0]
     sampled, points = ray_samples(voxels_gt, R, T, K, size, n_samples)  # (B, P, S), (B, P, S, 3)
     solid = sampled >= 0.5
@@ -227,7 +227,7 @@ def grid_surface(
     share = ((0.5 - v0) / (v1 - v0).clamp_min(1e-6)).clamp(0, 1)
     z0, z1 = z.gather(2, before), z.gather(2, first)
     z_hit = (z0 + share * (z1 - z0))[..., 0]  # (B, P)
-    depth = torch.where(hit, 2 * (z_hit - T.float().norm(dim=1, keepdim=True)), torch.zeros_like(z_hit))
+    depth = torch.where(hit, 2 * (z_hit - T.float()[:, 2:3]), torch.zeros_like(z_hit))  # as `PixelAligned`
     return depth.view(B, size, size), hit.view(B, size, size)
 
 
