@@ -279,3 +279,18 @@ def test_a_users_file_of_an_output_name_is_never_written_over(tiny_checkpoints, 
     os.remove(out / ".sv3d-written.json")  # as if written by hand before
     assert_one_line_error(run(), "not written here by this project")
     assert (out / "chair_point.html").read_text() == "my notes"
+
+
+def test_each_reconstruction_and_evaluation_says_what_its_camera_search_weighed():
+    """A vox model searching a camera says it fits the mask; one with the visible-surface head says
+    it also weighs the head's depth (reconstruct.py's photo_camera, the evaluation's describe_camera)."""
+    from evaluation.protocol import describe_camera
+    from reconstruct import photo_camera
+    from representations import make_model
+
+    plain = make_model("vox", image_size=64)
+    surface = make_model("vox", image_size=64, vox_surface=True)
+    for describe in (lambda m: photo_camera(m, 4), lambda m: describe_camera(m, "none", 4)):
+        assert "mask" in describe(plain) and "depth" not in describe(plain)
+        assert "mask and its surface head's depth" in describe(surface)
+    assert "depth" not in photo_camera(surface, 0)  # no search: the head's guess alone
