@@ -119,7 +119,9 @@ def photo_camera(model, search: int, searched_for: int = 0) -> str:
     if model.frame == "viewer":
         return "none needed (viewer frame: the shape as seen, at the distance the model guesses)"
     if search:
-        depth = " and its surface head's depth" if getattr(model.decoder, "surface", False) else ""
+        from representations.vox.camera_search import weighs_depth
+
+        depth = " and its surface head's depth" if weighs_depth(model) else ""
         return (
             f"the best of its camera head's {search} likeliest azimuths by how the shape fits the photo's mask{depth} "
             "(elevation and distance its head's, R2N2's intrinsics)"

@@ -101,7 +101,9 @@ def describe_camera(model, camera: str, camera_search: int = 0) -> str:
     if camera == "known":
         return "the metadata's camera (R, T, K)"
     if camera_search:
-        depth = " and its surface head's depth" if getattr(model.decoder, "surface", False) else ""
+        from representations.vox.camera_search import weighs_depth
+
+        depth = " and its surface head's depth" if weighs_depth(model) else ""
         return (
             f"none given: the best of its camera head's {camera_search} likeliest azimuths by how its prediction fits "
             f"the image's own mask{depth} (elevation and distance its head's), R2N2's intrinsics"

@@ -3,6 +3,7 @@
     head = SurfaceHead(image_size)
     surface = head(encoding)                                  # (B, 2, S, S): depth, coverage logit
     features = surface_features(surface, encoding, points)    # (B, P, 3) -> (B, P, 2)
+    volume = grid_features(partial(surface_features, surface), encoding, 16)   # (B, 2, 16, 16, 16)
 
 SDFNet (Thai et al. 2020) and ZeroShape (CVPR 2024) predict the depth of the surface the image shows
 and lift it to 3D with the intrinsics before the shape decoder reads it: a geometric intermediate
@@ -67,13 +68,3 @@ def surface_features(surface: torch.Tensor, encoding: Encoding, points: torch.Te
         sampled = F.grid_sample(maps, uv[:, :, None], mode="bilinear", align_corners=False)[..., 0]  # (B, 2, P)
         in_front = 2 * (depth - T.float()[:, None, 2]) - sampled[:, 0]  # (B, P)
     return torch.stack([in_front, sampled[:, 1]], -1)
-
-
-def surface_grid_features(surface: torch.Tensor, encoding: Encoding, resolution: int) -> torch.Tensor:
-    """`surface_features` at the cell centres of a resolution^3 grid over [-0.5, 0.5]^3: (B, 2, R, R, R), [z, y, x]."""
-    from geometry.grids import grid_centres
-
-    B = surface.shape[0]
-    centres = grid_centres(resolution, surface.device).view(1, -1, 3).expand(B, -1, -1)
-    features = surface_features(surface, encoding, centres)  # (B, R^3, 2)
-    return features.view(B, resolution, resolution, resolution, 2).permute(0, 4, 1, 2, 3)

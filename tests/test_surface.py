@@ -1,10 +1,13 @@
 """networks/surface.py: the visible-surface head and what a point reads from it, against naive references."""
 
+from functools import partial
+
 import torch
 
 from geometry.cameras import camera_rays, cameras_from_parameters
 from networks.encoder import Encoding, ImageEncoder
-from networks.surface import SurfaceHead, surface_features, surface_grid_features
+from networks.pixel_aligned import grid_features
+from networks.surface import SurfaceHead, surface_features
 
 R2N2_K = torch.tensor([[2.1875, 0, 0, 0], [0, 2.1875, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]])
 
@@ -50,14 +53,14 @@ def test_a_point_reads_its_depth_against_the_surface_at_its_pixel():
 
 
 def test_grid_features_are_the_cells_features_in_z_y_x_order():
-    """surface_grid_features: cell [z, y, x] holds surface_features at that cell's centre (x, y, z)."""
+    """grid_features of surface_features: cell [z, y, x] holds surface_features at that cell's centre (x, y, z)."""
     from geometry.grids import grid_centres
 
     torch.manual_seed(1)
     encoding = Encoding(torch.zeros(1, 512), None, {})
     encoding.cameras = views([45.0], [25.0])
     surface = torch.randn(1, 2, 16, 16)
-    volume = surface_grid_features(surface, encoding, 4)  # (1, 2, 4, 4, 4)
+    volume = grid_features(partial(surface_features, surface), encoding, 4)  # (1, 2, 4, 4, 4)
     centres = grid_centres(4, "cpu").view(4, 4, 4, 3)
     for z, y, x in [(0, 0, 0), (3, 1, 2), (1, 3, 0)]:
         point = centres[z, y, x]

@@ -63,6 +63,11 @@ def mask_iou(silhouettes: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return (drawn & target).sum(1) / (drawn | target).sum(1).clamp_min(1)
 
 
+def weighs_depth(model) -> bool:
+    """Whether a model's search also weighs depth: one with a visible-surface head (`--vox_surface`)."""
+    return getattr(model.decoder, "surface", False) and DEPTH_WEIGHT > 0
+
+
 def depth_error(logits: torch.Tensor, surface: torch.Tensor, R, T, K) -> torch.Tensor:
     """(B,) mean absolute difference between the depth of the surface a grid (B, D, H, W) logits shows
     the cameras (R, T, K) and the surface head's depth (B, 2, S, S) (`networks.surface`), on the
@@ -93,7 +98,7 @@ def search_cameras(model, images: torch.Tensor, masks: torch.Tensor, intrinsics,
         prediction = model.decode(encoding)
         logits = prediction.voxels.float()
         score = mask_iou(grid_silhouettes(logits, R, T, K, SIZE, SAMPLES), masks)
-        if prediction.aux.get("surface") is not None and DEPTH_WEIGHT > 0:
+        if weighs_depth(model):
             score = score - DEPTH_WEIGHT * depth_error(logits, prediction.aux["surface"], R, T, K)
         better = score > best_score
         best_score = torch.where(better, score, best_score)

@@ -6,6 +6,8 @@ docs/vox_design.md says why the sub-pixel decoder and its widths; docs/generalis
 pixel-aligned features; docs/training.md what each costs.
 """
 
+from functools import partial
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -14,7 +16,7 @@ from geometry.grids import grid_centres
 from model import FRAMES, ModelError, Prediction
 from networks.encoder import Encoding, feature_map_size
 from networks.pixel_aligned import PixelAligned, PixelReadout, grid_features
-from networks.surface import SurfaceHead, surface_grid_features
+from networks.surface import SurfaceHead, surface_features
 
 # Each voxel decoder's default widths: sub-pixel at 4^3, 8^3, 16^3; deconv at 8^3, 16^3, 32^3.
 VOX_CHANNELS = {"subpixel": (256, 64, 32), "deconv": (64, 32, 16)}
@@ -198,7 +200,7 @@ class VoxelDecoder(nn.Module):
             pixels16 = [grid_features(self.pixel16, encoding, 16).to(volume16.dtype)]
             if self.surface:  # and where the cell lies against the surface the image shows
                 aux["surface"] = surface = self.surface_head(encoding)  # (B, 2, S, S)
-                pixels16.append(surface_grid_features(surface, encoding, 16).to(volume16.dtype))
+                pixels16.append(grid_features(partial(surface_features, surface), encoding, 16).to(volume16.dtype))
             volume16 = self.fuse16(torch.cat([volume16, *pixels16], 1))
         volume16 = self.refine16(volume16)
         head, pixel_logits = volume16, None
